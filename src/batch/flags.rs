@@ -1,0 +1,103 @@
+//! Flags: why a page, record or batch needs a person. Codes are the contract of
+//! `manifest.json`; the detail is words for the supervisor.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Reason codes (PRODUCT.md lists the shared ones; the rest are Folio's own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum FlagCode {
+    MisfiledIdentifier,
+    InvalidNhsNumber,
+    InvalidPatientId,
+    BlankRestored,
+    Skewed,
+    TooDark,
+    TooLight,
+    LowContrast,
+    UnreadableControlSheet,
+    PossibleDoubleFeed,
+    UnreadableImage,
+    NoRecordSheet,
+    EmptyRecord,
+}
+
+impl FlagCode {
+    /// Every code, for parsing stored names.
+    pub const ALL: [FlagCode; 13] = [
+        FlagCode::MisfiledIdentifier,
+        FlagCode::InvalidNhsNumber,
+        FlagCode::InvalidPatientId,
+        FlagCode::BlankRestored,
+        FlagCode::Skewed,
+        FlagCode::TooDark,
+        FlagCode::TooLight,
+        FlagCode::LowContrast,
+        FlagCode::UnreadableControlSheet,
+        FlagCode::PossibleDoubleFeed,
+        FlagCode::UnreadableImage,
+        FlagCode::NoRecordSheet,
+        FlagCode::EmptyRecord,
+    ];
+
+    /// The snake_case code written to the cache and the manifest.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlagCode::MisfiledIdentifier => "misfiled_identifier",
+            FlagCode::InvalidNhsNumber => "invalid_nhs_number",
+            FlagCode::InvalidPatientId => "invalid_patient_id",
+            FlagCode::BlankRestored => "blank_restored",
+            FlagCode::Skewed => "skewed",
+            FlagCode::TooDark => "too_dark",
+            FlagCode::TooLight => "too_light",
+            FlagCode::LowContrast => "low_contrast",
+            FlagCode::UnreadableControlSheet => "unreadable_control_sheet",
+            FlagCode::PossibleDoubleFeed => "possible_double_feed",
+            FlagCode::UnreadableImage => "unreadable_image",
+            FlagCode::NoRecordSheet => "no_record_sheet",
+            FlagCode::EmptyRecord => "empty_record",
+        }
+    }
+
+    /// Parses a stored code.
+    pub fn parse(s: &str) -> Option<FlagCode> {
+        FlagCode::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+impl fmt::Display for FlagCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One reason for a person to look, with details in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flag {
+    pub code: FlagCode,
+    pub detail: String,
+}
+
+impl Flag {
+    pub fn new(code: FlagCode, detail: impl Into<String>) -> Flag {
+        Flag {
+            code,
+            detail: detail.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_through_names_and_serde() {
+        for c in FlagCode::ALL {
+            assert_eq!(FlagCode::parse(c.as_str()), Some(c));
+            let json = serde_json::to_string(&c).unwrap();
+            assert_eq!(json, format!("\"{}\"", c.as_str()));
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Blank detection and simple page metrics.
+//!
+//! A page is reduced to about 100 dpi (box averaging, which also tames sensor
+//! noise), the paper level is estimated per tile (so brightness drift across the
+//! sheet does not matter), and pixels well below the local paper level count as
+//! ink. Faint bleed-through from the other side stays above that threshold, and
+//! isolated dust specks are too small to count: only connected ink blobs of a
+//! character's size or more are content. A page is blank when it has almost no
+//! such blobs and almost no ink area; one line of typed text already has dozens.
+
+use super::Raster;
+use serde::{Deserialize, Serialize};
+
+/// Tunable thresholds (station config can override them).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct BlankParams {
+    /// How far below the local paper level (grey levels) a pixel must be to be ink.
+    pub ink_delta: u8,
+    /// Smallest blob, in square millimetres, that counts as content.
+    pub min_blob_mm2: f32,
+    /// A page with fewer content blobs than this (and little ink) is blank.
+    pub max_blobs: usize,
+    /// Ink area, as a fraction of the page, above which a page is never blank.
+    pub max_ink_fraction: f32,
+}
+
+impl Default for BlankParams {
+    fn default() -> Self {
+        BlankParams {
+            ink_delta: 70,
+            min_blob_mm2: 0.25,
+            max_blobs: 3,
+            max_ink_fraction: 0.0005,
+        }
+    }
+}
+
+/// What the analysis measured on a page.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct PageMetrics {
+    /// Mean grey level (0 black, 255 white).
+    pub mean: f32,
+    /// The paper's grey level (90th percentile).
+    pub paper: u8,
+    /// Spread between dark and light (95th minus 5th percentile).
+    pub contrast: u8,
+    /// Content blobs found.
+    pub blobs: u32,
+    /// Fraction of the page covered by content blobs.
+    pub ink_fraction: f32,
+    pub blank: bool,
+}
+
+/// A grey plane reduced by an integer factor (box average).
+pub struct Reduced {
+    pub width: usize,
+    pub height: usize,
+    pub factor: usize,
+    pub data: Vec<u8>,
+}
+
+/// Box-averages `luma` by `factor` in both directions.
+pub fn reduce(luma: &[u8], width: usize, height: usize, factor: usize) -> Reduced {
+    let factor = factor.max(1);
+    if factor == 1 {
+        return Reduced {
+            width,
+            height,
+            factor,
+            data: luma.to_vec(),
+        };
+    }
+    let (w, h) = (width / factor, height / factor);
+    let mut sums = vec![0u32; w];
+    let mut data = Vec::with_capacity(w * h);
+    let area = (factor * factor) as u32;
+    for oy in 0..h {
+        sums.iter_mut().for_each(|s| *s = 0);
+        for y in oy * factor..(oy + 1) * factor {
+            let row = &luma[y * width..y * width + w * factor];
+            for (s, chunk) in sums.iter_mut().zip(row.chunks_exact(factor)) {
+                *s += chunk.iter().map(|&v| v as u32).sum::<u32>();
+            }
+        }
+        data.extend(sums.iter().map(|&s| (s / area) as u8));
+    }
+    Reduced {
+        width: w,
+        height: h,
+        factor,
+        data,
+    }
+}
+
+fn percentile(hist: &[u32; 256], total: u32, p: f32) -> u8 {
+    let target = (total as f32 * p) as u32;
+    let mut acc = 0;
+    for (v, &n) in hist.iter().enumerate() {
+        acc += n;
+        if acc > target {
+            return v as u8;
+        }
+    }
+    255
+}
+
+/// Measures a page and decides whether it is blank.
+pub fn analyze(raster: &Raster, params: &BlankParams) -> PageMetrics {
+    let luma = raster.luma();
+    let factor = (raster.dpi as usize / 100).max(1);
+    let r = reduce(&luma, raster.width as usize, raster.height as usize, factor);
+    let mut hist = [0u32; 256];
+    let mut sum = 0u64;
+    for &v in &r.data {
+        hist[v as usize] += 1;
+        sum += v as u64;
+    }
+    let total = r.data.len().max(1) as u32;
+    let paper = percentile(&hist, total, 0.9);
+    let contrast = paper.saturating_sub(percentile(&hist, total, 0.05));
+    let ink = ink_mask(&r, paper, params.ink_delta);
+    let eff_dpi = raster.dpi as f32 / factor as f32;
+    let px_per_mm2 = (eff_dpi / 25.4).powi(2);
+    let min_blob = (params.min_blob_mm2 * px_per_mm2).ceil().max(2.0) as u32;
+    let (blobs, area) = content_blobs(&ink, r.width, r.height, min_blob);
+    let ink_fraction = area as f32 / total as f32;
+    PageMetrics {
+        mean: sum as f32 / total as f32,
+        paper,
+        contrast,
+        blobs,
+        ink_fraction,
+        blank: (blobs as usize) < params.max_blobs && ink_fraction < params.max_ink_fraction,
+    }
+}
+
+/// Marks pixels darker than the local paper level minus `delta`. The paper level
+/// is taken per tile, but never far below the page's, so a large dark area still
+/// counts as ink.
+fn ink_mask(r: &Reduced, page_paper: u8, delta: u8) -> Vec<bool> {
+    const TILE: usize = 32;
+    let mut mask = vec![false; r.data.len()];
+    for ty in (0..r.height).step_by(TILE) {
+        for tx in (0..r.width).step_by(TILE) {
+            let (x1, y1) = ((tx + TILE).min(r.width), (ty + TILE).min(r.height));
+            let mut hist = [0u32; 256];
+            for y in ty..y1 {
+                for &v in &r.data[y * r.width + tx..y * r.width + x1] {
+                    hist[v as usize] += 1;
+                }
+            }
+            let n = ((x1 - tx) * (y1 - ty)) as u32;
+            let local = percentile(&hist, n, 0.9).max(page_paper.saturating_sub(40));
+            let threshold = local.saturating_sub(delta);
+            for y in ty..y1 {
+                for x in tx..x1 {
+                    let i = y * r.width + x;
+                    mask[i] = r.data[i] < threshold;
+                }
+            }
+        }
+    }
+    mask
+}
+
+/// Counts 8-connected blobs of at least `min_area` pixels and their total area.
+fn content_blobs(mask: &[bool], width: usize, height: usize, min_area: u32) -> (u32, u64) {
+    let mut seen = vec![false; mask.len()];
+    let mut stack = Vec::new();
+    let (mut blobs, mut area) = (0u32, 0u64);
+    for start in 0..mask.len() {
+        if !mask[start] || seen[start] {
+            continue;
+        }
+        seen[start] = true;
+        stack.push(start);
+        let mut size = 0u32;
+        while let Some(i) = stack.pop() {
+            size += 1;
+            let (x, y) = ((i % width) as isize, (i / width) as isize);
+            for dy in -1..=1isize {
+                for dx in -1..=1isize {
+                    let (nx, ny) = (x + dx, y + dy);
+                    if nx < 0 || ny < 0 || nx >= width as isize || ny >= height as isize {
+                        continue;
+                    }
+                    let j = ny as usize * width + nx as usize;
+                    if mask[j] && !seen[j] {
+                        seen[j] = true;
+                        stack.push(j);
+                    }
+                }
+            }
+        }
+        if size >= min_area {
+            blobs += 1;
+            area += size as u64;
+        }
+    }
+    (blobs, area)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_paper_is_blank_and_a_mark_is_not() {
+        let mut r = Raster::filled(850, 1100, 100, 235);
+        assert!(analyze(&r, &BlankParams::default()).blank);
+        // Four solid 3x3 mm marks: content.
+        for k in 0..4 {
+            for y in 100..112 {
+                for x in 100 + k * 40..112 + k * 40 {
+                    r.data[y * 850 + x] = 20;
+                }
+            }
+        }
+        let m = analyze(&r, &BlankParams::default());
+        assert_eq!(m.blobs, 4);
+        assert!(!m.blank);
+    }
+
+    #[test]
+    fn reduce_averages() {
+        let r = reduce(&[0, 255, 0, 255, 10, 10, 10, 10], 4, 2, 2);
+        assert_eq!((r.width, r.height), (2, 1));
+        assert_eq!(r.data, vec![68, 68]);
+    }
+}

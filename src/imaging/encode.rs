@@ -1,0 +1,154 @@
+//! Output encoding: JPEG (libjpeg-turbo) for grey and colour pages, CCITT Group 4
+//! for bilevel pages, the two encodings a PDF can carry without re-compression.
+
+use super::{ImagingError, PixelKind, Raster};
+use serde::{Deserialize, Serialize};
+
+/// The stored encoding of a page image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoding {
+    Jpeg,
+    /// CCITT Group 4, raw (no TIFF wrapper), black = 1 runs as the fax standard.
+    G4,
+}
+
+impl Encoding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encoding::Jpeg => "jpeg",
+            Encoding::G4 => "g4",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Encoding> {
+        match s {
+            "jpeg" => Some(Encoding::Jpeg),
+            "g4" => Some(Encoding::G4),
+            _ => None,
+        }
+    }
+}
+
+/// An encoded page and what a PDF needs to place it.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    pub encoding: Encoding,
+    pub width: u32,
+    pub height: u32,
+    pub dpi: u32,
+    pub kind: PixelKind,
+    pub bytes: Vec<u8>,
+}
+
+/// Encodes a page: G4 for bilevel, JPEG at `jpeg_quality` otherwise.
+pub fn encode(raster: &Raster, jpeg_quality: u8) -> Result<Encoded, ImagingError> {
+    let bytes = match raster.kind {
+        PixelKind::Bilevel => {
+            encode_g4(&raster.data, raster.width as usize, raster.height as usize)
+        }
+        kind => encode_jpeg(raster, kind, jpeg_quality)?,
+    };
+    Ok(Encoded {
+        encoding: if raster.kind == PixelKind::Bilevel {
+            Encoding::G4
+        } else {
+            Encoding::Jpeg
+        },
+        width: raster.width,
+        height: raster.height,
+        dpi: raster.dpi,
+        kind: raster.kind,
+        bytes,
+    })
+}
+
+fn encode_jpeg(raster: &Raster, kind: PixelKind, quality: u8) -> Result<Vec<u8>, ImagingError> {
+    let err = |e: turbojpeg::Error| ImagingError::Encode(e.to_string());
+    let (format, subsamp) = match kind {
+        PixelKind::Color => (turbojpeg::PixelFormat::RGB, turbojpeg::Subsamp::Sub2x2),
+        _ => (turbojpeg::PixelFormat::GRAY, turbojpeg::Subsamp::Gray),
+    };
+    let image = turbojpeg::Image {
+        pixels: raster.data.as_slice(),
+        width: raster.width as usize,
+        pitch: raster.width as usize * kind.channels(),
+        height: raster.height as usize,
+        format,
+    };
+    let mut c = turbojpeg::Compressor::new().map_err(err)?;
+    c.set_quality(quality.clamp(1, 100) as i32).map_err(err)?;
+    c.set_subsamp(subsamp).map_err(err)?;
+    let out = c.compress_to_owned(image).map_err(err)?;
+    Ok(out.to_vec())
+}
+
+/// CCITT G4 (K = -1) of a one-byte-a-pixel bilevel plane (0 = black).
+pub fn encode_g4(data: &[u8], width: usize, height: usize) -> Vec<u8> {
+    use fax::{Color, encoder::Encoder};
+    let mut enc = Encoder::new(fax::VecWriter::new());
+    for row in data.chunks_exact(width).take(height) {
+        let pels = row
+            .iter()
+            .map(|&v| if v < 128 { Color::Black } else { Color::White });
+        // VecWriter's error type is Infallible.
+        let _ = enc.encode_line(pels, width as u32);
+    }
+    match enc.finish() {
+        Ok(w) => w.finish(),
+        Err(never) => match never {},
+    }
+}
+
+/// Turns a grey page into bilevel with a fixed threshold (for control sheets and
+/// tests; adaptive thresholding belongs to the page-processing work).
+pub fn threshold(raster: &Raster, level: u8) -> Raster {
+    let luma = raster.luma();
+    Raster {
+        width: raster.width,
+        height: raster.height,
+        kind: PixelKind::Bilevel,
+        dpi: raster.dpi,
+        data: luma
+            .iter()
+            .map(|&v| if v < level { 0 } else { 255 })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jpeg_round_trips_size() {
+        let r = Raster::filled(64, 48, 200, 180);
+        let e = encode(&r, 80).unwrap();
+        assert_eq!(e.encoding, Encoding::Jpeg);
+        let img = image::load_from_memory(&e.bytes).unwrap();
+        assert_eq!((img.width(), img.height()), (64, 48));
+    }
+
+    #[test]
+    fn g4_decodes_back_to_the_same_pixels() {
+        let (w, h) = (67usize, 20usize);
+        let data: Vec<u8> = (0..w * h)
+            .map(|i| {
+                if (i % w) / 5 % 2 == (i / w) % 2 {
+                    0
+                } else {
+                    255
+                }
+            })
+            .collect();
+        let g4 = encode_g4(&data, w, h);
+        let mut rows = Vec::new();
+        fax::decoder::decode_g4(g4.iter().copied(), w as u32, Some(h as u32), |t| {
+            let line: Vec<u8> = fax::decoder::pels(t, w as u32)
+                .map(|c| if c == fax::Color::Black { 0 } else { 255 })
+                .collect();
+            rows.extend(line);
+        });
+        assert_eq!(rows, data);
+    }
+}
