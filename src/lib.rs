@@ -6,3 +6,16 @@
 
 pub mod batch;
 pub mod imaging;
+pub mod store;
+
+/// The current time as RFC 3339 UTC, the one timestamp format of the cache and
+/// the manifest.
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
+}
+pub mod cli;
+pub mod config;
+pub mod synth;
+pub mod workers;

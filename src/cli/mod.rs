@@ -1,0 +1,270 @@
+//! The command line: clap commands that call the workers and print results. No
+//! SQL, image code or file formats here beyond printing.
+
+mod output;
+mod sheets;
+
+use crate::config::{self, Config};
+use crate::store::{Actor, Store};
+use crate::workers::{self, ImportError, ImportOptions};
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit codes scripts can rely on.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const ERROR: u8 = 1;
+    /// The batch was stored, but some sides could not be read (see the messages).
+    pub const SIDES_UNREADABLE: u8 = 3;
+    /// The work stopped part-way; what was done is kept and can be resumed.
+    pub const INTERRUPTED: u8 = 4;
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "folio",
+    version,
+    about = "Folio: the scanning station for paper health records"
+)]
+pub struct Cli {
+    /// Station data folder (default: $FOLIO_DATA_DIR, else ~/.local/share/folio).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Operator to record on batches and audit events (default: config, $FOLIO_OPERATOR, $USER).
+    #[arg(long, global = true)]
+    operator: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Import scanned image files (PNG, JPEG, TIFF, PNM) in order as one batch.
+    Import {
+        /// Files, or folders whose files are taken in name order.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long)]
+        label: Option<String>,
+        /// Files alternate front and back of each sheet.
+        #[arg(long)]
+        duplex: bool,
+        /// Scan resolution (overrides what the files say; default: the files', else 300).
+        #[arg(long)]
+        dpi: Option<u32>,
+        /// Specialty of records whose sheet names none.
+        #[arg(long)]
+        specialty: Option<String>,
+        /// Finish an interrupted import of this batch (give the same files).
+        #[arg(long, value_name = "BATCH")]
+        resume: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List batches.
+    Batches {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a batch's records, documents, pages and flags.
+    Show {
+        batch: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write one PDF per document and manifest.json for a batch.
+    Export {
+        batch: String,
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print control sheets (record, document, batch) to a PDF.
+    Sheets {
+        /// Patient id (NHS number or hospital number), optionally with :SPECIALTY.
+        #[arg(long, value_name = "ID[:SPECIALTY]")]
+        record: Option<String>,
+        /// Document type; repeat for several document sheets.
+        #[arg(long = "doc", value_name = "TYPE")]
+        docs: Vec<String>,
+        /// Batch label sheet.
+        #[arg(long, value_name = "LABEL")]
+        batch: Option<String>,
+        #[arg(long, value_name = "FILE.pdf")]
+        out: PathBuf,
+    },
+    /// Generate a realistic synthetic stack of scanned pages (and its truth.json).
+    Generate {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        records: usize,
+        #[arg(long, default_value_t = 200)]
+        dpi: u32,
+        /// One side per sheet (default: duplex, front and back).
+        #[arg(long)]
+        simplex: bool,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Sensor noise (grey levels, standard deviation).
+        #[arg(long, default_value_t = 6.0)]
+        noise: f32,
+        /// Largest skew, degrees.
+        #[arg(long, default_value_t = 3.0)]
+        skew: f32,
+        /// File format: pgm, png, jpeg, tiff (one multi-page file) or mixed.
+        #[arg(long, default_value = "pgm")]
+        format: String,
+    },
+    /// Check the database's integrity and the audit chain.
+    Check,
+}
+
+/// Parses arguments, runs the command and maps errors to messages and exit codes.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("FOLIO_LOG"))
+        .with_writer(std::io::stderr)
+        .try_init();
+    match dispatch(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            let code = match e.downcast_ref::<ImportError>() {
+                Some(ImportError::Interrupted { .. }) => exit::INTERRUPTED,
+                _ => exit::ERROR,
+            };
+            ExitCode::from(code)
+        }
+    }
+}
+
+struct Ctx {
+    store: Store,
+    cfg: Config,
+    actor: Actor,
+}
+
+fn open(cli: &Cli) -> Result<Ctx> {
+    let dir = config::data_dir(cli.data_dir.as_deref())?;
+    let cfg = Config::load(&dir)?;
+    let store = Store::open(&dir)
+        .with_context(|| format!("cannot open the station data in {}", dir.display()))?;
+    let operator = cli
+        .operator
+        .clone()
+        .or_else(|| cfg.operator.clone())
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".into());
+    let actor = Actor {
+        station: cfg.station.clone(),
+        operator,
+    };
+    Ok(Ctx { store, cfg, actor })
+}
+
+fn dispatch(cli: Cli) -> Result<u8> {
+    let Some(command) = &cli.command else {
+        eprintln!(
+            "The station window is not part of this build yet; see `folio --help` for the commands."
+        );
+        return Ok(exit::ERROR);
+    };
+    match command {
+        Command::Import {
+            paths,
+            label,
+            duplex,
+            dpi,
+            specialty,
+            resume,
+            json,
+        } => {
+            let mut ctx = open(&cli)?;
+            let opts = ImportOptions {
+                paths: paths.clone(),
+                label: label.clone(),
+                duplex: *duplex,
+                dpi: *dpi,
+                specialty: specialty.clone(),
+                resume: resume.clone(),
+            };
+            let bar = output::progress_bar(*json);
+            let report = workers::import(&mut ctx.store, &ctx.cfg, &ctx.actor, &opts, |n| {
+                bar.set_position(n as u64)
+            });
+            bar.finish_and_clear();
+            let report = report?;
+            output::import_report(&report, *json)?;
+            Ok(if report.unreadable.is_empty() {
+                exit::OK
+            } else {
+                exit::SIDES_UNREADABLE
+            })
+        }
+        Command::Batches { json } => {
+            let ctx = open(&cli)?;
+            output::batches(&ctx.store.list_batches()?, *json)?;
+            Ok(exit::OK)
+        }
+        Command::Show { batch, json } => {
+            let ctx = open(&cli)?;
+            output::tree(&ctx.store.tree(batch)?, *json)?;
+            Ok(exit::OK)
+        }
+        Command::Export { batch, to, json } => {
+            let mut ctx = open(&cli)?;
+            let (manifest, path) = workers::export_batch(&mut ctx.store, batch, to, &ctx.actor)?;
+            output::exported(&manifest, &path, *json)?;
+            Ok(exit::OK)
+        }
+        Command::Sheets {
+            record,
+            docs,
+            batch,
+            out,
+        } => {
+            let dir = config::data_dir(cli.data_dir.as_deref())?;
+            let cfg = Config::load(&dir)?;
+            let n = sheets::print(&cfg, record.as_deref(), docs, batch.as_deref(), out)?;
+            println!("{n} control sheet(s) written to {}", out.display());
+            Ok(exit::OK)
+        }
+        Command::Generate {
+            out,
+            records,
+            dpi,
+            simplex,
+            seed,
+            noise,
+            skew,
+            format,
+        } => {
+            let spec = crate::synth::StackSpec {
+                seed: *seed,
+                records: *records,
+                dpi: *dpi,
+                duplex: !simplex,
+                noise_sigma: *noise,
+                max_skew_deg: *skew,
+                drift: 20.0,
+            };
+            let n = output::generate(&spec, out, format)?;
+            println!(
+                "{n} sides written to {}/pages (ground truth in truth.json)",
+                out.display()
+            );
+            Ok(exit::OK)
+        }
+        Command::Check => {
+            let ctx = open(&cli)?;
+            let events = ctx.store.check()?;
+            println!("database ok; audit chain intact ({events} events)");
+            Ok(exit::OK)
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Station configuration: built-in defaults, then `config.toml` in the data
+//! directory, then `FOLIO_*` environment variables, then command-line flags.
+
+use crate::imaging::analyze::BlankParams;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("the hospital-number pattern '{pattern}' is not a valid regular expression: {message}")]
+    Pattern { pattern: String, message: String },
+    #[error("no data directory: set FOLIO_DATA_DIR or pass --data-dir")]
+    NoDataDir,
+}
+
+/// Everything configurable about a station.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// This station's id, recorded on every batch and audit event.
+    pub station: String,
+    /// The site the station belongs to.
+    pub site: String,
+    /// The operator when none signs in or is given.
+    pub operator: Option<String>,
+    /// Hospital numbers of this site (a regular expression, anchored).
+    pub hospital_number_pattern: String,
+    /// Type of the pages before a record's first document sheet (none if unset).
+    pub default_document_type: Option<String>,
+    /// JPEG quality of grey and colour pages.
+    pub jpeg_quality: u8,
+    /// Blank-page detection thresholds.
+    pub blank: BlankParams,
+    /// Image-processing threads (0: one per core).
+    pub threads: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            station: hostname(),
+            site: String::from("default"),
+            operator: None,
+            hospital_number_pattern: String::from(r"^[A-Z]{1,3}[0-9]{5,8}$"),
+            default_document_type: None,
+            jpeg_quality: 75,
+            blank: BlankParams::default(),
+            threads: 0,
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "station".into())
+}
+
+impl Config {
+    /// Loads `data_dir/config.toml` (if present) and applies the environment.
+    pub fn load(data_dir: &Path) -> Result<Config, ConfigError> {
+        let path = data_dir.join("config.toml");
+        let mut cfg = match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+                path: path.clone(),
+                message: e.to_string(),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Config::default(),
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        if let Some(v) = env("FOLIO_STATION") {
+            cfg.station = v;
+        }
+        if let Some(v) = env("FOLIO_OPERATOR") {
+            cfg.operator = Some(v);
+        }
+        if let Some(v) = env("FOLIO_HOSPITAL_NUMBER_PATTERN") {
+            cfg.hospital_number_pattern = v;
+        }
+        cfg.hospital_pattern()?;
+        Ok(cfg)
+    }
+
+    /// The compiled hospital-number pattern.
+    pub fn hospital_pattern(&self) -> Result<regex::Regex, ConfigError> {
+        regex::Regex::new(&self.hospital_number_pattern).map_err(|e| ConfigError::Pattern {
+            pattern: self.hospital_number_pattern.clone(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Threads for image processing.
+    pub fn thread_count(&self) -> usize {
+        if self.threads > 0 {
+            self.threads
+        } else {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        }
+    }
+}
+
+/// The data directory: `--data-dir`, else `FOLIO_DATA_DIR`, else the platform's
+/// data folder (`~/.local/share/folio` on Linux).
+pub fn data_dir(flag: Option<&Path>) -> Result<PathBuf, ConfigError> {
+    if let Some(p) = flag {
+        return Ok(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("FOLIO_DATA_DIR").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    directories::ProjectDirs::from("", "", "folio")
+        .map(|d| d.data_dir().to_path_buf())
+        .ok_or(ConfigError::NoDataDir)
+}

@@ -1,0 +1,87 @@
+//! The audit trail: append-only, each row holding the hash of the previous one so
+//! that editing or deleting a row breaks the chain visibly.
+
+use super::StoreError;
+use rusqlite::{Connection, OptionalExtension, params};
+use sha2::{Digest, Sha256};
+
+/// Who did something, on which station.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub station: String,
+    pub operator: String,
+}
+
+fn row_hash(prev: &str, at: &str, a: &Actor, action: &str, subject: &str, detail: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [prev, at, &a.station, &a.operator, action, subject, detail] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// Appends an event inside the caller's transaction (so the event and the change
+/// it describes commit together).
+pub fn append(
+    conn: &Connection,
+    actor: &Actor,
+    action: &str,
+    subject: &str,
+    detail: &str,
+) -> Result<(), StoreError> {
+    let prev: String = conn
+        .query_row(
+            "SELECT hash FROM audit ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or_default();
+    let at = crate::now_rfc3339();
+    let hash = row_hash(&prev, &at, actor, action, subject, detail);
+    conn.execute(
+        "INSERT INTO audit (at, station, operator, action, subject, detail, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            at,
+            actor.station,
+            actor.operator,
+            action,
+            subject,
+            detail,
+            prev,
+            hash
+        ],
+    )?;
+    Ok(())
+}
+
+/// Walks the chain; returns the number of events, or the first broken row.
+pub fn verify(conn: &Connection) -> Result<usize, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT seq, at, station, operator, action, subject, detail, prev_hash, hash FROM audit ORDER BY seq",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut prev = String::new();
+    let mut n = 0;
+    while let Some(r) = rows.next()? {
+        let seq: i64 = r.get(0)?;
+        let actor = Actor {
+            station: r.get(2)?,
+            operator: r.get(3)?,
+        };
+        let (at, action, subject, detail): (String, String, String, String) =
+            (r.get(1)?, r.get(4)?, r.get(5)?, r.get(6)?);
+        let (stored_prev, stored): (String, String) = (r.get(7)?, r.get(8)?);
+        if stored_prev != prev || row_hash(&prev, &at, &actor, &action, &subject, &detail) != stored
+        {
+            return Err(StoreError::Damaged(format!(
+                "audit event {seq} was altered or an event before it was removed"
+            )));
+        }
+        prev = stored;
+        n += 1;
+    }
+    Ok(n)
+}

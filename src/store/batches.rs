@@ -1,0 +1,492 @@
+//! Batches, pages and the separated tree (records, documents, flags, removed).
+
+use super::audit::{self, Actor};
+use super::{Store, StoreError};
+use crate::batch::separate::{Face, Layout, SideFacts};
+use crate::batch::{BatchSource, BatchState, Flag, FlagCode, PatientId, RemovedReason};
+use crate::imaging::PixelKind;
+use crate::imaging::analyze::PageMetrics;
+use crate::imaging::encode::Encoding;
+use rusqlite::{Row, params};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// What is needed to start a batch.
+#[derive(Debug, Clone)]
+pub struct NewBatch {
+    pub id: String,
+    pub label: String,
+    pub source: BatchSource,
+    pub specialty: Option<String>,
+    pub duplex: bool,
+    pub dpi: Option<u32>,
+    pub expected_sheets: Option<u32>,
+}
+
+/// A batch as listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchRow {
+    pub id: String,
+    pub label: String,
+    pub source: String,
+    pub specialty: Option<String>,
+    pub duplex: bool,
+    pub station: String,
+    pub operator: String,
+    pub created: String,
+    pub closed: Option<String>,
+    pub state: String,
+    pub expected_sheets: Option<u32>,
+    pub last_error: Option<String>,
+    pub sides: u32,
+    pub unreadable_sides: u32,
+    pub records: u32,
+    pub open_flags: u32,
+}
+
+/// A stored page image.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredImage {
+    pub sha256: String,
+    pub encoding: Encoding,
+    pub kind: PixelKind,
+    pub width: u32,
+    pub height: u32,
+    pub dpi: u32,
+    pub bytes: u64,
+}
+
+/// One side as processing left it.
+#[derive(Debug, Clone)]
+pub struct PageRow {
+    pub batch_id: String,
+    pub side: u32,
+    pub sheet: u32,
+    pub face: Face,
+    /// Where it came from ("scan-0001.tif#2", or a device).
+    pub origin: String,
+    pub image: Option<StoredImage>,
+    pub barcodes: Vec<String>,
+    pub metrics: Option<PageMetrics>,
+    pub blank: bool,
+    pub error: Option<String>,
+}
+
+/// A page in the separated tree.
+#[derive(Debug, Clone, Serialize)]
+pub struct TreePage {
+    pub side: u32,
+    pub sheet: u32,
+    pub face: Face,
+    pub image: Option<StoredImage>,
+    pub flags: Vec<Flag>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TreeDocument {
+    pub id: String,
+    pub doc_type: Option<String>,
+    pub pages: Vec<TreePage>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TreeRecord {
+    pub id: String,
+    pub nhs_number: Option<String>,
+    pub hospital_number: Option<String>,
+    pub specialty: Option<String>,
+    pub flags: Vec<Flag>,
+    pub documents: Vec<TreeDocument>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TreeRemoved {
+    pub side: u32,
+    pub reason: RemovedReason,
+    pub barcode: Option<String>,
+    pub image: Option<StoredImage>,
+}
+
+/// A batch with its records, documents, pages, flags and removed sides.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchTree {
+    pub batch: BatchRow,
+    pub records: Vec<TreeRecord>,
+    pub removed: Vec<TreeRemoved>,
+}
+
+const BATCH_COLS: &str = "b.id, b.label, b.source, b.specialty, b.duplex, b.station, b.operator, b.created, b.closed, b.state, b.expected_sheets, b.last_error,
+    (SELECT COUNT(*) FROM pages p WHERE p.batch_id = b.id),
+    (SELECT COUNT(*) FROM pages p WHERE p.batch_id = b.id AND p.error IS NOT NULL),
+    (SELECT COUNT(*) FROM records r WHERE r.batch_id = b.id),
+    (SELECT COUNT(*) FROM flags f WHERE f.batch_id = b.id AND f.resolved_at IS NULL)";
+
+fn batch_row(r: &Row<'_>) -> rusqlite::Result<BatchRow> {
+    Ok(BatchRow {
+        id: r.get(0)?,
+        label: r.get(1)?,
+        source: r.get(2)?,
+        specialty: r.get(3)?,
+        duplex: r.get(4)?,
+        station: r.get(5)?,
+        operator: r.get(6)?,
+        created: r.get(7)?,
+        closed: r.get(8)?,
+        state: r.get(9)?,
+        expected_sheets: r.get(10)?,
+        last_error: r.get(11)?,
+        sides: r.get(12)?,
+        unreadable_sides: r.get(13)?,
+        records: r.get(14)?,
+        open_flags: r.get(15)?,
+    })
+}
+
+const IMAGE_COLS: &str = "image_sha256, encoding, kind, width, height, dpi, bytes";
+
+/// Reads the seven image columns starting at `at`.
+fn stored_image(r: &Row<'_>, at: usize) -> rusqlite::Result<Option<StoredImage>> {
+    let sha: Option<String> = r.get(at)?;
+    let Some(sha256) = sha else { return Ok(None) };
+    let enc: String = r.get(at + 1)?;
+    let kind: String = r.get(at + 2)?;
+    Ok(Some(StoredImage {
+        sha256,
+        encoding: Encoding::parse(&enc).unwrap_or(Encoding::Jpeg),
+        kind: match kind.as_str() {
+            "bilevel" => PixelKind::Bilevel,
+            "color" => PixelKind::Color,
+            _ => PixelKind::Gray,
+        },
+        width: r.get(at + 3)?,
+        height: r.get(at + 4)?,
+        dpi: r.get(at + 5)?,
+        bytes: r.get(at + 6)?,
+    }))
+}
+
+fn flag_of(code: &str, detail: String) -> Option<Flag> {
+    FlagCode::parse(code).map(|c| Flag::new(c, detail))
+}
+
+impl Store {
+    /// Starts a batch in state `scanning`.
+    pub fn create_batch(&mut self, b: &NewBatch, actor: &Actor) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO batches (id, label, source, specialty, duplex, dpi, station, operator, created, state, expected_sheets)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![b.id, b.label, b.source.as_str(), b.specialty, b.duplex, b.dpi, actor.station, actor.operator,
+                crate::now_rfc3339(), BatchState::Scanning.as_str(), b.expected_sheets],
+        )?;
+        audit::append(
+            &tx,
+            actor,
+            "batch.create",
+            &b.id,
+            &format!("label={} source={}", b.label, b.source.as_str()),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Finds a batch by its id or a unique prefix of it.
+    pub fn find_batch(&self, id_or_prefix: &str) -> Result<BatchRow, StoreError> {
+        let pattern = format!("{}%", id_or_prefix.replace(['%', '_'], ""));
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {BATCH_COLS} FROM batches b WHERE b.id LIKE ?1 LIMIT 2"
+        ))?;
+        let rows: Vec<BatchRow> = stmt
+            .query_map([pattern], batch_row)?
+            .collect::<Result<_, _>>()?;
+        match rows.len() {
+            0 => Err(StoreError::NoSuchBatch(id_or_prefix.to_string())),
+            1 => Ok(rows
+                .into_iter()
+                .next()
+                .ok_or_else(|| StoreError::NoSuchBatch(id_or_prefix.into()))?),
+            _ => Err(StoreError::AmbiguousBatch(id_or_prefix.to_string())),
+        }
+    }
+
+    /// All batches, newest first.
+    pub fn list_batches(&self) -> Result<Vec<BatchRow>, StoreError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {BATCH_COLS} FROM batches b ORDER BY b.created DESC, b.id DESC"
+        ))?;
+        let rows = stmt.query_map([], batch_row)?.collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// The sides already stored for a batch, with their origins.
+    pub fn committed_sides(&self, batch_id: &str) -> Result<HashMap<u32, String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT side, origin FROM pages WHERE batch_id = ?1")?;
+        let rows = stmt
+            .query_map([batch_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// Commits one processed side (its image file must already be stored).
+    pub fn insert_page(&mut self, p: &PageRow) -> Result<(), StoreError> {
+        let img = p.image.as_ref();
+        self.conn.execute(
+            &format!("INSERT INTO pages (batch_id, side, sheet, face, origin, {IMAGE_COLS}, barcodes, metrics, blank, error, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
+            params![
+                p.batch_id, p.side, p.sheet, p.face.as_str(), p.origin,
+                img.map(|i| &i.sha256), img.map(|i| i.encoding.as_str()), img.map(|i| i.kind.as_str()),
+                img.map(|i| i.width), img.map(|i| i.height), img.map(|i| i.dpi), img.map(|i| i.bytes),
+                serde_json::to_string(&p.barcodes).unwrap_or_else(|_| "[]".into()),
+                p.metrics.as_ref().and_then(|m| serde_json::to_string(m).ok()),
+                p.blank, p.error, crate::now_rfc3339()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// What separation needs of every stored side, in feed order.
+    pub fn side_facts(&self, batch_id: &str) -> Result<Vec<SideFacts>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT side, sheet, face, barcodes, blank, restored, error FROM pages WHERE batch_id = ?1 ORDER BY side",
+        )?;
+        let rows = stmt
+            .query_map([batch_id], |r| {
+                let face: String = r.get(2)?;
+                let barcodes: String = r.get(3)?;
+                Ok(SideFacts {
+                    side: r.get(0)?,
+                    sheet: r.get(1)?,
+                    face: Some(Face::parse(&face)),
+                    barcodes: serde_json::from_str(&barcodes).unwrap_or_default(),
+                    blank: r.get(4)?,
+                    restored: r.get(5)?,
+                    unreadable: r.get(6)?,
+                    flags: Vec::new(),
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// Replaces a batch's records, documents, flags and removed list with a new
+    /// separation, and moves it to `state`, in one transaction.
+    pub fn save_layout(
+        &mut self,
+        batch_id: &str,
+        layout: &Layout,
+        state: BatchState,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for table in ["document_pages", "documents", "removed"] {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE batch_id = ?1"),
+                [batch_id],
+            )?;
+        }
+        tx.execute(
+            "DELETE FROM flags WHERE batch_id = ?1 AND resolved_at IS NULL",
+            [batch_id],
+        )?;
+        tx.execute("DELETE FROM records WHERE batch_id = ?1", [batch_id])?;
+        for (ri, rec) in layout.records.iter().enumerate() {
+            let (nhs, hosp) = match &rec.patient {
+                Some(PatientId::Nhs { number, .. }) => (Some(number.as_str()), None),
+                Some(PatientId::Hospital { number }) => (None, Some(number.as_str())),
+                None => (None, None),
+            };
+            tx.execute(
+                "INSERT INTO records (id, batch_id, ordinal, nhs_number, hospital_number, specialty) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![rec.id, batch_id, ri, nhs, hosp, rec.specialty],
+            )?;
+            for f in &rec.flags {
+                tx.execute(
+                    "INSERT INTO flags (batch_id, record_id, code, detail) VALUES (?1, ?2, ?3, ?4)",
+                    params![batch_id, rec.id, f.code.as_str(), f.detail],
+                )?;
+            }
+            for (di, doc) in rec.documents.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO documents (id, record_id, batch_id, ordinal, doc_type) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![doc.id, rec.id, batch_id, di, doc.doc_type],
+                )?;
+                for (pi, page) in doc.pages.iter().enumerate() {
+                    tx.execute(
+                        "INSERT INTO document_pages (document_id, batch_id, side, position) VALUES (?1, ?2, ?3, ?4)",
+                        params![doc.id, batch_id, page.side, pi],
+                    )?;
+                    for f in &page.flags {
+                        tx.execute(
+                            "INSERT INTO flags (batch_id, record_id, side, code, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+                            params![batch_id, rec.id, page.side, f.code.as_str(), f.detail],
+                        )?;
+                    }
+                }
+            }
+        }
+        for r in &layout.removed {
+            tx.execute(
+                "INSERT INTO removed (batch_id, side, reason, barcode) VALUES (?1, ?2, ?3, ?4)",
+                params![batch_id, r.side, r.reason.as_str(), r.barcode],
+            )?;
+        }
+        if let Some(label) = &layout.batch_label {
+            tx.execute(
+                "UPDATE batches SET label = ?2 WHERE id = ?1 AND label = ''",
+                params![batch_id, label],
+            )?;
+        }
+        tx.execute(
+            "UPDATE batches SET state = ?2, closed = COALESCE(closed, ?3), last_error = NULL WHERE id = ?1",
+            params![batch_id, state.as_str(), crate::now_rfc3339()],
+        )?;
+        let detail = format!(
+            "records={} removed={} flags={}",
+            layout.records.len(),
+            layout.removed.len(),
+            layout.flag_count()
+        );
+        audit::append(&tx, actor, "batch.separate", batch_id, &detail)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records why a batch stopped (a fault, a full disk), for `folio batches`.
+    pub fn set_batch_error(
+        &mut self,
+        batch_id: &str,
+        message: &str,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE batches SET last_error = ?2 WHERE id = ?1",
+            params![batch_id, message],
+        )?;
+        audit::append(&tx, actor, "batch.interrupted", batch_id, message)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Appends an audit event on its own.
+    pub fn audit(
+        &mut self,
+        actor: &Actor,
+        action: &str,
+        subject: &str,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        audit::append(&tx, actor, action, subject, detail)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The whole separated tree of a batch.
+    pub fn tree(&self, batch_id: &str) -> Result<BatchTree, StoreError> {
+        let batch = self.find_batch(batch_id)?;
+        let id = batch.id.clone();
+        let mut flags_by: HashMap<(Option<String>, Option<u32>), Vec<Flag>> = HashMap::new();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT record_id, side, code, detail FROM flags WHERE batch_id = ?1 AND resolved_at IS NULL ORDER BY id")?;
+        let mut rows = stmt.query([&id])?;
+        while let Some(r) = rows.next()? {
+            let code: String = r.get(2)?;
+            if let Some(f) = flag_of(&code, r.get(3)?) {
+                flags_by.entry((r.get(0)?, r.get(1)?)).or_default().push(f);
+            }
+        }
+        let mut records = Vec::new();
+        let mut rstmt = self.conn.prepare(
+            "SELECT id, nhs_number, hospital_number, specialty FROM records WHERE batch_id = ?1 ORDER BY ordinal",
+        )?;
+        let recs: Vec<(String, Option<String>, Option<String>, Option<String>)> = rstmt
+            .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<Result<_, _>>()?;
+        for (rid, nhs_number, hospital_number, specialty) in recs {
+            let documents = self.tree_documents(&rid, &mut flags_by)?;
+            records.push(TreeRecord {
+                flags: flags_by
+                    .remove(&(Some(rid.clone()), None))
+                    .unwrap_or_default(),
+                id: rid,
+                nhs_number,
+                hospital_number,
+                specialty,
+                documents,
+            });
+        }
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT r.side, r.reason, r.barcode, {IMAGE_COLS} FROM removed r
+             JOIN pages p ON p.batch_id = r.batch_id AND p.side = r.side WHERE r.batch_id = ?1 ORDER BY r.side"
+        ))?;
+        let removed = stmt
+            .query_map([&id], |r| {
+                let reason: String = r.get(1)?;
+                Ok(TreeRemoved {
+                    side: r.get(0)?,
+                    reason: RemovedReason::parse(&reason).unwrap_or(RemovedReason::Blank),
+                    barcode: r.get(2)?,
+                    image: stored_image(r, 3)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(BatchTree {
+            batch,
+            records,
+            removed,
+        })
+    }
+
+    fn tree_documents(
+        &self,
+        record_id: &str,
+        flags_by: &mut HashMap<(Option<String>, Option<u32>), Vec<Flag>>,
+    ) -> Result<Vec<TreeDocument>, StoreError> {
+        let mut dstmt = self
+            .conn
+            .prepare("SELECT id, doc_type FROM documents WHERE record_id = ?1 ORDER BY ordinal")?;
+        let docs: Vec<(String, Option<String>)> = dstmt
+            .query_map([record_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut pstmt = self.conn.prepare(&format!(
+            "SELECT p.side, p.sheet, p.face, {IMAGE_COLS} FROM document_pages dp
+             JOIN pages p ON p.batch_id = dp.batch_id AND p.side = dp.side
+             WHERE dp.document_id = ?1 ORDER BY dp.position"
+        ))?;
+        let mut out = Vec::new();
+        for (did, doc_type) in docs {
+            let pages: Vec<TreePage> = pstmt
+                .query_map([&did], |r| {
+                    let face: String = r.get(2)?;
+                    Ok(TreePage {
+                        side: r.get(0)?,
+                        sheet: r.get(1)?,
+                        face: Face::parse(&face),
+                        image: stored_image(r, 3)?,
+                        flags: Vec::new(),
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            let pages = pages
+                .into_iter()
+                .map(|mut p| {
+                    p.flags = flags_by
+                        .remove(&(Some(record_id.to_string()), Some(p.side)))
+                        .unwrap_or_default();
+                    p
+                })
+                .collect();
+            out.push(TreeDocument {
+                id: did,
+                doc_type,
+                pages,
+            });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,159 @@
+//! The station cache: the only code that speaks SQL. SQLite in WAL mode with
+//! `synchronous=FULL` (a page is durable when its row commits), migrations as an
+//! append-only list keyed by `PRAGMA user_version`, content-addressed image files
+//! and the hash-chained audit trail.
+//!
+//! One `Store` owns one connection and is used from one thread (the store writer);
+//! `ImageStore` is shared by the imaging threads.
+
+pub mod audit;
+mod batches;
+pub mod images;
+
+pub use audit::Actor;
+pub use batches::{
+    BatchRow, BatchTree, NewBatch, PageRow, StoredImage, TreeDocument, TreePage, TreeRecord,
+    TreeRemoved,
+};
+pub use images::{ImageStore, sha256_hex};
+
+use rusqlite::Connection;
+use rusqlite_migration::{M, Migrations};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// Failures of the cache, each saying what the operator can do.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error(
+        "the disk holding {path} is full: free space (or choose another --data-dir), then resume; nothing already stored is lost"
+    )]
+    DiskFull { path: PathBuf },
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the station database failed: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot upgrade the station database: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    #[error("no batch matches '{0}': list batches with `folio batches`")]
+    NoSuchBatch(String),
+    #[error("'{0}' matches several batches: give more of the id")]
+    AmbiguousBatch(String),
+    #[error("{0}")]
+    Damaged(String),
+}
+
+impl StoreError {
+    /// Wraps an I/O error, recognising a full disk.
+    pub fn io(path: &Path, source: std::io::Error) -> StoreError {
+        if source.kind() == std::io::ErrorKind::StorageFull
+            || source.raw_os_error() == Some(libc::ENOSPC)
+        {
+            StoreError::DiskFull {
+                path: path.to_path_buf(),
+            }
+        } else {
+            StoreError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    }
+
+    /// True when the disk is full (the caller stops and tells the operator).
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::DiskFull { .. } => true,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.code == rusqlite::ErrorCode::DiskFull
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The schema, as an append-only list: never edit a step, add one.
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(include_str!("schema_1.sql"))])
+}
+
+/// The station's database and image folder.
+pub struct Store {
+    conn: Connection,
+    images: ImageStore,
+    data_dir: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating and migrating as needed) the cache under `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::io(data_dir, e))?;
+        let mut conn = Connection::open(data_dir.join("folio.sqlite3"))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrations().to_latest(&mut conn)?;
+        Ok(Store {
+            conn,
+            images: ImageStore::new(data_dir.join("images")),
+            data_dir: data_dir.to_path_buf(),
+        })
+    }
+
+    /// The image files, for the imaging threads.
+    pub fn images(&self) -> &ImageStore {
+        &self.images
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// `PRAGMA integrity_check` and the audit chain.
+    pub fn check(&self) -> Result<usize, StoreError> {
+        let ok: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        if ok != "ok" {
+            return Err(StoreError::Damaged(format!(
+                "database integrity check failed: {ok}"
+            )));
+        }
+        audit::verify(&self.conn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid_and_idempotent() {
+        migrations().validate().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        drop(Store::open(dir.path()).unwrap());
+        let s = Store::open(dir.path()).unwrap();
+        let v: i64 = s
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 1);
+        assert_eq!(s.check().unwrap(), 0);
+    }
+
+    #[test]
+    fn images_are_content_addressed_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let sha = s.images().put(b"page").unwrap();
+        assert_eq!(sha, sha256_hex(b"page"));
+        assert_eq!(s.images().get(&sha).unwrap(), b"page");
+        std::fs::write(s.images().path_of(&sha), b"tampered").unwrap();
+        assert!(matches!(s.images().get(&sha), Err(StoreError::Damaged(_))));
+    }
+}

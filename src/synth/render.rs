@@ -1,0 +1,256 @@
+//! Rendering a planned side into the raster a scanner would deliver: typed text,
+//! barcodes, then the scanner's faults (skew, brightness drift, sensor noise, dust).
+
+use super::plan::{Label, SideKind, StackSpec, Symbology};
+use super::rng::Rng;
+use crate::imaging::Raster;
+use crate::imaging::draw::{
+    TextPainter, code39_modules, code128_modules, draw_modules, draw_qr, fill_rect,
+};
+
+const PAPER: u8 = 236;
+const INK: u8 = 30;
+const WORDS: &[&str] = &[
+    "patient",
+    "seen",
+    "in",
+    "clinic",
+    "today",
+    "with",
+    "her",
+    "daughter.",
+    "blood",
+    "pressure",
+    "132/84,",
+    "pulse",
+    "72",
+    "regular.",
+    "chest",
+    "clear.",
+    "plan:",
+    "continue",
+    "ramipril",
+    "5mg",
+    "daily",
+    "and",
+    "review",
+    "in",
+    "six",
+    "weeks.",
+    "ECG",
+    "shows",
+    "sinus",
+    "rhythm.",
+    "referred",
+    "for",
+    "echocardiogram.",
+    "discussed",
+    "diet",
+    "and",
+    "exercise.",
+    "no",
+    "known",
+    "drug",
+    "allergies.",
+    "letter",
+    "copied",
+    "to",
+    "GP.",
+    "bloods:",
+    "Hb",
+    "128",
+    "g/L,",
+    "creatinine",
+    "88",
+    "umol/L.",
+    "follow-up",
+    "arranged",
+    "outpatient",
+    "department.",
+];
+
+/// Renders one side; `seed` makes it reproducible.
+pub fn render(kind: &SideKind, spec: &StackSpec, seed: u64, painter: &mut TextPainter) -> Raster {
+    let mut rng = Rng::new(seed);
+    let mm = spec.dpi as f32 / 25.4;
+    let (w, h) = ((210.0 * mm) as u32, (297.0 * mm) as u32);
+    let mut r = Raster::filled(w, h, spec.dpi, PAPER);
+    let pt = spec.dpi as f32 / 72.0;
+    match kind {
+        SideKind::RecordSheet { code, words } | SideKind::DocSheet { code, words } => {
+            control_sheet(&mut r, code, words, painter);
+        }
+        SideKind::ControlBack | SideKind::Blank { bleed: false } => {}
+        SideKind::Blank { bleed: true } => bleed_through(&mut r, &mut rng, painter, pt),
+        SideKind::Clinical { label } => {
+            let top = if let Some(l) = label {
+                draw_label(&mut r, l, mm, painter)
+            } else {
+                20.0 * mm
+            };
+            let lines = 18 + rng.below(16);
+            text_block(&mut r, &mut rng, painter, top + 12.0 * mm, lines, pt, INK);
+        }
+        SideKind::NearBlank { lines } => {
+            let top = rng.range(40.0, 200.0) * mm;
+            text_block(&mut r, &mut rng, painter, top, *lines, pt, INK);
+        }
+    }
+    let skew = rng.range(-spec.max_skew_deg, spec.max_skew_deg);
+    let r = if skew.abs() > 0.05 {
+        rotate(&r, skew.to_radians())
+    } else {
+        r
+    };
+    scanner_faults(r, &mut rng, spec)
+}
+
+/// Draws a control sheet: the barcode large, and the same content in words.
+pub fn control_sheet(r: &mut Raster, code: &str, words: &[String], painter: &mut TextPainter) {
+    let mm = r.dpi as f32 / 25.4;
+    let pt = r.dpi as f32 / 72.0;
+    let module = (0.42 * mm).round().max(2.0);
+    if let Ok(m) = code128_modules(code) {
+        let width = m.len() as f32 * module;
+        let x = ((r.width as f32 - width) / 2.0).max(5.0 * mm);
+        draw_modules(
+            r,
+            x as i64,
+            (40.0 * mm) as i64,
+            &m,
+            module,
+            (30.0 * mm) as i64,
+            0,
+        );
+    }
+    let mut y = 95.0 * mm;
+    painter.draw(r, 25.0 * mm, y, code, 14.0 * pt, 0);
+    for line in words {
+        y += 22.0 * pt * 1.3;
+        painter.draw(r, 25.0 * mm, y, line, 22.0 * pt, 0);
+    }
+}
+
+fn draw_label(r: &mut Raster, l: &Label, mm: f32, painter: &mut TextPainter) -> f32 {
+    let (x, y) = ((120.0 * mm) as i64, (15.0 * mm) as i64);
+    let module = (0.33 * mm).round().max(2.0);
+    let height = (12.0 * mm) as i64;
+    match l.symbology {
+        Symbology::Code128 => {
+            if let Ok(m) = code128_modules(&l.text) {
+                draw_modules(r, x, y, &m, module, height, INK);
+            }
+        }
+        Symbology::Code39 => {
+            if let Ok(m) = code39_modules(&l.text) {
+                draw_modules(r, x, y, &m, module, height, INK);
+            }
+        }
+        Symbology::Qr => {
+            let _ = draw_qr(r, x, y, &l.text, (0.5 * mm).round().max(2.0) as i64, INK);
+        }
+    }
+    let pt = r.dpi as f32 / 72.0;
+    painter.draw(r, x as f32, y as f32 + 30.0 * mm, &l.text, 10.0 * pt, INK);
+    40.0 * mm
+}
+
+fn text_block(
+    r: &mut Raster,
+    rng: &mut Rng,
+    painter: &mut TextPainter,
+    top: f32,
+    lines: usize,
+    pt: f32,
+    ink: u8,
+) {
+    let size = 11.0 * pt;
+    let left = 25.0 * r.dpi as f32 / 25.4;
+    let right = r.width as f32 - left;
+    let mut y = top;
+    for _ in 0..lines {
+        if y > r.height as f32 - 20.0 * pt {
+            break;
+        }
+        let mut line = String::new();
+        let target = rng.range(0.5, 1.0) * (right - left);
+        while painter.width(&line, size) < target {
+            line.push_str(*rng.pick(WORDS));
+            line.push(' ');
+        }
+        painter.draw(r, left, y, line.trim_end(), size, ink);
+        y += size * 1.45;
+    }
+}
+
+/// Faint mirrored text, as the other side's print shows through thin paper.
+fn bleed_through(r: &mut Raster, rng: &mut Rng, painter: &mut TextPainter, pt: f32) {
+    let lines = 20 + rng.below(10);
+    text_block(r, rng, painter, 40.0 * pt * 2.0, lines, pt, PAPER - 28);
+    let w = r.width as usize;
+    for row in r.data.chunks_mut(w) {
+        row.reverse();
+    }
+}
+
+/// Rotates about the centre (bilinear), filling uncovered corners with paper.
+fn rotate(src: &Raster, angle: f32) -> Raster {
+    let (w, h) = (src.width as usize, src.height as usize);
+    let (s, c) = angle.sin_cos();
+    let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
+    let mut out = Raster::filled(src.width, src.height, src.dpi, PAPER);
+    for y in 0..h {
+        let dy = y as f32 - cy;
+        let mut sx = c * (0.0 - cx) + s * dy + cx;
+        let mut sy = -s * (0.0 - cx) + c * dy + cy;
+        let row = &mut out.data[y * w..(y + 1) * w];
+        for px in row.iter_mut() {
+            if sx >= 0.0 && sy >= 0.0 && sx < (w - 1) as f32 && sy < (h - 1) as f32 {
+                let (x0, y0) = (sx as usize, sy as usize);
+                let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
+                let i = y0 * w + x0;
+                let d = &src.data;
+                let top = d[i] as f32 * (1.0 - fx) + d[i + 1] as f32 * fx;
+                let bot = d[i + w] as f32 * (1.0 - fx) + d[i + w + 1] as f32 * fx;
+                *px = (top * (1.0 - fy) + bot * fy) as u8;
+            }
+            sx += c;
+            sy -= s;
+        }
+    }
+    out
+}
+
+/// Brightness drift down the page, Gaussian sensor noise and dust specks.
+fn scanner_faults(mut r: Raster, rng: &mut Rng, spec: &StackSpec) -> Raster {
+    let noise: Vec<i16> = (0..4096)
+        .map(|_| (rng.normal() * spec.noise_sigma).round() as i16)
+        .collect();
+    let drift = rng.range(-spec.drift, spec.drift);
+    let (w, h) = (r.width as usize, r.height as usize);
+    let mut state = rng.next_u64() | 1;
+    for (y, row) in r.data.chunks_mut(w).enumerate() {
+        let offset = (drift * (y as f32 / h as f32 - 0.5)) as i16;
+        for px in row.iter_mut() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let n = noise[(state & 4095) as usize];
+            *px = (*px as i16 + offset + n).clamp(0, 255) as u8;
+        }
+    }
+    let mm = r.dpi as f32 / 25.4;
+    for _ in 0..rng.below(40) + 10 {
+        let size = rng.range(0.1, 0.35) * mm;
+        let (x, y) = (rng.below(w) as i64, rng.below(h) as i64);
+        fill_rect(
+            &mut r,
+            x,
+            y,
+            size.ceil() as i64,
+            size.ceil() as i64,
+            rng.range(20.0, 120.0) as u8,
+        );
+    }
+    r
+}

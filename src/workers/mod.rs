@@ -1,0 +1,12 @@
+//! Wires capture -> imaging -> store on named threads with bounded channels.
+//!
+//! `import` runs a reader thread (files in feed order), an imaging pool (one
+//! thread per core) and the store writer (the calling thread), and commits sides
+//! in feed order. `export` writes a batch's PDFs and manifest.
+
+pub mod export;
+pub mod import;
+pub mod process;
+
+pub use export::{ExportError, export_batch};
+pub use import::{ImportError, ImportOptions, ImportReport, import};

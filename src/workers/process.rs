@@ -1,0 +1,67 @@
+//! Processing one side: measure, read barcodes, encode, store the image file.
+//! Runs on the imaging pool's threads.
+
+use crate::batch::separate::Face;
+use crate::config::Config;
+use crate::imaging::{Raster, analyze, barcode, encode};
+use crate::store::{ImageStore, PageRow, StoreError, StoredImage};
+
+/// What the pipeline knows of a side before processing.
+#[derive(Debug, Clone)]
+pub struct SideMeta {
+    pub batch_id: String,
+    pub side: u32,
+    pub sheet: u32,
+    pub face: Face,
+    pub origin: String,
+}
+
+/// Processes a decoded side into a page row, storing its encoded image.
+pub fn process_side(
+    meta: &SideMeta,
+    raster: &Raster,
+    cfg: &Config,
+    images: &ImageStore,
+) -> Result<PageRow, StoreError> {
+    let metrics = analyze::analyze(raster, &cfg.blank);
+    let barcodes = barcode::read_page(raster);
+    let encoded =
+        encode::encode(raster, cfg.jpeg_quality).map_err(|e| StoreError::Damaged(e.to_string()))?;
+    let sha256 = images.put(&encoded.bytes)?;
+    Ok(PageRow {
+        batch_id: meta.batch_id.clone(),
+        side: meta.side,
+        sheet: meta.sheet,
+        face: meta.face,
+        origin: meta.origin.clone(),
+        image: Some(StoredImage {
+            sha256,
+            encoding: encoded.encoding,
+            kind: encoded.kind,
+            width: encoded.width,
+            height: encoded.height,
+            dpi: encoded.dpi,
+            bytes: encoded.bytes.len() as u64,
+        }),
+        barcodes,
+        metrics: Some(metrics),
+        blank: metrics.blank,
+        error: None,
+    })
+}
+
+/// The row of a side whose image could not be read: kept in sequence, flagged.
+pub fn unreadable_side(meta: &SideMeta, why: String) -> PageRow {
+    PageRow {
+        batch_id: meta.batch_id.clone(),
+        side: meta.side,
+        sheet: meta.sheet,
+        face: meta.face,
+        origin: meta.origin.clone(),
+        image: None,
+        barcodes: Vec::new(),
+        metrics: None,
+        blank: false,
+        error: Some(why),
+    }
+}
