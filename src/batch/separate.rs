@@ -195,10 +195,18 @@ impl Separator<'_, '_> {
             .iter()
             .map(|b| (parse_barcode(b, self.p.hospital_pattern), b))
             .collect();
-        let control: Vec<&(SheetCode, &String)> = codes
+        let mut control: Vec<&(SheetCode, &String)> = codes
             .iter()
             .filter(|(c, _)| matches!(c, SheetCode::Control(_) | SheetCode::MalformedControl(_)))
             .collect();
+        // Barcodes are read in no particular order: a batch label first, then a
+        // record, then its first document.
+        control.sort_by_key(|(c, _)| match c {
+            SheetCode::Control(Control::Batch { .. }) => 0,
+            SheetCode::Control(Control::Record { .. }) => 1,
+            SheetCode::Control(Control::Document { .. }) => 2,
+            _ => 3,
+        });
         if let Some(first) = control.first() {
             self.control_sheets.insert(side.sheet);
             self.layout.removed.push(Removed {

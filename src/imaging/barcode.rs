@@ -77,6 +77,10 @@ impl Drop for Scan {
 
 /// Reads the barcodes of an 8-bit grey plane, in zbar's order, deduplicated.
 pub fn read_gray(gray: &[u8], width: usize, height: usize) -> Vec<String> {
+    read_symbols(gray, width, height, &[ZBAR_CODE128, ZBAR_CODE39, ZBAR_QRCODE])
+}
+
+fn read_symbols(gray: &[u8], width: usize, height: usize, symbologies: &[c_int]) -> Vec<String> {
     if width == 0 || height == 0 || gray.len() < width * height {
         return Vec::new();
     }
@@ -92,7 +96,7 @@ pub fn read_gray(gray: &[u8], width: usize, height: usize) -> Vec<String> {
             return Vec::new();
         }
         zbar_image_scanner_set_config(scan.scanner, ZBAR_NONE, ZBAR_CFG_ENABLE, 0);
-        for sym in [ZBAR_CODE128, ZBAR_CODE39, ZBAR_QRCODE] {
+        for &sym in symbologies {
             zbar_image_scanner_set_config(scan.scanner, sym, ZBAR_CFG_ENABLE, 1);
         }
         zbar_image_set_format(scan.image, Y800);
@@ -125,11 +129,43 @@ pub fn read_gray(gray: &[u8], width: usize, height: usize) -> Vec<String> {
 }
 
 /// Reads a page's barcodes at about 150 dpi: zbar is several times faster there
-/// and, with the averaging smoothing sensor noise, reads more than at full
-/// resolution.
+/// and reads more than at full resolution. Linear codes are read after a light
+/// smoothing (sensor noise breaks their edges); QR codes without it (their small
+/// square modules blur together).
 pub fn read_page(raster: &Raster) -> Vec<String> {
     let luma = raster.luma();
     let factor = (raster.dpi as usize / 150).max(1);
     let r = reduce(&luma, raster.width as usize, raster.height as usize, factor);
-    read_gray(&r.data, r.width, r.height)
+    let mut found = read_symbols(&r.data, r.width, r.height, &[ZBAR_QRCODE]);
+    let mut smoothed = r.data;
+    smooth(&mut smoothed, r.width, r.height);
+    for code in read_symbols(&smoothed, r.width, r.height, &[ZBAR_CODE128, ZBAR_CODE39]) {
+        if !found.contains(&code) {
+            found.push(code);
+        }
+    }
+    found
+}
+
+/// A 3x3 binomial blur ([1 2 1] both ways): cuts Gaussian noise to about 40 %
+/// while keeping two-pixel bars apart.
+fn smooth(data: &mut [u8], width: usize, height: usize) {
+    if width < 3 || height < 3 {
+        return;
+    }
+    let mut tmp = vec![0u16; data.len()];
+    for (src, dst) in data.chunks_exact(width).zip(tmp.chunks_exact_mut(width)) {
+        dst[0] = src[0] as u16 * 4;
+        dst[width - 1] = src[width - 1] as u16 * 4;
+        for x in 1..width - 1 {
+            dst[x] = src[x - 1] as u16 + 2 * src[x] as u16 + src[x + 1] as u16;
+        }
+    }
+    for y in 0..height {
+        let (up, down) = (y.saturating_sub(1), (y + 1).min(height - 1));
+        for x in 0..width {
+            let v = tmp[up * width + x] + 2 * tmp[y * width + x] + tmp[down * width + x];
+            data[y * width + x] = (v / 16) as u8;
+        }
+    }
 }

@@ -147,7 +147,7 @@ fn draw_label(r: &mut Raster, l: &Label, mm: f32, painter: &mut TextPainter) -> 
             }
         }
         Symbology::Qr => {
-            let _ = draw_qr(r, x, y, &l.text, (0.5 * mm).round().max(2.0) as i64, INK);
+            let _ = draw_qr(r, x, y, &l.text, (0.6 * mm).round().max(2.0) as i64, INK);
         }
     }
     let pt = r.dpi as f32 / 72.0;

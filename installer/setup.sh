@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what Folio needs to build, run and be tested on Debian or Ubuntu.
+# Idempotent: packages already present are left alone. Uses sudo when not root.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential pkg-config cmake nasm   # compilers; libjpeg-turbo is built from source by the turbojpeg crate
+  libzbar-dev                             # barcode reading
+  libsane-dev sane-utils                  # scanners (SANE)
+  qpdf poppler-utils                      # PDF checks and rasterising in tests
+  ca-certificates curl
+)
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "Folio's setup script supports Debian and Ubuntu (apt-get)." >&2
+  echo "On other systems install: a C compiler, pkg-config, cmake, nasm, the zbar and SANE" >&2
+  echo "development libraries, qpdf and poppler-utils, and Rust (rustup.rs), then run cargo build --release." >&2
+  exit 1
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+    echo "Run this script as root or install sudo." >&2; exit 1
+  fi
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing: ${missing[*]}"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "Rust is not installed: install it from https://rustup.rs (stable), then run this again." >&2
+  exit 1
+fi
+echo "Folio's system dependencies are installed."

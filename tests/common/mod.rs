@@ -1,0 +1,183 @@
+//! Shared test harness: a station with its own data folder, the real `folio`
+//! binary, and synthetic stacks with ground truth.
+#![allow(dead_code)]
+
+use folio::batch::manifest::Manifest;
+use folio::imaging::Raster;
+use folio::imaging::draw::TextPainter;
+use folio::synth::{self, SideKind, StackSpec, Truth};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A station: a temporary data folder and the `folio` binary.
+pub struct Station {
+    pub dir: tempfile::TempDir,
+}
+
+impl Station {
+    pub fn new() -> Station {
+        Station { dir: tempfile::tempdir().expect("tempdir") }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// A `folio` command bound to this station.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_folio"));
+        c.env("FOLIO_DATA_DIR", self.data_dir())
+            .env("FOLIO_OPERATOR", "tester")
+            .env("FOLIO_STATION", "test-station")
+            .env_remove("FOLIO_LOG");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().expect("run folio")
+    }
+
+    /// Runs and requires success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "folio {args:?} failed ({:?}):\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `folio import --json`, returning the report.
+    pub fn import(&self, extra: &[&str], paths: &[&Path]) -> serde_json::Value {
+        let mut args: Vec<String> = vec!["import".into(), "--json".into()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend(paths.iter().map(|p| p.display().to_string()));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        serde_json::from_str(&self.ok(&refs)).expect("import json")
+    }
+
+    /// Exports a batch and returns the manifest and the folder.
+    pub fn export(&self, batch: &str) -> (Manifest, PathBuf) {
+        let to = self.dir.path().join(format!("export-{batch}"));
+        self.ok(&["export", batch, "--to", to.to_str().unwrap()]);
+        let m = std::fs::read(to.join("manifest.json")).expect("manifest");
+        (serde_json::from_slice(&m).expect("manifest parses"), to)
+    }
+}
+
+/// Renders a stack's sides (in parallel) into `dir` as files of `format`
+/// ("pgm", "png", "tiff" for one multi-page file, or "mixed").
+pub fn write_stack(spec: &StackSpec, dir: &Path, format: &str) -> Truth {
+    let (sides, truth) = synth::plan(spec);
+    std::fs::create_dir_all(dir).unwrap();
+    let rasters = render_all(spec, &sides);
+    if format == "tiff" {
+        write_tiff(&dir.join("stack.tif"), &rasters);
+    } else {
+        for (i, r) in rasters.iter().enumerate() {
+            let fmt = if format == "mixed" { ["png", "pgm", "tiff", "pgm"][i % 4] } else { format };
+            write_page(&dir.join(format!("side-{i:04}")), r, fmt);
+        }
+    }
+    truth
+}
+
+pub fn render_all(spec: &StackSpec, sides: &[SideKind]) -> Vec<Raster> {
+    let threads = 2;
+    let mut out: Vec<(usize, Raster)> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    let mut painter = TextPainter::new();
+                    (t..sides.len())
+                        .step_by(threads)
+                        .map(|i| (i, synth::render(&sides[i], spec, synth::side_seed(spec, i as u32), &mut painter)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Writes one page; returns the path (extension added).
+pub fn write_page(stem: &Path, r: &Raster, fmt: &str) -> PathBuf {
+    let path = stem.with_extension(match fmt {
+        "tiff" => "tif",
+        f => f,
+    });
+    match fmt {
+        "pgm" => {
+            let mut b = format!("P5\n{} {}\n255\n", r.width, r.height).into_bytes();
+            b.extend_from_slice(&r.data);
+            std::fs::write(&path, b).unwrap();
+        }
+        "png" => image::GrayImage::from_raw(r.width, r.height, r.data.clone()).unwrap().save(&path).unwrap(),
+        "tiff" => write_tiff(&path, std::slice::from_ref(r)),
+        other => panic!("format {other}"),
+    }
+    path
+}
+
+pub fn write_tiff(path: &Path, pages: &[Raster]) {
+    use tiff::encoder::{Compression, TiffEncoder, colortype::Gray8};
+    let f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut enc = TiffEncoder::new(f).unwrap().with_compression(Compression::Lzw);
+    for r in pages {
+        enc.write_image::<Gray8>(r.width, r.height, &r.data).unwrap();
+    }
+}
+
+/// Compares a manifest with the truth, field by field; panics with the difference.
+pub fn assert_matches_truth(m: &Manifest, t: &Truth) {
+    assert_eq!(m.format, "folio.manifest/1");
+    assert_eq!(m.batch.sides_scanned, t.sides, "sides scanned");
+    let removed: BTreeSet<(u32, String)> = m.removed.iter().map(|r| (r.side, r.reason.clone())).collect();
+    let want: BTreeSet<(u32, String)> = t.removed.iter().cloned().collect();
+    assert_eq!(removed, want, "removed sides (got vs truth)");
+    assert_eq!(m.records.len(), t.records.len(), "record count");
+    for (i, (got, want)) in m.records.iter().zip(&t.records).enumerate() {
+        assert_eq!(got.patient.nhs_number, want.nhs_number, "record {i} NHS number");
+        assert_eq!(got.patient.hospital_number, want.hospital_number, "record {i} hospital number");
+        assert_eq!(got.specialty, want.specialty, "record {i} specialty");
+        assert!(got.flags.is_empty(), "record {i} has unexpected flags {:?}", got.flags);
+        assert_eq!(got.documents.len(), want.documents.len(), "record {i} document count");
+        for (j, (gd, wd)) in got.documents.iter().zip(&want.documents).enumerate() {
+            assert_eq!(gd.doc_type, wd.doc_type, "record {i} document {j} type");
+            let sides: Vec<u32> = gd.pages.iter().map(|p| p.side).collect();
+            assert_eq!(sides, wd.sides, "record {i} document {j} pages");
+            assert_eq!(gd.pdf.pages as usize, wd.sides.len());
+            let flags: BTreeSet<(u32, String)> =
+                gd.pages.iter().flat_map(|p| p.flags.iter().map(move |f| (p.side, f.code.clone()))).collect();
+            let want_flags: BTreeSet<(u32, String)> = wd.page_flags.iter().cloned().collect();
+            assert_eq!(flags, want_flags, "record {i} document {j} page flags");
+        }
+    }
+}
+
+/// Checks every PDF of an export: hash and size as the manifest says, `qpdf
+/// --check` passes, and `pdftoppm` renders its first page.
+pub fn assert_pdfs_valid(m: &Manifest, dir: &Path) {
+    for d in m.records.iter().flat_map(|r| &r.documents) {
+        let path = dir.join(&d.pdf.path);
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes.len() as u64, d.pdf.bytes, "{} size", d.pdf.path);
+        assert_eq!(folio::store::sha256_hex(&bytes), d.pdf.sha256, "{} hash", d.pdf.path);
+        let q = Command::new("qpdf").arg("--check").arg(&path).output().expect("qpdf installed");
+        assert!(q.status.success(), "qpdf --check {}: {}", path.display(), String::from_utf8_lossy(&q.stdout));
+        let out = dir.join("render");
+        let p = Command::new("pdftoppm")
+            .args(["-r", "20", "-f", "1", "-l", "1", "-png"])
+            .arg(&path)
+            .arg(&out)
+            .output()
+            .expect("pdftoppm installed");
+        assert!(p.status.success(), "pdftoppm {}", path.display());
+        assert!(String::from_utf8_lossy(&p.stderr).trim().is_empty(), "pdftoppm complained: {}", String::from_utf8_lossy(&p.stderr));
+    }
+}
