@@ -8,7 +8,15 @@ use folio::synth::StackSpec;
 #[test]
 fn duplex_200dpi_noisy_mixed_formats_match_the_truth() {
     let st = Station::new();
-    let spec = StackSpec { seed: 7, records: 5, dpi: 200, duplex: true, noise_sigma: 8.0, max_skew_deg: 5.0, drift: 30.0 };
+    let spec = StackSpec {
+        seed: 7,
+        records: 5,
+        dpi: 200,
+        duplex: true,
+        noise_sigma: 8.0,
+        max_skew_deg: 5.0,
+        drift: 30.0,
+    };
     let stack = st.dir.path().join("stack");
     let truth = write_stack(&spec, &stack, "mixed");
     let report = st.import(&["--duplex", "--dpi", "200", "--label", "e2e"], &[&stack]);
@@ -26,13 +34,24 @@ fn duplex_200dpi_noisy_mixed_formats_match_the_truth() {
     assert!(check.contains("audit chain intact"), "{check}");
     // `show --json` lists the same tree.
     let tree: serde_json::Value = serde_json::from_str(&st.ok(&["show", id, "--json"])).unwrap();
-    assert_eq!(tree["records"].as_array().unwrap().len(), truth.records.len());
+    assert_eq!(
+        tree["records"].as_array().unwrap().len(),
+        truth.records.len()
+    );
 }
 
 #[test]
 fn simplex_300dpi_multipage_tiff_matches_the_truth() {
     let st = Station::new();
-    let spec = StackSpec { seed: 11, records: 3, dpi: 300, duplex: false, noise_sigma: 6.0, max_skew_deg: 4.0, drift: 20.0 };
+    let spec = StackSpec {
+        seed: 11,
+        records: 3,
+        dpi: 300,
+        duplex: false,
+        noise_sigma: 6.0,
+        max_skew_deg: 4.0,
+        drift: 20.0,
+    };
     let stack = st.dir.path().join("stack");
     let truth = write_stack(&spec, &stack, "tiff");
     let report = st.import(&[], &[&stack.join("stack.tif")]);

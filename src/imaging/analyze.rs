@@ -29,7 +29,7 @@ impl Default for BlankParams {
     fn default() -> Self {
         BlankParams {
             ink_delta: 70,
-            min_blob_mm2: 0.25,
+            min_blob_mm2: 0.5,
             max_blobs: 3,
             max_ink_fraction: 0.0005,
         }

@@ -77,7 +77,12 @@ impl Drop for Scan {
 
 /// Reads the barcodes of an 8-bit grey plane, in zbar's order, deduplicated.
 pub fn read_gray(gray: &[u8], width: usize, height: usize) -> Vec<String> {
-    read_symbols(gray, width, height, &[ZBAR_CODE128, ZBAR_CODE39, ZBAR_QRCODE])
+    read_symbols(
+        gray,
+        width,
+        height,
+        &[ZBAR_CODE128, ZBAR_CODE39, ZBAR_QRCODE],
+    )
 }
 
 fn read_symbols(gray: &[u8], width: usize, height: usize, symbologies: &[c_int]) -> Vec<String> {

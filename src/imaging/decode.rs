@@ -60,13 +60,16 @@ pub fn decode_single(
         FileFormat::Jpeg => jpeg_dpi(bytes),
         _ => None,
     };
-    let dpi = pick_dpi(file_dpi, default_dpi, force_dpi);
     let mut reader = image::ImageReader::new(Cursor::new(bytes));
     reader.set_format(image_format(format)?);
     let (w, h) = image::ImageReader::with_format(Cursor::new(bytes), image_format(format)?)
         .into_dimensions()
         .map_err(|e| ImagingError::Corrupt(e.to_string()))?;
     check_size(w as u64, h as u64)?;
+    let dpi = match file_dpi {
+        None if !force_dpi => guess_dpi(w, default_dpi),
+        _ => pick_dpi(file_dpi, default_dpi, force_dpi),
+    };
     let mut limits = image::Limits::default();
     limits.max_alloc = Some(MAX_MEGAPIXELS * 1_000_000 * 4);
     reader.limits(limits);
@@ -94,6 +97,22 @@ fn pick_dpi(file_dpi: Option<u32>, default_dpi: u32, force: bool) -> u32 {
         Some(d) if !force && (50..=2400).contains(&d) => d,
         _ => default_dpi,
     }
+}
+
+/// The resolution of a page whose file does not state one: the standard scanner
+/// resolution at which its width is that of A4 or Letter paper, else `default_dpi`.
+pub fn guess_dpi(width_px: u32, default_dpi: u32) -> u32 {
+    const STANDARD: [u32; 8] = [100, 150, 200, 240, 300, 400, 600, 1200];
+    STANDARD
+        .into_iter()
+        .map(|dpi| {
+            let inches = width_px as f32 / dpi as f32;
+            (dpi, (inches - 8.27).abs().min((inches - 8.5).abs()))
+        })
+        .filter(|(_, off)| *off < 0.6)
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(dpi, _)| dpi)
+        .unwrap_or(default_dpi)
 }
 
 fn from_dynamic(img: image::DynamicImage, dpi: u32) -> Raster {
@@ -240,7 +259,10 @@ impl<R: Read + Seek> TiffPages<R> {
                 .unwrap_or(false);
             (if cm { x * 2.54 } else { x }).round() as u32
         });
-        let dpi = pick_dpi(file_dpi, self.default_dpi, self.force_dpi);
+        let dpi = match file_dpi {
+            None if !self.force_dpi => guess_dpi(w, self.default_dpi),
+            _ => pick_dpi(file_dpi, self.default_dpi, self.force_dpi),
+        };
         let (wu, hu) = (w as usize, h as usize);
         let data = self.decoder.read_image().map_err(tiff_err)?;
         let (kind, mut pixels) = match (ct, data) {
@@ -309,6 +331,16 @@ fn tiff_err(e: tiff::TiffError) -> ImagingError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn guesses_resolution_from_paper_width() {
+        assert_eq!(guess_dpi(1654, 300), 200);
+        assert_eq!(guess_dpi(2480, 300), 300);
+        assert_eq!(guess_dpi(2550, 300), 300);
+        assert_eq!(guess_dpi(1240, 300), 150);
+        assert_eq!(guess_dpi(4960, 300), 600);
+        assert_eq!(guess_dpi(40, 300), 300);
+    }
 
     #[test]
     fn sniffs_by_content() {

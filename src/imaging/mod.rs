@@ -89,7 +89,7 @@ pub enum ImagingError {
     #[error("the image is damaged or truncated ({0}): rescan the sheet")]
     Corrupt(String),
     #[error(
-        "the image claims {width}x{height} pixels, more than a scanned page can be (limit {limit} megapixels): the file is damaged or not a scan"
+        "the image claims {width}x{height} pixels, more than a scanned page can be (limit {limit} megapixels): the file is damaged or not a scan; rescan the sheet"
     )]
     TooLarge { width: u64, height: u64, limit: u64 },
     #[error("encoding the page failed: {0}")]

@@ -17,7 +17,9 @@ pub struct Station {
 
 impl Station {
     pub fn new() -> Station {
-        Station { dir: tempfile::tempdir().expect("tempdir") }
+        Station {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -78,7 +80,11 @@ pub fn write_stack(spec: &StackSpec, dir: &Path, format: &str) -> Truth {
         write_tiff(&dir.join("stack.tif"), &rasters);
     } else {
         for (i, r) in rasters.iter().enumerate() {
-            let fmt = if format == "mixed" { ["png", "pgm", "tiff", "pgm"][i % 4] } else { format };
+            let fmt = if format == "mixed" {
+                ["png", "pgm", "tiff", "pgm"][i % 4]
+            } else {
+                format
+            };
             write_page(&dir.join(format!("side-{i:04}")), r, fmt);
         }
     }
@@ -94,7 +100,17 @@ pub fn render_all(spec: &StackSpec, sides: &[SideKind]) -> Vec<Raster> {
                     let mut painter = TextPainter::new();
                     (t..sides.len())
                         .step_by(threads)
-                        .map(|i| (i, synth::render(&sides[i], spec, synth::side_seed(spec, i as u32), &mut painter)))
+                        .map(|i| {
+                            (
+                                i,
+                                synth::render(
+                                    &sides[i],
+                                    spec,
+                                    synth::side_seed(spec, i as u32),
+                                    &mut painter,
+                                ),
+                            )
+                        })
                         .collect::<Vec<_>>()
                 })
             })
@@ -117,7 +133,10 @@ pub fn write_page(stem: &Path, r: &Raster, fmt: &str) -> PathBuf {
             b.extend_from_slice(&r.data);
             std::fs::write(&path, b).unwrap();
         }
-        "png" => image::GrayImage::from_raw(r.width, r.height, r.data.clone()).unwrap().save(&path).unwrap(),
+        "png" => image::GrayImage::from_raw(r.width, r.height, r.data.clone())
+            .unwrap()
+            .save(&path)
+            .unwrap(),
         "tiff" => write_tiff(&path, std::slice::from_ref(r)),
         other => panic!("format {other}"),
     }
@@ -127,9 +146,12 @@ pub fn write_page(stem: &Path, r: &Raster, fmt: &str) -> PathBuf {
 pub fn write_tiff(path: &Path, pages: &[Raster]) {
     use tiff::encoder::{Compression, TiffEncoder, colortype::Gray8};
     let f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    let mut enc = TiffEncoder::new(f).unwrap().with_compression(Compression::Lzw);
+    let mut enc = TiffEncoder::new(f)
+        .unwrap()
+        .with_compression(Compression::Lzw);
     for r in pages {
-        enc.write_image::<Gray8>(r.width, r.height, &r.data).unwrap();
+        enc.write_image::<Gray8>(r.width, r.height, &r.data)
+            .unwrap();
     }
 }
 
@@ -137,23 +159,44 @@ pub fn write_tiff(path: &Path, pages: &[Raster]) {
 pub fn assert_matches_truth(m: &Manifest, t: &Truth) {
     assert_eq!(m.format, "folio.manifest/1");
     assert_eq!(m.batch.sides_scanned, t.sides, "sides scanned");
-    let removed: BTreeSet<(u32, String)> = m.removed.iter().map(|r| (r.side, r.reason.clone())).collect();
+    let removed: BTreeSet<(u32, String)> = m
+        .removed
+        .iter()
+        .map(|r| (r.side, r.reason.clone()))
+        .collect();
     let want: BTreeSet<(u32, String)> = t.removed.iter().cloned().collect();
     assert_eq!(removed, want, "removed sides (got vs truth)");
     assert_eq!(m.records.len(), t.records.len(), "record count");
     for (i, (got, want)) in m.records.iter().zip(&t.records).enumerate() {
-        assert_eq!(got.patient.nhs_number, want.nhs_number, "record {i} NHS number");
-        assert_eq!(got.patient.hospital_number, want.hospital_number, "record {i} hospital number");
+        assert_eq!(
+            got.patient.nhs_number, want.nhs_number,
+            "record {i} NHS number"
+        );
+        assert_eq!(
+            got.patient.hospital_number, want.hospital_number,
+            "record {i} hospital number"
+        );
         assert_eq!(got.specialty, want.specialty, "record {i} specialty");
-        assert!(got.flags.is_empty(), "record {i} has unexpected flags {:?}", got.flags);
-        assert_eq!(got.documents.len(), want.documents.len(), "record {i} document count");
+        assert!(
+            got.flags.is_empty(),
+            "record {i} has unexpected flags {:?}",
+            got.flags
+        );
+        assert_eq!(
+            got.documents.len(),
+            want.documents.len(),
+            "record {i} document count"
+        );
         for (j, (gd, wd)) in got.documents.iter().zip(&want.documents).enumerate() {
             assert_eq!(gd.doc_type, wd.doc_type, "record {i} document {j} type");
             let sides: Vec<u32> = gd.pages.iter().map(|p| p.side).collect();
             assert_eq!(sides, wd.sides, "record {i} document {j} pages");
             assert_eq!(gd.pdf.pages as usize, wd.sides.len());
-            let flags: BTreeSet<(u32, String)> =
-                gd.pages.iter().flat_map(|p| p.flags.iter().map(move |f| (p.side, f.code.clone()))).collect();
+            let flags: BTreeSet<(u32, String)> = gd
+                .pages
+                .iter()
+                .flat_map(|p| p.flags.iter().map(move |f| (p.side, f.code.clone())))
+                .collect();
             let want_flags: BTreeSet<(u32, String)> = wd.page_flags.iter().cloned().collect();
             assert_eq!(flags, want_flags, "record {i} document {j} page flags");
         }
@@ -167,9 +210,23 @@ pub fn assert_pdfs_valid(m: &Manifest, dir: &Path) {
         let path = dir.join(&d.pdf.path);
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(bytes.len() as u64, d.pdf.bytes, "{} size", d.pdf.path);
-        assert_eq!(folio::store::sha256_hex(&bytes), d.pdf.sha256, "{} hash", d.pdf.path);
-        let q = Command::new("qpdf").arg("--check").arg(&path).output().expect("qpdf installed");
-        assert!(q.status.success(), "qpdf --check {}: {}", path.display(), String::from_utf8_lossy(&q.stdout));
+        assert_eq!(
+            folio::store::sha256_hex(&bytes),
+            d.pdf.sha256,
+            "{} hash",
+            d.pdf.path
+        );
+        let q = Command::new("qpdf")
+            .arg("--check")
+            .arg(&path)
+            .output()
+            .expect("qpdf installed");
+        assert!(
+            q.status.success(),
+            "qpdf --check {}: {}",
+            path.display(),
+            String::from_utf8_lossy(&q.stdout)
+        );
         let out = dir.join("render");
         let p = Command::new("pdftoppm")
             .args(["-r", "20", "-f", "1", "-l", "1", "-png"])
@@ -178,6 +235,10 @@ pub fn assert_pdfs_valid(m: &Manifest, dir: &Path) {
             .output()
             .expect("pdftoppm installed");
         assert!(p.status.success(), "pdftoppm {}", path.display());
-        assert!(String::from_utf8_lossy(&p.stderr).trim().is_empty(), "pdftoppm complained: {}", String::from_utf8_lossy(&p.stderr));
+        assert!(
+            String::from_utf8_lossy(&p.stderr).trim().is_empty(),
+            "pdftoppm complained: {}",
+            String::from_utf8_lossy(&p.stderr)
+        );
     }
 }

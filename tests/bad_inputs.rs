@@ -1,0 +1,213 @@
+//! Bad input gets a clear message naming the file, and loses nothing else.
+
+mod common;
+
+use common::*;
+use folio::imaging::draw::TextPainter;
+use folio::synth::{SideKind, StackSpec, render};
+use std::path::Path;
+use std::process::Command;
+
+/// A PNG whose header claims 100000x100000 pixels (a decompression bomb).
+fn bomb_png(path: &Path) {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+        out.extend((data.len() as u32).to_be_bytes());
+        let mut c = kind.to_vec();
+        c.extend(data);
+        out.extend(&c);
+        out.extend(crc32(&c).to_be_bytes());
+    }
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend(100_000u32.to_be_bytes());
+    ihdr.extend(100_000u32.to_be_bytes());
+    ihdr.extend([8, 0, 0, 0, 0]);
+    chunk(&mut png, b"IHDR", &ihdr);
+    chunk(&mut png, b"IDAT", &[0x78, 0x9c, 0x63, 0, 0, 0, 1, 0, 1]);
+    chunk(&mut png, b"IEND", &[]);
+    std::fs::write(path, png).unwrap();
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in data {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+fn page(seed: u64, kind: SideKind) -> folio::imaging::Raster {
+    render(
+        &kind,
+        &StackSpec {
+            dpi: 150,
+            ..Default::default()
+        },
+        seed,
+        &mut TextPainter::new(),
+    )
+}
+
+#[test]
+fn corrupt_empty_unsupported_and_bomb_files_are_reported_and_the_rest_kept() {
+    let st = Station::new();
+    let dir = st.dir.path().join("stack");
+    std::fs::create_dir_all(&dir).unwrap();
+    let rec = SideKind::RecordSheet {
+        code: "FOLIO:REC:9434765919".into(),
+        words: vec![],
+    };
+    write_page(&dir.join("01"), &page(1, rec), "png");
+    write_page(
+        &dir.join("02"),
+        &page(2, SideKind::Clinical { label: None }),
+        "png",
+    );
+    let good = write_page(
+        &dir.join("03"),
+        &page(3, SideKind::Clinical { label: None }),
+        "png",
+    );
+    let bytes = std::fs::read(&good).unwrap();
+    std::fs::write(dir.join("04-truncated.png"), &bytes[..bytes.len() / 3]).unwrap();
+    std::fs::write(dir.join("05-empty.png"), b"").unwrap();
+    std::fs::write(dir.join("06-notes.txt"), b"this is not a scan").unwrap();
+    bomb_png(&dir.join("07-bomb.png"));
+    write_page(
+        &dir.join("08"),
+        &page(8, SideKind::Clinical { label: None }),
+        "pgm",
+    );
+    let out = st.run(&["import", dir.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "exit code says some sides were unreadable"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    for (name, words) in [
+        ("04-truncated.png", "damaged or truncated"),
+        ("05-empty.png", "empty"),
+        ("06-notes.txt", "not a supported image format"),
+        ("07-bomb.png", "more than a scanned page can be"),
+    ] {
+        let line = err
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{name} not reported:\n{err}"));
+        assert!(line.contains(words), "{name}: {line}");
+        assert!(
+            line.contains("rescan") || line.contains("convert"),
+            "says what to do: {line}"
+        );
+    }
+    let batch = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let (m, _) = st.export(&batch);
+    assert_eq!(m.batch.sides_scanned, 8);
+    let rec = &m.records[0];
+    let sides: Vec<u32> = rec
+        .documents
+        .iter()
+        .flat_map(|d| d.pages.iter().map(|p| p.side))
+        .collect();
+    assert_eq!(sides, vec![1, 2, 7], "every good page kept in order");
+    let unreadable: Vec<&str> = rec
+        .flags
+        .iter()
+        .filter(|f| f.code == "unreadable_image")
+        .map(|f| f.detail.as_str())
+        .collect();
+    assert_eq!(unreadable.len(), 4, "{:?}", rec.flags);
+    assert!(
+        unreadable[0].starts_with("side 3 "),
+        "flagged where it belongs: {}",
+        unreadable[0]
+    );
+}
+
+#[test]
+fn missing_input_is_named_and_no_batch_is_made() {
+    let st = Station::new();
+    let out = st.run(&["import", "/nonexistent/scans"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/nonexistent/scans") && err.contains("No such file"),
+        "{err}"
+    );
+    let list = st.ok(&["batches", "--json"]);
+    assert_eq!(list.trim(), "[]");
+}
+
+#[test]
+fn full_disk_stops_cleanly_and_resume_finishes_after_space_is_freed() {
+    let st = Station::new();
+    let stack = st.dir.path().join("stack");
+    let spec = StackSpec {
+        seed: 5,
+        records: 2,
+        dpi: 200,
+        duplex: true,
+        ..Default::default()
+    };
+    let truth = write_stack(&spec, &stack, "pgm");
+    let data = st.data_dir();
+    std::fs::create_dir_all(&data).unwrap();
+    let mount = |opts: &str| {
+        let mut c = Command::new("mount");
+        if opts.contains("remount") {
+            c.args(["-o", opts]).arg(&data);
+        } else {
+            c.args(["-t", "tmpfs", "-o", opts, "tmpfs"]).arg(&data);
+        }
+        let s = c
+            .status()
+            .expect("mount (the tests run as root, as CI does)");
+        assert!(s.success(), "mount {opts}");
+    };
+    // Room for the database and a few pages only.
+    mount("size=900k");
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _guard = Unmount(&data);
+    let out = st.run(&["import", "--duplex", stack.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "interrupted exit code; stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("disk") && err.contains("full") && err.contains("--resume"),
+        "{err}"
+    );
+    let batches: serde_json::Value =
+        serde_json::from_str(&st.ok(&["batches", "--json"])).unwrap_or_default();
+    let batch = batches[0]["id"]
+        .as_str()
+        .expect("the batch exists")
+        .to_string();
+    let kept = batches[0]["sides"].as_u64().unwrap();
+    assert!(
+        kept > 0 && kept < truth.sides as u64,
+        "kept {kept} of {}",
+        truth.sides
+    );
+    mount("remount,size=200m");
+    let report = st.import(&["--resume", &batch], &[&stack]);
+    assert_eq!(report["sides"], truth.sides);
+    let (m, _) = st.export(&batch);
+    assert_matches_truth(&m, &truth);
+}

@@ -1,0 +1,113 @@
+//! Crash safety: SIGKILL the importer at many points; the cache stays intact, every
+//! committed page's file matches its hash, and `--resume` completes the batch
+//! with every side exactly once.
+
+mod common;
+
+use common::*;
+use folio::synth::StackSpec;
+use rusqlite::Connection;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+fn check_cache(data: &std::path::Path) -> Option<(String, u32)> {
+    let conn = Connection::open(data.join("folio.sqlite3")).unwrap();
+    let ok: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+    let mut stmt = conn
+        .prepare("SELECT image_sha256 FROM pages WHERE image_sha256 IS NOT NULL")
+        .unwrap();
+    let shas: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for sha in &shas {
+        let path = data.join("images").join(&sha[..2]).join(&sha[2..]);
+        let bytes = std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("committed page file {} missing: {e}", path.display()));
+        assert_eq!(
+            &folio::store::sha256_hex(&bytes),
+            sha,
+            "file matches its hash"
+        );
+    }
+    conn.query_row(
+        "SELECT id, (SELECT COUNT(*) FROM pages p WHERE p.batch_id = b.id) FROM batches b",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .ok()
+}
+
+#[test]
+fn sigkill_at_twenty_points_then_resume_loses_and_duplicates_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let spec = StackSpec {
+        seed: 3,
+        records: 3,
+        dpi: 150,
+        duplex: true,
+        ..Default::default()
+    };
+    let stack = work.path().join("stack");
+    let truth = write_stack(&spec, &stack, "pgm");
+    // Time one full import to spread the kills over it.
+    let probe = Station::new();
+    let t0 = Instant::now();
+    probe.import(&["--duplex"], &[&stack]);
+    let full = t0.elapsed();
+    let mut resumed = 0;
+    for i in 0..20u32 {
+        let st = Station::new();
+        let mut child = st
+            .cmd()
+            .args(["import", "--duplex", "--json"])
+            .arg(&stack)
+            .spawn()
+            .unwrap();
+        let delay = full.mul_f64(0.05 + 0.9 * ((i * 7919) % 20) as f64 / 20.0);
+        std::thread::sleep(delay.max(Duration::from_millis(20)));
+        let finished = child.try_wait().unwrap().is_some();
+        child.kill().ok(); // SIGKILL
+        child.wait().unwrap();
+        let Some((batch, stored)) = check_cache(&st.data_dir()) else {
+            continue;
+        };
+        if !finished && stored < truth.sides {
+            let report = st.import(&["--resume", &batch], &[&stack]);
+            assert_eq!(report["batch_id"], batch.as_str());
+            assert_eq!(
+                report["stored_now"].as_u64().unwrap() + report["already_stored"].as_u64().unwrap(),
+                truth.sides as u64
+            );
+            resumed += 1;
+        } else if !finished {
+            // Killed after the last side but before separation: resume separates.
+            st.import(&["--resume", &batch], &[&stack]);
+        }
+        let (_, stored) = check_cache(&st.data_dir()).unwrap();
+        assert_eq!(stored, truth.sides, "iteration {i}: every side once");
+        let conn = Connection::open(st.data_dir().join("folio.sqlite3")).unwrap();
+        let sides: BTreeSet<u32> = conn
+            .prepare("SELECT side FROM pages")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            sides,
+            (0..truth.sides).collect(),
+            "iteration {i}: sides 0..n"
+        );
+        let (m, _) = st.export(&batch);
+        assert_matches_truth(&m, &truth);
+    }
+    assert!(
+        resumed >= 10,
+        "most kills should land mid-import (resumed {resumed} of 20)"
+    );
+}
