@@ -2,10 +2,8 @@
 //! generated stacks.
 
 use crate::batch::manifest::Manifest;
-use crate::imaging::Raster;
-use crate::imaging::draw::TextPainter;
 use crate::store::{BatchRow, BatchTree};
-use crate::synth::{self, StackSpec};
+use crate::synth::{self, StackSpec, files};
 use crate::workers::ImportReport;
 use anyhow::{Context, Result, bail};
 use std::io::IsTerminal;
@@ -140,7 +138,7 @@ pub fn exported(m: &Manifest, path: &Path, json: bool) -> Result<()> {
 /// Writes a synthetic stack: one file a side (or one multi-page TIFF) under
 /// `out/pages`, and the ground truth as `out/truth.json`.
 pub fn generate(spec: &StackSpec, out: &Path, format: &str) -> Result<usize> {
-    if !["pgm", "png", "jpeg", "tiff", "mixed"].contains(&format) {
+    if format != "mixed" && !files::FORMATS.contains(&format) {
         bail!("unknown format '{format}': use pgm, png, jpeg, tiff or mixed");
     }
     let (sides, truth) = synth::plan(spec);
@@ -148,95 +146,19 @@ pub fn generate(spec: &StackSpec, out: &Path, format: &str) -> Result<usize> {
     std::fs::create_dir_all(&pages)
         .with_context(|| format!("cannot create {}", pages.display()))?;
     std::fs::write(out.join("truth.json"), serde_json::to_vec_pretty(&truth)?)?;
-    let out = pages.as_path();
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
-    let rasters: Vec<(usize, Raster)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let sides = &sides;
-                s.spawn(move || {
-                    let mut painter = TextPainter::new();
-                    (t..sides.len())
-                        .step_by(threads)
-                        .map(|i| {
-                            (
-                                i,
-                                synth::render(
-                                    &sides[i],
-                                    spec,
-                                    synth::side_seed(spec, i as u32),
-                                    &mut painter,
-                                ),
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    let mut rasters = rasters;
-    rasters.sort_by_key(|(i, _)| *i);
+    let rasters = files::render_stack(spec, &sides);
+    let err = |e| anyhow::anyhow!("cannot write the stack in {}: {e}", pages.display());
     if format == "tiff" {
-        write_tiff(&out.join("stack.tif"), rasters.iter().map(|(_, r)| r))?;
+        files::write_tiff(&pages.join("stack.tif"), &rasters).map_err(err)?;
     } else {
-        for (i, r) in &rasters {
+        for (i, r) in rasters.iter().enumerate() {
             let fmt = if format == "mixed" {
-                ["png", "jpeg", "pgm", "tiff"][i % 4]
+                files::FORMATS[i % 4]
             } else {
                 format
             };
-            write_side(&out.join(format!("side-{i:04}.{}", ext(fmt))), r, fmt)?;
+            files::write_page(&pages.join(format!("side-{i:04}")), r, fmt).map_err(err)?;
         }
     }
     Ok(rasters.len())
-}
-
-fn ext(fmt: &str) -> &str {
-    match fmt {
-        "jpeg" => "jpg",
-        "tiff" => "tif",
-        other => other,
-    }
-}
-
-fn write_side(path: &Path, r: &Raster, fmt: &str) -> Result<()> {
-    match fmt {
-        "pgm" => {
-            let mut bytes = format!("P5\n{} {}\n255\n", r.width, r.height).into_bytes();
-            bytes.extend_from_slice(&r.data);
-            std::fs::write(path, bytes)?;
-        }
-        "png" => {
-            image::GrayImage::from_raw(r.width, r.height, r.data.clone())
-                .context("page buffer size")?
-                .save(path)?;
-        }
-        "jpeg" => {
-            let e = crate::imaging::encode::encode(r, 90)?;
-            std::fs::write(path, e.bytes)?;
-        }
-        _ => write_tiff(path, std::iter::once(r))?,
-    }
-    Ok(())
-}
-
-fn write_tiff<'a>(path: &Path, pages: impl Iterator<Item = &'a Raster>) -> Result<()> {
-    use tiff::encoder::{TiffEncoder, colortype::Gray8};
-    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut enc = TiffEncoder::new(file)?;
-    for r in pages {
-        let mut img = enc.new_image::<Gray8>(r.width, r.height)?;
-        img.resolution(
-            tiff::tags::ResolutionUnit::Inch,
-            tiff::encoder::Rational { n: r.dpi, d: 1 },
-        );
-        img.write_data(&r.data)?;
-    }
-    Ok(())
 }

@@ -5,6 +5,7 @@
 //! Used by the tests, by `folio generate` and (later) by the demo feeder, so that
 //! anyone can try the whole station without paper. Pure CPU work; any thread.
 
+pub mod files;
 pub mod plan;
 pub mod render;
 mod rng;

@@ -4,8 +4,7 @@
 
 use folio::batch::manifest::Manifest;
 use folio::imaging::Raster;
-use folio::imaging::draw::TextPainter;
-use folio::synth::{self, SideKind, StackSpec, Truth};
+use folio::synth::{self, StackSpec, Truth, files};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -70,14 +69,14 @@ impl Station {
     }
 }
 
-/// Renders a stack's sides (in parallel) into `dir` as files of `format`
-/// ("pgm", "png", "tiff" for one multi-page file, or "mixed").
+/// Renders a stack's sides into `dir` as files of `format` ("pgm", "png",
+/// "tiff" for one multi-page file, or "mixed").
 pub fn write_stack(spec: &StackSpec, dir: &Path, format: &str) -> Truth {
     let (sides, truth) = synth::plan(spec);
     std::fs::create_dir_all(dir).unwrap();
-    let rasters = render_all(spec, &sides);
+    let rasters = files::render_stack(spec, &sides);
     if format == "tiff" {
-        write_tiff(&dir.join("stack.tif"), &rasters);
+        files::write_tiff(&dir.join("stack.tif"), &rasters).unwrap();
     } else {
         for (i, r) in rasters.iter().enumerate() {
             let fmt = if format == "mixed" {
@@ -91,68 +90,9 @@ pub fn write_stack(spec: &StackSpec, dir: &Path, format: &str) -> Truth {
     truth
 }
 
-pub fn render_all(spec: &StackSpec, sides: &[SideKind]) -> Vec<Raster> {
-    let threads = 2;
-    let mut out: Vec<(usize, Raster)> = std::thread::scope(|s| {
-        let hs: Vec<_> = (0..threads)
-            .map(|t| {
-                s.spawn(move || {
-                    let mut painter = TextPainter::new();
-                    (t..sides.len())
-                        .step_by(threads)
-                        .map(|i| {
-                            (
-                                i,
-                                synth::render(
-                                    &sides[i],
-                                    spec,
-                                    synth::side_seed(spec, i as u32),
-                                    &mut painter,
-                                ),
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
-    });
-    out.sort_by_key(|(i, _)| *i);
-    out.into_iter().map(|(_, r)| r).collect()
-}
-
 /// Writes one page; returns the path (extension added).
 pub fn write_page(stem: &Path, r: &Raster, fmt: &str) -> PathBuf {
-    let path = stem.with_extension(match fmt {
-        "tiff" => "tif",
-        f => f,
-    });
-    match fmt {
-        "pgm" => {
-            let mut b = format!("P5\n{} {}\n255\n", r.width, r.height).into_bytes();
-            b.extend_from_slice(&r.data);
-            std::fs::write(&path, b).unwrap();
-        }
-        "png" => image::GrayImage::from_raw(r.width, r.height, r.data.clone())
-            .unwrap()
-            .save(&path)
-            .unwrap(),
-        "tiff" => write_tiff(&path, std::slice::from_ref(r)),
-        other => panic!("format {other}"),
-    }
-    path
-}
-
-pub fn write_tiff(path: &Path, pages: &[Raster]) {
-    use tiff::encoder::{Compression, TiffEncoder, colortype::Gray8};
-    let f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    let mut enc = TiffEncoder::new(f)
-        .unwrap()
-        .with_compression(Compression::Lzw);
-    for r in pages {
-        enc.write_image::<Gray8>(r.width, r.height, &r.data)
-            .unwrap();
-    }
+    files::write_page(stem, r, fmt).unwrap()
 }
 
 /// Compares a manifest with the truth, field by field; panics with the difference.
