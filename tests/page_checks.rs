@@ -90,3 +90,74 @@ fn blank_backs_are_blank_and_a_line_of_text_is_not() {
     }
     assert!(wrong.is_empty(), "misjudged pages:\n{}", wrong.join("\n"));
 }
+
+/// A single-page CCITT G4 TIFF (WhiteIsZero, as scanners write them), by hand.
+fn g4_tiff(r: &folio::imaging::Raster) -> Vec<u8> {
+    let bilevel = folio::imaging::encode::threshold(r, 128);
+    let data =
+        folio::imaging::encode::encode_g4(&bilevel.data, r.width as usize, r.height as usize);
+    let entries: [(u16, u16, u32); 10] = [
+        (256, 4, r.width),
+        (257, 4, r.height),
+        (258, 3, 1),
+        (259, 3, 4),
+        (262, 3, 0),
+        (273, 4, 8),
+        (278, 4, r.height),
+        (279, 4, data.len() as u32),
+        (282, 5, 0), // patched below: offset of the rational
+        (296, 3, 2),
+    ];
+    let ifd_at = 8 + data.len() as u32;
+    let rational_at = ifd_at + 2 + 12 * entries.len() as u32 + 4;
+    let mut out = b"II*\0".to_vec();
+    out.extend(ifd_at.to_le_bytes());
+    out.extend(&data);
+    out.extend((entries.len() as u16).to_le_bytes());
+    for (tag, kind, value) in entries {
+        let value = if tag == 282 { rational_at } else { value };
+        out.extend(tag.to_le_bytes());
+        out.extend(kind.to_le_bytes());
+        out.extend(1u32.to_le_bytes());
+        if kind == 3 {
+            out.extend((value as u16).to_le_bytes());
+            out.extend([0, 0]);
+        } else {
+            out.extend(value.to_le_bytes());
+        }
+    }
+    out.extend(0u32.to_le_bytes());
+    out.extend(r.dpi.to_le_bytes());
+    out.extend(1u32.to_le_bytes());
+    out
+}
+
+#[test]
+fn ccitt_g4_tiff_pages_decode_upright_and_keep_their_barcodes() {
+    use folio::imaging::{PixelKind, decode::TiffPages};
+    let s = spec(300, 9);
+    let code = "FOLIO:DOC:results";
+    let page = render(
+        &SideKind::DocSheet {
+            code: code.into(),
+            words: vec![],
+        },
+        &s,
+        5,
+        &mut TextPainter::new(),
+    );
+    let tiff = g4_tiff(&page);
+    let mut pages = TiffPages::new(std::io::Cursor::new(tiff), 150, false).unwrap();
+    let r = pages.next_page().unwrap().unwrap();
+    assert!(pages.next_page().is_none());
+    assert_eq!(
+        (r.kind, r.width, r.height, r.dpi),
+        (PixelKind::Bilevel, page.width, page.height, 300)
+    );
+    let white = r.data.iter().filter(|&&v| v == 255).count() as f64 / r.data.len() as f64;
+    assert!(
+        white > 0.8,
+        "paper is white, not inverted ({white:.2} white)"
+    );
+    assert_eq!(read_page(&r), vec![code.to_string()]);
+}

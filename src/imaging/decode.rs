@@ -246,11 +246,6 @@ impl<R: Read + Seek> TiffPages<R> {
         let (w, h) = self.decoder.dimensions().map_err(tiff_err)?;
         check_size(w as u64, h as u64)?;
         let ct = self.decoder.colortype().map_err(tiff_err)?;
-        let white_is_zero = self
-            .decoder
-            .get_tag_u32(Tag::PhotometricInterpretation)
-            .map(|v| v == 0)
-            .unwrap_or(false);
         let file_dpi = self.decoder.get_tag_f32(Tag::XResolution).ok().map(|x| {
             let cm = self
                 .decoder
@@ -265,7 +260,8 @@ impl<R: Read + Seek> TiffPages<R> {
         };
         let (wu, hu) = (w as usize, h as usize);
         let data = self.decoder.read_image().map_err(tiff_err)?;
-        let (kind, mut pixels) = match (ct, data) {
+        // The tiff crate already maps WhiteIsZero pages to black-is-zero.
+        let (kind, pixels) = match (ct, data) {
             (ColorType::Gray(1), DecodingResult::U8(packed)) => {
                 (PixelKind::Bilevel, unpack_bits(&packed, wu, hu))
             }
@@ -284,9 +280,6 @@ impl<R: Read + Seek> TiffPages<R> {
                 )));
             }
         };
-        if white_is_zero {
-            pixels.iter_mut().for_each(|p| *p = 255 - *p);
-        }
         if pixels.len() != wu * hu * kind.channels() {
             return Err(ImagingError::Corrupt(
                 "TIFF page data is shorter than its size".into(),
@@ -302,7 +295,7 @@ impl<R: Read + Seek> TiffPages<R> {
     }
 }
 
-/// 1-bit rows (each padded to a byte, 1 = white as TIFF BlackIsZero stores it) to
+/// 1-bit rows (each padded to a byte, 1 = white once normalised to BlackIsZero) to
 /// one byte a pixel.
 fn unpack_bits(packed: &[u8], width: usize, height: usize) -> Vec<u8> {
     let stride = width.div_ceil(8);
