@@ -173,7 +173,7 @@ fn full_disk_stops_cleanly_and_resume_finishes_after_space_is_freed() {
         assert!(s.success(), "mount {opts}");
     };
     // Room for the database and a few pages only.
-    mount("size=900k");
+    mount("size=2m");
     struct Unmount<'a>(&'a Path);
     impl Drop for Unmount<'_> {
         fn drop(&mut self) {
