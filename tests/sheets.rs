@@ -52,7 +52,6 @@ fn printed_sheets_round_trip_through_pdftoppm_and_import() {
         dpi: 200,
         ..Default::default()
     };
-    let mut painter = TextPainter::new();
     let page = |seed| {
         render(
             &SideKind::Clinical { label: None },
@@ -61,7 +60,6 @@ fn printed_sheets_round_trip_through_pdftoppm_and_import() {
             &mut TextPainter::new(),
         )
     };
-    let _ = &mut painter;
     let order = [
         stack.join(&names[0]),
         stack.join(&names[1]),
