@@ -198,7 +198,7 @@ pub fn import(
     for h in pool.into_iter().chain([reader]) {
         let _ = h.join();
     }
-    let (stored_now, unreadable) = match written {
+    let stored_now = match written {
         Ok(v) => v,
         Err(cause) => {
             let kept = store
@@ -224,7 +224,6 @@ pub fn import(
         specialty.as_deref(),
         already,
         stored_now,
-        unreadable,
     )
 }
 
@@ -269,16 +268,16 @@ fn start_or_resume(
 }
 
 /// Commits results in feed order (the order the reader sent them); returns
-/// sides stored and the unreadable ones.
+/// how many sides it stored.
 fn write_in_order(
     store: &mut Store,
     results: Receiver<(u64, Result<PageRow, StoreError>)>,
     tokens: &Sender<()>,
     cancel: &AtomicBool,
     on_side: &mut impl FnMut(u32),
-) -> Result<(u32, Vec<Unreadable>), StoreError> {
+) -> Result<u32, StoreError> {
     let mut pending: BTreeMap<u64, PageRow> = BTreeMap::new();
-    let (mut next, mut stored, mut unreadable) = (0u64, 0u32, Vec::new());
+    let (mut next, mut stored) = (0u64, 0u32);
     for (seq, result) in results.iter() {
         match result {
             Ok(row) => pending.insert(seq, row),
@@ -288,13 +287,6 @@ fn write_in_order(
             }
         };
         while let Some(row) = pending.remove(&next) {
-            if let Some(err) = &row.error {
-                unreadable.push(Unreadable {
-                    side: row.side,
-                    origin: row.origin.clone(),
-                    message: err.clone(),
-                });
-            }
             store.insert_page(&row)?;
             next += 1;
             stored += 1;
@@ -302,7 +294,7 @@ fn write_in_order(
             let _ = tokens.send(());
         }
     }
-    Ok((stored, unreadable))
+    Ok(stored)
 }
 
 fn worker(
@@ -488,7 +480,6 @@ fn read_head(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
 }
 
 /// Separates the complete batch and closes it.
-#[allow(clippy::too_many_arguments)]
 fn finish(
     store: &mut Store,
     cfg: &Config,
@@ -497,9 +488,21 @@ fn finish(
     specialty: Option<&str>,
     already: u32,
     stored_now: u32,
-    unreadable: Vec<Unreadable>,
 ) -> Result<ImportReport, ImportError> {
     let facts = store.side_facts(batch_id)?;
+    // From the cache, so a resumed import still reports the sides an earlier run
+    // could not read.
+    let origins = store.committed_sides(batch_id)?;
+    let unreadable = facts
+        .iter()
+        .filter_map(|f| {
+            Some(Unreadable {
+                side: f.side,
+                origin: origins.get(&f.side).cloned().unwrap_or_default(),
+                message: f.unreadable.clone()?,
+            })
+        })
+        .collect();
     let pattern = cfg.hospital_pattern()?;
     let layout = separate(
         &facts,
