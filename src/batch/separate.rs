@@ -36,7 +36,7 @@ pub fn sheet_and_face(side: u32, duplex: bool) -> (u32, Face) {
     if duplex {
         (
             side / 2,
-            if side % 2 == 0 {
+            if side.is_multiple_of(2) {
                 Face::Front
             } else {
                 Face::Back
@@ -309,17 +309,15 @@ impl Separator<'_, '_> {
                     format!("label NHS number {number} fails the check digit"),
                 ));
             }
-            if let Some(rp) = &record_patient {
-                if id.contradicts(rp) {
-                    flags.push(Flag::new(
-                        FlagCode::MisfiledIdentifier,
-                        format!(
-                            "label shows {}, but the record is {}: possibly another patient's page",
-                            id.describe(),
-                            rp.describe()
-                        ),
-                    ));
-                }
+            if let Some(rp) = record_patient.as_ref().filter(|rp| id.contradicts(rp)) {
+                flags.push(Flag::new(
+                    FlagCode::MisfiledIdentifier,
+                    format!(
+                        "label shows {}, but the record is {}: possibly another patient's page",
+                        id.describe(),
+                        rp.describe()
+                    ),
+                ));
             }
         }
         let default_type = self.p.default_doc_type.map(str::to_string);

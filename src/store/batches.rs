@@ -400,25 +400,26 @@ impl Store {
                 flags_by.entry((r.get(0)?, r.get(1)?)).or_default().push(f);
             }
         }
-        let mut records = Vec::new();
         let mut rstmt = self.conn.prepare(
             "SELECT id, nhs_number, hospital_number, specialty FROM records WHERE batch_id = ?1 ORDER BY ordinal",
         )?;
-        let recs: Vec<(String, Option<String>, Option<String>, Option<String>)> = rstmt
-            .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        let mut records: Vec<TreeRecord> = rstmt
+            .query_map([&id], |r| {
+                Ok(TreeRecord {
+                    id: r.get(0)?,
+                    nhs_number: r.get(1)?,
+                    hospital_number: r.get(2)?,
+                    specialty: r.get(3)?,
+                    flags: Vec::new(),
+                    documents: Vec::new(),
+                })
+            })?
             .collect::<Result<_, _>>()?;
-        for (rid, nhs_number, hospital_number, specialty) in recs {
-            let documents = self.tree_documents(&rid, &mut flags_by)?;
-            records.push(TreeRecord {
-                flags: flags_by
-                    .remove(&(Some(rid.clone()), None))
-                    .unwrap_or_default(),
-                id: rid,
-                nhs_number,
-                hospital_number,
-                specialty,
-                documents,
-            });
+        for rec in &mut records {
+            rec.documents = self.tree_documents(&rec.id, &mut flags_by)?;
+            rec.flags = flags_by
+                .remove(&(Some(rec.id.clone()), None))
+                .unwrap_or_default();
         }
         let mut stmt = self.conn.prepare(&format!(
             "SELECT r.side, r.reason, r.barcode, {IMAGE_COLS} FROM removed r

@@ -175,7 +175,8 @@ fn text_block(
         let mut line = String::new();
         let target = rng.range(0.5, 1.0) * (right - left);
         while painter.width(&line, size) < target {
-            line.push_str(*rng.pick(WORDS));
+            let word: &&str = rng.pick(WORDS);
+            line.push_str(word);
             line.push(' ');
         }
         painter.draw(r, left, y, line.trim_end(), size, ink);
