@@ -161,3 +161,41 @@ fn ccitt_g4_tiff_pages_decode_upright_and_keep_their_barcodes() {
     );
     assert_eq!(read_page(&r), vec![code.to_string()]);
 }
+
+#[test]
+fn deflate_and_lzw_multipage_tiffs_decode_page_by_page() {
+    use folio::imaging::decode::TiffPages;
+    use tiff::encoder::{Compression, DeflateLevel, TiffEncoder, colortype::Gray8};
+    let page = render(
+        &SideKind::NearBlank { lines: 2 },
+        &spec(150, 4),
+        3,
+        &mut TextPainter::new(),
+    );
+    for (name, compression) in [
+        ("deflate", Compression::Deflate(DeflateLevel::Balanced)),
+        ("lzw", Compression::Lzw),
+    ] {
+        let mut bytes = Vec::new();
+        {
+            let mut enc = TiffEncoder::new(std::io::Cursor::new(&mut bytes))
+                .unwrap()
+                .with_compression(compression);
+            for _ in 0..3 {
+                enc.write_image::<Gray8>(page.width, page.height, &page.data)
+                    .unwrap();
+            }
+        }
+        let mut pages = TiffPages::new(std::io::Cursor::new(bytes), 150, false).unwrap();
+        let mut n = 0;
+        while let Some(p) = pages.next_page() {
+            let p = p.unwrap();
+            assert_eq!(
+                p.data, page.data,
+                "{name} page {n} decodes to the same pixels"
+            );
+            n += 1;
+        }
+        assert_eq!(n, 3, "{name}");
+    }
+}
