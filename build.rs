@@ -2,5 +2,6 @@
 // (zbar for barcodes). Installed by installer/setup.sh.
 fn main() {
     println!("cargo:rustc-link-lib=zbar");
+    println!("cargo:rustc-link-lib=sane");
     println!("cargo:rerun-if-changed=build.rs");
 }

@@ -41,6 +41,9 @@ pub struct Config {
     pub blank: BlankParams,
     /// Image-processing threads (0: one per core).
     pub threads: usize,
+    /// Extra milliseconds per side, to rehearse a slow workstation (tests of
+    /// backpressure); 0 in production.
+    pub process_delay_ms: u64,
 }
 
 impl Default for Config {
@@ -54,6 +57,7 @@ impl Default for Config {
             jpeg_quality: 75,
             blank: BlankParams::default(),
             threads: 0,
+            process_delay_ms: 0,
         }
     }
 }

@@ -15,6 +15,7 @@ pub fn now_rfc3339() -> String {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
 }
+pub mod capture;
 pub mod cli;
 pub mod config;
 pub mod synth;

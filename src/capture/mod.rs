@@ -30,9 +30,17 @@ impl SourceKind {
         let n = name.to_ascii_lowercase();
         if n.contains("duplex") || n.contains("both") {
             Some(SourceKind::Duplex)
-        } else if n.contains("adf") || n.contains("feeder") || n.contains("automatic") || n.contains("front") {
+        } else if n.contains("adf")
+            || n.contains("feeder")
+            || n.contains("automatic")
+            || n.contains("front")
+        {
             Some(SourceKind::Feeder)
-        } else if n.contains("flatbed") || n.contains("platen") || n.contains("glass") || n.contains("normal") {
+        } else if n.contains("flatbed")
+            || n.contains("platen")
+            || n.contains("glass")
+            || n.contains("normal")
+        {
             Some(SourceKind::Flatbed)
         } else {
             None
@@ -144,11 +152,15 @@ pub enum CaptureError {
     CoverOpen { partial: bool },
     #[error("the feeder is empty: load the stack, then start (or resume) the scan")]
     FeederEmpty,
-    #[error("the scanner is busy (another program may be using it): close that program or wait, then resume")]
+    #[error(
+        "the scanner is busy (another program may be using it): close that program or wait, then resume"
+    )]
     DeviceBusy,
     #[error("the scanner reported an I/O error{}: check the cable and power, put the last sheet back, then resume", partial_note(*.partial))]
     Io { partial: bool },
-    #[error("the scanner went away ({0}): reconnect it, put the last sheet back on the feeder, then resume")]
+    #[error(
+        "the scanner went away ({0}): reconnect it, put the last sheet back on the feeder, then resume"
+    )]
     Gone(String),
     #[error("scan cancelled{}", partial_note(*.partial))]
     Cancelled { partial: bool },
@@ -161,7 +173,11 @@ pub enum CaptureError {
 }
 
 fn partial_note(partial: bool) -> &'static str {
-    if partial { " (the side being read was incomplete and has been discarded)" } else { "" }
+    if partial {
+        " (the side being read was incomplete and has been discarded)"
+    } else {
+        ""
+    }
 }
 
 impl CaptureError {
@@ -203,7 +219,10 @@ pub trait PageSource {
     fn duplex(&self) -> bool;
     /// Captures the next side, calling `on_band` as lines arrive. `Ok(None)` means
     /// the feeder is empty (or a flatbed's single page is done).
-    fn next_side(&mut self, on_band: &mut dyn FnMut(Band<'_>)) -> Result<Option<Raster>, CaptureError>;
+    fn next_side(
+        &mut self,
+        on_band: &mut dyn FnMut(Band<'_>),
+    ) -> Result<Option<Raster>, CaptureError>;
 }
 
 /// The name of the built-in demo feeder.

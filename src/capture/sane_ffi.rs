@@ -104,10 +104,21 @@ unsafe extern "C" {
     pub fn sane_open(name: *const c_char, handle: *mut Handle) -> Status;
     pub fn sane_close(handle: Handle);
     pub fn sane_get_option_descriptor(handle: Handle, option: c_int) -> *const OptionDescriptor;
-    pub fn sane_control_option(handle: Handle, option: c_int, action: c_int, value: *mut c_void, info: *mut c_int) -> Status;
+    pub fn sane_control_option(
+        handle: Handle,
+        option: c_int,
+        action: c_int,
+        value: *mut c_void,
+        info: *mut c_int,
+    ) -> Status;
     pub fn sane_get_parameters(handle: Handle, params: *mut Parameters) -> Status;
     pub fn sane_start(handle: Handle) -> Status;
-    pub fn sane_read(handle: Handle, data: *mut u8, max_length: c_int, length: *mut c_int) -> Status;
+    pub fn sane_read(
+        handle: Handle,
+        data: *mut u8,
+        max_length: c_int,
+        length: *mut c_int,
+    ) -> Status;
     pub fn sane_cancel(handle: Handle);
     pub fn sane_strstatus(status: Status) -> *const c_char;
 }

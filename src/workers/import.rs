@@ -6,19 +6,17 @@
 //! store writer and commits sides in feed order. A fixed number of tokens limits
 //! the sides in flight, so memory stays bounded whatever the batch size.
 
-use super::process::{SideMeta, process_side, unreadable_side};
+use super::pipeline::{self, DEFAULT_DPI, Feeder, Payload, Stopped};
+use super::process::SideMeta;
 use crate::batch::separate::{SeparationParams, sheet_and_face};
 use crate::batch::{BatchSource, BatchState, separate};
 use crate::config::{Config, ConfigError};
-use crate::imaging::decode::{FileFormat, TiffPages, decode_single, sniff};
-use crate::imaging::{ImagingError, Raster};
-use crate::store::{Actor, ImageStore, NewBatch, PageRow, Store, StoreError};
-use crossbeam_channel::{Receiver, Sender, bounded};
-use std::collections::{BTreeMap, HashMap};
+use crate::imaging::ImagingError;
+use crate::imaging::decode::{FileFormat, TiffPages, sniff};
+use crate::store::{Actor, NewBatch, Store, StoreError};
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -126,79 +124,33 @@ fn is_hidden(p: &Path) -> bool {
         .is_some_and(|n| n.starts_with('.'))
 }
 
-enum Payload {
-    Bytes(Vec<u8>),
-    Raster(Raster),
-    Failed(String),
-}
-
-struct Job {
-    seq: u64,
-    meta: SideMeta,
-    dpi: Option<u32>,
-    payload: Payload,
-}
-
-/// Resolution assumed when neither the file nor `--dpi` says.
-pub const DEFAULT_DPI: u32 = 300;
-
 /// Imports files into a new batch, or resumes one.
 pub fn import(
     store: &mut Store,
     cfg: &Config,
     actor: &Actor,
     opts: &ImportOptions,
-    mut on_side: impl FnMut(u32),
+    on_side: impl FnMut(u32),
 ) -> Result<ImportReport, ImportError> {
     let files = list_inputs(&opts.paths)?;
     let (batch_id, duplex, specialty) = start_or_resume(store, actor, opts)?;
     let committed = store.committed_sides(&batch_id)?;
     let already = committed.len() as u32;
-    let cancel = Arc::new(AtomicBool::new(false));
-    let threads = cfg.thread_count();
-    let in_flight = threads * 3 + 2;
-    let (tok_tx, tok_rx) = bounded::<()>(in_flight);
-    for _ in 0..in_flight {
-        let _ = tok_tx.send(());
-    }
-    let (job_tx, job_rx) = bounded::<Job>(threads);
-    let (res_tx, res_rx) = bounded::<(u64, Result<PageRow, StoreError>)>(in_flight);
-    let (err_tx, err_rx) = bounded::<ImportError>(1);
-    let reader = {
-        let ctx = ReaderCtx {
-            files,
-            committed,
-            batch_id: batch_id.clone(),
-            duplex,
-            dpi: opts.dpi,
-            tokens: tok_rx,
-            jobs: job_tx,
-            cancel: cancel.clone(),
-            errors: err_tx,
-        };
-        spawn("folio-reader".into(), move || ctx.run())
+    let ctx = ReaderCtx {
+        files,
+        committed,
+        batch_id: batch_id.clone(),
+        duplex,
+        dpi: opts.dpi,
     };
-    let mut pool = Vec::new();
-    for i in 0..threads {
-        let (jobs, results, cfg, images, cancel) = (
-            job_rx.clone(),
-            res_tx.clone(),
-            cfg.clone(),
-            store.images().clone(),
-            cancel.clone(),
-        );
-        pool.push(spawn(format!("folio-imaging-{i}"), move || {
-            worker(jobs, results, cfg, images, cancel)
-        }));
-    }
-    drop((job_rx, res_tx));
-    let written = write_in_order(store, res_rx, &tok_tx, &cancel, &mut on_side);
-    cancel.store(written.is_err(), Ordering::SeqCst);
-    drop(tok_tx);
-    for h in pool.into_iter().chain([reader]) {
-        let _ = h.join();
-    }
-    let stored_now = match written {
+    let run = pipeline::run(
+        store,
+        cfg,
+        "folio-reader",
+        move |feeder| ctx.run(feeder),
+        on_side,
+    );
+    let stored_now = match run.stored {
         Ok(v) => v,
         Err(cause) => {
             let kept = store
@@ -213,7 +165,7 @@ pub fn import(
             });
         }
     };
-    if let Ok(e) = err_rx.try_recv() {
+    if let Some(Err(e)) = run.producer {
         return Err(e);
     }
     finish(
@@ -225,14 +177,6 @@ pub fn import(
         already,
         stored_now,
     )
-}
-
-fn spawn(name: String, f: impl FnOnce() + Send + 'static) -> std::thread::JoinHandle<()> {
-    match std::thread::Builder::new().name(name).spawn(f) {
-        Ok(h) => h,
-        // Without threads nothing can run; this is a machine out of resources.
-        Err(e) => panic!("cannot start a thread: {e}"),
-    }
 }
 
 fn start_or_resume(
@@ -267,190 +211,134 @@ fn start_or_resume(
     Ok((id, opts.duplex, opts.specialty.clone()))
 }
 
-/// Commits results in feed order (the order the reader sent them); returns
-/// how many sides it stored.
-fn write_in_order(
-    store: &mut Store,
-    results: Receiver<(u64, Result<PageRow, StoreError>)>,
-    tokens: &Sender<()>,
-    cancel: &AtomicBool,
-    on_side: &mut impl FnMut(u32),
-) -> Result<u32, StoreError> {
-    let mut pending: BTreeMap<u64, PageRow> = BTreeMap::new();
-    let (mut next, mut stored) = (0u64, 0u32);
-    for (seq, result) in results.iter() {
-        match result {
-            Ok(row) => pending.insert(seq, row),
-            Err(e) => {
-                cancel.store(true, Ordering::SeqCst);
-                return Err(e);
-            }
-        };
-        while let Some(row) = pending.remove(&next) {
-            store.insert_page(&row)?;
-            next += 1;
-            stored += 1;
-            on_side(stored);
-            let _ = tokens.send(());
-        }
-    }
-    Ok(stored)
-}
-
-fn worker(
-    jobs: Receiver<Job>,
-    results: Sender<(u64, Result<PageRow, StoreError>)>,
-    cfg: Config,
-    images: ImageStore,
-    cancel: Arc<AtomicBool>,
-) {
-    for job in jobs.iter() {
-        if cancel.load(Ordering::SeqCst) {
-            break;
-        }
-        let meta = &job.meta;
-        let decoded = match job.payload {
-            Payload::Raster(r) => Ok(r),
-            Payload::Bytes(b) => {
-                decode_single(&b, job.dpi.unwrap_or(DEFAULT_DPI), job.dpi.is_some())
-                    .map_err(|e| e.to_string())
-            }
-            Payload::Failed(why) => Err(why),
-        };
-        let row = match decoded {
-            Ok(raster) => process_side(meta, &raster, &cfg, &images),
-            Err(why) => Ok(unreadable_side(meta, why)),
-        };
-        if results.send((job.seq, row)).is_err() {
-            break;
-        }
-    }
-}
-
 struct ReaderCtx {
     files: Vec<PathBuf>,
     committed: HashMap<u32, String>,
     batch_id: String,
     duplex: bool,
     dpi: Option<u32>,
-    tokens: Receiver<()>,
-    jobs: Sender<Job>,
-    cancel: Arc<AtomicBool>,
-    errors: Sender<ImportError>,
+}
+
+/// Why the reader stopped early.
+enum Halt {
+    /// The pipeline stopped (its writer reports why).
+    Stopped,
+    /// The files do not match the batch being resumed.
+    Mismatch(ImportError),
+}
+
+impl From<Stopped> for Halt {
+    fn from(_: Stopped) -> Halt {
+        Halt::Stopped
+    }
 }
 
 impl ReaderCtx {
-    fn run(self) {
+    /// Walks the files in feed order; the error is a resume mismatch.
+    fn run(self, feeder: &mut Feeder) -> Result<(), ImportError> {
         let mut side = 0u32;
-        let mut seq = 0u64;
         for file in &self.files {
             let name = file
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let flow = match open_input(file) {
-                Ok((FileFormat::Tiff, f)) => self.tiff(f, &name, &mut side, &mut seq),
-                Ok((_, mut f)) => {
-                    let origin = name.clone();
-                    self.one(&origin, &mut side, &mut seq, || {
-                        let mut bytes = Vec::new();
-                        match f.read_to_end(&mut bytes) {
-                            Ok(_) => Payload::Bytes(bytes),
-                            Err(e) => Payload::Failed(format!("cannot read the file: {e}")),
-                        }
-                    })
-                }
-                Err(why) => self.one(&name, &mut side, &mut seq, || Payload::Failed(why)),
+                Ok((FileFormat::Tiff, f)) => self.tiff(feeder, f, &name, &mut side),
+                Ok((_, mut f)) => self.one(feeder, &name, &mut side, || {
+                    let mut bytes = Vec::new();
+                    match f.read_to_end(&mut bytes) {
+                        Ok(_) => Payload::Bytes {
+                            bytes,
+                            dpi: self.dpi,
+                        },
+                        Err(e) => Payload::Failed(format!("cannot read the file: {e}")),
+                    }
+                }),
+                Err(why) => self.one(feeder, &name, &mut side, || Payload::Failed(why)),
             };
-            if flow.is_err() {
-                return;
+            match flow {
+                Ok(()) => {}
+                Err(Halt::Stopped) => return Ok(()),
+                Err(Halt::Mismatch(e)) => {
+                    feeder.stop();
+                    return Err(e);
+                }
             }
         }
+        Ok(())
     }
 
-    fn tiff(&self, f: std::fs::File, name: &str, side: &mut u32, seq: &mut u64) -> Result<(), ()> {
-        let mut pages = match TiffPages::new(
-            std::io::BufReader::new(f),
-            self.dpi.unwrap_or(DEFAULT_DPI),
-            self.dpi.is_some(),
-        ) {
-            Ok(p) => p,
-            Err(e) => return self.one(name, side, seq, || Payload::Failed(e.to_string())),
-        };
-        let mut page_no = 1;
-        loop {
+    fn tiff(
+        &self,
+        feeder: &mut Feeder,
+        f: std::fs::File,
+        name: &str,
+        side: &mut u32,
+    ) -> Result<(), Halt> {
+        let reader = std::io::BufReader::new(f);
+        let mut pages =
+            match TiffPages::new(reader, self.dpi.unwrap_or(DEFAULT_DPI), self.dpi.is_some()) {
+                Ok(p) => p,
+                Err(e) => return self.one(feeder, name, side, || Payload::Failed(e.to_string())),
+            };
+        for page_no in 1.. {
             let origin = format!("{name}#{page_no}");
-            if self.committed.contains_key(side) {
+            let step = if self.committed.contains_key(side) {
                 self.check_origin(*side, &origin)?;
-                match pages.skip() {
-                    Ok(true) => *side += 1,
-                    Ok(false) => return Ok(()),
-                    Err(e) => {
-                        return self.one(&origin, side, seq, || Payload::Failed(e.to_string()));
-                    }
-                }
+                pages.skip().map(|more| more.then_some(None))
             } else {
-                match pages.next_page() {
-                    None => return Ok(()),
-                    Some(r) => {
-                        let payload = match r {
-                            Ok(raster) => Payload::Raster(raster),
-                            Err(e) => Payload::Failed(e.to_string()),
-                        };
-                        self.one(&origin, side, seq, || payload)?;
-                    }
+                Ok(pages.next_page().map(Some))
+            };
+            match step {
+                Ok(None) => return Ok(()),
+                Ok(Some(None)) => *side += 1,
+                Ok(Some(Some(r))) => {
+                    let payload = match r {
+                        Ok(raster) => Payload::Raster(raster),
+                        Err(e) => Payload::Failed(e.to_string()),
+                    };
+                    self.one(feeder, &origin, side, || payload)?;
+                }
+                Err(e) => {
+                    return self.one(feeder, &origin, side, || Payload::Failed(e.to_string()));
                 }
             }
-            page_no += 1;
         }
+        Ok(())
     }
 
-    /// Sends one side (or skips it when already stored); Err stops the reader.
+    /// Sends one side, or skips it when a previous run stored it.
     fn one(
         &self,
+        feeder: &mut Feeder,
         origin: &str,
         side: &mut u32,
-        seq: &mut u64,
         payload: impl FnOnce() -> Payload,
-    ) -> Result<(), ()> {
-        if self.cancel.load(Ordering::SeqCst) {
-            return Err(());
-        }
+    ) -> Result<(), Halt> {
         let this = *side;
         *side += 1;
         if self.committed.contains_key(&this) {
             return self.check_origin(this, origin);
         }
-        self.tokens.recv().map_err(|_| ())?;
         let (sheet, face) = sheet_and_face(this, self.duplex);
-        let job = Job {
-            seq: *seq,
-            meta: SideMeta {
-                batch_id: self.batch_id.clone(),
-                side: this,
-                sheet,
-                face,
-                origin: origin.to_string(),
-            },
-            dpi: self.dpi,
-            payload: payload(),
+        let meta = SideMeta {
+            batch_id: self.batch_id.clone(),
+            side: this,
+            sheet,
+            face,
+            origin: origin.to_string(),
         };
-        *seq += 1;
-        self.jobs.send(job).map_err(|_| ())
+        Ok(feeder.send(meta, payload())?)
     }
 
-    fn check_origin(&self, side: u32, origin: &str) -> Result<(), ()> {
+    fn check_origin(&self, side: u32, origin: &str) -> Result<(), Halt> {
         match self.committed.get(&side) {
-            Some(stored) if stored != origin => {
-                self.cancel.store(true, Ordering::SeqCst);
-                let _ = self.errors.try_send(ImportError::ResumeMismatch {
-                    batch: self.batch_id.clone(),
-                    side,
-                    stored: stored.clone(),
-                    given: origin.to_string(),
-                });
-                Err(())
-            }
+            Some(stored) if stored != origin => Err(Halt::Mismatch(ImportError::ResumeMismatch {
+                batch: self.batch_id.clone(),
+                side,
+                stored: stored.clone(),
+                given: origin.to_string(),
+            })),
             _ => Ok(()),
         }
     }

@@ -6,6 +6,7 @@
 
 pub mod export;
 pub mod import;
+pub mod pipeline;
 pub mod process;
 
 pub use export::{ExportError, export_batch};
