@@ -1,7 +1,9 @@
 //! Station configuration: built-in defaults, then `config.toml` in the data
 //! directory, then `FOLIO_*` environment variables, then command-line flags.
 
+use crate::capture::{ColorMode, ScanSettings, SourceKind};
 use crate::imaging::analyze::BlankParams;
+use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -41,6 +43,11 @@ pub struct Config {
     pub blank: BlankParams,
     /// Image-processing threads (0: one per core).
     pub threads: usize,
+    /// The scanner used when none is named (default: the first SANE device,
+    /// else the demo feeder).
+    pub default_device: Option<String>,
+    /// Named scan settings (`[profiles.NAME]`).
+    pub profiles: BTreeMap<String, ScanProfile>,
     /// Extra milliseconds per side, to rehearse a slow workstation (tests of
     /// backpressure); 0 in production.
     pub process_delay_ms: u64,
@@ -58,6 +65,8 @@ impl Default for Config {
             blank: BlankParams::default(),
             threads: 0,
             process_delay_ms: 0,
+            default_device: None,
+            profiles: BTreeMap::new(),
         }
     }
 }
@@ -128,4 +137,82 @@ pub fn data_dir(flag: Option<&Path>) -> Result<PathBuf, ConfigError> {
     directories::ProjectDirs::from("", "", "folio")
         .map(|d| d.data_dir().to_path_buf())
         .ok_or(ConfigError::NoDataDir)
+}
+
+/// A named set of scan settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ScanProfile {
+    pub device: Option<String>,
+    /// feeder, flatbed or duplex.
+    pub source: Option<SourceKind>,
+    /// gray, color or bw.
+    pub mode: Option<ColorMode>,
+    pub dpi: Option<u32>,
+    /// a4, a3, a5, letter, legal, or WIDTHxHEIGHT in millimetres.
+    pub page_size: Option<String>,
+    pub brightness: Option<f64>,
+    pub contrast: Option<f64>,
+    /// Backend options by name.
+    pub options: BTreeMap<String, String>,
+}
+
+impl ScanProfile {
+    /// The scan settings this profile asks for.
+    pub fn settings(&self) -> Result<ScanSettings, ConfigError> {
+        let page_size_mm = match &self.page_size {
+            Some(name) => Some(page_size_mm(name).ok_or_else(|| ConfigError::Invalid {
+                path: PathBuf::from("config.toml"),
+                message: format!("unknown page size '{name}': use a4, a3, a5, letter, legal or WIDTHxHEIGHT (mm)"),
+            })?),
+            None => None,
+        };
+        Ok(ScanSettings {
+            source: self.source,
+            mode: self.mode,
+            dpi: self.dpi,
+            page_size_mm,
+            brightness: self.brightness,
+            contrast: self.contrast,
+            options: self.options.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        })
+    }
+}
+
+/// Millimetres of a named paper size, or of "WIDTHxHEIGHT".
+pub fn page_size_mm(name: &str) -> Option<(f64, f64)> {
+    match name.to_ascii_lowercase().as_str() {
+        "a3" => Some((297.0, 420.0)),
+        "a4" => Some((210.0, 297.0)),
+        "a5" => Some((148.0, 210.0)),
+        "letter" => Some((215.9, 279.4)),
+        "legal" => Some((215.9, 355.6)),
+        other => {
+            let (w, h) = other.split_once('x')?;
+            Some((w.trim().parse().ok()?, h.trim().parse().ok()?))
+        }
+    }
+}
+
+impl Config {
+    /// The configured profiles, or the built-in ones when none are configured.
+    pub fn profiles(&self) -> BTreeMap<String, ScanProfile> {
+        if !self.profiles.is_empty() {
+            return self.profiles.clone();
+        }
+        let p = |device: Option<&str>, source, mode, dpi| ScanProfile {
+            device: device.map(str::to_string),
+            source: Some(source),
+            mode: Some(mode),
+            dpi: Some(dpi),
+            page_size: Some("a4".into()),
+            ..ScanProfile::default()
+        };
+        BTreeMap::from([
+            ("demo".to_string(), p(Some(crate::capture::DEMO_DEVICE), SourceKind::Duplex, ColorMode::Gray, 200)),
+            ("duplex-gray-300".to_string(), p(None, SourceKind::Duplex, ColorMode::Gray, 300)),
+            ("feeder-gray-300".to_string(), p(None, SourceKind::Feeder, ColorMode::Gray, 300)),
+            ("flatbed-color-300".to_string(), p(None, SourceKind::Flatbed, ColorMode::Color, 300)),
+        ])
+    }
 }

@@ -6,7 +6,8 @@ mod sheets;
 
 use crate::config::{self, Config};
 use crate::store::{Actor, Store};
-use crate::workers::{self, ImportError, ImportOptions};
+use crate::workers::{self, ImportError, ImportOptions, ScanError};
+use crate::capture::{ColorMode, SourceKind};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -121,6 +122,49 @@ enum Command {
     },
     /// Check the database's integrity and the audit chain.
     Check,
+    /// List scanners (SANE devices and the demo feeder) with their options.
+    Devices {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List scan profiles (from config.toml, or the built-in ones).
+    Profiles {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Scan a whole feeder load into a batch.
+    Scan {
+        /// Scanner name from `folio devices` (default: the profile's, the
+        /// configured one, the first SANE scanner, else folio:demo).
+        #[arg(long)]
+        device: Option<String>,
+        /// Named settings from `folio profiles`; the flags below override them.
+        #[arg(long)]
+        profile: Option<String>,
+        /// feeder, flatbed or duplex.
+        #[arg(long)]
+        source: Option<String>,
+        /// gray, color or bw.
+        #[arg(long)]
+        mode: Option<String>,
+        #[arg(long)]
+        dpi: Option<u32>,
+        /// a4, a3, a5, letter, legal or WIDTHxHEIGHT (mm).
+        #[arg(long)]
+        page_size: Option<String>,
+        /// A backend option, NAME=VALUE (repeatable).
+        #[arg(long = "option", value_name = "NAME=VALUE")]
+        options: Vec<String>,
+        #[arg(long)]
+        label: Option<String>,
+        #[arg(long)]
+        specialty: Option<String>,
+        /// Continue this batch after clearing a fault.
+        #[arg(long, value_name = "BATCH")]
+        resume: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Parses arguments, runs the command and maps errors to messages and exit codes.
@@ -134,8 +178,9 @@ pub fn run() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
-            let code = match e.downcast_ref::<ImportError>() {
-                Some(ImportError::Interrupted { .. }) => exit::INTERRUPTED,
+            let code = match (e.downcast_ref::<ImportError>(), e.downcast_ref::<ScanError>()) {
+                (Some(ImportError::Interrupted { .. }), _) => exit::INTERRUPTED,
+                (_, Some(scan_error)) => scan_error.exit_code(),
                 _ => exit::ERROR,
             };
             ExitCode::from(code)
@@ -200,7 +245,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             bar.finish_and_clear();
             let report = report?;
             output::import_report(&report, *json)?;
-            Ok(if report.unreadable.is_empty() {
+            Ok(if report.closed.unreadable.is_empty() {
                 exit::OK
             } else {
                 exit::SIDES_UNREADABLE
@@ -260,6 +305,33 @@ fn dispatch(cli: Cli) -> Result<u8> {
             );
             Ok(exit::OK)
         }
+        Command::Devices { json } => {
+            output::devices(&workers::scan::list_devices()?, *json)?;
+            Ok(exit::OK)
+        }
+        Command::Profiles { json } => {
+            let dir = config::data_dir(cli.data_dir.as_deref())?;
+            output::profiles(&Config::load(&dir)?.profiles(), *json)?;
+            Ok(exit::OK)
+        }
+        Command::Scan { json, .. } => {
+            let mut ctx = open(&cli)?;
+            let opts = scan_options(&ctx.cfg, command)?;
+            let bar = output::progress_bar(*json);
+            let report = workers::scan(&mut ctx.store, &ctx.cfg, &ctx.actor, &opts, None, |p| {
+                bar.set_position(p.sides as u64);
+                bar.set_message(format!("{:.0} sides/min, {} flags so far", p.sides_per_minute, p.flags));
+            });
+            bar.finish_and_clear();
+            let report = report?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                output::closed(&report.closed, report.stored_now);
+                println!("{}", report.batch_id);
+            }
+            Ok(if report.closed.unreadable.is_empty() { exit::OK } else { exit::SIDES_UNREADABLE })
+        }
         Command::Check => {
             let ctx = open(&cli)?;
             let events = ctx.store.check()?;
@@ -267,4 +339,49 @@ fn dispatch(cli: Cli) -> Result<u8> {
             Ok(exit::OK)
         }
     }
+}
+
+/// Scan options from a profile and the flags that override it.
+fn scan_options(cfg: &Config, command: &Command) -> Result<workers::ScanOptions> {
+    let Command::Scan { device, profile, source, mode, dpi, page_size, options, label, specialty, resume, .. } = command
+    else {
+        anyhow::bail!("not a scan command");
+    };
+    let profiles = cfg.profiles();
+    let prof = match profile {
+        Some(name) => Some(profiles.get(name).cloned().with_context(|| {
+            let names: Vec<&String> = profiles.keys().collect();
+            format!("no profile '{name}' (profiles: {names:?}); see `folio profiles`")
+        })?),
+        None => None,
+    };
+    let mut settings = prof.as_ref().map(|p| p.settings()).transpose()?.unwrap_or_default();
+    if let Some(s) = source {
+        settings.source = Some(SourceKind::parse(s).with_context(|| format!("--source {s}: use feeder, flatbed or duplex"))?);
+    }
+    if let Some(m) = mode {
+        settings.mode = Some(ColorMode::parse(m).with_context(|| format!("--mode {m}: use gray, color or bw"))?);
+    }
+    if dpi.is_some() {
+        settings.dpi = *dpi;
+    }
+    if let Some(p) = page_size {
+        settings.page_size_mm = Some(config::page_size_mm(p).with_context(|| format!("unknown page size '{p}'"))?);
+    }
+    for o in options {
+        let (k, v) = o.split_once('=').with_context(|| format!("--option {o}: write NAME=VALUE"))?;
+        settings.options.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let device = device
+        .clone()
+        .or_else(|| prof.as_ref().and_then(|p| p.device.clone()))
+        .unwrap_or_else(|| workers::scan::default_device(cfg));
+    Ok(workers::ScanOptions {
+        device,
+        settings,
+        label: label.clone(),
+        specialty: specialty.clone(),
+        resume: resume.clone(),
+        source: None,
+    })
 }

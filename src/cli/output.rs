@@ -4,7 +4,7 @@
 use crate::batch::manifest::Manifest;
 use crate::store::{BatchRow, BatchTree};
 use crate::synth::{self, StackSpec, files};
-use crate::workers::ImportReport;
+use crate::workers::{Closed, ImportReport};
 use anyhow::{Context, Result, bail};
 use std::io::IsTerminal;
 use std::path::Path;
@@ -16,7 +16,7 @@ pub fn progress_bar(json: bool) -> indicatif::ProgressBar {
     }
     let bar = indicatif::ProgressBar::new_spinner();
     if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} {pos} sides stored ({per_sec}) {elapsed}",
+        "{spinner} {pos} sides stored {elapsed} {msg}",
     ) {
         bar.set_style(style);
     }
@@ -28,15 +28,20 @@ pub fn import_report(r: &ImportReport, json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(r)?);
         return Ok(());
     }
-    for u in &r.unreadable {
+    closed(&r.closed, r.stored_now);
+    println!("{}", r.batch_id);
+    Ok(())
+}
+
+/// The summary of a separated batch, on stderr (stdout carries the id).
+pub fn closed(c: &Closed, stored_now: u32) {
+    for u in &c.unreadable {
         eprintln!("warning: side {} ({}): {}", u.side, u.origin, u.message);
     }
     eprintln!(
         "{} sides ({} new), {} records, {} documents, {} removed, {} flags; batch is {}",
-        r.sides, r.stored_now, r.records, r.documents, r.removed, r.flags, r.state
+        c.sides, stored_now, c.records, c.documents, c.removed, c.flags, c.state
     );
-    println!("{}", r.batch_id);
-    Ok(())
 }
 
 pub fn batches(rows: &[BatchRow], json: bool) -> Result<()> {
@@ -161,4 +166,44 @@ pub fn generate(spec: &StackSpec, out: &Path, format: &str) -> Result<usize> {
         }
     }
     Ok(rasters.len())
+}
+
+pub fn devices(devices: &[crate::capture::DeviceInfo], json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(devices)?);
+        return Ok(());
+    }
+    for d in devices {
+        println!("{}  {} {} ({})", d.name, d.vendor, d.model, d.kind);
+        let sources: Vec<String> = d
+            .sources
+            .iter()
+            .map(|(n, k)| format!("{n} [{}]", k.map(|k| k.as_str()).unwrap_or("not used")))
+            .collect();
+        println!("    sources: {}", if sources.is_empty() { "-".into() } else { sources.join(", ") });
+        println!("    modes: {}", d.modes.join(", "));
+        println!("    resolutions: {}", d.resolutions.join(", "));
+        if let Some((w, h)) = d.max_area_mm {
+            println!("    largest area: {w} x {h} mm");
+        }
+    }
+    Ok(())
+}
+
+pub fn profiles(profiles: &std::collections::BTreeMap<String, crate::config::ScanProfile>, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(profiles)?);
+        return Ok(());
+    }
+    for (name, p) in profiles {
+        println!(
+            "{name}: device {}, source {}, mode {}, {} dpi, page {}",
+            p.device.as_deref().unwrap_or("(default)"),
+            p.source.map(|s| s.as_str()).unwrap_or("(device default)"),
+            p.mode.map(|m| format!("{m:?}").to_lowercase()).unwrap_or("(device default)".into()),
+            p.dpi.map(|d| d.to_string()).unwrap_or("(device default)".into()),
+            p.page_size.as_deref().unwrap_or("(device default)")
+        );
+    }
+    Ok(())
 }

@@ -6,10 +6,10 @@
 //! store writer and commits sides in feed order. A fixed number of tokens limits
 //! the sides in flight, so memory stays bounded whatever the batch size.
 
-use super::pipeline::{self, DEFAULT_DPI, Feeder, Payload, Stopped};
+use super::pipeline::{self, Closed, DEFAULT_DPI, Feeder, Payload, Stopped};
 use super::process::SideMeta;
-use crate::batch::separate::{SeparationParams, sheet_and_face};
-use crate::batch::{BatchSource, BatchState, separate};
+use crate::batch::separate::sheet_and_face;
+use crate::batch::{BatchSource, BatchState};
 use crate::config::{Config, ConfigError};
 use crate::imaging::ImagingError;
 use crate::imaging::decode::{FileFormat, TiffPages, sniff};
@@ -66,27 +66,14 @@ pub struct ImportOptions {
     pub resume: Option<String>,
 }
 
-/// A side that could not be read.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Unreadable {
-    pub side: u32,
-    pub origin: String,
-    pub message: String,
-}
-
 /// The outcome of an import.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ImportReport {
     pub batch_id: String,
-    pub sides: u32,
     pub stored_now: u32,
     pub already_stored: u32,
-    pub unreadable: Vec<Unreadable>,
-    pub records: u32,
-    pub documents: u32,
-    pub removed: u32,
-    pub flags: u32,
-    pub state: String,
+    #[serde(flatten)]
+    pub closed: Closed,
 }
 
 /// Lists the input files in feed order: files as given, directories in name order.
@@ -130,7 +117,7 @@ pub fn import(
     cfg: &Config,
     actor: &Actor,
     opts: &ImportOptions,
-    on_side: impl FnMut(u32),
+    mut on_side: impl FnMut(u32),
 ) -> Result<ImportReport, ImportError> {
     let files = list_inputs(&opts.paths)?;
     let (batch_id, duplex, specialty) = start_or_resume(store, actor, opts)?;
@@ -148,7 +135,7 @@ pub fn import(
         cfg,
         "folio-reader",
         move |feeder| ctx.run(feeder),
-        on_side,
+        |_, n| on_side(n),
     );
     let stored_now = match run.stored {
         Ok(v) => v,
@@ -367,7 +354,6 @@ fn read_head(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-/// Separates the complete batch and closes it.
 fn finish(
     store: &mut Store,
     cfg: &Config,
@@ -377,47 +363,10 @@ fn finish(
     already: u32,
     stored_now: u32,
 ) -> Result<ImportReport, ImportError> {
-    let facts = store.side_facts(batch_id)?;
-    // From the cache, so a resumed import still reports the sides an earlier run
-    // could not read.
-    let origins = store.committed_sides(batch_id)?;
-    let unreadable = facts
-        .iter()
-        .filter_map(|f| {
-            Some(Unreadable {
-                side: f.side,
-                origin: origins.get(&f.side).cloned().unwrap_or_default(),
-                message: f.unreadable.clone()?,
-            })
-        })
-        .collect();
-    let pattern = cfg.hospital_pattern()?;
-    let layout = separate(
-        &facts,
-        &SeparationParams {
-            batch_id,
-            default_specialty: specialty,
-            default_doc_type: cfg.default_document_type.as_deref(),
-            hospital_pattern: &pattern,
-        },
-    );
-    let flags = layout.flag_count();
-    let state = BatchState::after_scanning(flags);
-    store.save_layout(batch_id, &layout, state, actor)?;
     Ok(ImportReport {
         batch_id: batch_id.to_string(),
-        sides: facts.len() as u32,
         stored_now,
         already_stored: already,
-        unreadable,
-        records: layout.records.len() as u32,
-        documents: layout
-            .records
-            .iter()
-            .map(|r| r.documents.len() as u32)
-            .sum(),
-        removed: layout.removed.len() as u32,
-        flags: flags as u32,
-        state: state.as_str().to_string(),
+        closed: pipeline::close_batch::<ImportError>(store, cfg, actor, batch_id, specialty)?,
     })
 }

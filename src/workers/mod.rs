@@ -8,6 +8,9 @@ pub mod export;
 pub mod import;
 pub mod pipeline;
 pub mod process;
+pub mod scan;
 
 pub use export::{ExportError, export_batch};
 pub use import::{ImportError, ImportOptions, ImportReport, import};
+pub use pipeline::{Closed, Unreadable};
+pub use scan::{ScanError, ScanOptions, ScanReport, scan};

@@ -8,10 +8,12 @@
 //! waits on that queue.
 
 use super::process::{SideMeta, process_side, unreadable_side};
-use crate::config::Config;
+use crate::batch::separate::SeparationParams;
+use crate::batch::{BatchState, separate};
+use crate::config::{Config, ConfigError};
 use crate::imaging::Raster;
 use crate::imaging::decode::decode_single;
-use crate::store::{ImageStore, PageRow, Store, StoreError};
+use crate::store::{Actor, ImageStore, PageRow, Store, StoreError};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -92,7 +94,7 @@ pub fn run<T: Send + 'static>(
     cfg: &Config,
     name: &str,
     producer: impl FnOnce(&mut Feeder) -> T + Send + 'static,
-    mut on_side: impl FnMut(u32),
+    mut on_side: impl FnMut(&PageRow, u32),
 ) -> RunResult<T> {
     let cancel = Arc::new(AtomicBool::new(false));
     let threads = cfg.thread_count();
@@ -155,7 +157,7 @@ fn write_in_order(
     results: Receiver<Outcome>,
     tokens: &Sender<()>,
     cancel: &AtomicBool,
-    on_side: &mut impl FnMut(u32),
+    on_side: &mut impl FnMut(&PageRow, u32),
 ) -> Result<u32, StoreError> {
     let mut pending: BTreeMap<u64, PageRow> = BTreeMap::new();
     let (mut next, mut stored) = (0u64, 0u32);
@@ -171,7 +173,7 @@ fn write_in_order(
             store.insert_page(&row)?;
             next += 1;
             stored += 1;
-            on_side(stored);
+            on_side(&row, stored);
             let _ = tokens.send(());
         }
     }
@@ -209,4 +211,68 @@ fn worker(
             break;
         }
     }
+}
+
+/// A side that could not be read.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Unreadable {
+    pub side: u32,
+    pub origin: String,
+    pub message: String,
+}
+
+/// A batch after separation: its counts and state.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Closed {
+    pub sides: u32,
+    pub records: u32,
+    pub documents: u32,
+    pub removed: u32,
+    pub flags: u32,
+    pub state: String,
+    /// Every side of the batch that could not be read (earlier runs included).
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// Separates a batch whose sides are all stored, saves the records and moves it
+/// to `closed` (or `in_review` when anything is flagged).
+pub fn close_batch<E: From<StoreError> + From<ConfigError>>(
+    store: &mut Store,
+    cfg: &Config,
+    actor: &Actor,
+    batch_id: &str,
+    specialty: Option<&str>,
+) -> Result<Closed, E> {
+    let facts = store.side_facts(batch_id)?;
+    let origins = store.committed_sides(batch_id)?;
+    let unreadable = facts
+        .iter()
+        .filter_map(|f| {
+            Some(Unreadable {
+                side: f.side,
+                origin: origins.get(&f.side).cloned().unwrap_or_default(),
+                message: f.unreadable.clone()?,
+            })
+        })
+        .collect();
+    let pattern = cfg.hospital_pattern()?;
+    let params = SeparationParams {
+        batch_id,
+        default_specialty: specialty,
+        default_doc_type: cfg.default_document_type.as_deref(),
+        hospital_pattern: &pattern,
+    };
+    let layout = separate(&facts, &params);
+    let flags = layout.flag_count();
+    let state = BatchState::after_scanning(flags);
+    store.save_layout(batch_id, &layout, state, actor)?;
+    Ok(Closed {
+        sides: facts.len() as u32,
+        records: layout.records.len() as u32,
+        documents: layout.records.iter().map(|r| r.documents.len() as u32).sum(),
+        removed: layout.removed.len() as u32,
+        flags: flags as u32,
+        state: state.as_str().to_string(),
+        unreadable,
+    })
 }

@@ -1,0 +1,318 @@
+//! `folio scan`: a whole feeder load into a batch, through the same processing
+//! and cache as imported files.
+//!
+//! The capture thread (`folio-capture`) opens the scanner, reads one side after
+//! another and hands each finished side to the pipeline; it waits only on the
+//! pipeline's bounded queue. Bands of lines go to an optional sink for a live
+//! preview, never blocking capture. A fault keeps every completed side, records
+//! what happened on the batch, and leaves it resumable.
+
+use super::pipeline::{self, Closed, Feeder, Payload};
+use super::process::SideMeta;
+use crate::batch::separate::{SeparationParams, SideFacts, sheet_and_face};
+use crate::batch::{BatchSource, BatchState, separate};
+use crate::capture::demo::DemoFeeder;
+use crate::capture::sane::Sane;
+use crate::capture::{Band, CaptureError, DEMO_DEVICE, DeviceInfo, PageSource, ScanSettings, SourceKind};
+use crate::config::{Config, ConfigError};
+use crate::store::{Actor, NewBatch, PageRow, Store, StoreError};
+use crossbeam_channel::Sender;
+use std::time::Instant;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ScanError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Capture(CaptureError),
+    #[error("batch {batch} is {state}; only a batch still scanning can be resumed")]
+    NotResumable { batch: String, state: String },
+    #[error("batch {batch} stopped: {fault}. The {kept} sides scanned so far are kept; resume with `folio scan --resume {batch}`")]
+    Interrupted { batch: String, kept: u32, fault: CaptureError },
+    #[error("batch {batch} stopped: {cause}. The {kept} sides stored so far are kept; resume with `folio scan --resume {batch}`")]
+    Storage { batch: String, kept: u32, cause: StoreError },
+}
+
+impl ScanError {
+    /// The exit code of `folio scan`.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ScanError::Capture(f) | ScanError::Interrupted { fault: f, .. } => f.exit_code(),
+            ScanError::Storage { .. } => 4,
+            _ => 1,
+        }
+    }
+}
+
+/// What to scan.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    pub device: String,
+    pub settings: ScanSettings,
+    pub label: Option<String>,
+    pub specialty: Option<String>,
+    pub resume: Option<String>,
+    pub source: Option<BatchSource>,
+}
+
+/// Lines of a side for a live preview.
+#[derive(Debug, Clone)]
+pub struct BandEvent {
+    pub side: u32,
+    pub first_line: u32,
+    pub width: u32,
+    pub channels: u32,
+    pub total_lines: Option<u32>,
+    pub data: Vec<u8>,
+}
+
+/// Progress after each stored side.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanProgress {
+    pub sides: u32,
+    pub sides_per_minute: f64,
+    pub flags: usize,
+}
+
+/// The outcome of a scan that reached the end of the feeder load.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ScanReport {
+    pub batch_id: String,
+    pub device: String,
+    pub stored_now: u32,
+    #[serde(flatten)]
+    pub closed: Closed,
+}
+
+/// Describes every device: SANE's (on a capture thread, as libsane wants) and
+/// the demo feeder.
+pub fn list_devices() -> Result<Vec<DeviceInfo>, CaptureError> {
+    let sane = std::thread::Builder::new()
+        .name("folio-capture".into())
+        .spawn(|| Sane::init().and_then(|s| s.describe_all()))
+        .map_err(|e| CaptureError::Other(e.to_string()))?
+        .join()
+        .map_err(|_| CaptureError::Other("the SANE library crashed while listing devices".into()))??;
+    Ok(sane.into_iter().chain([demo_info()]).collect())
+}
+
+fn demo_info() -> DeviceInfo {
+    DeviceInfo {
+        name: DEMO_DEVICE.into(),
+        vendor: "Folio".into(),
+        model: "demo feeder (synthetic case notes)".into(),
+        kind: "virtual sheet-fed scanner".into(),
+        sources: vec![("Feeder".into(), Some(SourceKind::Feeder)), ("Duplex".into(), Some(SourceKind::Duplex))],
+        modes: vec!["Gray".into()],
+        resolutions: vec!["100..600 step 1".into()],
+        max_area_mm: Some((210.0, 297.0)),
+        options: Vec::new(),
+    }
+}
+
+/// The device to use when none is named: the configured one, else the first SANE
+/// scanner, else the demo feeder.
+pub fn default_device(cfg: &Config) -> String {
+    if let Some(d) = &cfg.default_device {
+        return d.clone();
+    }
+    list_devices()
+        .ok()
+        .and_then(|d| d.into_iter().next())
+        .map(|d| d.name)
+        .unwrap_or_else(|| DEMO_DEVICE.into())
+}
+
+/// Scans a feeder load into a new batch, or continues one.
+pub fn scan(
+    store: &mut Store,
+    cfg: &Config,
+    actor: &Actor,
+    opts: &ScanOptions,
+    bands: Option<Sender<BandEvent>>,
+    mut on_progress: impl FnMut(ScanProgress),
+) -> Result<ScanReport, ScanError> {
+    let duplex_wanted = match opts.settings.source {
+        Some(s) => s == SourceKind::Duplex,
+        None => opts.device == DEMO_DEVICE,
+    };
+    let (batch_id, duplex, specialty) = start_or_resume(store, actor, opts, duplex_wanted)?;
+    let mut facts = store.side_facts(&batch_id)?;
+    let first_side = facts.len() as u32;
+    let capture = Capture {
+        device: opts.device.clone(),
+        settings: opts.settings.clone(),
+        batch_id: batch_id.clone(),
+        duplex,
+        first_side,
+        bands,
+    };
+    let pattern = cfg.hospital_pattern()?;
+    let started = Instant::now();
+    let run = pipeline::run(store, cfg, "folio-capture", move |f| capture.run(f), |row, n| {
+        facts.push(facts_of(row));
+        let minutes = started.elapsed().as_secs_f64() / 60.0;
+        let params = SeparationParams {
+            batch_id: &row.batch_id,
+            default_specialty: None,
+            default_doc_type: None,
+            hospital_pattern: &pattern,
+        };
+        on_progress(ScanProgress {
+            sides: n,
+            sides_per_minute: if minutes > 0.0 { n as f64 / minutes } else { 0.0 },
+            flags: separate(&facts, &params).flag_count(),
+        });
+    });
+    let kept = |store: &Store| store.committed_sides(&batch_id).map(|c| c.len() as u32).unwrap_or(first_side);
+    let stored_now = match run.stored {
+        Ok(n) => n,
+        Err(cause) => {
+            let _ = store.set_batch_error(&batch_id, &cause.to_string(), actor);
+            return Err(ScanError::Storage { kept: kept(store), batch: batch_id, cause });
+        }
+    };
+    let outcome = run.producer.unwrap_or_else(|| Err(CaptureError::Other("the capture thread crashed".into())));
+    if let Err(fault) = outcome {
+        let nothing_scanned = opts.resume.is_none() && kept(store) == 0;
+        if nothing_scanned && matches!(fault, CaptureError::Unsupported(_) | CaptureError::NoSuchDevice(_)) {
+            // A setting the device cannot honour: no batch was really started.
+            store.discard_empty_batch(&batch_id, &fault.to_string(), actor)?;
+            return Err(ScanError::Capture(fault));
+        }
+        let message = format!("{}: {fault}", fault.code());
+        store.set_batch_error(&batch_id, &message, actor)?;
+        return Err(ScanError::Interrupted { kept: kept(store), batch: batch_id, fault });
+    }
+    finish(store, cfg, actor, &batch_id, &opts.device, specialty.as_deref(), stored_now)
+}
+
+fn facts_of(row: &PageRow) -> SideFacts {
+    SideFacts {
+        side: row.side,
+        sheet: row.sheet,
+        face: Some(row.face),
+        barcodes: row.barcodes.clone(),
+        blank: row.blank,
+        restored: false,
+        unreadable: row.error.clone(),
+        flags: Vec::new(),
+    }
+}
+
+fn start_or_resume(
+    store: &mut Store,
+    actor: &Actor,
+    opts: &ScanOptions,
+    duplex: bool,
+) -> Result<(String, bool, Option<String>), ScanError> {
+    if let Some(id) = &opts.resume {
+        let b = store.find_batch(id)?;
+        if b.state != BatchState::Scanning.as_str() {
+            return Err(ScanError::NotResumable { batch: b.id, state: b.state });
+        }
+        // A duplex sheet whose back was never read is scanned again whole: the
+        // operator puts the last sheet back on the feeder.
+        if b.duplex && b.sides % 2 == 1 {
+            store.delete_page(&b.id, b.sides - 1, "front of a sheet whose back was not scanned; the sheet is rescanned", actor)?;
+        }
+        store.audit(actor, "batch.resume", &b.id, &format!("scan resumed on {}", opts.device))?;
+        return Ok((b.id, b.duplex, b.specialty));
+    }
+    let id = uuid::Uuid::now_v7().to_string();
+    store.create_batch(
+        &NewBatch {
+            id: id.clone(),
+            label: opts.label.clone().unwrap_or_default(),
+            source: opts.source.unwrap_or(BatchSource::SiteLibrary),
+            specialty: opts.specialty.clone(),
+            duplex,
+            dpi: opts.settings.dpi,
+            expected_sheets: None,
+        },
+        actor,
+    )?;
+    Ok((id, duplex, opts.specialty.clone()))
+}
+
+/// The capture thread's work.
+struct Capture {
+    device: String,
+    settings: ScanSettings,
+    batch_id: String,
+    duplex: bool,
+    first_side: u32,
+    bands: Option<Sender<BandEvent>>,
+}
+
+impl Capture {
+    fn run(self, feeder: &mut Feeder) -> Result<(), CaptureError> {
+        if self.device == DEMO_DEVICE {
+            let mut settings = self.settings.clone();
+            if settings.source.is_none() {
+                settings.source = Some(if self.duplex { SourceKind::Duplex } else { SourceKind::Feeder });
+            }
+            let mut demo = DemoFeeder::new(&settings, self.first_side as usize)?;
+            return self.feed(&mut demo, feeder);
+        }
+        let sane = Sane::init()?;
+        let mut scanner = sane.open(&self.device)?;
+        scanner.apply(&self.settings)?;
+        self.feed(&mut scanner, feeder)
+    }
+
+    /// Reads sides until the feeder is empty, a fault, or the pipeline stops.
+    fn feed(&self, source: &mut dyn PageSource, feeder: &mut Feeder) -> Result<(), CaptureError> {
+        let mut side = self.first_side;
+        loop {
+            let sink = &self.bands;
+            let mut on_band = |b: Band<'_>| {
+                if let Some(tx) = sink {
+                    let _ = tx.try_send(BandEvent {
+                        side,
+                        first_line: b.first_line,
+                        width: b.width,
+                        channels: b.channels,
+                        total_lines: b.total_lines,
+                        data: b.data.to_vec(),
+                    });
+                }
+            };
+            let Some(raster) = source.next_side(&mut on_band)? else {
+                return Ok(());
+            };
+            let (sheet, face) = sheet_and_face(side, self.duplex);
+            let meta = SideMeta {
+                batch_id: self.batch_id.clone(),
+                side,
+                sheet,
+                face,
+                origin: format!("{}#{}", self.device, side),
+            };
+            if feeder.send(meta, Payload::Raster(raster)).is_err() {
+                return Ok(());
+            }
+            side += 1;
+        }
+    }
+}
+
+fn finish(
+    store: &mut Store,
+    cfg: &Config,
+    actor: &Actor,
+    batch_id: &str,
+    device: &str,
+    specialty: Option<&str>,
+    stored_now: u32,
+) -> Result<ScanReport, ScanError> {
+    Ok(ScanReport {
+        batch_id: batch_id.to_string(),
+        device: device.to_string(),
+        stored_now,
+        closed: pipeline::close_batch::<ScanError>(store, cfg, actor, batch_id, specialty)?,
+    })
+}
