@@ -175,6 +175,7 @@ impl ScanProfile {
             brightness: self.brightness,
             contrast: self.contrast,
             options: self.options.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            options_after: Vec::new(),
         })
     }
 }

@@ -98,6 +98,9 @@ pub struct ScanSettings {
     pub contrast: Option<f64>,
     /// Backend options by name, set last (`--option name=value`).
     pub options: Vec<(String, String)>,
+    /// Options to set once a number of sides is scanned (`--option-after
+    /// N:name=value`), to rehearse faults with SANE's test backend.
+    pub options_after: Vec<(u32, String, String)>,
 }
 
 /// Lines of a side as they arrive from the scanner.
@@ -223,6 +226,11 @@ pub trait PageSource {
         &mut self,
         on_band: &mut dyn FnMut(Band<'_>),
     ) -> Result<Option<Raster>, CaptureError>;
+
+    /// Sets a backend option between sides.
+    fn set_option(&mut self, name: &str, _value: &str) -> Result<(), CaptureError> {
+        Err(CaptureError::Unsupported(format!("this device has no option '{name}'")))
+    }
 }
 
 /// The name of the built-in demo feeder.

@@ -556,6 +556,10 @@ impl PageSource for SaneScanner<'_> {
         self.source == Some(SourceKind::Duplex)
     }
 
+    fn set_option(&mut self, name: &str, value: &str) -> Result<(), CaptureError> {
+        self.set(name, value)
+    }
+
     fn next_side(
         &mut self,
         on_band: &mut dyn FnMut(Band<'_>),
@@ -571,7 +575,9 @@ impl PageSource for SaneScanner<'_> {
             let st = unsafe { ffi::sane_start(self.handle) };
             match st {
                 ffi::STATUS_GOOD => self.started = true,
-                ffi::STATUS_NO_DOCS if frames.is_empty() => {
+                // Some backends (pnm) answer EOF instead of NO_DOCS when there
+                // is no further page.
+                ffi::STATUS_NO_DOCS | ffi::STATUS_EOF if frames.is_empty() => {
                     self.end_batch();
                     return if self.sides_done == 0 {
                         Err(CaptureError::FeederEmpty)

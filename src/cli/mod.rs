@@ -159,9 +159,23 @@ enum Command {
         label: Option<String>,
         #[arg(long)]
         specialty: Option<String>,
-        /// Continue this batch after clearing a fault.
+        /// Set a backend option once N sides are scanned, N:NAME=VALUE (to
+        /// rehearse faults with SANE's test backend).
+        #[arg(long = "option-after", value_name = "N:NAME=VALUE")]
+        options_after: Vec<String>,
+        /// Continue this batch (after clearing a fault, or to add a load).
         #[arg(long, value_name = "BATCH")]
         resume: Option<String>,
+        /// Leave the batch open when the feeder empties (more loads or flatbed
+        /// pages follow with --resume; `folio close` ends it).
+        #[arg(long)]
+        keep_open: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Separate and close a batch that was left open.
+    Close {
+        batch: String,
         #[arg(long)]
         json: bool,
     },
@@ -327,10 +341,26 @@ fn dispatch(cli: Cli) -> Result<u8> {
             if *json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                output::closed(&report.closed, report.stored_now);
+                match &report.closed {
+                    Some(c) => output::closed(c, report.stored_now),
+                    None => eprintln!("{} sides scanned; batch left open (`folio scan --resume` adds more, `folio close` ends it)", report.stored_now),
+                }
                 println!("{}", report.batch_id);
             }
-            Ok(if report.closed.unreadable.is_empty() { exit::OK } else { exit::SIDES_UNREADABLE })
+            Ok(match &report.closed {
+                Some(c) if !c.unreadable.is_empty() => exit::SIDES_UNREADABLE,
+                _ => exit::OK,
+            })
+        }
+        Command::Close { batch, json } => {
+            let mut ctx = open(&cli)?;
+            let closed = workers::scan::close(&mut ctx.store, &ctx.cfg, &ctx.actor, batch)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&closed)?);
+            } else {
+                output::closed(&closed, 0);
+            }
+            Ok(exit::OK)
         }
         Command::Check => {
             let ctx = open(&cli)?;
@@ -343,7 +373,9 @@ fn dispatch(cli: Cli) -> Result<u8> {
 
 /// Scan options from a profile and the flags that override it.
 fn scan_options(cfg: &Config, command: &Command) -> Result<workers::ScanOptions> {
-    let Command::Scan { device, profile, source, mode, dpi, page_size, options, label, specialty, resume, .. } = command
+    let Command::Scan {
+        device, profile, source, mode, dpi, page_size, options, options_after, label, specialty, resume, keep_open, ..
+    } = command
     else {
         anyhow::bail!("not a scan command");
     };
@@ -372,6 +404,11 @@ fn scan_options(cfg: &Config, command: &Command) -> Result<workers::ScanOptions>
         let (k, v) = o.split_once('=').with_context(|| format!("--option {o}: write NAME=VALUE"))?;
         settings.options.push((k.trim().to_string(), v.trim().to_string()));
     }
+    for o in options_after {
+        let parsed = o.split_once(':').and_then(|(n, kv)| Some((n.trim().parse::<u32>().ok()?, kv.split_once('=')?)));
+        let (n, (k, v)) = parsed.with_context(|| format!("--option-after {o}: write N:NAME=VALUE"))?;
+        settings.options_after.push((n, k.trim().to_string(), v.trim().to_string()));
+    }
     let device = device
         .clone()
         .or_else(|| prof.as_ref().and_then(|p| p.device.clone()))
@@ -383,5 +420,6 @@ fn scan_options(cfg: &Config, command: &Command) -> Result<workers::ScanOptions>
         specialty: specialty.clone(),
         resume: resume.clone(),
         source: None,
+        keep_open: *keep_open,
     })
 }

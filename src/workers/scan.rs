@@ -56,6 +56,9 @@ pub struct ScanOptions {
     pub specialty: Option<String>,
     pub resume: Option<String>,
     pub source: Option<BatchSource>,
+    /// Leave the batch open after the feeder empties, to add more loads (or
+    /// flatbed pages) with `--resume`; `folio close` separates it.
+    pub keep_open: bool,
 }
 
 /// Lines of a side for a live preview.
@@ -83,8 +86,9 @@ pub struct ScanReport {
     pub batch_id: String,
     pub device: String,
     pub stored_now: u32,
+    /// None when the batch was left open.
     #[serde(flatten)]
-    pub closed: Closed,
+    pub closed: Option<Closed>,
 }
 
 /// Describes every device: SANE's (on a capture thread, as libsane wants) and
@@ -187,7 +191,21 @@ pub fn scan(
         store.set_batch_error(&batch_id, &message, actor)?;
         return Err(ScanError::Interrupted { kept: kept(store), batch: batch_id, fault });
     }
+    if opts.keep_open {
+        store.audit(actor, "batch.load", &batch_id, &format!("{stored_now} sides scanned; batch left open"))?;
+        return Ok(ScanReport { batch_id, device: opts.device.clone(), stored_now, closed: None });
+    }
     finish(store, cfg, actor, &batch_id, &opts.device, specialty.as_deref(), stored_now)
+}
+
+/// Separates and closes a batch left open (`--keep-open`, or an interrupted
+/// scan the operator decides to finish as it is).
+pub fn close(store: &mut Store, cfg: &Config, actor: &Actor, batch: &str) -> Result<Closed, ScanError> {
+    let b = store.find_batch(batch)?;
+    if b.state != BatchState::Scanning.as_str() {
+        return Err(ScanError::NotResumable { batch: b.id, state: b.state });
+    }
+    pipeline::close_batch::<ScanError>(store, cfg, actor, &b.id, b.specialty.as_deref())
 }
 
 fn facts_of(row: &PageRow) -> SideFacts {
@@ -267,7 +285,11 @@ impl Capture {
     /// Reads sides until the feeder is empty, a fault, or the pipeline stops.
     fn feed(&self, source: &mut dyn PageSource, feeder: &mut Feeder) -> Result<(), CaptureError> {
         let mut side = self.first_side;
+        let mut scanned = 0u32;
         loop {
+            for (_, name, value) in self.settings.options_after.iter().filter(|(n, _, _)| *n == scanned) {
+                source.set_option(name, value)?;
+            }
             let sink = &self.bands;
             let mut on_band = |b: Band<'_>| {
                 if let Some(tx) = sink {
@@ -296,6 +318,7 @@ impl Capture {
                 return Ok(());
             }
             side += 1;
+            scanned += 1;
         }
     }
 }
@@ -313,6 +336,6 @@ fn finish(
         batch_id: batch_id.to_string(),
         device: device.to_string(),
         stored_now,
-        closed: pipeline::close_batch::<ScanError>(store, cfg, actor, batch_id, specialty)?,
+        closed: Some(pipeline::close_batch::<ScanError>(store, cfg, actor, batch_id, specialty)?),
     })
 }
