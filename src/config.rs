@@ -3,8 +3,8 @@
 
 use crate::capture::{ColorMode, ScanSettings, SourceKind};
 use crate::imaging::analyze::BlankParams;
-use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -163,7 +163,9 @@ impl ScanProfile {
         let page_size_mm = match &self.page_size {
             Some(name) => Some(page_size_mm(name).ok_or_else(|| ConfigError::Invalid {
                 path: PathBuf::from("config.toml"),
-                message: format!("unknown page size '{name}': use a4, a3, a5, letter, legal or WIDTHxHEIGHT (mm)"),
+                message: format!(
+                    "unknown page size '{name}': use a4, a3, a5, letter, legal or WIDTHxHEIGHT (mm)"
+                ),
             })?),
             None => None,
         };
@@ -174,7 +176,11 @@ impl ScanProfile {
             page_size_mm,
             brightness: self.brightness,
             contrast: self.contrast,
-            options: self.options.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            options: self
+                .options
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             options_after: Vec::new(),
         })
     }
@@ -210,10 +216,27 @@ impl Config {
             ..ScanProfile::default()
         };
         BTreeMap::from([
-            ("demo".to_string(), p(Some(crate::capture::DEMO_DEVICE), SourceKind::Duplex, ColorMode::Gray, 200)),
-            ("duplex-gray-300".to_string(), p(None, SourceKind::Duplex, ColorMode::Gray, 300)),
-            ("feeder-gray-300".to_string(), p(None, SourceKind::Feeder, ColorMode::Gray, 300)),
-            ("flatbed-color-300".to_string(), p(None, SourceKind::Flatbed, ColorMode::Color, 300)),
+            (
+                "demo".to_string(),
+                p(
+                    Some(crate::capture::DEMO_DEVICE),
+                    SourceKind::Duplex,
+                    ColorMode::Gray,
+                    200,
+                ),
+            ),
+            (
+                "duplex-gray-300".to_string(),
+                p(None, SourceKind::Duplex, ColorMode::Gray, 300),
+            ),
+            (
+                "feeder-gray-300".to_string(),
+                p(None, SourceKind::Feeder, ColorMode::Gray, 300),
+            ),
+            (
+                "flatbed-color-300".to_string(),
+                p(None, SourceKind::Flatbed, ColorMode::Color, 300),
+            ),
         ])
     }
 }

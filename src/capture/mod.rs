@@ -229,7 +229,9 @@ pub trait PageSource {
 
     /// Sets a backend option between sides.
     fn set_option(&mut self, name: &str, _value: &str) -> Result<(), CaptureError> {
-        Err(CaptureError::Unsupported(format!("this device has no option '{name}'")))
+        Err(CaptureError::Unsupported(format!(
+            "this device has no option '{name}'"
+        )))
     }
 }
 

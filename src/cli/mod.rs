@@ -4,10 +4,10 @@
 mod output;
 mod sheets;
 
+use crate::capture::{ColorMode, SourceKind};
 use crate::config::{self, Config};
 use crate::store::{Actor, Store};
 use crate::workers::{self, ImportError, ImportOptions, ScanError};
-use crate::capture::{ColorMode, SourceKind};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -192,7 +192,10 @@ pub fn run() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
-            let code = match (e.downcast_ref::<ImportError>(), e.downcast_ref::<ScanError>()) {
+            let code = match (
+                e.downcast_ref::<ImportError>(),
+                e.downcast_ref::<ScanError>(),
+            ) {
                 (Some(ImportError::Interrupted { .. }), _) => exit::INTERRUPTED,
                 (_, Some(scan_error)) => scan_error.exit_code(),
                 _ => exit::ERROR,
@@ -334,7 +337,10 @@ fn dispatch(cli: Cli) -> Result<u8> {
             let bar = output::progress_bar(*json);
             let report = workers::scan(&mut ctx.store, &ctx.cfg, &ctx.actor, &opts, None, |p| {
                 bar.set_position(p.sides as u64);
-                bar.set_message(format!("{:.0} sides/min, {} flags so far", p.sides_per_minute, p.flags));
+                bar.set_message(format!(
+                    "{:.0} sides/min, {} flags so far",
+                    p.sides_per_minute, p.flags
+                ));
             });
             bar.finish_and_clear();
             let report = report?;
@@ -343,7 +349,10 @@ fn dispatch(cli: Cli) -> Result<u8> {
             } else {
                 match &report.closed {
                     Some(c) => output::closed(c, report.stored_now),
-                    None => eprintln!("{} sides scanned; batch left open (`folio scan --resume` adds more, `folio close` ends it)", report.stored_now),
+                    None => eprintln!(
+                        "{} sides scanned; batch left open (`folio scan --resume` adds more, `folio close` ends it)",
+                        report.stored_now
+                    ),
                 }
                 println!("{}", report.batch_id);
             }
@@ -374,7 +383,19 @@ fn dispatch(cli: Cli) -> Result<u8> {
 /// Scan options from a profile and the flags that override it.
 fn scan_options(cfg: &Config, command: &Command) -> Result<workers::ScanOptions> {
     let Command::Scan {
-        device, profile, source, mode, dpi, page_size, options, options_after, label, specialty, resume, keep_open, ..
+        device,
+        profile,
+        source,
+        mode,
+        dpi,
+        page_size,
+        options,
+        options_after,
+        label,
+        specialty,
+        resume,
+        keep_open,
+        ..
     } = command
     else {
         anyhow::bail!("not a scan command");
@@ -387,27 +408,46 @@ fn scan_options(cfg: &Config, command: &Command) -> Result<workers::ScanOptions>
         })?),
         None => None,
     };
-    let mut settings = prof.as_ref().map(|p| p.settings()).transpose()?.unwrap_or_default();
+    let mut settings = prof
+        .as_ref()
+        .map(|p| p.settings())
+        .transpose()?
+        .unwrap_or_default();
     if let Some(s) = source {
-        settings.source = Some(SourceKind::parse(s).with_context(|| format!("--source {s}: use feeder, flatbed or duplex"))?);
+        settings.source = Some(
+            SourceKind::parse(s)
+                .with_context(|| format!("--source {s}: use feeder, flatbed or duplex"))?,
+        );
     }
     if let Some(m) = mode {
-        settings.mode = Some(ColorMode::parse(m).with_context(|| format!("--mode {m}: use gray, color or bw"))?);
+        settings.mode = Some(
+            ColorMode::parse(m).with_context(|| format!("--mode {m}: use gray, color or bw"))?,
+        );
     }
     if dpi.is_some() {
         settings.dpi = *dpi;
     }
     if let Some(p) = page_size {
-        settings.page_size_mm = Some(config::page_size_mm(p).with_context(|| format!("unknown page size '{p}'"))?);
+        settings.page_size_mm =
+            Some(config::page_size_mm(p).with_context(|| format!("unknown page size '{p}'"))?);
     }
     for o in options {
-        let (k, v) = o.split_once('=').with_context(|| format!("--option {o}: write NAME=VALUE"))?;
-        settings.options.push((k.trim().to_string(), v.trim().to_string()));
+        let (k, v) = o
+            .split_once('=')
+            .with_context(|| format!("--option {o}: write NAME=VALUE"))?;
+        settings
+            .options
+            .push((k.trim().to_string(), v.trim().to_string()));
     }
     for o in options_after {
-        let parsed = o.split_once(':').and_then(|(n, kv)| Some((n.trim().parse::<u32>().ok()?, kv.split_once('=')?)));
-        let (n, (k, v)) = parsed.with_context(|| format!("--option-after {o}: write N:NAME=VALUE"))?;
-        settings.options_after.push((n, k.trim().to_string(), v.trim().to_string()));
+        let parsed = o
+            .split_once(':')
+            .and_then(|(n, kv)| Some((n.trim().parse::<u32>().ok()?, kv.split_once('=')?)));
+        let (n, (k, v)) =
+            parsed.with_context(|| format!("--option-after {o}: write N:NAME=VALUE"))?;
+        settings
+            .options_after
+            .push((n, k.trim().to_string(), v.trim().to_string()));
     }
     let device = device
         .clone()

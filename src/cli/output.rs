@@ -15,9 +15,9 @@ pub fn progress_bar(json: bool) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new_spinner();
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} {pos} sides stored {elapsed} {msg}",
-    ) {
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{spinner} {pos} sides stored {elapsed} {msg}")
+    {
         bar.set_style(style);
     }
     bar
@@ -180,7 +180,14 @@ pub fn devices(devices: &[crate::capture::DeviceInfo], json: bool) -> Result<()>
             .iter()
             .map(|(n, k)| format!("{n} [{}]", k.map(|k| k.as_str()).unwrap_or("not used")))
             .collect();
-        println!("    sources: {}", if sources.is_empty() { "-".into() } else { sources.join(", ") });
+        println!(
+            "    sources: {}",
+            if sources.is_empty() {
+                "-".into()
+            } else {
+                sources.join(", ")
+            }
+        );
         println!("    modes: {}", d.modes.join(", "));
         println!("    resolutions: {}", d.resolutions.join(", "));
         if let Some((w, h)) = d.max_area_mm {
@@ -190,7 +197,10 @@ pub fn devices(devices: &[crate::capture::DeviceInfo], json: bool) -> Result<()>
     Ok(())
 }
 
-pub fn profiles(profiles: &std::collections::BTreeMap<String, crate::config::ScanProfile>, json: bool) -> Result<()> {
+pub fn profiles(
+    profiles: &std::collections::BTreeMap<String, crate::config::ScanProfile>,
+    json: bool,
+) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(profiles)?);
         return Ok(());
@@ -200,8 +210,12 @@ pub fn profiles(profiles: &std::collections::BTreeMap<String, crate::config::Sca
             "{name}: device {}, source {}, mode {}, {} dpi, page {}",
             p.device.as_deref().unwrap_or("(default)"),
             p.source.map(|s| s.as_str()).unwrap_or("(device default)"),
-            p.mode.map(|m| format!("{m:?}").to_lowercase()).unwrap_or("(device default)".into()),
-            p.dpi.map(|d| d.to_string()).unwrap_or("(device default)".into()),
+            p.mode
+                .map(|m| format!("{m:?}").to_lowercase())
+                .unwrap_or("(device default)".into()),
+            p.dpi
+                .map(|d| d.to_string())
+                .unwrap_or("(device default)".into()),
             p.page_size.as_deref().unwrap_or("(device default)")
         );
     }

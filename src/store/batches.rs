@@ -231,7 +231,12 @@ impl Store {
 
     /// Deletes a batch that never stored a side (its scan could not start); the
     /// audit trail keeps both events.
-    pub fn discard_empty_batch(&mut self, batch_id: &str, why: &str, actor: &Actor) -> Result<(), StoreError> {
+    pub fn discard_empty_batch(
+        &mut self,
+        batch_id: &str,
+        why: &str,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         let n = tx.execute(
             "DELETE FROM batches WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM pages WHERE batch_id = ?1)",
@@ -246,10 +251,25 @@ impl Store {
 
     /// Removes a stored side (the front of a sheet whose back was never read, so
     /// the sheet can be scanned again whole); audited.
-    pub fn delete_page(&mut self, batch_id: &str, side: u32, why: &str, actor: &Actor) -> Result<(), StoreError> {
+    pub fn delete_page(
+        &mut self,
+        batch_id: &str,
+        side: u32,
+        why: &str,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
-        tx.execute("DELETE FROM pages WHERE batch_id = ?1 AND side = ?2", params![batch_id, side])?;
-        audit::append(&tx, actor, "page.delete", &format!("{batch_id}/{side}"), why)?;
+        tx.execute(
+            "DELETE FROM pages WHERE batch_id = ?1 AND side = ?2",
+            params![batch_id, side],
+        )?;
+        audit::append(
+            &tx,
+            actor,
+            "page.delete",
+            &format!("{batch_id}/{side}"),
+            why,
+        )?;
         tx.commit()?;
         Ok(())
     }

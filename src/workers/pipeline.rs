@@ -269,7 +269,11 @@ pub fn close_batch<E: From<StoreError> + From<ConfigError>>(
     Ok(Closed {
         sides: facts.len() as u32,
         records: layout.records.len() as u32,
-        documents: layout.records.iter().map(|r| r.documents.len() as u32).sum(),
+        documents: layout
+            .records
+            .iter()
+            .map(|r| r.documents.len() as u32)
+            .sum(),
         removed: layout.removed.len() as u32,
         flags: flags as u32,
         state: state.as_str().to_string(),

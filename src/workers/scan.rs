@@ -13,7 +13,9 @@ use crate::batch::separate::{SeparationParams, SideFacts, sheet_and_face};
 use crate::batch::{BatchSource, BatchState, separate};
 use crate::capture::demo::DemoFeeder;
 use crate::capture::sane::Sane;
-use crate::capture::{Band, CaptureError, DEMO_DEVICE, DeviceInfo, PageSource, ScanSettings, SourceKind};
+use crate::capture::{
+    Band, CaptureError, DEMO_DEVICE, DeviceInfo, PageSource, ScanSettings, SourceKind,
+};
 use crate::config::{Config, ConfigError};
 use crate::store::{Actor, NewBatch, PageRow, Store, StoreError};
 use crossbeam_channel::Sender;
@@ -30,10 +32,22 @@ pub enum ScanError {
     Capture(CaptureError),
     #[error("batch {batch} is {state}; only a batch still scanning can be resumed")]
     NotResumable { batch: String, state: String },
-    #[error("batch {batch} stopped: {fault}. The {kept} sides scanned so far are kept; resume with `folio scan --resume {batch}`")]
-    Interrupted { batch: String, kept: u32, fault: CaptureError },
-    #[error("batch {batch} stopped: {cause}. The {kept} sides stored so far are kept; resume with `folio scan --resume {batch}`")]
-    Storage { batch: String, kept: u32, cause: StoreError },
+    #[error(
+        "batch {batch} stopped: {fault}. The {kept} sides scanned so far are kept; resume with `folio scan --resume {batch}`"
+    )]
+    Interrupted {
+        batch: String,
+        kept: u32,
+        fault: CaptureError,
+    },
+    #[error(
+        "batch {batch} stopped: {cause}. The {kept} sides stored so far are kept; resume with `folio scan --resume {batch}`"
+    )]
+    Storage {
+        batch: String,
+        kept: u32,
+        cause: StoreError,
+    },
 }
 
 impl ScanError {
@@ -99,7 +113,9 @@ pub fn list_devices() -> Result<Vec<DeviceInfo>, CaptureError> {
         .spawn(|| Sane::init().and_then(|s| s.describe_all()))
         .map_err(|e| CaptureError::Other(e.to_string()))?
         .join()
-        .map_err(|_| CaptureError::Other("the SANE library crashed while listing devices".into()))??;
+        .map_err(|_| {
+            CaptureError::Other("the SANE library crashed while listing devices".into())
+        })??;
     Ok(sane.into_iter().chain([demo_info()]).collect())
 }
 
@@ -109,7 +125,10 @@ fn demo_info() -> DeviceInfo {
         vendor: "Folio".into(),
         model: "demo feeder (synthetic case notes)".into(),
         kind: "virtual sheet-fed scanner".into(),
-        sources: vec![("Feeder".into(), Some(SourceKind::Feeder)), ("Duplex".into(), Some(SourceKind::Duplex))],
+        sources: vec![
+            ("Feeder".into(), Some(SourceKind::Feeder)),
+            ("Duplex".into(), Some(SourceKind::Duplex)),
+        ],
         modes: vec!["Gray".into()],
         resolutions: vec!["100..600 step 1".into()],
         max_area_mm: Some((210.0, 297.0)),
@@ -156,54 +175,110 @@ pub fn scan(
     };
     let pattern = cfg.hospital_pattern()?;
     let started = Instant::now();
-    let run = pipeline::run(store, cfg, "folio-capture", move |f| capture.run(f), |row, n| {
-        facts.push(facts_of(row));
-        let minutes = started.elapsed().as_secs_f64() / 60.0;
-        let params = SeparationParams {
-            batch_id: &row.batch_id,
-            default_specialty: None,
-            default_doc_type: None,
-            hospital_pattern: &pattern,
-        };
-        on_progress(ScanProgress {
-            sides: n,
-            sides_per_minute: if minutes > 0.0 { n as f64 / minutes } else { 0.0 },
-            flags: separate(&facts, &params).flag_count(),
-        });
-    });
-    let kept = |store: &Store| store.committed_sides(&batch_id).map(|c| c.len() as u32).unwrap_or(first_side);
+    let run = pipeline::run(
+        store,
+        cfg,
+        "folio-capture",
+        move |f| capture.run(f),
+        |row, n| {
+            facts.push(facts_of(row));
+            let minutes = started.elapsed().as_secs_f64() / 60.0;
+            let params = SeparationParams {
+                batch_id: &row.batch_id,
+                default_specialty: None,
+                default_doc_type: None,
+                hospital_pattern: &pattern,
+            };
+            on_progress(ScanProgress {
+                sides: n,
+                sides_per_minute: if minutes > 0.0 {
+                    n as f64 / minutes
+                } else {
+                    0.0
+                },
+                flags: separate(&facts, &params).flag_count(),
+            });
+        },
+    );
+    let kept = |store: &Store| {
+        store
+            .committed_sides(&batch_id)
+            .map(|c| c.len() as u32)
+            .unwrap_or(first_side)
+    };
     let stored_now = match run.stored {
         Ok(n) => n,
         Err(cause) => {
             let _ = store.set_batch_error(&batch_id, &cause.to_string(), actor);
-            return Err(ScanError::Storage { kept: kept(store), batch: batch_id, cause });
+            return Err(ScanError::Storage {
+                kept: kept(store),
+                batch: batch_id,
+                cause,
+            });
         }
     };
-    let outcome = run.producer.unwrap_or_else(|| Err(CaptureError::Other("the capture thread crashed".into())));
+    let outcome = run
+        .producer
+        .unwrap_or_else(|| Err(CaptureError::Other("the capture thread crashed".into())));
     if let Err(fault) = outcome {
         let nothing_scanned = opts.resume.is_none() && kept(store) == 0;
-        if nothing_scanned && matches!(fault, CaptureError::Unsupported(_) | CaptureError::NoSuchDevice(_)) {
+        if nothing_scanned
+            && matches!(
+                fault,
+                CaptureError::Unsupported(_) | CaptureError::NoSuchDevice(_)
+            )
+        {
             // A setting the device cannot honour: no batch was really started.
             store.discard_empty_batch(&batch_id, &fault.to_string(), actor)?;
             return Err(ScanError::Capture(fault));
         }
         let message = format!("{}: {fault}", fault.code());
         store.set_batch_error(&batch_id, &message, actor)?;
-        return Err(ScanError::Interrupted { kept: kept(store), batch: batch_id, fault });
+        return Err(ScanError::Interrupted {
+            kept: kept(store),
+            batch: batch_id,
+            fault,
+        });
     }
     if opts.keep_open {
-        store.audit(actor, "batch.load", &batch_id, &format!("{stored_now} sides scanned; batch left open"))?;
-        return Ok(ScanReport { batch_id, device: opts.device.clone(), stored_now, closed: None });
+        store.audit(
+            actor,
+            "batch.load",
+            &batch_id,
+            &format!("{stored_now} sides scanned; batch left open"),
+        )?;
+        return Ok(ScanReport {
+            batch_id,
+            device: opts.device.clone(),
+            stored_now,
+            closed: None,
+        });
     }
-    finish(store, cfg, actor, &batch_id, &opts.device, specialty.as_deref(), stored_now)
+    finish(
+        store,
+        cfg,
+        actor,
+        &batch_id,
+        &opts.device,
+        specialty.as_deref(),
+        stored_now,
+    )
 }
 
 /// Separates and closes a batch left open (`--keep-open`, or an interrupted
 /// scan the operator decides to finish as it is).
-pub fn close(store: &mut Store, cfg: &Config, actor: &Actor, batch: &str) -> Result<Closed, ScanError> {
+pub fn close(
+    store: &mut Store,
+    cfg: &Config,
+    actor: &Actor,
+    batch: &str,
+) -> Result<Closed, ScanError> {
     let b = store.find_batch(batch)?;
     if b.state != BatchState::Scanning.as_str() {
-        return Err(ScanError::NotResumable { batch: b.id, state: b.state });
+        return Err(ScanError::NotResumable {
+            batch: b.id,
+            state: b.state,
+        });
     }
     pipeline::close_batch::<ScanError>(store, cfg, actor, &b.id, b.specialty.as_deref())
 }
@@ -230,14 +305,27 @@ fn start_or_resume(
     if let Some(id) = &opts.resume {
         let b = store.find_batch(id)?;
         if b.state != BatchState::Scanning.as_str() {
-            return Err(ScanError::NotResumable { batch: b.id, state: b.state });
+            return Err(ScanError::NotResumable {
+                batch: b.id,
+                state: b.state,
+            });
         }
         // A duplex sheet whose back was never read is scanned again whole: the
         // operator puts the last sheet back on the feeder.
         if b.duplex && b.sides % 2 == 1 {
-            store.delete_page(&b.id, b.sides - 1, "front of a sheet whose back was not scanned; the sheet is rescanned", actor)?;
+            store.delete_page(
+                &b.id,
+                b.sides - 1,
+                "front of a sheet whose back was not scanned; the sheet is rescanned",
+                actor,
+            )?;
         }
-        store.audit(actor, "batch.resume", &b.id, &format!("scan resumed on {}", opts.device))?;
+        store.audit(
+            actor,
+            "batch.resume",
+            &b.id,
+            &format!("scan resumed on {}", opts.device),
+        )?;
         return Ok((b.id, b.duplex, b.specialty));
     }
     let id = uuid::Uuid::now_v7().to_string();
@@ -271,7 +359,11 @@ impl Capture {
         if self.device == DEMO_DEVICE {
             let mut settings = self.settings.clone();
             if settings.source.is_none() {
-                settings.source = Some(if self.duplex { SourceKind::Duplex } else { SourceKind::Feeder });
+                settings.source = Some(if self.duplex {
+                    SourceKind::Duplex
+                } else {
+                    SourceKind::Feeder
+                });
             }
             let mut demo = DemoFeeder::new(&settings, self.first_side as usize)?;
             return self.feed(&mut demo, feeder);
@@ -287,7 +379,12 @@ impl Capture {
         let mut side = self.first_side;
         let mut scanned = 0u32;
         loop {
-            for (_, name, value) in self.settings.options_after.iter().filter(|(n, _, _)| *n == scanned) {
+            for (_, name, value) in self
+                .settings
+                .options_after
+                .iter()
+                .filter(|(n, _, _)| *n == scanned)
+            {
                 source.set_option(name, value)?;
             }
             let sink = &self.bands;
@@ -336,6 +433,8 @@ fn finish(
         batch_id: batch_id.to_string(),
         device: device.to_string(),
         stored_now,
-        closed: Some(pipeline::close_batch::<ScanError>(store, cfg, actor, batch_id, specialty)?),
+        closed: Some(pipeline::close_batch::<ScanError>(
+            store, cfg, actor, batch_id, specialty,
+        )?),
     })
 }

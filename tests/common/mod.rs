@@ -15,10 +15,17 @@ pub struct Station {
 }
 
 impl Station {
+    /// A station whose SANE sees only the `test` and `pnm` backends.
     pub fn new() -> Station {
-        Station {
-            dir: tempfile::tempdir().expect("tempdir"),
-        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sane = dir.path().join("sane.d");
+        std::fs::create_dir_all(&sane).unwrap();
+        std::fs::write(sane.join("dll.conf"), "test\npnm\n").unwrap();
+        Station { dir }
+    }
+
+    pub fn sane_dir(&self) -> PathBuf {
+        self.dir.path().join("sane.d")
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -31,6 +38,7 @@ impl Station {
         c.env("FOLIO_DATA_DIR", self.data_dir())
             .env("FOLIO_OPERATOR", "tester")
             .env("FOLIO_STATION", "test-station")
+            .env("SANE_CONFIG_DIR", self.sane_dir())
             .env_remove("FOLIO_LOG");
         c
     }
@@ -58,6 +66,11 @@ impl Station {
         args.extend(paths.iter().map(|p| p.display().to_string()));
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         serde_json::from_str(&self.ok(&refs)).expect("import json")
+    }
+
+    /// Runs a command that prints JSON on success.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        serde_json::from_str(&self.ok(args)).expect("json output")
     }
 
     /// Exports a batch and returns the manifest and the folder.
