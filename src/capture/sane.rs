@@ -211,7 +211,7 @@ impl SaneScanner<'_> {
         (1..1000)
             .map_while(|i| self.descriptor(i).map(|d| (i, d)))
             .find_map(|(i, d)| {
-                (cstr(d.name) == name).then(|| Opt {
+                (cstr(d.name) == name).then_some(Opt {
                     index: i,
                     value_type: d.value_type,
                     size: d.size,
@@ -607,10 +607,7 @@ impl PageSource for SaneScanner<'_> {
                 break;
             }
         }
-        let raster = assemble(&frames, dpi).map_err(|e| {
-            self.end_batch();
-            e
-        })?;
+        let raster = assemble(&frames, dpi).inspect_err(|_| self.end_batch())?;
         self.sides_done += 1;
         Ok(Some(raster))
     }
