@@ -184,6 +184,8 @@ fn each_fault_keeps_completed_sides_says_what_to_do_and_resumes() {
         ("NO_DOCS", 12, "load the stack"),
         ("IO_ERROR", 14, "check the cable and power"),
         ("DEVICE_BUSY", 13, "close that program or wait"),
+        ("INVAL", 15, "reconnect it, put the last sheet back"),
+        ("CANCELLED", 16, "scan cancelled"),
     ] {
         let fault = format!("4:read-return-value=SANE_STATUS_{status}");
         let mut args = base.to_vec();
@@ -349,5 +351,57 @@ fn slow_processing_holds_capture_back_without_losing_a_side() {
     ]);
     assert_eq!(r["sides"], truth.sides);
     let (m, _) = st.export(r["batch_id"].as_str().unwrap());
+    assert_matches_truth(&m, &truth);
+}
+
+#[test]
+fn ctrl_c_stops_a_scan_cleanly_and_the_batch_resumes() {
+    let st = Station::new();
+    let truth = demo_truth(2);
+    let child = st
+        .cmd()
+        .args([
+            "scan",
+            "--device",
+            "folio:demo",
+            "--option",
+            "records=2",
+            "--option",
+            "speed=150",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    // SAFETY: plain kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(16),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8_lossy(&out.stderr)
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .to_string();
+    let kept = batch_row(&st, &id)["sides"].as_u64().unwrap();
+    assert!(kept > 0 && kept < truth.sides as u64, "kept {kept}");
+    let r = st.json(&[
+        "scan",
+        "--json",
+        "--device",
+        "folio:demo",
+        "--option",
+        "records=2",
+        "--option",
+        "speed=0",
+        "--resume",
+        &id,
+    ]);
+    assert_eq!(r["sides"], truth.sides);
+    let (m, _) = st.export(&id);
     assert_matches_truth(&m, &truth);
 }

@@ -6,6 +6,8 @@ use super::{Band, CaptureError, PageSource, ScanSettings, SourceKind};
 use crate::imaging::Raster;
 use crate::imaging::draw::TextPainter;
 use crate::synth::{self, SideKind, StackSpec, Truth};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Lines delivered per band.
@@ -23,6 +25,7 @@ pub struct DemoFeeder {
     painter: TextPainter,
     fault_after: Option<usize>,
     fault: Option<CaptureError>,
+    cancel: Arc<AtomicBool>,
 }
 
 impl DemoFeeder {
@@ -78,6 +81,7 @@ impl DemoFeeder {
             painter: TextPainter::new(),
             fault_after: fault_after.filter(|&n| n >= start_side),
             fault,
+            cancel: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -90,6 +94,10 @@ impl DemoFeeder {
 impl PageSource for DemoFeeder {
     fn duplex(&self) -> bool {
         self.spec.duplex
+    }
+
+    fn set_cancel(&mut self, flag: Arc<AtomicBool>) {
+        self.cancel = flag;
     }
 
     fn next_side(
@@ -109,6 +117,9 @@ impl PageSource for DemoFeeder {
         let stride = raster.width as usize;
         let bands = (raster.height as usize).div_ceil(BAND_LINES);
         for b in 0..bands {
+            if self.cancel.load(Ordering::SeqCst) {
+                return Err(CaptureError::Cancelled { partial: b > 0 });
+            }
             if self.fault_after == Some(self.next) && b == bands / 2 {
                 self.fault_after = None;
                 return Err(self

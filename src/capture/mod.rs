@@ -227,6 +227,10 @@ pub trait PageSource {
         on_band: &mut dyn FnMut(Band<'_>),
     ) -> Result<Option<Raster>, CaptureError>;
 
+    /// Uses `flag` to stop: once set, the scan ends at the next read with
+    /// `CaptureError::Cancelled`.
+    fn set_cancel(&mut self, _flag: std::sync::Arc<std::sync::atomic::AtomicBool>) {}
+
     /// Sets a backend option between sides.
     fn set_option(&mut self, name: &str, _value: &str) -> Result<(), CaptureError> {
         Err(CaptureError::Unsupported(format!(

@@ -196,11 +196,6 @@ impl SaneScanner<'_> {
         &self.name
     }
 
-    /// A flag another thread can set to stop the scan at the next read.
-    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
-        self.cancel.clone()
-    }
-
     fn descriptor(&self, i: c_int) -> Option<&ffi::OptionDescriptor> {
         // SAFETY: valid handle; SANE returns NULL past the last option, and the
         // descriptor stays valid until options are reloaded (we copy at once).
@@ -558,6 +553,10 @@ impl PageSource for SaneScanner<'_> {
 
     fn set_option(&mut self, name: &str, value: &str) -> Result<(), CaptureError> {
         self.set(name, value)
+    }
+
+    fn set_cancel(&mut self, flag: Arc<AtomicBool>) {
+        self.cancel = flag;
     }
 
     fn next_side(

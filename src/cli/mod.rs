@@ -334,6 +334,10 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Scan { json, .. } => {
             let mut ctx = open(&cli)?;
             let opts = scan_options(&ctx.cfg, command)?;
+            let cancel = opts.cancel.clone();
+            // Ctrl-C stops the scan cleanly: completed sides are kept.
+            let _ =
+                ctrlc::set_handler(move || cancel.store(true, std::sync::atomic::Ordering::SeqCst));
             let bar = output::progress_bar(*json);
             let report = workers::scan(&mut ctx.store, &ctx.cfg, &ctx.actor, &opts, None, |p| {
                 bar.set_position(p.sides as u64);
@@ -461,5 +465,6 @@ fn scan_options(cfg: &Config, command: &Command) -> Result<workers::ScanOptions>
         resume: resume.clone(),
         source: None,
         keep_open: *keep_open,
+        cancel: Default::default(),
     })
 }

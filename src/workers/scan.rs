@@ -19,6 +19,8 @@ use crate::capture::{
 use crate::config::{Config, ConfigError};
 use crate::store::{Actor, NewBatch, PageRow, Store, StoreError};
 use crossbeam_channel::Sender;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 use thiserror::Error;
 
@@ -73,6 +75,8 @@ pub struct ScanOptions {
     /// Leave the batch open after the feeder empties, to add more loads (or
     /// flatbed pages) with `--resume`; `folio close` separates it.
     pub keep_open: bool,
+    /// Set from another thread (Ctrl-C, the Stop button) to stop the scan.
+    pub cancel: Arc<AtomicBool>,
 }
 
 /// Lines of a side for a live preview.
@@ -172,6 +176,7 @@ pub fn scan(
         duplex,
         first_side,
         bands,
+        cancel: opts.cancel.clone(),
     };
     let pattern = cfg.hospital_pattern()?;
     let started = Instant::now();
@@ -352,6 +357,7 @@ struct Capture {
     duplex: bool,
     first_side: u32,
     bands: Option<Sender<BandEvent>>,
+    cancel: Arc<AtomicBool>,
 }
 
 impl Capture {
@@ -376,6 +382,7 @@ impl Capture {
 
     /// Reads sides until the feeder is empty, a fault, or the pipeline stops.
     fn feed(&self, source: &mut dyn PageSource, feeder: &mut Feeder) -> Result<(), CaptureError> {
+        source.set_cancel(self.cancel.clone());
         let mut side = self.first_side;
         let mut scanned = 0u32;
         loop {
