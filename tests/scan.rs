@@ -405,3 +405,34 @@ fn ctrl_c_stops_a_scan_cleanly_and_the_batch_resumes() {
     let (m, _) = st.export(&id);
     assert_matches_truth(&m, &truth);
 }
+
+#[test]
+fn a_folder_is_a_scanner_too_and_a_bad_file_is_flagged_not_fatal() {
+    let st = Station::new();
+    let spec = StackSpec {
+        seed: 8,
+        records: 2,
+        dpi: 200,
+        duplex: true,
+        ..StackSpec::default()
+    };
+    let dir = st.dir.path().join("drop");
+    let truth = write_stack(&spec, &dir, "mixed");
+    let device = format!("folder:{}", dir.display());
+    let r = st.json(&["scan", "--json", "--device", &device, "--source", "duplex"]);
+    assert_eq!(r["sides"], truth.sides);
+    let (m, _) = st.export(r["batch_id"].as_str().unwrap());
+    assert_matches_truth(&m, &truth);
+    std::fs::write(dir.join("zz-damaged.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
+    let out = st.run(&["scan", "--device", &device, "--source", "duplex"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "stored, with an unreadable side"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("zz-damaged.png") && err.contains("damaged or truncated"),
+        "{err}"
+    );
+}

@@ -7,6 +7,7 @@
 //! module knows which backend it talks to.
 
 pub mod demo;
+pub mod folder;
 pub mod sane;
 mod sane_ffi;
 
@@ -171,6 +172,9 @@ pub enum CaptureError {
     NoSuchDevice(String),
     #[error("{0}")]
     Unsupported(String),
+    /// One side could not be read; capture goes on (the side is stored flagged).
+    #[error("{0}")]
+    BadSide(String),
     #[error("the scanner failed: {0}")]
     Other(String),
 }
@@ -195,7 +199,7 @@ impl CaptureError {
             CaptureError::Gone(_) => 15,
             CaptureError::Cancelled { .. } => 16,
             CaptureError::NoSuchDevice(_) | CaptureError::Unsupported(_) => 2,
-            CaptureError::Other(_) => 1,
+            CaptureError::Other(_) | CaptureError::BadSide(_) => 1,
         }
     }
 
@@ -212,6 +216,7 @@ impl CaptureError {
             CaptureError::NoSuchDevice(_) => "no_such_device",
             CaptureError::Unsupported(_) => "unsupported",
             CaptureError::Other(_) => "scanner_error",
+            CaptureError::BadSide(_) => "unreadable_side",
         }
     }
 }

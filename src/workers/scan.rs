@@ -12,6 +12,7 @@ use super::process::SideMeta;
 use crate::batch::separate::{SeparationParams, SideFacts, sheet_and_face};
 use crate::batch::{BatchSource, BatchState, separate};
 use crate::capture::demo::DemoFeeder;
+use crate::capture::folder::{self, FolderSource};
 use crate::capture::sane::Sane;
 use crate::capture::{
     Band, CaptureError, DEMO_DEVICE, DeviceInfo, PageSource, ScanSettings, SourceKind,
@@ -374,6 +375,15 @@ impl Capture {
             let mut demo = DemoFeeder::new(&settings, self.first_side as usize)?;
             return self.feed(&mut demo, feeder);
         }
+        if let Some(dir) = self.device.strip_prefix(folder::PREFIX) {
+            let mut source = FolderSource::open(
+                std::path::Path::new(dir),
+                self.settings.dpi,
+                self.duplex,
+                self.first_side as usize,
+            )?;
+            return self.feed(&mut source, feeder);
+        }
         let sane = Sane::init()?;
         let mut scanner = sane.open(&self.device)?;
         scanner.apply(&self.settings)?;
@@ -407,8 +417,11 @@ impl Capture {
                     });
                 }
             };
-            let Some(raster) = source.next_side(&mut on_band)? else {
-                return Ok(());
+            let payload = match source.next_side(&mut on_band) {
+                Ok(Some(raster)) => Payload::Raster(raster),
+                Ok(None) => return Ok(()),
+                Err(CaptureError::BadSide(why)) => Payload::Failed(why),
+                Err(fault) => return Err(fault),
             };
             let (sheet, face) = sheet_and_face(side, self.duplex);
             let meta = SideMeta {
@@ -418,7 +431,7 @@ impl Capture {
                 face,
                 origin: format!("{}#{}", self.device, side),
             };
-            if feeder.send(meta, Payload::Raster(raster)).is_err() {
+            if feeder.send(meta, payload).is_err() {
                 return Ok(());
             }
             side += 1;
