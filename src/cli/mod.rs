@@ -456,7 +456,7 @@ fn scan_options(cfg: &Config, command: &Command) -> Result<workers::ScanOptions>
     let device = device
         .clone()
         .or_else(|| prof.as_ref().and_then(|p| p.device.clone()))
-        .unwrap_or_else(|| workers::scan::default_device(cfg));
+        .unwrap_or_else(|| workers::scan::default_device(cfg, settings.source));
     Ok(workers::ScanOptions {
         device,
         settings,

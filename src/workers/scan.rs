@@ -142,15 +142,35 @@ fn demo_info() -> DeviceInfo {
 }
 
 /// The device to use when none is named: the configured one, else the first SANE
-/// scanner, else the demo feeder.
-pub fn default_device(cfg: &Config) -> String {
+/// scanner that offers `source` (any, if none is asked for), else the demo
+/// feeder. Without a source it only lists names: opening every device to read
+/// its options can take seconds with network scanners.
+pub fn default_device(cfg: &Config, source: Option<SourceKind>) -> String {
     if let Some(d) = &cfg.default_device {
         return d.clone();
     }
-    list_devices()
+    let pick = move || -> Option<String> {
+        let sane = Sane::init().ok()?;
+        match source {
+            None => sane
+                .devices()
+                .ok()?
+                .into_iter()
+                .next()
+                .map(|(name, ..)| name),
+            Some(want) => sane
+                .describe_all()
+                .ok()?
+                .into_iter()
+                .find(|d| d.sources.iter().any(|(_, k)| *k == Some(want)))
+                .map(|d| d.name),
+        }
+    };
+    std::thread::Builder::new()
+        .name("folio-capture".into())
+        .spawn(pick)
         .ok()
-        .and_then(|d| d.into_iter().next())
-        .map(|d| d.name)
+        .and_then(|h| h.join().ok().flatten())
         .unwrap_or_else(|| DEMO_DEVICE.into())
 }
 
