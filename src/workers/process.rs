@@ -25,8 +25,11 @@ pub fn process_side(
 ) -> Result<PageRow, StoreError> {
     let metrics = analyze::analyze(raster, &cfg.blank);
     let barcodes = barcode::read_page(raster);
-    let encoded =
-        encode::encode(raster, cfg.jpeg_quality).map_err(|e| StoreError::Damaged(e.to_string()))?;
+    let encoded = match encode::encode(raster, cfg.jpeg_quality) {
+        Ok(e) => e,
+        // One page the encoder rejects must not stop the batch: flag it.
+        Err(e) => return Ok(unreadable_side(meta, e.to_string())),
+    };
     let sha256 = images.put(&encoded.bytes)?;
     Ok(PageRow {
         batch_id: meta.batch_id.clone(),
