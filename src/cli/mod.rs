@@ -173,6 +173,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Measure the whole pipeline on generated raw pages.
+    Bench {
+        #[arg(long, default_value_t = 200)]
+        pages: usize,
+        #[arg(long, default_value_t = 300)]
+        dpi: u32,
+        /// gray, color or bw.
+        #[arg(long, default_value = "gray")]
+        mode: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Separate and close a batch that was left open.
     Close {
         batch: String,
@@ -364,6 +376,18 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 Some(c) if !c.unreadable.is_empty() => exit::SIDES_UNREADABLE,
                 _ => exit::OK,
             })
+        }
+        Command::Bench { pages, dpi, mode, json } => {
+            let mode = ColorMode::parse(mode).with_context(|| format!("--mode {mode}: use gray, color or bw"))?;
+            let dir = tempfile::Builder::new().prefix("folio-bench-").tempdir()?;
+            let data = config::data_dir(cli.data_dir.as_deref())?;
+            let cfg = Config::load(&data)?;
+            if !*json {
+                eprintln!("generating raw {dpi} dpi {mode:?} pages, then processing {pages} sides...");
+            }
+            let report = workers::bench::bench(&cfg, dir.path(), *pages, *dpi, mode)?;
+            output::bench(&report, *json)?;
+            Ok(exit::OK)
         }
         Command::Close { batch, json } => {
             let mut ctx = open(&cli)?;

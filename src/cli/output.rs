@@ -221,3 +221,26 @@ pub fn profiles(
     }
     Ok(())
 }
+
+pub fn bench(r: &crate::workers::bench::BenchReport, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(r)?);
+        return Ok(());
+    }
+    println!(
+        "{} sides of {} dpi {} A4 in {:.2} s on {} threads: {:.1} sides/s ({:.0} sides/min)",
+        r.pages, r.dpi, r.mode, r.seconds, r.threads, r.sides_per_second, r.sides_per_minute
+    );
+    println!("CPU per side by stage:");
+    for s in &r.stages {
+        println!("  {:<26} {:>7.1} ms", s.stage, s.ms_per_side);
+    }
+    println!("stored image: {:.0} KiB a side; peak memory {:.0} MiB", r.mean_stored_kib, r.peak_rss_mib);
+    for s in &r.keeps_up_with {
+        println!("keeps up with: {s}");
+    }
+    for s in &r.too_slow_for {
+        println!("too slow for:  {s}");
+    }
+    Ok(())
+}

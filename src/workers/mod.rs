@@ -4,6 +4,7 @@
 //! thread per core) and the store writer (the calling thread), and commits sides
 //! in feed order. `export` writes a batch's PDFs and manifest.
 
+pub mod bench;
 pub mod export;
 pub mod import;
 pub mod pipeline;

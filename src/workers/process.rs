@@ -5,6 +5,8 @@ use crate::batch::separate::Face;
 use crate::config::Config;
 use crate::imaging::{Raster, analyze, barcode, encode};
 use crate::store::{ImageStore, PageRow, StoreError, StoredImage};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 /// What the pipeline knows of a side before processing.
 #[derive(Debug, Clone)]
@@ -16,6 +18,20 @@ pub struct SideMeta {
     pub origin: String,
 }
 
+/// Processing stages, for `folio bench`'s breakdown.
+pub const STAGES: [&str; 4] = ["analyse (blank, metrics)", "barcodes", "encode", "hash + write file"];
+
+/// Nanoseconds spent in each stage, summed over all threads since start.
+pub static STAGE_NANOS: [AtomicU64; 4] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+
+/// Runs `f`, adding its time to stage `i`.
+fn timed<T>(i: usize, f: impl FnOnce() -> T) -> T {
+    let t = Instant::now();
+    let out = f();
+    STAGE_NANOS[i].fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    out
+}
+
 /// Processes a decoded side into a page row, storing its encoded image.
 pub fn process_side(
     meta: &SideMeta,
@@ -23,14 +39,14 @@ pub fn process_side(
     cfg: &Config,
     images: &ImageStore,
 ) -> Result<PageRow, StoreError> {
-    let metrics = analyze::analyze(raster, &cfg.blank);
-    let barcodes = barcode::read_page(raster);
-    let encoded = match encode::encode(raster, cfg.jpeg_quality) {
+    let metrics = timed(0, || analyze::analyze(raster, &cfg.blank));
+    let barcodes = timed(1, || barcode::read_page(raster));
+    let encoded = match timed(2, || encode::encode(raster, cfg.jpeg_quality)) {
         Ok(e) => e,
         // One page the encoder rejects must not stop the batch: flag it.
         Err(e) => return Ok(unreadable_side(meta, e.to_string())),
     };
-    let sha256 = images.put(&encoded.bytes)?;
+    let sha256 = timed(3, || images.put(&encoded.bytes))?;
     Ok(PageRow {
         batch_id: meta.batch_id.clone(),
         side: meta.side,

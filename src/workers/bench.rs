@@ -1,0 +1,148 @@
+//! `folio bench`: the whole pipeline (processing, encoding, hashing, durable
+//! storage) on raw pages as a scanner delivers them, with a per-stage breakdown
+//! and the production scanner speeds this machine keeps up with.
+
+use super::pipeline::{self, Payload};
+use super::process::{STAGE_NANOS, STAGES, SideMeta};
+use crate::batch::BatchSource;
+use crate::batch::separate::sheet_and_face;
+use crate::capture::ColorMode;
+use crate::config::Config;
+use crate::imaging::draw::TextPainter;
+use crate::imaging::{PixelKind, Raster};
+use crate::store::{Actor, NewBatch, Store, StoreError};
+use crate::synth::{self, StackSpec};
+use serde::Serialize;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// Sheet-fed production scanners (duplex sheets a minute) a bureau runs.
+const SCANNERS: [(&str, f64); 5] = [
+    ("departmental, 60 sheets/min duplex", 60.0),
+    ("production, 100 sheets/min duplex", 100.0),
+    ("production, 140 sheets/min duplex", 140.0),
+    ("high-volume, 200 sheets/min duplex", 200.0),
+    ("fastest production, 210 sheets/min duplex", 210.0),
+];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StageTime {
+    pub stage: String,
+    /// CPU milliseconds a side (summed over threads).
+    pub ms_per_side: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    pub pages: usize,
+    pub dpi: u32,
+    pub mode: String,
+    pub threads: usize,
+    pub seconds: f64,
+    pub sides_per_second: f64,
+    pub sides_per_minute: f64,
+    pub stages: Vec<StageTime>,
+    pub mean_stored_kib: f64,
+    pub peak_rss_mib: f64,
+    pub keeps_up_with: Vec<String>,
+    pub too_slow_for: Vec<String>,
+}
+
+/// Distinct raw pages to cycle through (a scanner's typical mix).
+fn sample_pages(dpi: u32, mode: ColorMode) -> Vec<Raster> {
+    let spec = StackSpec { seed: 42, records: 2, dpi, duplex: true, ..StackSpec::default() };
+    let (sides, _) = synth::plan(&spec);
+    let mut painter = TextPainter::new();
+    sides
+        .iter()
+        .take(16)
+        .enumerate()
+        .map(|(i, k)| {
+            let gray = synth::render(k, &spec, synth::side_seed(&spec, i as u32), &mut painter);
+            match mode {
+                ColorMode::Gray => gray,
+                ColorMode::Bw => crate::imaging::encode::threshold(&gray, 160),
+                ColorMode::Color => Raster {
+                    data: gray.data.iter().flat_map(|&v| [v, v.saturating_sub(6), v.saturating_sub(18)]).collect(),
+                    kind: PixelKind::Color,
+                    ..gray
+                },
+            }
+        })
+        .collect()
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .map(|kib| kib / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// Runs the benchmark with a throw-away store under `data_dir`.
+pub fn bench(cfg: &Config, data_dir: &std::path::Path, pages: usize, dpi: u32, mode: ColorMode) -> Result<BenchReport, StoreError> {
+    let mut store = Store::open(data_dir)?;
+    let actor = Actor { station: "bench".into(), operator: "bench".into() };
+    let batch_id = uuid::Uuid::now_v7().to_string();
+    let new = NewBatch {
+        id: batch_id.clone(),
+        label: "bench".into(),
+        source: BatchSource::Import,
+        specialty: None,
+        duplex: true,
+        dpi: Some(dpi),
+        expected_sheets: None,
+    };
+    store.create_batch(&new, &actor)?;
+    let samples = sample_pages(dpi, mode);
+    let before: Vec<u64> = STAGE_NANOS.iter().map(|a| a.load(Ordering::Relaxed)).collect();
+    let start = Instant::now();
+    let id = batch_id.clone();
+    let mut bytes = 0u64;
+    let run = pipeline::run(
+        &mut store,
+        cfg,
+        "folio-bench-feed",
+        move |feeder| {
+            for side in 0..pages as u32 {
+                let mut raster = samples[side as usize % samples.len()].clone();
+                // Every side differs, as real ones do (the cache would store
+                // identical images once).
+                raster.data[..8].copy_from_slice(&(side as u64).to_le_bytes());
+                let (sheet, face) = sheet_and_face(side, true);
+                let meta = SideMeta { batch_id: id.clone(), side, sheet, face, origin: format!("bench#{side}") };
+                if feeder.send(meta, Payload::Raster(raster)).is_err() {
+                    return;
+                }
+            }
+        },
+        |row, _| bytes += row.image.as_ref().map(|i| i.bytes).unwrap_or(0),
+    );
+    run.stored?;
+    let seconds = start.elapsed().as_secs_f64();
+    let per_second = pages as f64 / seconds;
+    let stages = STAGES
+        .iter()
+        .zip(STAGE_NANOS.iter().zip(before))
+        .map(|(name, (now, then))| StageTime {
+            stage: name.to_string(),
+            ms_per_side: (now.load(Ordering::Relaxed) - then) as f64 / 1e6 / pages as f64,
+        })
+        .collect();
+    let (ok, slow): (Vec<_>, Vec<_>) = SCANNERS.iter().partition(|(_, sheets)| sheets * 2.0 <= per_second * 60.0);
+    Ok(BenchReport {
+        pages,
+        dpi,
+        mode: format!("{mode:?}").to_lowercase(),
+        threads: cfg.thread_count(),
+        seconds,
+        sides_per_second: per_second,
+        sides_per_minute: per_second * 60.0,
+        stages,
+        mean_stored_kib: bytes as f64 / pages as f64 / 1024.0,
+        peak_rss_mib: peak_rss_mib(),
+        keeps_up_with: ok.iter().map(|(n, _)| n.to_string()).collect(),
+        too_slow_for: slow.iter().map(|(n, _)| n.to_string()).collect(),
+    })
+}
