@@ -199,3 +199,42 @@ fn deflate_and_lzw_multipage_tiffs_decode_page_by_page() {
         assert_eq!(n, 3, "{name}");
     }
 }
+
+#[test]
+fn skew_is_found_within_a_tenth_of_a_degree_up_to_ten_degrees() {
+    use folio::imaging::deskew::{estimate_skew, rotate};
+    use folio::synth::render::render_skewed;
+    let mut painter = TextPainter::new();
+    let mut errors = Vec::new();
+    for i in 0..24u64 {
+        let angle = -10.0 + 20.0 * ((i * 7) % 24) as f32 / 23.0;
+        let dpi = [150, 200, 300][i as usize % 3];
+        let s = StackSpec {
+            noise_sigma: 6.0,
+            ..spec(dpi, i)
+        };
+        let page = render_skewed(
+            &SideKind::Clinical { label: None },
+            &s,
+            i,
+            &mut painter,
+            Some(angle),
+        );
+        let found = estimate_skew(&page).expect("a typed page has lines");
+        errors.push(((found - angle).abs(), angle, found, dpi));
+        if i == 0 {
+            // Straightening by the found angle leaves (almost) no skew.
+            let straight = rotate(&page, -found, 235);
+            assert!(estimate_skew(&straight).unwrap().abs() < 0.15);
+        }
+    }
+    errors.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let median = errors[errors.len() / 2].0;
+    let worst = errors.last().unwrap();
+    eprintln!(
+        "skew error: median {median:.3} deg, worst {:.3} deg",
+        worst.0
+    );
+    assert!(median < 0.1, "median error {median:.3} ({errors:?})");
+    assert!(worst.0 < 0.3, "worst {worst:?}");
+}

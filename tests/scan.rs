@@ -75,7 +75,14 @@ fn devices_lists_sane_backends_with_options_and_the_demo_feeder() {
     let profiles = st.json(&["profiles", "--json"]);
     assert_eq!(profiles["demo"]["device"], "folio:demo");
     // With no device named, the first scanner that has the profile's source.
-    let r = st.json(&["scan", "--json", "--profile", "feeder-gray-300", "--dpi", "75"]);
+    let r = st.json(&[
+        "scan",
+        "--json",
+        "--profile",
+        "feeder-gray-300",
+        "--dpi",
+        "75",
+    ]);
     assert_eq!(r["device"], "test:0");
     assert_eq!(r["sides"], 10);
 }

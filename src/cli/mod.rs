@@ -377,13 +377,21 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 _ => exit::OK,
             })
         }
-        Command::Bench { pages, dpi, mode, json } => {
-            let mode = ColorMode::parse(mode).with_context(|| format!("--mode {mode}: use gray, color or bw"))?;
+        Command::Bench {
+            pages,
+            dpi,
+            mode,
+            json,
+        } => {
+            let mode = ColorMode::parse(mode)
+                .with_context(|| format!("--mode {mode}: use gray, color or bw"))?;
             let dir = tempfile::Builder::new().prefix("folio-bench-").tempdir()?;
             let data = config::data_dir(cli.data_dir.as_deref())?;
             let cfg = Config::load(&data)?;
             if !*json {
-                eprintln!("generating raw {dpi} dpi {mode:?} pages, then processing {pages} sides...");
+                eprintln!(
+                    "generating raw {dpi} dpi {mode:?} pages, then processing {pages} sides..."
+                );
             }
             let report = workers::bench::bench(&cfg, dir.path(), *pages, *dpi, mode)?;
             output::bench(&report, *json)?;

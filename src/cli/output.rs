@@ -235,7 +235,10 @@ pub fn bench(r: &crate::workers::bench::BenchReport, json: bool) -> Result<()> {
     for s in &r.stages {
         println!("  {:<26} {:>7.1} ms", s.stage, s.ms_per_side);
     }
-    println!("stored image: {:.0} KiB a side; peak memory {:.0} MiB", r.mean_stored_kib, r.peak_rss_mib);
+    println!(
+        "stored image: {:.0} KiB a side; peak memory {:.0} MiB",
+        r.mean_stored_kib, r.peak_rss_mib
+    );
     for s in &r.keeps_up_with {
         println!("keeps up with: {s}");
     }

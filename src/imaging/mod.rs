@@ -6,6 +6,7 @@
 pub mod analyze;
 pub mod barcode;
 pub mod decode;
+pub mod deskew;
 pub mod draw;
 pub mod encode;
 pub mod pdf;

@@ -71,6 +71,18 @@ const WORDS: &[&str] = &[
 
 /// Renders one side; `seed` makes it reproducible.
 pub fn render(kind: &SideKind, spec: &StackSpec, seed: u64, painter: &mut TextPainter) -> Raster {
+    render_skewed(kind, spec, seed, painter, None)
+}
+
+/// Renders one side at a given skew (degrees), or a random one within the
+/// spec's range when `None`.
+pub fn render_skewed(
+    kind: &SideKind,
+    spec: &StackSpec,
+    seed: u64,
+    painter: &mut TextPainter,
+    skew: Option<f32>,
+) -> Raster {
     let mut rng = Rng::new(seed);
     let mm = spec.dpi as f32 / 25.4;
     let (w, h) = ((210.0 * mm) as u32, (297.0 * mm) as u32);
@@ -96,9 +108,10 @@ pub fn render(kind: &SideKind, spec: &StackSpec, seed: u64, painter: &mut TextPa
             text_block(&mut r, &mut rng, painter, top, *lines, pt, INK);
         }
     }
-    let skew = rng.range(-spec.max_skew_deg, spec.max_skew_deg);
+    let random = rng.range(-spec.max_skew_deg, spec.max_skew_deg);
+    let skew = skew.unwrap_or(random);
     let r = if skew.abs() > 0.05 {
-        rotate(&r, skew.to_radians())
+        crate::imaging::deskew::rotate(&r, skew, PAPER)
     } else {
         r
     };
@@ -192,34 +205,6 @@ fn bleed_through(r: &mut Raster, rng: &mut Rng, painter: &mut TextPainter, pt: f
     for row in r.data.chunks_mut(w) {
         row.reverse();
     }
-}
-
-/// Rotates about the centre (bilinear), filling uncovered corners with paper.
-fn rotate(src: &Raster, angle: f32) -> Raster {
-    let (w, h) = (src.width as usize, src.height as usize);
-    let (s, c) = angle.sin_cos();
-    let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
-    let mut out = Raster::filled(src.width, src.height, src.dpi, PAPER);
-    for y in 0..h {
-        let dy = y as f32 - cy;
-        let mut sx = c * (0.0 - cx) + s * dy + cx;
-        let mut sy = -s * (0.0 - cx) + c * dy + cy;
-        let row = &mut out.data[y * w..(y + 1) * w];
-        for px in row.iter_mut() {
-            if sx >= 0.0 && sy >= 0.0 && sx < (w - 1) as f32 && sy < (h - 1) as f32 {
-                let (x0, y0) = (sx as usize, sy as usize);
-                let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
-                let i = y0 * w + x0;
-                let d = &src.data;
-                let top = d[i] as f32 * (1.0 - fx) + d[i + 1] as f32 * fx;
-                let bot = d[i + w] as f32 * (1.0 - fx) + d[i + w + 1] as f32 * fx;
-                *px = (top * (1.0 - fy) + bot * fy) as u8;
-            }
-            sx += c;
-            sy -= s;
-        }
-    }
-    out
 }
 
 /// Brightness drift down the page, Gaussian sensor noise and dust specks.

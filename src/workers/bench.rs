@@ -50,7 +50,13 @@ pub struct BenchReport {
 
 /// Distinct raw pages to cycle through (a scanner's typical mix).
 fn sample_pages(dpi: u32, mode: ColorMode) -> Vec<Raster> {
-    let spec = StackSpec { seed: 42, records: 2, dpi, duplex: true, ..StackSpec::default() };
+    let spec = StackSpec {
+        seed: 42,
+        records: 2,
+        dpi,
+        duplex: true,
+        ..StackSpec::default()
+    };
     let (sides, _) = synth::plan(&spec);
     let mut painter = TextPainter::new();
     sides
@@ -63,7 +69,11 @@ fn sample_pages(dpi: u32, mode: ColorMode) -> Vec<Raster> {
                 ColorMode::Gray => gray,
                 ColorMode::Bw => crate::imaging::encode::threshold(&gray, 160),
                 ColorMode::Color => Raster {
-                    data: gray.data.iter().flat_map(|&v| [v, v.saturating_sub(6), v.saturating_sub(18)]).collect(),
+                    data: gray
+                        .data
+                        .iter()
+                        .flat_map(|&v| [v, v.saturating_sub(6), v.saturating_sub(18)])
+                        .collect(),
                     kind: PixelKind::Color,
                     ..gray
                 },
@@ -75,15 +85,28 @@ fn sample_pages(dpi: u32, mode: ColorMode) -> Vec<Raster> {
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
         .map(|kib| kib / 1024.0)
         .unwrap_or(0.0)
 }
 
 /// Runs the benchmark with a throw-away store under `data_dir`.
-pub fn bench(cfg: &Config, data_dir: &std::path::Path, pages: usize, dpi: u32, mode: ColorMode) -> Result<BenchReport, StoreError> {
+pub fn bench(
+    cfg: &Config,
+    data_dir: &std::path::Path,
+    pages: usize,
+    dpi: u32,
+    mode: ColorMode,
+) -> Result<BenchReport, StoreError> {
     let mut store = Store::open(data_dir)?;
-    let actor = Actor { station: "bench".into(), operator: "bench".into() };
+    let actor = Actor {
+        station: "bench".into(),
+        operator: "bench".into(),
+    };
     let batch_id = uuid::Uuid::now_v7().to_string();
     let new = NewBatch {
         id: batch_id.clone(),
@@ -96,7 +119,10 @@ pub fn bench(cfg: &Config, data_dir: &std::path::Path, pages: usize, dpi: u32, m
     };
     store.create_batch(&new, &actor)?;
     let samples = sample_pages(dpi, mode);
-    let before: Vec<u64> = STAGE_NANOS.iter().map(|a| a.load(Ordering::Relaxed)).collect();
+    let before: Vec<u64> = STAGE_NANOS
+        .iter()
+        .map(|a| a.load(Ordering::Relaxed))
+        .collect();
     let start = Instant::now();
     let id = batch_id.clone();
     let mut bytes = 0u64;
@@ -111,7 +137,13 @@ pub fn bench(cfg: &Config, data_dir: &std::path::Path, pages: usize, dpi: u32, m
                 // identical images once).
                 raster.data[..8].copy_from_slice(&(side as u64).to_le_bytes());
                 let (sheet, face) = sheet_and_face(side, true);
-                let meta = SideMeta { batch_id: id.clone(), side, sheet, face, origin: format!("bench#{side}") };
+                let meta = SideMeta {
+                    batch_id: id.clone(),
+                    side,
+                    sheet,
+                    face,
+                    origin: format!("bench#{side}"),
+                };
                 if feeder.send(meta, Payload::Raster(raster)).is_err() {
                     return;
                 }
@@ -130,7 +162,9 @@ pub fn bench(cfg: &Config, data_dir: &std::path::Path, pages: usize, dpi: u32, m
             ms_per_side: (now.load(Ordering::Relaxed) - then) as f64 / 1e6 / pages as f64,
         })
         .collect();
-    let (ok, slow): (Vec<_>, Vec<_>) = SCANNERS.iter().partition(|(_, sheets)| sheets * 2.0 <= per_second * 60.0);
+    let (ok, slow): (Vec<_>, Vec<_>) = SCANNERS
+        .iter()
+        .partition(|(_, sheets)| sheets * 2.0 <= per_second * 60.0);
     Ok(BenchReport {
         pages,
         dpi,

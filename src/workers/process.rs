@@ -19,10 +19,20 @@ pub struct SideMeta {
 }
 
 /// Processing stages, for `folio bench`'s breakdown.
-pub const STAGES: [&str; 4] = ["analyse (blank, metrics)", "barcodes", "encode", "hash + write file"];
+pub const STAGES: [&str; 4] = [
+    "analyse (blank, metrics)",
+    "barcodes",
+    "encode",
+    "hash + write file",
+];
 
 /// Nanoseconds spent in each stage, summed over all threads since start.
-pub static STAGE_NANOS: [AtomicU64; 4] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+pub static STAGE_NANOS: [AtomicU64; 4] = [
+    AtomicU64::new(0),
+    AtomicU64::new(0),
+    AtomicU64::new(0),
+    AtomicU64::new(0),
+];
 
 /// Runs `f`, adding its time to stage `i`.
 fn timed<T>(i: usize, f: impl FnOnce() -> T) -> T {
