@@ -2,7 +2,7 @@
 //! directory, then `FOLIO_*` environment variables, then command-line flags.
 
 use crate::capture::{ColorMode, ScanSettings, SourceKind};
-use crate::imaging::analyze::BlankParams;
+use crate::imaging::analyze::{BlankParams, QualityParams};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -41,6 +41,8 @@ pub struct Config {
     pub jpeg_quality: u8,
     /// Blank-page detection thresholds.
     pub blank: BlankParams,
+    /// Image-quality thresholds (dark, light, contrast, skew).
+    pub quality: QualityParams,
     /// Image-processing threads (0: one per core).
     pub threads: usize,
     /// The scanner used when none is named (default: the first SANE device,
@@ -63,6 +65,7 @@ impl Default for Config {
             default_document_type: None,
             jpeg_quality: 75,
             blank: BlankParams::default(),
+            quality: QualityParams::default(),
             threads: 0,
             process_delay_ms: 0,
             default_device: None,

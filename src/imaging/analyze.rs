@@ -43,7 +43,11 @@ pub struct PageMetrics {
     pub mean: f32,
     /// The paper's grey level (90th percentile).
     pub paper: u8,
-    /// Spread between dark and light (95th minus 5th percentile).
+    /// The ink's grey level: 5th percentile of the pixels of content blobs
+    /// (255 on a page without content).
+    #[serde(default)]
+    pub ink: u8,
+    /// Paper minus ink.
     pub contrast: u8,
     /// Content blobs found.
     pub blobs: u32,
@@ -118,17 +122,22 @@ pub fn analyze(raster: &Raster, params: &BlankParams) -> PageMetrics {
     }
     let total = r.data.len().max(1) as u32;
     let paper = percentile(&hist, total, 0.9);
-    let contrast = paper.saturating_sub(percentile(&hist, total, 0.05));
-    let ink = ink_mask(&r, paper, params.ink_delta);
+    let mask = ink_mask(&r, paper, params.ink_delta);
     let eff_dpi = raster.dpi as f32 / factor as f32;
     let px_per_mm2 = (eff_dpi / 25.4).powi(2);
     let min_blob = (params.min_blob_mm2 * px_per_mm2).ceil().max(2.0) as u32;
-    let (blobs, area) = content_blobs(&ink, r.width, r.height, min_blob);
+    let (blobs, area, blob_hist) = content_blobs(&mask, &r.data, r.width, r.height, min_blob);
     let ink_fraction = area as f32 / total as f32;
+    let ink = if area > 0 {
+        percentile(&blob_hist, area as u32, 0.05)
+    } else {
+        255
+    };
     PageMetrics {
         mean: sum as f32 / total as f32,
         paper,
-        contrast,
+        ink,
+        contrast: paper.saturating_sub(ink),
         blobs,
         ink_fraction,
         blank: (blobs as usize) < params.max_blobs && ink_fraction < params.max_ink_fraction,
@@ -164,10 +173,19 @@ fn ink_mask(r: &Reduced, page_paper: u8, delta: u8) -> Vec<bool> {
     mask
 }
 
-/// Counts 8-connected blobs of at least `min_area` pixels and their total area.
-fn content_blobs(mask: &[bool], width: usize, height: usize, min_area: u32) -> (u32, u64) {
+/// Counts 8-connected blobs of at least `min_area` pixels, their total area and
+/// the histogram of their pixels' grey levels.
+fn content_blobs(
+    mask: &[bool],
+    values: &[u8],
+    width: usize,
+    height: usize,
+    min_area: u32,
+) -> (u32, u64, [u32; 256]) {
     let mut seen = vec![false; mask.len()];
     let mut stack = Vec::new();
+    let mut members = Vec::new();
+    let mut hist = [0u32; 256];
     let (mut blobs, mut area) = (0u32, 0u64);
     for start in 0..mask.len() {
         if !mask[start] || seen[start] {
@@ -175,9 +193,11 @@ fn content_blobs(mask: &[bool], width: usize, height: usize, min_area: u32) -> (
         }
         seen[start] = true;
         stack.push(start);
+        members.clear();
         let mut size = 0u32;
         while let Some(i) = stack.pop() {
             size += 1;
+            members.push(i);
             let (x, y) = ((i % width) as isize, (i / width) as isize);
             for dy in -1..=1isize {
                 for dx in -1..=1isize {
@@ -196,9 +216,10 @@ fn content_blobs(mask: &[bool], width: usize, height: usize, min_area: u32) -> (
         if size >= min_area {
             blobs += 1;
             area += size as u64;
+            members.iter().for_each(|&i| hist[values[i] as usize] += 1);
         }
     }
-    (blobs, area)
+    (blobs, area, hist)
 }
 
 #[cfg(test)]
@@ -228,4 +249,67 @@ mod tests {
         assert_eq!((r.width, r.height), (2, 1));
         assert_eq!(r.data, vec![68, 68]);
     }
+}
+
+/// Thresholds of the image-quality checks (station config can override them).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct QualityParams {
+    /// Paper darker than this grey level: the page is too dark.
+    pub too_dark_paper: u8,
+    /// Ink lighter than this grey level: the page is too light (faded, or the
+    /// scanner's brightness is too high).
+    pub too_light_ink: u8,
+    /// Paper minus ink below this: low contrast.
+    pub low_contrast: u8,
+    /// Skew is corrected from this angle (degrees)...
+    pub deskew_min_deg: f32,
+    /// ...up to this one; beyond it the page is flagged for a rescan.
+    pub max_correctable_deg: f32,
+}
+
+impl Default for QualityParams {
+    fn default() -> Self {
+        QualityParams {
+            too_dark_paper: 120,
+            too_light_ink: 150,
+            low_contrast: 90,
+            deskew_min_deg: 0.15,
+            max_correctable_deg: 10.0,
+        }
+    }
+}
+
+/// The quality flags a page's measurements call for (none on blank pages, which
+/// are removed and listed anyway).
+pub fn quality_flags(
+    m: &PageMetrics,
+    skew_deg: Option<f32>,
+    q: &QualityParams,
+) -> Vec<crate::batch::Flag> {
+    use crate::batch::{Flag, FlagCode};
+    let mut out = Vec::new();
+    if m.paper < q.too_dark_paper {
+        out.push(Flag::new(
+            FlagCode::TooDark,
+            format!("the paper reads {} of 255 (threshold {}): check the scanner's brightness and rescan", m.paper, q.too_dark_paper),
+        ));
+    } else if !m.blank && m.ink > q.too_light_ink {
+        out.push(Flag::new(
+            FlagCode::TooLight,
+            format!("the darkest ink reads {} of 255 (threshold {}): the text may be too faint to read; rescan darker", m.ink, q.too_light_ink),
+        ));
+    } else if !m.blank && m.contrast < q.low_contrast {
+        out.push(Flag::new(
+            FlagCode::LowContrast,
+            format!("ink and paper differ by {} grey levels (threshold {}): check legibility, rescan if needed", m.contrast, q.low_contrast),
+        ));
+    }
+    if let Some(a) = skew_deg.filter(|a| a.abs() > q.max_correctable_deg) {
+        out.push(Flag::new(
+            FlagCode::Skewed,
+            format!("the page is skewed by {a:.1} degrees, more than the {:.0} corrected automatically: feed it straight and rescan", q.max_correctable_deg),
+        ));
+    }
+    out
 }

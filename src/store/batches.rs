@@ -70,6 +70,10 @@ pub struct PageRow {
     pub metrics: Option<PageMetrics>,
     pub blank: bool,
     pub error: Option<String>,
+    /// Image-quality flags raised while processing.
+    pub flags: Vec<Flag>,
+    /// Skew found (degrees), corrected when within range.
+    pub skew_deg: Option<f32>,
 }
 
 /// A page in the separated tree.
@@ -278,15 +282,16 @@ impl Store {
     pub fn insert_page(&mut self, p: &PageRow) -> Result<(), StoreError> {
         let img = p.image.as_ref();
         self.conn.execute(
-            &format!("INSERT INTO pages (batch_id, side, sheet, face, origin, {IMAGE_COLS}, barcodes, metrics, blank, error, created)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
+            &format!("INSERT INTO pages (batch_id, side, sheet, face, origin, {IMAGE_COLS}, barcodes, metrics, blank, error, created, flags, skew_deg)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"),
             params![
                 p.batch_id, p.side, p.sheet, p.face.as_str(), p.origin,
                 img.map(|i| &i.sha256), img.map(|i| i.encoding.as_str()), img.map(|i| i.kind.as_str()),
                 img.map(|i| i.width), img.map(|i| i.height), img.map(|i| i.dpi), img.map(|i| i.bytes),
                 serde_json::to_string(&p.barcodes).unwrap_or_else(|_| "[]".into()),
                 p.metrics.as_ref().and_then(|m| serde_json::to_string(m).ok()),
-                p.blank, p.error, crate::now_rfc3339()
+                p.blank, p.error, crate::now_rfc3339(),
+                serde_json::to_string(&p.flags).unwrap_or_else(|_| "[]".into()), p.skew_deg
             ],
         )?;
         Ok(())
@@ -295,7 +300,7 @@ impl Store {
     /// What separation needs of every stored side, in feed order.
     pub fn side_facts(&self, batch_id: &str) -> Result<Vec<SideFacts>, StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT side, sheet, face, barcodes, blank, restored, error FROM pages WHERE batch_id = ?1 ORDER BY side",
+            "SELECT side, sheet, face, barcodes, blank, restored, error, flags FROM pages WHERE batch_id = ?1 ORDER BY side",
         )?;
         let rows = stmt
             .query_map([batch_id], |r| {
@@ -309,7 +314,10 @@ impl Store {
                     blank: r.get(4)?,
                     restored: r.get(5)?,
                     unreadable: r.get(6)?,
-                    flags: Vec::new(),
+                    flags: {
+                        let f: String = r.get(7)?;
+                        serde_json::from_str(&f).unwrap_or_default()
+                    },
                 })
             })?
             .collect::<Result<_, _>>()?;

@@ -78,7 +78,10 @@ impl StoreError {
 
 /// The schema, as an append-only list: never edit a step, add one.
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("schema_1.sql"))])
+    Migrations::new(vec![
+        M::up(include_str!("schema_1.sql")),
+        M::up(include_str!("schema_2.sql")),
+    ])
 }
 
 /// The station's database and image folder.
@@ -142,7 +145,7 @@ mod tests {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 1);
+        assert_eq!(v, 2);
         assert_eq!(s.check().unwrap(), 0);
     }
 

@@ -131,9 +131,17 @@ pub fn run<T: Send + 'static>(
         cancel.store(true, Ordering::SeqCst);
     }
     drop(tok_tx);
-    for h in pool {
-        let _ = h.join();
-    }
+    let crashed = pool
+        .into_iter()
+        .fold(false, |crashed, h| h.join().is_err() | crashed);
+    let stored = match stored {
+        // A processing thread died (a bug): the sides it held were never stored,
+        // so the batch must stay open to be resumed, not be closed short.
+        Ok(_) if crashed => Err(StoreError::Damaged(
+            "image processing stopped unexpectedly; the sides stored so far are kept".into(),
+        )),
+        other => other,
+    };
     RunResult {
         stored,
         producer: producer.join().ok(),

@@ -3,7 +3,7 @@
 
 use crate::batch::separate::Face;
 use crate::config::Config;
-use crate::imaging::{Raster, analyze, barcode, encode};
+use crate::imaging::{Raster, analyze, barcode, deskew, encode};
 use crate::store::{ImageStore, PageRow, StoreError, StoredImage};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -19,20 +19,16 @@ pub struct SideMeta {
 }
 
 /// Processing stages, for `folio bench`'s breakdown.
-pub const STAGES: [&str; 4] = [
+pub const STAGES: [&str; 5] = [
     "analyse (blank, metrics)",
+    "deskew",
     "barcodes",
     "encode",
     "hash + write file",
 ];
 
 /// Nanoseconds spent in each stage, summed over all threads since start.
-pub static STAGE_NANOS: [AtomicU64; 4] = [
-    AtomicU64::new(0),
-    AtomicU64::new(0),
-    AtomicU64::new(0),
-    AtomicU64::new(0),
-];
+pub static STAGE_NANOS: [AtomicU64; 5] = [const { AtomicU64::new(0) }; 5];
 
 /// Runs `f`, adding its time to stage `i`.
 fn timed<T>(i: usize, f: impl FnOnce() -> T) -> T {
@@ -50,13 +46,24 @@ pub fn process_side(
     images: &ImageStore,
 ) -> Result<PageRow, StoreError> {
     let metrics = timed(0, || analyze::analyze(raster, &cfg.blank));
-    let barcodes = timed(1, || barcode::read_page(raster));
-    let encoded = match timed(2, || encode::encode(raster, cfg.jpeg_quality)) {
+    // Blank sides are removed anyway; straightening them is wasted work.
+    let skew = if metrics.blank {
+        None
+    } else {
+        timed(1, || deskew::estimate_skew(raster))
+    };
+    let q = &cfg.quality;
+    let straightened = skew
+        .filter(|a| a.abs() >= q.deskew_min_deg && a.abs() <= q.max_correctable_deg)
+        .map(|a| timed(1, || deskew::rotate(raster, -a, metrics.paper)));
+    let page = straightened.as_ref().unwrap_or(raster);
+    let barcodes = timed(2, || barcode::read_page(page));
+    let encoded = match timed(3, || encode::encode(page, cfg.jpeg_quality)) {
         Ok(e) => e,
         // One page the encoder rejects must not stop the batch: flag it.
         Err(e) => return Ok(unreadable_side(meta, e.to_string())),
     };
-    let sha256 = timed(3, || images.put(&encoded.bytes))?;
+    let sha256 = timed(4, || images.put(&encoded.bytes))?;
     Ok(PageRow {
         batch_id: meta.batch_id.clone(),
         side: meta.side,
@@ -76,6 +83,8 @@ pub fn process_side(
         metrics: Some(metrics),
         blank: metrics.blank,
         error: None,
+        flags: analyze::quality_flags(&metrics, skew, q),
+        skew_deg: skew,
     })
 }
 
@@ -92,5 +101,7 @@ pub fn unreadable_side(meta: &SideMeta, why: String) -> PageRow {
         metrics: None,
         blank: false,
         error: Some(why),
+        flags: Vec::new(),
+        skew_deg: None,
     }
 }

@@ -318,7 +318,7 @@ fn facts_of(row: &PageRow) -> SideFacts {
         blank: row.blank,
         restored: false,
         unreadable: row.error.clone(),
-        flags: Vec::new(),
+        flags: row.flags.clone(),
     }
 }
 
