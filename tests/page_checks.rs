@@ -238,3 +238,76 @@ fn skew_is_found_within_a_tenth_of_a_degree_up_to_ten_degrees() {
     assert!(median < 0.1, "median error {median:.3} ({errors:?})");
     assert!(worst.0 < 0.3, "worst {worst:?}");
 }
+
+fn checks(page: &folio::imaging::Raster) -> Vec<String> {
+    use folio::imaging::analyze::{BlankParams, QualityParams, analyze, quality_flags};
+    use folio::imaging::deskew::estimate_skew;
+    let m = analyze(page, &BlankParams::default());
+    let skew = if m.blank { None } else { estimate_skew(page) };
+    quality_flags(&m, skew, &QualityParams::default())
+        .iter()
+        .map(|f| f.code.as_str().to_string())
+        .collect()
+}
+
+#[test]
+fn quality_flags_rise_on_pages_that_need_them_and_only_there() {
+    use folio::synth::render::render_skewed;
+    let mut painter = TextPainter::new();
+    let s = spec(150, 3);
+    let page = render(&SideKind::Clinical { label: None }, &s, 11, &mut painter);
+    let remap = |f: &dyn Fn(f32) -> f32| {
+        let mut p = page.clone();
+        p.data
+            .iter_mut()
+            .for_each(|v| *v = f(*v as f32).clamp(0.0, 255.0) as u8);
+        p
+    };
+    assert_eq!(checks(&page), Vec::<String>::new());
+    assert_eq!(checks(&remap(&|v| v * 0.45)), ["too_dark"]);
+    assert_eq!(checks(&remap(&|v| 150.0 + v * 0.36)), ["too_light"]);
+    assert_eq!(checks(&remap(&|v| 130.0 + v * 0.4)), ["low_contrast"]);
+    let tilted = render_skewed(
+        &SideKind::Clinical { label: None },
+        &s,
+        12,
+        &mut painter,
+        Some(11.5),
+    );
+    assert_eq!(checks(&tilted), ["skewed"]);
+    // 200 good pages of every kind, noisy, drifting and skewed up to 5 degrees: no flag.
+    let kinds = [
+        SideKind::Clinical { label: None },
+        SideKind::Clinical {
+            label: Some(Label {
+                text: "9434765919".into(),
+                symbology: Symbology::Code128,
+            }),
+        },
+        SideKind::NearBlank { lines: 1 },
+        SideKind::NearBlank { lines: 2 },
+        SideKind::Blank { bleed: true },
+        SideKind::RecordSheet {
+            code: "FOLIO:REC:9434765919".into(),
+            words: vec!["PATIENT".into()],
+        },
+        SideKind::DocSheet {
+            code: "FOLIO:DOC:results".into(),
+            words: vec![],
+        },
+    ];
+    let mut false_flags = Vec::new();
+    for i in 0..200u64 {
+        let kind = &kinds[i as usize % kinds.len()];
+        let p = render(kind, &spec(150, i), 1000 + i, &mut painter);
+        let flags = checks(&p);
+        if !flags.is_empty() {
+            false_flags.push(format!("page {i} {kind:?}: {flags:?}"));
+        }
+    }
+    assert!(
+        false_flags.is_empty(),
+        "good pages flagged:\n{}",
+        false_flags.join("\n")
+    );
+}

@@ -28,7 +28,7 @@ pub struct BlankParams {
 impl Default for BlankParams {
     fn default() -> Self {
         BlankParams {
-            ink_delta: 70,
+            ink_delta: 55,
             min_blob_mm2: 0.5,
             max_blobs: 3,
             max_ink_fraction: 0.0005,
