@@ -202,7 +202,7 @@ fn deflate_and_lzw_multipage_tiffs_decode_page_by_page() {
 
 #[test]
 fn skew_is_found_within_a_tenth_of_a_degree_up_to_ten_degrees() {
-    use folio::imaging::deskew::{estimate_skew, rotate};
+    use folio::imaging::deskew::{estimate_skew, rotate, straighten};
     use folio::synth::render::render_skewed;
     let mut painter = TextPainter::new();
     let mut errors = Vec::new();
@@ -222,10 +222,14 @@ fn skew_is_found_within_a_tenth_of_a_degree_up_to_ten_degrees() {
         );
         let found = estimate_skew(&page).expect("a typed page has lines");
         errors.push(((found - angle).abs(), angle, found, dpi));
-        if i == 0 {
+        if i < 4 {
             // Straightening by the found angle leaves (almost) no skew.
             let straight = rotate(&page, -found, 235);
             assert!(estimate_skew(&straight).unwrap().abs() < 0.15);
+            let sheared = straighten(&page, -found, 235);
+            let left = estimate_skew(&sheared).unwrap();
+            assert!(left.abs() < 0.15, "three-shear straightening left {left}");
+            assert_eq!(sheared.data.len(), page.data.len());
         }
     }
     errors.sort_by(|a, b| a.0.total_cmp(&b.0));

@@ -64,17 +64,20 @@ pub fn estimate_skew(raster: &Raster) -> Option<f32> {
     }
     let diag = (raster.width as f32).hypot(raster.height as f32) as usize + 8;
     let mut bins = vec![0u32; diag];
-    let best = |from: f32, to: f32, step: f32, bins: &mut Vec<u32>| {
+    let best = |pts: &[(f32, f32)], from: f32, to: f32, step: f32, bins: &mut Vec<u32>| {
         let n = ((to - from) / step).round() as i32;
         (0..=n)
             .map(|i| from + i as f32 * step)
-            .map(|a| (a, sharpness(&pts, a, bins)))
+            .map(|a| (a, sharpness(pts, a, bins)))
             .max_by_key(|&(_, score)| score)
             .map(|(a, _)| a)
             .unwrap_or(0.0)
     };
-    let coarse = best(-MAX_SEARCH_DEG, MAX_SEARCH_DEG, 0.5, &mut bins);
-    let fine = best(coarse - 0.5, coarse + 0.5, 0.02, &mut bins);
+    // Coarse on a quarter of the points, then finer steps on all of them.
+    let sparse: Vec<(f32, f32)> = pts.iter().step_by(4).copied().collect();
+    let coarse = best(&sparse, -MAX_SEARCH_DEG, MAX_SEARCH_DEG, 0.5, &mut bins);
+    let medium = best(&pts, coarse - 0.5, coarse + 0.5, 0.05, &mut bins);
+    let fine = best(&pts, medium - 0.05, medium + 0.05, 0.01, &mut bins);
     Some(fine)
 }
 
@@ -122,5 +125,83 @@ pub fn rotate(src: &Raster, degrees: f32, fill: u8) -> Raster {
         kind: src.kind,
         dpi: src.dpi,
         data,
+    }
+}
+
+/// Straightens a page by `degrees` with three shears (Paeth), moving whole pixels:
+/// several times faster than `rotate`, and the page's pixels are moved, not
+/// resampled, so text stays as sharp as scanned. Uncovered areas get `fill`.
+pub fn straighten(src: &Raster, degrees: f32, fill: u8) -> Raster {
+    let theta = degrees.to_radians();
+    let a = -(theta / 2.0).tan();
+    let b = theta.sin();
+    let (w, h, ch) = (src.width as usize, src.height as usize, src.kind.channels());
+    let mut one = vec![fill; src.data.len()];
+    let mut two = vec![fill; src.data.len()];
+    shear_x(&src.data, &mut one, w, h, ch, a);
+    shear_y(&one, &mut two, w, h, ch, b, fill);
+    one.fill(fill);
+    shear_x(&two, &mut one, w, h, ch, a);
+    Raster {
+        data: one,
+        ..src.clone_meta()
+    }
+}
+
+impl Raster {
+    fn clone_meta(&self) -> Raster {
+        Raster {
+            width: self.width,
+            height: self.height,
+            kind: self.kind,
+            dpi: self.dpi,
+            data: Vec::new(),
+        }
+    }
+}
+
+/// dst[y][x] = src[y][x - shift(y)], shift(y) = round(a * (y - h/2)).
+fn shear_x(src: &[u8], dst: &mut [u8], w: usize, h: usize, ch: usize, a: f32) {
+    let row = w * ch;
+    for y in 0..h {
+        let shift = (a * (y as f32 - h as f32 / 2.0)).round() as isize;
+        let (s, d) = (
+            &src[y * row..(y + 1) * row],
+            &mut dst[y * row..(y + 1) * row],
+        );
+        let n = (w as isize - shift.abs()).max(0) as usize * ch;
+        let k = shift.unsigned_abs() * ch;
+        if shift >= 0 {
+            d[k..k + n].copy_from_slice(&s[..n]);
+        } else {
+            d[..n].copy_from_slice(&s[k..k + n]);
+        }
+    }
+}
+
+/// dst[y][x] = src[y - shift(x)][x], shift(x) = round(b * (x - w/2)), copied in
+/// runs of columns that share a shift.
+fn shear_y(src: &[u8], dst: &mut [u8], w: usize, h: usize, ch: usize, b: f32, fill: u8) {
+    let row = w * ch;
+    let shift = |x: usize| (b * (x as f32 - w as f32 / 2.0)).round() as isize;
+    let mut runs = Vec::new();
+    let mut x0 = 0;
+    for x in 1..=w {
+        if x == w || shift(x) != shift(x0) {
+            runs.push((x0, x, shift(x0)));
+            x0 = x;
+        }
+    }
+    for y in 0..h {
+        for &(x0, x1, t) in &runs {
+            let sy = y as isize - t;
+            let d = &mut dst[y * row + x0 * ch..y * row + x1 * ch];
+            if sy >= 0 && (sy as usize) < h {
+                let sy = sy as usize;
+                d.copy_from_slice(&src[sy * row + x0 * ch..sy * row + x1 * ch]);
+            } else {
+                d.fill(fill);
+            }
+        }
     }
 }

@@ -55,7 +55,7 @@ pub fn process_side(
     let q = &cfg.quality;
     let straightened = skew
         .filter(|a| a.abs() >= q.deskew_min_deg && a.abs() <= q.max_correctable_deg)
-        .map(|a| timed(1, || deskew::rotate(raster, -a, metrics.paper)));
+        .map(|a| timed(1, || deskew::straighten(raster, -a, metrics.paper)));
     let page = straightened.as_ref().unwrap_or(raster);
     let barcodes = timed(2, || barcode::read_page(page));
     let encoded = match timed(3, || encode::encode(page, cfg.jpeg_quality)) {
