@@ -315,3 +315,40 @@ fn quality_flags_rise_on_pages_that_need_them_and_only_there() {
         false_flags.join("\n")
     );
 }
+
+#[test]
+fn bench_reports_throughput_stages_and_scanner_speeds() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_folio"))
+        .args(["bench", "--pages", "6", "--dpi", "150", "--json"])
+        .env("FOLIO_DATA_DIR", tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["pages"], 6);
+    assert!(r["sides_per_second"].as_f64().unwrap() > 0.0);
+    let stages: Vec<&str> = r["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            "analyse (blank, metrics)",
+            "deskew",
+            "barcodes",
+            "encode",
+            "hash + write file"
+        ]
+    );
+    assert_eq!(
+        r["keeps_up_with"].as_array().unwrap().len() + r["too_slow_for"].as_array().unwrap().len(),
+        5
+    );
+}

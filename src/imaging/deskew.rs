@@ -42,7 +42,7 @@ fn ink_points(raster: &Raster) -> Vec<(f32, f32)> {
     pts
 }
 
-fn sharpness(pts: &[(f32, f32)], degrees: f32, bins: &mut Vec<u32>) -> u64 {
+fn sharpness(pts: &[(f32, f32)], degrees: f32, bins: &mut [u32]) -> u64 {
     let (s, c) = degrees.to_radians().sin_cos();
     bins.iter_mut().for_each(|b| *b = 0);
     let half = bins.len() as f32 / 2.0;
