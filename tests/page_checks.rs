@@ -248,7 +248,11 @@ fn checks(page: &folio::imaging::Raster) -> Vec<String> {
     use folio::imaging::deskew::estimate_skew;
     let m = analyze(page, &BlankParams::default());
     let skew = if m.blank { None } else { estimate_skew(page) };
-    quality_flags(&m, skew, &QualityParams::default())
+    let q = QualityParams {
+        expected_length_mm: Some(297.0),
+        ..QualityParams::default()
+    };
+    quality_flags(&m, skew, &q)
         .iter()
         .map(|f| f.code.as_str().to_string())
         .collect()
@@ -271,6 +275,17 @@ fn quality_flags_rise_on_pages_that_need_them_and_only_there() {
     assert_eq!(checks(&remap(&|v| v * 0.45)), ["too_dark"]);
     assert_eq!(checks(&remap(&|v| 150.0 + v * 0.36)), ["too_light"]);
     assert_eq!(checks(&remap(&|v| 130.0 + v * 0.4)), ["low_contrast"]);
+    let mut long = page.clone();
+    long.data
+        .extend(std::iter::repeat_n(236, long.data.len() * 3 / 10));
+    long.height = (long.data.len() / long.width as usize) as u32;
+    assert_eq!(checks(&long), ["possible_double_feed"]);
+    let mut short = page.clone();
+    short.height = short.height * 7 / 10;
+    short
+        .data
+        .truncate(short.height as usize * short.width as usize);
+    assert_eq!(checks(&short), ["cut_short"]);
     let tilted = render_skewed(
         &SideKind::Clinical { label: None },
         &s,

@@ -18,6 +18,7 @@ pub enum FlagCode {
     LowContrast,
     UnreadableControlSheet,
     PossibleDoubleFeed,
+    CutShort,
     UnreadableImage,
     NoRecordSheet,
     EmptyRecord,
@@ -25,7 +26,7 @@ pub enum FlagCode {
 
 impl FlagCode {
     /// Every code, for parsing stored names.
-    pub const ALL: [FlagCode; 13] = [
+    pub const ALL: [FlagCode; 14] = [
         FlagCode::MisfiledIdentifier,
         FlagCode::InvalidNhsNumber,
         FlagCode::InvalidPatientId,
@@ -36,6 +37,7 @@ impl FlagCode {
         FlagCode::LowContrast,
         FlagCode::UnreadableControlSheet,
         FlagCode::PossibleDoubleFeed,
+        FlagCode::CutShort,
         FlagCode::UnreadableImage,
         FlagCode::NoRecordSheet,
         FlagCode::EmptyRecord,
@@ -54,6 +56,7 @@ impl FlagCode {
             FlagCode::LowContrast => "low_contrast",
             FlagCode::UnreadableControlSheet => "unreadable_control_sheet",
             FlagCode::PossibleDoubleFeed => "possible_double_feed",
+            FlagCode::CutShort => "cut_short",
             FlagCode::UnreadableImage => "unreadable_image",
             FlagCode::NoRecordSheet => "no_record_sheet",
             FlagCode::EmptyRecord => "empty_record",

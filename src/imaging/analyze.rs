@@ -49,6 +49,9 @@ pub struct PageMetrics {
     pub ink: u8,
     /// Paper minus ink.
     pub contrast: u8,
+    /// The page's length as scanned, millimetres.
+    #[serde(default)]
+    pub length_mm: f32,
     /// Content blobs found.
     pub blobs: u32,
     /// Fraction of the page covered by content blobs.
@@ -138,6 +141,7 @@ pub fn analyze(raster: &Raster, params: &BlankParams) -> PageMetrics {
         paper,
         ink,
         contrast: paper.saturating_sub(ink),
+        length_mm: raster.height as f32 * 25.4 / raster.dpi.max(1) as f32,
         blobs,
         ink_fraction,
         blank: (blobs as usize) < params.max_blobs && ink_fraction < params.max_ink_fraction,
@@ -266,6 +270,13 @@ pub struct QualityParams {
     pub deskew_min_deg: f32,
     /// ...up to this one; beyond it the page is flagged for a rescan.
     pub max_correctable_deg: f32,
+    /// The length pages should have (the profile's page size), millimetres;
+    /// unset, lengths are not checked.
+    pub expected_length_mm: Option<f32>,
+    /// Longer than expected by this factor: possible double feed.
+    pub double_feed_factor: f32,
+    /// Shorter than expected by this factor: cut short.
+    pub cut_short_factor: f32,
 }
 
 impl Default for QualityParams {
@@ -276,6 +287,9 @@ impl Default for QualityParams {
             low_contrast: 90,
             deskew_min_deg: 0.15,
             max_correctable_deg: 10.0,
+            expected_length_mm: None,
+            double_feed_factor: 1.15,
+            cut_short_factor: 0.85,
         }
     }
 }
@@ -304,6 +318,19 @@ pub fn quality_flags(
             FlagCode::LowContrast,
             format!("ink and paper differ by {} grey levels (threshold {}): check legibility, rescan if needed", m.contrast, q.low_contrast),
         ));
+    }
+    if let Some(expected) = q.expected_length_mm {
+        if m.length_mm > expected * q.double_feed_factor {
+            out.push(Flag::new(
+                FlagCode::PossibleDoubleFeed,
+                format!("the page is {:.0} mm long, {expected:.0} mm expected: two sheets may have gone through together; check and rescan them", m.length_mm),
+            ));
+        } else if m.length_mm < expected * q.cut_short_factor {
+            out.push(Flag::new(
+                FlagCode::CutShort,
+                format!("the page is {:.0} mm long, {expected:.0} mm expected: the scan may have stopped early; check the sheet and rescan", m.length_mm),
+            ));
+        }
     }
     if let Some(a) = skew_deg.filter(|a| a.abs() > q.max_correctable_deg) {
         out.push(Flag::new(

@@ -200,6 +200,12 @@ pub fn scan(
         cancel: opts.cancel.clone(),
     };
     let pattern = cfg.hospital_pattern()?;
+    // Pages are checked against the length the scan asked for.
+    let mut cfg = cfg.clone();
+    if let Some((_, h)) = opts.settings.page_size_mm {
+        cfg.quality.expected_length_mm = Some(h as f32);
+    }
+    let cfg = &cfg;
     let started = Instant::now();
     let run = pipeline::run(
         store,
