@@ -32,6 +32,25 @@ fn duplex_200dpi_noisy_mixed_formats_match_the_truth() {
     // The cache is intact and the audit chain verifies.
     let check = st.ok(&["check"]);
     assert!(check.contains("audit chain intact"), "{check}");
+    // Every page has the hash of its captured pixels, a thumbnail and a preview.
+    let conn = rusqlite::Connection::open(st.data_dir().join("folio.sqlite3")).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT pixels_sha256, thumb_sha256, preview_sha256, width FROM pages")
+        .unwrap();
+    let rows: Vec<(String, String, String, u32)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows.len() as u32, truth.sides);
+    for (pixels, thumb, preview, width) in rows {
+        assert_eq!(pixels.len(), 64);
+        for (sha, max) in [(thumb, 160), (preview, 1000)] {
+            let file = st.data_dir().join("images").join(&sha[..2]).join(&sha[2..]);
+            let img = image::load_from_memory(&std::fs::read(file).unwrap()).unwrap();
+            assert!(img.width() <= max && img.width() >= max / 2 && img.width() < width);
+        }
+    }
     // `show --json` lists the same tree.
     let tree: serde_json::Value = serde_json::from_str(&st.ok(&["show", id, "--json"])).unwrap();
     assert_eq!(

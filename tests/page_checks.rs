@@ -358,7 +358,7 @@ fn bench_reports_throughput_stages_and_scanner_speeds() {
             "analyse (blank, metrics)",
             "deskew",
             "barcodes",
-            "encode",
+            "encode (+ thumbnail, preview)",
             "hash + write file"
         ]
     );

@@ -100,6 +100,47 @@ pub fn encode_g4(data: &[u8], width: usize, height: usize) -> Vec<u8> {
     }
 }
 
+/// A page scaled down (box average) to at most `max_width` pixels wide, for
+/// thumbnails and screen previews; bilevel pages come out grey.
+pub fn downscale(raster: &Raster, max_width: u32) -> Raster {
+    let factor = raster.width.div_ceil(max_width.max(1)).max(1) as usize;
+    let ch = raster.kind.channels();
+    let (w, h) = (
+        raster.width as usize / factor,
+        raster.height as usize / factor,
+    );
+    let mut data = vec![0u8; w * h * ch];
+    let mut sums = vec![0u32; w * ch];
+    let area = (factor * factor) as u32;
+    let stride = raster.width as usize * ch;
+    for oy in 0..h {
+        sums.iter_mut().for_each(|s| *s = 0);
+        for y in oy * factor..(oy + 1) * factor {
+            let row = &raster.data[y * stride..y * stride + w * factor * ch];
+            for (x, px) in row.chunks_exact(ch).enumerate() {
+                for (k, &v) in px.iter().enumerate() {
+                    sums[(x / factor) * ch + k] += v as u32;
+                }
+            }
+        }
+        for (d, s) in data[oy * w * ch..(oy + 1) * w * ch].iter_mut().zip(&sums) {
+            *d = (s / area) as u8;
+        }
+    }
+    let kind = if raster.kind == PixelKind::Color {
+        PixelKind::Color
+    } else {
+        PixelKind::Gray
+    };
+    Raster {
+        width: w as u32,
+        height: h as u32,
+        kind,
+        dpi: (raster.dpi as usize / factor).max(1) as u32,
+        data,
+    }
+}
+
 /// Turns a grey page into bilevel with a fixed threshold (for control sheets and
 /// tests; adaptive thresholding belongs to the page-processing work).
 pub fn threshold(raster: &Raster, level: u8) -> Raster {
@@ -127,6 +168,18 @@ mod tests {
         assert_eq!(e.encoding, Encoding::Jpeg);
         let img = image::load_from_memory(&e.bytes).unwrap();
         assert_eq!((img.width(), img.height()), (64, 48));
+    }
+
+    #[test]
+    fn downscale_keeps_aspect_and_averages() {
+        let mut r = Raster::filled(400, 600, 300, 200);
+        r.data[..400 * 300].fill(0);
+        let d = downscale(&r, 100);
+        assert_eq!(
+            (d.width, d.height, d.dpi, d.kind),
+            (100, 150, 75, PixelKind::Gray)
+        );
+        assert_eq!((d.data[0], d.data[149 * 100]), (0, 200));
     }
 
     #[test]

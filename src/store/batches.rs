@@ -74,6 +74,11 @@ pub struct PageRow {
     pub flags: Vec<Flag>,
     /// Skew found (degrees), corrected when within range.
     pub skew_deg: Option<f32>,
+    /// SHA-256 of the page's pixels as captured (before any correction).
+    pub pixels_sha256: Option<String>,
+    /// Small and screen-sized JPEG renderings for the station window.
+    pub thumb_sha256: Option<String>,
+    pub preview_sha256: Option<String>,
 }
 
 /// A page in the separated tree.
@@ -282,8 +287,8 @@ impl Store {
     pub fn insert_page(&mut self, p: &PageRow) -> Result<(), StoreError> {
         let img = p.image.as_ref();
         self.conn.execute(
-            &format!("INSERT INTO pages (batch_id, side, sheet, face, origin, {IMAGE_COLS}, barcodes, metrics, blank, error, created, flags, skew_deg)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"),
+            &format!("INSERT INTO pages (batch_id, side, sheet, face, origin, {IMAGE_COLS}, barcodes, metrics, blank, error, created, flags, skew_deg, pixels_sha256, thumb_sha256, preview_sha256)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"),
             params![
                 p.batch_id, p.side, p.sheet, p.face.as_str(), p.origin,
                 img.map(|i| &i.sha256), img.map(|i| i.encoding.as_str()), img.map(|i| i.kind.as_str()),
@@ -291,7 +296,8 @@ impl Store {
                 serde_json::to_string(&p.barcodes).unwrap_or_else(|_| "[]".into()),
                 p.metrics.as_ref().and_then(|m| serde_json::to_string(m).ok()),
                 p.blank, p.error, crate::now_rfc3339(),
-                serde_json::to_string(&p.flags).unwrap_or_else(|_| "[]".into()), p.skew_deg
+                serde_json::to_string(&p.flags).unwrap_or_else(|_| "[]".into()), p.skew_deg,
+                p.pixels_sha256, p.thumb_sha256, p.preview_sha256
             ],
         )?;
         Ok(())

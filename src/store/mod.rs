@@ -81,6 +81,7 @@ fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(include_str!("schema_1.sql")),
         M::up(include_str!("schema_2.sql")),
+        M::up(include_str!("schema_3.sql")),
     ])
 }
 
@@ -145,7 +146,7 @@ mod tests {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 2);
+        assert_eq!(v, 3);
         assert_eq!(s.check().unwrap(), 0);
     }
 

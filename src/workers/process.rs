@@ -4,7 +4,7 @@
 use crate::batch::separate::Face;
 use crate::config::Config;
 use crate::imaging::{Raster, analyze, barcode, deskew, encode};
-use crate::store::{ImageStore, PageRow, StoreError, StoredImage};
+use crate::store::{ImageStore, PageRow, StoreError, StoredImage, sha256_hex};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -23,7 +23,7 @@ pub const STAGES: [&str; 5] = [
     "analyse (blank, metrics)",
     "deskew",
     "barcodes",
-    "encode",
+    "encode (+ thumbnail, preview)",
     "hash + write file",
 ];
 
@@ -63,7 +63,14 @@ pub fn process_side(
         // One page the encoder rejects must not stop the batch: flag it.
         Err(e) => return Ok(unreadable_side(meta, e.to_string())),
     };
+    let (thumb, preview) = match timed(3, || renderings(page)) {
+        Ok(r) => r,
+        Err(e) => return Ok(unreadable_side(meta, e.to_string())),
+    };
+    let pixels_sha256 = timed(4, || sha256_hex(&raster.data));
     let sha256 = timed(4, || images.put(&encoded.bytes))?;
+    let thumb_sha256 = Some(timed(4, || images.put(&thumb))?);
+    let preview_sha256 = Some(timed(4, || images.put(&preview))?);
     Ok(PageRow {
         batch_id: meta.batch_id.clone(),
         side: meta.side,
@@ -85,6 +92,9 @@ pub fn process_side(
         error: None,
         flags: analyze::quality_flags(&metrics, skew, q),
         skew_deg: skew,
+        pixels_sha256: Some(pixels_sha256),
+        thumb_sha256,
+        preview_sha256,
     })
 }
 
@@ -103,5 +113,23 @@ pub fn unreadable_side(meta: &SideMeta, why: String) -> PageRow {
         error: Some(why),
         flags: Vec::new(),
         skew_deg: None,
+        pixels_sha256: None,
+        thumb_sha256: None,
+        preview_sha256: None,
     }
+}
+
+/// Widths of the thumbnail and the screen preview, pixels.
+const THUMB_WIDTH: u32 = 160;
+const PREVIEW_WIDTH: u32 = 1000;
+
+/// The thumbnail and preview JPEGs, made once here so the window never decodes a
+/// full page to show a strip of them.
+fn renderings(page: &Raster) -> Result<(Vec<u8>, Vec<u8>), crate::imaging::ImagingError> {
+    let preview = encode::downscale(page, PREVIEW_WIDTH);
+    let thumb = encode::downscale(&preview, THUMB_WIDTH);
+    Ok((
+        encode::encode(&thumb, 70)?.bytes,
+        encode::encode(&preview, 80)?.bytes,
+    ))
 }

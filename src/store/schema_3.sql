@@ -1,0 +1,3 @@
+ALTER TABLE pages ADD COLUMN pixels_sha256 TEXT;
+ALTER TABLE pages ADD COLUMN thumb_sha256 TEXT;
+ALTER TABLE pages ADD COLUMN preview_sha256 TEXT;
