@@ -319,7 +319,10 @@ fn quality_flags_rise_on_pages_that_need_them_and_only_there() {
     for i in 0..200u64 {
         let kind = &kinds[i as usize % kinds.len()];
         let p = render(kind, &spec(150, i), 1000 + i, &mut painter);
-        let flags = checks(&p);
+        let mut flags = checks(&p);
+        if folio::imaging::crop::sheet_area(&p).is_some() {
+            flags.push("cropped".into());
+        }
         if !flags.is_empty() {
             false_flags.push(format!("page {i} {kind:?}: {flags:?}"));
         }
@@ -366,4 +369,49 @@ fn bench_reports_throughput_stages_and_scanner_speeds() {
         r["keeps_up_with"].as_array().unwrap().len() + r["too_slow_for"].as_array().unwrap().len(),
         5
     );
+}
+
+#[test]
+fn the_dark_scanner_background_is_cropped_and_a_framed_blank_stays_blank() {
+    use folio::imaging::analyze::{BlankParams, analyze};
+    use folio::imaging::crop::{crop, sheet_area};
+    let mut painter = TextPainter::new();
+    for (dpi, kind) in [
+        (200, SideKind::Clinical { label: None }),
+        (300, SideKind::Blank { bleed: true }),
+    ] {
+        let page = render(&kind, &spec(dpi, 5), 9, &mut painter);
+        let mm = dpi as f32 / 25.4;
+        let (side, top) = ((6.0 * mm) as u32, (10.0 * mm) as u32);
+        let (w, h) = (page.width + 2 * side, page.height + 2 * top);
+        let mut framed = folio::imaging::Raster::filled(w, h, dpi, 28);
+        for y in 0..page.height {
+            let dst = ((y + top) * w + side) as usize;
+            framed.data[dst..dst + page.width as usize].copy_from_slice(
+                &page.data[(y * page.width) as usize..((y + 1) * page.width) as usize],
+            );
+        }
+        let rect = sheet_area(&framed).expect("a frame is found");
+        let cut = crop(&framed, rect);
+        let (dw, dh) = (
+            cut.width as f32 / mm - 210.0,
+            cut.height as f32 / mm - 297.0,
+        );
+        assert!(
+            dw.abs() < 2.5 && dh.abs() < 2.5,
+            "{dpi} dpi: {dw:.1} x {dh:.1} mm off A4"
+        );
+        let blank = matches!(kind, SideKind::Blank { .. });
+        assert_eq!(
+            analyze(&cut, &BlankParams::default()).blank,
+            blank,
+            "{kind:?} after cropping"
+        );
+        if blank {
+            assert!(
+                !analyze(&framed, &BlankParams::default()).blank,
+                "the frame alone would look like ink"
+            );
+        }
+    }
 }

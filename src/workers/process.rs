@@ -3,7 +3,7 @@
 
 use crate::batch::separate::Face;
 use crate::config::Config;
-use crate::imaging::{Raster, analyze, barcode, deskew, encode};
+use crate::imaging::{Raster, analyze, barcode, crop, deskew, encode};
 use crate::store::{ImageStore, PageRow, StoreError, StoredImage, sha256_hex};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -41,10 +41,15 @@ fn timed<T>(i: usize, f: impl FnOnce() -> T) -> T {
 /// Processes a decoded side into a page row, storing its encoded image.
 pub fn process_side(
     meta: &SideMeta,
-    raster: &Raster,
+    captured: &Raster,
     cfg: &Config,
     images: &ImageStore,
 ) -> Result<PageRow, StoreError> {
+    // The scanner's dark background goes first: it would look like ink.
+    let cropped = timed(0, || {
+        crop::sheet_area(captured).map(|rect| crop::crop(captured, rect))
+    });
+    let raster = cropped.as_ref().unwrap_or(captured);
     let metrics = timed(0, || analyze::analyze(raster, &cfg.blank));
     // Blank sides are removed anyway; straightening them is wasted work.
     let skew = if metrics.blank {
@@ -67,7 +72,7 @@ pub fn process_side(
         Ok(r) => r,
         Err(e) => return Ok(unreadable_side(meta, e.to_string())),
     };
-    let pixels_sha256 = timed(4, || sha256_hex(&raster.data));
+    let pixels_sha256 = timed(4, || sha256_hex(&captured.data));
     let sha256 = timed(4, || images.put(&encoded.bytes))?;
     let thumb_sha256 = Some(timed(4, || images.put(&thumb))?);
     let preview_sha256 = Some(timed(4, || images.put(&preview))?);
