@@ -82,3 +82,71 @@ fn simplex_300dpi_multipage_tiff_matches_the_truth() {
     assert_eq!(batches[0]["id"], id);
     assert_eq!(batches[0]["sides"], truth.sides);
 }
+
+#[test]
+fn pages_fed_upside_down_or_sideways_are_stored_upright() {
+    use folio::imaging::draw::TextPainter;
+    use folio::imaging::orient::{rotate_right_angles, upright_rotation};
+    use folio::synth::{SideKind, render};
+    let st = Station::new();
+    let dir = st.dir.path().join("turned");
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = StackSpec {
+        dpi: 200,
+        max_skew_deg: 2.0,
+        ..StackSpec::default()
+    };
+    let mut painter = TextPainter::new();
+    let rec = render(
+        &SideKind::RecordSheet {
+            code: "FOLIO:REC:9434765919".into(),
+            words: vec![],
+        },
+        &spec,
+        1,
+        &mut painter,
+    );
+    write_page(&dir.join("0"), &rec, "pgm");
+    for (i, turn) in [(1, 180u16), (2, 90), (3, 270)] {
+        let page = render(
+            &SideKind::Clinical { label: None },
+            &spec,
+            10 + i,
+            &mut painter,
+        );
+        let fed = rotate_right_angles(&page, turn);
+        write_page(&dir.join(i.to_string()), &fed, "pgm");
+    }
+    let report = st.import(&["--dpi", "200"], &[&dir]);
+    let tree = st.json(&["show", report["batch_id"].as_str().unwrap(), "--json"]);
+    let pages = tree["records"][0]["documents"][0]["pages"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(pages.len(), 3);
+    let mut portrait = 0;
+    for p in pages {
+        let sha = p["image"]["sha256"].as_str().unwrap();
+        let bytes =
+            std::fs::read(st.data_dir().join("images").join(&sha[..2]).join(&sha[2..])).unwrap();
+        let img = image::load_from_memory(&bytes).unwrap().into_luma8();
+        let r = folio::imaging::Raster {
+            width: img.width(),
+            height: img.height(),
+            kind: folio::imaging::PixelKind::Gray,
+            dpi: 200,
+            data: img.into_raw(),
+        };
+        portrait += (r.height > r.width) as u32;
+        // Never turned the wrong way (a page it is unsure of is left as it came).
+        assert!(
+            matches!(upright_rotation(&r), None | Some(0)),
+            "side {} stored upright",
+            p["side"]
+        );
+    }
+    assert!(
+        portrait >= 2,
+        "{portrait} of 3 turned pages stored in portrait"
+    );
+}

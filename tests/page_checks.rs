@@ -359,7 +359,7 @@ fn bench_reports_throughput_stages_and_scanner_speeds() {
         stages,
         [
             "analyse (blank, metrics)",
-            "deskew",
+            "orient + deskew",
             "barcodes",
             "encode (+ thumbnail, preview)",
             "hash + write file"
@@ -414,4 +414,53 @@ fn the_dark_scanner_background_is_cropped_and_a_framed_blank_stays_blank() {
             );
         }
     }
+}
+
+#[test]
+fn pages_fed_sideways_or_upside_down_are_found() {
+    use folio::imaging::orient::{rotate_right_angles, upright_rotation};
+    let mut painter = TextPainter::new();
+    let (mut wrong, mut unsure) = (Vec::new(), 0);
+    for i in 0..16u64 {
+        let dpi = [150, 200, 300][i as usize % 3];
+        let page = render(
+            &SideKind::Clinical { label: None },
+            &spec(dpi, i),
+            50 + i,
+            &mut painter,
+        );
+        for turned in [0u16, 90, 180, 270] {
+            let fed = rotate_right_angles(&page, turned);
+            let want = (360 - turned) % 360;
+            let got = upright_rotation(&fed);
+            if got.is_none() {
+                unsure += 1;
+            } else if got != Some(want) {
+                wrong.push(format!(
+                    "page {i} at {dpi} dpi turned {turned}: got {got:?}, want {want}"
+                ));
+            }
+        }
+    }
+    eprintln!(
+        "orientation: {} of 64 found, {unsure} left unsure, {} wrong",
+        64 - unsure - wrong.len(),
+        wrong.len()
+    );
+    assert!(
+        wrong.is_empty(),
+        "a page turned the wrong way is worse than one left alone:\n{}",
+        wrong.join("\n")
+    );
+    assert!(unsure <= 16, "{unsure} of 64 unsure");
+    let page = render(
+        &SideKind::Clinical { label: None },
+        &spec(200, 1),
+        3,
+        &mut painter,
+    );
+    assert_eq!(
+        rotate_right_angles(&rotate_right_angles(&page, 90), 270).data,
+        page.data
+    );
 }

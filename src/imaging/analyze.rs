@@ -52,6 +52,9 @@ pub struct PageMetrics {
     /// The page's length as scanned, millimetres.
     #[serde(default)]
     pub length_mm: f32,
+    /// Clockwise turn applied to put a sideways or upside-down page upright.
+    #[serde(default)]
+    pub turned_deg: u16,
     /// Content blobs found.
     pub blobs: u32,
     /// Fraction of the page covered by content blobs.
@@ -142,6 +145,7 @@ pub fn analyze(raster: &Raster, params: &BlankParams) -> PageMetrics {
         ink,
         contrast: paper.saturating_sub(ink),
         length_mm: raster.height as f32 * 25.4 / raster.dpi.max(1) as f32,
+        turned_deg: 0,
         blobs,
         ink_fraction,
         blank: (blobs as usize) < params.max_blobs && ink_fraction < params.max_ink_fraction,

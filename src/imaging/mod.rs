@@ -10,6 +10,7 @@ pub mod decode;
 pub mod deskew;
 pub mod draw;
 pub mod encode;
+pub mod orient;
 pub mod pdf;
 
 use thiserror::Error;

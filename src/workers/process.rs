@@ -3,7 +3,7 @@
 
 use crate::batch::separate::Face;
 use crate::config::Config;
-use crate::imaging::{Raster, analyze, barcode, crop, deskew, encode};
+use crate::imaging::{Raster, analyze, barcode, crop, deskew, encode, orient};
 use crate::store::{ImageStore, PageRow, StoreError, StoredImage, sha256_hex};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -21,7 +21,7 @@ pub struct SideMeta {
 /// Processing stages, for `folio bench`'s breakdown.
 pub const STAGES: [&str; 5] = [
     "analyse (blank, metrics)",
-    "deskew",
+    "orient + deskew",
     "barcodes",
     "encode (+ thumbnail, preview)",
     "hash + write file",
@@ -50,7 +50,16 @@ pub fn process_side(
         crop::sheet_area(captured).map(|rect| crop::crop(captured, rect))
     });
     let raster = cropped.as_ref().unwrap_or(captured);
-    let metrics = timed(0, || analyze::analyze(raster, &cfg.blank));
+    let mut metrics = timed(0, || analyze::analyze(raster, &cfg.blank));
+    // Sideways or upside-down pages are turned upright before straightening.
+    let turn = if metrics.blank {
+        None
+    } else {
+        timed(1, || orient::upright_rotation(raster)).filter(|&t| t != 0)
+    };
+    let turned = turn.map(|t| timed(1, || orient::rotate_right_angles(raster, t)));
+    let raster = turned.as_ref().unwrap_or(raster);
+    metrics.turned_deg = turn.unwrap_or(0);
     // Blank sides are removed anyway; straightening them is wasted work.
     let skew = if metrics.blank {
         None
