@@ -17,6 +17,9 @@ const MAX_CROP: f32 = 0.35;
 
 /// The sheet inside a dark border, or `None` when there is no border.
 pub fn sheet_area(raster: &Raster) -> Option<Rect> {
+    if !edges_dark(raster) {
+        return None;
+    }
     let luma = raster.luma();
     let factor = (raster.dpi as usize / 100).max(1);
     let r = reduce(&luma, raster.width as usize, raster.height as usize, factor);
@@ -61,6 +64,31 @@ pub fn sheet_area(raster: &Raster) -> Option<Rect> {
     let x1 = raster.width.saturating_sub(pad(right) as u32);
     let y1 = raster.height.saturating_sub(pad(bottom) as u32);
     (x1 > x0 && y1 > y0).then_some((x0, y0, x1, y1))
+}
+
+/// Whether any outermost row or column is mostly dark: a quick look at a few
+/// hundred pixels that spares the full measurement on the usual borderless page.
+fn edges_dark(r: &Raster) -> bool {
+    let (w, h, ch) = (r.width as usize, r.height as usize, r.kind.channels());
+    if w < 8 || h < 8 {
+        return false;
+    }
+    let at = |x: usize, y: usize| r.data[(y * w + x) * ch] < 80;
+    let share = |hits: usize, n: usize| hits as f32 >= 0.5 * n as f32;
+    let step = 7;
+    let rows = [0, h - 1].iter().any(|&y| {
+        share(
+            (0..w).step_by(step).filter(|&x| at(x, y)).count(),
+            w.div_ceil(step),
+        )
+    });
+    let cols = [0, w - 1].iter().any(|&x| {
+        share(
+            (0..h).step_by(step).filter(|&y| at(x, y)).count(),
+            h.div_ceil(step),
+        )
+    });
+    rows || cols
 }
 
 /// The part of a page inside `rect`.

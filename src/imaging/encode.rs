@@ -105,6 +105,22 @@ pub fn encode_g4(data: &[u8], width: usize, height: usize) -> Vec<u8> {
 pub fn downscale(raster: &Raster, max_width: u32) -> Raster {
     let factor = raster.width.div_ceil(max_width.max(1)).max(1) as usize;
     let ch = raster.kind.channels();
+    if ch == 1 {
+        let r = super::analyze::reduce(
+            &raster.data,
+            raster.width as usize,
+            raster.height as usize,
+            factor,
+        );
+        let dpi = (raster.dpi as usize / factor).max(1) as u32;
+        return Raster {
+            width: r.width as u32,
+            height: r.height as u32,
+            kind: PixelKind::Gray,
+            dpi,
+            data: r.data,
+        };
+    }
     let (w, h) = (
         raster.width as usize / factor,
         raster.height as usize / factor,
