@@ -103,6 +103,19 @@ pub fn reduce(luma: &[u8], width: usize, height: usize, factor: usize) -> Reduce
     }
 }
 
+/// The grey level below which a share `p` of `data` lies.
+pub fn level(data: &[u8], p: f32) -> u8 {
+    let mut hist = [0u32; 256];
+    data.iter().for_each(|&v| hist[v as usize] += 1);
+    percentile(&hist, data.len() as u32, p)
+}
+
+/// Halfway between ink and the paper (its 90th percentile), a little towards
+/// the paper: what binarising for barcodes, skew and orientation uses.
+pub fn ink_threshold(data: &[u8]) -> u8 {
+    level(data, 0.9) / 2 + 10
+}
+
 fn percentile(hist: &[u32; 256], total: u32, p: f32) -> u8 {
     let target = (total as f32 * p) as u32;
     let mut acc = 0;

@@ -6,7 +6,7 @@
 //! between threads: each call makes its own, which costs microseconds.
 
 use super::Raster;
-use super::analyze::reduce;
+use super::analyze::{ink_threshold, reduce};
 use std::os::raw::{c_char, c_int, c_uint, c_ulong, c_void};
 
 #[repr(C)]
@@ -164,24 +164,9 @@ pub fn read_page(raster: &Raster) -> Vec<String> {
     )
 }
 
-/// Black where darker than halfway between ink and the paper (its 90th
-/// percentile), white elsewhere.
+/// Black where darker than `ink_threshold`, white elsewhere.
 fn binarize(data: &[u8]) -> Vec<u8> {
-    let mut hist = [0u32; 256];
-    for &v in data {
-        hist[v as usize] += 1;
-    }
-    let target = data.len() as u64 * 9 / 10;
-    let mut acc = 0u64;
-    let mut paper = 255u8;
-    for (v, &n) in hist.iter().enumerate() {
-        acc += n as u64;
-        if acc > target {
-            paper = v as u8;
-            break;
-        }
-    }
-    let threshold = paper / 2 + 10;
+    let threshold = ink_threshold(data);
     data.iter()
         .map(|&v| if v < threshold { 0 } else { 255 })
         .collect()

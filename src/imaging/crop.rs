@@ -4,7 +4,7 @@
 //! cut, so a page with a black photograph or a thick rule keeps its content.
 
 use super::Raster;
-use super::analyze::reduce;
+use super::analyze::{level, reduce};
 
 /// A rectangle in pixels: left, top, right (exclusive), bottom (exclusive).
 pub type Rect = (u32, u32, u32, u32);
@@ -27,17 +27,7 @@ pub fn sheet_area(raster: &Raster) -> Option<Rect> {
     if w < 8 || h < 8 {
         return None;
     }
-    let mut hist = [0u32; 256];
-    r.data.iter().for_each(|&v| hist[v as usize] += 1);
-    let (mut acc, mut paper) = (0u64, 255u8);
-    for (v, &n) in hist.iter().enumerate() {
-        acc += n as u64;
-        if acc > r.data.len() as u64 * 3 / 4 {
-            paper = v as u8;
-            break;
-        }
-    }
-    let dark = paper / 2;
+    let dark = level(&r.data, 0.75) / 2;
     let row_dark = |y: usize| {
         r.data[y * w..(y + 1) * w]
             .iter()

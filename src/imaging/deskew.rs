@@ -6,7 +6,7 @@
 //! around the best, on ink points of a ~150 dpi copy. Rotation is bilinear in
 //! fixed point, so a straightened page stays smooth until the final encode.
 
-use super::analyze::reduce;
+use super::analyze::{ink_threshold, reduce};
 use super::{PixelKind, Raster};
 
 /// The largest skew searched for, degrees.
@@ -17,17 +17,7 @@ fn ink_points(raster: &Raster) -> Vec<(f32, f32)> {
     let luma = raster.luma();
     let factor = ((raster.dpi as f32 / 150.0).round() as usize).max(1);
     let r = reduce(&luma, raster.width as usize, raster.height as usize, factor);
-    let mut hist = [0u32; 256];
-    r.data.iter().for_each(|&v| hist[v as usize] += 1);
-    let (mut acc, mut paper) = (0u64, 255u8);
-    for (v, &n) in hist.iter().enumerate() {
-        acc += n as u64;
-        if acc > r.data.len() as u64 * 9 / 10 {
-            paper = v as u8;
-            break;
-        }
-    }
-    let threshold = paper / 2 + 10;
+    let threshold = ink_threshold(&r.data);
     let (cx, cy) = (r.width as f32 / 2.0, r.height as f32 / 2.0);
     let mut pts = Vec::new();
     for (y, row) in r.data.chunks_exact(r.width).enumerate() {

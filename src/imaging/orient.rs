@@ -5,7 +5,7 @@
 //! (descenders), which tells upright from upside down.
 
 use super::Raster;
-use super::analyze::reduce;
+use super::analyze::{ink_threshold, reduce};
 
 /// Ink mask of a page at about 100 dpi.
 struct Mask {
@@ -17,17 +17,7 @@ fn mask(raster: &Raster) -> Mask {
     let luma = raster.luma();
     let factor = (raster.dpi as usize / 100).max(1);
     let r = reduce(&luma, raster.width as usize, raster.height as usize, factor);
-    let mut hist = [0u32; 256];
-    r.data.iter().for_each(|&v| hist[v as usize] += 1);
-    let (mut acc, mut paper) = (0u64, 255u8);
-    for (v, &n) in hist.iter().enumerate() {
-        acc += n as u64;
-        if acc > r.data.len() as u64 * 9 / 10 {
-            paper = v as u8;
-            break;
-        }
-    }
-    let t = paper / 2 + 10;
+    let t = ink_threshold(&r.data);
     Mask {
         w: r.width,
         ink: r.data.iter().map(|&v| v < t).collect(),
