@@ -415,6 +415,10 @@ fn ctrl_c_stops_a_scan_cleanly_and_the_batch_resumes() {
     assert_eq!(r["sides"], truth.sides);
     let (m, _) = st.export(&id);
     assert_matches_truth(&m, &truth);
+    // A finished batch is not reopened by mistake.
+    let again = st.run(&["scan", "--device", "folio:demo", "--resume", &id]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("only a batch still scanning can be resumed or closed"));
 }
 
 #[test]

@@ -218,6 +218,18 @@ impl Store {
         }
     }
 
+    /// A batch that is still being scanned (to resume or close it).
+    pub fn open_batch(&self, id_or_prefix: &str) -> Result<BatchRow, StoreError> {
+        let b = self.find_batch(id_or_prefix)?;
+        if b.state != BatchState::Scanning.as_str() {
+            return Err(StoreError::NotOpen {
+                batch: b.id,
+                state: b.state,
+            });
+        }
+        Ok(b)
+    }
+
     /// All batches, newest first.
     pub fn list_batches(&self) -> Result<Vec<BatchRow>, StoreError> {
         let mut stmt = self.conn.prepare(&format!(

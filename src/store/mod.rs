@@ -43,6 +43,10 @@ pub enum StoreError {
     NoSuchBatch(String),
     #[error("'{0}' matches several batches: give more of the id")]
     AmbiguousBatch(String),
+    #[error(
+        "batch {batch} is already {state}; only a batch still scanning can be resumed or closed"
+    )]
+    NotOpen { batch: String, state: String },
     #[error("{0}")]
     Damaged(String),
 }

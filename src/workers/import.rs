@@ -8,8 +8,8 @@
 
 use super::pipeline::{self, Closed, DEFAULT_DPI, Feeder, Payload, Stopped};
 use super::process::SideMeta;
+use crate::batch::BatchSource;
 use crate::batch::separate::sheet_and_face;
-use crate::batch::{BatchSource, BatchState};
 use crate::config::{Config, ConfigError};
 use crate::imaging::ImagingError;
 use crate::imaging::decode::{FileFormat, TiffPages, sniff};
@@ -32,8 +32,6 @@ pub enum ImportError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("batch {batch} is already {state}; only a batch still scanning can be resumed")]
-    NotResumable { batch: String, state: String },
     #[error(
         "side {side} of batch {batch} came from {stored}, but the files given now put {given} there: give the same files in the same order to resume"
     )]
@@ -172,13 +170,7 @@ fn start_or_resume(
     opts: &ImportOptions,
 ) -> Result<(String, bool, Option<String>), ImportError> {
     if let Some(id) = &opts.resume {
-        let b = store.find_batch(id)?;
-        if b.state != BatchState::Scanning.as_str() {
-            return Err(ImportError::NotResumable {
-                batch: b.id,
-                state: b.state,
-            });
-        }
+        let b = store.open_batch(id)?;
         store.audit(actor, "batch.resume", &b.id, "import resumed")?;
         return Ok((b.id, b.duplex, b.specialty));
     }

@@ -10,7 +10,7 @@
 use super::pipeline::{self, Closed, Feeder, Payload};
 use super::process::SideMeta;
 use crate::batch::separate::{SeparationParams, SideFacts, sheet_and_face};
-use crate::batch::{BatchSource, BatchState, separate};
+use crate::batch::{BatchSource, separate};
 use crate::capture::demo::DemoFeeder;
 use crate::capture::folder::{self, FolderSource};
 use crate::capture::sane::Sane;
@@ -33,8 +33,6 @@ pub enum ScanError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Capture(CaptureError),
-    #[error("batch {batch} is {state}; only a batch still scanning can be resumed")]
-    NotResumable { batch: String, state: String },
     #[error(
         "batch {batch} stopped: {fault}. The {kept} sides scanned so far are kept; resume with `folio scan --resume {batch}`"
     )]
@@ -305,13 +303,7 @@ pub fn close(
     actor: &Actor,
     batch: &str,
 ) -> Result<Closed, ScanError> {
-    let b = store.find_batch(batch)?;
-    if b.state != BatchState::Scanning.as_str() {
-        return Err(ScanError::NotResumable {
-            batch: b.id,
-            state: b.state,
-        });
-    }
+    let b = store.open_batch(batch)?;
     pipeline::close_batch::<ScanError>(store, cfg, actor, &b.id, b.specialty.as_deref())
 }
 
@@ -335,13 +327,7 @@ fn start_or_resume(
     duplex: bool,
 ) -> Result<(String, bool, Option<String>), ScanError> {
     if let Some(id) = &opts.resume {
-        let b = store.find_batch(id)?;
-        if b.state != BatchState::Scanning.as_str() {
-            return Err(ScanError::NotResumable {
-                batch: b.id,
-                state: b.state,
-            });
-        }
+        let b = store.open_batch(id)?;
         // A duplex sheet whose back was never read is scanned again whole: the
         // operator puts the last sheet back on the feeder.
         if b.duplex && b.sides % 2 == 1 {
