@@ -418,7 +418,10 @@ fn ctrl_c_stops_a_scan_cleanly_and_the_batch_resumes() {
     // A finished batch is not reopened by mistake.
     let again = st.run(&["scan", "--device", "folio:demo", "--resume", &id]);
     assert_eq!(again.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&again.stderr).contains("only a batch still scanning can be resumed or closed"));
+    assert!(
+        String::from_utf8_lossy(&again.stderr)
+            .contains("only a batch still scanning can be resumed or closed")
+    );
 }
 
 #[test]

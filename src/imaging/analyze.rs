@@ -72,7 +72,8 @@ pub struct Reduced {
 
 /// Box-averages `luma` by `factor` in both directions.
 pub fn reduce(luma: &[u8], width: usize, height: usize, factor: usize) -> Reduced {
-    let factor = factor.max(1);
+    // Column totals are u16: 255 x 256 rows fits.
+    let factor = factor.clamp(1, 256);
     if factor == 1 {
         return Reduced {
             width,
@@ -82,18 +83,24 @@ pub fn reduce(luma: &[u8], width: usize, height: usize, factor: usize) -> Reduce
         };
     }
     let (w, h) = (width / factor, height / factor);
-    let mut sums = vec![0u32; w];
+    // Whole input rows are summed into column totals first (a loop the compiler
+    // vectorises), then each output row sums `factor` columns once: the
+    // per-pixel work is one add, which matters as every stage reduces the page.
+    let mut cols = vec![0u16; w * factor];
     let mut data = Vec::with_capacity(w * h);
     let area = (factor * factor) as u32;
     for oy in 0..h {
-        sums.iter_mut().for_each(|s| *s = 0);
+        cols.iter_mut().for_each(|s| *s = 0);
         for y in oy * factor..(oy + 1) * factor {
             let row = &luma[y * width..y * width + w * factor];
-            for (s, chunk) in sums.iter_mut().zip(row.chunks_exact(factor)) {
-                *s += chunk.iter().map(|&v| v as u32).sum::<u32>();
+            for (s, &v) in cols.iter_mut().zip(row) {
+                *s += v as u16;
             }
         }
-        data.extend(sums.iter().map(|&s| (s / area) as u8));
+        data.extend(
+            cols.chunks_exact(factor)
+                .map(|c| (c.iter().map(|&v| v as u32).sum::<u32>() / area) as u8),
+        );
     }
     Reduced {
         width: w,
@@ -294,6 +301,11 @@ pub struct QualityParams {
     pub double_feed_factor: f32,
     /// Shorter than expected by this factor: cut short.
     pub cut_short_factor: f32,
+    /// A barcode-like area at least this wide and tall (millimetres)...
+    pub sheet_barcode_min_mm: (f32, f32),
+    /// ...making up at least this share of the page's ink is a control sheet's
+    /// look; with no barcode read, the page is flagged.
+    pub sheet_barcode_share: f32,
 }
 
 impl Default for QualityParams {
@@ -307,6 +319,8 @@ impl Default for QualityParams {
             expected_length_mm: None,
             double_feed_factor: 1.15,
             cut_short_factor: 0.85,
+            sheet_barcode_min_mm: (40.0, 15.0),
+            sheet_barcode_share: 0.2,
         }
     }
 }
@@ -316,6 +330,7 @@ impl Default for QualityParams {
 pub fn quality_flags(
     m: &PageMetrics,
     skew_deg: Option<f32>,
+    codes: &super::barcode::PageCodes,
     q: &QualityParams,
 ) -> Vec<crate::batch::Flag> {
     use crate::batch::{Flag, FlagCode};
@@ -348,6 +363,17 @@ pub fn quality_flags(
                 format!("the page is {:.0} mm long, {expected:.0} mm expected: the scan may have stopped early; check the sheet and rescan", m.length_mm),
             ));
         }
+    }
+    if codes.codes.is_empty()
+        && let Some((w, h)) = codes.largest_mm
+        && w >= q.sheet_barcode_min_mm.0
+        && h >= q.sheet_barcode_min_mm.1
+        && codes.barcode_share >= q.sheet_barcode_share
+    {
+        out.push(Flag::new(
+            FlagCode::UnreadableControlSheet,
+            format!("the page looks like a control sheet (a {w:.0} x {h:.0} mm barcode, {:.0}% of its ink) but no barcode could be read: check the sheet, reprint it with `folio sheets` if damaged, and rescan", codes.barcode_share * 100.0),
+        ));
     }
     if let Some(a) = skew_deg.filter(|a| a.abs() > q.max_correctable_deg) {
         out.push(Flag::new(

@@ -144,23 +144,321 @@ fn read_symbols(
     }
 }
 
-/// Reads a page's barcodes in one zbar pass over a binarised copy at about 150 to
-/// 200 dpi, scanning every second line. Binarising removes sensor noise, which
-/// otherwise both breaks bar edges and makes zbar several times slower; at that
-/// resolution a 0.33 mm bar or a 0.6 mm QR module still spans two to four
-/// pixels. (Measured on noisy, skewed pages from 150 to 600 dpi: see
-/// tests/page_checks.rs; about 40 ms a 300 dpi page.)
-pub fn read_page(raster: &Raster) -> Vec<String> {
+/// What reading a page's barcodes found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PageCodes {
+    /// Decoded texts, top of the page first, deduplicated.
+    pub codes: Vec<String>,
+    /// The largest barcode-like area, millimetres (width, height), if any.
+    pub largest_mm: Option<(f32, f32)>,
+    /// Share of the page's inked area that looks like barcode (0 to 1).
+    pub barcode_share: f32,
+}
+
+/// Side of the tiles the page is surveyed in, pixels of the reading resolution
+/// (about 2 to 2.7 mm).
+const TILE: usize = 16;
+
+/// Reads a page's barcodes from a binarised copy at about 150 to 200 dpi.
+/// Binarising removes sensor noise, which otherwise both breaks bar edges and
+/// makes zbar several times slower; at that resolution a 0.33 mm bar or a
+/// 0.6 mm QR module still spans two to four pixels.
+///
+/// zbar is not run over the whole page: a survey in small tiles finds where
+/// the ink is dense and alternates quickly (bars, QR modules), and only those
+/// areas, with a quiet-zone margin, are scanned. Text, even bold, is too sparse
+/// to qualify, so a page of text costs the survey alone; a survey that finds
+/// much of the page barcode-like falls back to one pass over the page. (Tested
+/// against whole-page reading on generated stacks: tests/page_checks.rs.)
+pub fn read_page(raster: &Raster) -> PageCodes {
     let luma = raster.luma();
     let factor = ((raster.dpi as f32 / 200.0).round() as usize).max(1);
     let r = reduce(&luma, raster.width as usize, raster.height as usize, factor);
     let bin = binarize(&r.data);
+    let survey = Survey::of(&bin, r.width, r.height);
+    let mm_per_px = 25.4 * factor as f32 / raster.dpi.max(1) as f32;
+    let regions = survey.regions();
+    let tile_mm = TILE as f32 * mm_per_px;
+    let mut out = PageCodes {
+        largest_mm: survey
+            .linear_blobs()
+            .iter()
+            .map(|b| {
+                (
+                    (b.x1 - b.x0) as f32 * tile_mm,
+                    (b.y1 - b.y0) as f32 * tile_mm,
+                )
+            })
+            .max_by(|a, b| (a.0 * a.1).total_cmp(&(b.0 * b.1))),
+        barcode_share: survey.barcode_share(),
+        ..PageCodes::default()
+    };
+    let area: usize = regions.iter().map(|b| b.w * b.h).sum();
+    if area * 5 > r.width * r.height * 2 {
+        out.codes = read_area(
+            &bin,
+            r.width,
+            &Area {
+                x: 0,
+                y: 0,
+                w: r.width,
+                h: r.height,
+            },
+        );
+        return out;
+    }
+    for region in &regions {
+        for code in read_area(&bin, r.width, region) {
+            if !out.codes.contains(&code) {
+                out.codes.push(code);
+            }
+        }
+    }
+    out
+}
+
+/// A rectangle of the reading-resolution plane, pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Area {
+    x: usize,
+    y: usize,
+    w: usize,
+    h: usize,
+}
+
+/// zbar over one area of a binarised plane `stride` pixels wide.
+fn read_area(bin: &[u8], stride: usize, a: &Area) -> Vec<String> {
+    let copy;
+    let plane = if a.x == 0 && a.w == stride {
+        &bin[a.y * stride..(a.y + a.h) * stride]
+    } else {
+        copy = (a.y..a.y + a.h)
+            .flat_map(|y| &bin[y * stride + a.x..y * stride + a.x + a.w])
+            .copied()
+            .collect::<Vec<u8>>();
+        &copy[..]
+    };
     read_symbols(
-        &bin,
-        r.width,
-        r.height,
+        plane,
+        a.w,
+        a.h,
         &[ZBAR_QRCODE, ZBAR_CODE128, ZBAR_CODE39],
         2,
+    )
+}
+
+/// Per-tile ink and edge counts of a binarised plane, and which tiles look
+/// like part of a barcode.
+struct Survey {
+    cols: usize,
+    rows: usize,
+    /// Tiles like part of a linear barcode: dense, with edges close together
+    /// along one direction and hardly any along the other (bars are parallel).
+    linear: Vec<bool>,
+    /// Tiles like part of a QR code: dense, with edges both ways.
+    square: Vec<bool>,
+    /// Tiles with any ink to speak of.
+    inked: usize,
+    width: usize,
+    height: usize,
+}
+
+/// Connected tiles: their bounding box (tile units, end exclusive) and count.
+struct Blob {
+    x0: usize,
+    y0: usize,
+    x1: usize,
+    y1: usize,
+    count: usize,
+}
+
+impl Survey {
+    fn of(bin: &[u8], width: usize, height: usize) -> Survey {
+        let (cols, rows) = (width / TILE, height / TILE);
+        let mut linear = vec![false; cols * rows];
+        let mut square = vec![false; cols * rows];
+        let mut inked = 0;
+        let mut ink = vec![0u32; cols];
+        let mut across = vec![0u32; cols];
+        let mut down = vec![0u32; cols];
+        let line = TILE as u32;
+        let area = line * line;
+        for ty in 0..rows {
+            ink.iter_mut().for_each(|v| *v = 0);
+            across.iter_mut().for_each(|v| *v = 0);
+            down.iter_mut().for_each(|v| *v = 0);
+            for y in ty * TILE..(ty + 1) * TILE {
+                let row = &bin[y * width..y * width + cols * TILE];
+                let above = &bin[y.saturating_sub(1) * width..][..cols * TILE];
+                let chunks = row.chunks_exact(TILE).zip(above.chunks_exact(TILE));
+                for (tx, (t, u)) in chunks.enumerate() {
+                    ink[tx] += t.iter().map(|&v| (v == 0) as u32).sum::<u32>();
+                    across[tx] += t[1..]
+                        .iter()
+                        .zip(t)
+                        .map(|(a, b)| (a != b) as u32)
+                        .sum::<u32>();
+                    down[tx] += t.iter().zip(u).map(|(a, b)| (a != b) as u32).sum::<u32>();
+                }
+            }
+            for tx in 0..cols {
+                let (n, a, d) = (ink[tx], across[tx], down[tx]);
+                if n * 50 > area {
+                    inked += 1;
+                }
+                // Bars cover a fifth to most of a tile and change every few
+                // pixels (1.5 edges a line or more) across them, at least three
+                // times as often as along them; letters do not keep that up
+                // over a tile, solid black has no edges.
+                let dense = n * 5 >= area && n * 20 <= area * 17;
+                let (most, least) = (a.max(d), a.min(d));
+                linear[ty * cols + tx] = dense && most * 2 >= 3 * line && least * 3 <= most;
+                // QR modules: a quarter to most of the tile, edges both ways
+                // (fewer inside a finder pattern's solid centre).
+                square[ty * cols + tx] = n * 4 >= area && n * 10 <= area * 9 && least * 2 >= line;
+            }
+        }
+        Survey {
+            cols,
+            rows,
+            linear,
+            square,
+            inked,
+            width,
+            height,
+        }
+    }
+
+    fn barcode_share(&self) -> f32 {
+        let n = self.linear.iter().filter(|&&b| b).count();
+        n as f32 / self.inked.max(1) as f32
+    }
+
+    /// The 8-connected groups of marked tiles.
+    fn blobs(&self, marked: &[bool]) -> Vec<Blob> {
+        let mut seen = vec![false; marked.len()];
+        let mut out = Vec::new();
+        for start in 0..marked.len() {
+            if !marked[start] || seen[start] {
+                continue;
+            }
+            seen[start] = true;
+            let mut stack = vec![start];
+            let mut b = Blob {
+                x0: usize::MAX,
+                y0: usize::MAX,
+                x1: 0,
+                y1: 0,
+                count: 0,
+            };
+            while let Some(i) = stack.pop() {
+                let (x, y) = (i % self.cols, i / self.cols);
+                b.count += 1;
+                (b.x0, b.y0, b.x1, b.y1) =
+                    (b.x0.min(x), b.y0.min(y), b.x1.max(x + 1), b.y1.max(y + 1));
+                for ny in y.saturating_sub(1)..(y + 2).min(self.rows) {
+                    for nx in x.saturating_sub(1)..(x + 2).min(self.cols) {
+                        let j = ny * self.cols + nx;
+                        if marked[j] && !seen[j] {
+                            seen[j] = true;
+                            stack.push(j);
+                        }
+                    }
+                }
+            }
+            out.push(b);
+        }
+        out
+    }
+
+    /// Linear barcodes: groups of two tiles or more.
+    fn linear_blobs(&self) -> Vec<Blob> {
+        self.blobs(&self.linear)
+            .into_iter()
+            .filter(|b| b.count >= 2)
+            .collect()
+    }
+
+    /// Areas to read: linear groups, and QR-like groups that fill most of a
+    /// block of 3 x 3 tiles or more (text lines are one or two tiles tall),
+    /// grown by a margin and merged where they overlap.
+    fn regions(&self) -> Vec<Area> {
+        let squares = self.blobs(&self.square).into_iter().filter(|b| {
+            let (w, h) = (b.x1 - b.x0, b.y1 - b.y0);
+            w >= 3 && h >= 3 && b.count * 2 >= w * h
+        });
+        // Two tiles of margin: a quiet zone of 10 modules, and bars that
+        // only partly filled the edge tiles.
+        let mut boxes: Vec<(usize, usize, usize, usize)> = self
+            .linear_blobs()
+            .into_iter()
+            .chain(squares)
+            .map(|b| {
+                (
+                    b.x0.saturating_sub(2),
+                    b.y0.saturating_sub(2),
+                    (b.x1 + 2).min(self.cols),
+                    (b.y1 + 2).min(self.rows),
+                )
+            })
+            .collect();
+        let mut merged = true;
+        while merged {
+            merged = false;
+            'outer: for i in 0..boxes.len() {
+                for j in i + 1..boxes.len() {
+                    let (a, b) = (boxes[i], boxes[j]);
+                    if a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3 {
+                        boxes[i] = (a.0.min(b.0), a.1.min(b.1), a.2.max(b.2), a.3.max(b.3));
+                        boxes.swap_remove(j);
+                        merged = true;
+                        break 'outer;
+                    }
+                }
+            }
+        }
+        boxes.sort_by_key(|b| (b.1, b.0));
+        boxes
+            .into_iter()
+            .map(|(x0, y0, x1, y1)| {
+                // The last tile row and column take the plane's remainder.
+                let w = if x1 == self.cols {
+                    self.width
+                } else {
+                    x1 * TILE
+                } - x0 * TILE;
+                let h = if y1 == self.rows {
+                    self.height
+                } else {
+                    y1 * TILE
+                } - y0 * TILE;
+                Area {
+                    x: x0 * TILE,
+                    y: y0 * TILE,
+                    w,
+                    h,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Reads every barcode of a page in one zbar pass over the whole page (no
+/// survey): the reference `read_page` is tested against.
+pub fn read_page_whole(raster: &Raster) -> Vec<String> {
+    let luma = raster.luma();
+    let factor = ((raster.dpi as f32 / 200.0).round() as usize).max(1);
+    let r = reduce(&luma, raster.width as usize, raster.height as usize, factor);
+    let bin = binarize(&r.data);
+    read_area(
+        &bin,
+        r.width,
+        &Area {
+            x: 0,
+            y: 0,
+            w: r.width,
+            h: r.height,
+        },
     )
 }
 

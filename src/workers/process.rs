@@ -71,7 +71,15 @@ pub fn process_side(
         .filter(|a| a.abs() >= q.deskew_min_deg && a.abs() <= q.max_correctable_deg)
         .map(|a| timed(1, || deskew::straighten(raster, -a, metrics.paper)));
     let page = straightened.as_ref().unwrap_or(raster);
-    let barcodes = timed(2, || barcode::read_page(page));
+    // The survey looks for upright bars; a page too skewed to straighten is
+    // read whole (and flagged).
+    let codes = match skew {
+        Some(a) if a.abs() > q.max_correctable_deg => barcode::PageCodes {
+            codes: timed(2, || barcode::read_page_whole(page)),
+            ..Default::default()
+        },
+        _ => timed(2, || barcode::read_page(page)),
+    };
     let encoded = match timed(3, || encode::encode(page, cfg.jpeg_quality)) {
         Ok(e) => e,
         // One page the encoder rejects must not stop the batch: flag it.
@@ -100,11 +108,11 @@ pub fn process_side(
             dpi: encoded.dpi,
             bytes: encoded.bytes.len() as u64,
         }),
-        barcodes,
+        flags: analyze::quality_flags(&metrics, skew, &codes, q),
+        barcodes: codes.codes,
         metrics: Some(metrics),
         blank: metrics.blank,
         error: None,
-        flags: analyze::quality_flags(&metrics, skew, q),
         skew_deg: skew,
         pixels_sha256: Some(pixels_sha256),
         thumb_sha256,
