@@ -3,6 +3,7 @@
 
 use crate::capture::{ColorMode, ScanSettings, SourceKind};
 use crate::imaging::analyze::{BlankParams, QualityParams};
+use crate::imaging::bilevel::BilevelParams;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -43,6 +44,9 @@ pub struct Config {
     pub blank: BlankParams,
     /// Image-quality thresholds (dark, light, contrast, skew).
     pub quality: QualityParams,
+    /// Storing clean typed grey pages as bilevel (off unless a profile or
+    /// `[bilevel] enabled = true` asks).
+    pub bilevel: BilevelParams,
     /// Image-processing threads (0: one per core).
     pub threads: usize,
     /// The scanner used when none is named (default: the first SANE device,
@@ -66,6 +70,7 @@ impl Default for Config {
             jpeg_quality: 75,
             blank: BlankParams::default(),
             quality: QualityParams::default(),
+            bilevel: BilevelParams::default(),
             threads: 0,
             process_delay_ms: 0,
             default_device: None,
@@ -156,6 +161,8 @@ pub struct ScanProfile {
     pub page_size: Option<String>,
     pub brightness: Option<f64>,
     pub contrast: Option<f64>,
+    /// Store clean typed grey pages as bilevel (CCITT G4).
+    pub typed_as_bilevel: Option<bool>,
     /// Backend options by name.
     pub options: BTreeMap<String, String>,
 }

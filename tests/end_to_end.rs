@@ -60,7 +60,7 @@ fn duplex_200dpi_noisy_mixed_formats_match_the_truth() {
 }
 
 #[test]
-fn simplex_300dpi_multipage_tiff_matches_the_truth() {
+fn simplex_300dpi_multipage_tiff_typed_as_bilevel_matches_the_truth() {
     let st = Station::new();
     let spec = StackSpec {
         seed: 11,
@@ -73,11 +73,28 @@ fn simplex_300dpi_multipage_tiff_matches_the_truth() {
     };
     let stack = st.dir.path().join("stack");
     let truth = write_stack(&spec, &stack, "tiff");
-    let report = st.import(&[], &[&stack.join("stack.tif")]);
+    let report = st.import(&["--typed-as-bilevel"], &[&stack.join("stack.tif")]);
     let id = report["batch_id"].as_str().unwrap();
     let (m, dir) = st.export(id);
     assert_matches_truth(&m, &truth);
     assert_pdfs_valid(&m, &dir);
+    // Typed pages are stored as CCITT G4 at the scan's size and resolution.
+    let pdf = dir.join(&m.records[0].documents[0].pdf.path);
+    let list = std::process::Command::new("pdfimages")
+        .arg("-list")
+        .arg(&pdf)
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    let rows: Vec<Vec<&str>> = list
+        .lines()
+        .skip(2)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(!rows.is_empty(), "{list}");
+    for r in rows {
+        assert_eq!((r[8], r[3], r[12]), ("ccitt", "2480", "300"), "{list}");
+    }
     let batches: serde_json::Value = serde_json::from_str(&st.ok(&["batches", "--json"])).unwrap();
     assert_eq!(batches[0]["id"], id);
     assert_eq!(batches[0]["sides"], truth.sides);

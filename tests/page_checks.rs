@@ -516,3 +516,113 @@ fn reading_surveyed_areas_finds_what_reading_the_whole_page_finds() {
         differ.join("\n")
     );
 }
+
+#[test]
+fn typed_pages_become_bilevel_keeping_pencil_and_coloured_ink_and_photos_stay_grey() {
+    use folio::imaging::analyze::{BlankParams, analyze, ink_threshold};
+    use folio::imaging::bilevel::{BilevelParams, to_bilevel, wanted};
+    use folio::imaging::draw::fill_rect;
+    use folio::imaging::encode::{encode, threshold};
+    let mut painter = TextPainter::new();
+    let clean = StackSpec {
+        noise_sigma: 0.0,
+        max_skew_deg: 0.0,
+        drift: 0.0,
+        ..spec(300, 5)
+    };
+    let mut page = render(
+        &SideKind::Clinical { label: None },
+        &clean,
+        21,
+        &mut painter,
+    );
+    let mm = |v: f32| (v * 300.0 / 25.4) as i64;
+    // A faint pencil line and a line in blue ink (mid-grey when scanned grey)
+    // low on the page, where the paper is darkest.
+    fill_rect(&mut page, mm(20.0), mm(260.0), mm(150.0), 4, 190);
+    painter.draw(
+        &mut page,
+        mm(20.0) as f32,
+        mm(275.0) as f32,
+        "seen in clinic",
+        40.0,
+        140,
+    );
+    let drawn = page.clone();
+    // The scanner's brightness drifts 50 levels down the sheet, with noise.
+    let (w, h) = (page.width as usize, page.height as usize);
+    let mut state = 7u64;
+    for (i, v) in page.data.iter_mut().enumerate() {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let noise = ((state >> 33) % 13) as i32 - 6;
+        let drift = -((i / w) as i32 * 50 / h as i32);
+        *v = (*v as i32 + drift + noise).clamp(0, 255) as u8;
+    }
+    let p = BilevelParams {
+        enabled: true,
+        ..BilevelParams::default()
+    };
+    let m = analyze(&page, &BlankParams::default());
+    assert!(wanted(&page, &m, &p), "a typed page is converted");
+    let bw = to_bilevel(&page, p.ink_delta);
+    let black = |r: &folio::imaging::Raster, x0: f32, y0: f32, x1: f32, y1: f32| {
+        let (x0, y0, x1, y1) = (
+            mm(x0) as usize,
+            mm(y0) as usize,
+            mm(x1) as usize,
+            mm(y1) as usize,
+        );
+        (y0..y1)
+            .flat_map(|y| (x0..x1).map(move |x| (x, y)))
+            .filter(|&(x, y)| r.data[y * w + x] == 0)
+            .count()
+    };
+    let pencil_px = mm(150.0) as usize * 4;
+    let pencil = black(&bw, 20.0, 259.5, 170.0, 261.0);
+    assert!(
+        pencil * 10 >= pencil_px * 9,
+        "pencil kept: {pencil} of {pencil_px}"
+    );
+    let blue = black(&threshold(&drawn, 200), 20.0, 268.0, 80.0, 280.0);
+    let kept = black(&bw, 20.0, 268.0, 80.0, 280.0);
+    assert!(
+        blue > 500 && kept * 10 >= blue * 8,
+        "blue ink kept: {kept} of {blue}"
+    );
+    // One threshold for the whole page would have lost the pencil.
+    let global = threshold(&page, ink_threshold(&page.data));
+    assert!(black(&global, 20.0, 259.5, 170.0, 261.0) * 2 < pencil_px);
+    // Paper stays white: no noise specks in a margin (just the dust drawn there).
+    let specks = black(&bw, 5.0, 5.0, 15.0, 290.0);
+    let dust = black(&threshold(&drawn, 200), 5.0, 5.0, 15.0, 290.0);
+    assert!(
+        specks <= dust + 5,
+        "{specks} specks in the margin, {dust} drawn"
+    );
+    let g4 = encode(&bw, 75).unwrap();
+    let jpeg = encode(&page, 75).unwrap();
+    assert_eq!(
+        (g4.width, g4.height, g4.dpi),
+        (page.width, page.height, 300)
+    );
+    assert!(
+        g4.bytes.len() * 8 < jpeg.bytes.len(),
+        "{} vs {}",
+        g4.bytes.len(),
+        jpeg.bytes.len()
+    );
+    // A photograph (a smooth gradient) on the page keeps it grey.
+    let mut photo = page.clone();
+    for y in mm(60.0) as usize..mm(160.0) as usize {
+        for x in mm(30.0) as usize..mm(180.0) as usize {
+            photo.data[y * w + x] = (40 + (x + y) % 180) as u8;
+        }
+    }
+    let m = analyze(&photo, &BlankParams::default());
+    assert!(
+        !wanted(&photo, &m, &p),
+        "a page with a photograph stays grey"
+    );
+}

@@ -61,6 +61,9 @@ enum Command {
         /// Finish an interrupted import of this batch (give the same files).
         #[arg(long, value_name = "BATCH")]
         resume: Option<String>,
+        /// Store clean typed grey pages as bilevel (CCITT G4, far smaller).
+        #[arg(long)]
+        typed_as_bilevel: bool,
         #[arg(long)]
         json: bool,
     },
@@ -170,6 +173,9 @@ enum Command {
         /// pages follow with --resume; `folio close` ends it).
         #[arg(long)]
         keep_open: bool,
+        /// Store clean typed grey pages as bilevel (CCITT G4, far smaller).
+        #[arg(long)]
+        typed_as_bilevel: bool,
         #[arg(long)]
         json: bool,
     },
@@ -256,9 +262,11 @@ fn dispatch(cli: Cli) -> Result<u8> {
             dpi,
             specialty,
             resume,
+            typed_as_bilevel,
             json,
         } => {
             let mut ctx = open(&cli)?;
+            ctx.cfg.bilevel.enabled |= *typed_as_bilevel;
             let opts = ImportOptions {
                 paths: paths.clone(),
                 label: label.clone(),
@@ -431,6 +439,7 @@ fn scan_options(cfg: &Config, command: &Command) -> Result<workers::ScanOptions>
         specialty,
         resume,
         keep_open,
+        typed_as_bilevel,
         ..
     } = command
     else {
@@ -497,6 +506,11 @@ fn scan_options(cfg: &Config, command: &Command) -> Result<workers::ScanOptions>
         resume: resume.clone(),
         source: None,
         keep_open: *keep_open,
+        typed_as_bilevel: if *typed_as_bilevel {
+            Some(true)
+        } else {
+            prof.as_ref().and_then(|p| p.typed_as_bilevel)
+        },
         cancel: Default::default(),
     })
 }

@@ -10,6 +10,7 @@
 
 use super::Raster;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// Tunable thresholds (station config can override them).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
@@ -62,30 +63,40 @@ pub struct PageMetrics {
     pub blank: bool,
 }
 
-/// A grey plane reduced by an integer factor (box average).
-pub struct Reduced {
+/// A grey plane reduced by an integer factor (box average); factor 1 borrows.
+pub struct Reduced<'a> {
     pub width: usize,
     pub height: usize,
     pub factor: usize,
-    pub data: Vec<u8>,
+    pub data: Cow<'a, [u8]>,
 }
 
 /// Box-averages `luma` by `factor` in both directions.
-pub fn reduce(luma: &[u8], width: usize, height: usize, factor: usize) -> Reduced {
+pub fn reduce(luma: &[u8], width: usize, height: usize, factor: usize) -> Reduced<'_> {
     // Column totals are u16: 255 x 256 rows fits.
     let factor = factor.clamp(1, 256);
-    if factor == 1 {
-        return Reduced {
-            width,
-            height,
-            factor,
-            data: luma.to_vec(),
-        };
-    }
     let (w, h) = (width / factor, height / factor);
-    // Whole input rows are summed into column totals first (a loop the compiler
-    // vectorises), then each output row sums `factor` columns once: the
-    // per-pixel work is one add, which matters as every stage reduces the page.
+    let data = match factor {
+        1 => Cow::Borrowed(&luma[..width * height]),
+        // Literal factors let the inlined loop divide by a constant.
+        2 => Cow::Owned(reduce_rows(luma, width, w, h, 2)),
+        3 => Cow::Owned(reduce_rows(luma, width, w, h, 3)),
+        4 => Cow::Owned(reduce_rows(luma, width, w, h, 4)),
+        f => Cow::Owned(reduce_rows(luma, width, w, h, f)),
+    };
+    Reduced {
+        width: w,
+        height: h,
+        factor,
+        data,
+    }
+}
+
+/// Whole input rows are summed into column totals first (a loop the compiler
+/// vectorises), then each output row sums `factor` columns once: every stage
+/// reduces the page, so this is kept to about an add a pixel.
+#[inline(always)]
+fn reduce_rows(luma: &[u8], width: usize, w: usize, h: usize, factor: usize) -> Vec<u8> {
     let mut cols = vec![0u16; w * factor];
     let mut data = Vec::with_capacity(w * h);
     let area = (factor * factor) as u32;
@@ -93,21 +104,14 @@ pub fn reduce(luma: &[u8], width: usize, height: usize, factor: usize) -> Reduce
         cols.iter_mut().for_each(|s| *s = 0);
         for y in oy * factor..(oy + 1) * factor {
             let row = &luma[y * width..y * width + w * factor];
-            for (s, &v) in cols.iter_mut().zip(row) {
-                *s += v as u16;
-            }
+            cols.iter_mut().zip(row).for_each(|(s, &v)| *s += v as u16);
         }
         data.extend(
             cols.chunks_exact(factor)
                 .map(|c| (c.iter().map(|&v| v as u32).sum::<u32>() / area) as u8),
         );
     }
-    Reduced {
-        width: w,
-        height: h,
-        factor,
-        data,
-    }
+    data
 }
 
 /// The grey level below which a share `p` of `data` lies.
@@ -142,7 +146,7 @@ pub fn analyze(raster: &Raster, params: &BlankParams) -> PageMetrics {
     let r = reduce(&luma, raster.width as usize, raster.height as usize, factor);
     let mut hist = [0u32; 256];
     let mut sum = 0u64;
-    for &v in &r.data {
+    for &v in r.data.iter() {
         hist[v as usize] += 1;
         sum += v as u64;
     }

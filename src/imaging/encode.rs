@@ -118,7 +118,7 @@ pub fn downscale(raster: &Raster, max_width: u32) -> Raster {
             height: r.height as u32,
             kind: PixelKind::Gray,
             dpi,
-            data: r.data,
+            data: r.data.into_owned(),
         };
     }
     let (w, h) = (

@@ -5,6 +5,7 @@
 
 pub mod analyze;
 pub mod barcode;
+pub mod bilevel;
 pub mod crop;
 pub mod decode;
 pub mod deskew;

@@ -3,7 +3,7 @@
 
 use crate::batch::separate::Face;
 use crate::config::Config;
-use crate::imaging::{Raster, analyze, barcode, crop, deskew, encode, orient};
+use crate::imaging::{Raster, analyze, barcode, bilevel, crop, deskew, encode, orient};
 use crate::store::{ImageStore, PageRow, StoreError, StoredImage, sha256_hex};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -80,6 +80,11 @@ pub fn process_side(
         },
         _ => timed(2, || barcode::read_page(page)),
     };
+    let bilevel = timed(3, || {
+        bilevel::wanted(page, &metrics, &cfg.bilevel)
+            .then(|| bilevel::to_bilevel(page, cfg.bilevel.ink_delta))
+    });
+    let page = bilevel.as_ref().unwrap_or(page);
     let encoded = match timed(3, || encode::encode(page, cfg.jpeg_quality)) {
         Ok(e) => e,
         // One page the encoder rejects must not stop the batch: flag it.

@@ -74,6 +74,9 @@ pub struct ScanOptions {
     /// Leave the batch open after the feeder empties, to add more loads (or
     /// flatbed pages) with `--resume`; `folio close` separates it.
     pub keep_open: bool,
+    /// Store clean typed grey pages as bilevel (the profile's choice; unset:
+    /// the station's).
+    pub typed_as_bilevel: Option<bool>,
     /// Set from another thread (Ctrl-C, the Stop button) to stop the scan.
     pub cancel: Arc<AtomicBool>,
 }
@@ -202,6 +205,9 @@ pub fn scan(
     let mut cfg = cfg.clone();
     if let Some((_, h)) = opts.settings.page_size_mm {
         cfg.quality.expected_length_mm = Some(h as f32);
+    }
+    if let Some(b) = opts.typed_as_bilevel {
+        cfg.bilevel.enabled = b;
     }
     let cfg = &cfg;
     let started = Instant::now();
