@@ -4,6 +4,7 @@
 use crate::capture::{ColorMode, ScanSettings, SourceKind};
 use crate::imaging::analyze::{BlankParams, QualityParams};
 use crate::imaging::bilevel::BilevelParams;
+use crate::upload::UploadConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -47,6 +48,8 @@ pub struct Config {
     /// Storing clean typed grey pages as bilevel (off unless a profile or
     /// `[bilevel] enabled = true` asks).
     pub bilevel: BilevelParams,
+    /// The central store (`[upload]`): a FHIR server or a folder.
+    pub upload: UploadConfig,
     /// Image-processing threads (0: one per core).
     pub threads: usize,
     /// The scanner used when none is named (default: the first SANE device,
@@ -71,6 +74,7 @@ impl Default for Config {
             blank: BlankParams::default(),
             quality: QualityParams::default(),
             bilevel: BilevelParams::default(),
+            upload: UploadConfig::default(),
             threads: 0,
             process_delay_ms: 0,
             default_device: None,
@@ -105,6 +109,9 @@ impl Config {
         }
         if let Some(v) = env("FOLIO_OPERATOR") {
             cfg.operator = Some(v);
+        }
+        if let Some(v) = env("FOLIO_FHIR_URL") {
+            cfg.upload.fhir_url = Some(v);
         }
         if let Some(v) = env("FOLIO_HOSPITAL_NUMBER_PATTERN") {
             cfg.hospital_number_pattern = v;

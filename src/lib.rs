@@ -1,7 +1,7 @@
 //! Folio: the scanning station for paper health records.
 //!
 //! Layers (see ARCHITECTURE.md): `batch` is the pure domain; `capture`, `imaging`
-//! and `store` depend on it only; `workers` wires them on named threads; `cli` is
+//! `store` and `upload` depend on it only; `workers` wires them on named threads; `cli` is
 //! the command-line front end. The binary in `main.rs` only dispatches.
 
 pub mod batch;
@@ -19,4 +19,5 @@ pub mod capture;
 pub mod cli;
 pub mod config;
 pub mod synth;
+pub mod upload;
 pub mod workers;

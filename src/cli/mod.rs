@@ -3,6 +3,7 @@
 
 mod output;
 mod sheets;
+mod upload;
 
 use crate::capture::{ColorMode, SourceKind};
 use crate::config::{self, Config};
@@ -21,6 +22,8 @@ pub mod exit {
     pub const SIDES_UNREADABLE: u8 = 3;
     /// The work stopped part-way; what was done is kept and can be resumed.
     pub const INTERRUPTED: u8 = 4;
+    /// Some batches could not be delivered and wait for a person (`folio upload --list`).
+    pub const UPLOAD_PARKED: u8 = 5;
 }
 
 #[derive(Parser, Debug)]
@@ -194,6 +197,34 @@ enum Command {
     /// Separate and close a batch that was left open.
     Close {
         batch: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a closed batch for upload: builds its PDFs and queues it.
+    Approve {
+        batch: String,
+        /// Send it even though flags are still open (recorded in the audit).
+        #[arg(long)]
+        accept_flags: bool,
+    },
+    /// Deliver approved batches to the central store (the configured FHIR
+    /// server or folder; the flags override it).
+    Upload {
+        /// Only this batch (re-queues it if it was parked).
+        #[arg(long)]
+        batch: Option<String>,
+        /// Keep running and deliver batches as they are approved.
+        #[arg(long)]
+        watch: bool,
+        /// FHIR base URL to deliver to.
+        #[arg(long, value_name = "URL", conflicts_with = "folder")]
+        fhir: Option<String>,
+        /// Folder to deliver to.
+        #[arg(long, value_name = "DIR")]
+        folder: Option<PathBuf>,
+        /// List the upload queue and stop.
+        #[arg(long)]
+        list: bool,
         #[arg(long)]
         json: bool,
     },
@@ -404,6 +435,33 @@ fn dispatch(cli: Cli) -> Result<u8> {
             let report = workers::bench::bench(&cfg, dir.path(), *pages, *dpi, mode)?;
             output::bench(&report, *json)?;
             Ok(exit::OK)
+        }
+        Command::Approve {
+            batch,
+            accept_flags,
+        } => {
+            let mut ctx = open(&cli)?;
+            upload::approve(&mut ctx, batch, *accept_flags)
+        }
+        Command::Upload {
+            batch,
+            watch,
+            fhir,
+            folder,
+            list,
+            json,
+        } => {
+            let mut ctx = open(&cli)?;
+            if *list {
+                return upload::list(&ctx, *json);
+            }
+            if let Some(url) = fhir {
+                (ctx.cfg.upload.fhir_url, ctx.cfg.upload.folder) = (Some(url.clone()), None);
+            }
+            if let Some(dir) = folder {
+                (ctx.cfg.upload.fhir_url, ctx.cfg.upload.folder) = (None, Some(dir.clone()));
+            }
+            upload::upload(&mut ctx, batch.clone(), *watch, *json)
         }
         Command::Close { batch, json } => {
             let mut ctx = open(&cli)?;

@@ -9,6 +9,7 @@
 pub mod audit;
 mod batches;
 pub mod images;
+mod outbox;
 
 pub use audit::Actor;
 pub use batches::{
@@ -16,6 +17,7 @@ pub use batches::{
     TreeRemoved,
 };
 pub use images::{ImageStore, sha256_hex};
+pub use outbox::{CachedPdf, OutboxRow};
 
 use rusqlite::Connection;
 use rusqlite_migration::{M, Migrations};
@@ -86,6 +88,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("schema_1.sql")),
         M::up(include_str!("schema_2.sql")),
         M::up(include_str!("schema_3.sql")),
+        M::up(include_str!("schema_4.sql")),
     ])
 }
 

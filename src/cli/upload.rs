@@ -1,0 +1,106 @@
+//! `folio approve` and `folio upload`: the outbox from the command line.
+
+use super::{Ctx, exit};
+use crate::upload;
+use crate::workers::upload::{self as worker, UploadEvent, UploadOptions};
+use anyhow::Result;
+use std::sync::Arc;
+
+pub fn approve(ctx: &mut Ctx, batch: &str, accept_flags: bool) -> Result<u8> {
+    let id = worker::approve(&mut ctx.store, batch, &ctx.actor, accept_flags)?;
+    eprintln!("batch {id} approved and queued for upload (`folio upload` sends it)");
+    println!("{id}");
+    Ok(exit::OK)
+}
+
+pub fn list(ctx: &Ctx, json: bool) -> Result<u8> {
+    let rows = ctx.store.outbox()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(exit::OK);
+    }
+    if rows.is_empty() {
+        println!("the upload queue is empty (`folio approve BATCH` adds to it)");
+    }
+    for r in rows {
+        let note = match r.state.as_str() {
+            "done" => format!("delivered {} to {}", r.done_at.unwrap_or_default(), r.target.unwrap_or_default()),
+            "queued" if r.attempts > 0 => format!("try {} at {}: {}", r.attempts + 1, r.next_attempt_at, r.last_error.unwrap_or_default()),
+            "queued" => "waiting".into(),
+            _ => r.last_error.unwrap_or_default(),
+        };
+        println!("{}  {:<8}  {:<24}  {note}", r.batch_id, r.state, r.label);
+    }
+    Ok(exit::OK)
+}
+
+pub fn upload(ctx: &mut Ctx, batch: Option<String>, watch: bool, json: bool) -> Result<u8> {
+    let dir = ctx.store.data_dir().to_path_buf();
+    let mut target = upload::target(&ctx.cfg.upload, &dir)?;
+    let where_to = target.describe();
+    if !json {
+        eprintln!("delivering to {where_to}");
+    }
+    let bar = super::output::progress_bar(json);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let _ = ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst));
+    let live_bar = bar.clone();
+    let opts = UploadOptions {
+        batch,
+        watch,
+        stop,
+        live: Some(Arc::new(move |n| live_bar.set_position(n))),
+    };
+    let mut parked = 0;
+    let done = worker::run(
+        &mut ctx.store,
+        &ctx.cfg,
+        &ctx.actor,
+        target.as_mut(),
+        &opts,
+        &mut |e| {
+            match e {
+                UploadEvent::Started { batch_id, bytes, .. } => {
+                    bar.set_length(bytes);
+                    bar.set_position(0);
+                    bar.set_message(format!("batch {}", &batch_id[..8.min(batch_id.len())]));
+                }
+                UploadEvent::Progress { progress, .. } => bar.set_position(progress.bytes_sent),
+                UploadEvent::Retrying { batch_id, attempt, wait, why } => bar.suspend(|| {
+                    eprintln!("batch {batch_id}: try {attempt} failed: {why}; next try in {:.1} s", wait.as_secs_f64())
+                }),
+                UploadEvent::Parked { batch_id, state, why } => {
+                    parked += 1;
+                    bar.suspend(|| eprintln!("batch {batch_id} {state}: {why}"))
+                }
+                UploadEvent::Done { batch_id, documents, bytes, seconds, target } => bar.suspend(|| {
+                    eprintln!(
+                        "batch {batch_id}: {documents} documents, {:.1} MB delivered to {target} in {seconds:.1} s",
+                        bytes as f64 / 1e6
+                    )
+                }),
+            }
+        },
+    );
+    bar.finish_and_clear();
+    let done = done?;
+    if json {
+        let summary = serde_json::json!({
+            "target": where_to,
+            "uploaded": done,
+            "parked": parked,
+        });
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else if done.is_empty() && parked == 0 {
+        eprintln!("nothing to upload (`folio approve BATCH` queues a batch; `folio upload --list` shows the queue)");
+    }
+    Ok(if parked > 0 { exit::UPLOAD_PARKED } else { exit::OK })
+}

@@ -1,0 +1,234 @@
+//! The durable upload outbox, the deliveries each target acknowledged, and the
+//! cache of built PDFs. Approving a batch queues it; the uploader takes the
+//! most urgent due batch, records each acknowledged document in the same
+//! transaction as nothing else, so a crash at any moment resumes with exactly
+//! the records still to send.
+
+use super::{Actor, Store, StoreError, audit};
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+/// A batch in the outbox.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OutboxRow {
+    pub batch_id: String,
+    pub label: String,
+    pub priority: u32,
+    pub queued_at: String,
+    /// queued, parked (gave up after retries, or refused), conflict (the store
+    /// holds different content under one of our ids) or done.
+    pub state: String,
+    pub attempts: u32,
+    pub next_attempt_at: String,
+    pub last_error: Option<String>,
+    pub target: Option<String>,
+    pub done_at: Option<String>,
+}
+
+/// A document's PDF as built and kept in the cache.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CachedPdf {
+    pub pages_key: String,
+    pub sha256: String,
+    pub sha1: String,
+    pub bytes: u64,
+    pub pages: u32,
+}
+
+const OUTBOX_COLS: &str = "o.batch_id, b.label, o.priority, o.queued_at, o.state, o.attempts, o.next_attempt_at, o.last_error, o.target, o.done_at";
+
+fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
+    Ok(OutboxRow {
+        batch_id: r.get(0)?,
+        label: r.get(1)?,
+        priority: r.get(2)?,
+        queued_at: r.get(3)?,
+        state: r.get(4)?,
+        attempts: r.get(5)?,
+        next_attempt_at: r.get(6)?,
+        last_error: r.get(7)?,
+        target: r.get(8)?,
+        done_at: r.get(9)?,
+    })
+}
+
+impl Store {
+    /// Approves a batch and queues it for upload (again, if it was parked).
+    pub fn approve_batch(&mut self, batch_id: &str, actor: &Actor) -> Result<(), StoreError> {
+        let b = self.find_batch(batch_id)?;
+        let priority = if b.source == crate::batch::BatchSource::OnDemand.as_str() {
+            0
+        } else {
+            1
+        };
+        let now = crate::now_rfc3339();
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO outbox (batch_id, priority, queued_at, state, next_attempt_at)
+             VALUES (?1, ?2, ?3, 'queued', ?3)
+             ON CONFLICT (batch_id) DO UPDATE SET state = 'queued', attempts = 0,
+               next_attempt_at = ?3, last_error = NULL WHERE state != 'done'",
+            params![b.id, priority, now],
+        )?;
+        tx.execute(
+            "UPDATE batches SET state = 'approved' WHERE id = ?1 AND state IN ('closed', 'in_review', 'approved')",
+            params![b.id],
+        )?;
+        audit::append(&tx, actor, "batch.approve", &b.id, "queued for upload")?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The outbox, most urgent first.
+    pub fn outbox(&self) -> Result<Vec<OutboxRow>, StoreError> {
+        let sql = format!(
+            "SELECT {OUTBOX_COLS} FROM outbox o JOIN batches b ON b.id = o.batch_id
+             ORDER BY o.state = 'done', o.priority, o.queued_at"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map([], outbox_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The outbox row of one batch.
+    pub fn outbox_entry(&self, batch_id: &str) -> Result<Option<OutboxRow>, StoreError> {
+        let sql = format!(
+            "SELECT {OUTBOX_COLS} FROM outbox o JOIN batches b ON b.id = o.batch_id WHERE o.batch_id = ?1"
+        );
+        Ok(self
+            .conn
+            .query_row(&sql, params![batch_id], outbox_row)
+            .optional()?)
+    }
+
+    /// Records a failed try: when to try next, and why.
+    pub fn upload_failed(
+        &mut self,
+        batch_id: &str,
+        next_attempt_at: &str,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE batch_id = ?1",
+            params![batch_id, next_attempt_at, error],
+        )?;
+        Ok(())
+    }
+
+    /// Takes a batch out of the running: `parked` (retries used up, or the
+    /// store refused it) or `conflict`; a person re-queues it with approve.
+    pub fn park_upload(
+        &mut self,
+        batch_id: &str,
+        state: &str,
+        reason: &str,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE outbox SET state = ?2, last_error = ?3, attempts = attempts + 1 WHERE batch_id = ?1",
+            params![batch_id, state, reason],
+        )?;
+        audit::append(&tx, actor, &format!("upload.{state}"), batch_id, reason)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records the documents of one record as held by `target`.
+    pub fn record_delivered(
+        &mut self,
+        batch_id: &str,
+        record_id: &str,
+        target: &str,
+        delivered: &[(String, String, String, bool)],
+    ) -> Result<(), StoreError> {
+        let now = crate::now_rfc3339();
+        let tx = self.conn.transaction()?;
+        for (doc, sha256, location, already) in delivered {
+            tx.execute(
+                "INSERT OR REPLACE INTO deliveries (document_id, target, batch_id, record_id, sha256, location, already_there, delivered_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![doc, target, batch_id, record_id, sha256, location, already, now],
+            )?;
+        }
+        tx.execute(
+            "UPDATE batches SET state = 'uploading' WHERE id = ?1 AND state = 'approved'",
+            params![batch_id],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Documents of a batch `target` already holds, with the hash sent.
+    pub fn delivered_documents(
+        &self,
+        batch_id: &str,
+        target: &str,
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT document_id, sha256 FROM deliveries WHERE batch_id = ?1 AND target = ?2",
+        )?;
+        let rows = stmt.query_map(params![batch_id, target], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Marks a batch uploaded: every document acknowledged.
+    pub fn upload_done(
+        &mut self,
+        batch_id: &str,
+        target: &str,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let now = crate::now_rfc3339();
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE outbox SET state = 'done', done_at = ?2, target = ?3, last_error = NULL WHERE batch_id = ?1",
+            params![batch_id, now, target],
+        )?;
+        tx.execute(
+            "UPDATE batches SET state = 'uploaded' WHERE id = ?1",
+            params![batch_id],
+        )?;
+        audit::append(&tx, actor, "batch.uploaded", batch_id, target)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The cached PDF of a document, if built.
+    pub fn cached_pdf(&self, document_id: &str) -> Result<Option<CachedPdf>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT pages_key, sha256, sha1, bytes, pages FROM document_pdfs WHERE document_id = ?1",
+                params![document_id],
+                |r| {
+                    Ok(CachedPdf {
+                        pages_key: r.get(0)?,
+                        sha256: r.get(1)?,
+                        sha1: r.get(2)?,
+                        bytes: r.get(3)?,
+                        pages: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Remembers a document's built PDF (its file is already in the cache).
+    pub fn save_pdf(&mut self, document_id: &str, pdf: &CachedPdf) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO document_pdfs (document_id, pages_key, sha256, sha1, bytes, pages, built_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                document_id,
+                pdf.pages_key,
+                pdf.sha256,
+                pdf.sha1,
+                pdf.bytes,
+                pdf.pages,
+                crate::now_rfc3339()
+            ],
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,363 @@
+//! FHIR R4 target: one ITI-65 transaction Bundle per record, POSTed to the
+//! server's base URL over rustls, with the transaction-response read entry by
+//! entry. A document the server already holds (its masterIdentifier matched a
+//! conditional create, or the server answered "duplicate") is fetched back and
+//! compared: same size and hash is success, anything else a conflict for a
+//! supervisor. Runs on the upload thread (reqwest's blocking client).
+
+use super::bundle::{StreamedBundle, identifier_query};
+use super::{RecordPackage, Stored, UploadConfig, UploadError};
+use reqwest::StatusCode;
+use reqwest::blocking::{Body, Client, Response};
+use serde_json::Value;
+use std::io::Read;
+use std::time::{Duration, SystemTime};
+
+const FHIR_JSON: &str = "application/fhir+json";
+/// The most of a server's answer we read (a transaction-response or an
+/// OperationOutcome is small; a misconfigured proxy's page may not be).
+const MAX_ANSWER_BYTES: u64 = 16 << 20;
+
+pub struct FhirTarget {
+    base: reqwest::Url,
+    client: Client,
+    token: Option<String>,
+}
+
+fn config_err(what: impl std::fmt::Display) -> UploadError {
+    UploadError::Config(what.to_string())
+}
+
+impl FhirTarget {
+    pub fn new(url: &str, cfg: &UploadConfig) -> Result<FhirTarget, UploadError> {
+        let mut base = reqwest::Url::parse(url)
+            .map_err(|e| config_err(format!("the FHIR URL '{url}' is not valid: {e}")))?;
+        let local = matches!(
+            base.host_str(),
+            Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
+        );
+        match base.scheme() {
+            "https" => {}
+            "http" if local || cfg.allow_http => {}
+            "http" => {
+                return Err(config_err(format!(
+                    "plain http to {url} refused: patient records must travel over https (set `allow_http = true` under [upload] only for a test store)"
+                )));
+            }
+            other => return Err(config_err(format!("'{other}' URLs are not FHIR servers: use https://"))),
+        }
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        let mut builder = Client::builder()
+            .use_rustls_tls()
+            .connect_timeout(Duration::from_secs(15))
+            .timeout(Duration::from_secs(cfg.timeout_secs.max(1)))
+            .user_agent(concat!("folio/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = &cfg.ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|e| config_err(format!("cannot read the CA file {}: {e}", path.display())))?;
+            for cert in reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| config_err(format!("{} is not a PEM certificate: {e}", path.display())))?
+            {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        if let Some(path) = &cfg.client_identity_file {
+            let pem = std::fs::read(path).map_err(|e| {
+                config_err(format!("cannot read the client certificate {}: {e}", path.display()))
+            })?;
+            let id = reqwest::Identity::from_pem(&pem).map_err(|e| {
+                config_err(format!(
+                    "{} must hold the client certificate and its private key (PEM): {e}",
+                    path.display()
+                ))
+            })?;
+            builder = builder.identity(id);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| config_err(format!("cannot set up HTTPS: {e}")))?;
+        let token = std::env::var("FOLIO_UPLOAD_TOKEN")
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+            .or_else(|| cfg.token.clone());
+        Ok(FhirTarget { base, client, token })
+    }
+
+    fn request(&self, r: reqwest::blocking::RequestBuilder) -> reqwest::blocking::RequestBuilder {
+        let r = r.header(reqwest::header::ACCEPT, FHIR_JSON);
+        match &self.token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        }
+    }
+
+    /// What the server holds under a document's masterIdentifier: (size, SHA-1
+    /// base64, resource URL), if anything.
+    fn lookup(&self, doc_id: &str) -> Result<Option<(u64, String, String)>, UploadError> {
+        let mut url = self.base.join("DocumentReference").map_err(config_err)?;
+        let query = identifier_query(doc_id);
+        let (k, v) = query.split_once('=').unwrap_or(("identifier", ""));
+        url.query_pairs_mut().append_pair(k, v);
+        let resp = self
+            .request(self.client.get(url))
+            .send()
+            .map_err(|e| network(&self.base, e))?;
+        let (status, body) = answer(resp)?;
+        if !status.is_success() {
+            return Err(refusal(status, &body, "looking up a stored document"));
+        }
+        let found = body["entry"]
+            .as_array()
+            .and_then(|e| e.iter().find(|e| e["resource"]["resourceType"] == "DocumentReference"));
+        Ok(found.map(|e| {
+            let a = &e["resource"]["content"][0]["attachment"];
+            let location = e["fullUrl"].as_str().unwrap_or_default().to_string();
+            (
+                a["size"].as_u64().unwrap_or(0),
+                a["hash"].as_str().unwrap_or_default().to_string(),
+                location,
+            )
+        }))
+    }
+
+    /// Checks a document the server says it already has.
+    fn verify_existing(&self, doc: &super::DocumentFile) -> Result<Stored, UploadError> {
+        let ours = super::bundle::sha1_base64_of_hex(&doc.sha1);
+        match self.lookup(&doc.id)? {
+            Some((size, hash, location)) if size == doc.bytes && hash == ours => Ok(Stored {
+                document_id: doc.id.clone(),
+                location,
+                already_there: true,
+            }),
+            Some((size, hash, _)) => Err(UploadError::Conflict {
+                document_id: doc.id.clone(),
+                detail: format!(
+                    "the store's copy is {size} bytes with SHA-1 {hash}, ours {} bytes with SHA-1 {ours}",
+                    doc.bytes
+                ),
+            }),
+            None => Err(UploadError::transient(format!(
+                "the server reported document {} as a duplicate but does not return it; will try again",
+                doc.id
+            ))),
+        }
+    }
+}
+
+impl super::Target for FhirTarget {
+    fn describe(&self) -> String {
+        format!("FHIR server {}", self.base)
+    }
+
+    fn deliver(
+        &mut self,
+        p: &RecordPackage,
+        progress: &super::ProgressSink,
+    ) -> Result<Vec<Stored>, UploadError> {
+        super::check_files(p)?;
+        let bundle = StreamedBundle::of(p);
+        let len = bundle.len;
+        let body = Counting {
+            inner: bundle.reader(),
+            progress: progress.clone(),
+        };
+        let resp = self
+            .request(self.client.post(self.base.clone()))
+            .header(reqwest::header::CONTENT_TYPE, FHIR_JSON)
+            .body(Body::sized(body, len))
+            .send()
+            .map_err(|e| network(&self.base, e))?;
+        let (status, answer) = answer(resp)?;
+        if status == StatusCode::CONFLICT || is_duplicate(&answer) {
+            return p.documents.iter().map(|d| self.verify_existing(d)).collect();
+        }
+        if !status.is_success() {
+            return Err(refusal(status, &answer, &format!("record {}", p.record.id)));
+        }
+        let entries = answer["entry"].as_array().cloned().unwrap_or_default();
+        // A transaction-response lists the entries in the order sent: the
+        // List, then a DocumentReference and a Binary per document, the Device.
+        if entries.len() != 2 * p.documents.len() + 2 {
+            return Err(UploadError::transient(format!(
+                "the server's transaction-response has {} entries, {} expected: will try again",
+                entries.len(),
+                2 * p.documents.len() + 2
+            )));
+        }
+        if let Some(bad) = entries
+            .iter()
+            .map(|e| e["response"]["status"].as_str().unwrap_or(""))
+            .find(|s| !s.starts_with('2'))
+        {
+            return Err(UploadError::transient(format!(
+                "the server answered '{bad}' for part of record {}: will try again",
+                p.record.id
+            )));
+        }
+        p.documents
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let r = &entries[1 + 2 * i]["response"];
+                if r["status"].as_str().unwrap_or("").starts_with("200") {
+                    // Conditional create found it: one from an earlier try.
+                    return self.verify_existing(d);
+                }
+                Ok(Stored {
+                    document_id: d.id.clone(),
+                    location: r["location"].as_str().unwrap_or_default().to_string(),
+                    already_there: false,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Counts bytes as reqwest reads the body.
+struct Counting<R> {
+    inner: R,
+    progress: super::ProgressSink,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        // Progress is in PDF bytes: the Bundle carries them as base64 (4 bytes
+        // for 3); its JSON is small beside them.
+        (self.progress)(n as u64 * 3 / 4);
+        Ok(n)
+    }
+}
+
+fn network(base: &reqwest::Url, e: reqwest::Error) -> UploadError {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "the connection failed"
+    };
+    // reqwest's message names the URL but never the headers (so no token).
+    let mut why = format!("{what} talking to {base} ({e}");
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        why.push_str(&format!(": {s}"));
+        src = s.source();
+    }
+    why.push_str("); will try again");
+    UploadError::transient(why)
+}
+
+/// The status and JSON body of an answer (Null when not JSON), and the
+/// server's Retry-After for 429 and 503 as a transient error.
+fn answer(resp: Response) -> Result<(StatusCode, Value), UploadError> {
+    let status = resp.status();
+    let retry_after = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after);
+    let mut text = String::new();
+    let read = resp.take(MAX_ANSWER_BYTES).read_to_string(&mut text);
+    if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+        return Err(UploadError::Transient {
+            why: format!(
+                "the server is busy ({status}){}; will try again",
+                retry_after
+                    .map(|d| format!(", asked to wait {} s", d.as_secs()))
+                    .unwrap_or_default()
+            ),
+            retry_after,
+        });
+    }
+    if let Err(e) = read {
+        return Err(UploadError::transient(format!(
+            "the server's answer ({status}) broke off: {e}; will try again"
+        )));
+    }
+    Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+}
+
+/// Seconds, or an HTTP date.
+fn parse_retry_after(v: &str) -> Option<Duration> {
+    if let Ok(secs) = v.trim().parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(v.trim()).ok()?;
+    Some(when.duration_since(SystemTime::now()).unwrap_or_default())
+}
+
+/// An OperationOutcome's diagnostics in one line.
+fn diagnostics(body: &Value) -> String {
+    body["issue"]
+        .as_array()
+        .map(|issues| {
+            issues
+                .iter()
+                .map(|i| {
+                    let text = i["diagnostics"]
+                        .as_str()
+                        .or(i["details"]["text"].as_str())
+                        .unwrap_or("");
+                    format!("{} {}: {text}", i["severity"].as_str().unwrap_or(""), i["code"].as_str().unwrap_or(""))
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "no OperationOutcome given".into())
+}
+
+fn is_duplicate(body: &Value) -> bool {
+    body["resourceType"] == "OperationOutcome"
+        && body["issue"]
+            .as_array()
+            .is_some_and(|i| i.iter().any(|i| i["code"] == "duplicate"))
+}
+
+/// A refusal in words: 5xx may pass, 4xx will not.
+fn refusal(status: StatusCode, body: &Value, what: &str) -> UploadError {
+    let why = format!(
+        "the server answered {status} to {what}: {}",
+        diagnostics(body)
+    );
+    if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
+        UploadError::transient(format!("{why}; will try again"))
+    } else {
+        UploadError::Permanent {
+            why: format!("{why}; retrying the same content cannot help: check the record and the store's settings"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
+        let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(30));
+        let d = parse_retry_after(&later).unwrap();
+        assert!(d > Duration::from_secs(25) && d <= Duration::from_secs(30));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn plain_http_is_refused_except_to_this_machine() {
+        let cfg = UploadConfig::default();
+        assert!(FhirTarget::new("http://127.0.0.1:8080/fhir", &cfg).is_ok());
+        let err = FhirTarget::new("http://store.example.org/fhir", &cfg)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("https"), "{err}");
+        let allowed = UploadConfig {
+            allow_http: true,
+            ..UploadConfig::default()
+        };
+        assert!(FhirTarget::new("http://store.example.org/fhir", &allowed).is_ok());
+    }
+}

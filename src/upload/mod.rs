@@ -1,0 +1,258 @@
+//! Central-store targets behind one trait: FHIR R4 / IHE MHD ITI-65 and a
+//! folder for stores that ingest files. A target delivers one record at a time
+//! (its documents' PDFs, already built and hashed) and says whether a failure
+//! is worth retrying. Runs on the upload thread; depends on `batch` only.
+
+pub mod bundle;
+pub mod fhir;
+pub mod folder;
+
+use crate::batch::manifest::ManifestRecord;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Duration;
+use thiserror::Error;
+
+/// One document ready to deliver: its PDF as built once in the cache.
+#[derive(Debug, Clone)]
+pub struct DocumentFile {
+    pub id: String,
+    pub doc_type: Option<String>,
+    pub pdf_path: PathBuf,
+    pub sha256: String,
+    /// SHA-1 (hex): what FHIR R4's Attachment.hash carries.
+    pub sha1: String,
+    pub bytes: u64,
+    pub pages: u32,
+}
+
+/// Who and where a delivery comes from.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub batch_id: String,
+    pub batch_label: String,
+    pub station: String,
+    pub site: String,
+    /// When the batch was closed (RFC 3339); the documents' date.
+    pub scanned: String,
+}
+
+/// One record: what the central store files under one patient.
+#[derive(Debug, Clone)]
+pub struct RecordPackage {
+    pub origin: Origin,
+    /// The record as the manifest describes it.
+    pub record: ManifestRecord,
+    pub documents: Vec<DocumentFile>,
+    /// Identifier system for hospital numbers (when a record has no NHS number).
+    pub hospital_number_system: String,
+}
+
+/// What the store said it holds for a document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stored {
+    pub document_id: String,
+    /// Where the store keeps it (a FHIR resource URL, a file path).
+    pub location: String,
+    /// It was there already from an earlier attempt, with the same content.
+    pub already_there: bool,
+}
+
+/// Bytes and documents delivered so far, for progress bars.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub bytes_sent: u64,
+    pub bytes_total: u64,
+    pub documents_done: u64,
+    pub documents_total: u64,
+}
+
+#[derive(Debug, Error)]
+pub enum UploadError {
+    /// The network or the server failed in a way a later attempt may not.
+    #[error("{why}")]
+    Transient {
+        why: String,
+        /// The server's Retry-After, if it sent one.
+        retry_after: Option<Duration>,
+    },
+    /// The store refused the content: retrying the same bytes cannot help.
+    #[error("{why}")]
+    Permanent { why: String },
+    /// The store already holds a document with this id but different content.
+    #[error("the store already holds document {document_id} with different content ({detail}): a supervisor must decide which is right")]
+    Conflict { document_id: String, detail: String },
+    /// The target is not usable as configured.
+    #[error("{0}")]
+    Config(String),
+}
+
+impl UploadError {
+    /// Whether trying again later may succeed.
+    pub fn retryable(&self) -> bool {
+        matches!(self, UploadError::Transient { .. })
+    }
+
+    pub fn transient(why: impl Into<String>) -> UploadError {
+        UploadError::Transient {
+            why: why.into(),
+            retry_after: None,
+        }
+    }
+}
+
+/// Told the number of bytes each time more have gone out.
+pub type ProgressSink = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
+
+/// Checks that every PDF of a package is there with its recorded size, before
+/// a byte is sent: a missing cache file is a local problem, not the store's.
+pub fn check_files(p: &RecordPackage) -> Result<(), UploadError> {
+    for d in &p.documents {
+        let len = std::fs::metadata(&d.pdf_path).map(|m| m.len());
+        if len.as_ref().ok() != Some(&d.bytes) {
+            return Err(UploadError::Permanent {
+                why: format!(
+                    "the PDF of document {} ({}) is missing or changed since it was built: run `folio check`",
+                    d.id,
+                    d.pdf_path.display()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A central store.
+pub trait Target: Send {
+    /// Where deliveries go, in words ("FHIR server https://...", "folder /srv/...").
+    fn describe(&self) -> String;
+    /// Delivers one record; `progress` is called as bytes go out.
+    fn deliver(
+        &mut self,
+        package: &RecordPackage,
+        progress: &ProgressSink,
+    ) -> Result<Vec<Stored>, UploadError>;
+    /// Called once a batch's records are all delivered (the folder target
+    /// writes its manifest last).
+    fn finish_batch(
+        &mut self,
+        _manifest: &crate::batch::manifest::Manifest,
+    ) -> Result<(), UploadError> {
+        Ok(())
+    }
+}
+
+/// The `[upload]` section of the station's configuration.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct UploadConfig {
+    /// FHIR base URL (e.g. `https://store.example.nhs.uk/fhir`); unset with no
+    /// folder either: the folder `delivered/` under the data directory.
+    pub fhir_url: Option<String>,
+    /// A folder to deliver to instead of a FHIR server.
+    pub folder: Option<PathBuf>,
+    /// Bearer token (or `FOLIO_UPLOAD_TOKEN`); never logged.
+    pub token: Option<String>,
+    /// Extra CA certificate (PEM) to trust, for a store with a private CA.
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate and key (PEM, both in one file) for mutual TLS.
+    pub client_identity_file: Option<PathBuf>,
+    /// Allow plain http to hosts other than localhost (never in production).
+    pub allow_http: bool,
+    /// Identifier system of hospital numbers.
+    pub hospital_number_system: String,
+    /// Seconds to wait for the server before a try counts as failed.
+    pub timeout_secs: u64,
+    /// First wait between tries, milliseconds; doubles each time, with jitter...
+    pub retry_base_ms: u64,
+    /// ...up to this.
+    pub retry_max_ms: u64,
+    /// Tries before a batch is parked with the reason.
+    pub max_attempts: u32,
+}
+
+impl Default for UploadConfig {
+    fn default() -> Self {
+        UploadConfig {
+            fhir_url: None,
+            folder: None,
+            token: None,
+            ca_file: None,
+            client_identity_file: None,
+            allow_http: false,
+            hospital_number_system: "urn:folio:hospital-number".into(),
+            timeout_secs: 120,
+            retry_base_ms: 1000,
+            retry_max_ms: 60_000,
+            max_attempts: 8,
+        }
+    }
+}
+
+impl std::fmt::Debug for UploadConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadConfig")
+            .field("fhir_url", &self.fhir_url)
+            .field("folder", &self.folder)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("ca_file", &self.ca_file)
+            .field("client_identity_file", &self.client_identity_file)
+            .field("allow_http", &self.allow_http)
+            .field("max_attempts", &self.max_attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long to wait before try number `attempt` (1-based) after a failure:
+/// the server's Retry-After if given, else exponential backoff with full
+/// jitter (so many stations do not retry in step).
+pub fn backoff(cfg: &UploadConfig, attempt: u32, retry_after: Option<Duration>) -> Duration {
+    if let Some(d) = retry_after {
+        return d.min(Duration::from_millis(cfg.retry_max_ms.max(1) * 10));
+    }
+    let exp = cfg
+        .retry_base_ms
+        .saturating_mul(1u64 << attempt.saturating_sub(1).min(20))
+        .min(cfg.retry_max_ms);
+    Duration::from_millis(exp / 2 + fastrand::u64(0..=exp / 2))
+}
+
+/// Makes the configured target.
+pub fn target(cfg: &UploadConfig, data_dir: &std::path::Path) -> Result<Box<dyn Target>, UploadError> {
+    match (&cfg.fhir_url, &cfg.folder) {
+        (Some(url), _) => Ok(Box::new(fhir::FhirTarget::new(url, cfg)?)),
+        (None, Some(dir)) => Ok(Box::new(folder::FolderTarget::new(dir.clone()))),
+        (None, None) => Ok(Box::new(folder::FolderTarget::new(
+            data_dir.join("delivered"),
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_honours_retry_after() {
+        let cfg = UploadConfig::default();
+        for attempt in 1..6 {
+            let d = backoff(&cfg, attempt, None).as_millis() as u64;
+            let full = 1000u64 << (attempt - 1);
+            assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d} ms");
+        }
+        assert!(backoff(&cfg, 30, None) <= Duration::from_secs(60));
+        assert_eq!(
+            backoff(&cfg, 1, Some(Duration::from_secs(7))),
+            Duration::from_secs(7)
+        );
+    }
+
+    #[test]
+    fn the_token_is_never_in_debug_output() {
+        let cfg = UploadConfig {
+            token: Some("s3cret-token".into()),
+            ..UploadConfig::default()
+        };
+        assert!(!format!("{cfg:?}").contains("s3cret"));
+    }
+}

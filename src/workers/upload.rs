@@ -1,0 +1,358 @@
+//! Approving batches and working off the upload outbox: the most urgent due
+//! batch first (on-demand before the rest), record by record, each record's
+//! acknowledgement committed before the next is sent. Transient failures wait
+//! (the server's Retry-After, else backoff with jitter) and try again up to a
+//! limit, then park the batch with the reason; refusals park it at once; a
+//! conflicting copy in the store parks it for a supervisor. Runs on the
+//! calling thread (the CLI's, or the GUI's upload thread).
+
+use super::export::{ExportError, batch_pdfs, build_manifest};
+use crate::config::Config;
+use crate::store::{Actor, CachedPdf, OutboxRow, Store, StoreError};
+use crate::upload::{
+    DocumentFile, Origin, Progress, ProgressSink, RecordPackage, Target, UploadError, backoff,
+};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum UploadWorkError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    #[error(transparent)]
+    Target(#[from] UploadError),
+    #[error("batch {0} is still scanning: close it (`folio close`) before approving it")]
+    NotClosed(String),
+    #[error("batch {id} has {open} open flags: review them first, or approve with --accept-flags to send it as it is")]
+    OpenFlags { id: String, open: u32 },
+    #[error("batch {0} is already uploaded")]
+    AlreadyUploaded(String),
+    #[error("batch {0} is not in the upload queue: approve it first (`folio approve {0}`)")]
+    NotQueued(String),
+}
+
+/// What the uploader reports as it goes.
+#[derive(Debug, Clone)]
+pub enum UploadEvent {
+    Started {
+        batch_id: String,
+        target: String,
+        documents: u64,
+        bytes: u64,
+    },
+    Progress {
+        batch_id: String,
+        progress: Progress,
+    },
+    Retrying {
+        batch_id: String,
+        attempt: u32,
+        wait: Duration,
+        why: String,
+    },
+    Parked {
+        batch_id: String,
+        state: String,
+        why: String,
+    },
+    Done {
+        batch_id: String,
+        target: String,
+        documents: u64,
+        bytes: u64,
+        seconds: f64,
+    },
+}
+
+/// What `folio upload` should do.
+#[derive(Clone, Default)]
+pub struct UploadOptions {
+    /// Only this batch (and re-queue it if it was parked).
+    pub batch: Option<String>,
+    /// Keep running, picking up batches as they are approved.
+    pub watch: bool,
+    /// Set from another thread to stop after the current record.
+    pub stop: Arc<AtomicBool>,
+    /// Told the PDF bytes of the current batch sent so far, as they go.
+    pub live: Option<ProgressSink>,
+}
+
+
+
+/// Approves a closed batch: builds its PDFs (once, kept) and queues it.
+pub fn approve(
+    store: &mut Store,
+    batch: &str,
+    actor: &Actor,
+    accept_flags: bool,
+) -> Result<String, UploadWorkError> {
+    let b = store.find_batch(batch)?;
+    match b.state.as_str() {
+        "scanning" => return Err(UploadWorkError::NotClosed(b.id)),
+        "uploaded" | "paper_held" | "destruction_due" | "destroyed" => {
+            return Err(UploadWorkError::AlreadyUploaded(b.id));
+        }
+        _ => {}
+    }
+    if b.open_flags > 0 && !accept_flags {
+        return Err(UploadWorkError::OpenFlags {
+            id: b.id,
+            open: b.open_flags,
+        });
+    }
+    let tree = store.tree(&b.id)?;
+    batch_pdfs(store, &tree)?;
+    store.approve_batch(&b.id, actor)?;
+    Ok(b.id)
+}
+
+/// Works off the outbox into `target`; returns the batches it finished.
+pub fn run(
+    store: &mut Store,
+    cfg: &Config,
+    actor: &Actor,
+    target: &mut dyn Target,
+    opts: &UploadOptions,
+    on_event: &mut dyn FnMut(UploadEvent),
+) -> Result<Vec<String>, UploadWorkError> {
+    let only = match &opts.batch {
+        Some(b) => {
+            let id = store.find_batch(b)?.id;
+            match store.outbox_entry(&id)? {
+                None => return Err(UploadWorkError::NotQueued(id)),
+                Some(row) if row.state == "parked" || row.state == "conflict" => {
+                    store.approve_batch(&id, actor)?;
+                }
+                Some(_) => {}
+            }
+            Some(id)
+        }
+        None => None,
+    };
+    let mut finished = Vec::new();
+    loop {
+        if opts.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let waiting: Vec<OutboxRow> = store
+            .outbox()?
+            .into_iter()
+            .filter(|r| r.state == "queued" && only.as_ref().is_none_or(|b| *b == r.batch_id))
+            .collect();
+        let now = crate::now_rfc3339();
+        // RFC 3339 UTC timestamps sort as text.
+        let Some(due) = waiting.iter().find(|r| r.next_attempt_at <= now).cloned() else {
+            let next = waiting.iter().map(|r| r.next_attempt_at.clone()).min();
+            if next.is_none() && !opts.watch {
+                break;
+            }
+            // Nothing due: sleep in short steps, to notice stop and new batches.
+            let wait = next.map(|t| until(&t)).unwrap_or(Duration::from_secs(2));
+            sleep_unless_stopped(wait.min(Duration::from_secs(2)), &opts.stop);
+            continue;
+        };
+        if upload_batch(store, cfg, actor, target, &due, &opts.live, on_event)? {
+            finished.push(due.batch_id.clone());
+        }
+    }
+    Ok(finished)
+}
+
+fn until(rfc3339: &str) -> Duration {
+    let fmt = time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::parse(rfc3339, &fmt)
+        .map(|t| t - time::OffsetDateTime::now_utc())
+        .ok()
+        .and_then(|d| Duration::try_from(d).ok())
+        .unwrap_or_default()
+}
+
+fn later(d: Duration) -> String {
+    let t = time::OffsetDateTime::now_utc() + d;
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| crate::now_rfc3339())
+}
+
+fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) {
+    let end = Instant::now() + d;
+    while Instant::now() < end && !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(50).min(end - Instant::now()));
+    }
+}
+
+/// One try at a batch; true when it is done.
+fn upload_batch(
+    store: &mut Store,
+    cfg: &Config,
+    actor: &Actor,
+    target: &mut dyn Target,
+    row: &OutboxRow,
+    live: &Option<ProgressSink>,
+    on_event: &mut dyn FnMut(UploadEvent),
+) -> Result<bool, UploadWorkError> {
+    match deliver_batch(store, cfg, target, &row.batch_id, live, on_event) {
+        Ok(()) => {
+            store.upload_done(&row.batch_id, &target.describe(), actor)?;
+            Ok(true)
+        }
+        Err(UploadWorkError::Target(e)) => {
+            let attempt = row.attempts + 1;
+            let why = e.to_string();
+            let park = |state: &str, why: String, store: &mut Store| -> Result<(), UploadWorkError> {
+                store.park_upload(&row.batch_id, state, &why, actor)?;
+                Ok(())
+            };
+            let (state, why) = match &e {
+                UploadError::Transient { retry_after, .. } if attempt < cfg.upload.max_attempts => {
+                    let wait = backoff(&cfg.upload, attempt, *retry_after);
+                    store.upload_failed(&row.batch_id, &later(wait), &why)?;
+                    on_event(UploadEvent::Retrying {
+                        batch_id: row.batch_id.clone(),
+                        attempt,
+                        wait,
+                        why,
+                    });
+                    return Ok(false);
+                }
+                UploadError::Transient { .. } => (
+                    "parked",
+                    format!("gave up after {attempt} tries: {why}. Fix the cause, then `folio upload --batch {}`", row.batch_id),
+                ),
+                UploadError::Conflict { .. } => ("conflict", why),
+                _ => ("parked", why),
+            };
+            park(state, why.clone(), store)?;
+            on_event(UploadEvent::Parked {
+                batch_id: row.batch_id.clone(),
+                state: state.into(),
+                why,
+            });
+            Ok(false)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Sends every record of a batch the target does not hold yet, then lets the
+/// target finish the batch.
+fn deliver_batch(
+    store: &mut Store,
+    cfg: &Config,
+    target: &mut dyn Target,
+    batch_id: &str,
+    live: &Option<ProgressSink>,
+    on_event: &mut dyn FnMut(UploadEvent),
+) -> Result<(), UploadWorkError> {
+    let started = Instant::now();
+    let tree = store.tree(batch_id)?;
+    let pdfs = batch_pdfs(store, &tree)?;
+    let manifest = build_manifest(&tree, &pdfs);
+    let name = target.describe();
+    let delivered = store.delivered_documents(batch_id, &name)?;
+    let documents = pdfs.len() as u64;
+    let bytes: u64 = pdfs.values().map(|(_, c)| c.bytes).sum();
+    on_event(UploadEvent::Started {
+        batch_id: batch_id.into(),
+        target: name.clone(),
+        documents,
+        bytes,
+    });
+    let sent = Arc::new(AtomicU64::new(0));
+    let mut progress = Progress {
+        bytes_total: bytes,
+        documents_total: documents,
+        ..Progress::default()
+    };
+    let origin = Origin {
+        batch_id: batch_id.into(),
+        batch_label: tree.batch.label.clone(),
+        station: tree.batch.station.clone(),
+        site: cfg.site.clone(),
+        scanned: tree.batch.closed.clone().unwrap_or_else(|| tree.batch.created.clone()),
+    };
+    for record in &manifest.records {
+        let package = package(&origin, record, &pdfs, cfg);
+        let record_bytes: u64 = package.documents.iter().map(|d| d.bytes).sum();
+        let done = package
+            .documents
+            .iter()
+            .all(|d| delivered.get(&d.id) == Some(&d.sha256));
+        let before = sent.load(Ordering::Relaxed);
+        if !done {
+            let (counter, live) = (sent.clone(), live.clone());
+            let sink: ProgressSink = Arc::new(move |n| {
+                let now = counter.fetch_add(n, Ordering::Relaxed) + n;
+                if let Some(f) = &live {
+                    f(now.min(before + record_bytes));
+                }
+            });
+            let stored = target.deliver(&package, &sink)?;
+            let rows: Vec<(String, String, String, bool)> = stored
+                .into_iter()
+                .map(|s| {
+                    let sha = package
+                        .documents
+                        .iter()
+                        .find(|d| d.id == s.document_id)
+                        .map(|d| d.sha256.clone())
+                        .unwrap_or_default();
+                    (s.document_id, sha, s.location, s.already_there)
+                })
+                .collect();
+            store.record_delivered(batch_id, &record.id, &name, &rows)?;
+        }
+        // Progress counts PDF bytes; a Bundle's JSON and base64 overhead is not.
+        sent.store(before + record_bytes, Ordering::Relaxed);
+        progress.bytes_sent = before + record_bytes;
+        progress.documents_done += package.documents.len() as u64;
+        on_event(UploadEvent::Progress {
+            batch_id: batch_id.into(),
+            progress,
+        });
+    }
+    target.finish_batch(&manifest)?;
+    on_event(UploadEvent::Done {
+        batch_id: batch_id.into(),
+        target: name,
+        documents,
+        bytes,
+        seconds: started.elapsed().as_secs_f64(),
+    });
+    Ok(())
+}
+
+fn package(
+    origin: &Origin,
+    record: &crate::batch::manifest::ManifestRecord,
+    pdfs: &HashMap<String, (PathBuf, CachedPdf)>,
+    cfg: &Config,
+) -> RecordPackage {
+    let documents = record
+        .documents
+        .iter()
+        .filter_map(|d| {
+            let (path, c) = pdfs.get(&d.id)?;
+            Some(DocumentFile {
+                id: d.id.clone(),
+                doc_type: d.doc_type.clone(),
+                pdf_path: path.clone(),
+                sha256: c.sha256.clone(),
+                sha1: c.sha1.clone(),
+                bytes: c.bytes,
+                pages: c.pages,
+            })
+        })
+        .collect();
+    RecordPackage {
+        origin: origin.clone(),
+        record: record.clone(),
+        documents,
+        hospital_number_system: cfg.upload.hospital_number_system.clone(),
+    }
+}
