@@ -6,7 +6,6 @@ use common::*;
 use folio::imaging::draw::TextPainter;
 use folio::synth::{SideKind, StackSpec, render};
 use std::path::Path;
-use std::process::Command;
 
 /// A PNG whose header claims 100000x100000 pixels (a decompression bomb).
 fn bomb_png(path: &Path) {
@@ -160,27 +159,8 @@ fn full_disk_stops_cleanly_and_resume_finishes_after_space_is_freed() {
     let truth = write_stack(&spec, &stack, "pgm");
     let data = st.data_dir();
     std::fs::create_dir_all(&data).unwrap();
-    let mount = |opts: &str| {
-        let mut c = Command::new("mount");
-        if opts.contains("remount") {
-            c.args(["-o", opts]).arg(&data);
-        } else {
-            c.args(["-t", "tmpfs", "-o", opts, "tmpfs"]).arg(&data);
-        }
-        let s = c
-            .status()
-            .expect("mount (the tests run as root, as CI does)");
-        assert!(s.success(), "mount {opts}");
-    };
     // Room for the database and a few pages only.
-    mount("size=2m");
-    struct Unmount<'a>(&'a Path);
-    impl Drop for Unmount<'_> {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg(self.0).status();
-        }
-    }
-    let _guard = Unmount(&data);
+    let fs = Tmpfs::mount(&data, "size=2m");
     let out = st.run(&["import", "--duplex", stack.to_str().unwrap()]);
     assert_eq!(
         out.status.code(),
@@ -205,7 +185,7 @@ fn full_disk_stops_cleanly_and_resume_finishes_after_space_is_freed() {
         "kept {kept} of {}",
         truth.sides
     );
-    mount("remount,size=200m");
+    fs.remount("size=200m");
     let report = st.import(&["--resume", &batch], &[&stack]);
     assert_eq!(report["sides"], truth.sides);
     let (m, _) = st.export(&batch);

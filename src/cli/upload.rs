@@ -24,8 +24,17 @@ pub fn list(ctx: &Ctx, json: bool) -> Result<u8> {
     }
     for r in rows {
         let note = match r.state.as_str() {
-            "done" => format!("delivered {} to {}", r.done_at.unwrap_or_default(), r.target.unwrap_or_default()),
-            "queued" if r.attempts > 0 => format!("try {} at {}: {}", r.attempts + 1, r.next_attempt_at, r.last_error.unwrap_or_default()),
+            "done" => format!(
+                "delivered {} to {}",
+                r.done_at.unwrap_or_default(),
+                r.target.unwrap_or_default()
+            ),
+            "queued" if r.attempts > 0 => format!(
+                "try {} at {}: {}",
+                r.attempts + 1,
+                r.next_attempt_at,
+                r.last_error.unwrap_or_default()
+            ),
             "queued" => "waiting".into(),
             _ => r.last_error.unwrap_or_default(),
         };
@@ -100,7 +109,13 @@ pub fn upload(ctx: &mut Ctx, batch: Option<String>, watch: bool, json: bool) -> 
         });
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else if done.is_empty() && parked == 0 {
-        eprintln!("nothing to upload (`folio approve BATCH` queues a batch; `folio upload --list` shows the queue)");
+        eprintln!(
+            "nothing to upload (`folio approve BATCH` queues a batch; `folio upload --list` shows the queue)"
+        );
     }
-    Ok(if parked > 0 { exit::UPLOAD_PARKED } else { exit::OK })
+    Ok(if parked > 0 {
+        exit::UPLOAD_PARKED
+    } else {
+        exit::OK
+    })
 }

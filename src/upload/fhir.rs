@@ -44,7 +44,11 @@ impl FhirTarget {
                     "plain http to {url} refused: patient records must travel over https (set `allow_http = true` under [upload] only for a test store)"
                 )));
             }
-            other => return Err(config_err(format!("'{other}' URLs are not FHIR servers: use https://"))),
+            other => {
+                return Err(config_err(format!(
+                    "'{other}' URLs are not FHIR servers: use https://"
+                )));
+            }
         }
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
@@ -55,17 +59,21 @@ impl FhirTarget {
             .timeout(Duration::from_secs(cfg.timeout_secs.max(1)))
             .user_agent(concat!("folio/", env!("CARGO_PKG_VERSION")));
         if let Some(path) = &cfg.ca_file {
-            let pem = std::fs::read(path)
-                .map_err(|e| config_err(format!("cannot read the CA file {}: {e}", path.display())))?;
-            for cert in reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| config_err(format!("{} is not a PEM certificate: {e}", path.display())))?
-            {
+            let pem = std::fs::read(path).map_err(|e| {
+                config_err(format!("cannot read the CA file {}: {e}", path.display()))
+            })?;
+            for cert in reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                config_err(format!("{} is not a PEM certificate: {e}", path.display()))
+            })? {
                 builder = builder.add_root_certificate(cert);
             }
         }
         if let Some(path) = &cfg.client_identity_file {
             let pem = std::fs::read(path).map_err(|e| {
-                config_err(format!("cannot read the client certificate {}: {e}", path.display()))
+                config_err(format!(
+                    "cannot read the client certificate {}: {e}",
+                    path.display()
+                ))
             })?;
             let id = reqwest::Identity::from_pem(&pem).map_err(|e| {
                 config_err(format!(
@@ -82,7 +90,11 @@ impl FhirTarget {
             .ok()
             .filter(|t| !t.trim().is_empty())
             .or_else(|| cfg.token.clone());
-        Ok(FhirTarget { base, client, token })
+        Ok(FhirTarget {
+            base,
+            client,
+            token,
+        })
     }
 
     fn request(&self, r: reqwest::blocking::RequestBuilder) -> reqwest::blocking::RequestBuilder {
@@ -108,9 +120,10 @@ impl FhirTarget {
         if !status.is_success() {
             return Err(refusal(status, &body, "looking up a stored document"));
         }
-        let found = body["entry"]
-            .as_array()
-            .and_then(|e| e.iter().find(|e| e["resource"]["resourceType"] == "DocumentReference"));
+        let found = body["entry"].as_array().and_then(|e| {
+            e.iter()
+                .find(|e| e["resource"]["resourceType"] == "DocumentReference")
+        });
         Ok(found.map(|e| {
             let a = &e["resource"]["content"][0]["attachment"];
             let location = e["fullUrl"].as_str().unwrap_or_default().to_string();
@@ -139,7 +152,7 @@ impl FhirTarget {
                 ),
             }),
             None => Err(UploadError::transient(format!(
-                "the server reported document {} as a duplicate but does not return it; will try again",
+                "the server reported document {} as a duplicate but does not return it",
                 doc.id
             ))),
         }
@@ -171,7 +184,11 @@ impl super::Target for FhirTarget {
             .map_err(|e| network(&self.base, e))?;
         let (status, answer) = answer(resp)?;
         if status == StatusCode::CONFLICT || is_duplicate(&answer) {
-            return p.documents.iter().map(|d| self.verify_existing(d)).collect();
+            return p
+                .documents
+                .iter()
+                .map(|d| self.verify_existing(d))
+                .collect();
         }
         if !status.is_success() {
             return Err(refusal(status, &answer, &format!("record {}", p.record.id)));
@@ -181,7 +198,7 @@ impl super::Target for FhirTarget {
         // List, then a DocumentReference and a Binary per document, the Device.
         if entries.len() != 2 * p.documents.len() + 2 {
             return Err(UploadError::transient(format!(
-                "the server's transaction-response has {} entries, {} expected: will try again",
+                "the server's transaction-response has {} entries, {} expected",
                 entries.len(),
                 2 * p.documents.len() + 2
             )));
@@ -192,7 +209,7 @@ impl super::Target for FhirTarget {
             .find(|s| !s.starts_with('2'))
         {
             return Err(UploadError::transient(format!(
-                "the server answered '{bad}' for part of record {}: will try again",
+                "the server answered '{bad}' for part of record {}",
                 p.record.id
             )));
         }
@@ -246,7 +263,7 @@ fn network(base: &reqwest::Url, e: reqwest::Error) -> UploadError {
         why.push_str(&format!(": {s}"));
         src = s.source();
     }
-    why.push_str("); will try again");
+    why.push(')');
     UploadError::transient(why)
 }
 
@@ -264,7 +281,7 @@ fn answer(resp: Response) -> Result<(StatusCode, Value), UploadError> {
     if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
         return Err(UploadError::Transient {
             why: format!(
-                "the server is busy ({status}){}; will try again",
+                "the server is busy ({status}){}",
                 retry_after
                     .map(|d| format!(", asked to wait {} s", d.as_secs()))
                     .unwrap_or_default()
@@ -274,7 +291,7 @@ fn answer(resp: Response) -> Result<(StatusCode, Value), UploadError> {
     }
     if let Err(e) = read {
         return Err(UploadError::transient(format!(
-            "the server's answer ({status}) broke off: {e}; will try again"
+            "the server's answer ({status}) broke off: {e}"
         )));
     }
     Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
@@ -301,7 +318,11 @@ fn diagnostics(body: &Value) -> String {
                         .as_str()
                         .or(i["details"]["text"].as_str())
                         .unwrap_or("");
-                    format!("{} {}: {text}", i["severity"].as_str().unwrap_or(""), i["code"].as_str().unwrap_or(""))
+                    format!(
+                        "{} {}: {text}",
+                        i["severity"].as_str().unwrap_or(""),
+                        i["code"].as_str().unwrap_or("")
+                    )
                 })
                 .collect::<Vec<_>>()
                 .join("; ")
@@ -324,10 +345,12 @@ fn refusal(status: StatusCode, body: &Value, what: &str) -> UploadError {
         diagnostics(body)
     );
     if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
-        UploadError::transient(format!("{why}; will try again"))
+        UploadError::transient(why)
     } else {
         UploadError::Permanent {
-            why: format!("{why}; retrying the same content cannot help: check the record and the store's settings"),
+            why: format!(
+                "{why}; retrying the same content cannot help: check the record and the store's settings"
+            ),
         }
     }
 }

@@ -26,15 +26,18 @@ impl FolderTarget {
 /// An I/O failure in words: a full disk may clear (retry); a read-only or
 /// forbidden folder needs a person first.
 fn io_err(path: &Path, e: std::io::Error) -> UploadError {
+    use std::io::ErrorKind::*;
     let why = format!("cannot write {}: {e}", path.display());
-    match e.raw_os_error() {
-        Some(libc::ENOSPC) | Some(libc::EDQUOT) => UploadError::transient(format!(
-            "{why}: the disk is full; free space there (nothing already delivered is lost); will try again"
+    match e.kind() {
+        StorageFull | QuotaExceeded => UploadError::transient(format!(
+            "{why}: the disk is full; free space there (nothing already delivered is lost)"
         )),
-        Some(libc::EROFS) | Some(libc::EACCES) | Some(libc::EPERM) => UploadError::Permanent {
-            why: format!("{why}: the folder is read-only or not ours; make it writable, then `folio upload --batch ...` again"),
+        ReadOnlyFilesystem | PermissionDenied => UploadError::Permanent {
+            why: format!(
+                "{why}: the folder is read-only or not ours; make it writable, then `folio upload --batch ...` again"
+            ),
         },
-        _ => UploadError::transient(format!("{why}; will try again")),
+        _ => UploadError::transient(why),
     }
 }
 
@@ -91,7 +94,12 @@ impl super::Target for FolderTarget {
             let file = std::fs::File::open(&d.pdf_path).map_err(|e| UploadError::Permanent {
                 why: format!("cannot read {}: {e}", d.pdf_path.display()),
             })?;
-            let path = write_atomic(&dir.join("documents"), &format!("{}.pdf", d.id), file, &**progress)?;
+            let path = write_atomic(
+                &dir.join("documents"),
+                &format!("{}.pdf", d.id),
+                file,
+                &**progress,
+            )?;
             stored.push(Stored {
                 document_id: d.id.clone(),
                 location: path.display().to_string(),
@@ -101,15 +109,28 @@ impl super::Target for FolderTarget {
         let bundle = StreamedBundle::of(p).reader();
         // The Bundle repeats the PDFs in base64: its bytes are not counted
         // again as progress.
-        write_atomic(&dir.join("bundles"), &format!("{}.json", p.record.id), bundle, &|_| {})?;
+        write_atomic(
+            &dir.join("bundles"),
+            &format!("{}.json", p.record.id),
+            bundle,
+            &|_| {},
+        )?;
         Ok(stored)
     }
 
-    fn finish_batch(&mut self, manifest: &crate::batch::manifest::Manifest) -> Result<(), UploadError> {
+    fn finish_batch(
+        &mut self,
+        manifest: &crate::batch::manifest::Manifest,
+    ) -> Result<(), UploadError> {
         let json = serde_json::to_vec_pretty(manifest).map_err(|e| UploadError::Permanent {
             why: format!("cannot write the manifest: {e}"),
         })?;
-        write_atomic(&self.batch_dir(&manifest.batch.id), "manifest.json", &json[..], &|_| {})?;
+        write_atomic(
+            &self.batch_dir(&manifest.batch.id),
+            "manifest.json",
+            &json[..],
+            &|_| {},
+        )?;
         Ok(())
     }
 }

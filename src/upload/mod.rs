@@ -80,7 +80,9 @@ pub enum UploadError {
     #[error("{why}")]
     Permanent { why: String },
     /// The store already holds a document with this id but different content.
-    #[error("the store already holds document {document_id} with different content ({detail}): a supervisor must decide which is right")]
+    #[error(
+        "the store already holds document {document_id} with different content ({detail}): a supervisor must decide which is right"
+    )]
     Conflict { document_id: String, detail: String },
     /// The target is not usable as configured.
     #[error("{0}")]
@@ -218,7 +220,10 @@ pub fn backoff(cfg: &UploadConfig, attempt: u32, retry_after: Option<Duration>) 
 }
 
 /// Makes the configured target.
-pub fn target(cfg: &UploadConfig, data_dir: &std::path::Path) -> Result<Box<dyn Target>, UploadError> {
+pub fn target(
+    cfg: &UploadConfig,
+    data_dir: &std::path::Path,
+) -> Result<Box<dyn Target>, UploadError> {
     match (&cfg.fhir_url, &cfg.folder) {
         (Some(url), _) => Ok(Box::new(fhir::FhirTarget::new(url, cfg)?)),
         (None, Some(dir)) => Ok(Box::new(folder::FolderTarget::new(dir.clone()))),

@@ -107,9 +107,17 @@ pub fn document_pdf(
 }
 
 /// Builds a document's PDF into the cache, one page image in memory at a time.
-fn build_pdf(store: &Store, doc: &TreeDocument, pages_key: String) -> Result<CachedPdf, ExportError> {
+fn build_pdf(
+    store: &Store,
+    doc: &TreeDocument,
+    pages_key: String,
+) -> Result<CachedPdf, ExportError> {
     let images = store.images();
-    let root = images.path_of("00").parent().map(Path::to_path_buf).unwrap_or_default();
+    let root = images
+        .path_of("00")
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     std::fs::create_dir_all(&root).map_err(io(&root))?;
     let tmp = tempfile::Builder::new()
         .prefix(".tmp-pdf-")
@@ -151,7 +159,11 @@ fn build_pdf(store: &Store, doc: &TreeDocument, pages_key: String) -> Result<Cac
         .unwrap_or_default()
         .as_bytes();
     let out = pdf.finish(&id_bytes).map_err(pdf_err)?;
-    let (sha256, sha1, bytes) = (hex::encode(out.sha256.finalize()), hex::encode(out.sha1.finalize()), out.bytes);
+    let (sha256, sha1, bytes) = (
+        hex::encode(out.sha256.finalize()),
+        hex::encode(out.sha1.finalize()),
+        out.bytes,
+    );
     let file = out
         .inner
         .into_inner()

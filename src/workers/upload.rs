@@ -29,7 +29,9 @@ pub enum UploadWorkError {
     Target(#[from] UploadError),
     #[error("batch {0} is still scanning: close it (`folio close`) before approving it")]
     NotClosed(String),
-    #[error("batch {id} has {open} open flags: review them first, or approve with --accept-flags to send it as it is")]
+    #[error(
+        "batch {id} has {open} open flags: review them first, or approve with --accept-flags to send it as it is"
+    )]
     OpenFlags { id: String, open: u32 },
     #[error("batch {0} is already uploaded")]
     AlreadyUploaded(String),
@@ -82,8 +84,6 @@ pub struct UploadOptions {
     /// Told the PDF bytes of the current batch sent so far, as they go.
     pub live: Option<ProgressSink>,
 }
-
-
 
 /// Approves a closed batch: builds its PDFs (once, kept) and queues it.
 pub fn approve(
@@ -204,10 +204,11 @@ fn upload_batch(
         Err(UploadWorkError::Target(e)) => {
             let attempt = row.attempts + 1;
             let why = e.to_string();
-            let park = |state: &str, why: String, store: &mut Store| -> Result<(), UploadWorkError> {
-                store.park_upload(&row.batch_id, state, &why, actor)?;
-                Ok(())
-            };
+            let park =
+                |state: &str, why: String, store: &mut Store| -> Result<(), UploadWorkError> {
+                    store.park_upload(&row.batch_id, state, &why, actor)?;
+                    Ok(())
+                };
             let (state, why) = match &e {
                 UploadError::Transient { retry_after, .. } if attempt < cfg.upload.max_attempts => {
                     let wait = backoff(&cfg.upload, attempt, *retry_after);
@@ -222,7 +223,10 @@ fn upload_batch(
                 }
                 UploadError::Transient { .. } => (
                     "parked",
-                    format!("gave up after {attempt} tries: {why}. Fix the cause, then `folio upload --batch {}`", row.batch_id),
+                    format!(
+                        "gave up after {attempt} tries: {why}. Fix the cause, then `folio upload --batch {}`",
+                        row.batch_id
+                    ),
                 ),
                 UploadError::Conflict { .. } => ("conflict", why),
                 _ => ("parked", why),
@@ -274,7 +278,11 @@ fn deliver_batch(
         batch_label: tree.batch.label.clone(),
         station: tree.batch.station.clone(),
         site: cfg.site.clone(),
-        scanned: tree.batch.closed.clone().unwrap_or_else(|| tree.batch.created.clone()),
+        scanned: tree
+            .batch
+            .closed
+            .clone()
+            .unwrap_or_else(|| tree.batch.created.clone()),
     };
     for record in &manifest.records {
         let package = package(&origin, record, &pdfs, cfg);

@@ -2,12 +2,46 @@
 //! binary, and synthetic stacks with ground truth.
 #![allow(dead_code)]
 
+pub mod fhir_server;
+
 use folio::batch::manifest::Manifest;
 use folio::imaging::Raster;
 use folio::synth::{self, StackSpec, Truth, files};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+/// A tmpfs mounted for a test (full disks, read-only folders), unmounted on
+/// drop. The tests run as root, as CI does.
+pub struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    pub fn mount(dir: &Path, opts: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).unwrap();
+        let s = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", opts, "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("mount (the tests run as root, as CI does)");
+        assert!(s.success(), "mount {opts}");
+        Tmpfs(dir.to_path_buf())
+    }
+
+    pub fn remount(&self, opts: &str) {
+        let s = Command::new("mount")
+            .args(["-o", &format!("remount,{opts}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(s.success(), "remount {opts}");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
 
 /// A station: a temporary data folder and the `folio` binary.
 pub struct Station {

@@ -1,0 +1,348 @@
+//! Upload to a real HTTP server on 127.0.0.1 (tests/common/fhir_server.rs) and
+//! to folders, under faults: every document ends up stored exactly once with
+//! the right hash.
+
+mod common;
+
+use common::fhir_server::{Fault, FhirServer};
+use common::*;
+use folio::batch::manifest::Manifest;
+use folio::synth::StackSpec;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+/// A station with one imported batch (`records` patients), not yet approved.
+fn station_with_batch(records: usize, seed: u64) -> (Station, String) {
+    let st = Station::new();
+    std::fs::create_dir_all(st.data_dir()).unwrap();
+    std::fs::write(
+        st.data_dir().join("config.toml"),
+        "[upload]\nretry_base_ms = 20\nretry_max_ms = 300\nmax_attempts = 6\ntimeout_secs = 2\n",
+    )
+    .unwrap();
+    let stack = st.dir.path().join("stack");
+    let spec = StackSpec {
+        seed,
+        records,
+        dpi: 150,
+        duplex: false,
+        ..Default::default()
+    };
+    write_stack(&spec, &stack, "pgm");
+    let id = st.import(&[], &[&stack])["batch_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (st, id)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn outbox_state(st: &Station, batch: &str) -> String {
+    let rows = st.json(&["upload", "--list", "--json"]);
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["batch_id"] == batch)
+        .map(|r| r["state"].as_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+/// Every document of the manifest is on the server once, with its hash.
+fn assert_stored_once(server: &FhirServer, m: &Manifest) {
+    server.with(|s| {
+        assert!(s.invalid.is_empty(), "invalid Bundles: {:?}", s.invalid);
+        let docs: Vec<_> = m.records.iter().flat_map(|r| &r.documents).collect();
+        assert!(!docs.is_empty());
+        assert_eq!(s.docs.len(), docs.len(), "documents stored");
+        for d in docs {
+            let stored = &s.docs[&format!("urn:uuid:{}", d.id)];
+            assert_eq!(stored.creates, 1);
+            assert_eq!(
+                (stored.sha256.as_str(), stored.size),
+                (d.pdf.sha256.as_str(), d.pdf.bytes)
+            );
+        }
+        for r in &m.records {
+            let nhs = r.patient.nhs_number.as_deref();
+            for d in &r.documents {
+                let subject = &s.docs[&format!("urn:uuid:{}", d.id)].subject["identifier"];
+                match nhs {
+                    Some(n) => assert_eq!(
+                        (subject["system"].as_str(), subject["value"].as_str()),
+                        (Some("https://fhir.nhs.uk/Id/nhs-number"), Some(n))
+                    ),
+                    None => assert_eq!(subject["system"], "urn:folio:hospital-number"),
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn fhir_upload_rides_out_faults_and_stores_each_document_once() {
+    let (st, batch) = station_with_batch(3, 26);
+    let server = FhirServer::start();
+    for f in [
+        Fault::Status(500),
+        Fault::Busy(503, 1),
+        Fault::ResetMidBody,
+        Fault::Busy(429, 0),
+        // Stored, but the answer comes after the client gave up: the next try
+        // finds the documents there and checks them.
+        Fault::SlowAnswer(Duration::from_secs(3)),
+    ] {
+        server.fault(f);
+    }
+    let open = st.json(&["batches", "--json"])[0]["open_flags"]
+        .as_u64()
+        .unwrap();
+    assert!(open > 0, "this stack has flags to review");
+    let out = st.run(&["approve", &batch]);
+    assert_eq!(out.status.code(), Some(1), "open flags stop approval");
+    assert!(
+        stderr(&out).contains(&format!("{open} open flags")),
+        "{}",
+        stderr(&out)
+    );
+    st.ok(&["approve", &batch, "--accept-flags"]);
+    let started = Instant::now();
+    let out = st
+        .cmd()
+        .args(["upload", "--fhir", &server.base, "--json"])
+        .env("FOLIO_UPLOAD_TOKEN", "s3cret-token")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After honoured"
+    );
+    for words in ["500", "busy", "next try in"] {
+        assert!(err.contains(words), "stderr names '{words}': {err}");
+    }
+    assert!(!err.contains("s3cret"), "the token is never printed");
+    server.with(|s| {
+        assert!(
+            s.auth_seen
+                .iter()
+                .all(|a| a.as_deref() == Some("Bearer s3cret-token"))
+        );
+    });
+    let (m, _) = st.export(&batch);
+    assert_stored_once(&server, &m);
+    assert_eq!(outbox_state(&st, &batch), "done");
+    let batches = st.json(&["batches", "--json"]);
+    assert_eq!(batches[0]["state"], "uploaded");
+    // Nothing is sent twice.
+    let posts = server.with(|s| s.posts);
+    st.ok(&["upload", "--fhir", &server.base]);
+    assert_eq!(server.with(|s| s.posts), posts);
+}
+
+#[test]
+fn a_refusal_is_reported_in_words_parked_and_sent_when_asked_again() {
+    let (st, batch) = station_with_batch(1, 22);
+    let server = FhirServer::start();
+    server.fault(Fault::BadRequest(
+        "patient 943 476 5919 is not registered with this store".into(),
+    ));
+    st.ok(&["approve", &batch, "--accept-flags"]);
+    let out = st.run(&["upload", "--fhir", &server.base]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("400") && err.contains("not registered with this store"),
+        "{err}"
+    );
+    assert!(err.contains("cannot help"), "{err}");
+    assert_eq!(server.with(|s| s.posts), 1, "a refusal is not retried");
+    assert_eq!(outbox_state(&st, &batch), "parked");
+    st.ok(&["upload", "--batch", &batch, "--fhir", &server.base]);
+    let (m, _) = st.export(&batch);
+    assert_stored_once(&server, &m);
+}
+
+#[test]
+fn duplicates_are_checked_by_hash_same_is_done_different_is_a_conflict() {
+    // The server answers duplicates with 409; the first answer is lost.
+    let (st, batch) = station_with_batch(2, 23);
+    let server = FhirServer::start();
+    server.with(|s| s.duplicates_as_409 = true);
+    server.fault(Fault::SlowAnswer(Duration::from_secs(3)));
+    st.ok(&["approve", &batch, "--accept-flags"]);
+    st.ok(&["upload", "--fhir", &server.base]);
+    let (m, _) = st.export(&batch);
+    assert_stored_once(&server, &m);
+
+    // Another copy with different content under one of our ids.
+    let (st, batch) = station_with_batch(1, 24);
+    st.ok(&["approve", &batch, "--accept-flags"]);
+    let (m, _) = st.export(&batch);
+    let doc = &m.records[0].documents[0];
+    let server = FhirServer::start();
+    server.with(|s| {
+        s.docs.insert(
+            format!("urn:uuid:{}", doc.id),
+            common::fhir_server::StoredDoc {
+                master_identifier: format!("urn:uuid:{}", doc.id),
+                size: 1234,
+                sha1_b64: "AAAAAAAAAAAAAAAAAAAAAAAAAAA=".into(),
+                sha256: "0".repeat(64),
+                subject: serde_json::Value::Null,
+                resource: serde_json::json!({"resourceType": "DocumentReference", "content": [{"attachment": {"size": 1234, "hash": "AAAAAAAAAAAAAAAAAAAAAAAAAAA="}}]}),
+                creates: 1,
+            },
+        );
+    });
+    let out = st.run(&["upload", "--fhir", &server.base]);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(
+        stderr(&out).contains("different content"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(outbox_state(&st, &batch), "conflict");
+}
+
+#[test]
+fn killed_mid_transfer_the_restarted_upload_delivers_each_document_once() {
+    let (st, batch) = station_with_batch(4, 25);
+    st.ok(&["approve", &batch, "--accept-flags"]);
+    let server = FhirServer::start();
+    server.with(|s| s.throttle_bytes_per_sec = Some(400_000));
+    let mut child = st
+        .cmd()
+        .args(["upload", "--fhir", &server.base])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once a record is stored and the next is on its way.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let wait_for = |what: &str, done: &dyn Fn() -> bool| {
+        while !done() {
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_for("a first record stored", &|| {
+        server.with(|s| !s.docs.is_empty())
+    });
+    let sent = server.with(|s| s.body_bytes);
+    wait_for("the next record on its way", &|| {
+        server.with(|s| s.body_bytes > sent + 100_000)
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (m, _) = st.export(&batch);
+    let total: usize = m.records.iter().map(|r| r.documents.len()).sum();
+    assert!(
+        server.with(|s| s.docs.len()) < total,
+        "killed before the end"
+    );
+    server.with(|s| s.throttle_bytes_per_sec = None);
+    st.ok(&["upload", "--fhir", &server.base]);
+    assert_stored_once(&server, &m);
+    assert_eq!(outbox_state(&st, &batch), "done");
+}
+
+fn sha256_file(p: &std::path::Path) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(std::fs::read(p).unwrap()))
+}
+
+/// The delivered folder holds the manifest, every PDF with its hash and a
+/// Bundle per record, and no temporary files.
+fn assert_folder_complete(dir: &std::path::Path, batch: &str, m: &Manifest) {
+    let b = dir.join(batch);
+    let delivered: Manifest =
+        serde_json::from_slice(&std::fs::read(b.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(&delivered, m, "the delivered manifest is the export's");
+    for r in &m.records {
+        let bundle: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(b.join(format!("bundles/{}.json", r.id))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(bundle["type"], "transaction");
+        for d in &r.documents {
+            assert_eq!(sha256_file(&b.join(&d.pdf.path)), d.pdf.sha256);
+        }
+    }
+    let leftovers: Vec<_> = walk(&b)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".folio-tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn folder_target_survives_a_full_disk_and_a_read_only_folder() {
+    let (st, batch) = station_with_batch(2, 26);
+    st.ok(&["approve", &batch, "--accept-flags"]);
+    let dir = st.dir.path().join("store");
+    let fs = Tmpfs::mount(&dir, "size=300k");
+    let out = st.run(&["upload", "--folder", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("disk is full"), "{}", stderr(&out));
+    assert_eq!(outbox_state(&st, &batch), "parked");
+    assert!(!dir.join(&batch).join("manifest.json").exists());
+    fs.remount("size=50m");
+    st.ok(&[
+        "upload",
+        "--batch",
+        &batch,
+        "--folder",
+        dir.to_str().unwrap(),
+    ]);
+    let (m, _) = st.export(&batch);
+    assert_folder_complete(&dir, &batch, &m);
+
+    let (st, batch) = station_with_batch(1, 27);
+    st.ok(&["approve", &batch, "--accept-flags"]);
+    fs.remount("ro");
+    let out = st.run(&["upload", "--folder", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("read-only"), "{}", stderr(&out));
+    fs.remount("rw");
+    st.ok(&[
+        "upload",
+        "--batch",
+        &batch,
+        "--folder",
+        dir.to_str().unwrap(),
+    ]);
+    let (m, _) = st.export(&batch);
+    assert_folder_complete(&dir, &batch, &m);
+}
+
+#[test]
+fn with_no_store_configured_batches_go_to_a_folder_in_the_data_directory() {
+    let (st, batch) = station_with_batch(1, 28);
+    st.ok(&["approve", &batch, "--accept-flags"]);
+    let out = st.run(&["upload"]);
+    let where_to = st.data_dir().join("delivered");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&where_to.display().to_string()),
+        "{}",
+        stderr(&out)
+    );
+    let (m, _) = st.export(&batch);
+    assert_folder_complete(&where_to, &batch, &m);
+}
