@@ -8,7 +8,6 @@
 //!    grow with the record (the Bundle streams from the PDF file).
 
 #[path = "../tests/common/fhir_server.rs"]
-#[allow(dead_code)]
 mod fhir_server;
 
 use folio::batch::manifest::{ManifestRecord, Patient};
@@ -110,19 +109,33 @@ fn main() {
         .read_line(&mut base)
         .unwrap();
     let base = base.trim().to_string();
-    let dir = tempfile::Builder::new().prefix("folio-upload-bench-").tempdir().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("folio-upload-bench-")
+        .tempdir()
+        .unwrap();
     let mut painter = folio::imaging::draw::TextPainter::new();
-    let spec = |dpi| StackSpec { dpi, ..StackSpec::default() };
+    let spec = |dpi| StackSpec {
+        dpi,
+        ..StackSpec::default()
+    };
     let sample = |dpi, painter: &mut _| -> Vec<Encoded> {
         (0..8)
-            .map(|i| encode(&render(&SideKind::Clinical { label: None }, &spec(dpi), i, painter), 75).unwrap())
+            .map(|i| {
+                encode(
+                    &render(&SideKind::Clinical { label: None }, &spec(dpi), i, painter),
+                    75,
+                )
+                .unwrap()
+            })
             .collect()
     };
     let mut target = FhirTarget::new(&base, &UploadConfig::default()).unwrap();
     let sink: ProgressSink = Arc::new(|_| {});
 
     let pages200 = sample(200, &mut painter);
-    let docs: Vec<DocumentFile> = (0..50).map(|i| pdf(dir.path(), &format!("r{i}"), &pages200, 40)).collect();
+    let docs: Vec<DocumentFile> = (0..50)
+        .map(|i| pdf(dir.path(), &format!("r{i}"), &pages200, 40))
+        .collect();
     let total: u64 = docs.iter().map(|d| d.bytes).sum();
     let started = Instant::now();
     for (i, d) in docs.into_iter().enumerate() {

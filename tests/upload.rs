@@ -346,3 +346,96 @@ fn with_no_store_configured_batches_go_to_a_folder_in_the_data_directory() {
     let (m, _) = st.export(&batch);
     assert_folder_complete(&where_to, &batch, &m);
 }
+
+/// A CA, a server certificate for localhost and a client certificate, as PEM
+/// files; and the server's TLS configuration requiring a client certificate
+/// from that CA.
+fn tls_setup(
+    dir: &std::path::Path,
+) -> (
+    std::sync::Arc<rustls::ServerConfig>,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    };
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "Folio test CA");
+    let ca_key = KeyPair::generate().unwrap();
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let server_key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&server_key, &ca, &ca_key)
+        .unwrap();
+    let mut client_params = CertificateParams::new(vec!["test-station".to_string()]).unwrap();
+    client_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let client_key = KeyPair::generate().unwrap();
+    let client = client_params.signed_by(&client_key, &ca, &ca_key).unwrap();
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let identity = dir.join("station.pem");
+    std::fs::write(
+        &identity,
+        format!("{}{}", client.pem(), client_key.serialize_pem()),
+    )
+    .unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.der().clone()).unwrap();
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        std::sync::Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            vec![server.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+        )
+        .unwrap();
+    (std::sync::Arc::new(config), ca_file, identity)
+}
+
+#[test]
+fn https_with_the_sites_own_ca_and_a_client_certificate() {
+    let (st, batch) = station_with_batch(1, 29);
+    st.ok(&["approve", &batch, "--accept-flags"]);
+    let (tls, ca_file, identity) = tls_setup(st.dir.path());
+    let server = FhirServer::start_tls(tls);
+    let config = st.data_dir().join("config.toml");
+    let base_config = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("max_attempts = 6", "max_attempts = 1");
+    let set = |extra: &str| std::fs::write(&config, format!("{base_config}{extra}")).unwrap();
+    // Without our CA the server's certificate is not trusted.
+    set(&format!("client_identity_file = {:?}\n", identity));
+    let out = st.run(&["upload", "--fhir", &server.base]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(
+        stderr(&out).to_lowercase().contains("certificate"),
+        "{}",
+        stderr(&out)
+    );
+    // Without a client certificate the server will not talk.
+    set(&format!("ca_file = {:?}\n", ca_file));
+    let out = st.run(&["upload", "--batch", &batch, "--fhir", &server.base]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert_eq!(server.with(|s| s.posts), 0);
+    set(&format!(
+        "ca_file = {:?}\nclient_identity_file = {:?}\n",
+        ca_file, identity
+    ));
+    st.ok(&["upload", "--batch", &batch, "--fhir", &server.base]);
+    let (m, _) = st.export(&batch);
+    assert_stored_once(&server, &m);
+}

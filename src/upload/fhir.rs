@@ -22,6 +22,10 @@ pub struct FhirTarget {
     base: reqwest::Url,
     client: Client,
     token: Option<String>,
+    /// Whether the server answered a first small request: TLS, trust and
+    /// authentication problems show there in plain words, not as a broken
+    /// upload of a large body.
+    reached: bool,
 }
 
 fn config_err(what: impl std::fmt::Display) -> UploadError {
@@ -94,6 +98,7 @@ impl FhirTarget {
             base,
             client,
             token,
+            reached: false,
         })
     }
 
@@ -103,6 +108,28 @@ impl FhirTarget {
             Some(t) => r.bearer_auth(t),
             None => r,
         }
+    }
+
+    /// Asks for the server's CapabilityStatement (`GET [base]/metadata`).
+    fn capabilities(&self) -> Result<(), UploadError> {
+        let url = self.base.join("metadata").map_err(config_err)?;
+        let resp = self
+            .request(self.client.get(url))
+            .send()
+            .map_err(|e| network(&self.base, e))?;
+        let (status, body) = answer(resp)?;
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(UploadError::Permanent {
+                why: format!(
+                    "the server at {} refused our credentials ({status}): check the token (FOLIO_UPLOAD_TOKEN or [upload] token) or the client certificate",
+                    self.base
+                ),
+            });
+        }
+        if !status.is_success() {
+            return Err(refusal(status, &body, "a request for its capabilities"));
+        }
+        Ok(())
     }
 
     /// What the server holds under a document's masterIdentifier: (size, SHA-1
@@ -170,6 +197,10 @@ impl super::Target for FhirTarget {
         progress: &super::ProgressSink,
     ) -> Result<Vec<Stored>, UploadError> {
         super::check_files(p)?;
+        if !self.reached {
+            self.capabilities()?;
+            self.reached = true;
+        }
         let bundle = StreamedBundle::of(p);
         let len = bundle.len;
         let body = Counting {

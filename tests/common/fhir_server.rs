@@ -68,21 +68,39 @@ pub struct FhirServer {
 }
 
 impl FhirServer {
+    /// Plain http on 127.0.0.1.
     pub fn start() -> FhirServer {
+        Self::listen(None)
+    }
+
+    /// https://localhost with this TLS configuration (the tests' own CA).
+    pub fn start_tls(tls: Arc<rustls::ServerConfig>) -> FhirServer {
+        Self::listen(Some(tls))
+    }
+
+    fn listen(tls: Option<Arc<rustls::ServerConfig>>) -> FhirServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(State::default()));
         let s = state.clone();
+        let base = match tls {
+            Some(_) => format!("https://localhost:{port}/fhir"),
+            None => format!("http://127.0.0.1:{port}/fhir"),
+        };
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
-                let s = s.clone();
-                std::thread::spawn(move || serve(conn, s));
+                let (s, tls) = (s.clone(), tls.clone());
+                std::thread::spawn(move || match tls {
+                    None => serve(conn, s),
+                    Some(cfg) => {
+                        if let Ok(c) = rustls::ServerConnection::new(cfg) {
+                            serve(rustls::StreamOwned::new(c, conn), s)
+                        }
+                    }
+                });
             }
         });
-        FhirServer {
-            base: format!("http://127.0.0.1:{port}/fhir"),
-            state,
-        }
+        FhirServer { base, state }
     }
 
     pub fn fault(&self, f: Fault) {
@@ -100,7 +118,7 @@ struct Request {
     headers: HashMap<String, String>,
 }
 
-fn read_head(r: &mut BufReader<TcpStream>) -> Option<Request> {
+fn read_head(r: &mut impl BufRead) -> Option<Request> {
     let mut line = String::new();
     if r.read_line(&mut line).ok()? == 0 {
         return None;
@@ -126,7 +144,25 @@ fn read_head(r: &mut BufReader<TcpStream>) -> Option<Request> {
     })
 }
 
-fn respond(w: &mut TcpStream, status: &str, extra: &[(&str, String)], body: &Value) {
+/// A connection the server speaks HTTP over, plain or TLS.
+trait Conn: Read + Write {
+    /// Drops the connection abruptly (a TCP reset where possible).
+    fn reset(self);
+}
+
+impl Conn for TcpStream {
+    fn reset(self) {
+        reset(self)
+    }
+}
+
+impl Conn for rustls::StreamOwned<rustls::ServerConnection, TcpStream> {
+    fn reset(self) {
+        reset(self.sock)
+    }
+}
+
+fn respond(w: &mut impl Write, status: &str, extra: &[(&str, String)], body: &Value) {
     let text = body.to_string();
     let mut head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: application/fhir+json\r\nContent-Length: {}\r\n",
@@ -164,8 +200,7 @@ fn reset(stream: TcpStream) {
     drop(stream);
 }
 
-fn serve(stream: TcpStream, state: Arc<Mutex<State>>) {
-    let mut writer = stream.try_clone().expect("clone");
+fn serve(stream: impl Conn, state: Arc<Mutex<State>>) {
     let mut r = BufReader::with_capacity(1 << 16, stream);
     while let Some(req) = read_head(&mut r) {
         let len: u64 = req
@@ -175,7 +210,7 @@ fn serve(stream: TcpStream, state: Arc<Mutex<State>>) {
             .unwrap_or(0);
         if req.method == "GET" {
             let body = search(&state, &req.path);
-            respond(&mut writer, "200 OK", &[], &body);
+            respond(r.get_mut(), "200 OK", &[], &body);
             continue;
         }
         let fault = {
@@ -187,7 +222,7 @@ fn serve(stream: TcpStream, state: Arc<Mutex<State>>) {
         if fault == Some(Fault::ResetMidBody) {
             let mut half = vec![0u8; (len / 2) as usize];
             let _ = r.read_exact(&mut half);
-            reset(writer);
+            r.into_inner().reset();
             return;
         }
         let throttle = state.lock().unwrap().throttle_bytes_per_sec;
@@ -197,7 +232,7 @@ fn serve(stream: TcpStream, state: Arc<Mutex<State>>) {
         match fault {
             Some(Fault::Status(code)) => {
                 respond(
-                    &mut writer,
+                    r.get_mut(),
                     &format!("{code} Server Error"),
                     &[],
                     &outcome("exception", "injected failure"),
@@ -206,7 +241,7 @@ fn serve(stream: TcpStream, state: Arc<Mutex<State>>) {
             }
             Some(Fault::Busy(code, secs)) => {
                 respond(
-                    &mut writer,
+                    r.get_mut(),
                     &format!("{code} Busy"),
                     &[("Retry-After", secs.to_string())],
                     &outcome("throttled", "busy"),
@@ -214,7 +249,7 @@ fn serve(stream: TcpStream, state: Arc<Mutex<State>>) {
                 continue;
             }
             Some(Fault::BadRequest(d)) => {
-                respond(&mut writer, "400 Bad Request", &[], &outcome("invalid", &d));
+                respond(r.get_mut(), "400 Bad Request", &[], &outcome("invalid", &d));
                 continue;
             }
             _ => {}
@@ -223,12 +258,12 @@ fn serve(stream: TcpStream, state: Arc<Mutex<State>>) {
         if let Some(Fault::SlowAnswer(d)) = fault {
             std::thread::sleep(d);
         }
-        respond(&mut writer, status, &[], &answer);
+        respond(r.get_mut(), status, &[], &answer);
     }
 }
 
 fn read_body(
-    r: &mut BufReader<TcpStream>,
+    r: &mut impl Read,
     len: u64,
     throttle: Option<u64>,
     state: &Arc<Mutex<State>>,
