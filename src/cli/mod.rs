@@ -179,6 +179,9 @@ enum Command {
         /// Store clean typed grey pages as bilevel (CCITT G4, far smaller).
         #[arg(long)]
         typed_as_bilevel: bool,
+        /// A record wanted for a clinic: its batch uploads before all others.
+        #[arg(long)]
+        on_demand: bool,
         #[arg(long)]
         json: bool,
     },
@@ -498,6 +501,7 @@ fn scan_options(cfg: &Config, command: &Command) -> Result<workers::ScanOptions>
         resume,
         keep_open,
         typed_as_bilevel,
+        on_demand,
         ..
     } = command
     else {
@@ -562,7 +566,7 @@ fn scan_options(cfg: &Config, command: &Command) -> Result<workers::ScanOptions>
         label: label.clone(),
         specialty: specialty.clone(),
         resume: resume.clone(),
-        source: None,
+        source: on_demand.then_some(crate::batch::BatchSource::OnDemand),
         keep_open: *keep_open,
         typed_as_bilevel: if *typed_as_bilevel {
             Some(true)
