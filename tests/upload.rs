@@ -445,16 +445,38 @@ fn an_on_demand_record_uploads_before_batches_approved_earlier() {
     let (st, library) = station_with_batch(2, 31);
     st.ok(&["approve", &library, "--accept-flags"]);
     let out = st.ok(&[
-        "scan", "--device", "folio:demo", "--option", "records=1", "--option", "speed=0", "--on-demand",
+        "scan",
+        "--device",
+        "folio:demo",
+        "--option",
+        "records=1",
+        "--option",
+        "speed=0",
+        "--on-demand",
     ]);
     let clinic = out.trim().lines().last().unwrap().to_string();
     st.ok(&["approve", &clinic, "--accept-flags"]);
     let queue = st.json(&["upload", "--list", "--json"]);
-    let order: Vec<&str> = queue.as_array().unwrap().iter().map(|r| r["batch_id"].as_str().unwrap()).collect();
+    let order: Vec<&str> = queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["batch_id"].as_str().unwrap())
+        .collect();
     assert_eq!(order, [clinic.as_str(), library.as_str()]);
-    let out = st.run(&["upload", "--folder", st.dir.path().join("store").to_str().unwrap()]);
+    let out = st.run(&[
+        "upload",
+        "--folder",
+        st.dir.path().join("store").to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
-    let (a, b) = (err.find(&format!("batch {clinic}:")), err.find(&format!("batch {library}:")));
-    assert!(a.is_some() && b.is_some() && a < b, "on-demand first: {err}");
+    let (a, b) = (
+        err.find(&format!("batch {clinic}:")),
+        err.find(&format!("batch {library}:")),
+    );
+    assert!(
+        a.is_some() && b.is_some() && a < b,
+        "on-demand first: {err}"
+    );
 }

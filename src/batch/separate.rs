@@ -8,7 +8,7 @@ use super::identifiers::PatientId;
 use super::protocol::{Control, SheetCode, parse_barcode};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Which face of the sheet a side is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,6 +153,12 @@ pub struct SeparationParams<'a> {
     pub default_specialty: Option<&'a str>,
     pub default_doc_type: Option<&'a str>,
     pub hospital_pattern: &'a Regex,
+    /// Identifiers a supervisor set for records, by record id: they replace
+    /// what the record sheet said (or the lack of one).
+    pub fixes: &'a HashMap<String, PatientId>,
+    /// The patient of pages before any record sheet (an on-demand scan, where
+    /// the identifier was typed in rather than printed on a sheet).
+    pub default_patient: Option<&'a PatientId>,
 }
 
 /// Separates `sides` (in feed order) into records and documents.
@@ -246,7 +252,9 @@ impl Separator<'_, '_> {
                 specialty,
             }) => {
                 let mut flags = std::mem::take(&mut self.pending_flags);
-                match patient {
+                let id = derived_id(self.p.batch_id, "rec", side);
+                let patient = self.p.fixes.get(&id).cloned().or_else(|| patient.clone());
+                match &patient {
                     Some(PatientId::Nhs { number, valid: false }) => flags.push(Flag::new(
                         FlagCode::InvalidNhsNumber,
                         format!("record sheet NHS number {number} fails the check digit: check the folder and fix the number"),
@@ -258,8 +266,8 @@ impl Separator<'_, '_> {
                     _ => {}
                 }
                 self.layout.records.push(RecordLayout {
-                    id: derived_id(self.p.batch_id, "rec", side),
-                    patient: patient.clone(),
+                    id,
+                    patient,
                     specialty: specialty
                         .clone()
                         .or_else(|| self.p.default_specialty.map(str::to_string)),
@@ -343,15 +351,19 @@ impl Separator<'_, '_> {
     fn current_record(&mut self, side: u32) -> &mut RecordLayout {
         if self.layout.records.is_empty() {
             let mut flags = std::mem::take(&mut self.pending_flags);
-            flags.push(Flag::new(
-                FlagCode::NoRecordSheet,
-                format!(
-                    "side {side} comes before any record sheet: assign these pages to a patient"
-                ),
-            ));
+            let id = derived_id(self.p.batch_id, "rec", side);
+            let patient = self.p.fixes.get(&id).or(self.p.default_patient).cloned();
+            if patient.is_none() {
+                flags.push(Flag::new(
+                    FlagCode::NoRecordSheet,
+                    format!(
+                        "side {side} comes before any record sheet: assign these pages to a patient"
+                    ),
+                ));
+            }
             self.layout.records.push(RecordLayout {
-                id: derived_id(self.p.batch_id, "rec", side),
-                patient: None,
+                id,
+                patient,
                 specialty: self.p.default_specialty.map(str::to_string),
                 flags,
                 documents: Vec::new(),
@@ -422,6 +434,8 @@ mod tests {
                 default_specialty: Some("general"),
                 default_doc_type: None,
                 hospital_pattern: &pattern,
+                fixes: &HashMap::new(),
+                default_patient: None,
             },
         )
     }

@@ -567,6 +567,8 @@ fn scan_options(cfg: &Config, command: &Command) -> Result<workers::ScanOptions>
         specialty: specialty.clone(),
         resume: resume.clone(),
         source: on_demand.then_some(crate::batch::BatchSource::OnDemand),
+        patient: None,
+        doc_type: None,
         keep_open: *keep_open,
         typed_as_bilevel: if *typed_as_bilevel {
             Some(true)

@@ -178,6 +178,12 @@ fn flag_of(code: &str, detail: String) -> Option<Flag> {
     FlagCode::parse(code).map(|c| Flag::new(c, detail))
 }
 
+/// Adds a flag unless a supervisor already resolved the same one, so
+/// resolutions survive separating the batch again.
+const INSERT_FLAG: &str = "INSERT INTO flags (batch_id, record_id, side, code, detail)
+    SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (SELECT 1 FROM flags WHERE batch_id = ?1
+      AND record_id IS ?2 AND side IS ?3 AND code = ?4 AND detail = ?5 AND resolved_at IS NOT NULL)";
+
 impl Store {
     /// Starts a batch in state `scanning`.
     pub fn create_batch(&mut self, b: &NewBatch, actor: &Actor) -> Result<(), StoreError> {
@@ -375,8 +381,8 @@ impl Store {
             )?;
             for f in &rec.flags {
                 tx.execute(
-                    "INSERT INTO flags (batch_id, record_id, code, detail) VALUES (?1, ?2, ?3, ?4)",
-                    params![batch_id, rec.id, f.code.as_str(), f.detail],
+                    INSERT_FLAG,
+                    params![batch_id, rec.id, None::<u32>, f.code.as_str(), f.detail],
                 )?;
             }
             for (di, doc) in rec.documents.iter().enumerate() {
@@ -391,7 +397,7 @@ impl Store {
                     )?;
                     for f in &page.flags {
                         tx.execute(
-                            "INSERT INTO flags (batch_id, record_id, side, code, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+                            INSERT_FLAG,
                             params![batch_id, rec.id, page.side, f.code.as_str(), f.detail],
                         )?;
                     }
@@ -410,8 +416,14 @@ impl Store {
                 params![batch_id, label],
             )?;
         }
+        // Flags a supervisor already resolved do not count: a batch whose
+        // remaining flags are all resolved is closed, not in review.
         tx.execute(
-            "UPDATE batches SET state = ?2, closed = COALESCE(closed, ?3), last_error = NULL WHERE id = ?1",
+            "UPDATE batches SET closed = COALESCE(closed, ?3), last_error = NULL,
+               state = CASE WHEN ?2 IN ('closed', 'in_review') THEN
+                 (CASE WHEN EXISTS (SELECT 1 FROM flags WHERE batch_id = ?1 AND resolved_at IS NULL)
+                  THEN 'in_review' ELSE 'closed' END) ELSE ?2 END
+             WHERE id = ?1",
             params![batch_id, state.as_str(), crate::now_rfc3339()],
         )?;
         let detail = format!(

@@ -10,6 +10,7 @@ pub mod audit;
 mod batches;
 pub mod images;
 mod outbox;
+mod review;
 
 pub use audit::Actor;
 pub use batches::{
@@ -18,6 +19,7 @@ pub use batches::{
 };
 pub use images::{ImageStore, sha256_hex};
 pub use outbox::{CachedPdf, OutboxRow};
+pub use review::{ReviewItem, ReviewKind};
 
 use rusqlite::Connection;
 use rusqlite_migration::{M, Migrations};
@@ -51,6 +53,8 @@ pub enum StoreError {
     NotOpen { batch: String, state: String },
     #[error("{0}")]
     Damaged(String),
+    #[error("no {0} in the station data (it may have changed meanwhile): refresh and try again")]
+    NotFound(String),
 }
 
 impl StoreError {
@@ -89,6 +93,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("schema_2.sql")),
         M::up(include_str!("schema_3.sql")),
         M::up(include_str!("schema_4.sql")),
+        M::up(include_str!("schema_5.sql")),
     ])
 }
 
@@ -153,7 +158,7 @@ mod tests {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 3);
+        assert_eq!(v, 5);
         assert_eq!(s.check().unwrap(), 0);
     }
 

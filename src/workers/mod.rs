@@ -10,7 +10,9 @@ pub mod export;
 pub mod import;
 pub mod pipeline;
 pub mod process;
+pub mod review;
 pub mod scan;
+pub mod station;
 pub mod upload;
 
 pub use export::{ExportError, export_batch};

@@ -264,11 +264,15 @@ pub fn close_batch<E: From<StoreError> + From<ConfigError>>(
         })
         .collect();
     let pattern = cfg.hospital_pattern()?;
+    let fixes = store.identifier_fixes(batch_id)?;
+    let patient = store.batch_patient(batch_id)?;
     let params = SeparationParams {
         batch_id,
         default_specialty: specialty,
         default_doc_type: cfg.default_document_type.as_deref(),
         hospital_pattern: &pattern,
+        fixes: &fixes,
+        default_patient: patient.as_ref(),
     };
     let layout = separate(&facts, &params);
     let flags = layout.flag_count();

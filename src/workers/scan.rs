@@ -77,6 +77,11 @@ pub struct ScanOptions {
     /// Store clean typed grey pages as bilevel (the profile's choice; unset:
     /// the station's).
     pub typed_as_bilevel: Option<bool>,
+    /// The patient of an on-demand scan: pages before any record sheet are
+    /// theirs (the identifier was typed in, not printed on a sheet).
+    pub patient: Option<crate::batch::PatientId>,
+    /// Type of pages before any document sheet (default: the station's).
+    pub doc_type: Option<String>,
     /// Set from another thread (Ctrl-C, the Stop button) to stop the scan.
     pub cancel: Arc<AtomicBool>,
 }
@@ -93,11 +98,19 @@ pub struct BandEvent {
 }
 
 /// Progress after each stored side.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ScanProgress {
     pub sides: u32,
     pub sides_per_minute: f64,
     pub flags: usize,
+    /// The side just stored, and what the window shows of it.
+    pub side: u32,
+    pub thumb_sha256: Option<String>,
+    pub preview_sha256: Option<String>,
+    pub blank: bool,
+    pub page_flags: Vec<crate::batch::FlagCode>,
+    /// The batch separated as far as it has been scanned.
+    pub layout: crate::batch::Layout,
 }
 
 /// The outcome of a scan that reached the end of the feeder load.
@@ -209,7 +222,12 @@ pub fn scan(
     if let Some(b) = opts.typed_as_bilevel {
         cfg.bilevel.enabled = b;
     }
+    if opts.doc_type.is_some() {
+        cfg.default_document_type = opts.doc_type.clone();
+    }
     let cfg = &cfg;
+    let fixes = std::collections::HashMap::new();
+    let patient = store.batch_patient(&batch_id)?;
     let started = Instant::now();
     let run = pipeline::run(
         store,
@@ -222,9 +240,12 @@ pub fn scan(
             let params = SeparationParams {
                 batch_id: &row.batch_id,
                 default_specialty: None,
-                default_doc_type: None,
+                default_doc_type: cfg.default_document_type.as_deref(),
                 hospital_pattern: &pattern,
+                fixes: &fixes,
+                default_patient: patient.as_ref(),
             };
+            let layout = separate(&facts, &params);
             on_progress(ScanProgress {
                 sides: n,
                 sides_per_minute: if minutes > 0.0 {
@@ -232,7 +253,13 @@ pub fn scan(
                 } else {
                     0.0
                 },
-                flags: separate(&facts, &params).flag_count(),
+                flags: layout.flag_count(),
+                side: row.side,
+                thumb_sha256: row.thumb_sha256.clone(),
+                preview_sha256: row.preview_sha256.clone(),
+                blank: row.blank,
+                page_flags: row.flags.iter().map(|f| f.code).collect(),
+                layout,
             });
         },
     );
@@ -365,6 +392,9 @@ fn start_or_resume(
         },
         actor,
     )?;
+    if let Some(p) = &opts.patient {
+        store.set_batch_patient(&id, p)?;
+    }
     Ok((id, duplex, opts.specialty.clone()))
 }
 

@@ -1,0 +1,238 @@
+//! The supervisor's review: the queue of open flags and removed blank pages
+//! across closed batches, resolving flags, restoring pages, identifier fixes
+//! and the patient of on-demand batches. Every change is audited.
+
+use super::{Actor, Store, StoreError, audit};
+use crate::batch::PatientId;
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// What a review item asks a person to look at.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum ReviewKind {
+    /// An open flag (its row id, code and words).
+    Flag {
+        id: i64,
+        code: String,
+        detail: String,
+    },
+    /// A side removed as blank: a person may restore it.
+    RemovedBlank,
+}
+
+/// One entry of the review queue.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReviewItem {
+    pub kind: ReviewKind,
+    pub batch_id: String,
+    pub batch_label: String,
+    pub record_id: Option<String>,
+    /// The record's identifier, in words, when it has one.
+    pub patient: Option<String>,
+    pub side: Option<u32>,
+    pub preview_sha256: Option<String>,
+    pub thumb_sha256: Option<String>,
+}
+
+fn patient_words(nhs: Option<String>, hosp: Option<String>) -> Option<String> {
+    nhs.map(|n| format!("NHS {n}"))
+        .or(hosp.map(|h| format!("hospital {h}")))
+}
+
+impl Store {
+    /// Open flags, then removed blank pages, of batches closed and not yet
+    /// approved; oldest batch first.
+    pub fn review_queue(&self) -> Result<Vec<ReviewItem>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT f.id, f.code, f.detail, f.batch_id, b.label, f.record_id, r.nhs_number, r.hospital_number,
+                    f.side, p.preview_sha256, p.thumb_sha256
+             FROM flags f JOIN batches b ON b.id = f.batch_id
+             LEFT JOIN records r ON r.id = f.record_id
+             LEFT JOIN pages p ON p.batch_id = f.batch_id AND p.side = f.side
+             WHERE f.resolved_at IS NULL AND b.state IN ('closed', 'in_review')
+             ORDER BY b.created, f.side, f.id",
+        )?;
+        let mut items: Vec<ReviewItem> = stmt
+            .query_map([], |r| {
+                Ok(ReviewItem {
+                    kind: ReviewKind::Flag {
+                        id: r.get(0)?,
+                        code: r.get(1)?,
+                        detail: r.get(2)?,
+                    },
+                    batch_id: r.get(3)?,
+                    batch_label: r.get(4)?,
+                    record_id: r.get(5)?,
+                    patient: patient_words(r.get(6)?, r.get(7)?),
+                    side: r.get(8)?,
+                    preview_sha256: r.get(9)?,
+                    thumb_sha256: r.get(10)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut stmt = self.conn.prepare(
+            "SELECT x.batch_id, b.label, x.side, p.preview_sha256, p.thumb_sha256
+             FROM removed x JOIN batches b ON b.id = x.batch_id
+             JOIN pages p ON p.batch_id = x.batch_id AND p.side = x.side
+             WHERE x.reason = 'blank' AND b.state IN ('closed', 'in_review')
+             ORDER BY b.created, x.side",
+        )?;
+        let blanks = stmt.query_map([], |r| {
+            Ok(ReviewItem {
+                kind: ReviewKind::RemovedBlank,
+                batch_id: r.get(0)?,
+                batch_label: r.get(1)?,
+                record_id: None,
+                patient: None,
+                side: r.get(2)?,
+                preview_sha256: r.get(3)?,
+                thumb_sha256: r.get(4)?,
+            })
+        })?;
+        for b in blanks {
+            items.push(b?);
+        }
+        Ok(items)
+    }
+
+    /// Marks a flag resolved by the actor ("approved", "accepted as it is"...).
+    pub fn resolve_flag(
+        &mut self,
+        flag_id: i64,
+        resolution: &str,
+        actor: &Actor,
+    ) -> Result<String, StoreError> {
+        let tx = self.conn.transaction()?;
+        let (batch_id, code): (String, String) = tx
+            .query_row(
+                "SELECT batch_id, code FROM flags WHERE id = ?1",
+                params![flag_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("flag {flag_id}")))?;
+        tx.execute(
+            "UPDATE flags SET resolved_by = ?2, resolution = ?3, resolved_at = ?4 WHERE id = ?1 AND resolved_at IS NULL",
+            params![flag_id, actor.operator, resolution, crate::now_rfc3339()],
+        )?;
+        tx.execute(
+            "UPDATE batches SET state = CASE WHEN EXISTS (SELECT 1 FROM flags WHERE batch_id = ?1 AND resolved_at IS NULL)
+               THEN 'in_review' ELSE 'closed' END WHERE id = ?1 AND state IN ('closed', 'in_review')",
+            params![batch_id],
+        )?;
+        audit::append(
+            &tx,
+            actor,
+            "flag.resolve",
+            &batch_id,
+            &format!("{code} #{flag_id}: {resolution}"),
+        )?;
+        tx.commit()?;
+        Ok(batch_id)
+    }
+
+    /// Marks a side a supervisor restored (it was removed as blank).
+    pub fn restore_side(
+        &mut self,
+        batch_id: &str,
+        side: u32,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let n = tx.execute(
+            "UPDATE pages SET restored = 1 WHERE batch_id = ?1 AND side = ?2",
+            params![batch_id, side],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!(
+                "side {side} of batch {batch_id}"
+            )));
+        }
+        audit::append(
+            &tx,
+            actor,
+            "page.restore",
+            batch_id,
+            &format!("side {side}"),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Sets a record's identifier (applied whenever the batch is separated).
+    pub fn set_identifier_fix(
+        &mut self,
+        batch_id: &str,
+        record_id: &str,
+        patient: &PatientId,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let json =
+            serde_json::to_string(patient).map_err(|e| StoreError::Damaged(e.to_string()))?;
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT OR REPLACE INTO identifier_fixes (batch_id, record_id, patient, fixed_by, fixed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![batch_id, record_id, json, actor.operator, crate::now_rfc3339()],
+        )?;
+        audit::append(
+            &tx,
+            actor,
+            "record.fix_identifier",
+            batch_id,
+            &format!("{record_id}: {}", patient.describe()),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The identifier fixes of a batch, by record id.
+    pub fn identifier_fixes(
+        &self,
+        batch_id: &str,
+    ) -> Result<HashMap<String, PatientId>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT record_id, patient FROM identifier_fixes WHERE batch_id = ?1")?;
+        let rows = stmt.query_map(params![batch_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (rec, json) = row?;
+            let p = serde_json::from_str(&json).map_err(|e| StoreError::Damaged(e.to_string()))?;
+            out.insert(rec, p);
+        }
+        Ok(out)
+    }
+
+    /// Sets the patient of an on-demand batch.
+    pub fn set_batch_patient(
+        &mut self,
+        batch_id: &str,
+        patient: &PatientId,
+    ) -> Result<(), StoreError> {
+        let json =
+            serde_json::to_string(patient).map_err(|e| StoreError::Damaged(e.to_string()))?;
+        self.conn.execute(
+            "UPDATE batches SET patient = ?2 WHERE id = ?1",
+            params![batch_id, json],
+        )?;
+        Ok(())
+    }
+
+    /// The patient of an on-demand batch, if one was given.
+    pub fn batch_patient(&self, batch_id: &str) -> Result<Option<PatientId>, StoreError> {
+        let json: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT patient FROM batches WHERE id = ?1",
+                params![batch_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Damaged(e.to_string())))
+            .transpose()
+    }
+}

@@ -1,0 +1,500 @@
+//! The station window's workers. The window sends [`Command`]s and renders
+//! [`Event`]s; it never touches the database, a socket or a scanner. Threads:
+//!
+//! - `folio-station` owns the store and runs commands one at a time (a scan
+//!   runs here too; Stop reaches it through the cancel flag);
+//! - `folio-preview` shrinks the scanner's bands for the live view;
+//! - `folio-images` decodes thumbnails and previews for textures;
+//! - `folio-upload` works off the outbox (watching for new batches) with its
+//!   own database connection, until paused.
+//!
+//! Every event is followed by a call to `wake`, which repaints the window.
+
+use super::review;
+use super::scan::{self, BandEvent, ScanOptions, ScanProgress, ScanReport};
+use super::upload::{self as uploader, UploadEvent, UploadOptions};
+use crate::batch::{BatchSource, PatientId};
+use crate::config::Config;
+use crate::store::{Actor, BatchRow, BatchTree, ImageStore, OutboxRow, ReviewItem, Store};
+use crossbeam_channel::{Receiver, Sender, unbounded};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// What to scan.
+#[derive(Debug, Clone, Default)]
+pub struct ScanRequest {
+    pub device: String,
+    /// Profile name (its settings), if any.
+    pub profile: Option<String>,
+    pub label: Option<String>,
+    pub resume: Option<String>,
+    /// On-demand: the patient typed in, the specialty and document type.
+    pub on_demand: Option<(PatientId, Option<String>, Option<String>)>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Command {
+    Refresh,
+    /// The record and document tree of a batch.
+    OpenBatch(String),
+    Scan(ScanRequest),
+    CloseBatch(String),
+    ApproveFlag(i64),
+    RestorePage {
+        batch: String,
+        side: u32,
+    },
+    FixIdentifier {
+        batch: String,
+        record: String,
+        text: String,
+    },
+    ApproveBatch {
+        batch: String,
+        accept_flags: bool,
+    },
+    /// Queue a parked batch again.
+    RetryUpload(String),
+    PauseUploads,
+    ResumeUploads,
+    /// Decode a stored image (thumbnail or preview) for a texture.
+    LoadImage(String),
+}
+
+/// What the window shows of the station's state.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub batches: Vec<BatchRow>,
+    pub review: Vec<ReviewItem>,
+    pub outbox: Vec<OutboxRow>,
+    pub devices: Vec<String>,
+    pub profiles: Vec<String>,
+    pub upload_target: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    Snapshot(Box<Snapshot>),
+    Tree(Box<BatchTree>),
+    ScanStarted,
+    Progress(Box<ScanProgress>),
+    /// Rows of the side being scanned, shrunk to the preview's width (grey).
+    Band {
+        side: u32,
+        first_row: u32,
+        width: u32,
+        /// Rows of the whole side at this scale, when the scanner knows.
+        total_rows: Option<u32>,
+        rows: Vec<u8>,
+    },
+    ScanEnded(Result<ScanReport, ScanFailure>),
+    Image {
+        sha256: String,
+        width: usize,
+        height: usize,
+        rgba: Vec<u8>,
+    },
+    Upload(UploadEvent),
+    UploadBytes(u64),
+    UploadsRunning(bool),
+    /// Words for the status line.
+    Notice(String),
+    Error(String),
+}
+
+/// Why a scan stopped early, and whether it can be resumed.
+#[derive(Debug, Clone)]
+pub struct ScanFailure {
+    pub message: String,
+    pub batch: Option<String>,
+}
+
+/// The window's end of the workers.
+pub struct Station {
+    pub commands: Sender<Command>,
+    pub events: Receiver<Event>,
+    /// Set to stop the scan in progress (sides already stored are kept).
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// Width of the live preview, pixels.
+pub const LIVE_WIDTH: u32 = 480;
+
+type Wake = Arc<dyn Fn() + Send + Sync>;
+
+/// Starts the workers on the station data in `data_dir`.
+pub fn spawn(
+    data_dir: PathBuf,
+    cfg: Config,
+    actor: Actor,
+    wake: Wake,
+) -> Result<Station, crate::store::StoreError> {
+    let store = Store::open(&data_dir)?;
+    let (cmd_tx, cmd_rx) = unbounded::<Command>();
+    let (ev_tx, ev_rx) = unbounded::<Event>();
+    let emit: Emit = {
+        let (tx, wake) = (ev_tx.clone(), wake.clone());
+        Arc::new(move |e| {
+            let _ = tx.send(e);
+            wake();
+        })
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    let images = spawn_images(store.images().clone(), emit.clone());
+    let uploads = spawn_uploads(data_dir.clone(), cfg.clone(), actor.clone(), emit.clone());
+    let worker = Worker {
+        store,
+        cfg,
+        actor,
+        emit,
+        cancel: cancel.clone(),
+        images,
+        uploads,
+        devices: Vec::new(),
+    };
+    std::thread::Builder::new()
+        .name("folio-station".into())
+        .spawn(move || worker.run(cmd_rx))
+        .map_err(|e| crate::store::StoreError::io(&data_dir, e))?;
+    let _ = cmd_tx.send(Command::Refresh);
+    Ok(Station {
+        commands: cmd_tx,
+        events: ev_rx,
+        cancel,
+    })
+}
+
+type Emit = Arc<dyn Fn(Event) + Send + Sync>;
+
+struct Worker {
+    store: Store,
+    cfg: Config,
+    actor: Actor,
+    emit: Emit,
+    cancel: Arc<AtomicBool>,
+    images: Sender<String>,
+    uploads: Sender<bool>,
+    devices: Vec<String>,
+}
+
+impl Worker {
+    fn run(mut self, commands: Receiver<Command>) {
+        self.devices = scan::list_devices()
+            .map(|d| d.into_iter().map(|d| d.name).collect())
+            .unwrap_or_else(|_| vec![crate::capture::DEMO_DEVICE.to_string()]);
+        for c in commands {
+            if let Err(e) = self.handle(c) {
+                (self.emit)(Event::Error(e));
+            }
+        }
+    }
+
+    fn snapshot(&mut self) -> Result<(), String> {
+        let s = Snapshot {
+            batches: self.store.list_batches().map_err(|e| e.to_string())?,
+            review: self.store.review_queue().map_err(|e| e.to_string())?,
+            outbox: self.store.outbox().map_err(|e| e.to_string())?,
+            devices: self.devices.clone(),
+            profiles: self.cfg.profiles().keys().cloned().collect(),
+            upload_target: crate::upload::target(&self.cfg.upload, self.store.data_dir())
+                .map(|t| t.describe())
+                .unwrap_or_else(|e| e.to_string()),
+        };
+        (self.emit)(Event::Snapshot(Box::new(s)));
+        Ok(())
+    }
+
+    fn handle(&mut self, c: Command) -> Result<(), String> {
+        let s = |e: &dyn std::fmt::Display| e.to_string();
+        match c {
+            Command::Refresh => {}
+            Command::OpenBatch(b) => {
+                let tree = self.store.tree(&b).map_err(|e| s(&e))?;
+                (self.emit)(Event::Tree(Box::new(tree)));
+                return Ok(());
+            }
+            Command::Scan(req) => self.scan(req)?,
+            Command::CloseBatch(b) => {
+                let closed =
+                    scan::close(&mut self.store, &self.cfg, &self.actor, &b).map_err(|e| s(&e))?;
+                (self.emit)(Event::Notice(format!(
+                    "batch closed: {} records, {} documents, {} flags",
+                    closed.records, closed.documents, closed.flags
+                )));
+            }
+            Command::ApproveFlag(id) => {
+                review::approve_flag(&mut self.store, &self.actor, id).map_err(|e| s(&e))?;
+            }
+            Command::RestorePage { batch, side } => {
+                review::restore_page(&mut self.store, &self.cfg, &self.actor, &batch, side)
+                    .map_err(|e| s(&e))?;
+                (self.emit)(Event::Notice(format!(
+                    "side {side} restored to its document"
+                )));
+            }
+            Command::FixIdentifier {
+                batch,
+                record,
+                text,
+            } => {
+                let p = review::fix_identifier(
+                    &mut self.store,
+                    &self.cfg,
+                    &self.actor,
+                    &batch,
+                    &record,
+                    &text,
+                )
+                .map_err(|e| s(&e))?;
+                (self.emit)(Event::Notice(format!("record set to {}", p.describe())));
+            }
+            Command::ApproveBatch {
+                batch,
+                accept_flags,
+            } => {
+                let id = uploader::approve(&mut self.store, &batch, &self.actor, accept_flags)
+                    .map_err(|e| s(&e))?;
+                (self.emit)(Event::Notice(format!(
+                    "batch {} approved and queued for upload",
+                    short(&id)
+                )));
+                let _ = self.uploads.send(true);
+            }
+            Command::RetryUpload(b) => {
+                self.store
+                    .approve_batch(&b, &self.actor)
+                    .map_err(|e| s(&e))?;
+                let _ = self.uploads.send(true);
+            }
+            Command::PauseUploads => {
+                let _ = self.uploads.send(false);
+            }
+            Command::ResumeUploads => {
+                let _ = self.uploads.send(true);
+            }
+            Command::LoadImage(sha) => {
+                let _ = self.images.send(sha);
+                return Ok(());
+            }
+        }
+        self.snapshot()
+    }
+
+    fn scan(&mut self, req: ScanRequest) -> Result<(), String> {
+        self.cancel.store(false, Ordering::SeqCst);
+        let profile = req
+            .profile
+            .as_ref()
+            .and_then(|p| self.cfg.profiles().get(p).cloned());
+        let settings = profile
+            .as_ref()
+            .map(|p| p.settings())
+            .transpose()
+            .map_err(|e| e.to_string())?
+            .unwrap_or_default();
+        let (patient, specialty, doc_type) = match req.on_demand.clone() {
+            Some((p, sp, dt)) => (Some(p), sp, dt),
+            None => (None, None, None),
+        };
+        let opts = ScanOptions {
+            device: req.device.clone(),
+            settings,
+            label: req.label.clone(),
+            specialty,
+            resume: req.resume.clone(),
+            source: req.on_demand.as_ref().map(|_| BatchSource::OnDemand),
+            keep_open: false,
+            typed_as_bilevel: profile.and_then(|p| p.typed_as_bilevel),
+            cancel: self.cancel.clone(),
+            patient,
+            doc_type,
+        };
+        let (band_tx, band_rx) = crossbeam_channel::bounded::<BandEvent>(64);
+        let preview = spawn_preview(band_rx, self.emit.clone());
+        (self.emit)(Event::ScanStarted);
+        let emit = self.emit.clone();
+        let result = scan::scan(
+            &mut self.store,
+            &self.cfg,
+            &self.actor,
+            &opts,
+            Some(band_tx),
+            |p| emit(Event::Progress(Box::new(p))),
+        );
+        let _ = preview.join();
+        let ended = result.map_err(|e| ScanFailure {
+            message: e.to_string(),
+            batch: match &e {
+                scan::ScanError::Interrupted { batch, .. }
+                | scan::ScanError::Storage { batch, .. } => Some(batch.clone()),
+                _ => None,
+            },
+        });
+        if let Ok(r) = &ended
+            && let Ok(tree) = self.store.tree(&r.batch_id)
+        {
+            (self.emit)(Event::Tree(Box::new(tree)));
+        }
+        (self.emit)(Event::ScanEnded(ended));
+        Ok(())
+    }
+}
+
+fn short(id: &str) -> &str {
+    &id[..8.min(id.len())]
+}
+
+/// Shrinks bands to the live preview's width (box average over whole rows and
+/// columns), so the window copies a few kilobytes a band, not megabytes.
+fn spawn_preview(bands: Receiver<BandEvent>, emit: Emit) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("folio-preview".into())
+        .spawn(move || {
+            let mut carry: Vec<u8> = Vec::new();
+            let mut carry_side = u32::MAX;
+            for b in bands {
+                let ch = b.channels.max(1) as usize;
+                let w = b.width as usize;
+                let f = (b.width.div_ceil(LIVE_WIDTH)).max(1) as usize;
+                let out_w = w / f;
+                if b.side != carry_side {
+                    carry.clear();
+                    carry_side = b.side;
+                }
+                // Grey rows of this band, plus any left over from the last.
+                for row in b.data.chunks_exact(w * ch) {
+                    carry.extend(
+                        row.chunks_exact(ch)
+                            .map(|p| (p.iter().map(|&v| v as u32).sum::<u32>() / ch as u32) as u8),
+                    );
+                }
+                let full = carry.len() / (w * f);
+                if full == 0 || out_w == 0 {
+                    continue;
+                }
+                let first_line = b.first_line as usize + b.data.len() / (w * ch) - carry.len() / w;
+                let mut rows = Vec::with_capacity(full * out_w);
+                for block in carry.chunks_exact(w * f).take(full) {
+                    for x in 0..out_w {
+                        let mut sum = 0u32;
+                        for r in 0..f {
+                            sum += block[r * w + x * f..r * w + x * f + f]
+                                .iter()
+                                .map(|&v| v as u32)
+                                .sum::<u32>();
+                        }
+                        rows.push((sum / (f * f) as u32) as u8);
+                    }
+                }
+                carry.drain(..full * w * f);
+                emit(Event::Band {
+                    side: b.side,
+                    first_row: (first_line / f) as u32,
+                    width: out_w as u32,
+                    total_rows: b.total_lines.map(|t| t / f as u32),
+                    rows,
+                });
+            }
+        })
+        .expect("spawn the preview thread")
+}
+
+/// Decodes stored JPEGs for textures, newest request first.
+fn spawn_images(images: ImageStore, emit: Emit) -> Sender<String> {
+    let (tx, rx) = unbounded::<String>();
+    let _ = std::thread::Builder::new()
+        .name("folio-images".into())
+        .spawn(move || {
+            for sha in rx {
+                let decoded = images
+                    .get(&sha)
+                    .ok()
+                    .and_then(|bytes| image::load_from_memory(&bytes).ok());
+                if let Some(img) = decoded {
+                    let rgba = img.to_rgba8();
+                    emit(Event::Image {
+                        sha256: sha,
+                        width: rgba.width() as usize,
+                        height: rgba.height() as usize,
+                        rgba: rgba.into_raw(),
+                    });
+                }
+            }
+        });
+    tx
+}
+
+/// Runs the uploader (watching for new batches) while uploads are on: `true`
+/// on the channel turns them on, `false` pauses after the current record. An
+/// error (a target that cannot be set up) pauses them until resumed.
+fn spawn_uploads(data_dir: PathBuf, cfg: Config, actor: Actor, emit: Emit) -> Sender<bool> {
+    use crossbeam_channel::RecvTimeoutError;
+    let (tx, rx) = unbounded::<bool>();
+    let _ = std::thread::Builder::new()
+        .name("folio-upload".into())
+        .spawn(move || {
+            let mut on = true;
+            loop {
+                while !on {
+                    match rx.recv() {
+                        Ok(v) => on = v,
+                        Err(_) => return,
+                    }
+                }
+                emit(Event::UploadsRunning(true));
+                let stop = Arc::new(AtomicBool::new(false));
+                let mut closing = false;
+                std::thread::scope(|sc| {
+                    let run = sc.spawn(|| {
+                        upload_until_stopped(&data_dir, &cfg, &actor, &emit, stop.clone())
+                    });
+                    loop {
+                        match rx.recv_timeout(std::time::Duration::from_millis(200)) {
+                            Ok(true) => {}
+                            Ok(false) => on = false,
+                            Err(RecvTimeoutError::Disconnected) => (on, closing) = (false, true),
+                            Err(RecvTimeoutError::Timeout) if run.is_finished() => break,
+                            Err(RecvTimeoutError::Timeout) => {}
+                        }
+                        if !on {
+                            stop.store(true, Ordering::SeqCst);
+                            break;
+                        }
+                    }
+                    if let Ok(Err(e)) = run.join() {
+                        emit(Event::Error(format!("uploads paused: {e}")));
+                        on = false;
+                    }
+                });
+                emit(Event::UploadsRunning(false));
+                if closing {
+                    return;
+                }
+            }
+        });
+    tx
+}
+
+fn upload_until_stopped(
+    data_dir: &std::path::Path,
+    cfg: &Config,
+    actor: &Actor,
+    emit: &Emit,
+    stop: Arc<AtomicBool>,
+) -> Result<(), String> {
+    let mut store = Store::open(data_dir).map_err(|e| e.to_string())?;
+    let mut target = crate::upload::target(&cfg.upload, data_dir).map_err(|e| e.to_string())?;
+    let live = emit.clone();
+    let opts = UploadOptions {
+        batch: None,
+        watch: true,
+        stop,
+        live: Some(Arc::new(move |n| live(Event::UploadBytes(n)))),
+    };
+    uploader::run(&mut store, cfg, actor, target.as_mut(), &opts, &mut |e| {
+        emit(Event::Upload(e))
+    })
+    .map(|_| ())
+    .map_err(|e| e.to_string())
+}
