@@ -19,5 +19,6 @@ pub mod capture;
 pub mod cli;
 pub mod config;
 pub mod synth;
+pub mod ui;
 pub mod upload;
 pub mod workers;

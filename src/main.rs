@@ -1,4 +1,4 @@
-//! The `folio` binary: dispatches to the command line (and, later, the window).
+//! The `folio` binary: the station window with no arguments, else a command.
 
 fn main() -> std::process::ExitCode {
     folio::cli::run()

@@ -283,10 +283,12 @@ fn open(cli: &Cli) -> Result<Ctx> {
 
 fn dispatch(cli: Cli) -> Result<u8> {
     let Some(command) = &cli.command else {
-        eprintln!(
-            "The station window is not part of this build yet; see `folio --help` for the commands."
-        );
-        return Ok(exit::ERROR);
+        // No command: the station window.
+        let ctx = open(&cli)?;
+        let dir = ctx.store.data_dir().to_path_buf();
+        drop(ctx.store);
+        crate::ui::run_window(dir, ctx.cfg, ctx.actor)?;
+        return Ok(exit::OK);
     };
     match command {
         Command::Import {

@@ -178,11 +178,12 @@ fn flag_of(code: &str, detail: String) -> Option<Flag> {
     FlagCode::parse(code).map(|c| Flag::new(c, detail))
 }
 
-/// Adds a flag unless a supervisor already resolved the same one, so
-/// resolutions survive separating the batch again.
+/// Adds a flag unless a supervisor already resolved the same kind on the same
+/// page (or record), so decisions survive separating the batch again (its
+/// words may change, e.g. with the record's corrected identifier).
 const INSERT_FLAG: &str = "INSERT INTO flags (batch_id, record_id, side, code, detail)
     SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (SELECT 1 FROM flags WHERE batch_id = ?1
-      AND record_id IS ?2 AND side IS ?3 AND code = ?4 AND detail = ?5 AND resolved_at IS NOT NULL)";
+      AND record_id IS ?2 AND side IS ?3 AND code = ?4 AND resolved_at IS NOT NULL)";
 
 impl Store {
     /// Starts a batch in state `scanning`.

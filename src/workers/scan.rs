@@ -105,6 +105,7 @@ pub struct ScanProgress {
     pub flags: usize,
     /// The side just stored, and what the window shows of it.
     pub side: u32,
+    pub sheet: u32,
     pub thumb_sha256: Option<String>,
     pub preview_sha256: Option<String>,
     pub blank: bool,
@@ -255,6 +256,7 @@ pub fn scan(
                 },
                 flags: layout.flag_count(),
                 side: row.side,
+                sheet: row.sheet,
                 thumb_sha256: row.thumb_sha256.clone(),
                 preview_sha256: row.preview_sha256.clone(),
                 blank: row.blank,

@@ -31,6 +31,8 @@ pub struct ScanRequest {
     pub resume: Option<String>,
     /// On-demand: the patient typed in, the specialty and document type.
     pub on_demand: Option<(PatientId, Option<String>, Option<String>)>,
+    /// Backend options (NAME=VALUE) on top of the profile's.
+    pub options: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -293,6 +295,8 @@ impl Worker {
             .transpose()
             .map_err(|e| e.to_string())?
             .unwrap_or_default();
+        let mut settings = settings;
+        settings.options.extend(req.options.iter().cloned());
         let (patient, specialty, doc_type) = match req.on_demand.clone() {
             Some((p, sp, dt)) => (Some(p), sp, dt),
             None => (None, None, None),

@@ -1,0 +1,366 @@
+//! The station window (eframe/egui): Scan, Review, On demand, Uploads and
+//! Settings. It only sends commands to the station workers and renders their
+//! events: no database, socket or scanner is touched on the UI thread. Events
+//! are drained in eframe's logic step within a time budget; textures are made
+//! from images the worker already decoded, once each.
+
+mod review;
+mod scan;
+mod settings;
+mod uploads;
+
+use crate::config::Config;
+use crate::store::{Actor, BatchTree};
+use crate::workers::UploadEvent;
+use crate::workers::station::{self, Command, Event, Snapshot, Station};
+use eframe::egui;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+/// The screens, in the order of the tab bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Scan,
+    Review,
+    OnDemand,
+    Uploads,
+    Settings,
+}
+
+impl Tab {
+    const ALL: [(Tab, &'static str, &'static str); 5] = [
+        (Tab::Scan, "Scan", "F2"),
+        (Tab::Review, "Review", "F3"),
+        (Tab::OnDemand, "On demand", "F4"),
+        (Tab::Uploads, "Uploads", "F6"),
+        (Tab::Settings, "Settings", "F7"),
+    ];
+}
+
+/// Longest the window spends on worker events in one frame.
+const DRAIN_BUDGET: Duration = Duration::from_millis(4);
+/// Textures kept (thumbnails are small; previews are a few MB each).
+const MAX_TEXTURES: usize = 400;
+
+/// Textures made from stored images, by SHA-256, least recently made first out.
+#[derive(Default)]
+pub struct Textures {
+    by_sha: HashMap<String, egui::TextureHandle>,
+    order: VecDeque<String>,
+    requested: HashSet<String>,
+}
+
+impl Textures {
+    /// The texture of an image, asking the workers for it the first time.
+    pub fn get(&mut self, sha: &str, station: &Station) -> Option<&egui::TextureHandle> {
+        if !self.by_sha.contains_key(sha) && self.requested.insert(sha.to_string()) {
+            let _ = station.commands.send(Command::LoadImage(sha.to_string()));
+        }
+        self.by_sha.get(sha)
+    }
+
+    fn insert(&mut self, ctx: &egui::Context, sha: String, w: usize, h: usize, rgba: &[u8]) {
+        let image = egui::ColorImage::from_rgba_unmultiplied([w, h], rgba);
+        let tex = ctx.load_texture(&sha, image, egui::TextureOptions::LINEAR);
+        self.by_sha.insert(sha.clone(), tex);
+        self.order.push_back(sha);
+        while self.order.len() > MAX_TEXTURES {
+            if let Some(old) = self.order.pop_front() {
+                self.by_sha.remove(&old);
+                self.requested.remove(&old);
+            }
+        }
+    }
+}
+
+/// Frame times, for the closing figures (median and worst).
+#[derive(Default)]
+pub struct FrameTimes {
+    last: Option<Instant>,
+    pub samples: Vec<f32>,
+}
+
+impl FrameTimes {
+    fn tick(&mut self) {
+        let now = Instant::now();
+        if let Some(l) = self.last {
+            self.samples.push((now - l).as_secs_f32() * 1000.0);
+        }
+        self.last = Some(now);
+    }
+
+    /// (median, worst) milliseconds.
+    pub fn summary(&self) -> Option<(f32, f32)> {
+        let mut s = self.samples.clone();
+        if s.is_empty() {
+            return None;
+        }
+        s.sort_by(f32::total_cmp);
+        Some((s[s.len() / 2], s[s.len() - 1]))
+    }
+}
+
+/// What the window knows, from the workers' events.
+pub struct StationApp {
+    pub station: Station,
+    pub cfg: Config,
+    pub actor: Actor,
+    pub tab: Tab,
+    pub snapshot: Snapshot,
+    pub tree: Option<BatchTree>,
+    pub textures: Textures,
+    pub scan: scan::ScanScreen,
+    pub review: review::ReviewScreen,
+    pub uploads: uploads::UploadScreen,
+    pub settings: settings::SettingsScreen,
+    /// Recent messages for the status line (newest last).
+    pub notices: VecDeque<(String, bool)>,
+    pub show_help: bool,
+    pub frame_times: FrameTimes,
+}
+
+impl StationApp {
+    /// Starts the workers on `data_dir`.
+    pub fn new(
+        data_dir: std::path::PathBuf,
+        cfg: Config,
+        actor: Actor,
+        wake: std::sync::Arc<dyn Fn() + Send + Sync>,
+    ) -> Result<StationApp, crate::store::StoreError> {
+        let station = station::spawn(data_dir.clone(), cfg.clone(), actor.clone(), wake)?;
+        Ok(StationApp {
+            station,
+            settings: settings::SettingsScreen::new(&cfg, &actor, &data_dir),
+            cfg,
+            actor,
+            tab: Tab::Scan,
+            snapshot: Snapshot::default(),
+            tree: None,
+            textures: Textures::default(),
+            scan: scan::ScanScreen::default(),
+            review: review::ReviewScreen::default(),
+            uploads: uploads::UploadScreen::default(),
+            notices: VecDeque::new(),
+            show_help: false,
+            frame_times: FrameTimes::default(),
+        })
+    }
+
+    /// Textures made so far (tests, and the memory bound).
+    pub fn textures_loaded(&self) -> usize {
+        self.textures.by_sha.len()
+    }
+
+    pub fn send(&self, c: Command) {
+        let _ = self.station.commands.send(c);
+    }
+
+    fn notice(&mut self, text: String, error: bool) {
+        self.notices.push_back((text, error));
+        while self.notices.len() > 5 {
+            self.notices.pop_front();
+        }
+    }
+
+    /// Applies worker events for at most the frame's budget.
+    pub fn drain(&mut self, ctx: &egui::Context) {
+        let start = Instant::now();
+        while start.elapsed() < DRAIN_BUDGET {
+            let Ok(event) = self.station.events.try_recv() else {
+                return;
+            };
+            self.apply(ctx, event);
+        }
+        // More left: come back next frame.
+        ctx.request_repaint();
+    }
+
+    fn apply(&mut self, ctx: &egui::Context, event: Event) {
+        match event {
+            Event::Snapshot(s) => self.snapshot = *s,
+            Event::Tree(t) => self.tree = Some(*t),
+            Event::Image {
+                sha256,
+                width,
+                height,
+                rgba,
+            } => self.textures.insert(ctx, sha256, width, height, &rgba),
+            Event::Notice(n) => self.notice(n, false),
+            Event::Error(e) => self.notice(e, true),
+            Event::Upload(e) => {
+                // A batch's state changed: fetch the queue and batches again.
+                if matches!(
+                    e,
+                    UploadEvent::Done { .. }
+                        | UploadEvent::Parked { .. }
+                        | UploadEvent::Retrying { .. }
+                ) {
+                    self.send(Command::Refresh);
+                }
+                self.uploads.apply(e)
+            }
+            Event::UploadBytes(n) => self.uploads.live_bytes = n,
+            Event::UploadsRunning(on) => self.uploads.running = on,
+            other => {
+                if let Some(msg) = self.scan.apply(ctx, other) {
+                    self.notice(msg.0, msg.1);
+                }
+            }
+        }
+    }
+
+    /// One frame: events, then the screens (what eframe's two steps do).
+    pub fn frame(&mut self, ui: &mut egui::Ui) {
+        self.drain(ui.ctx());
+        self.ui(ui);
+    }
+
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        let pressed = |k| ctx.input(|i| i.key_pressed(k));
+        for (tab, key) in [
+            (Tab::Scan, egui::Key::F2),
+            (Tab::Review, egui::Key::F3),
+            (Tab::OnDemand, egui::Key::F4),
+            (Tab::Uploads, egui::Key::F6),
+            (Tab::Settings, egui::Key::F7),
+        ] {
+            if pressed(key) {
+                self.tab = tab;
+            }
+        }
+        if pressed(egui::Key::F1) {
+            self.show_help = !self.show_help;
+        }
+    }
+
+    /// The window's contents.
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        self.frame_times.tick();
+        self.shortcuts(ui.ctx());
+        egui::Panel::top("tabs").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.heading("Folio");
+                ui.separator();
+                for (tab, name, key) in Tab::ALL {
+                    let label = match tab {
+                        Tab::Review if !self.snapshot.review.is_empty() => {
+                            format!("{name} ({})", self.snapshot.review.len())
+                        }
+                        _ => name.to_string(),
+                    };
+                    if ui
+                        .selectable_label(self.tab == tab, label)
+                        .on_hover_text(format!("{name} ({key})"))
+                        .clicked()
+                    {
+                        self.tab = tab;
+                    }
+                }
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    if ui
+                        .button("Help")
+                        .on_hover_text("Keyboard shortcuts (F1)")
+                        .clicked()
+                    {
+                        self.show_help = !self.show_help;
+                    }
+                    ui.label(format!("{} at {}", self.actor.operator, self.actor.station));
+                });
+            });
+        });
+        egui::Panel::bottom("status").show(ui, |ui| {
+            for (text, error) in self.notices.iter().rev().take(2) {
+                let color = if *error {
+                    ui.visuals().error_fg_color
+                } else {
+                    ui.visuals().text_color()
+                };
+                ui.colored_label(color, text);
+            }
+            if self.notices.is_empty() {
+                ui.label("Ready.");
+            }
+        });
+        egui::CentralPanel::default().show(ui, |ui| match self.tab {
+            Tab::Scan => scan::scan_ui(self, ui),
+            Tab::Review => review::review_ui(self, ui),
+            Tab::OnDemand => scan::on_demand_ui(self, ui),
+            Tab::Uploads => uploads::uploads_ui(self, ui),
+            Tab::Settings => settings::settings_ui(self, ui),
+        });
+        if self.show_help {
+            help_ui(ui.ctx(), &mut self.show_help);
+        }
+    }
+}
+
+fn help_ui(ctx: &egui::Context, open: &mut bool) {
+    egui::Window::new("Keyboard shortcuts")
+        .open(open)
+        .show(ctx, |ui| {
+            egui::Grid::new("keys").striped(true).show(ui, |ui| {
+                for (key, what) in [
+                    ("F1", "this help"),
+                    (
+                        "F2 / F3 / F4 / F6 / F7",
+                        "Scan / Review / On demand / Uploads / Settings",
+                    ),
+                    ("F5", "start scanning (Scan)"),
+                    ("Esc", "stop scanning"),
+                    ("Right / Left", "next / previous page (Scan, Review)"),
+                    ("A", "approve the selected page (Review)"),
+                    ("R", "restore the selected removed page (Review)"),
+                    ("+ / -", "zoom in / out"),
+                ] {
+                    ui.monospace(key);
+                    ui.label(what);
+                    ui.end_row();
+                }
+            });
+        });
+}
+
+impl eframe::App for StationApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.drain(ctx);
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        StationApp::ui(self, ui);
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        if let Some((median, worst)) = self.frame_times.summary() {
+            tracing::info!(
+                "frames: {} drawn, median {median:.1} ms, worst {worst:.1} ms",
+                self.frame_times.samples.len()
+            );
+            if std::env::var_os("FOLIO_FRAME_STATS").is_some() {
+                eprintln!(
+                    "frames: {} drawn, median {median:.1} ms, worst {worst:.1} ms",
+                    self.frame_times.samples.len()
+                );
+            }
+        }
+    }
+}
+
+/// Opens the station window on `data_dir`.
+pub fn run_window(data_dir: std::path::PathBuf, cfg: Config, actor: Actor) -> anyhow::Result<()> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Folio scanning station")
+            .with_inner_size([1280.0, 800.0]),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "Folio",
+        options,
+        Box::new(move |cc| {
+            let ctx = cc.egui_ctx.clone();
+            let wake = std::sync::Arc::new(move || ctx.request_repaint());
+            Ok(Box::new(StationApp::new(data_dir, cfg, actor, wake)?))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the station window: {e}"))
+}

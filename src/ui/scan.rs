@@ -1,0 +1,641 @@
+//! The Scan screen (live page, thumbnail strip, separation tree, counters,
+//! faults in the window) and the On demand screen (a typed patient identifier,
+//! one record scanned and sent first).
+
+use super::StationApp;
+use crate::batch::{FlagCode, Layout};
+use crate::workers::station::{Command, Event, ScanFailure, ScanRequest};
+use crate::workers::{ScanReport, scan::ScanProgress};
+use eframe::egui;
+
+/// A side in the thumbnail strip.
+#[derive(Debug, Clone)]
+pub struct StripItem {
+    pub side: u32,
+    pub sheet: u32,
+    pub thumb: Option<String>,
+    pub preview: Option<String>,
+    pub blank: bool,
+    pub flags: Vec<FlagCode>,
+}
+
+/// The page growing band by band as the scanner delivers it.
+#[derive(Default)]
+struct LiveView {
+    side: u32,
+    width: usize,
+    rows: usize,
+    buf: Vec<u8>,
+    texture: Option<egui::TextureHandle>,
+    dirty: bool,
+}
+
+#[derive(Default)]
+pub struct ScanScreen {
+    pub device: String,
+    pub profile: Option<String>,
+    pub label: String,
+    /// The demo feeder's stack size and speed (sides a minute; 0 = flat out).
+    pub demo_records: u32,
+    pub demo_speed: u32,
+    /// Extra backend options (NAME=VALUE), e.g. to rehearse a fault.
+    pub extra_options: Vec<(String, String)>,
+    pub scanning: bool,
+    pub progress: Option<ScanProgress>,
+    pub strip: Vec<StripItem>,
+    pub selected: Option<usize>,
+    pub fault: Option<ScanFailure>,
+    pub last_report: Option<ScanReport>,
+    /// The batch being scanned or last scanned.
+    pub batch: Option<String>,
+    pub zoom: f32,
+    live: LiveView,
+    /// On demand: what was typed, and the batch it made.
+    pub patient_text: String,
+    pub specialty: String,
+    pub doc_type: String,
+    pub on_demand_batch: Option<String>,
+}
+
+impl ScanScreen {
+    /// Applies a scan event; returns a message for the status line.
+    pub fn apply(&mut self, ctx: &egui::Context, e: Event) -> Option<(String, bool)> {
+        match e {
+            Event::ScanStarted => {
+                self.scanning = true;
+                self.fault = None;
+                self.strip.clear();
+                self.selected = None;
+                self.progress = None;
+                None
+            }
+            Event::Progress(p) => {
+                self.strip.push(StripItem {
+                    side: p.side,
+                    sheet: p.sheet,
+                    thumb: p.thumb_sha256.clone(),
+                    preview: p.preview_sha256.clone(),
+                    blank: p.blank,
+                    flags: p.page_flags.clone(),
+                });
+                self.progress = Some(*p);
+                None
+            }
+            Event::Band {
+                side,
+                first_row,
+                width,
+                total_rows,
+                rows,
+            } => {
+                self.band(
+                    ctx,
+                    side,
+                    first_row as usize,
+                    width as usize,
+                    total_rows,
+                    &rows,
+                );
+                None
+            }
+            Event::ScanEnded(Ok(r)) => {
+                self.scanning = false;
+                self.batch = Some(r.batch_id.clone());
+                let msg = match &r.closed {
+                    Some(c) => format!(
+                        "batch {} done: {} sides, {} records, {} documents, {} removed, {} flags",
+                        &r.batch_id[..8.min(r.batch_id.len())],
+                        c.sides,
+                        c.records,
+                        c.documents,
+                        c.removed,
+                        c.flags
+                    ),
+                    None => format!("{} sides scanned; batch left open", r.stored_now),
+                };
+                self.last_report = Some(r);
+                Some((msg, false))
+            }
+            Event::ScanEnded(Err(f)) => {
+                self.scanning = false;
+                if f.batch.is_some() {
+                    self.batch = f.batch.clone();
+                }
+                let msg = f.message.clone();
+                self.fault = Some(f);
+                Some((msg, true))
+            }
+            _ => None,
+        }
+    }
+
+    fn band(
+        &mut self,
+        ctx: &egui::Context,
+        side: u32,
+        first: usize,
+        width: usize,
+        total: Option<u32>,
+        rows: &[u8],
+    ) {
+        let live = &mut self.live;
+        if live.side != side || live.width != width {
+            *live = LiveView {
+                side,
+                width,
+                texture: live.texture.take(),
+                ..LiveView::default()
+            };
+        }
+        let n = rows.len() / width.max(1);
+        let want = (first + n).max(total.unwrap_or(0) as usize);
+        if live.buf.len() < want * width {
+            live.buf.resize(want * width, 255);
+        }
+        live.buf[first * width..(first + n) * width].copy_from_slice(&rows[..n * width]);
+        live.rows = live.rows.max(want);
+        live.dirty = true;
+        ctx.request_repaint();
+    }
+
+    fn live_texture(&mut self, ctx: &egui::Context) -> Option<&egui::TextureHandle> {
+        let live = &mut self.live;
+        if live.dirty && live.width > 0 && live.rows > 0 {
+            let img = egui::ColorImage::from_gray(
+                [live.width, live.rows],
+                &live.buf[..live.width * live.rows],
+            );
+            match &mut live.texture {
+                Some(t) => t.set(img, egui::TextureOptions::LINEAR),
+                None => {
+                    live.texture =
+                        Some(ctx.load_texture("live-page", img, egui::TextureOptions::LINEAR))
+                }
+            }
+            live.dirty = false;
+        }
+        live.texture.as_ref()
+    }
+
+    fn request(
+        &self,
+        on_demand: Option<(crate::batch::PatientId, Option<String>, Option<String>)>,
+        resume: Option<String>,
+    ) -> ScanRequest {
+        let mut options = self.extra_options.clone();
+        if self.device == crate::capture::DEMO_DEVICE {
+            options.push(("records".into(), self.demo_records.max(1).to_string()));
+            options.push(("speed".into(), self.demo_speed.to_string()));
+        }
+        ScanRequest {
+            device: self.device.clone(),
+            profile: self.profile.clone(),
+            label: Some(self.label.clone()).filter(|l| !l.trim().is_empty()),
+            resume,
+            on_demand,
+            options,
+        }
+    }
+}
+
+fn start(app: &mut StationApp, resume: Option<String>) {
+    if app.scan.device.is_empty() {
+        app.scan.device = app
+            .snapshot
+            .devices
+            .first()
+            .cloned()
+            .unwrap_or_else(|| crate::capture::DEMO_DEVICE.into());
+    }
+    let req = app.scan.request(None, resume);
+    app.station
+        .cancel
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    app.send(Command::Scan(req));
+    app.scan.scanning = true;
+}
+
+fn stop(app: &mut StationApp) {
+    app.station
+        .cancel
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+pub fn scan_ui(app: &mut StationApp, ui: &mut egui::Ui) {
+    if app.scan.zoom == 0.0 {
+        app.scan.zoom = 1.0;
+        app.scan.demo_records = app.scan.demo_records.max(5);
+        if app.scan.demo_speed == 0 && app.scan.extra_options.is_empty() {
+            app.scan.demo_speed = 120;
+        }
+    }
+    let (f5, esc) = ui.ctx().input(|i| {
+        (
+            i.key_pressed(egui::Key::F5),
+            i.key_pressed(egui::Key::Escape),
+        )
+    });
+    if f5 && !app.scan.scanning {
+        start(app, None);
+    }
+    if esc && app.scan.scanning {
+        stop(app);
+    }
+    controls_ui(app, ui);
+    if let Some(f) = app.scan.fault.clone() {
+        fault_ui(app, ui, &f);
+    }
+    counters_ui(app, ui);
+    egui::Panel::left("separation")
+        .default_size(260.0)
+        .resizable(true)
+        .show(ui, |ui| {
+            ui.strong("Records and documents");
+            egui::ScrollArea::vertical().show(ui, |ui| match &app.scan.progress {
+                Some(p) => layout_ui(ui, &p.layout),
+                None => {
+                    ui.label("Nothing scanned yet.");
+                }
+            });
+        });
+    egui::Panel::bottom("strip")
+        .exact_size(150.0)
+        .show(ui, |ui| strip_ui(app, ui));
+    egui::CentralPanel::default().show(ui, |ui| page_ui(app, ui));
+}
+
+fn controls_ui(app: &mut StationApp, ui: &mut egui::Ui) {
+    ui.horizontal_wrapped(|ui| {
+        if app.scan.device.is_empty()
+            && let Some(d) = app.snapshot.devices.first()
+        {
+            app.scan.device = d.clone();
+        }
+        let devices = app.snapshot.devices.clone();
+        let l = ui.label("Scanner");
+        egui::ComboBox::from_id_salt("device")
+            .selected_text(app.scan.device.clone())
+            .show_ui(ui, |ui| {
+                for d in &devices {
+                    ui.selectable_value(&mut app.scan.device, d.clone(), d);
+                }
+            })
+            .response
+            .labelled_by(l.id);
+        let l = ui.label("Profile");
+        let profiles = app.snapshot.profiles.clone();
+        egui::ComboBox::from_id_salt("profile")
+            .selected_text(
+                app.scan
+                    .profile
+                    .clone()
+                    .unwrap_or_else(|| "scanner defaults".into()),
+            )
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut app.scan.profile, None, "scanner defaults");
+                for p in &profiles {
+                    ui.selectable_value(&mut app.scan.profile, Some(p.clone()), p);
+                }
+            })
+            .response
+            .labelled_by(l.id);
+        let l = ui.label("Batch label");
+        ui.add(egui::TextEdit::singleline(&mut app.scan.label).desired_width(140.0))
+            .labelled_by(l.id);
+        if app.scan.device == crate::capture::DEMO_DEVICE {
+            let l = ui.label("Demo records");
+            ui.add(egui::DragValue::new(&mut app.scan.demo_records).range(1..=400))
+                .labelled_by(l.id);
+            let l = ui.label("Demo sides/min");
+            ui.add(egui::DragValue::new(&mut app.scan.demo_speed).range(0..=2000))
+                .labelled_by(l.id);
+        }
+    });
+    ui.horizontal(|ui| {
+        let scanning = app.scan.scanning;
+        if ui
+            .add_enabled(!scanning, egui::Button::new("Start"))
+            .on_hover_text("Scan the feeder load (F5)")
+            .clicked()
+        {
+            start(app, None);
+        }
+        if ui
+            .add_enabled(scanning, egui::Button::new("Stop"))
+            .on_hover_text("Stop after the current sheet (Esc)")
+            .clicked()
+        {
+            stop(app);
+        }
+        let resumable = app.scan.fault.as_ref().and_then(|f| f.batch.clone());
+        if ui
+            .add_enabled(
+                !scanning && resumable.is_some(),
+                egui::Button::new("Resume"),
+            )
+            .clicked()
+        {
+            start(app, resumable);
+        }
+        let open = app
+            .scan
+            .batch
+            .as_ref()
+            .filter(|b| {
+                app.snapshot
+                    .batches
+                    .iter()
+                    .any(|r| &r.id == *b && r.state == "scanning")
+            })
+            .cloned();
+        if ui
+            .add_enabled(
+                !scanning && open.is_some(),
+                egui::Button::new("Close batch"),
+            )
+            .clicked()
+            && let Some(b) = open
+        {
+            app.send(Command::CloseBatch(b));
+            app.scan.fault = None;
+        }
+    });
+}
+
+fn fault_ui(app: &mut StationApp, ui: &mut egui::Ui, f: &ScanFailure) {
+    egui::Frame::new()
+        .fill(ui.visuals().error_fg_color.gamma_multiply(0.15))
+        .inner_margin(8.0)
+        .show(ui, |ui| {
+            ui.colored_label(ui.visuals().error_fg_color, "The scan stopped");
+            ui.label(&f.message);
+            if let Some(b) = &f.batch {
+                ui.horizontal(|ui| {
+                    if ui.button("Resume scanning").clicked() {
+                        start(app, Some(b.clone()));
+                    }
+                    if ui.button("Dismiss").clicked() {
+                        app.scan.fault = None;
+                    }
+                });
+            }
+        });
+}
+
+fn counters_ui(app: &StationApp, ui: &mut egui::Ui) {
+    let s = &app.scan;
+    let sides = s.progress.as_ref().map_or(0, |p| p.sides);
+    let spm = s.progress.as_ref().map_or(0.0, |p| p.sides_per_minute);
+    let flagged = s.strip.iter().filter(|i| !i.flags.is_empty()).count();
+    let removed = s.progress.as_ref().map_or(0, |p| p.layout.removed.len());
+    let sheets = s.strip.last().map_or(0, |i| i.sheet + 1);
+    ui.horizontal(|ui| {
+        ui.label(format!("Sides: {sides}"));
+        ui.separator();
+        ui.label(format!("Sheets: {sheets}"));
+        ui.separator();
+        ui.label(format!("Sides/min: {spm:.0}"));
+        ui.separator();
+        ui.label(format!("Flagged: {flagged}"));
+        ui.separator();
+        ui.label(format!("Removed: {removed}"));
+        ui.separator();
+        ui.label(if s.scanning {
+            "Feeder: scanning"
+        } else if s.fault.is_some() {
+            "Feeder: stopped"
+        } else {
+            "Feeder: idle"
+        });
+    });
+}
+
+/// The records and documents of a layout, as a tree.
+pub fn layout_ui(ui: &mut egui::Ui, layout: &Layout) {
+    for (i, r) in layout.records.iter().enumerate() {
+        let who = r
+            .patient
+            .as_ref()
+            .map(|p| p.describe())
+            .unwrap_or_else(|| "no patient yet".into());
+        egui::CollapsingHeader::new(format!("Record {}: {who}", i + 1))
+            .id_salt(&r.id)
+            .default_open(true)
+            .show(ui, |ui| {
+                for d in &r.documents {
+                    ui.label(format!(
+                        "{} ({} pages)",
+                        d.doc_type.as_deref().unwrap_or("document"),
+                        d.pages.len()
+                    ));
+                }
+                for f in &r.flags {
+                    ui.colored_label(ui.visuals().warn_fg_color, format!("flag: {}", f.code));
+                }
+            });
+    }
+}
+
+fn strip_ui(app: &mut StationApp, ui: &mut egui::Ui) {
+    egui::ScrollArea::horizontal()
+        .stick_to_right(true)
+        .show(ui, |ui| {
+            ui.horizontal(|ui| {
+                let (right, left) = ui.ctx().input(|i| {
+                    (
+                        i.key_pressed(egui::Key::ArrowRight),
+                        i.key_pressed(egui::Key::ArrowLeft),
+                    )
+                });
+                let n = app.scan.strip.len();
+                if n > 0 {
+                    let cur = app.scan.selected.unwrap_or(n - 1);
+                    if right {
+                        app.scan.selected = Some((cur + 1).min(n - 1));
+                    }
+                    if left {
+                        app.scan.selected = Some(cur.saturating_sub(1));
+                    }
+                }
+                for i in 0..n {
+                    let item = app.scan.strip[i].clone();
+                    ui.vertical(|ui| {
+                        let size = egui::vec2(80.0, 113.0);
+                        let tex = item
+                            .thumb
+                            .as_ref()
+                            .and_then(|t| app.textures.get(t, &app.station))
+                            .map(|t| t.id());
+                        let resp = match tex {
+                            Some(id) => ui.add(
+                                egui::Button::image((id, size))
+                                    .selected(app.scan.selected == Some(i)),
+                            ),
+                            None => ui.add_sized(size, egui::Button::new("…")),
+                        };
+                        let mark = if item.blank {
+                            "removed"
+                        } else if !item.flags.is_empty() {
+                            "flagged"
+                        } else {
+                            ""
+                        };
+                        let resp = resp.on_hover_text(format!(
+                            "side {}{}",
+                            item.side,
+                            if item.flags.is_empty() {
+                                String::new()
+                            } else {
+                                format!(
+                                    ": {}",
+                                    item.flags
+                                        .iter()
+                                        .map(|f| f.as_str())
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                )
+                            }
+                        ));
+                        if resp.clicked() {
+                            app.scan.selected = Some(i);
+                        }
+                        ui.small(format!("{} {mark}", item.side));
+                    });
+                }
+            });
+        });
+}
+
+fn page_ui(app: &mut StationApp, ui: &mut egui::Ui) {
+    let zoom_in = ui
+        .ctx()
+        .input(|i| i.key_pressed(egui::Key::Plus) || i.key_pressed(egui::Key::Equals));
+    let zoom_out = ui.ctx().input(|i| i.key_pressed(egui::Key::Minus));
+    if zoom_in {
+        app.scan.zoom = (app.scan.zoom * 1.25).min(6.0);
+    }
+    if zoom_out {
+        app.scan.zoom = (app.scan.zoom / 1.25).max(0.25);
+    }
+    ui.horizontal(|ui| {
+        let l = ui.label("Zoom");
+        ui.add(egui::Slider::new(&mut app.scan.zoom, 0.25..=6.0).logarithmic(true))
+            .labelled_by(l.id);
+    });
+    let selected = app
+        .scan
+        .selected
+        .and_then(|i| app.scan.strip.get(i))
+        .cloned();
+    egui::ScrollArea::both().show(ui, |ui| {
+        if app.scan.scanning && selected.is_none() {
+            let zoom = app.scan.zoom;
+            if let Some(t) = app.scan.live_texture(ui.ctx()) {
+                let size = t.size_vec2();
+                let scale = (ui.available_width() / size.x).min(1.6) * zoom;
+                ui.image((t.id(), size * scale));
+            } else {
+                ui.label("Waiting for the first sheet…");
+            }
+            return;
+        }
+        match selected.and_then(|s| s.preview) {
+            Some(sha) => match app.textures.get(&sha, &app.station) {
+                Some(t) => {
+                    let size = t.size_vec2();
+                    let scale = (ui.available_width() / size.x).min(1.0) * app.scan.zoom;
+                    ui.image((t.id(), size * scale));
+                }
+                None => {
+                    ui.spinner();
+                }
+            },
+            None => {
+                ui.label(if app.scan.strip.is_empty() {
+                    "Load the feeder and press Start (F5)."
+                } else {
+                    "Choose a page in the strip below."
+                });
+            }
+        }
+    });
+}
+
+/// Live check of a typed identifier, in words, and whether it can be used.
+pub fn identifier_check(app: &StationApp, text: &str) -> (String, bool) {
+    if text.trim().is_empty() {
+        return ("type an NHS number or a hospital number".into(), false);
+    }
+    match crate::workers::review::parse_identifier(&app.cfg, text) {
+        Ok(p) => (format!("valid: {}", p.describe()), true),
+        Err(e) => (e.to_string(), false),
+    }
+}
+
+pub fn on_demand_ui(app: &mut StationApp, ui: &mut egui::Ui) {
+    ui.heading("Scan one record for a clinic");
+    ui.label("The record goes to the front of the upload queue.");
+    egui::Grid::new("on-demand").num_columns(2).show(ui, |ui| {
+        let l = ui.label("Patient identifier");
+        ui.add(egui::TextEdit::singleline(&mut app.scan.patient_text).desired_width(200.0))
+            .labelled_by(l.id);
+        ui.end_row();
+        ui.label("");
+        let (words, ok) = identifier_check(app, &app.scan.patient_text);
+        let color = if ok {
+            ui.visuals().text_color()
+        } else {
+            ui.visuals().warn_fg_color
+        };
+        ui.colored_label(color, words);
+        ui.end_row();
+        let l = ui.label("Specialty");
+        ui.add(egui::TextEdit::singleline(&mut app.scan.specialty))
+            .labelled_by(l.id);
+        ui.end_row();
+        let l = ui.label("Document type");
+        ui.add(egui::TextEdit::singleline(&mut app.scan.doc_type))
+            .labelled_by(l.id);
+        ui.end_row();
+    });
+    let patient = crate::workers::review::parse_identifier(&app.cfg, &app.scan.patient_text).ok();
+    ui.horizontal(|ui| {
+        let can = patient.is_some() && !app.scan.scanning;
+        if ui
+            .add_enabled(can, egui::Button::new("Scan record"))
+            .clicked()
+            && let Some(p) = patient.clone()
+        {
+            let opt = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+            let req = app.scan.request(
+                Some((p, opt(&app.scan.specialty), opt(&app.scan.doc_type))),
+                None,
+            );
+            app.station
+                .cancel
+                .store(false, std::sync::atomic::Ordering::SeqCst);
+            app.send(Command::Scan(req));
+            app.scan.scanning = true;
+            app.scan.on_demand_batch = None;
+        }
+        let done = app.scan.last_report.as_ref().map(|r| r.batch_id.clone());
+        if ui
+            .add_enabled(
+                done.is_some() && !app.scan.scanning,
+                egui::Button::new("Send now"),
+            )
+            .clicked()
+            && let Some(b) = done
+        {
+            app.send(Command::ApproveBatch {
+                batch: b.clone(),
+                accept_flags: false,
+            });
+            app.scan.on_demand_batch = Some(b);
+        }
+    });
+    counters_ui(app, ui);
+    if let Some(p) = &app.scan.progress {
+        layout_ui(ui, &p.layout);
+    }
+}

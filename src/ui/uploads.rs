@@ -1,0 +1,164 @@
+//! The Uploads screen: the outbox with state, progress of the batch being
+//! sent, the last error in words; retry a parked batch; pause and resume.
+
+use super::StationApp;
+use crate::workers::UploadEvent;
+use crate::workers::station::Command;
+use eframe::egui;
+use std::collections::HashMap;
+
+#[derive(Default)]
+pub struct UploadScreen {
+    pub running: bool,
+    /// PDF bytes of the current batch sent so far.
+    pub live_bytes: u64,
+    /// The batch being sent and its size in bytes.
+    pub current: Option<(String, u64)>,
+    /// Last words about each batch (retrying, parked, done).
+    pub words: HashMap<String, String>,
+}
+
+impl UploadScreen {
+    pub fn apply(&mut self, e: UploadEvent) {
+        match e {
+            UploadEvent::Started {
+                batch_id, bytes, ..
+            } => {
+                self.live_bytes = 0;
+                self.current = Some((batch_id, bytes));
+            }
+            UploadEvent::Progress { progress, .. } => self.live_bytes = progress.bytes_sent,
+            UploadEvent::Retrying {
+                batch_id,
+                attempt,
+                wait,
+                why,
+            } => {
+                self.words.insert(
+                    batch_id,
+                    format!(
+                        "try {attempt} failed: {why}; next in {:.0} s",
+                        wait.as_secs_f64()
+                    ),
+                );
+            }
+            UploadEvent::Parked { batch_id, why, .. } => {
+                self.words.insert(batch_id, why);
+            }
+            UploadEvent::Done {
+                batch_id,
+                documents,
+                bytes,
+                seconds,
+                target,
+            } => {
+                self.current = None;
+                self.words.insert(
+                    batch_id,
+                    format!(
+                        "{documents} documents, {:.1} MB to {target} in {seconds:.1} s",
+                        bytes as f64 / 1e6
+                    ),
+                );
+            }
+        }
+    }
+}
+
+pub fn uploads_ui(app: &mut StationApp, ui: &mut egui::Ui) {
+    ui.horizontal(|ui| {
+        ui.label(format!("Delivering to {}", app.snapshot.upload_target));
+        ui.separator();
+        if app.uploads.running {
+            ui.label("Uploads: on");
+            if ui.button("Pause uploads").clicked() {
+                app.send(Command::PauseUploads);
+            }
+        } else {
+            ui.label("Uploads: paused");
+            if ui.button("Resume uploads").clicked() {
+                app.send(Command::ResumeUploads);
+            }
+        }
+        if ui.button("Refresh").clicked() {
+            app.send(Command::Refresh);
+        }
+    });
+    ui.separator();
+    let rows = app.snapshot.outbox.clone();
+    if rows.is_empty() {
+        ui.label("The upload queue is empty: approve a batch in Review to send it.");
+        return;
+    }
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        egui::Grid::new("outbox")
+            .striped(true)
+            .num_columns(5)
+            .show(ui, |ui| {
+                for h in ["batch", "label", "state", "progress", ""] {
+                    ui.strong(h);
+                }
+                ui.end_row();
+                for r in rows {
+                    ui.monospace(&r.batch_id[..8.min(r.batch_id.len())]);
+                    ui.label(&r.label);
+                    let sending = app
+                        .uploads
+                        .current
+                        .as_ref()
+                        .filter(|(b, _)| *b == r.batch_id);
+                    let state = match (r.state.as_str(), sending) {
+                        ("queued", Some(_)) => "sending".to_string(),
+                        ("queued", None) if r.attempts > 0 => {
+                            format!("waiting to retry (try {})", r.attempts + 1)
+                        }
+                        (s, _) => s.to_string(),
+                    };
+                    ui.label(state);
+                    match sending {
+                        Some((_, total)) => {
+                            let f = app.uploads.live_bytes as f32 / (*total).max(1) as f32;
+                            ui.add(
+                                egui::ProgressBar::new(f.min(1.0))
+                                    .desired_width(200.0)
+                                    .show_percentage(),
+                            );
+                        }
+                        None if r.state == "done" => {
+                            ui.add(
+                                egui::ProgressBar::new(1.0)
+                                    .desired_width(200.0)
+                                    .text("delivered"),
+                            );
+                        }
+                        None => {
+                            ui.add(egui::ProgressBar::new(0.0).desired_width(200.0));
+                        }
+                    }
+                    if (r.state == "parked" || r.state == "conflict")
+                        && ui
+                            .button(format!("Retry {}", &r.batch_id[..8.min(r.batch_id.len())]))
+                            .clicked()
+                    {
+                        app.send(Command::RetryUpload(r.batch_id.clone()));
+                    } else {
+                        ui.label("");
+                    }
+                    ui.end_row();
+                    let words = app
+                        .uploads
+                        .words
+                        .get(&r.batch_id)
+                        .cloned()
+                        .or(r.last_error.clone())
+                        .unwrap_or_default();
+                    if !words.is_empty() {
+                        ui.label("");
+                        ui.label("");
+                        ui.label(words);
+                        ui.end_row();
+                    }
+                }
+            });
+    });
+}

@@ -1,0 +1,306 @@
+//! The station window driven through egui_kittest, finding controls by their
+//! accessible labels, with the real workers behind it: real SQLite, the demo
+//! feeder, a folder upload target.
+
+mod common;
+
+use common::*;
+use eframe::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use folio::config::Config;
+use folio::store::{Actor, ReviewKind};
+use folio::synth::{Label, SideKind, Symbology};
+use folio::ui::StationApp;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// SANE sees only its `test` and `pnm` backends, for the whole test process
+/// (the window's workers run in it).
+fn sane_env() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let dir = std::env::temp_dir().join(format!("folio-gui-sane-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("dll.conf"), "test\npnm\n").unwrap();
+        // SAFETY: set once, before any test starts a worker thread that reads it.
+        unsafe { std::env::set_var("SANE_CONFIG_DIR", dir) };
+    });
+}
+
+/// A window on a station's data folder, uploads going to `store/` beside it.
+fn window(st: &Station) -> Harness<'static, StationApp> {
+    let data = st.data_dir();
+    std::fs::create_dir_all(&data).unwrap();
+    let store = st.dir.path().join("store");
+    std::fs::write(
+        data.join("config.toml"),
+        format!(
+            "[upload]\nfolder = {:?}\nretry_base_ms = 20\nmax_attempts = 3\n",
+            store
+        ),
+    )
+    .unwrap();
+    let cfg = Config::load(&data).unwrap();
+    let actor = Actor {
+        station: "test-station".into(),
+        operator: "supervisor".into(),
+    };
+    let app = StationApp::new(data, cfg, actor, std::sync::Arc::new(|| {})).unwrap();
+    Harness::builder()
+        .with_size(egui::vec2(1280.0, 860.0))
+        .build_ui_state(|ui, app: &mut StationApp| app.frame(ui), app)
+}
+
+/// Steps the window until `done` holds (the workers run meanwhile).
+fn wait(h: &mut Harness<'static, StationApp>, what: &str, done: impl Fn(&StationApp) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        h.step();
+        if done(h.state()) {
+            h.step();
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; review queue: {:?}; notices: {:?}",
+            h.state().snapshot.review,
+            h.state().notices
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn review_has(app: &StationApp, code: &str) -> bool {
+    app.snapshot.review.iter().any(|i| match &i.kind {
+        ReviewKind::Flag { code: c, .. } => c == code,
+        ReviewKind::RemovedBlank => code == "removed",
+    })
+}
+
+#[test]
+fn a_demo_scan_shows_pages_arriving_and_a_jam_in_the_window_then_resumes() {
+    let st = Station::new();
+    sane_env();
+    let mut h = window(&st);
+    wait(&mut h, "the scanner list", |a| {
+        !a.snapshot.devices.is_empty()
+    });
+    {
+        let s = &mut h.state_mut().scan;
+        s.device = "folio:demo".into();
+        s.demo_records = 2;
+        s.demo_speed = 0;
+        s.extra_options = vec![
+            ("fault-after".into(), "5".into()),
+            ("fault".into(), "jammed".into()),
+        ];
+    }
+    h.get_by_label("Start").click();
+    wait(&mut h, "pages to arrive", |a| !a.scan.strip.is_empty());
+    wait(&mut h, "the jam", |a| a.scan.fault.is_some());
+    assert_eq!(
+        h.state().scan.strip.len(),
+        5,
+        "the five sides before the jam are kept"
+    );
+    h.get_by_label("The scan stopped");
+    let msg = h.state().scan.fault.clone().unwrap().message;
+    assert!(msg.contains("jam"), "{msg}");
+    assert!(h.query_all_by_label_contains("clear the jam").count() >= 1);
+    h.state_mut().scan.extra_options.clear();
+    h.get_by_label("Resume scanning").click();
+    wait(&mut h, "the rest of the stack", |a| {
+        a.scan.last_report.is_some() && !a.scan.scanning
+    });
+    let report = h.state().scan.last_report.clone().unwrap();
+    let closed = report
+        .closed
+        .expect("the batch closes at the end of the stack");
+    assert!(closed.records == 2, "{closed:?}");
+    wait(&mut h, "the batch list", |a| {
+        a.snapshot
+            .batches
+            .iter()
+            .any(|b| b.id == report.batch_id && b.state != "scanning")
+    });
+    // The thumbnails of the stored sides come back as textures.
+    wait(&mut h, "thumbnails", |a| a.textures_loaded() > 0);
+}
+
+/// A stack made to need a supervisor: a record sheet with an NHS number that
+/// fails its check digit, a page with another patient's label, a blank page.
+fn flagged_stack(dir: &Path) {
+    let mut painter = folio::imaging::draw::TextPainter::new();
+    let spec = folio::synth::StackSpec {
+        dpi: 150,
+        noise_sigma: 2.0,
+        max_skew_deg: 0.0,
+        ..Default::default()
+    };
+    let sides = [
+        SideKind::RecordSheet {
+            code: "FOLIO:REC:9434765918:cardiology".into(),
+            words: vec!["PATIENT".into()],
+        },
+        SideKind::Clinical { label: None },
+        SideKind::Clinical {
+            label: Some(Label {
+                text: "4010232137".into(),
+                symbology: Symbology::Code128,
+            }),
+        },
+        SideKind::Blank { bleed: false },
+        SideKind::Clinical { label: None },
+    ];
+    std::fs::create_dir_all(dir).unwrap();
+    for (i, k) in sides.iter().enumerate() {
+        let r = folio::synth::render(k, &spec, 100 + i as u64, &mut painter);
+        write_page(&dir.join(format!("side-{i:02}")), &r, "png");
+    }
+}
+
+#[test]
+fn review_approve_restore_fix_the_nhs_number_then_approve_and_upload() {
+    let st = Station::new();
+    sane_env();
+    let stack = st.dir.path().join("stack");
+    flagged_stack(&stack);
+    let batch = st.import(&[], &[&stack])["batch_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut h = window(&st);
+    h.key_press(egui::Key::F3);
+    wait(&mut h, "the review queue", |a| {
+        review_has(a, "misfiled_identifier")
+    });
+    assert!(review_has(h.state(), "invalid_nhs_number") && review_has(h.state(), "removed"));
+
+    h.get_all_by_label_contains("misfiled_identifier")
+        .next()
+        .unwrap()
+        .click();
+    h.step();
+    h.get_by_label("Approve page").click();
+    wait(&mut h, "the approval", |a| {
+        !review_has(a, "misfiled_identifier")
+    });
+
+    h.get_all_by_label_contains("removed as blank")
+        .next()
+        .unwrap()
+        .click();
+    h.step();
+    h.get_by_label("Restore page").click();
+    wait(&mut h, "the restored page", |a| !review_has(a, "removed"));
+
+    h.get_all_by_label_contains("invalid_nhs_number")
+        .next()
+        .unwrap()
+        .click();
+    h.step();
+    h.get_by_label("Correct identifier").click();
+    h.step();
+    h.get_by_label("Correct identifier")
+        .type_text("943 476 5918");
+    h.step();
+    h.get_by_label_contains("fails the check digit: check the folder and type it again");
+    assert!(h.query_by_label("Set identifier").is_some());
+    h.get_by_label("Correct identifier").click();
+    for _ in 0.."943 476 5918".len() {
+        h.key_press(egui::Key::Backspace);
+    }
+    h.step();
+    h.get_by_label("Correct identifier")
+        .type_text("943 476 5919");
+    h.step();
+    h.get_by_label_contains("valid: NHS number");
+    h.get_by_label("Set identifier").click();
+    wait(&mut h, "the fixed record", |a| {
+        !review_has(a, "invalid_nhs_number")
+    });
+
+    let tree = st.json(&["show", &batch, "--json"]);
+    assert_eq!(tree["records"][0]["nhs_number"], "9434765919");
+    let pages: usize = tree["records"][0]["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["pages"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(pages, 4, "the restored blank is back in its document");
+
+    wait(&mut h, "no open flags", |a| {
+        a.snapshot
+            .batches
+            .iter()
+            .any(|b| b.id == batch && b.open_flags == 0)
+    });
+    h.get_by_label_contains("Approve batch").click();
+    h.key_press(egui::Key::F6);
+    wait(&mut h, "the upload", |a| {
+        a.snapshot
+            .outbox
+            .iter()
+            .any(|r| r.batch_id == batch && r.state == "done")
+    });
+    h.get_by_label_contains("delivered");
+    assert!(
+        st.dir
+            .path()
+            .join("store")
+            .join(&batch)
+            .join("manifest.json")
+            .exists()
+    );
+    let audit = st.ok(&["check"]);
+    assert!(!audit.is_empty());
+}
+
+#[test]
+fn on_demand_checks_the_identifier_as_typed_and_sends_first() {
+    let st = Station::new();
+    sane_env();
+    let mut h = window(&st);
+    wait(&mut h, "the scanner list", |a| {
+        !a.snapshot.devices.is_empty()
+    });
+    {
+        let s = &mut h.state_mut().scan;
+        s.device = "folio:demo".into();
+        s.demo_records = 1;
+        s.demo_speed = 0;
+    }
+    h.key_press(egui::Key::F4);
+    h.step();
+    h.get_by_label("Patient identifier").click();
+    h.step();
+    h.get_by_label("Patient identifier").type_text("9434765918");
+    h.step();
+    h.get_by_label_contains("fails the check digit");
+    h.get_by_label("Patient identifier").click();
+    for _ in 0..10 {
+        h.key_press(egui::Key::Backspace);
+    }
+    h.get_by_label("Patient identifier").type_text("9434765919");
+    h.step();
+    h.get_by_label_contains("valid: NHS number 943 476 5919");
+    h.get_by_label("Scan record").click();
+    wait(&mut h, "the scan", |a| {
+        a.scan.last_report.is_some() && !a.scan.scanning
+    });
+    let batch = h.state().scan.last_report.clone().unwrap().batch_id;
+    wait(&mut h, "the batch list", |a| {
+        a.snapshot.batches.iter().any(|b| b.id == batch)
+    });
+    let b = h
+        .state()
+        .snapshot
+        .batches
+        .iter()
+        .find(|b| b.id == batch)
+        .cloned()
+        .unwrap();
+    assert_eq!(b.source, "on_demand");
+}
