@@ -8,6 +8,8 @@ PACKAGES=(
   libzbar-dev                             # barcode reading
   libsane-dev sane-utils                  # scanners (SANE)
   qpdf poppler-utils                      # PDF checks and rasterising in tests
+  libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6 libgl1 libegl1 libgl1-mesa-dri  # the station window (X11/Wayland, OpenGL)
+  zenity                                  # file dialogs when no desktop portal is running
   ca-certificates curl
 )
 

@@ -304,3 +304,82 @@ fn on_demand_checks_the_identifier_as_typed_and_sends_first() {
         .unwrap();
     assert_eq!(b.source, "on_demand");
 }
+
+#[test]
+fn end_to_end_demo_scan_review_approve_and_upload() {
+    let st = Station::new();
+    sane_env();
+    let mut h = window(&st);
+    wait(&mut h, "the scanner list", |a| {
+        !a.snapshot.devices.is_empty()
+    });
+    {
+        let s = &mut h.state_mut().scan;
+        s.device = "folio:demo".into();
+        s.demo_records = 3;
+        s.demo_speed = 0;
+    }
+    h.key_press(egui::Key::F5);
+    wait(&mut h, "the demo scan", |a| {
+        a.scan.last_report.is_some() && !a.scan.scanning
+    });
+    let batch = h.state().scan.last_report.clone().unwrap().batch_id;
+    h.key_press(egui::Key::F3);
+    wait(&mut h, "the batch in review", |a| {
+        a.snapshot
+            .batches
+            .iter()
+            .any(|b| b.id == batch && b.state != "scanning")
+    });
+    // Approve every flagged page with the keyboard, one at a time.
+    loop {
+        let open = h
+            .state()
+            .snapshot
+            .batches
+            .iter()
+            .find(|b| b.id == batch)
+            .map_or(0, |b| b.open_flags);
+        if open == 0 {
+            break;
+        }
+        let first_flag = h
+            .state()
+            .snapshot
+            .review
+            .iter()
+            .position(|i| matches!(i.kind, ReviewKind::Flag { .. }))
+            .expect("open flags are in the queue");
+        h.state_mut().review.selected = first_flag;
+        h.step();
+        h.key_press(egui::Key::A);
+        wait(&mut h, "the flag approved", |a| {
+            a.snapshot
+                .batches
+                .iter()
+                .find(|b| b.id == batch)
+                .map_or(0, |b| b.open_flags)
+                < open
+        });
+    }
+    h.get_all_by_label_contains("Approve batch")
+        .next()
+        .unwrap()
+        .click();
+    h.key_press(egui::Key::F6);
+    wait(&mut h, "the upload", |a| {
+        a.snapshot
+            .outbox
+            .iter()
+            .any(|r| r.batch_id == batch && r.state == "done")
+    });
+    let manifest = st
+        .dir
+        .path()
+        .join("store")
+        .join(&batch)
+        .join("manifest.json");
+    let m: folio::batch::manifest::Manifest =
+        serde_json::from_slice(&std::fs::read(manifest).unwrap()).unwrap();
+    assert_eq!(m.records.len(), 3);
+}

@@ -54,7 +54,7 @@ impl Textures {
     /// The texture of an image, asking the workers for it the first time.
     pub fn get(&mut self, sha: &str, station: &Station) -> Option<&egui::TextureHandle> {
         if !self.by_sha.contains_key(sha) && self.requested.insert(sha.to_string()) {
-            let _ = station.commands.send(Command::LoadImage(sha.to_string()));
+            let _ = station.images.send(sha.to_string());
         }
         self.by_sha.get(sha)
     }
@@ -117,6 +117,7 @@ pub struct StationApp {
     pub notices: VecDeque<(String, bool)>,
     pub show_help: bool,
     pub frame_times: FrameTimes,
+    exit_after_scan: bool,
 }
 
 impl StationApp {
@@ -128,7 +129,7 @@ impl StationApp {
         wake: std::sync::Arc<dyn Fn() + Send + Sync>,
     ) -> Result<StationApp, crate::store::StoreError> {
         let station = station::spawn(data_dir.clone(), cfg.clone(), actor.clone(), wake)?;
-        Ok(StationApp {
+        let mut app = StationApp {
             station,
             settings: settings::SettingsScreen::new(&cfg, &actor, &data_dir),
             cfg,
@@ -143,7 +144,37 @@ impl StationApp {
             notices: VecDeque::new(),
             show_help: false,
             frame_times: FrameTimes::default(),
-        })
+            exit_after_scan: false,
+        };
+        app.demo_hooks();
+        Ok(app)
+    }
+
+    /// For demonstrations, screenshots and frame-time measurement under Xvfb:
+    /// `FOLIO_START_TAB` (scan, review, on-demand, uploads, settings),
+    /// `FOLIO_DEMO_AUTOSCAN=N` (scan N demo records at `FOLIO_DEMO_SPEED` sides
+    /// a minute) and `FOLIO_EXIT_AFTER_SCAN` (close the window when it ends).
+    fn demo_hooks(&mut self) {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        if let Some(t) = var("FOLIO_START_TAB") {
+            self.tab = match t.as_str() {
+                "review" => Tab::Review,
+                "on-demand" => Tab::OnDemand,
+                "uploads" => Tab::Uploads,
+                "settings" => Tab::Settings,
+                _ => Tab::Scan,
+            };
+        }
+        if let Some(n) = var("FOLIO_DEMO_AUTOSCAN").and_then(|v| v.parse::<u32>().ok()) {
+            self.scan.device = crate::capture::DEMO_DEVICE.into();
+            self.scan.demo_records = n;
+            self.scan.demo_speed = var("FOLIO_DEMO_SPEED")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            self.scan.zoom = 1.0;
+            scan::start(self, None);
+        }
+        self.exit_after_scan = var("FOLIO_EXIT_AFTER_SCAN").is_some();
     }
 
     /// Textures made so far (tests, and the memory bound).
@@ -290,6 +321,12 @@ impl StationApp {
         });
         if self.show_help {
             help_ui(ui.ctx(), &mut self.show_help);
+        }
+        if self.exit_after_scan
+            && !self.scan.scanning
+            && (self.scan.last_report.is_some() || self.scan.fault.is_some())
+        {
+            ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
         }
     }
 }

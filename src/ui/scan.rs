@@ -198,7 +198,7 @@ impl ScanScreen {
     }
 }
 
-fn start(app: &mut StationApp, resume: Option<String>) {
+pub(super) fn start(app: &mut StationApp, resume: Option<String>) {
     if app.scan.device.is_empty() {
         app.scan.device = app
             .snapshot

@@ -115,6 +115,9 @@ pub struct ScanFailure {
 /// The window's end of the workers.
 pub struct Station {
     pub commands: Sender<Command>,
+    /// Images to decode (SHA-256s): straight to the decoder, so thumbnails
+    /// arrive while a scan keeps the station thread busy.
+    pub images: Sender<String>,
     pub events: Receiver<Event>,
     /// Set to stop the scan in progress (sides already stored are kept).
     pub cancel: Arc<AtomicBool>,
@@ -151,7 +154,7 @@ pub fn spawn(
         actor,
         emit,
         cancel: cancel.clone(),
-        images,
+        images: images.clone(),
         uploads,
         devices: Vec::new(),
     };
@@ -162,6 +165,7 @@ pub fn spawn(
     let _ = cmd_tx.send(Command::Refresh);
     Ok(Station {
         commands: cmd_tx,
+        images,
         events: ev_rx,
         cancel,
     })
@@ -404,7 +408,7 @@ fn spawn_preview(bands: Receiver<BandEvent>, emit: Emit) -> std::thread::JoinHan
         .expect("spawn the preview thread")
 }
 
-/// Decodes stored JPEGs for textures, newest request first.
+/// Decodes stored JPEGs (thumbnails, previews) for textures.
 fn spawn_images(images: ImageStore, emit: Emit) -> Sender<String> {
     let (tx, rx) = unbounded::<String>();
     let _ = std::thread::Builder::new()

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs the real station window under Xvfb and saves a screenshot of each
+# screen into DIR (default target/screenshots), on a throw-away station with a
+# batch to review, a delivered batch and a demo scan in progress. Also prints
+# the window's frame times while the demo feeder scans a 300-side batch.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="$(realpath -m "${1:-target/screenshots}")"
+bash installer/setup.sh
+missing=()
+for p in xvfb imagemagick; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+cargo build --locked --release
+bin="$PWD/target/release/folio"
+work="$(mktemp -d)"
+export FOLIO_DATA_DIR="$work/data" FOLIO_OPERATOR=j.smith FOLIO_STATION=scan-01
+mkdir -p "$out" "$FOLIO_DATA_DIR"
+printf '[upload]\nfolder = "%s"\n' "$work/store" > "$FOLIO_DATA_DIR/config.toml"
+"$bin" generate --out "$work/a" --records 2 --dpi 150 --seed 21 >/dev/null
+sent="$("$bin" import --json --label "Clinic 3 pulls" "$work/a/pages" | sed -n 's/.*"batch_id": "\([^"]*\)".*/\1/p')"
+"$bin" approve "$sent" --accept-flags >/dev/null
+"$bin" upload >/dev/null 2>&1
+"$bin" generate --out "$work/b" --records 4 --dpi 150 --seed 26 >/dev/null
+"$bin" import --label "Ward 7 box 12" "$work/b/pages" >/dev/null
+
+display=:97
+Xvfb "$display" -screen 0 1280x800x24 >/dev/null 2>&1 &
+xvfb=$!
+trap 'kill $xvfb 2>/dev/null; rm -rf "$work"' EXIT
+sleep 1
+shot() {
+  local name=$1; shift
+  env DISPLAY="$display" "$@" "$bin" >/dev/null 2>&1 &
+  local pid=$!
+  sleep 7
+  DISPLAY="$display" import -window root "$out/$name.png"
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+  echo "$out/$name.png"
+}
+shot scan FOLIO_DEMO_AUTOSCAN=4 FOLIO_DEMO_SPEED=40
+shot review FOLIO_START_TAB=review
+shot on-demand FOLIO_START_TAB=on-demand
+shot uploads FOLIO_START_TAB=uploads
+shot settings FOLIO_START_TAB=settings
+echo "frame times while the demo feeder scans 300 sides at 420 sides a minute:"
+DISPLAY="$display" FOLIO_DEMO_AUTOSCAN=40 FOLIO_DEMO_SPEED=420 FOLIO_EXIT_AFTER_SCAN=1 FOLIO_FRAME_STATS=1 \
+  "$bin" 2>&1 | grep -E "^frames:" || true
