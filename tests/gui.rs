@@ -71,6 +71,13 @@ fn wait(h: &mut Harness<'static, StationApp>, what: &str, done: impl Fn(&Station
     }
 }
 
+fn review_kind(i: &folio::store::ReviewItem) -> &str {
+    match &i.kind {
+        ReviewKind::Flag { code, .. } => code,
+        ReviewKind::RemovedBlank => "removed",
+    }
+}
+
 fn review_has(app: &StationApp, code: &str) -> bool {
     app.snapshot.review.iter().any(|i| match &i.kind {
         ReviewKind::Flag { code: c, .. } => c == code,
@@ -182,6 +189,22 @@ fn review_approve_restore_fix_the_nhs_number_then_approve_and_upload() {
         .unwrap()
         .click();
     h.step();
+    // A page fed upside down that orientation missed: turned over, losslessly.
+    let before = h
+        .state()
+        .snapshot
+        .review
+        .iter()
+        .find(|i| review_kind(i) == "misfiled_identifier")
+        .cloned()
+        .unwrap();
+    h.get_by_label("Turn over").click();
+    wait(&mut h, "the turned page", |a| {
+        a.snapshot
+            .review
+            .iter()
+            .any(|i| i.side == before.side && i.preview_sha256 != before.preview_sha256)
+    });
     h.get_by_label("Approve page").click();
     wait(&mut h, "the approval", |a| {
         !review_has(a, "misfiled_identifier")

@@ -425,6 +425,39 @@ mod tests {
             .collect()
     }
 
+    #[test]
+    fn a_fixed_identifier_replaces_the_sheets_and_a_typed_patient_needs_no_sheet() {
+        let pattern = pat();
+        let stack = sides(false, &[(&["FOLIO:REC:9434765918"], false), (&[], false)]);
+        let params = |fixes, patient| SeparationParams {
+            batch_id: "b1",
+            default_specialty: None,
+            default_doc_type: None,
+            hospital_pattern: &pattern,
+            fixes,
+            default_patient: patient,
+        };
+        let none = HashMap::new();
+        let before = separate(&stack, &params(&none, None));
+        assert_eq!(before.records[0].flags[0].code, FlagCode::InvalidNhsNumber);
+        let good = PatientId::Nhs {
+            number: "9434765919".into(),
+            valid: true,
+        };
+        let fixes = HashMap::from([(before.records[0].id.clone(), good.clone())]);
+        let after = separate(&stack, &params(&fixes, None));
+        assert_eq!(after.records[0].patient.as_ref(), Some(&good));
+        assert!(after.records[0].flags.is_empty());
+        let loose = sides(false, &[(&[], false)]);
+        assert_eq!(
+            separate(&loose, &params(&none, None)).records[0].flags[0].code,
+            FlagCode::NoRecordSheet
+        );
+        let typed = separate(&loose, &params(&none, Some(&good)));
+        assert_eq!(typed.records[0].patient.as_ref(), Some(&good));
+        assert!(typed.records[0].flags.is_empty());
+    }
+
     fn run(s: &[SideFacts]) -> Layout {
         let pattern = pat();
         separate(

@@ -100,6 +100,78 @@ pub fn encode_g4(data: &[u8], width: usize, height: usize) -> Vec<u8> {
     }
 }
 
+/// Decodes raw CCITT G4 (as `encode_g4` writes it) into a bilevel page.
+pub fn decode_g4(bytes: &[u8], width: u32, height: u32, dpi: u32) -> Raster {
+    let mut data = Vec::with_capacity(width as usize * height as usize);
+    fax::decoder::decode_g4(bytes.iter().copied(), width, Some(height), |t| {
+        data.extend(
+            fax::decoder::pels(t, width).map(|c| if c == fax::Color::Black { 0 } else { 255 }),
+        );
+    });
+    data.resize(width as usize * height as usize, 255);
+    Raster {
+        width,
+        height,
+        kind: PixelKind::Bilevel,
+        dpi,
+        data,
+    }
+}
+
+/// Turns a stored page by 90, 180 or 270 degrees clockwise without a new
+/// generation of loss: JPEG through libjpeg-turbo's lossless transform
+/// (trimming a partial 8-16 px block at the edge, if any), G4 by decoding,
+/// turning and encoding again. Returns the new bytes and the page as pixels.
+pub fn rotate_stored(
+    bytes: &[u8],
+    encoding: Encoding,
+    kind: PixelKind,
+    (width, height, dpi): (u32, u32, u32),
+    degrees: u16,
+) -> Result<(Vec<u8>, Raster), ImagingError> {
+    match encoding {
+        Encoding::Jpeg => {
+            let err = |e: turbojpeg::Error| ImagingError::Encode(e.to_string());
+            let op = match degrees {
+                90 => turbojpeg::TransformOp::Rot90,
+                180 => turbojpeg::TransformOp::Rot180,
+                _ => turbojpeg::TransformOp::Rot270,
+            };
+            let mut t = turbojpeg::Transform::op(op);
+            t.trim = true;
+            let out = turbojpeg::Transformer::new()
+                .map_err(err)?
+                .transform_to_vec(&t, bytes)
+                .map_err(err)?;
+            let img =
+                image::load_from_memory(&out).map_err(|e| ImagingError::Encode(e.to_string()))?;
+            let (w, h) = (img.width(), img.height());
+            let data = match kind {
+                PixelKind::Color => img.to_rgb8().into_raw(),
+                _ => img.to_luma8().into_raw(),
+            };
+            Ok((
+                out,
+                Raster {
+                    width: w,
+                    height: h,
+                    kind,
+                    dpi,
+                    data,
+                },
+            ))
+        }
+        Encoding::G4 => {
+            let page = decode_g4(bytes, width, height, dpi);
+            let turned = super::orient::rotate_right_angles(&page, degrees);
+            Ok((
+                encode_g4(&turned.data, turned.width as usize, turned.height as usize),
+                turned,
+            ))
+        }
+    }
+}
+
 /// A page scaled down (box average) to at most `max_width` pixels wide, for
 /// thumbnails and screen previews; bilevel pages come out grey.
 pub fn downscale(raster: &Raster, max_width: u32) -> Raster {

@@ -160,6 +160,60 @@ impl Store {
         Ok(())
     }
 
+    /// The stored image of a side.
+    pub fn page_image(&self, batch_id: &str, side: u32) -> Result<super::StoredImage, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT image_sha256, encoding, kind, width, height, dpi, bytes FROM pages WHERE batch_id = ?1 AND side = ?2 AND image_sha256 IS NOT NULL",
+                params![batch_id, side],
+                |r| {
+                    let enc: String = r.get(1)?;
+                    let kind: String = r.get(2)?;
+                    Ok((r.get::<_, String>(0)?, enc, kind, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+                },
+            )
+            .optional()?
+            .and_then(|(sha256, enc, kind, width, height, dpi, bytes)| {
+                Some(super::StoredImage {
+                    sha256,
+                    encoding: crate::imaging::encode::Encoding::parse(&enc)?,
+                    kind: serde_json::from_value(serde_json::Value::String(kind)).ok()?,
+                    width,
+                    height,
+                    dpi,
+                    bytes,
+                })
+            })
+            .ok_or_else(|| StoreError::NotFound(format!("image of side {side} of batch {batch_id}")))
+    }
+
+    /// Replaces a side's image (and its thumbnail and preview), e.g. turned.
+    pub fn replace_page_image(
+        &mut self,
+        batch_id: &str,
+        side: u32,
+        img: &super::StoredImage,
+        (thumb, preview): (&str, &str),
+        why: &str,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE pages SET image_sha256 = ?3, width = ?4, height = ?5, bytes = ?6, thumb_sha256 = ?7, preview_sha256 = ?8
+             WHERE batch_id = ?1 AND side = ?2",
+            params![batch_id, side, img.sha256, img.width, img.height, img.bytes, thumb, preview],
+        )?;
+        audit::append(
+            &tx,
+            actor,
+            "page.replace_image",
+            batch_id,
+            &format!("side {side}: {why}"),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Sets a record's identifier (applied whenever the batch is separated).
     pub fn set_identifier_fix(
         &mut self,

@@ -73,30 +73,54 @@ impl Textures {
     }
 }
 
-/// Frame times, for the closing figures (median and worst).
+/// Frame figures: the UI thread's work per frame (events, layout, textures),
+/// and the time between frames while a scan runs (how smoothly the live page
+/// follows the scanner).
 #[derive(Default)]
 pub struct FrameTimes {
-    last: Option<Instant>,
-    pub samples: Vec<f32>,
+    started: Option<Instant>,
+    last_scanning: Option<Instant>,
+    pub work_ms: Vec<f32>,
+    pub interval_ms: Vec<f32>,
 }
 
 impl FrameTimes {
-    fn tick(&mut self) {
-        let now = Instant::now();
-        if let Some(l) = self.last {
-            self.samples.push((now - l).as_secs_f32() * 1000.0);
-        }
-        self.last = Some(now);
+    fn begin(&mut self) {
+        self.started = Some(Instant::now());
     }
 
-    /// (median, worst) milliseconds.
-    pub fn summary(&self) -> Option<(f32, f32)> {
-        let mut s = self.samples.clone();
-        if s.is_empty() {
-            return None;
+    fn end(&mut self, scanning: bool) {
+        let now = Instant::now();
+        if let Some(s) = self.started.take() {
+            self.work_ms.push((now - s).as_secs_f32() * 1000.0);
         }
-        s.sort_by(f32::total_cmp);
-        Some((s[s.len() / 2], s[s.len() - 1]))
+        if scanning {
+            if let Some(l) = self.last_scanning {
+                self.interval_ms.push((now - l).as_secs_f32() * 1000.0);
+            }
+            self.last_scanning = Some(now);
+        } else {
+            self.last_scanning = None;
+        }
+    }
+
+    /// Median and worst of both, in words.
+    pub fn summary(&self) -> String {
+        let stats = |v: &[f32]| {
+            let mut s = v.to_vec();
+            s.sort_by(f32::total_cmp);
+            match s.len() {
+                0 => (0.0, 0.0),
+                n => (s[n / 2], s[n - 1]),
+            }
+        };
+        let (wm, ww) = stats(&self.work_ms);
+        let (im, iw) = stats(&self.interval_ms);
+        format!(
+            "frames: {} drawn; UI work per frame median {wm:.1} ms, worst {ww:.1} ms; while scanning ({} frames) a frame every {im:.1} ms (median), worst gap {iw:.1} ms",
+            self.work_ms.len(),
+            self.interval_ms.len()
+        )
     }
 }
 
@@ -195,6 +219,7 @@ impl StationApp {
 
     /// Applies worker events for at most the frame's budget.
     pub fn drain(&mut self, ctx: &egui::Context) {
+        self.frame_times.begin();
         let start = Instant::now();
         while start.elapsed() < DRAIN_BUDGET {
             let Ok(event) = self.station.events.try_recv() else {
@@ -266,7 +291,6 @@ impl StationApp {
 
     /// The window's contents.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
-        self.frame_times.tick();
         self.shortcuts(ui.ctx());
         egui::Panel::top("tabs").show(ui, |ui| {
             ui.horizontal(|ui| {
@@ -322,6 +346,12 @@ impl StationApp {
         if self.show_help {
             help_ui(ui.ctx(), &mut self.show_help);
         }
+        // While a scan runs the counters and the live page keep moving even
+        // between events, and a slow frame shows in the figures.
+        if self.scan.scanning {
+            ui.ctx().request_repaint_after(Duration::from_millis(100));
+        }
+        self.frame_times.end(self.scan.scanning);
         if self.exit_after_scan
             && !self.scan.scanning
             && (self.scan.last_report.is_some() || self.scan.fault.is_some())
@@ -367,17 +397,10 @@ impl eframe::App for StationApp {
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
-        if let Some((median, worst)) = self.frame_times.summary() {
-            tracing::info!(
-                "frames: {} drawn, median {median:.1} ms, worst {worst:.1} ms",
-                self.frame_times.samples.len()
-            );
-            if std::env::var_os("FOLIO_FRAME_STATS").is_some() {
-                eprintln!(
-                    "frames: {} drawn, median {median:.1} ms, worst {worst:.1} ms",
-                    self.frame_times.samples.len()
-                );
-            }
+        let summary = self.frame_times.summary();
+        tracing::info!("{summary}");
+        if std::env::var_os("FOLIO_FRAME_STATS").is_some() {
+            eprintln!("{summary}");
         }
     }
 }

@@ -22,6 +22,7 @@ fn identifier_flag(item: &ReviewItem) -> bool {
     matches!(&item.kind, ReviewKind::Flag { code, .. }
         if ["invalid_nhs_number", "invalid_patient_id", "no_record_sheet"].contains(&code.as_str()))
         && item.record_id.is_some()
+        && item.side.is_none()
 }
 
 fn title(item: &ReviewItem) -> String {
@@ -84,6 +85,7 @@ pub fn review_ui(app: &mut StationApp, ui: &mut egui::Ui) {
         .show(ui, |ui| batches_ui(app, ui));
     egui::Panel::left("queue")
         .default_size(360.0)
+        .min_size(320.0)
         .resizable(true)
         .show(ui, |ui| {
             ui.strong(format!("To review: {n}"));
@@ -128,6 +130,22 @@ fn item_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem, key_a: bo
                 || key_a
             {
                 app.send(Command::ApproveFlag(*id));
+            }
+            if let Some(side) = item.side {
+                for (label, degrees) in [("Turn right", 90), ("Turn over", 180), ("Turn left", 270)]
+                {
+                    if ui
+                        .button(label)
+                        .on_hover_text(format!("Turn the page {degrees} degrees clockwise"))
+                        .clicked()
+                    {
+                        app.send(Command::RotatePage {
+                            batch: item.batch_id.clone(),
+                            side,
+                            degrees,
+                        });
+                    }
+                }
             }
         }
         ReviewKind::RemovedBlank => {

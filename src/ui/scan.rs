@@ -248,6 +248,7 @@ pub fn scan_ui(app: &mut StationApp, ui: &mut egui::Ui) {
     counters_ui(app, ui);
     egui::Panel::left("separation")
         .default_size(260.0)
+        .min_size(220.0)
         .resizable(true)
         .show(ui, |ui| {
             ui.strong("Records and documents");

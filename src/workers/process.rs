@@ -152,7 +152,9 @@ const PREVIEW_WIDTH: u32 = 1000;
 
 /// The thumbnail and preview JPEGs, made once here so the window never decodes a
 /// full page to show a strip of them.
-fn renderings(page: &Raster) -> Result<(Vec<u8>, Vec<u8>), crate::imaging::ImagingError> {
+pub(crate) fn renderings(
+    page: &Raster,
+) -> Result<(Vec<u8>, Vec<u8>), crate::imaging::ImagingError> {
     let preview = encode::downscale(page, PREVIEW_WIDTH);
     let thumb = encode::downscale(&preview, THUMB_WIDTH);
     Ok((

@@ -20,6 +20,8 @@ pub enum ReviewError {
     NotAnIdentifier(String),
     #[error("NHS number {0} fails the check digit: check the folder and type it again")]
     BadCheckDigit(String),
+    #[error("cannot turn the page: {0}")]
+    Imaging(#[from] crate::imaging::ImagingError),
 }
 
 /// Approves a flagged page or record as it is.
@@ -96,4 +98,43 @@ pub fn fix_identifier(
     store.set_identifier_fix(batch, record_id, &patient, actor)?;
     separate_again(store, cfg, actor, batch)?;
     Ok(patient)
+}
+
+/// Turns a page clockwise by 90, 180 or 270 degrees (losslessly), with new
+/// thumbnail and preview; its document's PDF is rebuilt when next needed.
+pub fn rotate_page(
+    store: &mut Store,
+    actor: &Actor,
+    batch: &str,
+    side: u32,
+    degrees: u16,
+) -> Result<(), ReviewError> {
+    let img = store.page_image(batch, side)?;
+    let bytes = store.images().get(&img.sha256)?;
+    let (out, page) = crate::imaging::encode::rotate_stored(
+        &bytes,
+        img.encoding,
+        img.kind,
+        (img.width, img.height, img.dpi),
+        degrees,
+    )?;
+    let (thumb, preview) = super::process::renderings(&page)?;
+    let turned = crate::store::StoredImage {
+        sha256: store.images().put(&out)?,
+        width: page.width,
+        height: page.height,
+        bytes: out.len() as u64,
+        ..img
+    };
+    let thumb = store.images().put(&thumb)?;
+    let preview = store.images().put(&preview)?;
+    store.replace_page_image(
+        batch,
+        side,
+        &turned,
+        (&thumb, &preview),
+        &format!("turned {degrees} degrees"),
+        actor,
+    )?;
+    Ok(())
 }

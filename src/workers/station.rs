@@ -47,6 +47,12 @@ pub enum Command {
         batch: String,
         side: u32,
     },
+    /// Turn a page clockwise by 90, 180 or 270 degrees.
+    RotatePage {
+        batch: String,
+        side: u32,
+        degrees: u16,
+    },
     FixIdentifier {
         batch: String,
         record: String,
@@ -237,6 +243,17 @@ impl Worker {
                     .map_err(|e| s(&e))?;
                 (self.emit)(Event::Notice(format!(
                     "side {side} restored to its document"
+                )));
+            }
+            Command::RotatePage {
+                batch,
+                side,
+                degrees,
+            } => {
+                review::rotate_page(&mut self.store, &self.actor, &batch, side, degrees)
+                    .map_err(|e| s(&e))?;
+                (self.emit)(Event::Notice(format!(
+                    "side {side} turned {degrees} degrees"
                 )));
             }
             Command::FixIdentifier {
