@@ -149,18 +149,17 @@ fn item_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem, key_a: bo
             }
         }
         ReviewKind::RemovedBlank => {
-            if ui
+            if (ui
                 .button("Restore page")
                 .on_hover_text("Put it back in its document (R)")
                 .clicked()
-                || key_r
+                || key_r)
+                && let Some(side) = item.side
             {
-                if let Some(side) = item.side {
-                    app.send(Command::RestorePage {
-                        batch: item.batch_id.clone(),
-                        side,
-                    });
-                }
+                app.send(Command::RestorePage {
+                    batch: item.batch_id.clone(),
+                    side,
+                });
             }
         }
     });

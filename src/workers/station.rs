@@ -66,8 +66,6 @@ pub enum Command {
     RetryUpload(String),
     PauseUploads,
     ResumeUploads,
-    /// Decode a stored image (thumbnail or preview) for a texture.
-    LoadImage(String),
 }
 
 /// What the window shows of the station's state.
@@ -160,7 +158,6 @@ pub fn spawn(
         actor,
         emit,
         cancel: cancel.clone(),
-        images: images.clone(),
         uploads,
         devices: Vec::new(),
     };
@@ -185,7 +182,6 @@ struct Worker {
     actor: Actor,
     emit: Emit,
     cancel: Arc<AtomicBool>,
-    images: Sender<String>,
     uploads: Sender<bool>,
     devices: Vec<String>,
 }
@@ -295,10 +291,6 @@ impl Worker {
             }
             Command::ResumeUploads => {
                 let _ = self.uploads.send(true);
-            }
-            Command::LoadImage(sha) => {
-                let _ = self.images.send(sha);
-                return Ok(());
             }
         }
         self.snapshot()
