@@ -52,6 +52,20 @@ fn window(st: &Station) -> Harness<'static, StationApp> {
         .build_ui_state(|ui, app: &mut StationApp| app.frame(ui), app)
 }
 
+/// A window whose scanner is the demo feeder with `records` folders, flat out.
+fn demo_window(st: &Station, records: u32) -> Harness<'static, StationApp> {
+    sane_env();
+    let mut h = window(st);
+    wait(&mut h, "the scanner list", |a| {
+        !a.snapshot.devices.is_empty()
+    });
+    let s = &mut h.state_mut().scan;
+    s.device = "folio:demo".into();
+    s.demo_records = records;
+    s.demo_speed = 0;
+    h
+}
+
 /// Steps the window until `done` holds (the workers run meanwhile).
 fn wait(h: &mut Harness<'static, StationApp>, what: &str, done: impl Fn(&StationApp) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -79,25 +93,15 @@ fn review_kind(i: &folio::store::ReviewItem) -> &str {
 }
 
 fn review_has(app: &StationApp, code: &str) -> bool {
-    app.snapshot.review.iter().any(|i| match &i.kind {
-        ReviewKind::Flag { code: c, .. } => c == code,
-        ReviewKind::RemovedBlank => code == "removed",
-    })
+    app.snapshot.review.iter().any(|i| review_kind(i) == code)
 }
 
 #[test]
 fn a_demo_scan_shows_pages_arriving_and_a_jam_in_the_window_then_resumes() {
     let st = Station::new();
-    sane_env();
-    let mut h = window(&st);
-    wait(&mut h, "the scanner list", |a| {
-        !a.snapshot.devices.is_empty()
-    });
+    let mut h = demo_window(&st, 2);
     {
         let s = &mut h.state_mut().scan;
-        s.device = "folio:demo".into();
-        s.demo_records = 2;
-        s.demo_speed = 0;
         s.extra_options = vec![
             ("fault-after".into(), "5".into()),
             ("fault".into(), "jammed".into()),
@@ -284,17 +288,7 @@ fn review_approve_restore_fix_the_nhs_number_then_approve_and_upload() {
 #[test]
 fn on_demand_checks_the_identifier_as_typed_and_sends_first() {
     let st = Station::new();
-    sane_env();
-    let mut h = window(&st);
-    wait(&mut h, "the scanner list", |a| {
-        !a.snapshot.devices.is_empty()
-    });
-    {
-        let s = &mut h.state_mut().scan;
-        s.device = "folio:demo".into();
-        s.demo_records = 1;
-        s.demo_speed = 0;
-    }
+    let mut h = demo_window(&st, 1);
     h.key_press(egui::Key::F4);
     h.step();
     h.get_by_label("Patient identifier").click();
@@ -331,17 +325,7 @@ fn on_demand_checks_the_identifier_as_typed_and_sends_first() {
 #[test]
 fn end_to_end_demo_scan_review_approve_and_upload() {
     let st = Station::new();
-    sane_env();
-    let mut h = window(&st);
-    wait(&mut h, "the scanner list", |a| {
-        !a.snapshot.devices.is_empty()
-    });
-    {
-        let s = &mut h.state_mut().scan;
-        s.device = "folio:demo".into();
-        s.demo_records = 3;
-        s.demo_speed = 0;
-    }
+    let mut h = demo_window(&st, 3);
     h.key_press(egui::Key::F5);
     wait(&mut h, "the demo scan", |a| {
         a.scan.last_report.is_some() && !a.scan.scanning

@@ -81,6 +81,13 @@ fn assert_stored_once(server: &FhirServer, m: &Manifest) {
     });
 }
 
+/// Re-queues a batch, delivers it and checks the server holds it once.
+fn deliver_again(st: &Station, batch: &str, server: &FhirServer) {
+    st.ok(&["upload", "--batch", batch, "--fhir", &server.base]);
+    let (m, _) = st.export(batch);
+    assert_stored_once(server, &m);
+}
+
 #[test]
 fn fhir_upload_rides_out_faults_and_stores_each_document_once() {
     let (st, batch) = station_with_batch(3, 26);
@@ -161,9 +168,7 @@ fn a_refusal_is_reported_in_words_parked_and_sent_when_asked_again() {
     assert!(err.contains("cannot help"), "{err}");
     assert_eq!(server.with(|s| s.posts), 1, "a refusal is not retried");
     assert_eq!(outbox_state(&st, &batch), "parked");
-    st.ok(&["upload", "--batch", &batch, "--fhir", &server.base]);
-    let (m, _) = st.export(&batch);
-    assert_stored_once(&server, &m);
+    deliver_again(&st, &batch, &server);
 }
 
 #[test]
@@ -435,9 +440,7 @@ fn https_with_the_sites_own_ca_and_a_client_certificate() {
         "ca_file = {:?}\nclient_identity_file = {:?}\n",
         ca_file, identity
     ));
-    st.ok(&["upload", "--batch", &batch, "--fhir", &server.base]);
-    let (m, _) = st.export(&batch);
-    assert_stored_once(&server, &m);
+    deliver_again(&st, &batch, &server);
 }
 
 #[test]

@@ -171,11 +171,8 @@ const TILE: usize = 16;
 /// much of the page barcode-like falls back to one pass over the page. (Tested
 /// against whole-page reading on generated stacks: tests/page_checks.rs.)
 pub fn read_page(raster: &Raster) -> PageCodes {
-    let luma = raster.luma();
-    let factor = ((raster.dpi as f32 / 200.0).round() as usize).max(1);
-    let r = reduce(&luma, raster.width as usize, raster.height as usize, factor);
-    let bin = binarize(&r.data);
-    let survey = Survey::of(&bin, r.width, r.height);
+    let (bin, width, height, factor) = binarised(raster);
+    let survey = Survey::of(&bin, width, height);
     let mm_per_px = 25.4 * factor as f32 / raster.dpi.max(1) as f32;
     let regions = survey.regions();
     let tile_mm = TILE as f32 * mm_per_px;
@@ -194,21 +191,12 @@ pub fn read_page(raster: &Raster) -> PageCodes {
         ..PageCodes::default()
     };
     let area: usize = regions.iter().map(|b| b.w * b.h).sum();
-    if area * 5 > r.width * r.height * 2 {
-        out.codes = read_area(
-            &bin,
-            r.width,
-            &Area {
-                x: 0,
-                y: 0,
-                w: r.width,
-                h: r.height,
-            },
-        );
+    if area * 5 > width * height * 2 {
+        out.codes = read_area(&bin, width, &Area::whole(width, height));
         return out;
     }
     for region in &regions {
-        for code in read_area(&bin, r.width, region) {
+        for code in read_area(&bin, width, region) {
             if !out.codes.contains(&code) {
                 out.codes.push(code);
             }
@@ -224,6 +212,12 @@ struct Area {
     y: usize,
     w: usize,
     h: usize,
+}
+
+impl Area {
+    fn whole(w: usize, h: usize) -> Area {
+        Area { x: 0, y: 0, w, h }
+    }
 }
 
 /// zbar over one area of a binarised plane `stride` pixels wide.
@@ -446,20 +440,17 @@ impl Survey {
 /// Reads every barcode of a page in one zbar pass over the whole page (no
 /// survey): the reference `read_page` is tested against.
 pub fn read_page_whole(raster: &Raster) -> Vec<String> {
+    let (bin, width, height, _) = binarised(raster);
+    read_area(&bin, width, &Area::whole(width, height))
+}
+
+/// The page binarised at about 150 to 200 dpi: pixels, width, height and the
+/// reduction factor.
+fn binarised(raster: &Raster) -> (Vec<u8>, usize, usize, usize) {
     let luma = raster.luma();
     let factor = ((raster.dpi as f32 / 200.0).round() as usize).max(1);
     let r = reduce(&luma, raster.width as usize, raster.height as usize, factor);
-    let bin = binarize(&r.data);
-    read_area(
-        &bin,
-        r.width,
-        &Area {
-            x: 0,
-            y: 0,
-            w: r.width,
-            h: r.height,
-        },
-    )
+    (binarize(&r.data), r.width, r.height, factor)
 }
 
 /// Black where darker than `ink_threshold`, white elsewhere.

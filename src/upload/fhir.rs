@@ -196,7 +196,6 @@ impl super::Target for FhirTarget {
         p: &RecordPackage,
         progress: &super::ProgressSink,
     ) -> Result<Vec<Stored>, UploadError> {
-        super::check_files(p)?;
         if !self.reached {
             self.capabilities()?;
             self.reached = true;

@@ -87,7 +87,6 @@ impl super::Target for FolderTarget {
         p: &RecordPackage,
         progress: &super::ProgressSink,
     ) -> Result<Vec<Stored>, UploadError> {
-        super::check_files(p)?;
         let dir = self.batch_dir(&p.origin.batch_id);
         let mut stored = Vec::new();
         for d in &p.documents {

@@ -107,7 +107,8 @@ impl UploadError {
 pub type ProgressSink = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
 
 /// Checks that every PDF of a package is there with its recorded size, before
-/// a byte is sent: a missing cache file is a local problem, not the store's.
+/// a target sends a byte: a missing cache file is a local problem, not the
+/// store's. (The uploader calls it once per record, for every target.)
 pub fn check_files(p: &RecordPackage) -> Result<(), UploadError> {
     for d in &p.documents {
         let len = std::fs::metadata(&d.pdf_path).map(|m| m.len());

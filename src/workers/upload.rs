@@ -300,6 +300,7 @@ fn deliver_batch(
                     f(now.min(before + record_bytes));
                 }
             });
+            crate::upload::check_files(&package)?;
             let stored = target.deliver(&package, &sink)?;
             let rows: Vec<(String, String, String, bool)> = stored
                 .into_iter()
