@@ -28,6 +28,13 @@ fn sane_env() {
     });
 }
 
+/// The window tests take turns: each runs a station's worth of threads, and
+/// four at once on two cores starve the uploader past the tests' patience.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A window on a station's data folder, uploads going to `store/` beside it.
 fn window(st: &Station) -> Harness<'static, StationApp> {
     let data = st.data_dir();
@@ -98,6 +105,7 @@ fn review_has(app: &StationApp, code: &str) -> bool {
 
 #[test]
 fn a_demo_scan_shows_pages_arriving_and_a_jam_in_the_window_then_resumes() {
+    let _turn = one_at_a_time();
     let st = Station::new();
     let mut h = demo_window(&st, 2);
     {
@@ -173,6 +181,7 @@ fn flagged_stack(dir: &Path) {
 
 #[test]
 fn review_approve_restore_fix_the_nhs_number_then_approve_and_upload() {
+    let _turn = one_at_a_time();
     let st = Station::new();
     sane_env();
     let stack = st.dir.path().join("stack");
@@ -287,6 +296,7 @@ fn review_approve_restore_fix_the_nhs_number_then_approve_and_upload() {
 
 #[test]
 fn on_demand_checks_the_identifier_as_typed_and_sends_first() {
+    let _turn = one_at_a_time();
     let st = Station::new();
     let mut h = demo_window(&st, 1);
     h.key_press(egui::Key::F4);
@@ -324,6 +334,7 @@ fn on_demand_checks_the_identifier_as_typed_and_sends_first() {
 
 #[test]
 fn end_to_end_demo_scan_review_approve_and_upload() {
+    let _turn = one_at_a_time();
     let st = Station::new();
     let mut h = demo_window(&st, 3);
     h.key_press(egui::Key::F5);

@@ -37,13 +37,22 @@ fn status_text(status: ffi::Status) -> String {
     }
 }
 
-/// The SANE library, initialised.
+/// libsane keeps global state and is not thread-safe: one session at a time
+/// in the process (a station's scan and a device listing, or several stations
+/// in one test process, take turns).
+static SESSION: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The SANE library, initialised; holds the process's SANE session until
+/// dropped (after `sane_exit`).
 pub struct Sane {
+    _session: std::sync::MutexGuard<'static, ()>,
     _not_send: PhantomData<*const ()>,
 }
 
 impl Sane {
     pub fn init() -> Result<Sane, CaptureError> {
+        // A panic elsewhere while holding the lock leaves SANE exited: usable.
+        let session = SESSION.lock().unwrap_or_else(|e| e.into_inner());
         let mut version = 0;
         // SAFETY: no auth callback; version is a valid out-pointer.
         let st = unsafe { ffi::sane_init(&mut version, None) };
@@ -54,6 +63,7 @@ impl Sane {
             )));
         }
         Ok(Sane {
+            _session: session,
             _not_send: PhantomData,
         })
     }
