@@ -95,7 +95,8 @@ fn wait(h: &mut Harness<'static, StationApp>, what: &str, done: impl Fn(&Station
 fn review_kind(i: &folio::store::ReviewItem) -> &str {
     match &i.kind {
         ReviewKind::Flag { code, .. } => code,
-        ReviewKind::RemovedBlank => "removed",
+        ReviewKind::Removed { reason } if reason == "blank" => "removed",
+        ReviewKind::Removed { reason } => reason,
     }
 }
 
@@ -292,6 +293,192 @@ fn review_approve_restore_fix_the_nhs_number_then_approve_and_upload() {
     );
     let audit = st.ok(&["check"]);
     assert!(!audit.is_empty());
+}
+
+/// Open flags of one side, by code.
+fn side_flags(app: &StationApp, side: u32) -> Vec<String> {
+    app.snapshot
+        .review
+        .iter()
+        .filter(|i| i.side == Some(side) && matches!(i.kind, ReviewKind::Flag { .. }))
+        .map(|i| review_kind(i).to_string())
+        .collect()
+}
+
+fn pages_of(tree: &serde_json::Value, record: usize) -> Vec<u64> {
+    tree["records"][record]["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|d| d["pages"].as_array().unwrap())
+        .map(|p| p["side"].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn review_moves_removes_marks_and_rescans_pages_then_reconciles_the_count() {
+    let _turn = one_at_a_time();
+    let st = Station::new();
+    sane_env();
+    // Two records; three pages of the first carry the second patient's label.
+    let other = || SideKind::Clinical {
+        label: Some(Label {
+            text: "4010232137".into(),
+            symbology: Symbology::Code128,
+        }),
+    };
+    let record = |nhs: &str| SideKind::RecordSheet {
+        code: format!("FOLIO:REC:{nhs}"),
+        words: vec!["PATIENT".into()],
+    };
+    let sides = [
+        record("9434765919"),
+        SideKind::Clinical { label: None },
+        other(),
+        other(),
+        other(),
+        record("4010232137"),
+        SideKind::Clinical { label: None },
+    ];
+    let spec = folio::synth::StackSpec {
+        dpi: 150,
+        noise_sigma: 2.0,
+        max_skew_deg: 0.0,
+        ..Default::default()
+    };
+    let mut painter = folio::imaging::draw::TextPainter::new();
+    let stack = st.dir.path().join("stack");
+    std::fs::create_dir_all(&stack).unwrap();
+    for (i, k) in sides.iter().enumerate() {
+        let r = folio::synth::render(k, &spec, 300 + i as u64, &mut painter);
+        write_page(&stack.join(format!("side-{i:02}")), &r, "png");
+    }
+    // The sheet put back on the scanner: side 4 without the stray label.
+    let clean = folio::synth::render(&SideKind::Clinical { label: None }, &spec, 399, &mut painter);
+    let rescanned = write_page(&st.dir.path().join("rescan"), &clean, "pgm");
+    let batch = st.import(&[], &[&stack])["batch_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut h = window(&st);
+    h.key_press(egui::Key::F3);
+    wait(&mut h, "three misfiled pages", |a| {
+        (2..5).all(|s| side_flags(a, s) == ["misfiled_identifier"])
+    });
+    let select = |h: &mut Harness<'static, StationApp>, text: &str| {
+        h.get_all_by_label_contains(text).next().unwrap().click();
+        h.step();
+    };
+
+    // Side 2 belongs to the second record: moved there, its label now agrees.
+    select(&mut h, "misfiled_identifier · side 2");
+    h.get_by_label("Move to").click();
+    h.step();
+    h.step();
+    h.get_all_by_label_contains("record 2 · NHS 4010232137")
+        .last()
+        .unwrap()
+        .click();
+    h.step();
+    h.get_by_label("Move page").click();
+    wait(&mut h, "the moved page", |a| side_flags(a, 2).is_empty());
+    let tree = st.json(&["show", &batch, "--json"]);
+    assert_eq!(pages_of(&tree, 0), [1, 3, 4]);
+    assert_eq!(pages_of(&tree, 1), [2, 6]);
+
+    // Side 3 is a stray copy: taken out, listed, and could be put back.
+    select(&mut h, "misfiled_identifier · side 3");
+    h.key_press(egui::Key::Delete);
+    wait(&mut h, "the removed page", |a| {
+        review_has(a, "removed_by_supervisor") && side_flags(a, 3).is_empty()
+    });
+    h.get_by_label_contains("removed by a supervisor · side 3");
+
+    // Side 4 is marked for rescan, then rescanned through SANE's pnm backend.
+    select(&mut h, "misfiled_identifier · side 4");
+    h.get_by_label("Rescan reason").click();
+    h.get_by_label("Rescan reason").type_text("label stuck on");
+    h.step();
+    h.get_by_label("Mark for rescan").click();
+    wait(&mut h, "the rescan mark", |a| {
+        side_flags(a, 4).contains(&"rescan_requested".to_string())
+    });
+    let old_sha = pages_sha(&st.json(&["show", &batch, "--json"]), 4);
+    {
+        let s = &mut h.state_mut().scan;
+        s.device = "pnm:0".into();
+        s.extra_options = vec![("filename".into(), rescanned.display().to_string())];
+    }
+    select(&mut h, "rescan_requested · side 4");
+    h.get_by_label("Rescan and replace").click();
+    wait(&mut h, "the replaced page", |a| {
+        side_flags(a, 4).is_empty() && a.review.rescanning.is_none()
+    });
+    let tree = st.json(&["show", &batch, "--json"]);
+    assert_ne!(pages_sha(&tree, 4), old_sha, "side 4 has the new image");
+    assert_eq!(pages_of(&tree, 0), [1, 4]);
+    let removed: Vec<(u64, &str)> = tree["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["side"].as_u64().unwrap(), r["reason"].as_str().unwrap()))
+        .collect();
+    assert!(removed.contains(&(3, "removed_by_supervisor")), "{removed:?}");
+
+    // Every decision is in the audit trail, with the operator.
+    let audit = st.json(&["audit", &batch, "--json"]);
+    for action in ["page.move", "page.remove", "page.mark_rescan", "page.rescan"] {
+        assert!(
+            audit
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["action"] == action && e["operator"] == "supervisor"),
+            "{action} missing from {audit:#}"
+        );
+    }
+
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "page.rescan" && e["detail"] == "side 4 replaced from pnm:0#rescan"),
+        "the new side came through SANE: {audit:#}"
+    );
+
+    // Reconciliation: 9 sheets counted, 7 scanned; then the right count.
+    wait(&mut h, "no open flags", |a| {
+        a.snapshot.batches.iter().any(|b| b.id == batch && b.open_flags == 0)
+    });
+    for (count, words) in [(9, "2 sheets missing"), (7, "matches")] {
+        h.state_mut().review.expected.insert(batch.clone(), count);
+        h.step();
+        h.get_by_label_contains("Set count").click();
+        wait(&mut h, "the count", |a| {
+            a.snapshot
+                .batches
+                .iter()
+                .any(|b| b.id == batch && b.expected_sheets == Some(count))
+        });
+        h.get_by_label(words);
+    }
+    h.get_by_label_contains("Approve batch").click();
+    wait(&mut h, "the batch queued", |a| {
+        a.snapshot.outbox.iter().any(|r| r.batch_id == batch)
+    });
+}
+
+fn pages_sha(tree: &serde_json::Value, side: u64) -> String {
+    tree["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["documents"].as_array().unwrap())
+        .flat_map(|d| d["pages"].as_array().unwrap())
+        .find(|p| p["side"] == side)
+        .map(|p| p["image"]["sha256"].as_str().unwrap().to_string())
+        .unwrap()
 }
 
 #[test]

@@ -22,11 +22,13 @@ pub enum FlagCode {
     UnreadableImage,
     NoRecordSheet,
     EmptyRecord,
+    RescanRequested,
+    MoveTargetMissing,
 }
 
 impl FlagCode {
     /// Every code, for parsing stored names.
-    pub const ALL: [FlagCode; 14] = [
+    pub const ALL: [FlagCode; 16] = [
         FlagCode::MisfiledIdentifier,
         FlagCode::InvalidNhsNumber,
         FlagCode::InvalidPatientId,
@@ -41,6 +43,8 @@ impl FlagCode {
         FlagCode::UnreadableImage,
         FlagCode::NoRecordSheet,
         FlagCode::EmptyRecord,
+        FlagCode::RescanRequested,
+        FlagCode::MoveTargetMissing,
     ];
 
     /// The snake_case code written to the cache and the manifest.
@@ -60,6 +64,8 @@ impl FlagCode {
             FlagCode::UnreadableImage => "unreadable_image",
             FlagCode::NoRecordSheet => "no_record_sheet",
             FlagCode::EmptyRecord => "empty_record",
+            FlagCode::RescanRequested => "rescan_requested",
+            FlagCode::MoveTargetMissing => "move_target_missing",
         }
     }
 

@@ -58,6 +58,12 @@ pub struct SideFacts {
     pub blank: bool,
     /// A supervisor restored this blank-looking side.
     pub restored: bool,
+    /// A supervisor took this side out of the output.
+    pub removed: bool,
+    /// A supervisor marked this side for rescanning (why), until it is replaced.
+    pub rescan: Option<String>,
+    /// The document a supervisor moved this side to.
+    pub moved_to: Option<String>,
     /// Why the side's image could not be read, if it could not.
     pub unreadable: Option<String>,
     /// Page flags from image checks.
@@ -70,6 +76,9 @@ pub struct SideFacts {
 pub enum RemovedReason {
     Blank,
     ControlSheet,
+    /// A supervisor took the page out (a duplicate, another patient's page
+    /// sent back to the ward...).
+    RemovedBySupervisor,
 }
 
 impl RemovedReason {
@@ -77,6 +86,7 @@ impl RemovedReason {
         match self {
             RemovedReason::Blank => "blank",
             RemovedReason::ControlSheet => "control_sheet",
+            RemovedReason::RemovedBySupervisor => "removed_by_supervisor",
         }
     }
 
@@ -84,6 +94,7 @@ impl RemovedReason {
         match s {
             "blank" => Some(RemovedReason::Blank),
             "control_sheet" => Some(RemovedReason::ControlSheet),
+            "removed_by_supervisor" => Some(RemovedReason::RemovedBySupervisor),
             _ => None,
         }
     }
@@ -168,6 +179,7 @@ pub fn separate(sides: &[SideFacts], p: &SeparationParams<'_>) -> Layout {
         layout: Layout::default(),
         control_sheets: HashSet::new(),
         pending_flags: Vec::new(),
+        moves: Vec::new(),
     };
     for side in sides {
         s.side(side);
@@ -181,6 +193,46 @@ struct Separator<'a, 'p> {
     control_sheets: HashSet<u32>,
     /// Flags raised before any record existed, for the next record.
     pending_flags: Vec<Flag>,
+    /// Pages a supervisor moved, placed once every document exists.
+    moves: Vec<Move>,
+}
+
+/// A page to move to another document: its flags apart from the label checks,
+/// which are made again against the record it lands in.
+struct Move {
+    side: u32,
+    to: String,
+    flags: Vec<Flag>,
+    labels: Vec<PatientId>,
+}
+
+/// Flags of identifier labels on a page: invalid NHS numbers, and another
+/// patient than the record's.
+fn label_flags(labels: &[PatientId], record: Option<&PatientId>) -> Vec<Flag> {
+    let mut flags = Vec::new();
+    for id in labels {
+        if let PatientId::Nhs {
+            valid: false,
+            number,
+        } = id
+        {
+            flags.push(Flag::new(
+                FlagCode::InvalidNhsNumber,
+                format!("label NHS number {number} fails the check digit"),
+            ));
+        }
+        if let Some(rp) = record.filter(|rp| id.contradicts(rp)) {
+            flags.push(Flag::new(
+                FlagCode::MisfiledIdentifier,
+                format!(
+                    "label shows {}, but the record is {}: possibly another patient's page",
+                    id.describe(),
+                    rp.describe()
+                ),
+            ));
+        }
+    }
+    flags
 }
 
 impl Separator<'_, '_> {
@@ -229,6 +281,14 @@ impl Separator<'_, '_> {
             self.layout.removed.push(Removed {
                 side: side.side,
                 reason: RemovedReason::ControlSheet,
+                barcode: None,
+            });
+            return;
+        }
+        if side.removed {
+            self.layout.removed.push(Removed {
+                side: side.side,
+                reason: RemovedReason::RemovedBySupervisor,
                 barcode: None,
             });
             return;
@@ -302,32 +362,29 @@ impl Separator<'_, '_> {
                 "restored by a supervisor",
             ));
         }
-        let record_patient = self.current_record(side.side).patient.clone();
-        for (code, _) in codes {
-            let SheetCode::Identifier(id) = code else {
-                continue;
-            };
-            if let PatientId::Nhs {
-                valid: false,
-                number,
-            } = id
-            {
-                flags.push(Flag::new(
-                    FlagCode::InvalidNhsNumber,
-                    format!("label NHS number {number} fails the check digit"),
-                ));
-            }
-            if let Some(rp) = record_patient.as_ref().filter(|rp| id.contradicts(rp)) {
-                flags.push(Flag::new(
-                    FlagCode::MisfiledIdentifier,
-                    format!(
-                        "label shows {}, but the record is {}: possibly another patient's page",
-                        id.describe(),
-                        rp.describe()
-                    ),
-                ));
-            }
+        if let Some(why) = &side.rescan {
+            flags.push(Flag::new(
+                FlagCode::RescanRequested,
+                format!("marked for rescan ({why}): put the sheet on the scanner and rescan it"),
+            ));
         }
+        let labels: Vec<PatientId> = codes
+            .iter()
+            .filter_map(|(c, _)| match c {
+                SheetCode::Identifier(id) => Some(id.clone()),
+                _ => None,
+            })
+            .collect();
+        if let Some(to) = &side.moved_to {
+            self.moves.push(Move {
+                side: side.side,
+                to: to.clone(),
+                flags: flags.clone(),
+                labels: labels.clone(),
+            });
+        }
+        let record_patient = self.current_record(side.side).patient.clone();
+        flags.extend(label_flags(&labels, record_patient.as_ref()));
         let default_type = self.p.default_doc_type.map(str::to_string);
         let batch_id = self.p.batch_id;
         let record = self.current_record(side.side);
@@ -373,6 +430,42 @@ impl Separator<'_, '_> {
         &mut self.layout.records[last]
     }
 
+    /// Moves a page into the document a supervisor chose, in feed order; when
+    /// that document no longer exists the page stays, flagged.
+    fn apply_move(&mut self, m: Move) {
+        let recs = &mut self.layout.records;
+        let Some((ri, di)) = recs.iter().enumerate().find_map(|(ri, r)| {
+            let di = r.documents.iter().position(|d| d.id == m.to)?;
+            Some((ri, di))
+        }) else {
+            let page = recs
+                .iter_mut()
+                .flat_map(|r| &mut r.documents)
+                .flat_map(|d| &mut d.pages)
+                .find(|p| p.side == m.side);
+            if let Some(page) = page {
+                page.flags.push(Flag::new(
+                    FlagCode::MoveTargetMissing,
+                    "the document this page was moved to no longer exists: move it again",
+                ));
+            }
+            return;
+        };
+        for r in recs.iter_mut() {
+            for d in &mut r.documents {
+                d.pages.retain(|p| p.side != m.side);
+            }
+        }
+        let mut flags = m.flags;
+        flags.extend(label_flags(&m.labels, recs[ri].patient.as_ref()));
+        let pages = &mut recs[ri].documents[di].pages;
+        let at = pages.partition_point(|p| p.side < m.side);
+        pages.insert(at, PageLayout {
+            side: m.side,
+            flags,
+        });
+    }
+
     fn record_flag(&mut self, flag: Flag) {
         match self.layout.records.last_mut() {
             Some(r) => r.flags.push(flag),
@@ -385,6 +478,9 @@ impl Separator<'_, '_> {
             let side = 0;
             let flags = std::mem::take(&mut self.pending_flags);
             self.current_record(side).flags.extend(flags);
+        }
+        for m in std::mem::take(&mut self.moves) {
+            self.apply_move(m);
         }
         for r in &mut self.layout.records {
             r.documents.retain(|d| !d.pages.is_empty());
@@ -575,6 +671,57 @@ mod tests {
         assert_eq!(
             l.records[0].documents[0].pages[0].flags[0].code,
             FlagCode::BlankRestored
+        );
+    }
+
+    #[test]
+    fn supervisor_removals_rescans_and_moves_follow_every_separation() {
+        let mut s = sides(
+            false,
+            &[
+                (&["FOLIO:REC:9434765919"], false),
+                (&[], false),
+                (&["4010232137"], false), // another patient's label
+                (&["FOLIO:REC:4010232137"], false),
+                (&["FOLIO:DOC:letters"], false),
+                (&[], false),
+            ],
+        );
+        let before = run(&s);
+        assert_eq!(
+            before.records[0].documents[0].pages[1].flags[0].code,
+            FlagCode::MisfiledIdentifier
+        );
+        let letters = before.records[1].documents[0].id.clone();
+        s[1].removed = true;
+        s[2].moved_to = Some(letters.clone());
+        s[5].rescan = Some("streaked".into());
+        let l = run(&s);
+        assert!(l.removed.contains(&Removed {
+            side: 1,
+            reason: RemovedReason::RemovedBySupervisor,
+            barcode: None
+        }));
+        // The first record lost both pages; the moved one sits in feed order in
+        // the letters, and its label now matches its record.
+        assert_eq!(l.records[0].flags[0].code, FlagCode::EmptyRecord);
+        let doc = &l.records[1].documents[0];
+        assert_eq!(doc.id, letters);
+        assert_eq!(doc.pages.iter().map(|p| p.side).collect::<Vec<_>>(), [2, 5]);
+        assert!(doc.pages[0].flags.is_empty());
+        assert_eq!(doc.pages[1].flags[0].code, FlagCode::RescanRequested);
+        // A move to a document that is gone leaves the page where it was, flagged.
+        s[2].moved_to = Some("doc-gone".into());
+        s[1].removed = false;
+        let l = run(&s);
+        let codes: Vec<FlagCode> = l.records[0].documents[0].pages[1]
+            .flags
+            .iter()
+            .map(|f| f.code)
+            .collect();
+        assert_eq!(
+            codes,
+            [FlagCode::MisfiledIdentifier, FlagCode::MoveTargetMissing]
         );
     }
 }

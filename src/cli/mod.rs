@@ -128,6 +128,13 @@ enum Command {
     },
     /// Check the database's integrity and the audit chain.
     Check,
+    /// Show the audit trail (who did what, when), of one batch or all.
+    Audit {
+        /// Batch id or prefix.
+        batch: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// List scanners (SANE devices and the demo feeder) with their options.
     Devices {
         #[arg(long)]
@@ -475,6 +482,21 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 println!("{}", serde_json::to_string_pretty(&closed)?);
             } else {
                 output::closed(&closed, 0);
+            }
+            Ok(exit::OK)
+        }
+        Command::Audit { batch, json } => {
+            let ctx = open(&cli)?;
+            let events = ctx.store.audit_events(batch.as_deref())?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&events)?);
+            } else {
+                for e in &events {
+                    println!(
+                        "{} {} {}@{} {} {} {}",
+                        e.seq, e.at, e.operator, e.station, e.action, e.subject, e.detail
+                    );
+                }
             }
             Ok(exit::OK)
         }

@@ -57,6 +57,39 @@ pub fn append(
     Ok(())
 }
 
+/// One event of the trail.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AuditEvent {
+    pub seq: i64,
+    pub at: String,
+    pub station: String,
+    pub operator: String,
+    pub action: String,
+    pub subject: String,
+    pub detail: String,
+}
+
+/// Events, oldest first; those about a batch (its id, or a side of it) when
+/// `subject` is given.
+pub fn events(conn: &Connection, subject: Option<&str>) -> Result<Vec<AuditEvent>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT seq, at, station, operator, action, subject, detail FROM audit
+         WHERE ?1 IS NULL OR subject = ?1 OR subject LIKE ?1 || '/%' ORDER BY seq",
+    )?;
+    let rows = stmt.query_map([subject], |r| {
+        Ok(AuditEvent {
+            seq: r.get(0)?,
+            at: r.get(1)?,
+            station: r.get(2)?,
+            operator: r.get(3)?,
+            action: r.get(4)?,
+            subject: r.get(5)?,
+            detail: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Walks the chain; returns the number of events, or the first broken row.
 pub fn verify(conn: &Connection) -> Result<usize, StoreError> {
     let mut stmt = conn.prepare(

@@ -322,10 +322,56 @@ impl Store {
         Ok(())
     }
 
+    /// Puts a rescanned side in place of the stored one: its image, checks and
+    /// flags are the new scan's; a rescan mark is cleared; a move is kept.
+    pub fn replace_page(&mut self, p: &PageRow, actor: &Actor) -> Result<(), StoreError> {
+        let img = p.image.as_ref();
+        let tx = self.conn.transaction()?;
+        let n = tx.execute(
+            "UPDATE pages SET origin = ?3, image_sha256 = ?4, encoding = ?5, kind = ?6, width = ?7, height = ?8,
+               dpi = ?9, bytes = ?10, barcodes = ?11, metrics = ?12, blank = ?13, error = ?14, flags = ?15,
+               skew_deg = ?16, pixels_sha256 = ?17, thumb_sha256 = ?18, preview_sha256 = ?19,
+               restored = 0, rescan = NULL
+             WHERE batch_id = ?1 AND side = ?2",
+            params![
+                p.batch_id, p.side, p.origin,
+                img.map(|i| &i.sha256), img.map(|i| i.encoding.as_str()), img.map(|i| i.kind.as_str()),
+                img.map(|i| i.width), img.map(|i| i.height), img.map(|i| i.dpi), img.map(|i| i.bytes),
+                serde_json::to_string(&p.barcodes).unwrap_or_else(|_| "[]".into()),
+                p.metrics.as_ref().and_then(|m| serde_json::to_string(m).ok()),
+                p.blank, p.error,
+                serde_json::to_string(&p.flags).unwrap_or_else(|_| "[]".into()), p.skew_deg,
+                p.pixels_sha256, p.thumb_sha256, p.preview_sha256
+            ],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!(
+                "side {} of batch {}",
+                p.side, p.batch_id
+            )));
+        }
+        // Decisions about the old image (flags approved) do not carry over to
+        // the new one; the audit keeps them.
+        tx.execute(
+            "DELETE FROM flags WHERE batch_id = ?1 AND side = ?2",
+            params![p.batch_id, p.side],
+        )?;
+        audit::append(
+            &tx,
+            actor,
+            "page.rescan",
+            &p.batch_id,
+            &format!("side {} replaced from {}", p.side, p.origin),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// What separation needs of every stored side, in feed order.
     pub fn side_facts(&self, batch_id: &str) -> Result<Vec<SideFacts>, StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT side, sheet, face, barcodes, blank, restored, error, flags FROM pages WHERE batch_id = ?1 ORDER BY side",
+            "SELECT side, sheet, face, barcodes, blank, restored, error, flags, removed_by IS NOT NULL, rescan, moved_to
+             FROM pages WHERE batch_id = ?1 ORDER BY side",
         )?;
         let rows = stmt
             .query_map([batch_id], |r| {
@@ -343,6 +389,9 @@ impl Store {
                         let f: String = r.get(7)?;
                         serde_json::from_str(&f).unwrap_or_default()
                     },
+                    removed: r.get(8)?,
+                    rescan: r.get(9)?,
+                    moved_to: r.get(10)?,
                 })
             })?
             .collect::<Result<_, _>>()?;
@@ -434,6 +483,27 @@ impl Store {
             layout.flag_count()
         );
         audit::append(&tx, actor, "batch.separate", batch_id, &detail)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Sets the sheets counted for a batch (by hand, from the box's slip),
+    /// which review reconciles against the sheets scanned.
+    pub fn set_expected_sheets(
+        &mut self,
+        batch_id: &str,
+        sheets: u32,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        if tx.execute(
+            "UPDATE batches SET expected_sheets = ?2 WHERE id = ?1",
+            params![batch_id, sheets],
+        )? == 0
+        {
+            return Err(StoreError::NotFound(format!("batch {batch_id}")));
+        }
+        audit::append(&tx, actor, "batch.expected_sheets", batch_id, &sheets.to_string())?;
         tx.commit()?;
         Ok(())
     }

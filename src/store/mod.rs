@@ -19,7 +19,7 @@ pub use batches::{
 };
 pub use images::{ImageStore, sha256_hex};
 pub use outbox::{CachedPdf, OutboxRow};
-pub use review::{ReviewItem, ReviewKind};
+pub use review::{DocChoice, PageDecision, ReviewItem, ReviewKind};
 
 use rusqlite::Connection;
 use rusqlite_migration::{M, Migrations};
@@ -94,6 +94,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("schema_3.sql")),
         M::up(include_str!("schema_4.sql")),
         M::up(include_str!("schema_5.sql")),
+        M::up(include_str!("schema_6.sql")),
     ])
 }
 
@@ -130,6 +131,12 @@ impl Store {
         &self.data_dir
     }
 
+    /// The audit trail, oldest first (of one batch, when given).
+    pub fn audit_events(&self, batch: Option<&str>) -> Result<Vec<audit::AuditEvent>, StoreError> {
+        let id = batch.map(|b| self.find_batch(b).map(|b| b.id)).transpose()?;
+        audit::events(&self.conn, id.as_deref())
+    }
+
     /// `PRAGMA integrity_check` and the audit chain.
     pub fn check(&self) -> Result<usize, StoreError> {
         let ok: String = self
@@ -158,7 +165,7 @@ mod tests {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 5);
+        assert_eq!(v, 6);
         assert_eq!(s.check().unwrap(), 0);
     }
 

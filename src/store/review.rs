@@ -17,8 +17,30 @@ pub enum ReviewKind {
         code: String,
         detail: String,
     },
-    /// A side removed as blank: a person may restore it.
-    RemovedBlank,
+    /// A side taken out of the output (as blank, or by a supervisor): a
+    /// person may put it back.
+    Removed { reason: String },
+}
+
+/// A supervisor's decision about one page, kept on the page and applied
+/// whenever the batch is separated again.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PageDecision {
+    /// Take it out of the output.
+    Remove,
+    /// It must be scanned again (why).
+    MarkRescan(String),
+    /// It belongs in this document (of the same batch).
+    MoveTo(String),
+}
+
+/// A document a page can be moved to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DocChoice {
+    pub id: String,
+    pub record_id: String,
+    /// "record 2 · NHS 9434765919 · letters · 3 pages"
+    pub words: String,
 }
 
 /// One entry of the review queue.
@@ -33,6 +55,8 @@ pub struct ReviewItem {
     pub side: Option<u32>,
     pub preview_sha256: Option<String>,
     pub thumb_sha256: Option<String>,
+    /// Thumbnails of the sides around it, for context: (side, SHA-256).
+    pub neighbours: Vec<(u32, String)>,
 }
 
 fn patient_words(nhs: Option<String>, hosp: Option<String>) -> Option<String> {
@@ -68,19 +92,20 @@ impl Store {
                     side: r.get(8)?,
                     preview_sha256: r.get(9)?,
                     thumb_sha256: r.get(10)?,
+                    neighbours: Vec::new(),
                 })
             })?
             .collect::<Result<_, _>>()?;
         let mut stmt = self.conn.prepare(
-            "SELECT x.batch_id, b.label, x.side, p.preview_sha256, p.thumb_sha256
+            "SELECT x.batch_id, b.label, x.side, p.preview_sha256, p.thumb_sha256, x.reason
              FROM removed x JOIN batches b ON b.id = x.batch_id
              JOIN pages p ON p.batch_id = x.batch_id AND p.side = x.side
-             WHERE x.reason = 'blank' AND b.state IN ('closed', 'in_review')
+             WHERE x.reason IN ('blank', 'removed_by_supervisor') AND b.state IN ('closed', 'in_review')
              ORDER BY b.created, x.side",
         )?;
         let blanks = stmt.query_map([], |r| {
             Ok(ReviewItem {
-                kind: ReviewKind::RemovedBlank,
+                kind: ReviewKind::Removed { reason: r.get(5)? },
                 batch_id: r.get(0)?,
                 batch_label: r.get(1)?,
                 record_id: None,
@@ -88,12 +113,105 @@ impl Store {
                 side: r.get(2)?,
                 preview_sha256: r.get(3)?,
                 thumb_sha256: r.get(4)?,
+                neighbours: Vec::new(),
             })
         })?;
         for b in blanks {
             items.push(b?);
         }
+        let mut stmt = self.conn.prepare(
+            "SELECT side, thumb_sha256 FROM pages WHERE batch_id = ?1 AND side BETWEEN ?2 AND ?3
+               AND side != ?4 AND thumb_sha256 IS NOT NULL ORDER BY side",
+        )?;
+        for item in &mut items {
+            if let Some(side) = item.side {
+                item.neighbours = stmt
+                    .query_map(
+                        params![item.batch_id, side.saturating_sub(2), side + 2, side],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )?
+                    .collect::<Result<_, _>>()?;
+            }
+        }
         Ok(items)
+    }
+
+    /// The documents of a batch, for moving a page into one.
+    pub fn document_choices(&self, batch_id: &str) -> Result<Vec<DocChoice>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT d.id, d.record_id, d.doc_type, r.ordinal, r.nhs_number, r.hospital_number,
+                    (SELECT COUNT(*) FROM document_pages dp WHERE dp.document_id = d.id)
+             FROM documents d JOIN records r ON r.id = d.record_id
+             WHERE d.batch_id = ?1 ORDER BY r.ordinal, d.ordinal",
+        )?;
+        let rows = stmt.query_map([batch_id], |r| {
+            let ordinal: u32 = r.get(3)?;
+            let patient = patient_words(r.get(4)?, r.get(5)?)
+                .unwrap_or_else(|| "no identifier".into());
+            let doc_type: Option<String> = r.get(2)?;
+            let pages: u32 = r.get(6)?;
+            Ok(DocChoice {
+                id: r.get(0)?,
+                record_id: r.get(1)?,
+                words: format!(
+                    "record {} · {patient} · {} · {pages} pages",
+                    ordinal + 1,
+                    doc_type.as_deref().unwrap_or("default type")
+                ),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Keeps a supervisor's decision about a page (audited).
+    pub fn decide_page(
+        &mut self,
+        batch_id: &str,
+        side: u32,
+        decision: &PageDecision,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let (sql, value, action, detail) = match decision {
+            PageDecision::Remove => (
+                "UPDATE pages SET removed_by = ?3 WHERE batch_id = ?1 AND side = ?2",
+                actor.operator.clone(),
+                "page.remove",
+                format!("side {side}"),
+            ),
+            PageDecision::MarkRescan(why) => (
+                "UPDATE pages SET rescan = ?3 WHERE batch_id = ?1 AND side = ?2",
+                why.clone(),
+                "page.mark_rescan",
+                format!("side {side}: {why}"),
+            ),
+            PageDecision::MoveTo(doc) => {
+                let known: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM documents WHERE id = ?1 AND batch_id = ?2)",
+                    params![doc, batch_id],
+                    |r| r.get(0),
+                )?;
+                if !known {
+                    return Err(StoreError::NotFound(format!(
+                        "document {doc} in batch {batch_id}"
+                    )));
+                }
+                (
+                    "UPDATE pages SET moved_to = ?3 WHERE batch_id = ?1 AND side = ?2",
+                    doc.clone(),
+                    "page.move",
+                    format!("side {side} to document {doc}"),
+                )
+            }
+        };
+        if tx.execute(sql, params![batch_id, side, value])? == 0 {
+            return Err(StoreError::NotFound(format!(
+                "side {side} of batch {batch_id}"
+            )));
+        }
+        audit::append(&tx, actor, action, batch_id, &detail)?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Marks a flag resolved by the actor ("approved", "accepted as it is"...).
@@ -132,7 +250,7 @@ impl Store {
         Ok(batch_id)
     }
 
-    /// Marks a side a supervisor restored (it was removed as blank).
+    /// Puts back a side that was removed (as blank, or by a supervisor).
     pub fn restore_side(
         &mut self,
         batch_id: &str,
@@ -141,7 +259,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         let n = tx.execute(
-            "UPDATE pages SET restored = 1 WHERE batch_id = ?1 AND side = ?2",
+            "UPDATE pages SET restored = 1, removed_by = NULL WHERE batch_id = ?1 AND side = ?2",
             params![batch_id, side],
         )?;
         if n == 0 {

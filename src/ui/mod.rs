@@ -233,7 +233,10 @@ impl StationApp {
 
     fn apply(&mut self, ctx: &egui::Context, event: Event) {
         match event {
-            Event::Snapshot(s) => self.snapshot = *s,
+            Event::Snapshot(s) => {
+                self.snapshot = *s;
+                self.review.rescanning = None;
+            }
             Event::Tree(t) => self.tree = Some(*t),
             Event::Image {
                 sha256,
@@ -242,7 +245,10 @@ impl StationApp {
                 rgba,
             } => self.textures.insert(ctx, sha256, width, height, &rgba),
             Event::Notice(n) => self.notice(n, false),
-            Event::Error(e) => self.notice(e, true),
+            Event::Error(e) => {
+                self.review.rescanning = None;
+                self.notice(e, true)
+            }
             Event::Upload(e) => {
                 // A batch's state changed: fetch the queue and batches again.
                 if matches!(
@@ -375,8 +381,13 @@ fn help_ui(ctx: &egui::Context, open: &mut bool) {
                     ("F5", "start scanning (Scan)"),
                     ("Esc", "stop scanning"),
                     ("Right / Left", "next / previous page (Scan, Review)"),
+                    ("Down / Up", "next / previous item (Review)"),
                     ("A", "approve the selected page (Review)"),
-                    ("R", "restore the selected removed page (Review)"),
+                    ("T / U / L", "turn the page right / over / left (Review)"),
+                    ("Delete or X", "remove the page (Review)"),
+                    ("R", "restore a removed page (Review)"),
+                    ("M", "mark the page for rescan (Review)"),
+                    ("S", "rescan it now and replace it (Review)"),
                     ("+ / -", "zoom in / out"),
                 ] {
                     ui.monospace(key);

@@ -1,10 +1,12 @@
-//! The Review screen (supervisors): the queue of flagged pages and removed
-//! blanks across closed batches, the page large, and the decisions: approve,
-//! restore, fix a record's identifier (checked as it is typed); then the
-//! batch's reconciliation and approval for upload.
+//! The Review screen (supervisors): the queue of flagged pages, then the pages
+//! taken out, across closed batches; the page large with its neighbours; the
+//! decisions (approve, turn, remove, restore, mark for rescan, rescan and
+//! replace, move to another document, fix a record's identifier with a live
+//! check); then each batch's reconciliation and approval for upload. Every
+//! decision is a command to the station worker, which audits it.
 
 use super::StationApp;
-use crate::store::{ReviewItem, ReviewKind};
+use crate::store::{BatchRow, PageDecision, ReviewItem, ReviewKind};
 use crate::workers::station::Command;
 use eframe::egui;
 
@@ -13,8 +15,16 @@ pub struct ReviewScreen {
     pub selected: usize,
     pub identifier: String,
     pub zoom: f32,
-    /// Send batches whose flags were accepted as they are.
+    /// Send batches whose flags (or sheet count) were accepted as they are.
     pub accept_flags: bool,
+    /// Why a page is marked for rescan.
+    pub rescan_reason: String,
+    /// The document chosen to move the page into.
+    pub move_to: Option<String>,
+    /// The page being rescanned (batch, side), until the worker answers.
+    pub rescanning: Option<(String, u32)>,
+    /// Sheet counts being typed, by batch id.
+    pub expected: std::collections::HashMap<String, u32>,
 }
 
 /// Record-level flags a new identifier can settle.
@@ -25,30 +35,70 @@ fn identifier_flag(item: &ReviewItem) -> bool {
         && item.side.is_none()
 }
 
+fn removed_words(reason: &str) -> &'static str {
+    match reason {
+        "blank" => "removed as blank",
+        _ => "removed by a supervisor",
+    }
+}
+
 fn title(item: &ReviewItem) -> String {
     let side = item
         .side
         .map(|s| format!("side {s}"))
         .unwrap_or_else(|| "record".into());
-    match &item.kind {
-        ReviewKind::Flag { code, .. } => format!("{code} · {side} · {}", item.batch_label_or_id()),
-        ReviewKind::RemovedBlank => {
-            format!("removed as blank · {side} · {}", item.batch_label_or_id())
-        }
+    let what = match &item.kind {
+        ReviewKind::Flag { code, .. } => code.as_str(),
+        ReviewKind::Removed { reason } => removed_words(reason),
+    };
+    format!("{what} · {side} · {}", batch_name(item))
+}
+
+fn batch_name(item: &ReviewItem) -> String {
+    if item.batch_label.is_empty() {
+        format!("batch {}", short(&item.batch_id))
+    } else {
+        item.batch_label.clone()
     }
 }
 
-trait LabelOrId {
-    fn batch_label_or_id(&self) -> String;
+fn short(id: &str) -> &str {
+    &id[..8.min(id.len())]
 }
 
-impl LabelOrId for ReviewItem {
-    fn batch_label_or_id(&self) -> String {
-        if self.batch_label.is_empty() {
-            format!("batch {}", &self.batch_id[..8.min(self.batch_id.len())])
-        } else {
-            self.batch_label.clone()
+/// Keys of the Review screen, read once a frame (none while typing).
+#[derive(Default)]
+struct Keys {
+    next: bool,
+    previous: bool,
+    approve: bool,
+    restore: bool,
+    turn: Option<u16>,
+    remove: bool,
+    mark: bool,
+    rescan: bool,
+}
+
+impl Keys {
+    fn read(ctx: &egui::Context) -> Keys {
+        if ctx.memory(|m| m.focused().is_some()) {
+            return Keys::default();
         }
+        ctx.input(|i| {
+            let k = |key| i.key_pressed(key);
+            Keys {
+                next: k(egui::Key::ArrowDown) || k(egui::Key::ArrowRight),
+                previous: k(egui::Key::ArrowUp) || k(egui::Key::ArrowLeft),
+                approve: k(egui::Key::A),
+                restore: k(egui::Key::R),
+                turn: [(egui::Key::T, 90), (egui::Key::U, 180), (egui::Key::L, 270)]
+                    .into_iter()
+                    .find_map(|(key, d)| k(key).then_some(d)),
+                remove: k(egui::Key::Delete) || k(egui::Key::X),
+                mark: k(egui::Key::M),
+                rescan: k(egui::Key::S),
+            }
+        })
     }
 }
 
@@ -61,23 +111,13 @@ pub fn review_ui(app: &mut StationApp, ui: &mut egui::Ui) {
     if n > 0 {
         app.review.selected = app.review.selected.min(n - 1);
     }
-    let keys = ui.ctx().input(|i| {
-        (
-            i.key_pressed(egui::Key::ArrowDown) || i.key_pressed(egui::Key::ArrowRight),
-            i.key_pressed(egui::Key::ArrowUp) || i.key_pressed(egui::Key::ArrowLeft),
-            i.key_pressed(egui::Key::A),
-            i.key_pressed(egui::Key::R),
-        )
-    });
-    // Letters are shortcuts only while no text field has the keyboard.
-    let typing = ui.ctx().memory(|m| m.focused().is_some());
-    if n > 0 && !typing {
-        if keys.0 {
-            app.review.selected = (app.review.selected + 1).min(n - 1);
-        }
-        if keys.1 {
-            app.review.selected = app.review.selected.saturating_sub(1);
-        }
+    let keys = Keys::read(ui.ctx());
+    let before = app.review.selected;
+    if n > 0 && keys.next {
+        app.review.selected = (app.review.selected + 1).min(n - 1);
+    }
+    if keys.previous {
+        app.review.selected = app.review.selected.saturating_sub(1);
     }
     egui::Panel::bottom("batches")
         .default_size(170.0)
@@ -87,33 +127,52 @@ pub fn review_ui(app: &mut StationApp, ui: &mut egui::Ui) {
         .default_size(360.0)
         .min_size(320.0)
         .resizable(true)
-        .show(ui, |ui| {
-            ui.strong(format!("To review: {n}"));
-            egui::ScrollArea::vertical().show(ui, |ui| {
-                for (i, item) in items.iter().enumerate() {
-                    if ui
-                        .selectable_label(app.review.selected == i, title(item))
-                        .clicked()
-                    {
-                        app.review.selected = i;
-                        app.review.identifier.clear();
-                    }
-                }
-                if n == 0 {
-                    ui.label("Nothing to review.");
-                }
-            });
-        });
+        .show(ui, |ui| queue_ui(app, ui, &items));
+    if app.review.selected != before {
+        app.review.identifier.clear();
+        app.review.move_to = None;
+    }
     egui::CentralPanel::default().show(ui, |ui| {
         let Some(item) = items.get(app.review.selected).cloned() else {
             ui.label("Flagged pages of closed batches appear here.");
             return;
         };
-        item_ui(app, ui, &item, !typing && keys.2, !typing && keys.3);
+        item_ui(app, ui, &item, &keys);
     });
 }
 
-fn item_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem, key_a: bool, key_r: bool) {
+fn queue_ui(app: &mut StationApp, ui: &mut egui::Ui, items: &[ReviewItem]) {
+    let flags = items
+        .iter()
+        .filter(|i| matches!(i.kind, ReviewKind::Flag { .. }))
+        .count();
+    ui.strong(format!("To review: {flags}"));
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        for (i, item) in items.iter().enumerate() {
+            if i == flags {
+                ui.separator();
+                ui.strong(format!("Pages taken out: {}", items.len() - flags))
+                    .on_hover_text("Listed so nothing is dropped silently; Restore (R) puts one back");
+            }
+            if ui
+                .selectable_label(app.review.selected == i, title(item))
+                .clicked()
+            {
+                app.review.selected = i;
+            }
+        }
+        if items.is_empty() {
+            ui.label("Nothing to review.");
+        }
+    });
+}
+
+/// A button with its shortcut in the tooltip, also pressed by the key.
+fn action(ui: &mut egui::Ui, label: &str, hint: &str, key: bool) -> bool {
+    ui.button(label).on_hover_text(hint).clicked() || key
+}
+
+fn item_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem, keys: &Keys) {
     ui.heading(title(item));
     if let Some(p) = &item.patient {
         ui.label(format!("Record: {p}"));
@@ -121,79 +180,58 @@ fn item_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem, key_a: bo
     if let ReviewKind::Flag { detail, .. } = &item.kind {
         ui.label(detail);
     }
-    ui.horizontal(|ui| match &item.kind {
+    let batch = item.batch_id.clone();
+    let page = |decision| Command::DecidePage {
+        batch: batch.clone(),
+        side: item.side.unwrap_or_default(),
+        decision,
+    };
+    ui.horizontal_wrapped(|ui| match &item.kind {
         ReviewKind::Flag { id, .. } => {
-            if ui
-                .button("Approve page")
-                .on_hover_text("Accept it as it is (A)")
-                .clicked()
-                || key_a
-            {
+            if action(ui, "Approve page", "Accept it as it is (A)", keys.approve) {
                 app.send(Command::ApproveFlag(*id));
             }
-            if let Some(side) = item.side {
-                for (label, degrees) in [("Turn right", 90), ("Turn over", 180), ("Turn left", 270)]
-                {
-                    if ui
-                        .button(label)
-                        .on_hover_text(format!("Turn the page {degrees} degrees clockwise"))
-                        .clicked()
-                    {
-                        app.send(Command::RotatePage {
-                            batch: item.batch_id.clone(),
-                            side,
-                            degrees,
-                        });
-                    }
+            if item.side.is_none() {
+                return;
+            }
+            for (label, degrees, key) in [
+                ("Turn right", 90, "T"),
+                ("Turn over", 180, "U"),
+                ("Turn left", 270, "L"),
+            ] {
+                let hint = format!("Turn the page {degrees} degrees clockwise ({key})");
+                if action(ui, label, &hint, keys.turn == Some(degrees)) {
+                    app.send(Command::RotatePage {
+                        batch: batch.clone(),
+                        side: item.side.unwrap_or_default(),
+                        degrees,
+                    });
                 }
             }
+            let hint = "Take it out of its document; it stays listed and can be restored (Delete)";
+            if action(ui, "Remove page", hint, keys.remove) {
+                app.send(page(PageDecision::Remove));
+            }
         }
-        ReviewKind::RemovedBlank => {
-            if (ui
-                .button("Restore page")
-                .on_hover_text("Put it back in its document (R)")
-                .clicked()
-                || key_r)
-                && let Some(side) = item.side
-            {
+        ReviewKind::Removed { .. } => {
+            if action(ui, "Restore page", "Put it back in its document (R)", keys.restore) {
                 app.send(Command::RestorePage {
-                    batch: item.batch_id.clone(),
-                    side,
+                    batch: batch.clone(),
+                    side: item.side.unwrap_or_default(),
                 });
             }
         }
     });
+    if item.side.is_some() && matches!(item.kind, ReviewKind::Flag { .. }) {
+        rescan_ui(app, ui, item, keys);
+        move_ui(app, ui, item);
+    }
     if identifier_flag(item) {
-        ui.separator();
-        let l = ui.label("Correct identifier");
-        ui.add(egui::TextEdit::singleline(&mut app.review.identifier).desired_width(200.0))
-            .labelled_by(l.id);
-        let (words, ok) = super::scan::identifier_check(app, &app.review.identifier);
-        let color = if ok {
-            ui.visuals().text_color()
-        } else {
-            ui.visuals().warn_fg_color
-        };
-        ui.colored_label(color, words);
-        if ui
-            .add_enabled(ok, egui::Button::new("Set identifier"))
-            .clicked()
-            && let Some(record) = &item.record_id
-        {
-            app.send(Command::FixIdentifier {
-                batch: item.batch_id.clone(),
-                record: record.clone(),
-                text: app.review.identifier.clone(),
-            });
-            app.review.identifier.clear();
-        }
+        identifier_ui(app, ui, item);
     }
     ui.separator();
-    ui.horizontal(|ui| {
-        let l = ui.label("Zoom");
-        ui.add(egui::Slider::new(&mut app.review.zoom, 0.25..=6.0).logarithmic(true))
-            .labelled_by(l.id);
-    });
+    neighbours_ui(app, ui, item);
+    super::scan::zoom_ui(ui, &mut app.review.zoom);
     egui::ScrollArea::both().show(ui, |ui| match &item.preview_sha256 {
         Some(sha) => match app.textures.get(sha, &app.station) {
             Some(t) => {
@@ -211,12 +249,194 @@ fn item_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem, key_a: bo
     });
 }
 
+/// Mark for rescan (someone fetches the folder later), or rescan now on the
+/// scanner chosen on the Scan screen and put the new page in place.
+fn rescan_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem, keys: &Keys) {
+    let side = item.side.unwrap_or_default();
+    ui.horizontal_wrapped(|ui| {
+        let l = ui.label("Rescan reason");
+        ui.add(
+            egui::TextEdit::singleline(&mut app.review.rescan_reason)
+                .hint_text("e.g. streaked, folded corner")
+                .desired_width(180.0),
+        )
+        .labelled_by(l.id);
+        let hint = "Flag it until the sheet is scanned again (M)";
+        if action(ui, "Mark for rescan", hint, keys.mark) {
+            let why = match app.review.rescan_reason.trim() {
+                "" => "poor image".to_string(),
+                w => w.to_string(),
+            };
+            app.send(Command::DecidePage {
+                batch: item.batch_id.clone(),
+                side,
+                decision: PageDecision::MarkRescan(why),
+            });
+            app.review.rescan_reason.clear();
+        }
+        if app.scan.device.is_empty() {
+            app.scan.device = app.snapshot.devices.first().cloned().unwrap_or_default();
+        }
+        let busy = app.review.rescanning.is_some() || app.scan.scanning;
+        let hint = format!(
+            "Put the sheet on {} and scan it again in place of this page (S)",
+            app.scan.device
+        );
+        let clicked = ui
+            .add_enabled(!busy, egui::Button::new("Rescan and replace"))
+            .on_hover_text(hint)
+            .clicked();
+        if (clicked || keys.rescan) && !busy {
+            app.send(Command::RescanPage {
+                batch: item.batch_id.clone(),
+                side,
+                scanner: app.scan.request(None, None),
+            });
+            app.review.rescanning = Some((item.batch_id.clone(), side));
+        }
+        if let Some((_, s)) = &app.review.rescanning {
+            ui.spinner();
+            ui.label(format!("rescanning side {s} on {}…", app.scan.device));
+        }
+    });
+}
+
+fn move_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem) {
+    let docs = app
+        .snapshot
+        .documents
+        .get(&item.batch_id)
+        .cloned()
+        .unwrap_or_default();
+    if docs.is_empty() {
+        return;
+    }
+    ui.horizontal_wrapped(|ui| {
+        let l = ui.label("Move to");
+        let chosen = app
+            .review
+            .move_to
+            .as_ref()
+            .and_then(|id| docs.iter().find(|d| &d.id == id))
+            .map(|d| d.words.clone())
+            .unwrap_or_else(|| "choose a document".into());
+        egui::ComboBox::from_id_salt("move-to")
+            .selected_text(chosen)
+            .width(320.0)
+            .show_ui(ui, |ui| {
+                for d in &docs {
+                    ui.selectable_value(&mut app.review.move_to, Some(d.id.clone()), &d.words);
+                }
+            })
+            .response
+            .labelled_by(l.id);
+        let target = app.review.move_to.clone();
+        if ui
+            .add_enabled(target.is_some(), egui::Button::new("Move page"))
+            .on_hover_text("Put the page in that document, in feed order")
+            .clicked()
+            && let Some(doc) = target
+        {
+            app.send(Command::DecidePage {
+                batch: item.batch_id.clone(),
+                side: item.side.unwrap_or_default(),
+                decision: PageDecision::MoveTo(doc),
+            });
+            app.review.move_to = None;
+        }
+    });
+}
+
+fn identifier_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem) {
+    ui.separator();
+    let l = ui.label("Correct identifier");
+    ui.add(egui::TextEdit::singleline(&mut app.review.identifier).desired_width(200.0))
+        .labelled_by(l.id);
+    let (words, ok) = super::scan::identifier_check(app, &app.review.identifier);
+    let color = if ok {
+        ui.visuals().text_color()
+    } else {
+        ui.visuals().warn_fg_color
+    };
+    ui.colored_label(color, words);
+    if ui
+        .add_enabled(ok, egui::Button::new("Set identifier"))
+        .clicked()
+        && let Some(record) = &item.record_id
+    {
+        app.send(Command::FixIdentifier {
+            batch: item.batch_id.clone(),
+            record: record.clone(),
+            text: app.review.identifier.clone(),
+        });
+        app.review.identifier.clear();
+    }
+}
+
+/// The sides around the page, small, for context (is it the back of the last
+/// one? the start of a letter?).
+fn neighbours_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem) {
+    let Some(side) = item.side else {
+        return;
+    };
+    let mut around = item.neighbours.clone();
+    if let Some(t) = &item.thumb_sha256 {
+        around.push((side, t.clone()));
+        around.sort();
+    }
+    ui.horizontal(|ui| {
+        for (s, sha) in around {
+            ui.vertical(|ui| {
+                match app.textures.get(&sha, &app.station) {
+                    Some(t) => {
+                        let size = t.size_vec2() * (90.0 / t.size_vec2().y.max(1.0));
+                        let img = egui::Image::new((t.id(), size));
+                        let resp = ui.add(img);
+                        if s == side {
+                            ui.painter().rect_stroke(
+                                resp.rect.expand(2.0),
+                                2.0,
+                                egui::Stroke::new(2.0, ui.visuals().selection.bg_fill),
+                                egui::StrokeKind::Outside,
+                            );
+                        }
+                    }
+                    None => {
+                        ui.spinner();
+                    }
+                }
+                ui.small(if s == side {
+                    format!("side {s} (this)")
+                } else {
+                    format!("side {s}")
+                });
+            });
+        }
+    });
+}
+
+/// Sheets the batch's sides make up.
+fn sheets_scanned(b: &BatchRow) -> u32 {
+    if b.duplex { b.sides.div_ceil(2) } else { b.sides }
+}
+
+/// Expected against scanned sheets, in words, and whether they agree.
+fn reconciliation(b: &BatchRow) -> (String, bool) {
+    let scanned = sheets_scanned(b);
+    match b.expected_sheets {
+        None => ("not counted".into(), true),
+        Some(e) if e == scanned => ("matches".into(), true),
+        Some(e) if e > scanned => (format!("{} sheets missing", e - scanned), false),
+        Some(e) => (format!("{} sheets more than counted", scanned - e), false),
+    }
+}
+
 fn batches_ui(app: &mut StationApp, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         ui.strong("Batches awaiting approval");
         ui.checkbox(
             &mut app.review.accept_flags,
-            "Accept open flags as they are",
+            "Accept open flags and count differences as they are",
         );
     });
     let batches: Vec<_> = app
@@ -233,8 +453,9 @@ fn batches_ui(app: &mut StationApp, ui: &mut egui::Ui) {
                 for h in [
                     "batch",
                     "label",
-                    "sides",
-                    "expected sheets",
+                    "sheets scanned",
+                    "sheets counted",
+                    "",
                     "records",
                     "open flags",
                     "",
@@ -243,33 +464,7 @@ fn batches_ui(app: &mut StationApp, ui: &mut egui::Ui) {
                 }
                 ui.end_row();
                 for b in &batches {
-                    ui.monospace(&b.id[..8.min(b.id.len())]);
-                    ui.label(&b.label);
-                    ui.label(b.sides.to_string());
-                    ui.label(
-                        b.expected_sheets
-                            .map(|e| e.to_string())
-                            .unwrap_or_else(|| "—".into()),
-                    );
-                    ui.label(b.records.to_string());
-                    ui.label(b.open_flags.to_string());
-                    let can = b.open_flags == 0 || app.review.accept_flags;
-                    if ui
-                        .add_enabled(
-                            can,
-                            egui::Button::new(format!(
-                                "Approve batch {}",
-                                &b.id[..8.min(b.id.len())]
-                            )),
-                        )
-                        .on_hover_text("Queue it for upload")
-                        .clicked()
-                    {
-                        app.send(Command::ApproveBatch {
-                            batch: b.id.clone(),
-                            accept_flags: app.review.accept_flags,
-                        });
-                    }
+                    batch_row_ui(app, ui, b);
                     ui.end_row();
                 }
             });
@@ -277,4 +472,53 @@ fn batches_ui(app: &mut StationApp, ui: &mut egui::Ui) {
                 ui.label("No closed batches.");
             }
         });
+}
+
+fn batch_row_ui(app: &mut StationApp, ui: &mut egui::Ui, b: &BatchRow) {
+    ui.monospace(short(&b.id));
+    ui.label(&b.label);
+    ui.label(format!("{} ({} sides)", sheets_scanned(b), b.sides));
+    ui.horizontal(|ui| {
+        let count = app
+            .review
+            .expected
+            .entry(b.id.clone())
+            .or_insert(b.expected_sheets.unwrap_or(0));
+        ui.add(egui::DragValue::new(count).range(0..=100_000))
+            .on_hover_text("Sheets counted for this batch (from the box's transmittal slip)");
+        let count = *count;
+        if count > 0
+            && Some(count) != b.expected_sheets
+            && ui
+                .button(format!("Set count {}", short(&b.id)))
+                .clicked()
+        {
+            app.send(Command::SetExpectedSheets {
+                batch: b.id.clone(),
+                sheets: count,
+            });
+        }
+    });
+    let (words, agrees) = reconciliation(b);
+    if agrees {
+        ui.label(words);
+    } else {
+        ui.colored_label(ui.visuals().warn_fg_color, words);
+    }
+    ui.label(b.records.to_string());
+    ui.label(b.open_flags.to_string());
+    let can = (b.open_flags == 0 && agrees) || app.review.accept_flags;
+    if ui
+        .add_enabled(
+            can,
+            egui::Button::new(format!("Approve batch {}", short(&b.id))),
+        )
+        .on_hover_text("Queue it for upload")
+        .clicked()
+    {
+        app.send(Command::ApproveBatch {
+            batch: b.id.clone(),
+            accept_flags: app.review.accept_flags,
+        });
+    }
 }

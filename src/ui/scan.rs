@@ -177,7 +177,7 @@ impl ScanScreen {
         live.texture.as_ref()
     }
 
-    fn request(
+    pub(super) fn request(
         &self,
         on_demand: Option<(crate::batch::PatientId, Option<String>, Option<String>)>,
         resume: Option<String>,
@@ -507,22 +507,31 @@ fn strip_ui(app: &mut StationApp, ui: &mut egui::Ui) {
         });
 }
 
-fn page_ui(app: &mut StationApp, ui: &mut egui::Ui) {
-    let zoom_in = ui
-        .ctx()
-        .input(|i| i.key_pressed(egui::Key::Plus) || i.key_pressed(egui::Key::Equals));
-    let zoom_out = ui.ctx().input(|i| i.key_pressed(egui::Key::Minus));
-    if zoom_in {
-        app.scan.zoom = (app.scan.zoom * 1.25).min(6.0);
+/// The zoom slider, and the + and - keys while no text field has the keyboard.
+pub fn zoom_ui(ui: &mut egui::Ui, zoom: &mut f32) {
+    let typing = ui.ctx().memory(|m| m.focused().is_some());
+    let (zoom_in, zoom_out) = ui.ctx().input(|i| {
+        (
+            i.key_pressed(egui::Key::Plus) || i.key_pressed(egui::Key::Equals),
+            i.key_pressed(egui::Key::Minus),
+        )
+    });
+    if zoom_in && !typing {
+        *zoom = (*zoom * 1.25).min(6.0);
     }
-    if zoom_out {
-        app.scan.zoom = (app.scan.zoom / 1.25).max(0.25);
+    if zoom_out && !typing {
+        *zoom = (*zoom / 1.25).max(0.25);
     }
     ui.horizontal(|ui| {
         let l = ui.label("Zoom");
-        ui.add(egui::Slider::new(&mut app.scan.zoom, 0.25..=6.0).logarithmic(true))
-            .labelled_by(l.id);
+        ui.add(egui::Slider::new(zoom, 0.25..=6.0).logarithmic(true))
+            .labelled_by(l.id)
+            .on_hover_text("+ / -");
     });
+}
+
+fn page_ui(app: &mut StationApp, ui: &mut egui::Ui) {
+    zoom_ui(ui, &mut app.scan.zoom);
     let selected = app
         .scan
         .selected

@@ -1,13 +1,20 @@
-//! The supervisor's actions: approve a flagged page, restore a page removed as
-//! blank, fix a record's identifier. Changes that affect separation (a restored
-//! page, a new identifier) separate the batch again, so records, documents and
-//! flags always follow from the pages and the supervisor's decisions. Runs on
-//! the station worker's thread (or the caller's).
+//! The supervisor's actions: approve a flagged page, turn it, restore a page
+//! that was removed, remove one, mark it for rescan, move it to another
+//! document, rescan it in place, fix a record's identifier. Changes that affect
+//! separation separate the batch again, so records, documents and flags always
+//! follow from the pages and the supervisor's decisions. Only batches closed
+//! and not yet approved can change. Runs on the station worker's thread (or
+//! the caller's).
 
 use super::pipeline::close_batch;
+use super::process::{SideMeta, process_side};
+use crate::batch::separate::sheet_and_face;
 use crate::batch::{FlagCode, NhsCheck, PatientId, check_nhs_number};
+use crate::capture::{CaptureError, ScanSettings};
 use crate::config::{Config, ConfigError};
-use crate::store::{Actor, Store, StoreError};
+use crate::store::{Actor, BatchRow, PageDecision, Store, StoreError};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -22,6 +29,19 @@ pub enum ReviewError {
     BadCheckDigit(String),
     #[error("cannot turn the page: {0}")]
     Imaging(#[from] crate::imaging::ImagingError),
+    #[error("the page was not rescanned: {0}. The stored page is unchanged")]
+    Capture(#[from] CaptureError),
+    #[error("batch {0} is {1}: only batches closed and not yet approved can be changed")]
+    NotInReview(String, String),
+}
+
+/// The batch, if it can still be changed (closed or in review).
+fn reviewable(store: &Store, batch: &str) -> Result<BatchRow, ReviewError> {
+    let b = store.find_batch(batch)?;
+    match b.state.as_str() {
+        "closed" | "in_review" => Ok(b),
+        other => Err(ReviewError::NotInReview(b.id.clone(), other.to_string())),
+    }
 }
 
 /// Approves a flagged page or record as it is.
@@ -49,6 +69,7 @@ pub fn restore_page(
     batch: &str,
     side: u32,
 ) -> Result<(), ReviewError> {
+    reviewable(store, batch)?;
     store.restore_side(batch, side, actor)?;
     separate_again(store, cfg, actor, batch)?;
     // Separation notes the restoration as a flag; it is this very decision.
@@ -95,6 +116,7 @@ pub fn fix_identifier(
     text: &str,
 ) -> Result<PatientId, ReviewError> {
     let patient = parse_identifier(cfg, text)?;
+    reviewable(store, batch)?;
     store.set_identifier_fix(batch, record_id, &patient, actor)?;
     separate_again(store, cfg, actor, batch)?;
     Ok(patient)
@@ -109,6 +131,7 @@ pub fn rotate_page(
     side: u32,
     degrees: u16,
 ) -> Result<(), ReviewError> {
+    reviewable(store, batch)?;
     let img = store.page_image(batch, side)?;
     let bytes = store.images().get(&img.sha256)?;
     let (out, page) = crate::imaging::encode::rotate_stored(
@@ -137,4 +160,48 @@ pub fn rotate_page(
         actor,
     )?;
     Ok(())
+}
+
+/// Keeps a decision about a page (remove it, mark it for rescan, move it to
+/// another document) and separates the batch again.
+pub fn decide_page(
+    store: &mut Store,
+    cfg: &Config,
+    actor: &Actor,
+    batch: &str,
+    side: u32,
+    decision: &PageDecision,
+) -> Result<(), ReviewError> {
+    reviewable(store, batch)?;
+    store.decide_page(batch, side, decision, actor)?;
+    separate_again(store, cfg, actor, batch)
+}
+
+/// Scans a page again from `device` and puts it in place of the stored one,
+/// processed and checked like any scanned side; then separates the batch
+/// again. A fault (jam, empty feeder) leaves the stored page as it was.
+pub fn rescan_page(
+    store: &mut Store,
+    cfg: &Config,
+    actor: &Actor,
+    (batch, side): (&str, u32),
+    (device, settings): (&str, &ScanSettings),
+    cancel: Arc<AtomicBool>,
+) -> Result<(), ReviewError> {
+    let b = reviewable(store, batch)?;
+    if !store.committed_sides(&b.id)?.contains_key(&side) {
+        return Err(StoreError::NotFound(format!("side {side} of batch {}", b.id)).into());
+    }
+    let raster = super::scan::capture_one(device, settings, b.duplex, side, cancel)?;
+    let (sheet, face) = sheet_and_face(side, b.duplex);
+    let meta = SideMeta {
+        batch_id: b.id.clone(),
+        side,
+        sheet,
+        face,
+        origin: format!("{device}#rescan"),
+    };
+    let row = process_side(&meta, &raster, cfg, store.images())?;
+    store.replace_page(&row, actor)?;
+    separate_again(store, cfg, actor, &b.id)
 }

@@ -349,9 +349,9 @@ fn facts_of(row: &PageRow) -> SideFacts {
         face: Some(row.face),
         barcodes: row.barcodes.clone(),
         blank: row.blank,
-        restored: false,
         unreadable: row.error.clone(),
         flags: row.flags.clone(),
+        ..Default::default()
     }
 }
 
@@ -400,6 +400,65 @@ fn start_or_resume(
     Ok((id, duplex, opts.specialty.clone()))
 }
 
+/// Opens `device` (a SANE scanner, the demo feeder or a drop folder) and
+/// runs `f` on it; `first_side` is where a resumed demo or folder picks up.
+fn with_source<T>(
+    device: &str,
+    settings: &ScanSettings,
+    duplex: bool,
+    first_side: u32,
+    f: impl FnOnce(&mut dyn PageSource) -> Result<T, CaptureError>,
+) -> Result<T, CaptureError> {
+    if device == DEMO_DEVICE {
+        let mut settings = settings.clone();
+        if settings.source.is_none() {
+            settings.source = Some(if duplex {
+                SourceKind::Duplex
+            } else {
+                SourceKind::Feeder
+            });
+        }
+        return f(&mut DemoFeeder::new(&settings, first_side as usize)?);
+    }
+    if let Some(dir) = device.strip_prefix(folder::PREFIX) {
+        let mut source = FolderSource::open(
+            std::path::Path::new(dir),
+            settings.dpi,
+            duplex,
+            first_side as usize,
+        )?;
+        return f(&mut source);
+    }
+    let sane = Sane::init()?;
+    let mut scanner = sane.open(device)?;
+    scanner.apply(settings)?;
+    f(&mut scanner)
+}
+
+/// Captures a single side (a page rescanned to replace a stored one) on a
+/// capture thread, as libsane wants. The demo feeder and a drop folder give
+/// the side at position `side` of their stack.
+pub fn capture_one(
+    device: &str,
+    settings: &ScanSettings,
+    duplex: bool,
+    side: u32,
+    cancel: Arc<AtomicBool>,
+) -> Result<crate::imaging::Raster, CaptureError> {
+    let (device, settings) = (device.to_string(), settings.clone());
+    std::thread::Builder::new()
+        .name("folio-capture".into())
+        .spawn(move || {
+            with_source(&device, &settings, duplex, side, |source| {
+                source.set_cancel(cancel);
+                source.next_side(&mut |_| {})?.ok_or(CaptureError::FeederEmpty)
+            })
+        })
+        .map_err(|e| CaptureError::Other(e.to_string()))?
+        .join()
+        .unwrap_or_else(|_| Err(CaptureError::Other("the capture thread crashed".into())))
+}
+
 /// The capture thread's work.
 struct Capture {
     device: String,
@@ -413,31 +472,13 @@ struct Capture {
 
 impl Capture {
     fn run(self, feeder: &mut Feeder) -> Result<(), CaptureError> {
-        if self.device == DEMO_DEVICE {
-            let mut settings = self.settings.clone();
-            if settings.source.is_none() {
-                settings.source = Some(if self.duplex {
-                    SourceKind::Duplex
-                } else {
-                    SourceKind::Feeder
-                });
-            }
-            let mut demo = DemoFeeder::new(&settings, self.first_side as usize)?;
-            return self.feed(&mut demo, feeder);
-        }
-        if let Some(dir) = self.device.strip_prefix(folder::PREFIX) {
-            let mut source = FolderSource::open(
-                std::path::Path::new(dir),
-                self.settings.dpi,
-                self.duplex,
-                self.first_side as usize,
-            )?;
-            return self.feed(&mut source, feeder);
-        }
-        let sane = Sane::init()?;
-        let mut scanner = sane.open(&self.device)?;
-        scanner.apply(&self.settings)?;
-        self.feed(&mut scanner, feeder)
+        with_source(
+            &self.device,
+            &self.settings,
+            self.duplex,
+            self.first_side,
+            |source| self.feed(source, feeder),
+        )
     }
 
     /// Reads sides until the feeder is empty, a fault, or the pipeline stops.

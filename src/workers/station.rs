@@ -14,8 +14,12 @@ use super::review;
 use super::scan::{self, BandEvent, ScanOptions, ScanProgress, ScanReport};
 use super::upload::{self as uploader, UploadEvent, UploadOptions};
 use crate::batch::{BatchSource, PatientId};
+use crate::capture::ScanSettings;
 use crate::config::Config;
-use crate::store::{Actor, BatchRow, BatchTree, ImageStore, OutboxRow, ReviewItem, Store};
+use crate::store::{
+    Actor, BatchRow, BatchTree, DocChoice, ImageStore, OutboxRow, PageDecision, ReviewItem, Store,
+};
+use std::collections::HashMap;
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -58,6 +62,24 @@ pub enum Command {
         record: String,
         text: String,
     },
+    /// Remove a page, mark it for rescan, or move it to another document.
+    DecidePage {
+        batch: String,
+        side: u32,
+        decision: PageDecision,
+    },
+    /// Scan a page again (device, profile and options as for a scan) and put
+    /// it in place of the stored one.
+    RescanPage {
+        batch: String,
+        side: u32,
+        scanner: ScanRequest,
+    },
+    /// The sheets counted for a batch (reconciled against those scanned).
+    SetExpectedSheets {
+        batch: String,
+        sheets: u32,
+    },
     ApproveBatch {
         batch: String,
         accept_flags: bool,
@@ -73,6 +95,8 @@ pub enum Command {
 pub struct Snapshot {
     pub batches: Vec<BatchRow>,
     pub review: Vec<ReviewItem>,
+    /// Documents of the batches in review, by batch id (to move pages into).
+    pub documents: HashMap<String, Vec<DocChoice>>,
     pub outbox: Vec<OutboxRow>,
     pub devices: Vec<String>,
     pub profiles: Vec<String>,
@@ -199,8 +223,21 @@ impl Worker {
     }
 
     fn snapshot(&mut self) -> Result<(), String> {
+        let batches = self.store.list_batches().map_err(|e| e.to_string())?;
+        let mut documents = HashMap::new();
+        for b in batches
+            .iter()
+            .filter(|b| b.state == "closed" || b.state == "in_review")
+        {
+            let docs = self
+                .store
+                .document_choices(&b.id)
+                .map_err(|e| e.to_string())?;
+            documents.insert(b.id.clone(), docs);
+        }
         let s = Snapshot {
-            batches: self.store.list_batches().map_err(|e| e.to_string())?,
+            batches,
+            documents,
             review: self.store.review_queue().map_err(|e| e.to_string())?,
             outbox: self.store.outbox().map_err(|e| e.to_string())?,
             devices: self.devices.clone(),
@@ -268,6 +305,52 @@ impl Worker {
                 .map_err(|e| s(&e))?;
                 (self.emit)(Event::Notice(format!("record set to {}", p.describe())));
             }
+            Command::DecidePage {
+                batch,
+                side,
+                decision,
+            } => {
+                review::decide_page(
+                    &mut self.store,
+                    &self.cfg,
+                    &self.actor,
+                    &batch,
+                    side,
+                    &decision,
+                )
+                .map_err(|e| s(&e))?;
+                (self.emit)(Event::Notice(match decision {
+                    PageDecision::Remove => format!("side {side} removed (Restore puts it back)"),
+                    PageDecision::MarkRescan(_) => format!("side {side} marked for rescan"),
+                    PageDecision::MoveTo(_) => format!("side {side} moved"),
+                }));
+            }
+            Command::RescanPage {
+                batch,
+                side,
+                scanner,
+            } => {
+                self.cancel.store(false, Ordering::SeqCst);
+                let (settings, _) = self.settings(&scanner)?;
+                review::rescan_page(
+                    &mut self.store,
+                    &self.cfg,
+                    &self.actor,
+                    (&batch, side),
+                    (&scanner.device, &settings),
+                    self.cancel.clone(),
+                )
+                .map_err(|e| s(&e))?;
+                (self.emit)(Event::Notice(format!(
+                    "side {side} rescanned on {} and replaced",
+                    scanner.device
+                )));
+            }
+            Command::SetExpectedSheets { batch, sheets } => {
+                self.store
+                    .set_expected_sheets(&batch, sheets, &self.actor)
+                    .map_err(|e| s(&e))?;
+            }
             Command::ApproveBatch {
                 batch,
                 accept_flags,
@@ -296,20 +379,26 @@ impl Worker {
         self.snapshot()
     }
 
-    fn scan(&mut self, req: ScanRequest) -> Result<(), String> {
-        self.cancel.store(false, Ordering::SeqCst);
+    /// The scan settings of a request (its profile's, and its options), and
+    /// the profile's choice of bilevel storage.
+    fn settings(&self, req: &ScanRequest) -> Result<(ScanSettings, Option<bool>), String> {
         let profile = req
             .profile
             .as_ref()
             .and_then(|p| self.cfg.profiles().get(p).cloned());
-        let settings = profile
+        let mut settings = profile
             .as_ref()
             .map(|p| p.settings())
             .transpose()
             .map_err(|e| e.to_string())?
             .unwrap_or_default();
-        let mut settings = settings;
         settings.options.extend(req.options.iter().cloned());
+        Ok((settings, profile.and_then(|p| p.typed_as_bilevel)))
+    }
+
+    fn scan(&mut self, req: ScanRequest) -> Result<(), String> {
+        self.cancel.store(false, Ordering::SeqCst);
+        let (settings, typed_as_bilevel) = self.settings(&req)?;
         let (patient, specialty, doc_type) = match req.on_demand.clone() {
             Some((p, sp, dt)) => (Some(p), sp, dt),
             None => (None, None, None),
@@ -322,7 +411,7 @@ impl Worker {
             resume: req.resume.clone(),
             source: req.on_demand.as_ref().map(|_| BatchSource::OnDemand),
             keep_open: false,
-            typed_as_bilevel: profile.and_then(|p| p.typed_as_bilevel),
+            typed_as_bilevel,
             cancel: self.cancel.clone(),
             patient,
             doc_type,
