@@ -145,7 +145,7 @@ fn a_demo_scan_shows_pages_arriving_and_a_jam_in_the_window_then_resumes() {
             .any(|b| b.id == report.batch_id && b.state != "scanning")
     });
     // The thumbnails of the stored sides come back as textures.
-    wait(&mut h, "thumbnails", |a| a.textures_loaded() > 0);
+    wait(&mut h, "thumbnails", |a| a.textures_loaded().0 > 0);
 }
 
 /// A stack made to need a supervisor: a record sheet with an NHS number that
@@ -354,7 +354,12 @@ fn review_moves_removes_marks_and_rescans_pages_then_reconciles_the_count() {
         write_page(&stack.join(format!("side-{i:02}")), &r, "png");
     }
     // The sheet put back on the scanner: side 4 without the stray label.
-    let clean = folio::synth::render(&SideKind::Clinical { label: None }, &spec, 399, &mut painter);
+    let clean = folio::synth::render(
+        &SideKind::Clinical { label: None },
+        &spec,
+        399,
+        &mut painter,
+    );
     let rescanned = write_page(&st.dir.path().join("rescan"), &clean, "pgm");
     let batch = st.import(&[], &[&stack])["batch_id"]
         .as_str()
@@ -371,7 +376,26 @@ fn review_moves_removes_marks_and_rescans_pages_then_reconciles_the_count() {
     };
 
     // Side 2 belongs to the second record: moved there, its label now agrees.
+    // Zoomed in with +, the page is shown at full resolution.
     select(&mut h, "misfiled_identifier · side 2");
+    let page = h
+        .state()
+        .snapshot
+        .review
+        .iter()
+        .find(|i| i.side == Some(2))
+        .cloned()
+        .unwrap();
+    let full = page.image.expect("the page's stored image").sha256;
+    assert!(
+        !h.state().has_texture(&full),
+        "not loaded before it is needed"
+    );
+    for _ in 0..6 {
+        h.key_press(egui::Key::Plus);
+    }
+    wait(&mut h, "the full-resolution page", |a| a.has_texture(&full));
+    h.key_press(egui::Key::Minus);
     h.get_by_label("Move to").click();
     h.step();
     h.step();
@@ -423,11 +447,19 @@ fn review_moves_removes_marks_and_rescans_pages_then_reconciles_the_count() {
         .iter()
         .map(|r| (r["side"].as_u64().unwrap(), r["reason"].as_str().unwrap()))
         .collect();
-    assert!(removed.contains(&(3, "removed_by_supervisor")), "{removed:?}");
+    assert!(
+        removed.contains(&(3, "removed_by_supervisor")),
+        "{removed:?}"
+    );
 
     // Every decision is in the audit trail, with the operator.
     let audit = st.json(&["audit", &batch, "--json"]);
-    for action in ["page.move", "page.remove", "page.mark_rescan", "page.rescan"] {
+    for action in [
+        "page.move",
+        "page.remove",
+        "page.mark_rescan",
+        "page.rescan",
+    ] {
         assert!(
             audit
                 .as_array()
@@ -443,13 +475,17 @@ fn review_moves_removes_marks_and_rescans_pages_then_reconciles_the_count() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|e| e["action"] == "page.rescan" && e["detail"] == "side 4 replaced from pnm:0#rescan"),
+            .any(|e| e["action"] == "page.rescan"
+                && e["detail"] == "side 4 replaced from pnm:0#rescan"),
         "the new side came through SANE: {audit:#}"
     );
 
     // Reconciliation: 9 sheets counted, 7 scanned; then the right count.
     wait(&mut h, "no open flags", |a| {
-        a.snapshot.batches.iter().any(|b| b.id == batch && b.open_flags == 0)
+        a.snapshot
+            .batches
+            .iter()
+            .any(|b| b.id == batch && b.open_flags == 0)
     });
     for (count, words) in [(9, "2 sheets missing"), (7, "matches")] {
         h.state_mut().review.expected.insert(batch.clone(), count);

@@ -460,10 +460,13 @@ impl Separator<'_, '_> {
         flags.extend(label_flags(&m.labels, recs[ri].patient.as_ref()));
         let pages = &mut recs[ri].documents[di].pages;
         let at = pages.partition_point(|p| p.side < m.side);
-        pages.insert(at, PageLayout {
-            side: m.side,
-            flags,
-        });
+        pages.insert(
+            at,
+            PageLayout {
+                side: m.side,
+                flags,
+            },
+        );
     }
 
     fn record_flag(&mut self, flag: Flag) {

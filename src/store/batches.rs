@@ -45,7 +45,7 @@ pub struct BatchRow {
 }
 
 /// A stored page image.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredImage {
     pub sha256: String,
     pub encoding: Encoding,
@@ -151,10 +151,10 @@ fn batch_row(r: &Row<'_>) -> rusqlite::Result<BatchRow> {
     })
 }
 
-const IMAGE_COLS: &str = "image_sha256, encoding, kind, width, height, dpi, bytes";
+pub(super) const IMAGE_COLS: &str = "image_sha256, encoding, kind, width, height, dpi, bytes";
 
 /// Reads the seven image columns starting at `at`.
-fn stored_image(r: &Row<'_>, at: usize) -> rusqlite::Result<Option<StoredImage>> {
+pub(super) fn stored_image(r: &Row<'_>, at: usize) -> rusqlite::Result<Option<StoredImage>> {
     let sha: Option<String> = r.get(at)?;
     let Some(sha256) = sha else { return Ok(None) };
     let enc: String = r.get(at + 1)?;
@@ -503,7 +503,13 @@ impl Store {
         {
             return Err(StoreError::NotFound(format!("batch {batch_id}")));
         }
-        audit::append(&tx, actor, "batch.expected_sheets", batch_id, &sheets.to_string())?;
+        audit::append(
+            &tx,
+            actor,
+            "batch.expected_sheets",
+            batch_id,
+            &sheets.to_string(),
+        )?;
         tx.commit()?;
         Ok(())
     }

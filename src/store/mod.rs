@@ -133,7 +133,9 @@ impl Store {
 
     /// The audit trail, oldest first (of one batch, when given).
     pub fn audit_events(&self, batch: Option<&str>) -> Result<Vec<audit::AuditEvent>, StoreError> {
-        let id = batch.map(|b| self.find_batch(b).map(|b| b.id)).transpose()?;
+        let id = batch
+            .map(|b| self.find_batch(b).map(|b| b.id))
+            .transpose()?;
         audit::events(&self.conn, id.as_deref())
     }
 

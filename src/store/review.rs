@@ -2,6 +2,7 @@
 //! across closed batches, resolving flags, restoring pages, identifier fixes
 //! and the patient of on-demand batches. Every change is audited.
 
+use super::batches::{IMAGE_COLS, stored_image};
 use super::{Actor, Store, StoreError, audit};
 use crate::batch::PatientId;
 use rusqlite::{OptionalExtension, params};
@@ -57,6 +58,17 @@ pub struct ReviewItem {
     pub thumb_sha256: Option<String>,
     /// Thumbnails of the sides around it, for context: (side, SHA-256).
     pub neighbours: Vec<(u32, String)>,
+    /// The page as stored, for looking closely.
+    pub image: Option<super::StoredImage>,
+}
+
+/// The image columns of the pages table under alias `t`.
+fn image_cols(t: &str) -> String {
+    IMAGE_COLS
+        .split(", ")
+        .map(|c| format!("{t}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn patient_words(nhs: Option<String>, hosp: Option<String>) -> Option<String> {
@@ -69,13 +81,13 @@ impl Store {
     /// approved; oldest batch first.
     pub fn review_queue(&self) -> Result<Vec<ReviewItem>, StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT f.id, f.code, f.detail, f.batch_id, b.label, f.record_id, r.nhs_number, r.hospital_number,
-                    f.side, p.preview_sha256, p.thumb_sha256
+            &format!("SELECT f.id, f.code, f.detail, f.batch_id, b.label, f.record_id, r.nhs_number, r.hospital_number,
+                    f.side, p.preview_sha256, p.thumb_sha256, {}
              FROM flags f JOIN batches b ON b.id = f.batch_id
              LEFT JOIN records r ON r.id = f.record_id
              LEFT JOIN pages p ON p.batch_id = f.batch_id AND p.side = f.side
              WHERE f.resolved_at IS NULL AND b.state IN ('closed', 'in_review')
-             ORDER BY b.created, f.side, f.id",
+             ORDER BY b.created, f.side, f.id", image_cols("p")),
         )?;
         let mut items: Vec<ReviewItem> = stmt
             .query_map([], |r| {
@@ -93,15 +105,16 @@ impl Store {
                     preview_sha256: r.get(9)?,
                     thumb_sha256: r.get(10)?,
                     neighbours: Vec::new(),
+                    image: stored_image(r, 11)?,
                 })
             })?
             .collect::<Result<_, _>>()?;
         let mut stmt = self.conn.prepare(
-            "SELECT x.batch_id, b.label, x.side, p.preview_sha256, p.thumb_sha256, x.reason
+            &format!("SELECT x.batch_id, b.label, x.side, p.preview_sha256, p.thumb_sha256, x.reason, {}
              FROM removed x JOIN batches b ON b.id = x.batch_id
              JOIN pages p ON p.batch_id = x.batch_id AND p.side = x.side
              WHERE x.reason IN ('blank', 'removed_by_supervisor') AND b.state IN ('closed', 'in_review')
-             ORDER BY b.created, x.side",
+             ORDER BY b.created, x.side", image_cols("p")),
         )?;
         let blanks = stmt.query_map([], |r| {
             Ok(ReviewItem {
@@ -114,6 +127,7 @@ impl Store {
                 preview_sha256: r.get(3)?,
                 thumb_sha256: r.get(4)?,
                 neighbours: Vec::new(),
+                image: stored_image(r, 6)?,
             })
         })?;
         for b in blanks {
@@ -146,8 +160,8 @@ impl Store {
         )?;
         let rows = stmt.query_map([batch_id], |r| {
             let ordinal: u32 = r.get(3)?;
-            let patient = patient_words(r.get(4)?, r.get(5)?)
-                .unwrap_or_else(|| "no identifier".into());
+            let patient =
+                patient_words(r.get(4)?, r.get(5)?).unwrap_or_else(|| "no identifier".into());
             let doc_type: Option<String> = r.get(2)?;
             let pages: u32 = r.get(6)?;
             Ok(DocChoice {

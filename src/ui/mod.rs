@@ -12,7 +12,7 @@ mod uploads;
 use crate::config::Config;
 use crate::store::{Actor, BatchTree};
 use crate::workers::UploadEvent;
-use crate::workers::station::{self, Command, Event, Snapshot, Station};
+use crate::workers::station::{self, Command, Event, ImageRequest, Snapshot, Station};
 use eframe::egui;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -39,34 +39,53 @@ impl Tab {
 
 /// Longest the window spends on worker events in one frame.
 const DRAIN_BUDGET: Duration = Duration::from_millis(4);
-/// Textures kept (thumbnails are small; previews are a few MB each).
-const MAX_TEXTURES: usize = 400;
+/// Bytes of textures kept: a few hundred thumbnails (100 KB each), some
+/// previews (6 MB) and a page or two at full resolution (35 MB at 300 dpi).
+const TEXTURE_BUDGET: usize = 256 << 20;
 
-/// Textures made from stored images, by SHA-256, least recently made first out.
+/// Textures made from stored images, by SHA-256, oldest made first out once
+/// they pass the budget, so memory stays bounded however long the batch.
 #[derive(Default)]
 pub struct Textures {
-    by_sha: HashMap<String, egui::TextureHandle>,
+    by_sha: HashMap<String, (egui::TextureHandle, usize)>,
     order: VecDeque<String>,
     requested: HashSet<String>,
+    bytes: usize,
 }
 
 impl Textures {
-    /// The texture of an image, asking the workers for it the first time.
+    /// The texture of a thumbnail or preview, asking the workers for it the
+    /// first time.
     pub fn get(&mut self, sha: &str, station: &Station) -> Option<&egui::TextureHandle> {
+        self.request(ImageRequest::Rendering(sha.to_string()), station)
+    }
+
+    /// The texture of an image, asking the workers for it the first time.
+    pub fn request(
+        &mut self,
+        req: ImageRequest,
+        station: &Station,
+    ) -> Option<&egui::TextureHandle> {
+        let sha = req.sha256();
         if !self.by_sha.contains_key(sha) && self.requested.insert(sha.to_string()) {
-            let _ = station.images.send(sha.to_string());
+            let _ = station.images.send(req.clone());
         }
-        self.by_sha.get(sha)
+        self.by_sha.get(req.sha256()).map(|(t, _)| t)
     }
 
     fn insert(&mut self, ctx: &egui::Context, sha: String, w: usize, h: usize, rgba: &[u8]) {
         let image = egui::ColorImage::from_rgba_unmultiplied([w, h], rgba);
         let tex = ctx.load_texture(&sha, image, egui::TextureOptions::LINEAR);
-        self.by_sha.insert(sha.clone(), tex);
+        if let Some((_, b)) = self.by_sha.insert(sha.clone(), (tex, rgba.len())) {
+            self.bytes -= b;
+        }
+        self.bytes += rgba.len();
         self.order.push_back(sha);
-        while self.order.len() > MAX_TEXTURES {
-            if let Some(old) = self.order.pop_front() {
-                self.by_sha.remove(&old);
+        while self.bytes > TEXTURE_BUDGET && self.order.len() > 1 {
+            if let Some(old) = self.order.pop_front()
+                && let Some((_, b)) = self.by_sha.remove(&old)
+            {
+                self.bytes -= b;
                 self.requested.remove(&old);
             }
         }
@@ -201,9 +220,14 @@ impl StationApp {
         self.exit_after_scan = var("FOLIO_EXIT_AFTER_SCAN").is_some();
     }
 
-    /// Textures made so far (tests, and the memory bound).
-    pub fn textures_loaded(&self) -> usize {
-        self.textures.by_sha.len()
+    /// Textures held, and their bytes (tests, and the memory bound).
+    pub fn textures_loaded(&self) -> (usize, usize) {
+        (self.textures.by_sha.len(), self.textures.bytes)
+    }
+
+    /// Whether the image with this SHA-256 is held as a texture.
+    pub fn has_texture(&self, sha: &str) -> bool {
+        self.textures.by_sha.contains_key(sha)
     }
 
     pub fn send(&self, c: Command) {

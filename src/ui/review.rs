@@ -7,7 +7,7 @@
 
 use super::StationApp;
 use crate::store::{BatchRow, PageDecision, ReviewItem, ReviewKind};
-use crate::workers::station::Command;
+use crate::workers::station::{Command, ImageRequest};
 use eframe::egui;
 
 #[derive(Default)]
@@ -152,7 +152,9 @@ fn queue_ui(app: &mut StationApp, ui: &mut egui::Ui, items: &[ReviewItem]) {
             if i == flags {
                 ui.separator();
                 ui.strong(format!("Pages taken out: {}", items.len() - flags))
-                    .on_hover_text("Listed so nothing is dropped silently; Restore (R) puts one back");
+                    .on_hover_text(
+                        "Listed so nothing is dropped silently; Restore (R) puts one back",
+                    );
             }
             if ui
                 .selectable_label(app.review.selected == i, title(item))
@@ -214,7 +216,12 @@ fn item_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem, keys: &Ke
             }
         }
         ReviewKind::Removed { .. } => {
-            if action(ui, "Restore page", "Put it back in its document (R)", keys.restore) {
+            if action(
+                ui,
+                "Restore page",
+                "Put it back in its document (R)",
+                keys.restore,
+            ) {
                 app.send(Command::RestorePage {
                     batch: batch.clone(),
                     side: item.side.unwrap_or_default(),
@@ -232,21 +239,30 @@ fn item_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem, keys: &Ke
     ui.separator();
     neighbours_ui(app, ui, item);
     super::scan::zoom_ui(ui, &mut app.review.zoom);
-    egui::ScrollArea::both().show(ui, |ui| match &item.preview_sha256 {
-        Some(sha) => match app.textures.get(sha, &app.station) {
-            Some(t) => {
-                let size = t.size_vec2();
-                let scale = (ui.available_width() / size.x).min(1.0) * app.review.zoom;
-                ui.image((t.id(), size * scale));
-            }
-            None => {
-                ui.spinner();
-            }
-        },
-        None => {
-            ui.label("(a record-level flag: no single page)");
-        }
-    });
+    egui::ScrollArea::both().show(ui, |ui| page_ui(app, ui, item));
+}
+
+/// The page large: the screen preview, or the page at full resolution once
+/// the zoom goes past what the preview holds (loaded then, not before).
+fn page_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem) {
+    let Some(sha) = &item.preview_sha256 else {
+        ui.label("(a record-level flag: no single page)");
+        return;
+    };
+    let Some(preview) = app.textures.get(sha, &app.station).cloned() else {
+        ui.spinner();
+        return;
+    };
+    let size = preview.size_vec2();
+    let shown = size * (ui.available_width() / size.x).min(1.0) * app.review.zoom;
+    let full = match &item.image {
+        Some(img) if shown.x > size.x * 1.1 => app
+            .textures
+            .request(ImageRequest::Page(img.clone()), &app.station)
+            .cloned(),
+        _ => None,
+    };
+    ui.image((full.as_ref().unwrap_or(&preview).id(), shown));
 }
 
 /// Mark for rescan (someone fetches the folder later), or rescan now on the
@@ -417,7 +433,11 @@ fn neighbours_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem) {
 
 /// Sheets the batch's sides make up.
 fn sheets_scanned(b: &BatchRow) -> u32 {
-    if b.duplex { b.sides.div_ceil(2) } else { b.sides }
+    if b.duplex {
+        b.sides.div_ceil(2)
+    } else {
+        b.sides
+    }
 }
 
 /// Expected against scanned sheets, in words, and whether they agree.
@@ -489,9 +509,7 @@ fn batch_row_ui(app: &mut StationApp, ui: &mut egui::Ui, b: &BatchRow) {
         let count = *count;
         if count > 0
             && Some(count) != b.expected_sheets
-            && ui
-                .button(format!("Set count {}", short(&b.id)))
-                .clicked()
+            && ui.button(format!("Set count {}", short(&b.id))).clicked()
         {
             app.send(Command::SetExpectedSheets {
                 batch: b.id.clone(),

@@ -451,7 +451,9 @@ pub fn capture_one(
         .spawn(move || {
             with_source(&device, &settings, duplex, side, |source| {
                 source.set_cancel(cancel);
-                source.next_side(&mut |_| {})?.ok_or(CaptureError::FeederEmpty)
+                source
+                    .next_side(&mut |_| {})?
+                    .ok_or(CaptureError::FeederEmpty)
             })
         })
         .map_err(|e| CaptureError::Other(e.to_string()))?

@@ -16,11 +16,13 @@ use super::upload::{self as uploader, UploadEvent, UploadOptions};
 use crate::batch::{BatchSource, PatientId};
 use crate::capture::ScanSettings;
 use crate::config::Config;
+use crate::imaging::encode::Encoding;
 use crate::store::{
     Actor, BatchRow, BatchTree, DocChoice, ImageStore, OutboxRow, PageDecision, ReviewItem, Store,
+    StoredImage,
 };
-use std::collections::HashMap;
 use crossbeam_channel::{Receiver, Sender, unbounded};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -143,12 +145,30 @@ pub struct ScanFailure {
 /// The window's end of the workers.
 pub struct Station {
     pub commands: Sender<Command>,
-    /// Images to decode (SHA-256s): straight to the decoder, so thumbnails
-    /// arrive while a scan keeps the station thread busy.
-    pub images: Sender<String>,
+    /// Images to decode: straight to the decoder, so thumbnails arrive while
+    /// a scan keeps the station thread busy.
+    pub images: Sender<ImageRequest>,
     pub events: Receiver<Event>,
     /// Set to stop the scan in progress (sides already stored are kept).
     pub cancel: Arc<AtomicBool>,
+}
+
+/// An image the window wants as a texture.
+#[derive(Debug, Clone)]
+pub enum ImageRequest {
+    /// A thumbnail or screen preview (JPEG), by SHA-256.
+    Rendering(String),
+    /// A page at full resolution (JPEG or CCITT G4), for a close look.
+    Page(StoredImage),
+}
+
+impl ImageRequest {
+    pub fn sha256(&self) -> &str {
+        match self {
+            ImageRequest::Rendering(s) => s,
+            ImageRequest::Page(i) => &i.sha256,
+        }
+    }
 }
 
 /// Width of the live preview, pixels.
@@ -506,21 +526,28 @@ fn spawn_preview(bands: Receiver<BandEvent>, emit: Emit) -> std::thread::JoinHan
         .expect("spawn the preview thread")
 }
 
-/// Decodes stored JPEGs (thumbnails, previews) for textures.
-fn spawn_images(images: ImageStore, emit: Emit) -> Sender<String> {
-    let (tx, rx) = unbounded::<String>();
+/// Decodes stored images (thumbnails, previews, whole pages) for textures.
+fn spawn_images(images: ImageStore, emit: Emit) -> Sender<ImageRequest> {
+    let (tx, rx) = unbounded::<ImageRequest>();
     let _ = std::thread::Builder::new()
         .name("folio-images".into())
         .spawn(move || {
-            for sha in rx {
-                let decoded = images
-                    .get(&sha)
-                    .ok()
-                    .and_then(|bytes| image::load_from_memory(&bytes).ok());
+            for req in rx {
+                let Ok(bytes) = images.get(req.sha256()) else {
+                    continue;
+                };
+                let decoded = match &req {
+                    ImageRequest::Page(i) if i.encoding == Encoding::G4 => {
+                        let r = crate::imaging::encode::decode_g4(&bytes, i.width, i.height, i.dpi);
+                        image::GrayImage::from_raw(r.width, r.height, r.data)
+                            .map(image::DynamicImage::ImageLuma8)
+                    }
+                    _ => image::load_from_memory(&bytes).ok(),
+                };
                 if let Some(img) = decoded {
                     let rgba = img.to_rgba8();
                     emit(Event::Image {
-                        sha256: sha,
+                        sha256: req.sha256().to_string(),
                         width: rgba.width() as usize,
                         height: rgba.height() as usize,
                         rgba: rgba.into_raw(),
