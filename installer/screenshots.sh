@@ -2,13 +2,14 @@
 # Runs the real station window under Xvfb and saves a screenshot of each
 # screen into DIR (default target/screenshots), on a throw-away station with a
 # batch to review, a delivered batch and a demo scan in progress. Also prints
-# the window's frame times while the demo feeder scans a 300-side batch.
+# the window's frame times while the demo feeder scans a 300-side batch, and
+# its peak memory while it scans 2,000 sides.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="$(realpath -m "${1:-target/screenshots}")"
 bash installer/setup.sh
 missing=()
-for p in xvfb imagemagick; do
+for p in xvfb imagemagick time; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -50,3 +51,6 @@ shot settings FOLIO_START_TAB=settings
 echo "frame times while the demo feeder scans about 300 sides at 420 sides a minute:"
 DISPLAY="$display" FOLIO_DEMO_AUTOSCAN=24 FOLIO_DEMO_SPEED=420 FOLIO_EXIT_AFTER_SCAN=1 FOLIO_FRAME_STATS=1 \
   "$bin" 2>&1 | grep -E "^frames:" || true
+echo "peak memory of the window while the demo feeder scans 2,038 sides flat out:"
+DISPLAY="$display" FOLIO_DEMO_AUTOSCAN=150 FOLIO_DEMO_SPEED=0 FOLIO_EXIT_AFTER_SCAN=1 FOLIO_FRAME_STATS=1 \
+  /usr/bin/time -f "peak resident memory %M KiB; %e s" "$bin" 2>&1 | grep -E "^frames:|^peak" || true

@@ -565,6 +565,17 @@ fn end_to_end_demo_scan_review_approve_and_upload() {
         a.scan.last_report.is_some() && !a.scan.scanning
     });
     let batch = h.state().scan.last_report.clone().unwrap().batch_id;
+    // Only the thumbnails in view are laid out (the strip sticks to the
+    // newest), however long the batch.
+    let sides = h.state().scan.strip.len();
+    assert!(sides >= 30, "{sides}");
+    h.step();
+    assert!(h.query_by_label("side 0").is_none());
+    assert!(
+        h.query_all_by_label_contains(&format!("side {}", sides - 1))
+            .count()
+            >= 1
+    );
     h.key_press(egui::Key::F3);
     wait(&mut h, "the batch in review", |a| {
         a.snapshot

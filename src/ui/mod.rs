@@ -327,10 +327,16 @@ impl StationApp {
                 ui.heading("Folio");
                 ui.separator();
                 for (tab, name, key) in Tab::ALL {
+                    // Review counts what waits for a decision (flags), not
+                    // the pages taken out, which are listed there too.
+                    let flags = self
+                        .snapshot
+                        .review
+                        .iter()
+                        .filter(|i| matches!(i.kind, crate::store::ReviewKind::Flag { .. }))
+                        .count();
                     let label = match tab {
-                        Tab::Review if !self.snapshot.review.is_empty() => {
-                            format!("{name} ({})", self.snapshot.review.len())
-                        }
+                        Tab::Review if flags > 0 => format!("{name} ({flags})"),
                         _ => name.to_string(),
                     };
                     if ui

@@ -127,7 +127,10 @@ pub fn review_ui(app: &mut StationApp, ui: &mut egui::Ui) {
         .default_size(360.0)
         .min_size(320.0)
         .resizable(true)
-        .show(ui, |ui| queue_ui(app, ui, &items));
+        .show(ui, |ui| {
+            let moved = app.review.selected != before;
+            queue_ui(app, ui, &items, moved)
+        });
     if app.review.selected != before {
         app.review.identifier.clear();
         app.review.move_to = None;
@@ -141,30 +144,50 @@ pub fn review_ui(app: &mut StationApp, ui: &mut egui::Ui) {
     });
 }
 
-fn queue_ui(app: &mut StationApp, ui: &mut egui::Ui, items: &[ReviewItem]) {
+/// The queue: flags, then the pages taken out. Only the rows in view are laid
+/// out, however long the queue.
+fn queue_ui(app: &mut StationApp, ui: &mut egui::Ui, items: &[ReviewItem], follow: bool) {
     let flags = items
         .iter()
         .filter(|i| matches!(i.kind, ReviewKind::Flag { .. }))
         .count();
     ui.strong(format!("To review: {flags}"));
-    egui::ScrollArea::vertical().show(ui, |ui| {
-        for (i, item) in items.iter().enumerate() {
-            if i == flags {
-                ui.separator();
+    if items.is_empty() {
+        ui.label("Nothing to review.");
+        return;
+    }
+    // One row more than items: the heading of the pages taken out.
+    let heading = (flags < items.len()).then_some(flags);
+    let rows = items.len() + usize::from(heading.is_some());
+    let height = ui.spacing().interact_size.y;
+    let mut area = egui::ScrollArea::vertical();
+    if follow {
+        // Keep the item chosen with the keyboard in view.
+        let row =
+            app.review.selected + usize::from(heading.is_some_and(|h| app.review.selected >= h));
+        let pitch = height + ui.spacing().item_spacing.y;
+        area = area.vertical_scroll_offset((row as f32 * pitch - 3.0 * pitch).max(0.0));
+    }
+    area.show_rows(ui, height, rows, |ui, range| {
+        for row in range {
+            if Some(row) == heading {
                 ui.strong(format!("Pages taken out: {}", items.len() - flags))
                     .on_hover_text(
                         "Listed so nothing is dropped silently; Restore (R) puts one back",
                     );
+                continue;
             }
+            let i = if heading.is_some_and(|h| row > h) {
+                row - 1
+            } else {
+                row
+            };
             if ui
-                .selectable_label(app.review.selected == i, title(item))
+                .selectable_label(app.review.selected == i, title(&items[i]))
                 .clicked()
             {
                 app.review.selected = i;
             }
-        }
-        if items.is_empty() {
-            ui.label("Nothing to review.");
         }
     });
 }

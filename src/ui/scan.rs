@@ -421,7 +421,9 @@ pub fn layout_ui(ui: &mut egui::Ui, layout: &Layout) {
             .unwrap_or_else(|| "no patient yet".into());
         egui::CollapsingHeader::new(format!("Record {}: {who}", i + 1))
             .id_salt(&r.id)
-            .default_open(true)
+            // The last few records open; earlier ones folded, so a long
+            // batch stays a short list.
+            .default_open(i + 3 >= layout.records.len())
             .show(ui, |ui| {
                 for d in &r.documents {
                     ui.label(format!(
@@ -437,74 +439,84 @@ pub fn layout_ui(ui: &mut egui::Ui, layout: &Layout) {
     }
 }
 
+/// Width of one thumbnail in the strip, with its spacing.
+const STRIP_ITEM: f32 = 88.0;
+
+/// The strip of thumbnails. Only the thumbnails in view are laid out and
+/// asked for, so a batch of thousands of sides costs what a screenful does.
 fn strip_ui(app: &mut StationApp, ui: &mut egui::Ui) {
+    let typing = ui.ctx().memory(|m| m.focused().is_some());
+    let (right, left) = ui.ctx().input(|i| {
+        (
+            i.key_pressed(egui::Key::ArrowRight),
+            i.key_pressed(egui::Key::ArrowLeft),
+        )
+    });
+    let n = app.scan.strip.len();
+    let mut moved = false;
+    if n > 0 && !typing && (right || left) {
+        let cur = app.scan.selected.unwrap_or(n - 1);
+        app.scan.selected = Some(if right {
+            (cur + 1).min(n - 1)
+        } else {
+            cur.saturating_sub(1)
+        });
+        moved = true;
+    }
     egui::ScrollArea::horizontal()
         .stick_to_right(true)
-        .show(ui, |ui| {
-            ui.horizontal(|ui| {
-                let (right, left) = ui.ctx().input(|i| {
-                    (
-                        i.key_pressed(egui::Key::ArrowRight),
-                        i.key_pressed(egui::Key::ArrowLeft),
-                    )
+        .show_viewport(ui, |ui, viewport| {
+            let origin = ui.max_rect().min;
+            ui.set_width(n as f32 * STRIP_ITEM);
+            ui.set_height(ui.available_height());
+            let first = (viewport.min.x / STRIP_ITEM).floor().max(0.0) as usize;
+            let last = ((viewport.max.x / STRIP_ITEM).ceil() as usize + 1).min(n);
+            let slot = |i: usize| {
+                egui::Rect::from_min_size(
+                    origin + egui::vec2(i as f32 * STRIP_ITEM, 0.0),
+                    egui::vec2(STRIP_ITEM, 135.0),
+                )
+            };
+            if moved && let Some(sel) = app.scan.selected {
+                ui.scroll_to_rect(slot(sel), None);
+            }
+            for i in first..last {
+                let item = app.scan.strip[i].clone();
+                ui.scope_builder(egui::UiBuilder::new().max_rect(slot(i)), |ui| {
+                    strip_item_ui(app, ui, i, &item)
                 });
-                let n = app.scan.strip.len();
-                if n > 0 {
-                    let cur = app.scan.selected.unwrap_or(n - 1);
-                    if right {
-                        app.scan.selected = Some((cur + 1).min(n - 1));
-                    }
-                    if left {
-                        app.scan.selected = Some(cur.saturating_sub(1));
-                    }
-                }
-                for i in 0..n {
-                    let item = app.scan.strip[i].clone();
-                    ui.vertical(|ui| {
-                        let size = egui::vec2(80.0, 113.0);
-                        let tex = item
-                            .thumb
-                            .as_ref()
-                            .and_then(|t| app.textures.get(t, &app.station))
-                            .map(|t| t.id());
-                        let resp = match tex {
-                            Some(id) => ui.add(
-                                egui::Button::image((id, size))
-                                    .selected(app.scan.selected == Some(i)),
-                            ),
-                            None => ui.add_sized(size, egui::Button::new("…")),
-                        };
-                        let mark = if item.blank {
-                            "removed"
-                        } else if !item.flags.is_empty() {
-                            "flagged"
-                        } else {
-                            ""
-                        };
-                        let resp = resp.on_hover_text(format!(
-                            "side {}{}",
-                            item.side,
-                            if item.flags.is_empty() {
-                                String::new()
-                            } else {
-                                format!(
-                                    ": {}",
-                                    item.flags
-                                        .iter()
-                                        .map(|f| f.as_str())
-                                        .collect::<Vec<_>>()
-                                        .join(", ")
-                                )
-                            }
-                        ));
-                        if resp.clicked() {
-                            app.scan.selected = Some(i);
-                        }
-                        ui.small(format!("{} {mark}", item.side));
-                    });
-                }
-            });
+            }
         });
+}
+
+fn strip_item_ui(app: &mut StationApp, ui: &mut egui::Ui, i: usize, item: &StripItem) {
+    let size = egui::vec2(80.0, 113.0);
+    let tex = item
+        .thumb
+        .as_ref()
+        .and_then(|t| app.textures.get(t, &app.station))
+        .map(|t| t.id());
+    let resp = match tex {
+        Some(id) => ui.add(egui::Button::image((id, size)).selected(app.scan.selected == Some(i))),
+        None => ui.add_sized(size, egui::Button::new("…")),
+    };
+    let mark = if item.blank {
+        "removed"
+    } else if !item.flags.is_empty() {
+        "flagged"
+    } else {
+        ""
+    };
+    let flags: Vec<&str> = item.flags.iter().map(|f| f.as_str()).collect();
+    let hint = if flags.is_empty() {
+        format!("side {}", item.side)
+    } else {
+        format!("side {}: {}", item.side, flags.join(", "))
+    };
+    if resp.on_hover_text(hint).clicked() {
+        app.scan.selected = Some(i);
+    }
+    ui.small(format!("side {} {mark}", item.side).trim_end());
 }
 
 /// The zoom slider, and the + and - keys while no text field has the keyboard.
