@@ -39,9 +39,10 @@ impl Tab {
 
 /// Longest the window spends on worker events in one frame.
 const DRAIN_BUDGET: Duration = Duration::from_millis(4);
-/// Bytes of textures kept: a few hundred thumbnails (100 KB each), some
+/// Bytes of textures kept: some hundreds of thumbnails (145 KB each), a few
 /// previews (6 MB) and a page or two at full resolution (35 MB at 300 dpi).
-const TEXTURE_BUDGET: usize = 256 << 20;
+/// With a software renderer these live in the process's own memory.
+const TEXTURE_BUDGET: usize = 96 << 20;
 
 /// Textures made from stored images, by SHA-256, oldest made first out once
 /// they pass the budget, so memory stays bounded however long the batch.
