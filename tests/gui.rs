@@ -353,22 +353,29 @@ fn review_moves_removes_marks_and_rescans_pages_then_reconciles_the_count() {
         let r = folio::synth::render(k, &spec, 300 + i as u64, &mut painter);
         write_page(&stack.join(format!("side-{i:02}")), &r, "png");
     }
-    // The sheet put back on the scanner: side 4 without the stray label.
-    let clean = folio::synth::render(
-        &SideKind::Clinical { label: None },
-        &spec,
-        399,
-        &mut painter,
-    );
-    let rescanned = write_page(&st.dir.path().join("rescan"), &clean, "pgm");
-    let batch = st.import(&[], &[&stack])["batch_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    // Side 7 is a file that cannot be read.
+    std::fs::write(stack.join("side-07.png"), b"\x89PNG\r\n\x1a\n truncated").unwrap();
+    // Sheets put back on the scanner: side 4 without the stray label, side 7.
+    let mut clean = |seed, name: &str| {
+        let r = folio::synth::render(
+            &SideKind::Clinical { label: None },
+            &spec,
+            seed,
+            &mut painter,
+        );
+        write_page(&st.dir.path().join(name), &r, "pgm")
+    };
+    let rescanned = clean(399, "rescan-4");
+    let unreadable = clean(398, "rescan-7");
+    let out = st.run(&["import", "--json", stack.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "one side could not be read");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let batch = report["batch_id"].as_str().unwrap().to_string();
     let mut h = window(&st);
     h.key_press(egui::Key::F3);
-    wait(&mut h, "three misfiled pages", |a| {
+    wait(&mut h, "three misfiled pages and an unreadable side", |a| {
         (2..5).all(|s| side_flags(a, s) == ["misfiled_identifier"])
+            && side_flags(a, 7) == ["unreadable_image"]
     });
     let select = |h: &mut Harness<'static, StationApp>, text: &str| {
         h.get_all_by_label_contains(text).next().unwrap().click();
@@ -438,9 +445,20 @@ fn review_moves_removes_marks_and_rescans_pages_then_reconciles_the_count() {
     wait(&mut h, "the replaced page", |a| {
         side_flags(a, 4).is_empty() && a.review.rescanning.is_none()
     });
+    // Side 7 could not be read: it is offered for rescanning only, and the
+    // new scan joins the second record.
+    select(&mut h, "unreadable_image · side 7");
+    assert!(h.query_by_label("Move page").is_none() && h.query_by_label("Turn over").is_none());
+    h.get_by_label_contains("no image: the side could not be read");
+    h.state_mut().scan.extra_options = vec![("filename".into(), unreadable.display().to_string())];
+    h.key_press(egui::Key::S);
+    wait(&mut h, "the side read at last", |a| {
+        side_flags(a, 7).is_empty() && a.review.rescanning.is_none()
+    });
     let tree = st.json(&["show", &batch, "--json"]);
     assert_ne!(pages_sha(&tree, 4), old_sha, "side 4 has the new image");
     assert_eq!(pages_of(&tree, 0), [1, 4]);
+    assert_eq!(pages_of(&tree, 1), [2, 6, 7]);
     let removed: Vec<(u64, &str)> = tree["removed"]
         .as_array()
         .unwrap()
@@ -480,14 +498,14 @@ fn review_moves_removes_marks_and_rescans_pages_then_reconciles_the_count() {
         "the new side came through SANE: {audit:#}"
     );
 
-    // Reconciliation: 9 sheets counted, 7 scanned; then the right count.
+    // Reconciliation: 10 sheets counted, 8 scanned; then the right count.
     wait(&mut h, "no open flags", |a| {
         a.snapshot
             .batches
             .iter()
             .any(|b| b.id == batch && b.open_flags == 0)
     });
-    for (count, words) in [(9, "2 sheets missing"), (7, "matches")] {
+    for (count, words) in [(10, "2 sheets missing"), (8, "matches")] {
         h.state_mut().review.expected.insert(batch.clone(), count);
         h.step();
         h.get_by_label_contains("Set count").click();

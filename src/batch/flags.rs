@@ -86,6 +86,10 @@ impl fmt::Display for FlagCode {
 pub struct Flag {
     pub code: FlagCode,
     pub detail: String,
+    /// The side a record-level flag is about (one that could not be read, a
+    /// damaged control sheet), so review can show and rescan it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub side: Option<u32>,
 }
 
 impl Flag {
@@ -93,6 +97,15 @@ impl Flag {
         Flag {
             code,
             detail: detail.into(),
+            side: None,
+        }
+    }
+
+    /// The flag, about one side.
+    pub fn on_side(self, side: u32) -> Flag {
+        Flag {
+            side: Some(side),
+            ..self
         }
     }
 }

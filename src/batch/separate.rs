@@ -244,7 +244,8 @@ impl Separator<'_, '_> {
                     "side {} could not be read ({why}): rescan this sheet",
                     side.side
                 ),
-            );
+            )
+            .on_side(side.side);
             self.record_flag(flag);
             return;
         }
@@ -349,7 +350,7 @@ impl Separator<'_, '_> {
             SheetCode::MalformedControl(text) => self.record_flag(Flag::new(
                 FlagCode::UnreadableControlSheet,
                 format!("side {side} carries '{text}', which is not a valid control sheet: reprint it with `folio sheets`"),
-            )),
+            ).on_side(side)),
             SheetCode::Identifier(_) | SheetCode::Other => {}
         }
     }

@@ -432,7 +432,7 @@ impl Store {
             for f in &rec.flags {
                 tx.execute(
                     INSERT_FLAG,
-                    params![batch_id, rec.id, None::<u32>, f.code.as_str(), f.detail],
+                    params![batch_id, rec.id, f.side, f.code.as_str(), f.detail],
                 )?;
             }
             for (di, doc) in rec.documents.iter().enumerate() {
@@ -577,9 +577,20 @@ impl Store {
             .collect::<Result<_, _>>()?;
         for rec in &mut records {
             rec.documents = self.tree_documents(&rec.id, &mut flags_by)?;
-            rec.flags = flags_by
-                .remove(&(Some(rec.id.clone()), None))
-                .unwrap_or_default();
+            // What pages did not take is the record's: its own flags, and
+            // those about a side that is in no document (unreadable ones).
+            let mut keys: Vec<_> = flags_by
+                .keys()
+                .filter(|(r, _)| r.as_ref() == Some(&rec.id))
+                .cloned()
+                .collect();
+            keys.sort();
+            for key in keys {
+                let side = key.1;
+                let flags = flags_by.remove(&key).unwrap_or_default();
+                rec.flags
+                    .extend(flags.into_iter().map(|f| Flag { side, ..f }));
+            }
         }
         let mut stmt = self.conn.prepare(&format!(
             "SELECT r.side, r.reason, r.barcode, {IMAGE_COLS} FROM removed r

@@ -35,6 +35,15 @@ fn identifier_flag(item: &ReviewItem) -> bool {
         && item.side.is_none()
 }
 
+/// Whether the flag is about a page in a document (which can be turned,
+/// removed or moved), rather than a side that is in none: one that could not
+/// be read, or a damaged control sheet. Any side can be rescanned.
+fn in_a_document(item: &ReviewItem) -> bool {
+    item.side.is_some()
+        && !matches!(&item.kind, ReviewKind::Flag { code, .. }
+            if code == "unreadable_image" || code == "unreadable_control_sheet")
+}
+
 fn removed_words(reason: &str) -> &'static str {
     match reason {
         "blank" => "removed as blank",
@@ -216,7 +225,7 @@ fn item_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem, keys: &Ke
             if action(ui, "Approve page", "Accept it as it is (A)", keys.approve) {
                 app.send(Command::ApproveFlag(*id));
             }
-            if item.side.is_none() {
+            if !in_a_document(item) {
                 return;
             }
             for (label, degrees, key) in [
@@ -254,6 +263,8 @@ fn item_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem, keys: &Ke
     });
     if item.side.is_some() && matches!(item.kind, ReviewKind::Flag { .. }) {
         rescan_ui(app, ui, item, keys);
+    }
+    if in_a_document(item) {
         move_ui(app, ui, item);
     }
     if identifier_flag(item) {
@@ -269,7 +280,10 @@ fn item_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem, keys: &Ke
 /// the zoom goes past what the preview holds (loaded then, not before).
 fn page_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem) {
     let Some(sha) = &item.preview_sha256 else {
-        ui.label("(a record-level flag: no single page)");
+        ui.label(match item.side {
+            Some(_) => "(no image: the side could not be read; rescan it)",
+            None => "(a flag about the whole record: no single page)",
+        });
         return;
     };
     let Some(preview) = app.textures.get(sha, &app.station).cloned() else {
@@ -289,36 +303,19 @@ fn page_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem) {
 }
 
 /// Mark for rescan (someone fetches the folder later), or rescan now on the
-/// scanner chosen on the Scan screen and put the new page in place.
+/// scanner chosen on the Scan screen and put the new side in place.
 fn rescan_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem, keys: &Keys) {
     let side = item.side.unwrap_or_default();
     ui.horizontal_wrapped(|ui| {
-        let l = ui.label("Rescan reason");
-        ui.add(
-            egui::TextEdit::singleline(&mut app.review.rescan_reason)
-                .hint_text("e.g. streaked, folded corner")
-                .desired_width(180.0),
-        )
-        .labelled_by(l.id);
-        let hint = "Flag it until the sheet is scanned again (M)";
-        if action(ui, "Mark for rescan", hint, keys.mark) {
-            let why = match app.review.rescan_reason.trim() {
-                "" => "poor image".to_string(),
-                w => w.to_string(),
-            };
-            app.send(Command::DecidePage {
-                batch: item.batch_id.clone(),
-                side,
-                decision: PageDecision::MarkRescan(why),
-            });
-            app.review.rescan_reason.clear();
+        if in_a_document(item) {
+            mark_ui(app, ui, item, keys);
         }
         if app.scan.device.is_empty() {
             app.scan.device = app.snapshot.devices.first().cloned().unwrap_or_default();
         }
         let busy = app.review.rescanning.is_some() || app.scan.scanning;
         let hint = format!(
-            "Put the sheet on {} and scan it again in place of this page (S)",
+            "Put the sheet on {} and scan it again in place of this side (S)",
             app.scan.device
         );
         let clicked = ui
@@ -338,6 +335,29 @@ fn rescan_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem, keys: &
             ui.label(format!("rescanning side {s} on {}…", app.scan.device));
         }
     });
+}
+
+fn mark_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem, keys: &Keys) {
+    let l = ui.label("Rescan reason");
+    ui.add(
+        egui::TextEdit::singleline(&mut app.review.rescan_reason)
+            .hint_text("e.g. streaked, folded corner")
+            .desired_width(180.0),
+    )
+    .labelled_by(l.id);
+    let hint = "Flag it until the sheet is scanned again (M)";
+    if action(ui, "Mark for rescan", hint, keys.mark) {
+        let why = match app.review.rescan_reason.trim() {
+            "" => "poor image".to_string(),
+            w => w.to_string(),
+        };
+        app.send(Command::DecidePage {
+            batch: item.batch_id.clone(),
+            side: item.side.unwrap_or_default(),
+            decision: PageDecision::MarkRescan(why),
+        });
+        app.review.rescan_reason.clear();
+    }
 }
 
 fn move_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem) {
