@@ -97,6 +97,7 @@ fn review_kind(i: &folio::store::ReviewItem) -> &str {
         ReviewKind::Flag { code, .. } => code,
         ReviewKind::Removed { reason } if reason == "blank" => "removed",
         ReviewKind::Removed { reason } => reason,
+        ReviewKind::Page => "page",
     }
 }
 
@@ -435,6 +436,7 @@ fn review_moves_removes_marks_and_rescans_pages_then_reconciles_the_count() {
         side_flags(a, 4).contains(&"rescan_requested".to_string())
     });
     let old_sha = pages_sha(&st.json(&["show", &batch, "--json"]), 4);
+    let old_sha6 = pages_sha(&st.json(&["show", &batch, "--json"]), 6);
     {
         let s = &mut h.state_mut().scan;
         s.device = "pnm:0".into();
@@ -497,6 +499,24 @@ fn review_moves_removes_marks_and_rescans_pages_then_reconciles_the_count() {
                 && e["detail"] == "side 4 replaced from pnm:0#rescan"),
         "the new side came through SANE: {audit:#}"
     );
+
+    // Any side can be looked at and acted on, flagged or not: side 6 is
+    // turned over from the batch's own list of sides.
+    h.get_by_label(&format!("Pages {}", &batch[..8])).click();
+    wait(&mut h, "every side of the batch", |a| {
+        a.review.pages.len() == 8
+    });
+    for side in ["control sheet · side 0", "removed by a supervisor · side 3"] {
+        assert!(h.query_all_by_label_contains(side).count() >= 1, "{side}");
+    }
+    select(&mut h, "page · side 6");
+    h.key_press(egui::Key::U);
+    wait(&mut h, "side 6 turned", |a| {
+        pages_sha(&st.json(&["show", &batch, "--json"]), 6) != old_sha6
+    });
+    h.get_by_label("Back to flags").click();
+    h.step();
+    assert!(h.state().review.browse.is_none());
 
     // Reconciliation: 10 sheets counted, 8 scanned; then the right count.
     wait(&mut h, "no open flags", |a| {

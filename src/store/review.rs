@@ -21,6 +21,9 @@ pub enum ReviewKind {
     /// A side taken out of the output (as blank, or by a supervisor): a
     /// person may put it back.
     Removed { reason: String },
+    /// A side, when a supervisor goes through a whole batch: a page of a
+    /// document, or (with no record) one that could not be read.
+    Page,
 }
 
 /// A supervisor's decision about one page, kept on the page and applied
@@ -146,6 +149,54 @@ impl Store {
                     )?
                     .collect::<Result<_, _>>()?;
             }
+        }
+        Ok(items)
+    }
+
+    /// Every side of a batch in feed order, for going through it page by page:
+    /// pages of documents, sides taken out, sides that could not be read.
+    pub fn batch_pages(&self, batch_id: &str) -> Result<Vec<ReviewItem>, StoreError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT p.side, b.label, d.record_id, r.nhs_number, r.hospital_number, x.reason,
+                    p.preview_sha256, p.thumb_sha256, {}
+             FROM pages p JOIN batches b ON b.id = p.batch_id
+             LEFT JOIN document_pages dp ON dp.batch_id = p.batch_id AND dp.side = p.side
+             LEFT JOIN documents d ON d.id = dp.document_id
+             LEFT JOIN records r ON r.id = d.record_id
+             LEFT JOIN removed x ON x.batch_id = p.batch_id AND x.side = p.side
+             WHERE p.batch_id = ?1 ORDER BY p.side",
+            image_cols("p")
+        ))?;
+        let mut items: Vec<ReviewItem> = stmt
+            .query_map([batch_id], |r| {
+                let reason: Option<String> = r.get(5)?;
+                Ok(ReviewItem {
+                    kind: match reason {
+                        Some(reason) => ReviewKind::Removed { reason },
+                        None => ReviewKind::Page,
+                    },
+                    batch_id: batch_id.to_string(),
+                    batch_label: r.get(1)?,
+                    side: r.get(0)?,
+                    record_id: r.get(2)?,
+                    patient: patient_words(r.get(3)?, r.get(4)?),
+                    preview_sha256: r.get(6)?,
+                    thumb_sha256: r.get(7)?,
+                    neighbours: Vec::new(),
+                    image: stored_image(r, 8)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let thumbs: Vec<(u32, Option<String>)> = items
+            .iter()
+            .map(|i| (i.side.unwrap_or_default(), i.thumb_sha256.clone()))
+            .collect();
+        for (k, item) in items.iter_mut().enumerate() {
+            item.neighbours = thumbs[k.saturating_sub(2)..(k + 3).min(thumbs.len())]
+                .iter()
+                .filter(|(s, _)| Some(*s) != item.side)
+                .filter_map(|(s, t)| Some((*s, t.clone()?)))
+                .collect();
         }
         Ok(items)
     }

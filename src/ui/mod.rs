@@ -263,6 +263,11 @@ impl StationApp {
                 self.review.rescanning = None;
             }
             Event::Tree(t) => self.tree = Some(*t),
+            Event::Pages { batch, items } => {
+                if self.review.browse.as_ref() == Some(&batch) {
+                    self.review.pages = items;
+                }
+            }
             Event::Image {
                 sha256,
                 width,

@@ -25,6 +25,10 @@ pub struct ReviewScreen {
     pub rescanning: Option<(String, u32)>,
     /// Sheet counts being typed, by batch id.
     pub expected: std::collections::HashMap<String, u32>,
+    /// The batch being gone through side by side (instead of the flags), and
+    /// its sides as the worker last sent them.
+    pub browse: Option<String>,
+    pub pages: Vec<ReviewItem>,
 }
 
 /// Record-level flags a new identifier can settle.
@@ -40,13 +44,19 @@ fn identifier_flag(item: &ReviewItem) -> bool {
 /// be read, or a damaged control sheet. Any side can be rescanned.
 fn in_a_document(item: &ReviewItem) -> bool {
     item.side.is_some()
-        && !matches!(&item.kind, ReviewKind::Flag { code, .. }
-            if code == "unreadable_image" || code == "unreadable_control_sheet")
+        && match &item.kind {
+            ReviewKind::Flag { code, .. } => {
+                code != "unreadable_image" && code != "unreadable_control_sheet"
+            }
+            ReviewKind::Page => item.record_id.is_some(),
+            ReviewKind::Removed { .. } => false,
+        }
 }
 
 fn removed_words(reason: &str) -> &'static str {
     match reason {
         "blank" => "removed as blank",
+        "control_sheet" => "control sheet",
         _ => "removed by a supervisor",
     }
 }
@@ -59,6 +69,8 @@ fn title(item: &ReviewItem) -> String {
     let what = match &item.kind {
         ReviewKind::Flag { code, .. } => code.as_str(),
         ReviewKind::Removed { reason } => removed_words(reason),
+        ReviewKind::Page if item.record_id.is_none() => "could not be read",
+        ReviewKind::Page => "page",
     };
     format!("{what} · {side} · {}", batch_name(item))
 }
@@ -115,7 +127,10 @@ pub fn review_ui(app: &mut StationApp, ui: &mut egui::Ui) {
     if app.review.zoom == 0.0 {
         app.review.zoom = 1.0;
     }
-    let items = app.snapshot.review.clone();
+    let items = match app.review.browse {
+        Some(_) => app.review.pages.clone(),
+        None => app.snapshot.review.clone(),
+    };
     let n = items.len();
     if n > 0 {
         app.review.selected = app.review.selected.min(n - 1);
@@ -146,7 +161,10 @@ pub fn review_ui(app: &mut StationApp, ui: &mut egui::Ui) {
     }
     egui::CentralPanel::default().show(ui, |ui| {
         let Some(item) = items.get(app.review.selected).cloned() else {
-            ui.label("Flagged pages of closed batches appear here.");
+            ui.label(match app.review.browse {
+                Some(_) => "Loading the batch's sides…",
+                None => "Flagged pages of closed batches appear here.",
+            });
             return;
         };
         item_ui(app, ui, &item, &keys);
@@ -160,13 +178,26 @@ fn queue_ui(app: &mut StationApp, ui: &mut egui::Ui, items: &[ReviewItem], follo
         .iter()
         .filter(|i| matches!(i.kind, ReviewKind::Flag { .. }))
         .count();
-    ui.strong(format!("To review: {flags}"));
+    if let Some(b) = app.review.browse.clone() {
+        ui.horizontal(|ui| {
+            ui.strong(format!("All {} sides of batch {}", items.len(), short(&b)));
+            if ui
+                .button("Back to flags")
+                .on_hover_text("The queue of flagged pages of every batch")
+                .clicked()
+            {
+                browse(app, None);
+            }
+        });
+    } else {
+        ui.strong(format!("To review: {flags}"));
+    }
     if items.is_empty() {
         ui.label("Nothing to review.");
         return;
     }
     // One row more than items: the heading of the pages taken out.
-    let heading = (flags < items.len()).then_some(flags);
+    let heading = (app.review.browse.is_none() && flags < items.len()).then_some(flags);
     let rows = items.len() + usize::from(heading.is_some());
     let height = ui.spacing().interact_size.y;
     let mut area = egui::ScrollArea::vertical();
@@ -221,8 +252,13 @@ fn item_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem, keys: &Ke
         decision,
     };
     ui.horizontal_wrapped(|ui| match &item.kind {
-        ReviewKind::Flag { id, .. } => {
-            if action(ui, "Approve page", "Accept it as it is (A)", keys.approve) {
+        ReviewKind::Removed { reason } if reason == "control_sheet" => {
+            ui.label("Control sheets are left out of the output.");
+        }
+        ReviewKind::Flag { .. } | ReviewKind::Page => {
+            if let ReviewKind::Flag { id, .. } = &item.kind
+                && action(ui, "Approve page", "Accept it as it is (A)", keys.approve)
+            {
                 app.send(Command::ApproveFlag(*id));
             }
             if !in_a_document(item) {
@@ -261,7 +297,7 @@ fn item_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem, keys: &Ke
             }
         }
     });
-    if item.side.is_some() && matches!(item.kind, ReviewKind::Flag { .. }) {
+    if item.side.is_some() && !matches!(item.kind, ReviewKind::Removed { .. }) {
         rescan_ui(app, ui, item, keys);
     }
     if in_a_document(item) {
@@ -514,6 +550,7 @@ fn batches_ui(app: &mut StationApp, ui: &mut egui::Ui) {
         .show(ui, |ui| {
             egui::Grid::new("batch-grid").striped(true).show(ui, |ui| {
                 for h in [
+                    "",
                     "batch",
                     "label",
                     "sheets scanned",
@@ -537,7 +574,22 @@ fn batches_ui(app: &mut StationApp, ui: &mut egui::Ui) {
         });
 }
 
+/// Goes through every side of a batch (or back to the flags).
+fn browse(app: &mut StationApp, batch: Option<String>) {
+    app.send(Command::BrowseBatch(batch.clone()));
+    app.review.browse = batch;
+    app.review.pages.clear();
+    app.review.selected = 0;
+}
+
 fn batch_row_ui(app: &mut StationApp, ui: &mut egui::Ui, b: &BatchRow) {
+    if ui
+        .button(format!("Pages {}", short(&b.id)))
+        .on_hover_text("Go through every side of this batch, flagged or not")
+        .clicked()
+    {
+        browse(app, Some(b.id.clone()));
+    }
     ui.monospace(short(&b.id));
     ui.label(&b.label);
     ui.label(format!("{} ({} sides)", sheets_scanned(b), b.sides));

@@ -46,6 +46,9 @@ pub enum Command {
     Refresh,
     /// The record and document tree of a batch.
     OpenBatch(String),
+    /// Go through every side of a batch in Review (None: back to the flags);
+    /// its sides come again after every change.
+    BrowseBatch(Option<String>),
     Scan(ScanRequest),
     CloseBatch(String),
     ApproveFlag(i64),
@@ -108,6 +111,11 @@ pub struct Snapshot {
 #[derive(Debug, Clone)]
 pub enum Event {
     Snapshot(Box<Snapshot>),
+    /// Every side of the batch being gone through in Review.
+    Pages {
+        batch: String,
+        items: Vec<ReviewItem>,
+    },
     Tree(Box<BatchTree>),
     ScanStarted,
     Progress(Box<ScanProgress>),
@@ -204,6 +212,7 @@ pub fn spawn(
         cancel: cancel.clone(),
         uploads,
         devices: Vec::new(),
+        browsing: None,
     };
     std::thread::Builder::new()
         .name("folio-station".into())
@@ -228,6 +237,8 @@ struct Worker {
     cancel: Arc<AtomicBool>,
     uploads: Sender<bool>,
     devices: Vec<String>,
+    /// The batch whose every side Review is going through.
+    browsing: Option<String>,
 }
 
 impl Worker {
@@ -267,6 +278,13 @@ impl Worker {
                 .unwrap_or_else(|e| e.to_string()),
         };
         (self.emit)(Event::Snapshot(Box::new(s)));
+        if let Some(batch) = &self.browsing {
+            let items = self.store.batch_pages(batch).map_err(|e| e.to_string())?;
+            (self.emit)(Event::Pages {
+                batch: batch.clone(),
+                items,
+            });
+        }
         Ok(())
     }
 
@@ -279,6 +297,7 @@ impl Worker {
                 (self.emit)(Event::Tree(Box::new(tree)));
                 return Ok(());
             }
+            Command::BrowseBatch(b) => self.browsing = b,
             Command::Scan(req) => self.scan(req)?,
             Command::CloseBatch(b) => {
                 let closed =
