@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use eframe::egui;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use folio::config::Config;
 use folio::store::{Actor, ReviewKind};
 use folio::synth::{Label, SideKind, Symbology};
@@ -368,7 +368,13 @@ fn review_moves_removes_marks_and_rescans_pages_then_reconciles_the_count() {
     };
     let rescanned = clean(399, "rescan-4");
     let unreadable = clean(398, "rescan-7");
-    let out = st.run(&["import", "--json", stack.to_str().unwrap()]);
+    let out = st.run(&[
+        "import",
+        "--json",
+        "--expected-sheets",
+        "10",
+        stack.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(3), "one side could not be read");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let batch = report["batch_id"].as_str().unwrap().to_string();
@@ -511,21 +517,29 @@ fn review_moves_removes_marks_and_rescans_pages_then_reconciles_the_count() {
     }
     select(&mut h, "page · side 6");
     h.key_press(egui::Key::U);
-    wait(&mut h, "side 6 turned", |a| {
+    wait(&mut h, "side 6 turned", |_| {
         pages_sha(&st.json(&["show", &batch, "--json"]), 6) != old_sha6
     });
     h.get_by_label("Back to flags").click();
     h.step();
     assert!(h.state().review.browse.is_none());
 
-    // Reconciliation: 10 sheets counted, 8 scanned; then the right count.
+    // Reconciliation: 10 sheets counted at import, 8 scanned; then the
+    // supervisor counts again.
     wait(&mut h, "no open flags", |a| {
         a.snapshot
             .batches
             .iter()
             .any(|b| b.id == batch && b.open_flags == 0)
     });
-    for (count, words) in [(10, "2 sheets missing"), (8, "matches")] {
+    h.get_by_label("2 sheets missing");
+    assert!(
+        h.get_by_label_contains("Approve batch")
+            .accesskit_node()
+            .is_disabled(),
+        "a batch short of sheets is not sent without a decision"
+    );
+    for (count, words) in [(11, "3 sheets missing"), (8, "matches")] {
         h.state_mut().review.expected.insert(batch.clone(), count);
         h.step();
         h.get_by_label_contains("Set count").click();

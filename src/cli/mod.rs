@@ -64,6 +64,10 @@ enum Command {
         /// Finish an interrupted import of this batch (give the same files).
         #[arg(long, value_name = "BATCH")]
         resume: Option<String>,
+        /// Sheets counted for the batch (from the box's slip); review
+        /// reconciles it with the sheets scanned.
+        #[arg(long, value_name = "N")]
+        expected_sheets: Option<u32>,
         /// Store clean typed grey pages as bilevel (CCITT G4, far smaller).
         #[arg(long)]
         typed_as_bilevel: bool,
@@ -179,6 +183,10 @@ enum Command {
         /// Continue this batch (after clearing a fault, or to add a load).
         #[arg(long, value_name = "BATCH")]
         resume: Option<String>,
+        /// Sheets counted for the batch (from the box's slip); review
+        /// reconciles it with the sheets scanned.
+        #[arg(long, value_name = "N")]
+        expected_sheets: Option<u32>,
         /// Leave the batch open when the feeder empties (more loads or flatbed
         /// pages follow with --resume; `folio close` ends it).
         #[arg(long)]
@@ -305,6 +313,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             dpi,
             specialty,
             resume,
+            expected_sheets,
             typed_as_bilevel,
             json,
         } => {
@@ -317,6 +326,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 dpi: *dpi,
                 specialty: specialty.clone(),
                 resume: resume.clone(),
+                expected_sheets: *expected_sheets,
             };
             let bar = output::progress_bar(*json);
             let report = workers::import(&mut ctx.store, &ctx.cfg, &ctx.actor, &opts, |n| {
@@ -526,6 +536,7 @@ fn scan_options(cfg: &Config, command: &Command) -> Result<workers::ScanOptions>
         keep_open,
         typed_as_bilevel,
         on_demand,
+        expected_sheets,
         ..
     } = command
     else {
@@ -594,6 +605,7 @@ fn scan_options(cfg: &Config, command: &Command) -> Result<workers::ScanOptions>
         patient: None,
         doc_type: None,
         keep_open: *keep_open,
+        expected_sheets: *expected_sheets,
         typed_as_bilevel: if *typed_as_bilevel {
             Some(true)
         } else {

@@ -38,6 +38,8 @@ pub struct ScanScreen {
     /// The demo feeder's stack size and speed (sides a minute; 0 = flat out).
     pub demo_records: u32,
     pub demo_speed: u32,
+    /// Sheets counted for the batch (0: not counted).
+    pub expected_sheets: u32,
     /// Extra backend options (NAME=VALUE), e.g. to rehearse a fault.
     pub extra_options: Vec<(String, String)>,
     pub scanning: bool,
@@ -194,6 +196,7 @@ impl ScanScreen {
             resume,
             on_demand,
             options,
+            expected_sheets: Some(self.expected_sheets).filter(|&n| n > 0),
         }
     }
 }
@@ -303,6 +306,10 @@ fn controls_ui(app: &mut StationApp, ui: &mut egui::Ui) {
         let l = ui.label("Batch label");
         ui.add(egui::TextEdit::singleline(&mut app.scan.label).desired_width(140.0))
             .labelled_by(l.id);
+        let l = ui.label("Sheets counted");
+        ui.add(egui::DragValue::new(&mut app.scan.expected_sheets).range(0..=100_000))
+            .labelled_by(l.id)
+            .on_hover_text("From the box's slip, if counted (0: not counted); Review compares it with the sheets scanned");
         if app.scan.device == crate::capture::DEMO_DEVICE {
             let l = ui.label("Demo records");
             ui.add(egui::DragValue::new(&mut app.scan.demo_records).range(1..=400))

@@ -62,6 +62,8 @@ pub struct ImportOptions {
     pub specialty: Option<String>,
     /// Continue this batch instead of starting one.
     pub resume: Option<String>,
+    /// Sheets counted for the batch, to reconcile in review.
+    pub expected_sheets: Option<u32>,
 }
 
 /// The outcome of an import.
@@ -183,7 +185,7 @@ fn start_or_resume(
             specialty: opts.specialty.clone(),
             duplex: opts.duplex,
             dpi: opts.dpi,
-            expected_sheets: None,
+            expected_sheets: opts.expected_sheets,
         },
         actor,
     )?;

@@ -74,6 +74,8 @@ pub struct ScanOptions {
     /// Leave the batch open after the feeder empties, to add more loads (or
     /// flatbed pages) with `--resume`; `folio close` separates it.
     pub keep_open: bool,
+    /// Sheets counted for the batch, to reconcile in review.
+    pub expected_sheets: Option<u32>,
     /// Store clean typed grey pages as bilevel (the profile's choice; unset:
     /// the station's).
     pub typed_as_bilevel: Option<bool>,
@@ -390,7 +392,7 @@ fn start_or_resume(
             specialty: opts.specialty.clone(),
             duplex,
             dpi: opts.settings.dpi,
-            expected_sheets: None,
+            expected_sheets: opts.expected_sheets,
         },
         actor,
     )?;

@@ -39,6 +39,8 @@ pub struct ScanRequest {
     pub on_demand: Option<(PatientId, Option<String>, Option<String>)>,
     /// Backend options (NAME=VALUE) on top of the profile's.
     pub options: Vec<(String, String)>,
+    /// Sheets counted for the batch (from the box's slip).
+    pub expected_sheets: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -450,6 +452,7 @@ impl Worker {
             resume: req.resume.clone(),
             source: req.on_demand.as_ref().map(|_| BatchSource::OnDemand),
             keep_open: false,
+            expected_sheets: req.expected_sheets,
             typed_as_bilevel,
             cancel: self.cancel.clone(),
             patient,
