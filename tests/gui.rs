@@ -605,6 +605,32 @@ fn on_demand_checks_the_identifier_as_typed_and_sends_first() {
         .cloned()
         .unwrap();
     assert_eq!(b.source, "on_demand");
+    // The pages are there to look over. The demo folder holds a record sheet
+    // of another patient than the one typed: flagged, and sent only on an
+    // explicit decision.
+    assert!(!h.state().scan.strip.is_empty());
+    h.get_by_label_contains("Record 1:");
+    assert!(b.open_flags > 0);
+    assert!(h.get_by_label("Send now").accesskit_node().is_disabled());
+    h.get_by_label_contains("Send with its").click();
+    h.step();
+    h.get_by_label("Send now").click();
+    wait(&mut h, "the record delivered", |a| {
+        a.snapshot
+            .outbox
+            .iter()
+            .any(|r| r.batch_id == batch && r.state == "done")
+    });
+    let row = h
+        .state()
+        .snapshot
+        .outbox
+        .iter()
+        .find(|r| r.batch_id == batch)
+        .cloned()
+        .unwrap();
+    assert_eq!(row.priority, 0, "on-demand records go first");
+    h.get_by_label("Delivered to the central store.");
 }
 
 #[test]

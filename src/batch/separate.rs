@@ -326,6 +326,20 @@ impl Separator<'_, '_> {
                     )),
                     _ => {}
                 }
+                // A record scanned on demand for one patient that holds
+                // another's record sheet.
+                if let (Some(typed), Some(p)) = (self.p.default_patient, &patient)
+                    && p.contradicts(typed)
+                {
+                    flags.push(Flag::new(
+                        FlagCode::MisfiledIdentifier,
+                        format!(
+                            "record sheet shows {}, but this record was scanned on demand for {}: check the folder",
+                            p.describe(),
+                            typed.describe()
+                        ),
+                    ));
+                }
                 self.layout.records.push(RecordLayout {
                     id,
                     patient,
@@ -556,6 +570,16 @@ mod tests {
         let typed = separate(&loose, &params(&none, Some(&good)));
         assert_eq!(typed.records[0].patient.as_ref(), Some(&good));
         assert!(typed.records[0].flags.is_empty());
+        // Scanned on demand for one patient, with another's record sheet.
+        let other = sides(false, &[(&["FOLIO:REC:4010232137"], false), (&[], false)]);
+        let l = separate(&other, &params(&none, Some(&good)));
+        assert_eq!(l.records[0].flags[0].code, FlagCode::MisfiledIdentifier);
+        let same = sides(false, &[(&["FOLIO:REC:9434765919"], false), (&[], false)]);
+        assert!(
+            separate(&same, &params(&none, Some(&good))).records[0]
+                .flags
+                .is_empty()
+        );
     }
 
     fn run(s: &[SideFacts]) -> Layout {

@@ -57,6 +57,8 @@ pub struct ScanScreen {
     pub specialty: String,
     pub doc_type: String,
     pub on_demand_batch: Option<String>,
+    /// Send the on-demand record even though flags are open.
+    pub send_with_flags: bool,
 }
 
 impl ScanScreen {
@@ -601,13 +603,23 @@ pub fn identifier_check(app: &StationApp, text: &str) -> (String, bool) {
     }
 }
 
+/// On demand (field teams): one patient's record, typed identifier checked
+/// live, scanned, looked over (the pages, the flags), then sent ahead of every
+/// other batch.
 pub fn on_demand_ui(app: &mut StationApp, ui: &mut egui::Ui) {
+    if app.scan.scanning && ui.ctx().input(|i| i.key_pressed(egui::Key::Escape)) {
+        stop(app);
+    }
     ui.heading("Scan one record for a clinic");
     ui.label("The record goes to the front of the upload queue.");
     egui::Grid::new("on-demand").num_columns(2).show(ui, |ui| {
         let l = ui.label("Patient identifier");
-        ui.add(egui::TextEdit::singleline(&mut app.scan.patient_text).desired_width(200.0))
-            .labelled_by(l.id);
+        ui.add(
+            egui::TextEdit::singleline(&mut app.scan.patient_text)
+                .hint_text("NHS number or hospital number")
+                .desired_width(200.0),
+        )
+        .labelled_by(l.id);
         ui.end_row();
         ui.label("");
         let (words, ok) = identifier_check(app, &app.scan.patient_text);
@@ -619,19 +631,28 @@ pub fn on_demand_ui(app: &mut StationApp, ui: &mut egui::Ui) {
         ui.colored_label(color, words);
         ui.end_row();
         let l = ui.label("Specialty");
-        ui.add(egui::TextEdit::singleline(&mut app.scan.specialty))
+        ui.add(egui::TextEdit::singleline(&mut app.scan.specialty).hint_text("e.g. cardiology"))
             .labelled_by(l.id);
         ui.end_row();
         let l = ui.label("Document type");
-        ui.add(egui::TextEdit::singleline(&mut app.scan.doc_type))
-            .labelled_by(l.id);
+        ui.add(
+            egui::TextEdit::singleline(&mut app.scan.doc_type)
+                .hint_text("e.g. clinic letters (default: the station's)"),
+        )
+        .labelled_by(l.id);
         ui.end_row();
     });
     let patient = crate::workers::review::parse_identifier(&app.cfg, &app.scan.patient_text).ok();
+    let done = app.scan.last_report.as_ref().map(|r| r.batch_id.clone());
+    let open_flags = done
+        .as_ref()
+        .and_then(|b| app.snapshot.batches.iter().find(|r| &r.id == b))
+        .map_or(0, |b| b.open_flags);
     ui.horizontal(|ui| {
         let can = patient.is_some() && !app.scan.scanning;
         if ui
             .add_enabled(can, egui::Button::new("Scan record"))
+            .on_hover_text(format!("Scan the record on {}", app.scan.device))
             .clicked()
             && let Some(p) = patient.clone()
         {
@@ -646,25 +667,63 @@ pub fn on_demand_ui(app: &mut StationApp, ui: &mut egui::Ui) {
             app.send(Command::Scan(req));
             app.scan.scanning = true;
             app.scan.on_demand_batch = None;
+            app.scan.strip.clear();
+            app.scan.selected = None;
         }
-        let done = app.scan.last_report.as_ref().map(|r| r.batch_id.clone());
+        if app.scan.scanning && ui.button("Stop").on_hover_text("Esc").clicked() {
+            stop(app);
+        }
+        let sent = app.scan.on_demand_batch.is_some() && app.scan.on_demand_batch == done;
+        let can_send = done.is_some()
+            && !app.scan.scanning
+            && !sent
+            && (open_flags == 0 || app.scan.send_with_flags);
         if ui
-            .add_enabled(
-                done.is_some() && !app.scan.scanning,
-                egui::Button::new("Send now"),
-            )
+            .add_enabled(can_send, egui::Button::new("Send now"))
+            .on_hover_text("Approve the record and upload it before every other batch")
             .clicked()
-            && let Some(b) = done
+            && let Some(b) = done.clone()
         {
             app.send(Command::ApproveBatch {
                 batch: b.clone(),
-                accept_flags: false,
+                accept_flags: app.scan.send_with_flags,
             });
             app.scan.on_demand_batch = Some(b);
         }
+        if open_flags > 0 && !sent {
+            ui.checkbox(
+                &mut app.scan.send_with_flags,
+                format!("Send with its {open_flags} open flags"),
+            );
+        }
     });
-    counters_ui(app, ui);
-    if let Some(p) = &app.scan.progress {
-        layout_ui(ui, &p.layout);
+    if let Some(b) = &app.scan.on_demand_batch {
+        let row = app.snapshot.outbox.iter().find(|r| &r.batch_id == b);
+        ui.label(match row.map(|r| r.state.as_str()) {
+            None => "Approving…".to_string(),
+            Some("done") => "Delivered to the central store.".to_string(),
+            Some("queued") => "Queued first for upload; see Uploads (F6).".to_string(),
+            Some(other) => format!(
+                "Upload {other}: {}",
+                row.and_then(|r| r.last_error.clone()).unwrap_or_default()
+            ),
+        });
     }
+    counters_ui(app, ui);
+    if app.scan.progress.is_none() {
+        return;
+    }
+    // The record as scanned, to look over before sending.
+    egui::Panel::left("on-demand-tree")
+        .default_size(260.0)
+        .resizable(true)
+        .show(ui, |ui| {
+            if let Some(p) = &app.scan.progress {
+                layout_ui(ui, &p.layout);
+            }
+        });
+    egui::Panel::bottom("on-demand-strip")
+        .exact_size(150.0)
+        .show(ui, |ui| strip_ui(app, ui));
+    egui::CentralPanel::default().show(ui, |ui| page_ui(app, ui));
 }
