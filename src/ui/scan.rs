@@ -258,7 +258,7 @@ pub fn scan_ui(app: &mut StationApp, ui: &mut egui::Ui) {
         .show(ui, |ui| {
             ui.strong("Records and documents");
             egui::ScrollArea::vertical().show(ui, |ui| match &app.scan.progress {
-                Some(p) => layout_ui(ui, &p.layout),
+                Some(p) => layout_ui(ui, &p.layout, app.scan.scanning),
                 None => {
                     ui.label("Nothing scanned yet.");
                 }
@@ -420,8 +420,10 @@ fn counters_ui(app: &StationApp, ui: &mut egui::Ui) {
     });
 }
 
-/// The records and documents of a layout, as a tree.
-pub fn layout_ui(ui: &mut egui::Ui, layout: &Layout) {
+/// The records and documents of a layout, as a tree; while scanning, the
+/// record being fed is not called empty.
+pub fn layout_ui(ui: &mut egui::Ui, layout: &Layout, scanning: bool) {
+    let last = layout.records.len().saturating_sub(1);
     for (i, r) in layout.records.iter().enumerate() {
         let who = r
             .patient
@@ -441,7 +443,9 @@ pub fn layout_ui(ui: &mut egui::Ui, layout: &Layout) {
                         d.pages.len()
                     ));
                 }
-                for f in &r.flags {
+                for f in r.flags.iter().filter(|f| {
+                    !(scanning && i == last && f.code == crate::batch::FlagCode::EmptyRecord)
+                }) {
                     ui.colored_label(ui.visuals().warn_fg_color, format!("flag: {}", f.code));
                 }
             });
@@ -719,7 +723,7 @@ pub fn on_demand_ui(app: &mut StationApp, ui: &mut egui::Ui) {
         .resizable(true)
         .show(ui, |ui| {
             if let Some(p) = &app.scan.progress {
-                layout_ui(ui, &p.layout);
+                layout_ui(ui, &p.layout, app.scan.scanning);
             }
         });
     egui::Panel::bottom("on-demand-strip")
