@@ -140,8 +140,9 @@ impl Config {
     }
 }
 
-/// The data directory: `--data-dir`, else `FOLIO_DATA_DIR`, else the platform's
-/// data folder (`~/.local/share/folio` on Linux).
+/// The data directory: `--data-dir`, else `FOLIO_DATA_DIR`, else the one
+/// chosen in Settings (kept in [`station_file`]), else the platform's data
+/// folder (`~/.local/share/folio` on Linux).
 pub fn data_dir(flag: Option<&Path>) -> Result<PathBuf, ConfigError> {
     if let Some(p) = flag {
         return Ok(p.to_path_buf());
@@ -149,9 +150,42 @@ pub fn data_dir(flag: Option<&Path>) -> Result<PathBuf, ConfigError> {
     if let Some(p) = std::env::var_os("FOLIO_DATA_DIR").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(p));
     }
+    if let Some(p) = chosen_data_dir() {
+        return Ok(p);
+    }
     directories::ProjectDirs::from("", "", "folio")
         .map(|d| d.data_dir().to_path_buf())
         .ok_or(ConfigError::NoDataDir)
+}
+
+/// Where the station remembers the data folder chosen in Settings: outside
+/// any data folder, as `config.toml` lives in one (`~/.config/folio/station.toml`
+/// on Linux).
+pub fn station_file() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "folio").map(|d| d.config_dir().join("station.toml"))
+}
+
+fn chosen_data_dir() -> Option<PathBuf> {
+    let text = std::fs::read_to_string(station_file()?).ok()?;
+    let table: toml::Table = toml::from_str(&text).ok()?;
+    Some(PathBuf::from(table.get("data_dir")?.as_str()?))
+}
+
+/// Remembers `dir` as the station's data folder from the next start on.
+pub fn choose_data_dir(dir: &Path) -> Result<PathBuf, String> {
+    let file = station_file().ok_or("this system has no configuration folder")?;
+    let mut table = toml::Table::new();
+    table.insert(
+        "data_dir".into(),
+        toml::Value::String(dir.display().to_string()),
+    );
+    let text = toml::to_string_pretty(&table).map_err(|e| e.to_string())?;
+    if let Some(parent) = file.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    std::fs::write(&file, text).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    Ok(file)
 }
 
 /// A named set of scan settings.

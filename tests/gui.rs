@@ -15,16 +15,21 @@ use folio::ui::StationApp;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// SANE sees only its `test` and `pnm` backends, for the whole test process
-/// (the window's workers run in it).
-fn sane_env() {
+/// For the whole test process (the window's workers run in it): SANE sees
+/// only its `test` and `pnm` backends, and the station file (the data folder
+/// chosen in Settings) lives in a folder of the tests' own.
+fn test_env() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        let dir = std::env::temp_dir().join(format!("folio-gui-sane-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = std::env::temp_dir().join(format!("folio-gui-env-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("config")).unwrap();
         std::fs::write(dir.join("dll.conf"), "test\npnm\n").unwrap();
-        // SAFETY: set once, before any test starts a worker thread that reads it.
-        unsafe { std::env::set_var("SANE_CONFIG_DIR", dir) };
+        // SAFETY: set once, by a window test holding its turn, before it starts
+        // any worker thread; no other test thread reads the environment then.
+        unsafe {
+            std::env::set_var("SANE_CONFIG_DIR", &dir);
+            std::env::set_var("XDG_CONFIG_HOME", dir.join("config"));
+        }
     });
 }
 
@@ -37,6 +42,7 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
 
 /// A window on a station's data folder, uploads going to `store/` beside it.
 fn window(st: &Station) -> Harness<'static, StationApp> {
+    test_env();
     let data = st.data_dir();
     std::fs::create_dir_all(&data).unwrap();
     let store = st.dir.path().join("store");
@@ -61,7 +67,7 @@ fn window(st: &Station) -> Harness<'static, StationApp> {
 
 /// A window whose scanner is the demo feeder with `records` folders, flat out.
 fn demo_window(st: &Station, records: u32) -> Harness<'static, StationApp> {
-    sane_env();
+    test_env();
     let mut h = window(st);
     wait(&mut h, "the scanner list", |a| {
         !a.snapshot.devices.is_empty()
@@ -185,7 +191,7 @@ fn flagged_stack(dir: &Path) {
 fn review_approve_restore_fix_the_nhs_number_then_approve_and_upload() {
     let _turn = one_at_a_time();
     let st = Station::new();
-    sane_env();
+    test_env();
     let stack = st.dir.path().join("stack");
     flagged_stack(&stack);
     let batch = st.import(&[], &[&stack])["batch_id"]
@@ -320,7 +326,7 @@ fn pages_of(tree: &serde_json::Value, record: usize) -> Vec<u64> {
 fn review_moves_removes_marks_and_rescans_pages_then_reconciles_the_count() {
     let _turn = one_at_a_time();
     let st = Station::new();
-    sane_env();
+    test_env();
     // Two records; three pages of the first carry the second patient's label.
     let other = || SideKind::Clinical {
         label: Some(Label {
@@ -712,4 +718,51 @@ fn end_to_end_demo_scan_review_approve_and_upload() {
     let m: folio::batch::manifest::Manifest =
         serde_json::from_slice(&std::fs::read(manifest).unwrap()).unwrap();
     assert_eq!(m.records.len(), 3);
+}
+
+#[test]
+fn settings_are_saved_and_a_new_data_folder_is_used_from_the_next_start() {
+    let _turn = one_at_a_time();
+    let st = Station::new();
+    let mut h = window(&st);
+    h.key_press(egui::Key::F7);
+    h.step();
+    let new_dir = st.dir.path().join("elsewhere");
+    h.get_by_label("Operator signed in").click();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_label("Operator signed in").type_text("a.jones");
+    h.get_by_label("Data folder").click();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_label("Data folder")
+        .type_text(new_dir.to_str().unwrap());
+    h.step();
+    h.get_by_label("Save settings").click();
+    h.step();
+    h.get_by_label_contains("restart the station to use them");
+    let cfg = std::fs::read_to_string(new_dir.join("config.toml")).unwrap();
+    assert!(cfg.contains("operator = \"a.jones\""), "{cfg}");
+    assert!(
+        cfg.contains("[upload]"),
+        "the upload target comes along: {cfg}"
+    );
+    // Without --data-dir or FOLIO_DATA_DIR, Folio now works in the new folder.
+    let out = st
+        .cmd()
+        .env_remove("FOLIO_DATA_DIR")
+        .env(
+            "XDG_CONFIG_HOME",
+            std::env::var_os("XDG_CONFIG_HOME").unwrap(),
+        )
+        .arg("check")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        new_dir.join("folio.sqlite3").exists(),
+        "the database is made there"
+    );
 }

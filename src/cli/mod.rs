@@ -33,7 +33,7 @@ pub mod exit {
     about = "Folio: the scanning station for paper health records"
 )]
 pub struct Cli {
-    /// Station data folder (default: $FOLIO_DATA_DIR, else ~/.local/share/folio).
+    /// Station data folder (default: $FOLIO_DATA_DIR, else the one chosen in Settings, else ~/.local/share/folio).
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// Operator to record on batches and audit events (default: config, $FOLIO_OPERATOR, $USER).

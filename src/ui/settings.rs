@@ -1,20 +1,34 @@
 //! The Settings screen: who is signed in, scanners and profiles, the
 //! hospital-number pattern, the upload target and the data folder. Changes
-//! are written to `config.toml` (the file dialogs are rfd's; a path can
-//! always be typed, as a dialog may be unavailable) and take effect when the
-//! station restarts, which the screen says.
+//! are written to `config.toml` in the data folder (a new data folder is also
+//! remembered in the station file) and take effect when the station restarts,
+//! which the screen says. Folder dialogs are rfd's, run on a thread of their
+//! own so the window keeps drawing; a path can always be typed, as a dialog
+//! may be unavailable.
 
 use super::StationApp;
+use crossbeam_channel::Receiver;
 use eframe::egui;
 use std::path::{Path, PathBuf};
+
+/// Which field a folder dialog fills.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Picking {
+    UploadFolder,
+    DataFolder,
+}
 
 pub struct SettingsScreen {
     pub operator: String,
     pub pattern: String,
     pub fhir_url: String,
     pub folder: String,
+    /// The data folder in use.
     pub data_dir: PathBuf,
+    /// The data folder from the next start (typed or chosen).
+    pub new_data_dir: String,
     pub saved: Option<String>,
+    dialog: Option<(Picking, Receiver<Option<PathBuf>>)>,
 }
 
 impl SettingsScreen {
@@ -34,13 +48,57 @@ impl SettingsScreen {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             data_dir: data_dir.to_path_buf(),
+            new_data_dir: data_dir.display().to_string(),
             saved: None,
+            dialog: None,
+        }
+    }
+
+    /// Opens a folder dialog off the UI thread.
+    fn pick(&mut self, what: Picking) {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let spawned = std::thread::Builder::new()
+            .name("folio-dialog".into())
+            .spawn(move || {
+                let _ = tx.send(rfd::FileDialog::new().pick_folder());
+            });
+        match spawned {
+            Ok(_) => self.dialog = Some((what, rx)),
+            Err(e) => {
+                self.saved = Some(format!("cannot open a folder dialog ({e}): type the path"))
+            }
+        }
+    }
+
+    /// Takes the folder a dialog returned, if it has.
+    fn poll(&mut self, ctx: &egui::Context) {
+        let Some((what, rx)) = &self.dialog else {
+            return;
+        };
+        match rx.try_recv() {
+            Ok(Some(dir)) => {
+                let dir = dir.display().to_string();
+                match what {
+                    Picking::UploadFolder => self.folder = dir,
+                    Picking::DataFolder => self.new_data_dir = dir,
+                }
+                self.dialog = None;
+            }
+            Ok(None) | Err(crossbeam_channel::TryRecvError::Disconnected) => self.dialog = None,
+            Err(crossbeam_channel::TryRecvError::Empty) => {
+                ctx.request_repaint_after(std::time::Duration::from_millis(200))
+            }
         }
     }
 }
 
-/// Writes the edited settings into `config.toml`, keeping everything else.
+/// Writes the edited settings into `config.toml` of the (new) data folder,
+/// keeping everything else, and remembers a new data folder.
 fn save(s: &SettingsScreen) -> Result<PathBuf, String> {
+    let data_dir = PathBuf::from(s.new_data_dir.trim());
+    if data_dir.as_os_str().is_empty() {
+        return Err("the data folder cannot be empty".into());
+    }
     let path = s.data_dir.join("config.toml");
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     let mut doc: toml::Table =
@@ -68,8 +126,13 @@ fn save(s: &SettingsScreen) -> Result<PathBuf, String> {
         }
     }
     let out = toml::to_string_pretty(&doc).map_err(|e| e.to_string())?;
-    std::fs::create_dir_all(&s.data_dir).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&data_dir)
+        .map_err(|e| format!("cannot use {} as the data folder: {e}", data_dir.display()))?;
+    let path = data_dir.join("config.toml");
     std::fs::write(&path, out).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    if data_dir != s.data_dir {
+        crate::config::choose_data_dir(&data_dir)?;
+    }
     Ok(path)
 }
 
@@ -81,6 +144,8 @@ fn field(ui: &mut egui::Ui, label: &str, value: &mut String) {
 
 pub fn settings_ui(app: &mut StationApp, ui: &mut egui::Ui) {
     let s = &mut app.settings;
+    s.poll(ui.ctx());
+    let idle = s.dialog.is_none();
     egui::Grid::new("settings")
         .num_columns(3)
         .spacing([12.0, 8.0])
@@ -95,17 +160,28 @@ pub fn settings_ui(app: &mut StationApp, ui: &mut egui::Ui) {
             ui.label("https only (or localhost)");
             ui.end_row();
             field(ui, "Upload folder", &mut s.folder);
-            if ui.button("Choose folder…").clicked()
-                && let Some(dir) = rfd::FileDialog::new().pick_folder()
+            if ui
+                .add_enabled(idle, egui::Button::new("Choose upload folder…"))
+                .clicked()
             {
-                s.folder = dir.display().to_string();
+                s.pick(Picking::UploadFolder);
             }
             ui.end_row();
-            ui.label("Data folder");
-            ui.monospace(s.data_dir.display().to_string());
-            ui.label("(--data-dir or FOLIO_DATA_DIR)");
+            field(ui, "Data folder", &mut s.new_data_dir);
+            if ui
+                .add_enabled(idle, egui::Button::new("Choose data folder…"))
+                .on_hover_text(
+                    "Batches, images and settings live here; --data-dir or FOLIO_DATA_DIR take precedence",
+                )
+                .clicked()
+            {
+                s.pick(Picking::DataFolder);
+            }
             ui.end_row();
         });
+    if !idle {
+        ui.label("Choose a folder in the dialog…");
+    }
     ui.horizontal(|ui| {
         if ui.button("Save settings").clicked() {
             s.saved = Some(match save(s) {
