@@ -423,8 +423,15 @@ fn counters_ui(app: &StationApp, ui: &mut egui::Ui) {
 /// The records and documents of a layout, as a tree; while scanning, the
 /// record being fed is not called empty.
 pub fn layout_ui(ui: &mut egui::Ui, layout: &Layout, scanning: bool) {
+    // The newest records are what an operator watches; a box of hundreds
+    // would cost a frame to lay out whole (Review > Pages has them all).
+    const SHOWN: usize = 40;
     let last = layout.records.len().saturating_sub(1);
-    for (i, r) in layout.records.iter().enumerate() {
+    let skip = layout.records.len().saturating_sub(SHOWN);
+    if skip > 0 {
+        ui.label(format!("… {skip} earlier records"));
+    }
+    for (i, r) in layout.records.iter().enumerate().skip(skip) {
         let who = r
             .patient
             .as_ref()
