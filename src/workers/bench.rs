@@ -5,7 +5,6 @@
 use super::pipeline::{self, Payload};
 use super::process::{STAGE_NANOS, STAGES, SideMeta};
 use crate::batch::BatchSource;
-use crate::batch::separate::sheet_and_face;
 use crate::capture::ColorMode;
 use crate::config::Config;
 use crate::imaging::draw::TextPainter;
@@ -136,14 +135,7 @@ pub fn bench(
                 // Every side differs, as real ones do (the cache would store
                 // identical images once).
                 raster.data[..8].copy_from_slice(&(side as u64).to_le_bytes());
-                let (sheet, face) = sheet_and_face(side, true);
-                let meta = SideMeta {
-                    batch_id: id.clone(),
-                    side,
-                    sheet,
-                    face,
-                    origin: format!("bench#{side}"),
-                };
+                let meta = SideMeta::at(&id, side, true, format!("bench#{side}"));
                 if feeder.send(meta, Payload::Raster(raster)).is_err() {
                     return;
                 }

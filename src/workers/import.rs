@@ -9,7 +9,6 @@
 use super::pipeline::{self, Closed, DEFAULT_DPI, Feeder, Payload, Stopped};
 use super::process::SideMeta;
 use crate::batch::BatchSource;
-use crate::batch::separate::sheet_and_face;
 use crate::config::{Config, ConfigError};
 use crate::imaging::ImagingError;
 use crate::imaging::decode::{FileFormat, TiffPages, sniff};
@@ -301,14 +300,7 @@ impl ReaderCtx {
         if self.committed.contains_key(&this) {
             return self.check_origin(this, origin);
         }
-        let (sheet, face) = sheet_and_face(this, self.duplex);
-        let meta = SideMeta {
-            batch_id: self.batch_id.clone(),
-            side: this,
-            sheet,
-            face,
-            origin: origin.to_string(),
-        };
+        let meta = SideMeta::at(&self.batch_id, this, self.duplex, origin.to_string());
         Ok(feeder.send(meta, payload())?)
     }
 

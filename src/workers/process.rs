@@ -18,6 +18,20 @@ pub struct SideMeta {
     pub origin: String,
 }
 
+impl SideMeta {
+    /// The side at feed position `side` of a batch (simplex or duplex).
+    pub fn at(batch_id: &str, side: u32, duplex: bool, origin: String) -> SideMeta {
+        let (sheet, face) = crate::batch::separate::sheet_and_face(side, duplex);
+        SideMeta {
+            batch_id: batch_id.to_string(),
+            side,
+            sheet,
+            face,
+            origin,
+        }
+    }
+}
+
 /// Processing stages, for `folio bench`'s breakdown.
 pub const STAGES: [&str; 5] = [
     "analyse (blank, metrics)",

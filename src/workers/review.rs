@@ -8,7 +8,6 @@
 
 use super::pipeline::close_batch;
 use super::process::{SideMeta, process_side};
-use crate::batch::separate::sheet_and_face;
 use crate::batch::{FlagCode, NhsCheck, PatientId, check_nhs_number};
 use crate::capture::{CaptureError, ScanSettings};
 use crate::config::{Config, ConfigError};
@@ -193,14 +192,7 @@ pub fn rescan_page(
         return Err(StoreError::NotFound(format!("side {side} of batch {}", b.id)).into());
     }
     let raster = super::scan::capture_one(device, settings, b.duplex, side, cancel)?;
-    let (sheet, face) = sheet_and_face(side, b.duplex);
-    let meta = SideMeta {
-        batch_id: b.id.clone(),
-        side,
-        sheet,
-        face,
-        origin: format!("{device}#rescan"),
-    };
+    let meta = SideMeta::at(&b.id, side, b.duplex, format!("{device}#rescan"));
     let row = process_side(&meta, &raster, cfg, store.images())?;
     store.replace_page(&row, actor)?;
     separate_again(store, cfg, actor, &b.id)

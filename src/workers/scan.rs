@@ -9,7 +9,7 @@
 
 use super::pipeline::{self, Closed, Feeder, Payload};
 use super::process::SideMeta;
-use crate::batch::separate::{SeparationParams, SideFacts, sheet_and_face};
+use crate::batch::separate::{SeparationParams, SideFacts};
 use crate::batch::{BatchSource, separate};
 use crate::capture::demo::DemoFeeder;
 use crate::capture::folder::{self, FolderSource};
@@ -518,14 +518,8 @@ impl Capture {
                 Err(CaptureError::BadSide(why)) => Payload::Failed(why),
                 Err(fault) => return Err(fault),
             };
-            let (sheet, face) = sheet_and_face(side, self.duplex);
-            let meta = SideMeta {
-                batch_id: self.batch_id.clone(),
-                side,
-                sheet,
-                face,
-                origin: format!("{}#{}", self.device, side),
-            };
+            let origin = format!("{}#{}", self.device, side);
+            let meta = SideMeta::at(&self.batch_id, side, self.duplex, origin);
             if feeder.send(meta, payload).is_err() {
                 return Ok(());
             }
