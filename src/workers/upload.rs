@@ -197,8 +197,11 @@ fn upload_batch(
     on_event: &mut dyn FnMut(UploadEvent),
 ) -> Result<bool, UploadWorkError> {
     match deliver_batch(store, cfg, target, &row.batch_id, live, on_event) {
-        Ok(()) => {
+        Ok(done) => {
+            // Said once the outbox says so: whoever hears it and looks finds
+            // the batch done.
             store.upload_done(&row.batch_id, &target.describe(), actor)?;
+            on_event(done);
             Ok(true)
         }
         Err(UploadWorkError::Target(e)) => {
@@ -244,7 +247,8 @@ fn upload_batch(
 }
 
 /// Sends every record of a batch the target does not hold yet, then lets the
-/// target finish the batch.
+/// target finish the batch; returns the `Done` event, for the caller to send
+/// once the outbox records it.
 fn deliver_batch(
     store: &mut Store,
     cfg: &Config,
@@ -252,7 +256,7 @@ fn deliver_batch(
     batch_id: &str,
     live: &Option<ProgressSink>,
     on_event: &mut dyn FnMut(UploadEvent),
-) -> Result<(), UploadWorkError> {
+) -> Result<UploadEvent, UploadWorkError> {
     let started = Instant::now();
     let tree = store.tree(batch_id)?;
     let pdfs = batch_pdfs(store, &tree)?;
@@ -326,14 +330,13 @@ fn deliver_batch(
         });
     }
     target.finish_batch(&manifest)?;
-    on_event(UploadEvent::Done {
+    Ok(UploadEvent::Done {
         batch_id: batch_id.into(),
         target: name,
         documents,
         bytes,
         seconds: started.elapsed().as_secs_f64(),
-    });
-    Ok(())
+    })
 }
 
 fn package(
