@@ -28,7 +28,7 @@ pub struct ReviewScreen {
     /// The batch being gone through side by side (instead of the flags), and
     /// its sides as the worker last sent them.
     pub browse: Option<String>,
-    pub pages: Vec<ReviewItem>,
+    pub pages: std::sync::Arc<Vec<ReviewItem>>,
 }
 
 /// Record-level flags a new identifier can settle.
@@ -578,7 +578,7 @@ fn batches_ui(app: &mut StationApp, ui: &mut egui::Ui) {
 fn browse(app: &mut StationApp, batch: Option<String>) {
     app.send(Command::BrowseBatch(batch.clone()));
     app.review.browse = batch;
-    app.review.pages.clear();
+    app.review.pages = Default::default();
     app.review.selected = 0;
 }
 

@@ -101,7 +101,8 @@ pub enum Command {
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub batches: Vec<BatchRow>,
-    pub review: Vec<ReviewItem>,
+    /// Shared, so the window can hold it each frame without copying.
+    pub review: Arc<Vec<ReviewItem>>,
     /// Documents of the batches in review, by batch id (to move pages into).
     pub documents: HashMap<String, Vec<DocChoice>>,
     pub outbox: Vec<OutboxRow>,
@@ -116,7 +117,7 @@ pub enum Event {
     /// Every side of the batch being gone through in Review.
     Pages {
         batch: String,
-        items: Vec<ReviewItem>,
+        items: Arc<Vec<ReviewItem>>,
     },
     Tree(Box<BatchTree>),
     ScanStarted,
@@ -271,7 +272,7 @@ impl Worker {
         let s = Snapshot {
             batches,
             documents,
-            review: self.store.review_queue().map_err(|e| e.to_string())?,
+            review: Arc::new(self.store.review_queue().map_err(|e| e.to_string())?),
             outbox: self.store.outbox().map_err(|e| e.to_string())?,
             devices: self.devices.clone(),
             profiles: self.cfg.profiles().keys().cloned().collect(),
@@ -284,7 +285,7 @@ impl Worker {
             let items = self.store.batch_pages(batch).map_err(|e| e.to_string())?;
             (self.emit)(Event::Pages {
                 batch: batch.clone(),
-                items,
+                items: Arc::new(items),
             });
         }
         Ok(())
