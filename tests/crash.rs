@@ -16,6 +16,18 @@ fn check_cache(data: &std::path::Path) -> Option<(String, u32)> {
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(ok, "ok");
+    // Killed before the schema's first migration committed: an empty
+    // database, nothing scanned, nothing to resume.
+    let tables: u32 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'pages'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    if tables == 0 {
+        return None;
+    }
     let mut stmt = conn
         .prepare("SELECT image_sha256 FROM pages WHERE image_sha256 IS NOT NULL")
         .unwrap();
