@@ -136,20 +136,7 @@ impl Store {
         for b in blanks {
             items.push(b?);
         }
-        let mut stmt = self.conn.prepare(
-            "SELECT side, thumb_sha256 FROM pages WHERE batch_id = ?1 AND side BETWEEN ?2 AND ?3
-               AND side != ?4 AND thumb_sha256 IS NOT NULL ORDER BY side",
-        )?;
-        for item in &mut items {
-            if let Some(side) = item.side {
-                item.neighbours = stmt
-                    .query_map(
-                        params![item.batch_id, side.saturating_sub(2), side + 2, side],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )?
-                    .collect::<Result<_, _>>()?;
-            }
-        }
+        self.add_neighbours(&mut items)?;
         Ok(items)
     }
 
@@ -187,18 +174,35 @@ impl Store {
                 })
             })?
             .collect::<Result<_, _>>()?;
-        let thumbs: Vec<(u32, Option<String>)> = items
-            .iter()
-            .map(|i| (i.side.unwrap_or_default(), i.thumb_sha256.clone()))
-            .collect();
-        for (k, item) in items.iter_mut().enumerate() {
-            item.neighbours = thumbs[k.saturating_sub(2)..(k + 3).min(thumbs.len())]
+        self.add_neighbours(&mut items)?;
+        Ok(items)
+    }
+
+    /// Fills in the thumbnails of the two sides either side of each item,
+    /// reading each batch's thumbnails once.
+    fn add_neighbours(&self, items: &mut [ReviewItem]) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT side, thumb_sha256 FROM pages WHERE batch_id = ?1 AND thumb_sha256 IS NOT NULL ORDER BY side",
+        )?;
+        let mut thumbs: HashMap<String, Vec<(u32, String)>> = HashMap::new();
+        for item in items {
+            let Some(side) = item.side else { continue };
+            if !thumbs.contains_key(&item.batch_id) {
+                let rows = stmt
+                    .query_map([&item.batch_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?;
+                thumbs.insert(item.batch_id.clone(), rows);
+            }
+            let all = &thumbs[&item.batch_id];
+            let from = all.partition_point(|(s, _)| *s + 2 < side);
+            let to = all.partition_point(|(s, _)| *s <= side + 2);
+            item.neighbours = all[from..to]
                 .iter()
-                .filter(|(s, _)| Some(*s) != item.side)
-                .filter_map(|(s, t)| Some((*s, t.clone()?)))
+                .filter(|(s, _)| *s != side)
+                .cloned()
                 .collect();
         }
-        Ok(items)
+        Ok(())
     }
 
     /// The documents of a batch, for moving a page into one.
