@@ -98,6 +98,16 @@ fn wait(h: &mut Harness<'static, StationApp>, what: &str, done: impl Fn(&Station
     }
 }
 
+/// Steps the window until the outbox says the batch is delivered.
+fn wait_delivered(h: &mut Harness<'static, StationApp>, batch: &str) {
+    wait(h, "the upload", |a| {
+        a.snapshot
+            .outbox
+            .iter()
+            .any(|r| r.batch_id == batch && r.state == "done")
+    });
+}
+
 fn review_kind(i: &folio::store::ReviewItem) -> &str {
     match &i.kind {
         ReviewKind::Flag { code, .. } => code,
@@ -283,12 +293,7 @@ fn review_approve_restore_fix_the_nhs_number_then_approve_and_upload() {
     });
     h.get_by_label_contains("Approve batch").click();
     h.key_press(egui::Key::F6);
-    wait(&mut h, "the upload", |a| {
-        a.snapshot
-            .outbox
-            .iter()
-            .any(|r| r.batch_id == batch && r.state == "done")
-    });
+    wait_delivered(&mut h, &batch);
     h.get_by_label_contains("delivered");
     assert!(
         st.dir
@@ -621,12 +626,7 @@ fn on_demand_checks_the_identifier_as_typed_and_sends_first() {
     h.get_by_label_contains("Send with its").click();
     h.step();
     h.get_by_label("Send now").click();
-    wait(&mut h, "the record delivered", |a| {
-        a.snapshot
-            .outbox
-            .iter()
-            .any(|r| r.batch_id == batch && r.state == "done")
-    });
+    wait_delivered(&mut h, &batch);
     let row = h
         .state()
         .snapshot
@@ -703,12 +703,7 @@ fn end_to_end_demo_scan_review_approve_and_upload() {
         .unwrap()
         .click();
     h.key_press(egui::Key::F6);
-    wait(&mut h, "the upload", |a| {
-        a.snapshot
-            .outbox
-            .iter()
-            .any(|r| r.batch_id == batch && r.state == "done")
-    });
+    wait_delivered(&mut h, &batch);
     let manifest = st
         .dir
         .path()

@@ -246,11 +246,6 @@ fn item_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem, keys: &Ke
         ui.label(detail);
     }
     let batch = item.batch_id.clone();
-    let page = |decision| Command::DecidePage {
-        batch: batch.clone(),
-        side: item.side.unwrap_or_default(),
-        decision,
-    };
     ui.horizontal_wrapped(|ui| match &item.kind {
         ReviewKind::Removed { reason } if reason == "control_sheet" => {
             ui.label("Control sheets are left out of the output.");
@@ -280,7 +275,11 @@ fn item_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem, keys: &Ke
             }
             let hint = "Take it out of its document; it stays listed and can be restored (Delete)";
             if action(ui, "Remove page", hint, keys.remove) {
-                app.send(page(PageDecision::Remove));
+                app.send(Command::DecidePage {
+                    batch: batch.clone(),
+                    side: item.side.unwrap_or_default(),
+                    decision: PageDecision::Remove,
+                });
             }
         }
         ReviewKind::Removed { .. } => {
