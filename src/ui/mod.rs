@@ -260,6 +260,12 @@ impl StationApp {
         match event {
             Event::Snapshot(s) => {
                 self.snapshot = *s;
+                // The first scanner found until the operator picks one.
+                if self.scan.device.is_empty()
+                    && let Some(d) = self.snapshot.devices.first()
+                {
+                    self.scan.device = d.clone();
+                }
                 self.review.rescanning = None;
             }
             Event::Tree(t) => self.tree = Some(*t),

@@ -345,9 +345,6 @@ fn rescan_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem, keys: &
         if in_a_document(item) {
             mark_ui(app, ui, item, keys);
         }
-        if app.scan.device.is_empty() {
-            app.scan.device = app.snapshot.devices.first().cloned().unwrap_or_default();
-        }
         let busy = app.review.rescanning.is_some() || app.scan.scanning;
         let hint = format!(
             "Put the sheet on {} and scan it again in place of this side (S)",

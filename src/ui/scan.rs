@@ -272,11 +272,6 @@ pub fn scan_ui(app: &mut StationApp, ui: &mut egui::Ui) {
 
 fn controls_ui(app: &mut StationApp, ui: &mut egui::Ui) {
     ui.horizontal_wrapped(|ui| {
-        if app.scan.device.is_empty()
-            && let Some(d) = app.snapshot.devices.first()
-        {
-            app.scan.device = d.clone();
-        }
         let devices = app.snapshot.devices.clone();
         let l = ui.label("Scanner");
         egui::ComboBox::from_id_salt("device")
