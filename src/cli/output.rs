@@ -79,6 +79,13 @@ pub fn tree(t: &BatchTree, json: bool) -> Result<()> {
         "batch {} '{}' ({}), {} sides, station {}, operator {}",
         b.id, b.label, b.state, b.sides, b.station, b.operator
     );
+    if let Some(counted) = b.expected_sheets {
+        println!(
+            "  {} sheets scanned, {counted} counted: {}",
+            b.sheets_scanned(),
+            b.reconciliation().0
+        );
+    }
     for r in &t.records {
         let who = match (&r.nhs_number, &r.hospital_number) {
             (Some(n), _) => format!("NHS {n}"),

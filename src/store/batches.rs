@@ -44,6 +44,29 @@ pub struct BatchRow {
     pub open_flags: u32,
 }
 
+impl BatchRow {
+    /// Sheets its sides make up.
+    pub fn sheets_scanned(&self) -> u32 {
+        if self.duplex {
+            self.sides.div_ceil(2)
+        } else {
+            self.sides
+        }
+    }
+
+    /// The sheets counted against those scanned, in words, and whether they
+    /// agree (a batch nobody counted agrees).
+    pub fn reconciliation(&self) -> (String, bool) {
+        let scanned = self.sheets_scanned();
+        match self.expected_sheets {
+            None => ("not counted".into(), true),
+            Some(e) if e == scanned => ("matches".into(), true),
+            Some(e) if e > scanned => (format!("{} sheets missing", e - scanned), false),
+            Some(e) => (format!("{} sheets more than counted", scanned - e), false),
+        }
+    }
+}
+
 /// A stored page image.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredImage {

@@ -506,26 +506,6 @@ fn neighbours_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem) {
     });
 }
 
-/// Sheets the batch's sides make up.
-fn sheets_scanned(b: &BatchRow) -> u32 {
-    if b.duplex {
-        b.sides.div_ceil(2)
-    } else {
-        b.sides
-    }
-}
-
-/// Expected against scanned sheets, in words, and whether they agree.
-fn reconciliation(b: &BatchRow) -> (String, bool) {
-    let scanned = sheets_scanned(b);
-    match b.expected_sheets {
-        None => ("not counted".into(), true),
-        Some(e) if e == scanned => ("matches".into(), true),
-        Some(e) if e > scanned => (format!("{} sheets missing", e - scanned), false),
-        Some(e) => (format!("{} sheets more than counted", scanned - e), false),
-    }
-}
-
 fn batches_ui(app: &mut StationApp, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         ui.strong("Batches awaiting approval");
@@ -588,7 +568,7 @@ fn batch_row_ui(app: &mut StationApp, ui: &mut egui::Ui, b: &BatchRow) {
     }
     ui.monospace(short(&b.id));
     ui.label(&b.label);
-    ui.label(format!("{} ({} sides)", sheets_scanned(b), b.sides));
+    ui.label(format!("{} ({} sides)", b.sheets_scanned(), b.sides));
     ui.horizontal(|ui| {
         let count = app
             .review
@@ -608,7 +588,7 @@ fn batch_row_ui(app: &mut StationApp, ui: &mut egui::Ui, b: &BatchRow) {
             });
         }
     });
-    let (words, agrees) = reconciliation(b);
+    let (words, agrees) = b.reconciliation();
     if agrees {
         ui.label(words);
     } else {
