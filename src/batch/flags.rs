@@ -24,11 +24,21 @@ pub enum FlagCode {
     EmptyRecord,
     RescanRequested,
     MoveTargetMissing,
+    /// One side carries control barcodes that disagree (two record sheets stuck
+    /// together, a photocopied cover over another).
+    ConflictingControlSheet,
+    /// The same record sheet appears again later in the batch.
+    DuplicateControlSheet,
+    /// The image file or scan data is damaged (truncated, bad checksum): what
+    /// could be decoded is kept, but the sheet must be looked at or rescanned.
+    DamagedImage,
+    /// Processing the side failed unexpectedly; its raw image is kept.
+    ProcessingFailed,
 }
 
 impl FlagCode {
     /// Every code, for parsing stored names.
-    pub const ALL: [FlagCode; 16] = [
+    pub const ALL: [FlagCode; 20] = [
         FlagCode::MisfiledIdentifier,
         FlagCode::InvalidNhsNumber,
         FlagCode::InvalidPatientId,
@@ -45,6 +55,10 @@ impl FlagCode {
         FlagCode::EmptyRecord,
         FlagCode::RescanRequested,
         FlagCode::MoveTargetMissing,
+        FlagCode::ConflictingControlSheet,
+        FlagCode::DuplicateControlSheet,
+        FlagCode::DamagedImage,
+        FlagCode::ProcessingFailed,
     ];
 
     /// The snake_case code written to the cache and the manifest.
@@ -66,6 +80,10 @@ impl FlagCode {
             FlagCode::EmptyRecord => "empty_record",
             FlagCode::RescanRequested => "rescan_requested",
             FlagCode::MoveTargetMissing => "move_target_missing",
+            FlagCode::ConflictingControlSheet => "conflicting_control_sheet",
+            FlagCode::DuplicateControlSheet => "duplicate_control_sheet",
+            FlagCode::DamagedImage => "damaged_image",
+            FlagCode::ProcessingFailed => "processing_failed",
         }
     }
 
