@@ -114,7 +114,13 @@ fn fhir_upload_rides_out_faults_and_stores_each_document_once() {
         "{}",
         stderr(&out)
     );
-    st.ok(&["approve", &batch, "--accept-flags"]);
+    st.ok(&[
+        "approve",
+        &batch,
+        "--accept-flags",
+        "--reason",
+        "test stack",
+    ]);
     let started = Instant::now();
     let out = st
         .cmd()
@@ -157,7 +163,13 @@ fn a_refusal_is_reported_in_words_parked_and_sent_when_asked_again() {
     server.fault(Fault::BadRequest(
         "patient 943 476 5919 is not registered with this store".into(),
     ));
-    st.ok(&["approve", &batch, "--accept-flags"]);
+    st.ok(&[
+        "approve",
+        &batch,
+        "--accept-flags",
+        "--reason",
+        "test stack",
+    ]);
     let out = st.run(&["upload", "--fhir", &server.base]);
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
     let err = stderr(&out);
@@ -178,14 +190,26 @@ fn duplicates_are_checked_by_hash_same_is_done_different_is_a_conflict() {
     let server = FhirServer::start();
     server.with(|s| s.duplicates_as_409 = true);
     server.fault(Fault::SlowAnswer(Duration::from_secs(3)));
-    st.ok(&["approve", &batch, "--accept-flags"]);
+    st.ok(&[
+        "approve",
+        &batch,
+        "--accept-flags",
+        "--reason",
+        "test stack",
+    ]);
     st.ok(&["upload", "--fhir", &server.base]);
     let (m, _) = st.export(&batch);
     assert_stored_once(&server, &m);
 
     // Another copy with different content under one of our ids.
     let (st, batch) = station_with_batch(1, 24);
-    st.ok(&["approve", &batch, "--accept-flags"]);
+    st.ok(&[
+        "approve",
+        &batch,
+        "--accept-flags",
+        "--reason",
+        "test stack",
+    ]);
     let (m, _) = st.export(&batch);
     let doc = &m.records[0].documents[0];
     let server = FhirServer::start();
@@ -216,7 +240,13 @@ fn duplicates_are_checked_by_hash_same_is_done_different_is_a_conflict() {
 #[test]
 fn killed_mid_transfer_the_restarted_upload_delivers_each_document_once() {
     let (st, batch) = station_with_batch(4, 25);
-    st.ok(&["approve", &batch, "--accept-flags"]);
+    st.ok(&[
+        "approve",
+        &batch,
+        "--accept-flags",
+        "--reason",
+        "test stack",
+    ]);
     let server = FhirServer::start();
     server.with(|s| s.throttle_bytes_per_sec = Some(400_000));
     let mut child = st
@@ -299,7 +329,13 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn folder_target_survives_a_full_disk_and_a_read_only_folder() {
     let (st, batch) = station_with_batch(2, 26);
-    st.ok(&["approve", &batch, "--accept-flags"]);
+    st.ok(&[
+        "approve",
+        &batch,
+        "--accept-flags",
+        "--reason",
+        "test stack",
+    ]);
     let dir = st.dir.path().join("store");
     let fs = Tmpfs::mount(&dir, "size=300k");
     let out = st.run(&["upload", "--folder", dir.to_str().unwrap()]);
@@ -319,7 +355,13 @@ fn folder_target_survives_a_full_disk_and_a_read_only_folder() {
     assert_folder_complete(&dir, &batch, &m);
 
     let (st, batch) = station_with_batch(1, 27);
-    st.ok(&["approve", &batch, "--accept-flags"]);
+    st.ok(&[
+        "approve",
+        &batch,
+        "--accept-flags",
+        "--reason",
+        "test stack",
+    ]);
     fs.remount("ro");
     let out = st.run(&["upload", "--folder", dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
@@ -339,7 +381,13 @@ fn folder_target_survives_a_full_disk_and_a_read_only_folder() {
 #[test]
 fn with_no_store_configured_batches_go_to_a_folder_in_the_data_directory() {
     let (st, batch) = station_with_batch(1, 28);
-    st.ok(&["approve", &batch, "--accept-flags"]);
+    st.ok(&[
+        "approve",
+        &batch,
+        "--accept-flags",
+        "--reason",
+        "test stack",
+    ]);
     let out = st.run(&["upload"]);
     let where_to = st.data_dir().join("delivered");
     assert!(out.status.success(), "{}", stderr(&out));
@@ -414,7 +462,13 @@ fn tls_setup(
 #[test]
 fn https_with_the_sites_own_ca_and_a_client_certificate() {
     let (st, batch) = station_with_batch(1, 29);
-    st.ok(&["approve", &batch, "--accept-flags"]);
+    st.ok(&[
+        "approve",
+        &batch,
+        "--accept-flags",
+        "--reason",
+        "test stack",
+    ]);
     let (tls, ca_file, identity) = tls_setup(st.dir.path());
     let server = FhirServer::start_tls(tls);
     let config = st.data_dir().join("config.toml");
@@ -446,7 +500,13 @@ fn https_with_the_sites_own_ca_and_a_client_certificate() {
 #[test]
 fn an_on_demand_record_uploads_before_batches_approved_earlier() {
     let (st, library) = station_with_batch(2, 31);
-    st.ok(&["approve", &library, "--accept-flags"]);
+    st.ok(&[
+        "approve",
+        &library,
+        "--accept-flags",
+        "--reason",
+        "test stack",
+    ]);
     let out = st.ok(&[
         "scan",
         "--device",
@@ -458,7 +518,13 @@ fn an_on_demand_record_uploads_before_batches_approved_earlier() {
         "--on-demand",
     ]);
     let clinic = out.trim().lines().last().unwrap().to_string();
-    st.ok(&["approve", &clinic, "--accept-flags"]);
+    st.ok(&[
+        "approve",
+        &clinic,
+        "--accept-flags",
+        "--reason",
+        "test stack",
+    ]);
     let queue = st.json(&["upload", "--list", "--json"]);
     let order: Vec<&str> = queue
         .as_array()

@@ -87,6 +87,19 @@ impl FlagCode {
         }
     }
 
+    /// Flags that a person must decide one by one (no blanket override): each
+    /// may mean a page's content is lost, or two patients' sheets on one side.
+    pub fn must_be_seen(self) -> bool {
+        matches!(
+            self,
+            FlagCode::TooDark
+                | FlagCode::UnreadableImage
+                | FlagCode::DamagedImage
+                | FlagCode::ProcessingFailed
+                | FlagCode::ConflictingControlSheet
+        )
+    }
+
     /// Parses a stored code.
     pub fn parse(s: &str) -> Option<FlagCode> {
         FlagCode::ALL.into_iter().find(|c| c.as_str() == s)

@@ -5,6 +5,7 @@
 //! the same sides always give the same records (which is what makes `--resume` and
 //! re-separation after a supervisor's change safe). Runs on whichever thread calls it.
 
+pub mod approval;
 pub mod flags;
 pub mod identifiers;
 pub mod manifest;
@@ -100,6 +101,55 @@ impl BatchState {
     }
 }
 
+/// Sheets counted (from the box's slip) against sheets scanned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reconciliation {
+    pub expected: Option<u32>,
+    pub scanned: u32,
+}
+
+impl Reconciliation {
+    pub fn new(expected: Option<u32>, scanned: u32) -> Reconciliation {
+        Reconciliation { expected, scanned }
+    }
+
+    /// A batch nobody counted agrees.
+    pub fn agrees(&self) -> bool {
+        self.expected.is_none_or(|e| e == self.scanned)
+    }
+
+    /// The comparison in words.
+    pub fn words(&self) -> String {
+        match self.expected {
+            None => "not counted".into(),
+            Some(e) if e == self.scanned => "matches".into(),
+            Some(e) if e > self.scanned => format!("{} sheets missing", e - self.scanned),
+            Some(e) => format!("{} sheets more than counted", self.scanned - e),
+        }
+    }
+}
+
+/// Text that came from outside (a barcode, a label, a file name, a server's
+/// message), made safe to show: control characters escaped, at most `max_chars`
+/// characters (an ellipsis marks the cut). The text itself is stored as it came.
+pub fn printable(text: &str, max_chars: usize) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == max_chars {
+            out.push('…');
+            break;
+        }
+        if c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Stable id of a record or document: a UUID derived from the batch and the side
 /// where it starts, so re-running separation (resume, review) keeps ids and an
 /// upload retry can never create a second copy.
@@ -122,5 +172,13 @@ mod tests {
         assert_ne!(derived_id("b", "rec", 3), derived_id("b", "doc", 3));
         assert_eq!(BatchState::after_scanning(0), BatchState::Closed);
         assert_eq!(BatchState::after_scanning(2), BatchState::InReview);
+    }
+
+    #[test]
+    fn outside_text_is_shown_escaped_and_cut() {
+        assert_eq!(printable("pédiatrie", 80), "pédiatrie");
+        assert_eq!(printable("a\u{1b}[2Jb\n", 80), "a\\u{1b}[2Jb\\u{a}");
+        assert_eq!(printable("x\u{202e}y", 80), "x\\u{202e}y");
+        assert_eq!(printable(&"z".repeat(300), 5), "zzzzz…");
     }
 }

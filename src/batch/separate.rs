@@ -2,13 +2,22 @@
 //! the list of removed sides, following the sheet protocol, and raises the
 //! identifier flags (misfiled labels, invalid NHS numbers).
 
-use super::derived_id;
 use super::flags::{Flag, FlagCode};
 use super::identifiers::PatientId;
 use super::protocol::{Control, SheetCode, parse_barcode};
+use super::{derived_id, printable};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
+
+/// Barcode texts for a flag's words: quoted, escaped, cut.
+fn quoted<S: AsRef<str>>(texts: &[S]) -> String {
+    texts
+        .iter()
+        .map(|t| format!("'{}'", printable(t.as_ref(), 60)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// Which face of the sheet a side is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -177,7 +186,8 @@ pub fn separate(sides: &[SideFacts], p: &SeparationParams<'_>) -> Layout {
     let mut s = Separator {
         p,
         layout: Layout::default(),
-        control_sheets: HashSet::new(),
+        control_sheets: HashMap::new(),
+        record_sheets: HashMap::new(),
         pending_flags: Vec::new(),
         moves: Vec::new(),
     };
@@ -190,7 +200,10 @@ pub fn separate(sides: &[SideFacts], p: &SeparationParams<'_>) -> Layout {
 struct Separator<'a, 'p> {
     p: &'a SeparationParams<'p>,
     layout: Layout,
-    control_sheets: HashSet<u32>,
+    /// Sheets that are control sheets, with the texts their front carried.
+    control_sheets: HashMap<u32, Vec<String>>,
+    /// Where each patient's record sheet was first seen.
+    record_sheets: HashMap<String, u32>,
     /// Flags raised before any record existed, for the next record.
     pending_flags: Vec<Flag>,
     /// Pages a supervisor moved, placed once every document exists.
@@ -254,9 +267,13 @@ impl Separator<'_, '_> {
             .iter()
             .map(|b| (parse_barcode(b, self.p.hospital_pattern), b))
             .collect();
+        // The same text read twice (two symbologies, one barcode read twice) is
+        // one instruction.
+        let mut seen = HashSet::new();
         let mut control: Vec<&(SheetCode, &String)> = codes
             .iter()
             .filter(|(c, _)| matches!(c, SheetCode::Control(_) | SheetCode::MalformedControl(_)))
+            .filter(|(_, text)| seen.insert(text.trim()))
             .collect();
         // Barcodes are read in no particular order: a batch label first, then a
         // record, then its first document.
@@ -267,18 +284,37 @@ impl Separator<'_, '_> {
             _ => 3,
         });
         if let Some(first) = control.first() {
-            self.control_sheets.insert(side.sheet);
+            let texts: Vec<String> = control.iter().map(|(_, t)| t.trim().to_string()).collect();
             self.layout.removed.push(Removed {
                 side: side.side,
                 reason: RemovedReason::ControlSheet,
                 barcode: Some(first.1.clone()),
             });
-            for (code, _) in control {
-                self.control(code, side.side);
+            // A control sheet printed on both faces: its back repeats the front.
+            let front = self.control_sheets.get(&side.sheet);
+            if side.face == Some(Face::Back) && front == Some(&texts) {
+                return;
             }
+            if let (Some(Face::Back), Some(front)) = (side.face, front) {
+                let flag = Flag::new(
+                    FlagCode::ConflictingControlSheet,
+                    format!(
+                        "sheet {} says {} on its front (side {}) but {} on its back (side {}): check which is right",
+                        side.sheet,
+                        quoted(front),
+                        side.side.saturating_sub(1),
+                        quoted(&texts),
+                        side.side
+                    ),
+                )
+                .on_side(side.side);
+                self.record_flag(flag);
+            }
+            self.control_sheets.insert(side.sheet, texts);
+            self.controls(&control, side.side);
             return;
         }
-        if side.face == Some(Face::Back) && self.control_sheets.contains(&side.sheet) {
+        if side.face == Some(Face::Back) && self.control_sheets.contains_key(&side.sheet) {
             self.layout.removed.push(Removed {
                 side: side.side,
                 reason: RemovedReason::ControlSheet,
@@ -302,7 +338,71 @@ impl Separator<'_, '_> {
             });
             return;
         }
+        if side
+            .flags
+            .iter()
+            .any(|f| f.code == FlagCode::UnreadableControlSheet)
+        {
+            // Looks like a control sheet whose barcode cannot be read: whose
+            // pages follow is unknown, so they start a record of their own.
+            self.start_record(side.side, None, None, Vec::new());
+        }
         self.page(side, &codes);
+    }
+
+    /// Acts on the control barcodes of one side (distinct texts, in order).
+    fn controls(&mut self, control: &[&(SheetCode, &String)], side: u32) {
+        let records: Vec<&String> = control
+            .iter()
+            .filter(|(c, _)| matches!(c, SheetCode::Control(Control::Record { .. })))
+            .map(|(_, t)| *t)
+            .collect();
+        let docs: Vec<&String> = control
+            .iter()
+            .filter(|(c, _)| matches!(c, SheetCode::Control(Control::Document { .. })))
+            .map(|(_, t)| *t)
+            .collect();
+        if records.len() > 1 {
+            // Two cover sheets stuck together, a photocopied cover over another:
+            // whose pages follow is for a person to say, never a guess.
+            let flag = Flag::new(
+                FlagCode::ConflictingControlSheet,
+                format!(
+                    "side {side} carries {} different record sheets ({}): two cover sheets stuck together? \
+                     Check the paper, then set this record's patient or rescan",
+                    records.len(),
+                    quoted(&records)
+                ),
+            )
+            .on_side(side);
+            self.start_record(side, None, None, vec![flag]);
+        }
+        let doc_conflict = (docs.len() > 1).then(|| {
+            Flag::new(
+                FlagCode::ConflictingControlSheet,
+                format!(
+                    "side {side} carries {} different document sheets ({}): the first is used; check the paper",
+                    docs.len(),
+                    quoted(&docs)
+                ),
+            )
+            .on_side(side)
+        });
+        let mut doc_started = false;
+        for (code, _) in control {
+            match code {
+                SheetCode::Control(Control::Record { .. }) if records.len() > 1 => {}
+                SheetCode::Control(Control::Document { .. }) if doc_started => {}
+                SheetCode::Control(Control::Document { .. }) => {
+                    doc_started = true;
+                    self.control(code, side);
+                }
+                _ => self.control(code, side),
+            }
+        }
+        if let Some(flag) = doc_conflict {
+            self.record_flag(flag);
+        }
     }
 
     fn control(&mut self, code: &SheetCode, side: u32) {
@@ -312,7 +412,7 @@ impl Separator<'_, '_> {
                 raw_id,
                 specialty,
             }) => {
-                let mut flags = std::mem::take(&mut self.pending_flags);
+                let mut flags = Vec::new();
                 let id = derived_id(self.p.batch_id, "rec", side);
                 let patient = self.p.fixes.get(&id).cloned().or_else(|| patient.clone());
                 match &patient {
@@ -322,7 +422,10 @@ impl Separator<'_, '_> {
                     )),
                     None => flags.push(Flag::new(
                         FlagCode::InvalidPatientId,
-                        format!("record sheet id '{raw_id}' is neither an NHS number nor a hospital number of this site"),
+                        format!(
+                            "record sheet id '{}' is neither an NHS number nor a hospital number of this site",
+                            printable(raw_id, 80)
+                        ),
                     )),
                     _ => {}
                 }
@@ -340,33 +443,104 @@ impl Separator<'_, '_> {
                         ),
                     ));
                 }
-                self.layout.records.push(RecordLayout {
-                    id,
-                    patient,
-                    specialty: specialty
-                        .clone()
-                        .or_else(|| self.p.default_specialty.map(str::to_string)),
-                    flags,
-                    documents: Vec::new(),
-                });
+                let key = match &patient {
+                    Some(p) => p.describe(),
+                    None => raw_id.clone(),
+                };
+                match self.record_sheets.get(&key) {
+                    Some(first) => flags.push(
+                        Flag::new(
+                            FlagCode::DuplicateControlSheet,
+                            format!(
+                                "the record sheet of {} at side {side} was already used at side {first}: \
+                                 a second volume of the same folder, or a sheet used twice? Check the paper",
+                                printable(&key, 80)
+                            ),
+                        )
+                        .on_side(side),
+                    ),
+                    None => {
+                        self.record_sheets.insert(key, side);
+                    }
+                }
+                self.start_record(side, patient, specialty.clone(), flags);
             }
             SheetCode::Control(Control::Document { doc_type }) => {
-                let id = derived_id(self.p.batch_id, "doc", side);
-                self.current_record(side).documents.push(DocumentLayout {
-                    id,
-                    doc_type: Some(doc_type.clone()),
-                    pages: Vec::new(),
-                });
+                self.start_document(side, Some(doc_type.clone()));
             }
             SheetCode::Control(Control::Batch { label }) => {
                 self.layout.batch_label.get_or_insert_with(|| label.clone());
             }
-            SheetCode::MalformedControl(text) => self.record_flag(Flag::new(
-                FlagCode::UnreadableControlSheet,
-                format!("side {side} carries '{text}', which is not a valid control sheet: reprint it with `folio sheets`"),
-            ).on_side(side)),
+            SheetCode::MalformedControl(text) => self.malformed(text, side),
             SheetCode::Identifier(_) | SheetCode::Other => {}
         }
+    }
+
+    /// A control barcode that is not a valid instruction. One that may have
+    /// been a record sheet (or of a kind not known) starts a record with no
+    /// patient: following pages must never join the previous patient's record
+    /// on a guess. A bad document sheet starts a document of no type.
+    fn malformed(&mut self, text: &str, side: u32) {
+        let flag = Flag::new(
+            FlagCode::UnreadableControlSheet,
+            format!(
+                "side {side} carries '{}', which is not a valid control sheet: the pages after it \
+                 are kept apart until a person says whose they are (reprint it with `folio sheets`)",
+                printable(text, 80)
+            ),
+        )
+        .on_side(side);
+        let upper = text.trim().to_ascii_uppercase();
+        if upper.starts_with("FOLIO:BATCH:") {
+            self.record_flag(flag);
+        } else if upper.starts_with("FOLIO:DOC:") {
+            self.start_document(side, None);
+            self.record_flag(flag);
+        } else {
+            self.start_record(side, None, None, vec![flag]);
+        }
+    }
+
+    /// Starts the document whose sheet is at `side` (once per side).
+    fn start_document(&mut self, side: u32, doc_type: Option<String>) {
+        let id = derived_id(self.p.batch_id, "doc", side);
+        let record = self.current_record(side);
+        if record.documents.last().is_some_and(|d| d.id == id) {
+            return;
+        }
+        record.documents.push(DocumentLayout {
+            id,
+            doc_type,
+            pages: Vec::new(),
+        });
+    }
+
+    /// Starts the record whose sheet is at `side` (its id derives from the side,
+    /// so one side starts one record at most).
+    fn start_record(
+        &mut self,
+        side: u32,
+        patient: Option<PatientId>,
+        specialty: Option<String>,
+        flags: Vec<Flag>,
+    ) {
+        let id = derived_id(self.p.batch_id, "rec", side);
+        // One side starts one record at most (a valid and a malformed record
+        // barcode on one sheet): more flags, not a second record with its id.
+        if let Some(last) = self.layout.records.last_mut().filter(|r| r.id == id) {
+            last.flags.extend(flags);
+            return;
+        }
+        let patient = self.p.fixes.get(&id).cloned().or(patient);
+        let mut all = std::mem::take(&mut self.pending_flags);
+        all.extend(flags);
+        self.layout.records.push(RecordLayout {
+            id,
+            patient,
+            specialty: specialty.or_else(|| self.p.default_specialty.map(str::to_string)),
+            flags: all,
+            documents: Vec::new(),
+        });
     }
 
     fn page(&mut self, side: &SideFacts, codes: &[(SheetCode, &String)]) {
@@ -680,17 +854,20 @@ mod tests {
             ..Default::default()
         });
         let l = run(&s);
-        assert_eq!(l.records.len(), 2);
+        assert_eq!(l.records.len(), 3);
         assert_eq!(l.records[0].flags[0].code, FlagCode::NoRecordSheet);
-        let codes: Vec<FlagCode> = l.records[1].flags.iter().map(|f| f.code).collect();
         assert_eq!(
-            codes,
-            [
-                FlagCode::InvalidNhsNumber,
-                FlagCode::UnreadableControlSheet,
-                FlagCode::UnreadableImage
-            ]
+            flag_codes(&l.records[1]),
+            [FlagCode::InvalidNhsNumber, FlagCode::EmptyRecord]
         );
+        // A sheet that is not a valid instruction keeps the pages after it
+        // apart, with no patient, rather than in the record before it.
+        assert_eq!(l.records[2].patient, None);
+        assert_eq!(
+            flag_codes(&l.records[2]),
+            [FlagCode::UnreadableControlSheet, FlagCode::UnreadableImage]
+        );
+        assert_eq!(l.records[2].documents[0].pages[0].side, 3);
         // Restoring a blank puts it back with a flag.
         let mut s = sides(false, &[(&["FOLIO:REC:RX123456"], false), (&[], true)]);
         assert_eq!(run(&s).records[0].flags[0].code, FlagCode::EmptyRecord);
@@ -750,6 +927,257 @@ mod tests {
         assert_eq!(
             codes,
             [FlagCode::MisfiledIdentifier, FlagCode::MoveTargetMissing]
+        );
+    }
+
+    fn flag_codes(r: &RecordLayout) -> Vec<FlagCode> {
+        r.flags.iter().map(|f| f.code).collect()
+    }
+
+    #[test]
+    fn case_2_two_record_barcodes_on_one_side_are_a_flag_not_a_storage_error() {
+        // Two cover sheets stuck together: the pages after them belong to
+        // neither patient until a person says so.
+        let s = sides(
+            false,
+            &[
+                (&["FOLIO:REC:9434765919"], false),
+                (&[], false),
+                (&["FOLIO:REC:4010232137", "FOLIO:REC:RX123456"], false),
+                (&[], false),
+            ],
+        );
+        let l = run(&s);
+        assert_eq!(l.records.len(), 2);
+        let r = &l.records[1];
+        assert_eq!(r.patient, None);
+        assert_eq!(flag_codes(r), [FlagCode::ConflictingControlSheet]);
+        assert_eq!(r.flags[0].side, Some(2));
+        assert!(r.flags[0].detail.contains("'FOLIO:REC:4010232137'"));
+        assert_eq!(r.documents[0].pages[0].side, 3);
+        assert_eq!(l.records[0].documents[0].pages.len(), 1);
+        // A supervisor sets the patient: the flag stays for a person to approve.
+        let fixed = HashMap::from([(
+            r.id.clone(),
+            PatientId::Nhs {
+                number: "4010232137".into(),
+                valid: true,
+            },
+        )]);
+        let pattern = pat();
+        let l = separate(
+            &s,
+            &SeparationParams {
+                batch_id: "b1",
+                default_specialty: None,
+                default_doc_type: None,
+                hospital_pattern: &pattern,
+                fixes: &fixed,
+                default_patient: None,
+            },
+        );
+        assert!(l.records[1].patient.is_some());
+    }
+
+    #[test]
+    fn case_2_repeated_and_conflicting_control_sheets_in_every_shape() {
+        // The same text twice on a side (two symbologies) is one instruction.
+        let l = run(&sides(
+            false,
+            &[
+                (&["FOLIO:REC:9434765919", " FOLIO:REC:9434765919"], false),
+                (&[], false),
+            ],
+        ));
+        assert_eq!(l.records.len(), 1);
+        assert!(l.records[0].flags.is_empty(), "{:?}", l.records[0].flags);
+        // A control sheet printed on both faces: the back is its back.
+        let l = run(&sides(
+            true,
+            &[
+                (&["FOLIO:REC:9434765919"], false),
+                (&["FOLIO:REC:9434765919"], false),
+                (&[], false),
+                (&[], true),
+            ],
+        ));
+        assert_eq!(l.records.len(), 1);
+        assert!(l.records[0].flags.is_empty(), "{:?}", l.records[0].flags);
+        assert_eq!(
+            l.removed
+                .iter()
+                .filter(|r| r.reason == RemovedReason::ControlSheet)
+                .count(),
+            2
+        );
+        // Front and back that disagree.
+        let l = run(&sides(
+            true,
+            &[
+                (&["FOLIO:REC:9434765919"], false),
+                (&["FOLIO:REC:4010232137"], false),
+                (&[], false),
+                (&[], true),
+            ],
+        ));
+        assert!(
+            l.records
+                .iter()
+                .flat_map(|r| &r.flags)
+                .any(|f| f.code == FlagCode::ConflictingControlSheet && f.side == Some(1))
+        );
+        // The same record sheet again later in the batch.
+        let l = run(&sides(
+            false,
+            &[
+                (&["FOLIO:REC:9434765919"], false),
+                (&[], false),
+                (&["FOLIO:REC:9434765919"], false),
+                (&[], false),
+            ],
+        ));
+        assert_eq!(l.records.len(), 2);
+        assert_eq!(flag_codes(&l.records[1]), [FlagCode::DuplicateControlSheet]);
+        assert!(l.records[1].flags[0].detail.contains("side 0"));
+        // Two document types on one side: one document, flagged.
+        let l = run(&sides(
+            false,
+            &[
+                (
+                    &[
+                        "FOLIO:REC:9434765919",
+                        "FOLIO:DOC:letters",
+                        "FOLIO:DOC:results",
+                    ],
+                    false,
+                ),
+                (&[], false),
+            ],
+        ));
+        assert_eq!(l.records[0].documents.len(), 1);
+        assert_eq!(
+            l.records[0].documents[0].doc_type.as_deref(),
+            Some("letters")
+        );
+        assert_eq!(
+            flag_codes(&l.records[0]),
+            [FlagCode::ConflictingControlSheet]
+        );
+    }
+
+    /// Every side ends in exactly one place (a page, the removed list or an
+    /// unreadable-side flag) and no id repeats, whatever barcodes the sides carry.
+    #[test]
+    fn case_2_any_mix_of_barcodes_gives_unique_ids_and_loses_no_side() {
+        let pool = [
+            "FOLIO:REC:9434765919",
+            "FOLIO:REC:4010232137",
+            "FOLIO:REC:RX123456",
+            "FOLIO:REC:",
+            "folio:rec:9434765919:cardiology",
+            "FOLIO:REC:bad id",
+            "FOLIO:DOC:letters",
+            "FOLIO:DOC:results",
+            "FOLIO:DOC:",
+            "FOLIO:BATCH:Box 1",
+            "FOLIO:",
+            "FOLIO:REC:9434765919:x:y",
+            "FOLIO:\u{0}\u{1b}",
+            "9434765919",
+            "4010232137",
+            "9434765918",
+            "LAB-77",
+        ];
+        let mut rng = 0x9e3779b97f4a7c15u64;
+        let mut next = |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng % n) as usize
+        };
+        for round in 0..2000 {
+            let duplex = round % 2 == 0;
+            let count = 1 + next(14);
+            let stack: Vec<SideFacts> = (0..count)
+                .map(|i| {
+                    let (sheet, face) = sheet_and_face(i as u32, duplex);
+                    let n = next(4);
+                    SideFacts {
+                        side: i as u32,
+                        sheet,
+                        face: Some(face),
+                        barcodes: (0..n)
+                            .map(|_| pool[next(pool.len() as u64)].to_string())
+                            .collect(),
+                        blank: next(5) == 0,
+                        unreadable: (next(12) == 0).then(|| "cut short".to_string()),
+                        flags: if next(10) == 0 {
+                            vec![Flag::new(
+                                FlagCode::UnreadableControlSheet,
+                                "looks like one",
+                            )]
+                        } else {
+                            Vec::new()
+                        },
+                        ..Default::default()
+                    }
+                })
+                .collect();
+            let l = run(&stack);
+            let mut ids = HashSet::new();
+            let mut placed: Vec<u32> = l.removed.iter().map(|r| r.side).collect();
+            for r in &l.records {
+                assert!(ids.insert(r.id.clone()), "record id repeats: {stack:?}");
+                for d in &r.documents {
+                    assert!(ids.insert(d.id.clone()), "document id repeats: {stack:?}");
+                    placed.extend(d.pages.iter().map(|p| p.side));
+                }
+                placed.extend(
+                    r.flags
+                        .iter()
+                        .filter(|f| f.code == FlagCode::UnreadableImage)
+                        .filter_map(|f| f.side),
+                );
+            }
+            placed.sort_unstable();
+            let all: Vec<u32> = (0..count as u32).collect();
+            assert_eq!(placed, all, "every side once: {stack:?}");
+        }
+    }
+
+    #[test]
+    fn case_3_a_control_sheet_without_a_readable_barcode_keeps_its_pages_apart() {
+        let mut s = sides(
+            false,
+            &[
+                (&["FOLIO:REC:9434765919"], false),
+                (&[], false),
+                (&[], false), // a record sheet whose barcode did not print
+                (&[], false),
+                (&["FOLIO:REC:"], false), // a near-miss protocol string
+                (&[], false),
+            ],
+        );
+        s[2].flags.push(Flag::new(
+            FlagCode::UnreadableControlSheet,
+            "looks like a control sheet",
+        ));
+        let l = run(&s);
+        let pages = |r: &RecordLayout| -> Vec<u32> {
+            r.documents
+                .iter()
+                .flat_map(|d| d.pages.iter().map(|p| p.side))
+                .collect()
+        };
+        assert_eq!(l.records.len(), 3);
+        assert_eq!(pages(&l.records[0]), [1]);
+        assert_eq!(l.records[1].patient, None);
+        assert_eq!(pages(&l.records[1]), [2, 3]);
+        assert_eq!(l.records[2].patient, None);
+        assert_eq!(pages(&l.records[2]), [5]);
+        assert_eq!(
+            flag_codes(&l.records[2]),
+            [FlagCode::UnreadableControlSheet]
         );
     }
 }

@@ -220,10 +220,21 @@ enum Command {
     },
     /// Approve a closed batch for upload: builds its PDFs and queues it.
     Approve {
+        /// The batch: its whole id, or at least its first 6 characters.
         batch: String,
-        /// Send it even though flags are still open (recorded in the audit).
+        /// Send it although flags are still open (needs --reason; audited).
+        /// Flags that may mean a lost page (too_dark, damaged_image,
+        /// unreadable_image, processing_failed, conflicting_control_sheet) must
+        /// each be decided in Review: no override covers them.
         #[arg(long)]
         accept_flags: bool,
+        /// Send it although the sheets counted differ from those scanned
+        /// (needs --reason; audited).
+        #[arg(long)]
+        accept_count_mismatch: bool,
+        /// Why the batch may go as it is (required with an override).
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
     },
     /// Deliver approved batches to the central store (the configured FHIR
     /// server or folder; the flags override it).
@@ -461,9 +472,16 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Approve {
             batch,
             accept_flags,
+            accept_count_mismatch,
+            reason,
         } => {
             let mut ctx = open(&cli)?;
-            upload::approve(&mut ctx, batch, *accept_flags)
+            let overrides = crate::batch::approval::Overrides {
+                accept_flags: *accept_flags,
+                accept_count: *accept_count_mismatch,
+                reason: reason.clone(),
+            };
+            upload::approve(&mut ctx, batch, &overrides)
         }
         Command::Upload {
             batch,
@@ -497,14 +515,25 @@ fn dispatch(cli: Cli) -> Result<u8> {
         }
         Command::Audit { batch, json } => {
             let ctx = open(&cli)?;
-            let events = ctx.store.audit_events(batch.as_deref())?;
+            let id = match batch {
+                Some(b) => Some(ctx.store.find_batch(b)?.id),
+                None => None,
+            };
+            let events = ctx.store.audit_events(id.as_deref())?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&events)?);
             } else {
                 for e in &events {
+                    let shown = |t: &str| crate::batch::printable(t, 300);
                     println!(
                         "{} {} {}@{} {} {} {}",
-                        e.seq, e.at, e.operator, e.station, e.action, e.subject, e.detail
+                        e.seq,
+                        e.at,
+                        shown(&e.operator),
+                        shown(&e.station),
+                        e.action,
+                        shown(&e.subject),
+                        shown(&e.detail)
                     );
                 }
             }

@@ -33,10 +33,21 @@ pub fn import_report(r: &ImportReport, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// Text from outside (labels, barcodes, file names, messages) made safe for
+/// a terminal.
+fn shown(text: &str) -> String {
+    crate::batch::printable(text, 200)
+}
+
 /// The summary of a separated batch, on stderr (stdout carries the id).
 pub fn closed(c: &Closed, stored_now: u32) {
     for u in &c.unreadable {
-        eprintln!("warning: side {} ({}): {}", u.side, u.origin, u.message);
+        eprintln!(
+            "warning: side {} ({}): {}",
+            u.side,
+            shown(&u.origin),
+            shown(&u.message)
+        );
     }
     eprintln!(
         "{} sides ({} new), {} records, {} documents, {} removed, {} flags; batch is {}",
@@ -54,16 +65,16 @@ pub fn batches(rows: &[BatchRow], json: bool) -> Result<()> {
     }
     for b in rows {
         let label = if b.label.is_empty() {
-            "(no label)"
+            "(no label)".to_string()
         } else {
-            &b.label
+            shown(&b.label)
         };
         println!(
             "{}  {:<10} {:<20} {:>5} sides {:>4} records {:>4} flags  {}  {}",
             b.id, b.state, label, b.sides, b.records, b.open_flags, b.created, b.operator
         );
         if let Some(e) = &b.last_error {
-            println!("    stopped: {e}");
+            println!("    stopped: {}", shown(e));
         }
     }
     Ok(())
@@ -77,7 +88,12 @@ pub fn tree(t: &BatchTree, json: bool) -> Result<()> {
     let b = &t.batch;
     println!(
         "batch {} '{}' ({}), {} sides, station {}, operator {}",
-        b.id, b.label, b.state, b.sides, b.station, b.operator
+        b.id,
+        shown(&b.label),
+        b.state,
+        b.sides,
+        shown(&b.station),
+        shown(&b.operator)
     );
     if let Some(counted) = b.expected_sheets {
         println!(
@@ -92,14 +108,17 @@ pub fn tree(t: &BatchTree, json: bool) -> Result<()> {
             (None, Some(h)) => format!("hospital {h}"),
             _ => "no patient".into(),
         };
-        println!("  record {who} {}", r.specialty.as_deref().unwrap_or(""));
+        println!(
+            "  record {who} {}",
+            shown(r.specialty.as_deref().unwrap_or(""))
+        );
         for f in &r.flags {
-            println!("    ! {}: {}", f.code, f.detail);
+            println!("    ! {}: {}", f.code, shown(&f.detail));
         }
         for d in &r.documents {
             println!(
                 "    document {} ({} pages)",
-                d.doc_type.as_deref().unwrap_or("(default type)"),
+                shown(d.doc_type.as_deref().unwrap_or("(default type)")),
                 d.pages.len()
             );
             for p in &d.pages {
@@ -110,7 +129,7 @@ pub fn tree(t: &BatchTree, json: bool) -> Result<()> {
                     p.face.as_str()
                 );
                 for f in &p.flags {
-                    println!("        ! {}: {}", f.code, f.detail);
+                    println!("        ! {}: {}", f.code, shown(&f.detail));
                 }
             }
         }
@@ -122,7 +141,7 @@ pub fn tree(t: &BatchTree, json: bool) -> Result<()> {
             r.reason.as_str(),
             r.barcode
                 .as_deref()
-                .map(|b| format!(" [{b}]"))
+                .map(|b| format!(" [{}]", shown(b)))
                 .unwrap_or_default()
         );
     }

@@ -1,15 +1,23 @@
 //! `folio approve` and `folio upload`: the outbox from the command line.
 
 use super::{Ctx, exit};
+use crate::batch::approval::Overrides;
 use crate::upload;
 use crate::workers::upload::{self as worker, UploadEvent, UploadOptions};
 use anyhow::Result;
 use std::sync::Arc;
 
-pub fn approve(ctx: &mut Ctx, batch: &str, accept_flags: bool) -> Result<u8> {
-    let id = worker::approve(&mut ctx.store, batch, &ctx.actor, accept_flags)?;
-    eprintln!("batch {id} approved and queued for upload (`folio upload` sends it)");
-    println!("{id}");
+pub fn approve(ctx: &mut Ctx, batch: &str, overrides: &Overrides) -> Result<u8> {
+    let done = worker::approve(&mut ctx.store, batch, &ctx.actor, overrides)?;
+    let a = &done.approval;
+    eprintln!(
+        "batch {} approved and queued for upload (`folio upload` sends it): {} records, {} documents, {} pages",
+        done.batch_id, a.records, a.documents, a.pages
+    );
+    for o in &a.overridden {
+        eprintln!("  override: {o}");
+    }
+    println!("{}", done.batch_id);
     Ok(exit::OK)
 }
 

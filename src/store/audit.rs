@@ -74,7 +74,7 @@ pub struct AuditEvent {
 pub fn events(conn: &Connection, subject: Option<&str>) -> Result<Vec<AuditEvent>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT seq, at, station, operator, action, subject, detail FROM audit
-         WHERE ?1 IS NULL OR subject = ?1 OR subject LIKE ?1 || '/%' ORDER BY seq",
+         WHERE ?1 IS NULL OR subject = ?1 OR substr(subject, 1, length(?1) + 1) = ?1 || '/' ORDER BY seq",
     )?;
     let rows = stmt.query_map([subject], |r| {
         Ok(AuditEvent {

@@ -2,6 +2,7 @@
 
 use super::audit::{self, Actor};
 use super::{Store, StoreError};
+use crate::batch::approval::ApprovalFacts;
 use crate::batch::separate::{Face, Layout, SideFacts};
 use crate::batch::{BatchSource, BatchState, Flag, FlagCode, PatientId, RemovedReason};
 use crate::imaging::PixelKind;
@@ -10,6 +11,9 @@ use crate::imaging::encode::Encoding;
 use rusqlite::{Row, params};
 use serde::Serialize;
 use std::collections::HashMap;
+
+/// Shortest batch-id prefix accepted in place of a whole id.
+pub const MIN_BATCH_PREFIX: usize = 6;
 
 /// What is needed to start a batch.
 #[derive(Debug, Clone)]
@@ -54,16 +58,16 @@ impl BatchRow {
         }
     }
 
+    /// The sheets counted against those scanned.
+    pub fn count(&self) -> crate::batch::Reconciliation {
+        crate::batch::Reconciliation::new(self.expected_sheets, self.sheets_scanned())
+    }
+
     /// The sheets counted against those scanned, in words, and whether they
     /// agree (a batch nobody counted agrees).
     pub fn reconciliation(&self) -> (String, bool) {
-        let scanned = self.sheets_scanned();
-        match self.expected_sheets {
-            None => ("not counted".into(), true),
-            Some(e) if e == scanned => ("matches".into(), true),
-            Some(e) if e > scanned => (format!("{} sheets missing", e - scanned), false),
-            Some(e) => (format!("{} sheets more than counted", scanned - e), false),
-        }
+        let c = self.count();
+        (c.words(), c.agrees())
     }
 }
 
@@ -229,23 +233,89 @@ impl Store {
         Ok(())
     }
 
-    /// Finds a batch by its id or a unique prefix of it.
+    /// Finds a batch by its exact id, or by a prefix of at least
+    /// [`MIN_BATCH_PREFIX`] characters that only one batch starts with. Anything
+    /// else (empty, too short, characters no id has) is refused, never guessed.
     pub fn find_batch(&self, id_or_prefix: &str) -> Result<BatchRow, StoreError> {
-        let pattern = format!("{}%", id_or_prefix.replace(['%', '_'], ""));
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {BATCH_COLS} FROM batches b WHERE b.id LIKE ?1 LIMIT 2"
-        ))?;
-        let rows: Vec<BatchRow> = stmt
-            .query_map([pattern], batch_row)?
-            .collect::<Result<_, _>>()?;
-        match rows.len() {
-            0 => Err(StoreError::NoSuchBatch(id_or_prefix.to_string())),
-            1 => Ok(rows
-                .into_iter()
-                .next()
-                .ok_or_else(|| StoreError::NoSuchBatch(id_or_prefix.into()))?),
-            _ => Err(StoreError::AmbiguousBatch(id_or_prefix.to_string())),
+        let lower = id_or_prefix.trim().to_ascii_lowercase();
+        let given = lower.as_str();
+        let shown = crate::batch::printable(given, 40);
+        if !given.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') || given.is_empty() {
+            return Err(StoreError::BadBatchId(shown));
         }
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {BATCH_COLS} FROM batches b WHERE b.id = ?1
+             UNION ALL
+             SELECT {BATCH_COLS} FROM batches b
+               WHERE length(?1) >= ?2 AND b.id != ?1 AND substr(b.id, 1, length(?1)) = ?1
+             LIMIT 12"
+        ))?;
+        let mut rows: Vec<BatchRow> = stmt
+            .query_map(params![given, MIN_BATCH_PREFIX], batch_row)?
+            .collect::<Result<_, _>>()?;
+        if rows.first().is_some_and(|b| b.id == given) || rows.len() == 1 {
+            return Ok(rows.swap_remove(0));
+        }
+        if rows.is_empty() {
+            if given.chars().count() < MIN_BATCH_PREFIX {
+                return Err(StoreError::BatchPrefixTooShort(shown));
+            }
+            return Err(StoreError::NoSuchBatch(shown));
+        }
+        let candidates = rows
+            .iter()
+            .map(|b| format!("{} ({})", b.id, crate::batch::printable(&b.label, 40)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Err(StoreError::AmbiguousBatch {
+            given: shown,
+            candidates,
+        })
+    }
+
+    /// What the approval rule needs to know about a batch.
+    pub fn approval_facts(&self, batch_id: &str) -> Result<ApprovalFacts, StoreError> {
+        let b = self.find_batch(batch_id)?;
+        let state = BatchState::parse(&b.state)
+            .ok_or_else(|| StoreError::Damaged(format!("batch {} has an unknown state", b.id)))?;
+        let (documents, pages, records_without_patient): (u32, u32, u32) = self.conn.query_row(
+            "SELECT (SELECT COUNT(*) FROM documents WHERE batch_id = ?1),
+                    (SELECT COUNT(*) FROM document_pages WHERE batch_id = ?1),
+                    (SELECT COUNT(*) FROM records r WHERE r.batch_id = ?1
+                       AND r.nhs_number IS NULL AND r.hospital_number IS NULL
+                       AND EXISTS (SELECT 1 FROM documents d WHERE d.record_id = r.id))",
+            [&b.id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let mut stmt = self.conn.prepare(
+            "SELECT code, COUNT(*) FROM flags WHERE batch_id = ?1 AND resolved_at IS NULL
+             GROUP BY code ORDER BY code",
+        )?;
+        let counted: Vec<(String, u32)> = stmt
+            .query_map([&b.id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        // A code this build does not know (written by a newer one) still counts
+        // and must be seen.
+        let open_flags = counted
+            .into_iter()
+            .map(|(code, n)| {
+                (
+                    FlagCode::parse(&code).unwrap_or(FlagCode::ProcessingFailed),
+                    n,
+                )
+            })
+            .collect();
+        Ok(ApprovalFacts {
+            batch_id: b.id.clone(),
+            state,
+            sides: b.sides,
+            records: b.records,
+            documents,
+            pages,
+            records_without_patient,
+            open_flags,
+            count: b.count(),
+        })
     }
 
     /// A batch that is still being scanned (to resume or close it).

@@ -45,8 +45,16 @@ pub enum StoreError {
     Migration(#[from] rusqlite_migration::Error),
     #[error("no batch matches '{0}': list batches with `folio batches`")]
     NoSuchBatch(String),
-    #[error("'{0}' matches several batches: give more of the id")]
-    AmbiguousBatch(String),
+    #[error("'{given}' matches several batches: give more of the id. Candidates: {candidates}")]
+    AmbiguousBatch { given: String, candidates: String },
+    #[error(
+        "'{0}' is too short to name a batch: give the whole id or at least its first 6 characters (`folio batches` lists them)"
+    )]
+    BatchPrefixTooShort(String),
+    #[error(
+        "'{0}' is not a batch id (ids are letters, digits and '-'): `folio batches` lists them"
+    )]
+    BadBatchId(String),
     #[error(
         "batch {batch} is already {state}; only a batch still scanning can be resumed or closed"
     )]

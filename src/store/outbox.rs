@@ -53,8 +53,14 @@ fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
 }
 
 impl Store {
-    /// Approves a batch and queues it for upload (again, if it was parked).
-    pub fn approve_batch(&mut self, batch_id: &str, actor: &Actor) -> Result<(), StoreError> {
+    /// Approves a batch and queues it for upload (again, if it was parked);
+    /// `detail` (what is sent, what was overridden and why) goes to the audit.
+    pub fn approve_batch(
+        &mut self,
+        batch_id: &str,
+        actor: &Actor,
+        detail: &str,
+    ) -> Result<(), StoreError> {
         let b = self.find_batch(batch_id)?;
         let priority = if b.source == crate::batch::BatchSource::OnDemand.as_str() {
             0
@@ -74,7 +80,7 @@ impl Store {
             "UPDATE batches SET state = 'approved' WHERE id = ?1 AND state IN ('closed', 'in_review', 'approved')",
             params![b.id],
         )?;
-        audit::append(&tx, actor, "batch.approve", &b.id, "queued for upload")?;
+        audit::append(&tx, actor, "batch.approve", &b.id, detail)?;
         tx.commit()?;
         Ok(())
     }

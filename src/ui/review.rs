@@ -6,6 +6,7 @@
 //! decision is a command to the station worker, which audits it.
 
 use super::StationApp;
+use crate::batch::approval::Overrides;
 use crate::store::{BatchRow, PageDecision, ReviewItem, ReviewKind};
 use crate::workers::station::{Command, ImageRequest};
 use eframe::egui;
@@ -17,6 +18,8 @@ pub struct ReviewScreen {
     pub zoom: f32,
     /// Send batches whose flags (or sheet count) were accepted as they are.
     pub accept_flags: bool,
+    /// Why they may go as they are (required with the override; audited).
+    pub override_reason: String,
     /// Why a page is marked for rescan.
     pub rescan_reason: String,
     /// The document chosen to move the page into.
@@ -513,6 +516,10 @@ fn batches_ui(app: &mut StationApp, ui: &mut egui::Ui) {
             &mut app.review.accept_flags,
             "Accept open flags and count differences as they are",
         );
+        if app.review.accept_flags {
+            ui.label("Why:");
+            ui.text_edit_singleline(&mut app.review.override_reason);
+        }
     });
     let batches: Vec<_> = app
         .snapshot
@@ -596,7 +603,8 @@ fn batch_row_ui(app: &mut StationApp, ui: &mut egui::Ui, b: &BatchRow) {
     }
     ui.label(b.records.to_string());
     ui.label(b.open_flags.to_string());
-    let can = (b.open_flags == 0 && agrees) || app.review.accept_flags;
+    let can = (b.open_flags == 0 && agrees)
+        || (app.review.accept_flags && !app.review.override_reason.trim().is_empty());
     if ui
         .add_enabled(
             can,
@@ -605,9 +613,14 @@ fn batch_row_ui(app: &mut StationApp, ui: &mut egui::Ui, b: &BatchRow) {
         .on_hover_text("Queue it for upload")
         .clicked()
     {
+        let accept = app.review.accept_flags;
         app.send(Command::ApproveBatch {
             batch: b.id.clone(),
-            accept_flags: app.review.accept_flags,
+            overrides: Overrides {
+                accept_flags: accept,
+                accept_count: accept,
+                reason: accept.then(|| app.review.override_reason.clone()),
+            },
         });
     }
 }

@@ -690,9 +690,14 @@ pub fn on_demand_ui(app: &mut StationApp, ui: &mut egui::Ui) {
             .clicked()
             && let Some(b) = done.clone()
         {
+            let accept = app.scan.send_with_flags;
             app.send(Command::ApproveBatch {
                 batch: b.clone(),
-                accept_flags: app.scan.send_with_flags,
+                overrides: crate::batch::approval::Overrides {
+                    accept_flags: accept,
+                    accept_count: false,
+                    reason: accept.then(|| "sent on demand with its open flags ticked".to_string()),
+                },
             });
             app.scan.on_demand_batch = Some(b);
         }

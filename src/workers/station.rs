@@ -13,6 +13,7 @@
 use super::review;
 use super::scan::{self, BandEvent, ScanOptions, ScanProgress, ScanReport};
 use super::upload::{self as uploader, UploadEvent, UploadOptions};
+use crate::batch::approval::Overrides;
 use crate::batch::{BatchSource, PatientId};
 use crate::capture::ScanSettings;
 use crate::config::Config;
@@ -87,9 +88,11 @@ pub enum Command {
         batch: String,
         sheets: u32,
     },
+    /// Approve a batch under the one approval rule, with this batch's own
+    /// overrides (and their reason).
     ApproveBatch {
         batch: String,
-        accept_flags: bool,
+        overrides: Overrides,
     },
     /// Queue a parked batch again.
     RetryUpload(String),
@@ -393,21 +396,22 @@ impl Worker {
                     .set_expected_sheets(&batch, sheets, &self.actor)
                     .map_err(|e| s(&e))?;
             }
-            Command::ApproveBatch {
-                batch,
-                accept_flags,
-            } => {
-                let id = uploader::approve(&mut self.store, &batch, &self.actor, accept_flags)
+            Command::ApproveBatch { batch, overrides } => {
+                let done = uploader::approve(&mut self.store, &batch, &self.actor, &overrides)
                     .map_err(|e| s(&e))?;
+                let a = &done.approval;
                 (self.emit)(Event::Notice(format!(
-                    "batch {} approved and queued for upload",
-                    short(&id)
+                    "batch {} approved and queued for upload: {} records, {} documents, {} pages",
+                    short(&done.batch_id),
+                    a.records,
+                    a.documents,
+                    a.pages
                 )));
                 let _ = self.uploads.send(true);
             }
             Command::RetryUpload(b) => {
                 self.store
-                    .approve_batch(&b, &self.actor)
+                    .approve_batch(&b, &self.actor, "queued again by a supervisor")
                     .map_err(|e| s(&e))?;
                 let _ = self.uploads.send(true);
             }

@@ -7,6 +7,7 @@
 //! calling thread (the CLI's, or the GUI's upload thread).
 
 use super::export::{ExportError, batch_pdfs, build_manifest};
+use crate::batch::approval::{Approval, Overrides, Refusal, decide};
 use crate::config::Config;
 use crate::store::{Actor, CachedPdf, OutboxRow, Store, StoreError};
 use crate::upload::{
@@ -27,14 +28,8 @@ pub enum UploadWorkError {
     Export(#[from] ExportError),
     #[error(transparent)]
     Target(#[from] UploadError),
-    #[error("batch {0} is still scanning: close it (`folio close`) before approving it")]
-    NotClosed(String),
-    #[error(
-        "batch {id} has {open} open flags: review them first, or approve with --accept-flags to send it as it is"
-    )]
-    OpenFlags { id: String, open: u32 },
-    #[error("batch {0} is already uploaded")]
-    AlreadyUploaded(String),
+    #[error("batch {id} cannot be approved: {why}")]
+    Refused { id: String, why: Refusal },
     #[error("batch {0} is not in the upload queue: approve it first (`folio approve {0}`)")]
     NotQueued(String),
 }
@@ -85,31 +80,34 @@ pub struct UploadOptions {
     pub live: Option<ProgressSink>,
 }
 
-/// Approves a closed batch: builds its PDFs (once, kept) and queues it.
+/// Approves a closed batch if the one approval rule allows it
+/// ([`crate::batch::approval::decide`]): builds its PDFs (once, kept) and queues
+/// it, with what was overridden and why in the audit trail.
 pub fn approve(
     store: &mut Store,
     batch: &str,
     actor: &Actor,
-    accept_flags: bool,
-) -> Result<String, UploadWorkError> {
-    let b = store.find_batch(batch)?;
-    match b.state.as_str() {
-        "scanning" => return Err(UploadWorkError::NotClosed(b.id)),
-        "uploaded" | "paper_held" | "destruction_due" | "destroyed" => {
-            return Err(UploadWorkError::AlreadyUploaded(b.id));
-        }
-        _ => {}
-    }
-    if b.open_flags > 0 && !accept_flags {
-        return Err(UploadWorkError::OpenFlags {
-            id: b.id,
-            open: b.open_flags,
-        });
-    }
-    let tree = store.tree(&b.id)?;
+    overrides: &Overrides,
+) -> Result<Approved, UploadWorkError> {
+    let facts = store.approval_facts(batch)?;
+    let approval = decide(&facts, overrides).map_err(|why| UploadWorkError::Refused {
+        id: facts.batch_id.clone(),
+        why,
+    })?;
+    let tree = store.tree(&facts.batch_id)?;
     batch_pdfs(store, &tree)?;
-    store.approve_batch(&b.id, actor)?;
-    Ok(b.id)
+    store.approve_batch(&facts.batch_id, actor, &approval.audit_detail())?;
+    Ok(Approved {
+        batch_id: facts.batch_id,
+        approval,
+    })
+}
+
+/// A batch approved and queued.
+#[derive(Debug, Clone)]
+pub struct Approved {
+    pub batch_id: String,
+    pub approval: Approval,
 }
 
 /// Works off the outbox into `target`; returns the batches it finished.
@@ -127,7 +125,7 @@ pub fn run(
             match store.outbox_entry(&id)? {
                 None => return Err(UploadWorkError::NotQueued(id)),
                 Some(row) if row.state == "parked" || row.state == "conflict" => {
-                    store.approve_batch(&id, actor)?;
+                    store.approve_batch(&id, actor, "queued again after it was parked")?;
                 }
                 Some(_) => {}
             }
