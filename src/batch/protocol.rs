@@ -30,7 +30,86 @@ pub enum SheetCode {
     Other,
 }
 
-/// Interprets one decoded barcode.
+/// A field of a control instruction, with the rules its text must meet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    PatientId,
+    Specialty,
+    DocumentType,
+    BatchLabel,
+}
+
+impl Field {
+    /// Longest text accepted, in characters: what a person can read on a
+    /// sheet and a store can file; longer is damage or a wrong sheet.
+    pub fn max_chars(self) -> usize {
+        match self {
+            Field::PatientId => 32,
+            Field::Specialty | Field::DocumentType => 64,
+            Field::BatchLabel => 120,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Field::PatientId => "patient id",
+            Field::Specialty => "specialty",
+            Field::DocumentType => "document type",
+            Field::BatchLabel => "batch label",
+        }
+    }
+}
+
+/// Why a field's text is not acceptable on a control sheet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FieldError {
+    #[error("the {0} is empty")]
+    Empty(&'static str),
+    #[error("the {field} is {chars} characters long; at most {max} fit a control sheet")]
+    TooLong {
+        field: &'static str,
+        chars: usize,
+        max: usize,
+    },
+    #[error("the {0} holds control or text-direction characters")]
+    ControlCharacters(&'static str),
+    #[error("the {0} holds ':', which separates the fields of a control sheet")]
+    Colon(&'static str),
+}
+
+/// Checks one field's text (already trimmed) against the protocol's rules; the
+/// printer (`folio sheets`) and the reader use the same ones.
+pub fn check_field(field: Field, text: &str) -> Result<(), FieldError> {
+    let name = field.name();
+    if text.is_empty() {
+        return Err(FieldError::Empty(name));
+    }
+    let chars = text.chars().count();
+    if chars > field.max_chars() {
+        return Err(FieldError::TooLong {
+            field: name,
+            chars,
+            max: field.max_chars(),
+        });
+    }
+    if text.chars().any(hidden_char) {
+        return Err(FieldError::ControlCharacters(name));
+    }
+    if field != Field::BatchLabel && text.contains(':') {
+        return Err(FieldError::Colon(name));
+    }
+    Ok(())
+}
+
+/// Characters that are invisible or reorder text on screen: never part of a
+/// field (they would let a sheet show one thing and say another).
+fn hidden_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
+/// Interprets one decoded barcode. A control instruction any of whose fields
+/// breaks the rules of [`check_field`] is malformed (flagged), never acted on.
 pub fn parse_barcode(text: &str, hospital_pattern: &Regex) -> SheetCode {
     let t = text.trim();
     let Some(rest) = strip_prefix_ci(t, "FOLIO:") else {
@@ -44,13 +123,18 @@ pub fn parse_barcode(text: &str, hospital_pattern: &Regex) -> SheetCode {
         Some((k, a)) => (k.to_ascii_uppercase(), a.trim()),
         None => return malformed(),
     };
+    let ok = |field, text: &str| check_field(field, text).is_ok();
     match kind.as_str() {
         "REC" => {
             let (id, specialty) = match arg.split_once(':') {
                 Some((id, sp)) => (id.trim(), non_empty(sp)),
                 None => (arg, None),
             };
-            if id.is_empty() {
+            if !ok(Field::PatientId, id)
+                || specialty
+                    .as_deref()
+                    .is_some_and(|sp| !ok(Field::Specialty, sp))
+            {
                 return malformed();
             }
             SheetCode::Control(Control::Record {
@@ -59,14 +143,12 @@ pub fn parse_barcode(text: &str, hospital_pattern: &Regex) -> SheetCode {
                 specialty,
             })
         }
-        "DOC" => match non_empty(arg) {
-            Some(doc_type) => SheetCode::Control(Control::Document { doc_type }),
-            None => malformed(),
-        },
-        "BATCH" => match non_empty(arg) {
-            Some(label) => SheetCode::Control(Control::Batch { label }),
-            None => malformed(),
-        },
+        "DOC" if ok(Field::DocumentType, arg) => SheetCode::Control(Control::Document {
+            doc_type: arg.to_string(),
+        }),
+        "BATCH" if ok(Field::BatchLabel, arg) => SheetCode::Control(Control::Batch {
+            label: arg.to_string(),
+        }),
         _ => malformed(),
     }
 }
@@ -132,6 +214,12 @@ mod tests {
             SheetCode::Identifier(PatientId::Hospital { .. })
         ));
         assert_eq!(parse_barcode("LAB-ORDER-77", &pat()), SheetCode::Other);
+        assert_eq!(
+            parse_barcode("folio:doc:results", &pat()),
+            SheetCode::Control(Control::Document {
+                doc_type: "results".into()
+            })
+        );
         assert!(matches!(
             parse_barcode(&record_code("RX123456", None), &pat()),
             SheetCode::Control(Control::Record {
@@ -139,6 +227,45 @@ mod tests {
                 specialty: None,
                 ..
             })
+        ));
+    }
+
+    #[test]
+    fn near_misses_and_hostile_fields_are_malformed_never_acted_on() {
+        let long = format!("FOLIO:DOC:{}", "x".repeat(2000));
+        for text in [
+            "FOLIO:REC:",
+            "FOLIO:REC: ",
+            "FOLIO:",
+            "FOLIO::REC:9434765919",
+            "FOLIO:REC:9434765919:cardiology:extra",
+            "FOLIO:REC:94347\u{0}65919",
+            "FOLIO:DOC:letters\u{1b}[2J",
+            "FOLIO:DOC:\u{202e}srettel",
+            "FOLIO:DOC:a:b",
+            "FOLIO:BATCH:",
+            "FOLIO:BATCH:box\n12",
+            long.as_str(),
+        ] {
+            assert!(
+                matches!(parse_barcode(text, &pat()), SheetCode::MalformedControl(_)),
+                "{text:?}"
+            );
+        }
+        // Outside the protocol any text is just another barcode.
+        assert_eq!(parse_barcode(&"A".repeat(2000), &pat()), SheetCode::Other);
+        assert_eq!(
+            parse_barcode("\u{fffd}\u{fffd}\u{0}", &pat()),
+            SheetCode::Other
+        );
+        // Non-ASCII text is fine in every field.
+        assert!(matches!(
+            parse_barcode("FOLIO:REC:9434765919:pédiatrie", &pat()),
+            SheetCode::Control(Control::Record { specialty: Some(sp), .. }) if sp == "pédiatrie"
+        ));
+        assert!(matches!(
+            parse_barcode("FOLIO:BATCH:Box 12: ward 7 中", &pat()),
+            SheetCode::Control(Control::Batch { .. })
         ));
     }
 }

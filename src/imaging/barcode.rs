@@ -27,6 +27,7 @@ const ZBAR_CODE39: c_int = 39;
 const ZBAR_QRCODE: c_int = 64;
 const ZBAR_CODE128: c_int = 128;
 const ZBAR_CFG_ENABLE: c_int = 0;
+const ZBAR_CFG_BINARY: c_int = 4;
 const ZBAR_CFG_X_DENSITY: c_int = 0x100;
 const ZBAR_CFG_Y_DENSITY: c_int = 0x101;
 const Y800: c_ulong = u32::from_le_bytes(*b"Y800") as c_ulong;
@@ -55,6 +56,16 @@ unsafe extern "C" {
     fn zbar_symbol_next(sym: *const ZbarSymbol) -> *const ZbarSymbol;
     fn zbar_symbol_get_data(sym: *const ZbarSymbol) -> *const c_char;
     fn zbar_symbol_get_data_length(sym: *const ZbarSymbol) -> c_uint;
+}
+
+/// A symbol's bytes as text, losslessly: UTF-8 when they are (what `folio
+/// sheets` and most printers write), else ISO 8859-1, the QR code's default
+/// character set (every byte one character, so nothing is lost or replaced).
+fn symbol_text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
+    }
 }
 
 /// Owns a zbar scanner and image for one scan; frees both on drop.
@@ -113,6 +124,9 @@ fn read_symbols(
         for &sym in symbologies {
             zbar_image_scanner_set_config(scan.scanner, sym, ZBAR_CFG_ENABLE, 1);
         }
+        // QR bytes as printed: zbar's own charset guess turns UTF-8 into
+        // Shift-JIS look-alikes (see `symbol_text`).
+        zbar_image_scanner_set_config(scan.scanner, ZBAR_QRCODE, ZBAR_CFG_BINARY, 1);
         zbar_image_scanner_set_config(scan.scanner, ZBAR_NONE, ZBAR_CFG_X_DENSITY, density);
         zbar_image_scanner_set_config(scan.scanner, ZBAR_NONE, ZBAR_CFG_Y_DENSITY, density);
         zbar_image_set_format(scan.image, Y800);
@@ -132,8 +146,7 @@ fn read_symbols(
             let ptr = zbar_symbol_get_data(sym) as *const u8;
             let len = zbar_symbol_get_data_length(sym) as usize;
             if !ptr.is_null() {
-                let text =
-                    String::from_utf8_lossy(std::slice::from_raw_parts(ptr, len)).into_owned();
+                let text = symbol_text(std::slice::from_raw_parts(ptr, len));
                 if !out.contains(&text) {
                     out.push(text);
                 }
