@@ -94,7 +94,7 @@ fn fhir_upload_rides_out_faults_and_stores_each_document_once() {
     let server = FhirServer::start();
     for f in [
         Fault::Status(500),
-        Fault::Busy(503, 1),
+        Fault::Busy(503, 2),
         Fault::ResetMidBody,
         Fault::Busy(429, 0),
         // Stored, but the answer comes after the client gave up: the next try
@@ -115,7 +115,6 @@ fn fhir_upload_rides_out_faults_and_stores_each_document_once() {
         stderr(&out)
     );
     st.ok(&["approve", &batch, "--accept-flags"]);
-    let started = Instant::now();
     let out = st
         .cmd()
         .args(["upload", "--fhir", &server.base, "--json"])
@@ -124,10 +123,25 @@ fn fhir_upload_rides_out_faults_and_stores_each_document_once() {
         .unwrap();
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
-    assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "Retry-After honoured"
-    );
+    // After "busy, Retry-After: 2" the next try comes no sooner (its own
+    // backoff here is at most 300 ms, so only Retry-After explains the wait).
+    server.with(|s| {
+        let busy = s
+            .post_log
+            .iter()
+            .position(|p| p.fault == Some(Fault::Busy(503, 2)))
+            .expect("the busy answer was given");
+        let answered = s.post_log[busy].answered.expect("answered");
+        let next = s
+            .post_log
+            .get(busy + 1)
+            .expect("a try after the busy answer");
+        let waited = next.arrived.duration_since(answered);
+        assert!(
+            waited >= Duration::from_secs(2),
+            "Retry-After honoured: retried after {waited:?}"
+        );
+    });
     for words in ["500", "busy", "next try in"] {
         assert!(err.contains(words), "stderr names '{words}': {err}");
     }
