@@ -70,7 +70,7 @@ fn corpus() -> Vec<(Vec<u8>, Expect)> {
         (b"FOLIO::REC:9434765919".to_vec(), MalformedRecord),
         (
             b"FOLIO:REC:9434765919:cardiology:extra".to_vec(),
-            MalformedRecord,
+            Record("9434765919"),
         ),
         (b"FOLIO:REC:94347\x0165919".to_vec(), MalformedRecord),
         (b"FOLIO:DOC:letters\x1b[2J\x07".to_vec(), MalformedOther),

@@ -11,6 +11,10 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 fn check_cache(data: &std::path::Path) -> Option<(String, u32)> {
+    // Killed before the data folder was made: nothing scanned, nothing to resume.
+    if !data.exists() {
+        return None;
+    }
     let conn = Connection::open(data.join("folio.sqlite3")).unwrap();
     let ok: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
@@ -54,6 +58,15 @@ fn check_cache(data: &std::path::Path) -> Option<(String, u32)> {
     .ok()
 }
 
+/// Sides committed so far in a station's cache, read while the importer
+/// writes (0 before the database or its schema exists).
+fn committed(data: &std::path::Path) -> u32 {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    Connection::open_with_flags(data.join("folio.sqlite3"), flags)
+        .and_then(|c| c.query_row("SELECT COUNT(*) FROM pages", [], |r| r.get(0)))
+        .unwrap_or(0)
+}
+
 #[test]
 fn sigkill_at_twenty_points_then_resume_loses_and_duplicates_nothing() {
     let work = tempfile::tempdir().unwrap();
@@ -66,11 +79,6 @@ fn sigkill_at_twenty_points_then_resume_loses_and_duplicates_nothing() {
     };
     let stack = work.path().join("stack");
     let truth = write_stack(&spec, &stack, "pgm");
-    // Time one full import to spread the kills over it.
-    let probe = Station::new();
-    let t0 = Instant::now();
-    probe.import(&["--duplex"], &[&stack]);
-    let full = t0.elapsed();
     let mut resumed = 0;
     for i in 0..20u32 {
         let st = Station::new();
@@ -80,8 +88,17 @@ fn sigkill_at_twenty_points_then_resume_loses_and_duplicates_nothing() {
             .arg(&stack)
             .spawn()
             .unwrap();
-        let delay = full.mul_f64(0.05 + 0.9 * ((i * 7919) % 20) as f64 / 20.0);
-        std::thread::sleep(delay.max(Duration::from_millis(20)));
+        // Kill points spread over the import by progress, not by time: once
+        // this many sides are committed (or the import ended by itself).
+        let kill_after = ((i * 7919) % 20) * truth.sides / 20;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while committed(&st.data_dir()) < kill_after && child.try_wait().unwrap().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "iteration {i}: {kill_after} sides never committed"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let finished = child.try_wait().unwrap().is_some();
         child.kill().ok(); // SIGKILL
         child.wait().unwrap();

@@ -140,3 +140,183 @@ fn sheets_refuse_invalid_identifiers() {
             .contains("neither an NHS number nor a hospital number")
     );
 }
+
+/// Renders a PDF's pages at 200 dpi (grey) into `dir`; returns them in order.
+fn rasterise(pdf: &std::path::Path, dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    let r = Command::new("pdftoppm")
+        .args(["-r", "200", "-gray"])
+        .arg(pdf)
+        .arg(dir.join("sheet"))
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let mut pages: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("sheet")
+        })
+        .collect();
+    pages.sort();
+    pages
+}
+
+/// The columns of a 200 dpi page holding ink between `top_mm` and `bottom_mm`.
+fn ink_columns(page: &std::path::Path, top_mm: f32, bottom_mm: f32) -> (u32, u32, u32) {
+    let img = image_gray(page);
+    let (w, _) = img.dimensions();
+    let px = |mm: f32| (mm * 200.0 / 25.4) as u32;
+    let inked: Vec<u32> = (0..w)
+        .filter(|&x| (px(top_mm)..px(bottom_mm)).any(|y| img.get_pixel(x, y).0[0] < 128))
+        .collect();
+    (inked[0], *inked.last().unwrap(), w)
+}
+
+fn image_gray(p: &std::path::Path) -> image::GrayImage {
+    image::open(p).unwrap().to_luma8()
+}
+
+#[test]
+fn case_3_every_printed_sheet_reads_back_exactly_as_asked() {
+    let st = Station::new();
+    let pdf = st.dir.path().join("sheets.pdf");
+    // The longest value accepted: 46 characters of barcode in all.
+    let long_doc = "d".repeat(46 - "FOLIO:DOC:".len());
+    let label = "Ward 7 \"B\" \\ x:y";
+    let specialty = "Cardiology: paeds (A&E)";
+    st.ok(&[
+        "sheets",
+        "--batch",
+        label,
+        "--record",
+        &format!("943 476 5919:{specialty}"),
+        "--doc",
+        "results",
+        "--doc",
+        &long_doc,
+        "--out",
+        pdf.to_str().unwrap(),
+    ]);
+    let sheets = rasterise(&pdf, &st.dir.path().join("stack"));
+    assert_eq!(sheets.len(), 4);
+    // Long values keep Code 128's quiet zone (10 modules of at least 0.33 mm)
+    // inside a 10 mm printable margin.
+    let (left, right, width) = ink_columns(&sheets[3], 40.0, 70.0);
+    let edge = (13.3 * 200.0 / 25.4) as u32;
+    assert!(
+        left >= edge && right <= width - edge,
+        "bars from {left} to {right} of {width}"
+    );
+    let spec = StackSpec {
+        dpi: 200,
+        ..Default::default()
+    };
+    let page = |seed| {
+        let p = render(
+            &SideKind::Clinical { label: None },
+            &spec,
+            seed,
+            &mut TextPainter::new(),
+        );
+        write_page(&st.dir.path().join(format!("p{seed}")), &p, "png")
+    };
+    let order = [
+        sheets[0].clone(),
+        sheets[1].clone(),
+        sheets[2].clone(),
+        page(1),
+        sheets[3].clone(),
+        page(2),
+    ];
+    let paths: Vec<&std::path::Path> = order.iter().map(|p| p.as_path()).collect();
+    let report = st.import(&["--dpi", "200"], &paths);
+    let (m, _) = st.export(report["batch_id"].as_str().unwrap());
+    let codes: Vec<Option<&str>> = m.removed.iter().map(|r| r.barcode.as_deref()).collect();
+    let long_code = format!("FOLIO:DOC:{long_doc}");
+    let rec_code = format!("FOLIO:REC:9434765919:{specialty}");
+    let batch_code = format!("FOLIO:BATCH:{label}");
+    assert_eq!(
+        codes,
+        [
+            Some(batch_code.as_str()),
+            Some(rec_code.as_str()),
+            Some("FOLIO:DOC:results"),
+            Some(long_code.as_str()),
+        ]
+    );
+    assert_eq!(m.batch.label, label);
+    assert_eq!(m.records.len(), 1);
+    let rec = &m.records[0];
+    assert_eq!(rec.patient.nhs_number.as_deref(), Some("9434765919"));
+    assert_eq!(rec.specialty.as_deref(), Some(specialty));
+    let docs: Vec<(Option<&str>, Vec<u32>)> = rec
+        .documents
+        .iter()
+        .map(|d| {
+            (
+                d.doc_type.as_deref(),
+                d.pages.iter().map(|p| p.side).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        docs,
+        [
+            (Some("results"), vec![3]),
+            (Some(long_doc.as_str()), vec![5])
+        ]
+    );
+}
+
+#[test]
+fn case_3_sheets_that_could_not_read_back_are_refused_before_anything_is_written() {
+    let st = Station::new();
+    let dir = st.dir.path().join("out");
+    std::fs::create_dir_all(&dir).unwrap();
+    let pdf = dir.join("sheets.pdf");
+    let long = "z".repeat(60);
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("--record", "9434765919:pédiatrie".into(), "'é'"),
+        ("--doc", "Łódź letters".into(), "'Ł'"),
+        ("--batch", "病房 中".into(), "'病'"),
+        ("--doc", "".into(), "empty"),
+        ("--batch", "   ".into(), "empty"),
+        ("--record", "".into(), "empty"),
+        ("--record", "9434765919:".into(), "empty"),
+        ("--doc", "lab\tresults".into(), "\\t"),
+        ("--batch", "red\u{1b}[31m".into(), "\\u{1b}"),
+        ("--record", "9434765919:cardi\nology".into(), "\\n"),
+        ("--doc", "right\u{202e}left".into(), "\\u{202e}"),
+        ("--doc", long.clone(), "too long"),
+        ("--batch", long.clone(), "too long"),
+        ("--record", format!("9434765919:{long}"), "too long"),
+        ("--doc", "lab:results".into(), "':'"),
+    ];
+    for (flag, value, why) in &cases {
+        let out = st.run(&[
+            "sheets",
+            "--doc",
+            "results",
+            flag,
+            value,
+            "--out",
+            pdf.to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{flag} {value:?} was printed");
+        assert!(err.contains(why), "{flag} {value:?}: {err}");
+        assert!(
+            !err.chars().any(|c| c.is_control() && c != '\n') && !err.contains('\u{202e}'),
+            "{flag} {value:?}: the message shows the value escaped: {err:?}"
+        );
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert!(
+            left.is_empty(),
+            "{flag} {value:?}: nothing written, found {left:?}"
+        );
+    }
+}

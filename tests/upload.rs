@@ -94,7 +94,7 @@ fn fhir_upload_rides_out_faults_and_stores_each_document_once() {
     let server = FhirServer::start();
     for f in [
         Fault::Status(500),
-        Fault::Busy(503, 1),
+        Fault::Busy(503, 2),
         Fault::ResetMidBody,
         Fault::Busy(429, 0),
         // Stored, but the answer comes after the client gave up: the next try
@@ -121,7 +121,6 @@ fn fhir_upload_rides_out_faults_and_stores_each_document_once() {
         "--reason",
         "test stack",
     ]);
-    let started = Instant::now();
     let out = st
         .cmd()
         .args(["upload", "--fhir", &server.base, "--json"])
@@ -130,10 +129,25 @@ fn fhir_upload_rides_out_faults_and_stores_each_document_once() {
         .unwrap();
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
-    assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "Retry-After honoured"
-    );
+    // After "busy, Retry-After: 2" the next try comes no sooner (its own
+    // backoff here is at most 300 ms, so only Retry-After explains the wait).
+    server.with(|s| {
+        let busy = s
+            .post_log
+            .iter()
+            .position(|p| p.fault == Some(Fault::Busy(503, 2)))
+            .expect("the busy answer was given");
+        let answered = s.post_log[busy].answered.expect("answered");
+        let next = s
+            .post_log
+            .get(busy + 1)
+            .expect("a try after the busy answer");
+        let waited = next.arrived.duration_since(answered);
+        assert!(
+            waited >= Duration::from_secs(2),
+            "Retry-After honoured: retried after {waited:?}"
+        );
+    });
     for words in ["500", "busy", "next try in"] {
         assert!(err.contains(words), "stderr names '{words}': {err}");
     }
@@ -548,4 +562,171 @@ fn an_on_demand_record_uploads_before_batches_approved_earlier() {
         a.is_some() && b.is_some() && a < b,
         "on-demand first: {err}"
     );
+}
+
+/// Text that broke the Bundle when it was split on an in-band marker: the
+/// marker itself, quotes, backslashes, control characters, non-ASCII and
+/// JSON punctuation.
+fn hostile(tag: &str) -> String {
+    format!(
+        "{tag} FOLIO:DOC:@@folio-binary-data-0@@ @@folio-binary-data-1@@ \" \\ \\\" \n\t\u{1}\u{1b} é Ł 中 }}]\",\"data\":\""
+    )
+}
+
+/// A record whose every text field is `hostile`, with two PDFs (sizes not
+/// multiples of 3) in `dir`.
+fn hostile_package(dir: &std::path::Path) -> folio::upload::RecordPackage {
+    use folio::batch::manifest::{ManifestRecord, Patient};
+    use folio::upload::{DocumentFile, Origin, RecordPackage};
+    use sha1::Digest;
+    let documents = [70_001usize, 5]
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| {
+            let mut bytes = b"%PDF-1.7\n".to_vec();
+            bytes.extend((0..n).map(|k| (k * 31 + i) as u8));
+            let pdf_path = dir.join(format!("{i}.pdf"));
+            std::fs::write(&pdf_path, &bytes).unwrap();
+            DocumentFile {
+                id: uuid::Uuid::new_v4().to_string(),
+                doc_type: Some(hostile("type")),
+                pdf_path,
+                sha256: hex::encode(sha2::Sha256::digest(&bytes)),
+                sha1: hex::encode(sha1::Sha1::digest(&bytes)),
+                bytes: bytes.len() as u64,
+                pages: 1,
+            }
+        })
+        .collect();
+    RecordPackage {
+        origin: Origin {
+            batch_id: uuid::Uuid::new_v4().to_string(),
+            batch_label: hostile("label"),
+            station: hostile("station"),
+            site: hostile("site"),
+            scanned: "2026-01-02T03:04:05Z".into(),
+        },
+        record: ManifestRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            patient: Patient {
+                nhs_number: None,
+                hospital_number: Some(hostile("hospital number")),
+            },
+            specialty: Some(hostile("specialty")),
+            flags: Vec::new(),
+            documents: Vec::new(),
+        },
+        documents,
+        hospital_number_system: hostile("system"),
+    }
+}
+
+#[test]
+fn case_1_upload_bundle_carries_the_exact_pdfs_whatever_its_text_fields_hold() {
+    use folio::upload::Target;
+    let dir = tempfile::tempdir().unwrap();
+    let p = hostile_package(dir.path());
+    let server = FhirServer::start();
+    let cfg = folio::upload::UploadConfig::default();
+    let mut target = folio::upload::fhir::FhirTarget::new(&server.base, &cfg).unwrap();
+    let progress: folio::upload::ProgressSink = std::sync::Arc::new(|_| {});
+    let stored = target.deliver(&p, &progress).unwrap();
+    assert_eq!(stored.len(), 2);
+    server.with(|s| {
+        assert!(s.invalid.is_empty(), "invalid Bundles: {:?}", s.invalid);
+        for d in &p.documents {
+            let mi = format!("urn:uuid:{}", d.id);
+            assert_eq!(
+                s.pdfs[&mi],
+                std::fs::read(&d.pdf_path).unwrap(),
+                "the Binary decodes to the exact PDF"
+            );
+            let r = &s.docs[&mi].resource;
+            assert_eq!(r["type"]["text"], hostile("type"));
+            assert_eq!(r["context"]["practiceSetting"]["text"], hostile("specialty"));
+            assert_eq!(
+                r["subject"]["identifier"],
+                serde_json::json!({"system": hostile("system"), "value": hostile("hospital number")})
+            );
+            assert!(
+                r["description"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&hostile("label"))
+            );
+        }
+    });
+
+    // The folder target writes the same Bundle: it parses, and its Binaries
+    // are the PDFs.
+    let store = dir.path().join("store");
+    let mut folder = folio::upload::folder::FolderTarget::new(store.clone());
+    folder.deliver(&p, &progress).unwrap();
+    let bundle: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            store
+                .join(&p.origin.batch_id)
+                .join(format!("bundles/{}.json", p.record.id)),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let entries = bundle["entry"].as_array().unwrap();
+    assert!(
+        entries[0]["resource"]["title"]
+            .as_str()
+            .unwrap()
+            .contains(&hostile("label"))
+    );
+    for (i, d) in p.documents.iter().enumerate() {
+        use base64::Engine;
+        let data = entries[2 + 2 * i]["resource"]["data"].as_str().unwrap();
+        assert_eq!(
+            base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .unwrap(),
+            std::fs::read(&d.pdf_path).unwrap()
+        );
+    }
+}
+
+#[test]
+fn case_1_a_batch_label_holding_the_old_marker_uploads_the_exact_pdfs() {
+    let st = Station::new();
+    let stack = st.dir.path().join("stack");
+    let spec = StackSpec {
+        seed: 32,
+        records: 1,
+        dpi: 150,
+        duplex: false,
+        ..Default::default()
+    };
+    write_stack(&spec, &stack, "pgm");
+    let label = "FOLIO:DOC:@@folio-binary-data-0@@ \"q\" \\ é";
+    let batch = st.import(&["--label", label], &[&stack])["batch_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    st.ok(&[
+        "approve",
+        &batch,
+        "--accept-flags",
+        "--reason",
+        "test stack",
+    ]);
+    let server = FhirServer::start();
+    st.ok(&["upload", "--fhir", &server.base]);
+    let (m, export) = st.export(&batch);
+    assert_stored_once(&server, &m);
+    server.with(|s| {
+        for d in m.records.iter().flat_map(|r| &r.documents) {
+            let mi = format!("urn:uuid:{}", d.id);
+            assert_eq!(
+                s.pdfs[&mi],
+                std::fs::read(export.join(&d.pdf.path)).unwrap()
+            );
+            let description = s.docs[&mi].resource["description"].as_str().unwrap();
+            assert!(description.ends_with(label), "{description}");
+        }
+    });
 }

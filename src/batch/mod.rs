@@ -139,10 +139,8 @@ pub fn printable(text: &str, max_chars: usize) -> String {
             out.push('…');
             break;
         }
-        if c.is_control()
-            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-        {
-            out.extend(c.escape_unicode());
+        if protocol::hidden_char(c) {
+            out.extend(c.escape_default());
         } else {
             out.push(c);
         }
@@ -177,7 +175,7 @@ mod tests {
     #[test]
     fn outside_text_is_shown_escaped_and_cut() {
         assert_eq!(printable("pédiatrie", 80), "pédiatrie");
-        assert_eq!(printable("a\u{1b}[2Jb\n", 80), "a\\u{1b}[2Jb\\u{a}");
+        assert_eq!(printable("a\u{1b}[2Jb\n\t", 80), "a\\u{1b}[2Jb\\n\\t");
         assert_eq!(printable("x\u{202e}y", 80), "x\\u{202e}y");
         assert_eq!(printable(&"z".repeat(300), 5), "zzzzz…");
     }

@@ -95,16 +95,21 @@ pub fn check_field(field: Field, text: &str) -> Result<(), FieldError> {
     if text.chars().any(hidden_char) {
         return Err(FieldError::ControlCharacters(name));
     }
-    if field != Field::BatchLabel && text.contains(':') {
+    // The last fields of a sheet may hold ':' (a label "Box 12: ward 7");
+    // an id or a document type may not.
+    if matches!(field, Field::PatientId | Field::DocumentType) && text.contains(':') {
         return Err(FieldError::Colon(name));
     }
     Ok(())
 }
 
-/// Characters that are invisible or reorder text on screen: never part of a
-/// field (they would let a sheet show one thing and say another).
-fn hidden_char(c: char) -> bool {
+/// Characters that are invisible or reorder text on screen (control
+/// characters, whitespace other than the space, zero-width and direction
+/// marks): never part of a field, since they would let a sheet show one thing
+/// and say another, and never shown raw.
+pub fn hidden_char(c: char) -> bool {
     c.is_control()
+        || (c.is_whitespace() && c != ' ')
         || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
 }
 
@@ -238,7 +243,6 @@ mod tests {
             "FOLIO:REC: ",
             "FOLIO:",
             "FOLIO::REC:9434765919",
-            "FOLIO:REC:9434765919:cardiology:extra",
             "FOLIO:REC:94347\u{0}65919",
             "FOLIO:DOC:letters\u{1b}[2J",
             "FOLIO:DOC:\u{202e}srettel",
@@ -258,6 +262,10 @@ mod tests {
             parse_barcode("\u{fffd}\u{fffd}\u{0}", &pat()),
             SheetCode::Other
         );
+        assert!(matches!(
+            parse_barcode("FOLIO:REC:9434765919:paeds: A&E", &pat()),
+            SheetCode::Control(Control::Record { specialty: Some(sp), .. }) if sp == "paeds: A&E"
+        ));
         // Non-ASCII text is fine in every field.
         assert!(matches!(
             parse_barcode("FOLIO:REC:9434765919:pédiatrie", &pat()),

@@ -94,6 +94,12 @@ enum Command {
         json: bool,
     },
     /// Print control sheets (record, document, batch) to a PDF.
+    ///
+    /// Values must be printable ASCII (what Code 128 holds): accented letters,
+    /// other scripts, control characters, empty values, ':' in a document type
+    /// and values too long for a readable barcode (46 characters with the
+    /// FOLIO:REC:, FOLIO:DOC: or FOLIO:BATCH: prefix) are refused before
+    /// anything is written.
     Sheets {
         /// Patient id (NHS number or hospital number), optionally with :SPECIALTY.
         #[arg(long, value_name = "ID[:SPECIALTY]")]

@@ -10,7 +10,7 @@
 use super::{DocumentFile, RecordPackage};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::PathBuf;
@@ -41,6 +41,29 @@ pub fn identifier_query(doc_id: &str) -> String {
     format!("identifier=urn:ietf:rfc:3986|{}", master_identifier(doc_id))
 }
 
+/// A token's value as it may stand in a FHIR search (a conditional create's
+/// `ifNoneExist`): FHIR's own separators escaped with a backslash, then
+/// percent-encoded, so a station name holding `&`, `|` or `,` cannot add or
+/// change search parameters.
+fn search_value(value: &str) -> String {
+    let mut escaped = String::new();
+    for c in value.chars() {
+        if matches!(c, '\\' | '|' | ',' | '$') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 enum Piece {
     Json(Vec<u8>),
     Base64Of { path: PathBuf, bytes: u64 },
@@ -52,10 +75,6 @@ pub struct StreamedBundle {
     pub len: u64,
 }
 
-fn marker(i: usize) -> String {
-    format!("@@folio-binary-data-{i}@@")
-}
-
 /// Base64 length of `n` bytes (padded).
 fn b64_len(n: u64) -> u64 {
     n.div_ceil(3) * 4
@@ -63,22 +82,33 @@ fn b64_len(n: u64) -> u64 {
 
 impl StreamedBundle {
     /// Builds the Bundle of a record.
+    ///
+    /// The JSON is written structurally: every key and value goes through
+    /// serde_json on its own, and each Binary's `data` string is opened and
+    /// closed here, around the PDF streamed as base64. Nothing is searched for
+    /// in serialised text, so no content of any field (a barcode, a label)
+    /// can move the PDF's bytes or end up in their place.
     pub fn of(p: &RecordPackage) -> StreamedBundle {
-        let bundle = bundle_json(p, |i, _| Value::String(marker(i)));
-        let text = serde_json::to_string(&bundle).unwrap_or_default();
-        let mut pieces = Vec::new();
-        let mut rest = text.as_str();
-        for (i, d) in p.documents.iter().enumerate() {
-            if let Some((before, after)) = rest.split_once(&marker(i)) {
-                pieces.push(Piece::Json(before.as_bytes().to_vec()));
-                pieces.push(Piece::Base64Of {
-                    path: d.pdf_path.clone(),
-                    bytes: d.bytes,
-                });
-                rest = after;
+        let mut w = PieceWriter::default();
+        let (head, entries) = bundle_parts(p);
+        w.json(b"{");
+        w.members(&head, false);
+        if !head.is_empty() {
+            w.json(b",");
+        }
+        w.key("entry");
+        w.json(b"[");
+        for (n, entry) in entries.iter().enumerate() {
+            if n > 0 {
+                w.json(b",");
+            }
+            match entry.data_of.and_then(|i| p.documents.get(i)) {
+                None => w.value(&Value::Object(entry.json.clone())),
+                Some(doc) => w.entry_with_data(&entry.json, doc),
             }
         }
-        pieces.push(Piece::Json(rest.as_bytes().to_vec()));
+        w.json(b"]}");
+        let pieces = w.finish();
         let len = pieces
             .iter()
             .map(|p| match p {
@@ -101,8 +131,117 @@ impl StreamedBundle {
     }
 }
 
-/// The Bundle as JSON with each Binary's data given by `data(index, doc)`.
+/// Writes JSON structurally into pieces, merging adjacent JSON bytes.
+#[derive(Default)]
+struct PieceWriter {
+    pieces: Vec<Piece>,
+    json: Vec<u8>,
+}
+
+impl PieceWriter {
+    fn json(&mut self, bytes: &[u8]) {
+        self.json.extend_from_slice(bytes);
+    }
+
+    /// One whole JSON value, serialised by serde_json (which escapes quotes,
+    /// backslashes and control characters).
+    fn value(&mut self, v: &Value) {
+        self.json(v.to_string().as_bytes());
+    }
+
+    fn key(&mut self, k: &str) {
+        self.value(&Value::String(k.to_string()));
+        self.json(b":");
+    }
+
+    /// The members of `map`, comma-separated, with a comma before the first
+    /// when `after_member` (the object already has one).
+    fn members(&mut self, map: &Map<String, Value>, mut after_member: bool) {
+        for (k, v) in map {
+            if after_member {
+                self.json(b",");
+            }
+            after_member = true;
+            self.key(k);
+            self.value(v);
+        }
+    }
+
+    /// A Bundle entry whose resource is a Binary: its members as JSON, the
+    /// resource's `data` as the document's PDF in base64, streamed.
+    fn entry_with_data(&mut self, entry: &Map<String, Value>, doc: &DocumentFile) {
+        self.json(b"{");
+        for (n, (k, v)) in entry.iter().enumerate() {
+            if n > 0 {
+                self.json(b",");
+            }
+            self.key(k);
+            match v {
+                Value::Object(resource) if k == "resource" => {
+                    self.json(b"{");
+                    self.members(resource, false);
+                    if !resource.is_empty() {
+                        self.json(b",");
+                    }
+                    self.key("data");
+                    self.json(b"\"");
+                    let json = std::mem::take(&mut self.json);
+                    self.pieces.push(Piece::Json(json));
+                    self.pieces.push(Piece::Base64Of {
+                        path: doc.pdf_path.clone(),
+                        bytes: doc.bytes,
+                    });
+                    self.json(b"\"}");
+                }
+                _ => self.value(v),
+            }
+        }
+        self.json(b"}");
+    }
+
+    fn finish(mut self) -> Vec<Piece> {
+        let json = std::mem::take(&mut self.json);
+        self.pieces.push(Piece::Json(json));
+        self.pieces
+    }
+}
+
+/// One entry of the Bundle: its JSON and, for a Binary, the index of the
+/// document whose PDF is its `data` (left out of `json`).
+struct Entry {
+    json: Map<String, Value>,
+    data_of: Option<usize>,
+}
+
+/// The Bundle as JSON with each Binary's data given by `data(index, doc)`
+/// (for checks and tests; uploads stream the data with [`StreamedBundle`]).
 pub fn bundle_json(p: &RecordPackage, data: impl Fn(usize, &DocumentFile) -> Value) -> Value {
+    let (mut head, entries) = bundle_parts(p);
+    let entries = entries
+        .into_iter()
+        .map(|mut e| {
+            if let (Some(i), Some(Value::Object(r))) = (e.data_of, e.json.get_mut("resource"))
+                && let Some(d) = p.documents.get(i)
+            {
+                r.insert("data".into(), data(i, d));
+            }
+            Value::Object(e.json)
+        })
+        .collect();
+    head.insert("entry".into(), Value::Array(entries));
+    Value::Object(head)
+}
+
+/// Turns a `json!({...})` object into its map (every caller passes an object).
+fn object(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// The Bundle's own members (all but `entry`), and its entries in order.
+fn bundle_parts(p: &RecordPackage) -> (Map<String, Value>, Vec<Entry>) {
     let r = &p.record;
     let subject = match (&r.patient.nhs_number, &r.patient.hospital_number) {
         (Some(nhs), _) => json!({"identifier": {"system": NHS_NUMBER_SYSTEM, "value": nhs}}),
@@ -143,16 +282,22 @@ pub fn bundle_json(p: &RecordPackage, data: impl Fn(usize, &DocumentFile) -> Val
             resource["context"] = json!({"practiceSetting": {
                 "coding": [{"system": "urn:folio:specialty", "code": sp}], "text": sp}});
         }
-        entries.push(json!({
-            "fullUrl": docref,
-            "resource": resource,
-            "request": {"method": "POST", "url": "DocumentReference", "ifNoneExist": identifier_query(&d.id)},
-        }));
-        entries.push(json!({
-            "fullUrl": binary,
-            "resource": {"resourceType": "Binary", "contentType": "application/pdf", "data": data(i, d)},
-            "request": {"method": "POST", "url": "Binary"},
-        }));
+        entries.push(Entry {
+            json: object(json!({
+                "fullUrl": docref,
+                "resource": resource,
+                "request": {"method": "POST", "url": "DocumentReference", "ifNoneExist": identifier_query(&d.id)},
+            })),
+            data_of: None,
+        });
+        entries.push(Entry {
+            json: object(json!({
+                "fullUrl": binary,
+                "resource": {"resourceType": "Binary", "contentType": "application/pdf"},
+                "request": {"method": "POST", "url": "Binary"},
+            })),
+            data_of: Some(i),
+        });
     }
     let list = json!({
         "fullUrl": submission,
@@ -177,17 +322,23 @@ pub fn bundle_json(p: &RecordPackage, data: impl Fn(usize, &DocumentFile) -> Val
             "identifier": [{"system": "urn:folio:station", "value": p.origin.station}],
             "deviceName": [{"name": format!("Folio scanning station {} ({})", p.origin.station, p.origin.site), "type": "user-friendly-name"}],
         },
-        "request": {"method": "POST", "url": "Device", "ifNoneExist": format!("identifier=urn:folio:station|{}", p.origin.station)},
+        "request": {"method": "POST", "url": "Device", "ifNoneExist": format!("identifier=urn:folio:station|{}", search_value(&p.origin.station))},
     });
-    let mut all = vec![list];
+    let mut all = vec![Entry {
+        json: object(list),
+        data_of: None,
+    }];
     all.extend(entries);
-    all.push(device_entry);
-    json!({
+    all.push(Entry {
+        json: object(device_entry),
+        data_of: None,
+    });
+    let head = object(json!({
         "resourceType": "Bundle",
         "meta": {"profile": [ITI65_PROFILE]},
         "type": "transaction",
-        "entry": all,
-    })
+    }));
+    (head, all)
 }
 
 /// FHIR R4's Attachment.hash is the SHA-1, base64.
@@ -263,5 +414,135 @@ impl Read for BundleReader {
         buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::manifest::{ManifestRecord, Patient};
+    use crate::upload::Origin;
+
+    /// Text that breaks naive JSON splicing: the old in-band marker, quotes,
+    /// backslashes, control characters and non-ASCII.
+    fn hostile(tag: &str) -> String {
+        format!(
+            "{tag} @@folio-binary-data-0@@ @@folio-binary-data-1@@ \" \\ \\\" \n\r\t\u{0}\u{1b}\u{7f} é Ł 中 \u{2028} }}]\",\"data\":\""
+        )
+    }
+
+    fn package(dir: &std::path::Path, sizes: &[usize]) -> RecordPackage {
+        let documents = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                let mut bytes = b"%PDF-1.7\n".to_vec();
+                bytes.extend((0..n).map(|k| (k * 7 + i) as u8));
+                let pdf_path = dir.join(format!("{i}.pdf"));
+                std::fs::write(&pdf_path, &bytes).unwrap();
+                DocumentFile {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    doc_type: Some(hostile("type")),
+                    pdf_path,
+                    sha256: "ab".repeat(32),
+                    sha1: "cd".repeat(20),
+                    bytes: bytes.len() as u64,
+                    pages: 3,
+                }
+            })
+            .collect();
+        RecordPackage {
+            origin: Origin {
+                batch_id: hostile("batch"),
+                batch_label: hostile("label"),
+                station: hostile("station"),
+                site: hostile("site"),
+                scanned: "2026-01-02T03:04:05Z".into(),
+            },
+            record: ManifestRecord {
+                id: uuid::Uuid::new_v4().to_string(),
+                patient: Patient {
+                    nhs_number: None,
+                    hospital_number: Some(hostile("hospital number")),
+                },
+                specialty: Some(hostile("specialty")),
+                flags: Vec::new(),
+                documents: Vec::new(),
+            },
+            documents,
+            hospital_number_system: hostile("system"),
+        }
+    }
+
+    fn streamed(p: &RecordPackage) -> Vec<u8> {
+        let b = StreamedBundle::of(p);
+        let len = b.len;
+        let mut out = Vec::new();
+        b.reader().read_to_end(&mut out).unwrap();
+        assert_eq!(out.len() as u64, len, "Content-Length is the bytes sent");
+        out
+    }
+
+    #[test]
+    fn case_1_upload_bundle_is_structural_whatever_its_fields_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        // Sizes around base64's 3-byte groups and the reader's chunk.
+        let p = package(dir.path(), &[0, 1, 2, CHUNK - 9, CHUNK - 8, 2 * CHUNK + 5]);
+        let got: Value = serde_json::from_slice(&streamed(&p)).unwrap();
+        let want = bundle_json(&p, |_, d| {
+            Value::String(B64.encode(std::fs::read(&d.pdf_path).unwrap()))
+        });
+        assert_eq!(got, want);
+        // Each Binary decodes to its own PDF, and every text is as given.
+        let entries = got["entry"].as_array().unwrap();
+        for (i, d) in p.documents.iter().enumerate() {
+            let docref = &entries[1 + 2 * i]["resource"];
+            assert_eq!(docref["type"]["text"], hostile("type"));
+            let binary = &entries[2 + 2 * i]["resource"];
+            let data = B64.decode(binary["data"].as_str().unwrap()).unwrap();
+            assert_eq!(data, std::fs::read(&d.pdf_path).unwrap(), "document {i}");
+        }
+        let list = &entries[0]["resource"];
+        assert!(list["title"].as_str().unwrap().contains(&hostile("label")));
+        assert_eq!(
+            list["subject"]["identifier"]["value"],
+            hostile("hospital number")
+        );
+    }
+
+    #[test]
+    fn case_1_a_station_name_cannot_change_the_device_search() {
+        assert_eq!(
+            search_value("st 1&x=2|y,z\\é"),
+            "st%201%26x%3D2%5C%7Cy%5C%2Cz%5C%5C%C3%A9"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = package(dir.path(), &[1]);
+        p.origin.station = "north&_id=1".into();
+        let b = bundle_json(&p, |_, _| Value::Null);
+        let device = b["entry"].as_array().unwrap().last().unwrap();
+        assert_eq!(
+            device["request"]["ifNoneExist"],
+            "identifier=urn:folio:station|north%26_id%3D1"
+        );
+    }
+
+    #[test]
+    fn the_bundle_json_does_not_grow_with_the_pdfs() {
+        let dir = tempfile::tempdir().unwrap();
+        let small = StreamedBundle::of(&package(dir.path(), &[10]));
+        let big = StreamedBundle::of(&package(dir.path(), &[3_000_000]));
+        let json = |b: &StreamedBundle| -> usize {
+            b.pieces
+                .iter()
+                .map(|p| match p {
+                    Piece::Json(j) => j.len(),
+                    Piece::Base64Of { .. } => 0,
+                })
+                .sum()
+        };
+        // Only the digits of the sizes differ.
+        assert!(json(&big).abs_diff(json(&small)) < 10);
+        assert!(big.len > 4_000_000);
     }
 }

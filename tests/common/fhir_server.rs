@@ -15,7 +15,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What to do to the next Bundle POSTed.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,8 +44,19 @@ pub struct StoredDoc {
     pub creates: u32,
 }
 
+/// One Bundle POSTed: when it arrived, the fault it met and when it was answered.
+#[derive(Debug, Clone)]
+pub struct Post {
+    pub arrived: Instant,
+    pub fault: Option<Fault>,
+    /// When the answer (or the reset) went out.
+    pub answered: Option<Instant>,
+}
+
 #[derive(Default)]
 pub struct State {
+    /// Every POST in order of arrival.
+    pub post_log: Vec<Post>,
     pub faults: VecDeque<Fault>,
     pub docs: HashMap<String, StoredDoc>,
     pub binaries: u64,
@@ -60,6 +71,9 @@ pub struct State {
     /// Bytes of Bundle bodies received so far.
     pub body_bytes: u64,
     pub auth_seen: Vec<Option<String>>,
+    /// The bytes of each document created, as decoded from its Binary, by
+    /// masterIdentifier.
+    pub pdfs: HashMap<String, Vec<u8>>,
 }
 
 pub struct FhirServer {
@@ -213,16 +227,24 @@ fn serve(stream: impl Conn, state: Arc<Mutex<State>>) {
             respond(r.get_mut(), "200 OK", &[], &body);
             continue;
         }
-        let fault = {
+        let (fault, n) = {
             let mut s = state.lock().unwrap();
             s.posts += 1;
             s.auth_seen.push(req.headers.get("authorization").cloned());
-            s.faults.pop_front()
+            let fault = s.faults.pop_front();
+            s.post_log.push(Post {
+                arrived: Instant::now(),
+                fault: fault.clone(),
+                answered: None,
+            });
+            (fault, s.post_log.len() - 1)
         };
+        let answered = || state.lock().unwrap().post_log[n].answered = Some(Instant::now());
         if fault == Some(Fault::ResetMidBody) {
             let mut half = vec![0u8; (len / 2) as usize];
             let _ = r.read_exact(&mut half);
             r.into_inner().reset();
+            answered();
             return;
         }
         let throttle = state.lock().unwrap().throttle_bytes_per_sec;
@@ -237,6 +259,7 @@ fn serve(stream: impl Conn, state: Arc<Mutex<State>>) {
                     &[],
                     &outcome("exception", "injected failure"),
                 );
+                answered();
                 continue;
             }
             Some(Fault::Busy(code, secs)) => {
@@ -246,10 +269,12 @@ fn serve(stream: impl Conn, state: Arc<Mutex<State>>) {
                     &[("Retry-After", secs.to_string())],
                     &outcome("throttled", "busy"),
                 );
+                answered();
                 continue;
             }
             Some(Fault::BadRequest(d)) => {
                 respond(r.get_mut(), "400 Bad Request", &[], &outcome("invalid", &d));
+                answered();
                 continue;
             }
             _ => {}
@@ -259,6 +284,7 @@ fn serve(stream: impl Conn, state: Arc<Mutex<State>>) {
             std::thread::sleep(d);
         }
         respond(r.get_mut(), status, &[], &answer);
+        answered();
     }
 }
 
@@ -364,6 +390,8 @@ fn transaction(state: &Arc<Mutex<State>>, body: &[u8]) -> (&'static str, Value) 
                             resource: r.clone(),
                             creates: 1,
                         };
+                        let url = a["url"].as_str().unwrap();
+                        s.pdfs.insert(mi.clone(), checked.bytes_of[url].clone());
                         s.docs.insert(mi, doc);
                         "201 Created".to_string()
                     }
@@ -401,6 +429,8 @@ fn invalid(state: &Arc<Mutex<State>>, why: String) -> (&'static str, Value) {
 struct Checked {
     /// SHA-256 (hex) of each Binary's decoded bytes, by fullUrl.
     sha256_of: HashMap<String, String>,
+    /// Each Binary's decoded bytes, by fullUrl.
+    bytes_of: HashMap<String, Vec<u8>>,
 }
 
 /// The strict checks: resource types, references resolving inside the Bundle,
@@ -457,6 +487,7 @@ fn validate(b: &Value) -> Result<Checked, String> {
         resolves(&i["item"]["reference"], "DocumentReference")?;
     }
     let mut sha256_of = HashMap::new();
+    let mut bytes_of = HashMap::new();
     let docs: Vec<_> = of_type("DocumentReference").collect();
     if docs.is_empty() || docs.len() != items.len() {
         return Err("the List must name every DocumentReference".into());
@@ -520,6 +551,10 @@ fn validate(b: &Value) -> Result<Checked, String> {
             return Err("the Binary is not a PDF".into());
         }
         sha256_of.insert(bin_url.to_string(), sha256);
+        bytes_of.insert(bin_url.to_string(), bytes);
     }
-    Ok(Checked { sha256_of })
+    Ok(Checked {
+        sha256_of,
+        bytes_of,
+    })
 }
