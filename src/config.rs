@@ -60,6 +60,12 @@ pub struct Config {
     /// Extra milliseconds per side, to rehearse a slow workstation (tests of
     /// backpressure); 0 in production.
     pub process_delay_ms: u64,
+    /// Test-only hook: processing this side panics, as a bug would. Never read
+    /// from `config.toml` or the environment (`serde(skip)`), so only a test
+    /// that builds its `Config` in code can set it.
+    #[doc(hidden)]
+    #[serde(skip)]
+    pub panic_on_side: Option<u32>,
 }
 
 impl Default for Config {
@@ -77,6 +83,7 @@ impl Default for Config {
             upload: UploadConfig::default(),
             threads: 0,
             process_delay_ms: 0,
+            panic_on_side: None,
             default_device: None,
             profiles: BTreeMap::new(),
         }

@@ -7,15 +7,17 @@
 //! memory stays bounded whatever the batch size, and the producer only ever
 //! waits on that queue.
 
-use super::process::{SideMeta, process_side, unreadable_side};
+use super::process::{SideMeta, process_side, renderings, unreadable_side};
+use crate::batch::flags::{Flag, FlagCode};
 use crate::batch::separate::SeparationParams;
 use crate::batch::{BatchState, separate};
 use crate::config::{Config, ConfigError};
-use crate::imaging::Raster;
 use crate::imaging::decode::decode_single;
-use crate::store::{Actor, ImageStore, PageRow, Store, StoreError};
+use crate::imaging::{Raster, encode};
+use crate::store::{Actor, ImageStore, PageRow, Store, StoreError, StoredImage, sha256_hex};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -202,23 +204,122 @@ fn worker(
         if cfg.process_delay_ms > 0 {
             std::thread::sleep(std::time::Duration::from_millis(cfg.process_delay_ms));
         }
-        let meta = &job.meta;
-        let decoded = match job.payload {
-            Payload::Raster(r) => Ok(r),
-            Payload::Bytes { bytes, dpi } => {
-                decode_single(&bytes, dpi.unwrap_or(DEFAULT_DPI), dpi.is_some())
-                    .map_err(|e| e.to_string())
-            }
-            Payload::Failed(why) => Err(why),
-        };
-        let row = match decoded {
-            Ok(raster) => process_side(meta, &raster, &cfg, &images),
-            Err(why) => Ok(unreadable_side(meta, why)),
-        };
+        let row = guarded(&job.meta, job.payload, &cfg, &images);
         if results.send((job.seq, row)).is_err() {
             break;
         }
     }
+}
+
+/// Decodes and processes one side. A panic (a bug) in either step becomes a
+/// flagged side that is committed in order like any other: a worker that died
+/// would leave its side uncommitted, and the writer, the producer and the other
+/// workers waiting for it forever.
+fn guarded(
+    meta: &SideMeta,
+    payload: Payload,
+    cfg: &Config,
+    images: &ImageStore,
+) -> Result<PageRow, StoreError> {
+    let decoded = catch_unwind(AssertUnwindSafe(|| match payload {
+        Payload::Raster(r) => Ok(r),
+        Payload::Bytes { bytes, dpi } => {
+            decode_single(&bytes, dpi.unwrap_or(DEFAULT_DPI), dpi.is_some())
+                .map_err(|e| e.to_string())
+        }
+        Payload::Failed(why) => Err(why),
+    }));
+    let raster = match decoded {
+        Ok(Ok(raster)) => raster,
+        Ok(Err(why)) => return Ok(unreadable_side(meta, why)),
+        Err(panic) => return Ok(failed_side(meta, None, &panic_text(&*panic), cfg, images)),
+    };
+    let processed = catch_unwind(AssertUnwindSafe(|| {
+        panic_if_asked(cfg, meta.side);
+        process_side(meta, &raster, cfg, images)
+    }));
+    processed.unwrap_or_else(|panic| {
+        Ok(failed_side(
+            meta,
+            Some(&raster),
+            &panic_text(&*panic),
+            cfg,
+            images,
+        ))
+    })
+}
+
+/// The test-only hook of [`Config::panic_on_side`]: a deliberate bug.
+fn panic_if_asked(cfg: &Config, side: u32) {
+    if cfg.panic_on_side == Some(side) {
+        panic!("deliberate failure of side {side} (panic_on_side)");
+    }
+}
+
+/// The message a panic carried (`panic!` with a literal or a formatted string).
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into())
+}
+
+/// The row of a side whose processing failed: flagged `processing_failed`
+/// with the panic message, with its raw image (no crop, deskew or barcode
+/// reading) so that nothing of the sheet is lost; with no image, or if even
+/// storing it fails, an unreadable side.
+fn failed_side(
+    meta: &SideMeta,
+    raster: Option<&Raster>,
+    why: &str,
+    cfg: &Config,
+    images: &ImageStore,
+) -> PageRow {
+    let flag = Flag::new(
+        FlagCode::ProcessingFailed,
+        format!(
+            "processing side {} failed unexpectedly ({why}); its image is kept as scanned: check it, or rescan the sheet",
+            meta.side
+        ),
+    )
+    .on_side(meta.side);
+    let stored = raster.and_then(|r| {
+        catch_unwind(AssertUnwindSafe(|| store_raw(meta, r, cfg, images)))
+            .ok()
+            .and_then(Result::ok)
+    });
+    let mut row = stored
+        .unwrap_or_else(|| unreadable_side(meta, format!("processing failed unexpectedly: {why}")));
+    row.flags.push(flag);
+    row
+}
+
+/// Stores a side's raster as it came, with its thumbnail and preview.
+fn store_raw(
+    meta: &SideMeta,
+    raster: &Raster,
+    cfg: &Config,
+    images: &ImageStore,
+) -> Result<PageRow, String> {
+    let encoded = encode::encode(raster, cfg.jpeg_quality).map_err(|e| e.to_string())?;
+    let (thumb, preview) = renderings(raster).map_err(|e| e.to_string())?;
+    let put = |b: &[u8]| images.put(b).map_err(|e| e.to_string());
+    let mut row = unreadable_side(meta, String::new());
+    row.error = None;
+    row.image = Some(StoredImage {
+        sha256: put(&encoded.bytes)?,
+        encoding: encoded.encoding,
+        kind: encoded.kind,
+        width: encoded.width,
+        height: encoded.height,
+        dpi: encoded.dpi,
+        bytes: encoded.bytes.len() as u64,
+    });
+    row.pixels_sha256 = Some(sha256_hex(&raster.data));
+    row.thumb_sha256 = Some(put(&thumb)?);
+    row.preview_sha256 = Some(put(&preview)?);
+    Ok(row)
 }
 
 /// A side that could not be read.
