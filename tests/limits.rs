@@ -103,3 +103,157 @@ fn case_11_a_panicking_side_is_flagged_and_the_batch_continues() {
         );
     }
 }
+
+/// Batches the station holds.
+/// (read from the store: the command line refuses to start with a bad config).
+fn batch_count(st: &Station) -> usize {
+    Store::open(&st.data_dir())
+        .unwrap()
+        .list_batches()
+        .unwrap()
+        .len()
+}
+
+/// Runs folio and requires a refusal whose message names every one of `words`.
+fn refused(st: &Station, cmd: &mut std::process::Command, words: &[&str]) {
+    let out = cmd.output().expect("run folio");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{cmd:?} was accepted:\n{err}");
+    for w in words {
+        assert!(
+            err.contains(w),
+            "{cmd:?}: the message does not name {w:?}:\n{err}"
+        );
+    }
+    assert_eq!(batch_count(st), 0, "{cmd:?} left a batch behind");
+}
+
+#[test]
+fn case_6_out_of_range_numbers_are_refused_before_a_batch_is_created() {
+    let st = Station::new();
+    let dir = st.dir.path().join("stack");
+    write_stack(
+        &StackSpec {
+            records: 1,
+            dpi: 100,
+            duplex: false,
+            ..Default::default()
+        },
+        &dir,
+        "pgm",
+    );
+    let d = dir.to_str().unwrap();
+    // Command-line options.
+    for dpi in ["0", "1", "100000"] {
+        refused(
+            &st,
+            st.cmd().args(["import", "--dpi", dpi, d]),
+            &["dpi", dpi, "50", "2400"],
+        );
+        refused(
+            &st,
+            st.cmd()
+                .args(["scan", "--device", "folio:demo", "--dpi", dpi]),
+            &["dpi", dpi, "50", "2400"],
+        );
+    }
+    refused(
+        &st,
+        st.cmd().args(["import", "--expected-sheets", "0", d]),
+        &["expected-sheets", "0", "100000"],
+    );
+    refused(
+        &st,
+        st.cmd()
+            .args(["scan", "--device", "folio:demo", "--page-size", "0x297"]),
+        &["page-size", "0x297", "10", "2000"],
+    );
+    refused(
+        &st,
+        st.cmd().args(["bench", "--pages", "0"]),
+        &["pages", "0", "100000"],
+    );
+    // The environment.
+    for v in ["1000000000000", "lots"] {
+        refused(
+            &st,
+            st.cmd().env("FOLIO_THREADS", v).args(["import", d]),
+            &["FOLIO_THREADS", v, "256"],
+        );
+    }
+    // The configuration file: every kind of number, a profile's too.
+    std::fs::create_dir_all(st.data_dir()).unwrap();
+    let config = st.data_dir().join("config.toml");
+    for (text, words) in [
+        (
+            "threads = 1000000000000\n",
+            &["threads", "1000000000000", "256"][..],
+        ),
+        ("jpeg_quality = 0\n", &["jpeg_quality", "0", "100"]),
+        (
+            "[blank]\nmax_ink_fraction = 2.5\n",
+            &["blank.max_ink_fraction", "2.5", "1"],
+        ),
+        (
+            "[quality]\nmax_correctable_deg = nan\n",
+            &["quality.max_correctable_deg", "NaN", "45"],
+        ),
+        (
+            "[upload]\nmax_attempts = 0\n",
+            &["upload.max_attempts", "0", "1000"],
+        ),
+        (
+            "[profiles.tiny]\ndpi = 1\n",
+            &["profiles.tiny.dpi", "1", "2400"],
+        ),
+    ] {
+        std::fs::write(&config, text).unwrap();
+        refused(&st, st.cmd().args(["import", d]), words);
+        assert!(
+            String::from_utf8_lossy(&st.run(&["import", d]).stderr).contains("config.toml"),
+            "the message names the file"
+        );
+    }
+    // In range, the same station imports.
+    std::fs::write(&config, "threads = 2\njpeg_quality = 80\n").unwrap();
+    st.import(&["--dpi", "100"], &[&dir]);
+    assert_eq!(batch_count(&st), 1);
+}
+
+#[test]
+fn case_6_library_callers_are_refused_before_a_batch_is_created() {
+    let st = Station::new();
+    let mut store = Store::open(&st.data_dir()).unwrap();
+    let opts = ImportOptions {
+        paths: vec![st.dir.path().to_path_buf()],
+        dpi: Some(0),
+        ..Default::default()
+    };
+    let err = workers::import(&mut store, &Config::default(), &actor(), &opts, |_| {})
+        .err()
+        .expect("dpi 0 refused");
+    assert!(err.to_string().contains("dpi = 0"), "{err}");
+    let scan = workers::ScanOptions {
+        device: "folio:demo".into(),
+        settings: folio::capture::ScanSettings {
+            dpi: Some(100_000),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let err = workers::scan(
+        &mut store,
+        &Config::default(),
+        &actor(),
+        &scan,
+        None,
+        |_| {},
+    )
+    .err()
+    .expect("dpi 100000 refused");
+    assert!(err.to_string().contains("dpi = 100000"), "{err}");
+    assert!(
+        store.list_batches().unwrap().is_empty(),
+        "no batch was started"
+    );
+}

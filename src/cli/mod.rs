@@ -56,7 +56,7 @@ enum Command {
         #[arg(long)]
         duplex: bool,
         /// Scan resolution (overrides what the files say; default: the files', else 300).
-        #[arg(long)]
+        #[arg(long, value_parser = config::cli_values::dpi)]
         dpi: Option<u32>,
         /// Specialty of records whose sheet names none.
         #[arg(long)]
@@ -66,7 +66,7 @@ enum Command {
         resume: Option<String>,
         /// Sheets counted for the batch (from the box's slip); review
         /// reconciles it with the sheets scanned.
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = config::cli_values::expected_sheets)]
         expected_sheets: Option<u32>,
         /// Store clean typed grey pages as bilevel (CCITT G4, far smaller).
         #[arg(long)]
@@ -111,9 +111,9 @@ enum Command {
     Generate {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 3, value_parser = config::cli_values::records)]
         records: usize,
-        #[arg(long, default_value_t = 200)]
+        #[arg(long, default_value_t = 200, value_parser = config::cli_values::synth_dpi)]
         dpi: u32,
         /// One side per sheet (default: duplex, front and back).
         #[arg(long)]
@@ -121,10 +121,10 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Sensor noise (grey levels, standard deviation).
-        #[arg(long, default_value_t = 6.0)]
+        #[arg(long, default_value_t = 6.0, value_parser = config::cli_values::noise)]
         noise: f32,
         /// Largest skew, degrees.
-        #[arg(long, default_value_t = 3.0)]
+        #[arg(long, default_value_t = 3.0, value_parser = config::cli_values::skew)]
         skew: f32,
         /// File format: pgm, png, jpeg, tiff (one multi-page file) or mixed.
         #[arg(long, default_value = "pgm")]
@@ -164,10 +164,10 @@ enum Command {
         /// gray, color or bw.
         #[arg(long)]
         mode: Option<String>,
-        #[arg(long)]
+        #[arg(long, value_parser = config::cli_values::dpi)]
         dpi: Option<u32>,
         /// a4, a3, a5, letter, legal or WIDTHxHEIGHT (mm).
-        #[arg(long)]
+        #[arg(long, value_parser = config::cli_values::page_size)]
         page_size: Option<String>,
         /// A backend option, NAME=VALUE (repeatable).
         #[arg(long = "option", value_name = "NAME=VALUE")]
@@ -185,7 +185,7 @@ enum Command {
         resume: Option<String>,
         /// Sheets counted for the batch (from the box's slip); review
         /// reconciles it with the sheets scanned.
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = config::cli_values::expected_sheets)]
         expected_sheets: Option<u32>,
         /// Leave the batch open when the feeder empties (more loads or flatbed
         /// pages follow with --resume; `folio close` ends it).
@@ -202,9 +202,9 @@ enum Command {
     },
     /// Measure the whole pipeline on generated raw pages.
     Bench {
-        #[arg(long, default_value_t = 200)]
+        #[arg(long, default_value_t = 200, value_parser = config::cli_values::bench_pages)]
         pages: usize,
-        #[arg(long, default_value_t = 300)]
+        #[arg(long, default_value_t = 300, value_parser = config::cli_values::synth_dpi)]
         dpi: u32,
         /// gray, color or bw.
         #[arg(long, default_value = "gray")]
