@@ -128,6 +128,12 @@ pub mod limits {
         min: 0,
         max: 256,
     };
+    /// Mebibytes of decoded pixels in processing at once.
+    pub const MEMORY_BUDGET_MIB: Limit<u64> = Limit {
+        name: "memory_budget_mib",
+        min: 16,
+        max: 65_536,
+    };
     pub const PROCESS_DELAY_MS: Limit<u64> = Limit {
         name: "process_delay_ms",
         min: 0,
@@ -267,6 +273,11 @@ pub mod cli_values {
     }
 }
 
+/// Default of [`Config::memory_budget_mib`]: three A4 colour pages at 600
+/// dpi, or thirty grey ones at 300 dpi, are processed together; a 17300x17300
+/// grey page (285 MiB) is processed alone.
+pub const DEFAULT_MEMORY_BUDGET_MIB: u64 = 256;
+
 /// Everything configurable about a station.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -294,6 +305,11 @@ pub struct Config {
     pub upload: UploadConfig,
     /// Image-processing threads (0: one per core).
     pub threads: usize,
+    /// Decoded pixels that sides being processed may hold together,
+    /// mebibytes; a page larger than this is processed alone. Processing
+    /// needs a few times a page's pixels, so the default keeps a station
+    /// importing 17300x17300 pages under 1 GiB resident.
+    pub memory_budget_mib: u64,
     /// The scanner used when none is named (default: the first SANE device,
     /// else the demo feeder).
     pub default_device: Option<String>,
@@ -324,6 +340,7 @@ impl Default for Config {
             bilevel: BilevelParams::default(),
             upload: UploadConfig::default(),
             threads: 0,
+            memory_budget_mib: DEFAULT_MEMORY_BUDGET_MIB,
             process_delay_ms: 0,
             panic_on_side: None,
             default_device: None,
@@ -431,6 +448,10 @@ impl Config {
         if let Some(v) = env("FOLIO_THREADS") {
             cfg.threads = env_number("FOLIO_THREADS", &v, &limits::THREADS)?;
         }
+        if let Some(v) = env("FOLIO_MEMORY_BUDGET_MIB") {
+            cfg.memory_budget_mib =
+                env_number("FOLIO_MEMORY_BUDGET_MIB", &v, &limits::MEMORY_BUDGET_MIB)?;
+        }
         cfg.hospital_pattern()?;
         cfg.validate(&path.display().to_string())?;
         Ok(cfg)
@@ -448,6 +469,7 @@ impl Config {
         let (b, q, l, u) = (&self.blank, &self.quality, &self.bilevel, &self.upload);
         let mut out: Vec<Option<String>> = vec![
             THREADS.problem(self.threads),
+            MEMORY_BUDGET_MIB.problem(self.memory_budget_mib),
             PROCESS_DELAY_MS.problem(self.process_delay_ms),
             JPEG_QUALITY.problem(self.jpeg_quality),
             grey("blank.ink_delta").problem(b.ink_delta),
@@ -491,6 +513,11 @@ impl Config {
             pattern: self.hospital_number_pattern.clone(),
             message: e.to_string(),
         })
+    }
+
+    /// The memory budget of the processing pipeline, bytes.
+    pub fn memory_budget_bytes(&self) -> u64 {
+        self.memory_budget_mib.saturating_mul(1 << 20)
     }
 
     /// Threads for image processing.

@@ -10,8 +10,11 @@ use folio::store::{Actor, Store};
 use folio::synth::StackSpec;
 use folio::workers::{self, ImportOptions};
 use std::path::Path;
+
+/// Peak resident memory allowed for the import of `case_7`, MiB.
+const BOUND_MIB: f64 = 300.0;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 fn actor() -> Actor {
     Actor {
@@ -256,4 +259,75 @@ fn case_6_library_callers_are_refused_before_a_batch_is_created() {
         store.list_batches().unwrap().is_empty(),
         "no batch was started"
     );
+}
+
+/// Runs `cmd` to its end; returns whether it succeeded and its peak resident
+/// memory in MiB. The peak is the child's own VmHWM, read while it runs: the
+/// rusage of a spawned child also counts this test process's memory, which
+/// it shares until its exec.
+fn run_measuring_peak(cmd: &mut std::process::Command) -> (bool, f64) {
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("run folio");
+    let status = format!("/proc/{}/status", child.id());
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut peak_kib = 0.0f64;
+    loop {
+        if let Some(hwm) = std::fs::read_to_string(&status).ok().and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        }) {
+            peak_kib = peak_kib.max(hwm);
+        }
+        if let Some(exit) = child.try_wait().expect("wait") {
+            return (exit.success(), peak_kib / 1024.0);
+        }
+        assert!(Instant::now() < deadline, "the import did not end");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn case_7_import_of_large_pages_is_held_to_the_memory_budget() {
+    // Pages of A4 at 600 dpi (33 MiB decoded each). With four imaging threads
+    // and no budget, four were decoded and processed at once: 450 MiB peak
+    // here, against 200 MiB one at a time.
+    let st = Station::new();
+    let dir = st.dir.path().join("large");
+    let spec = StackSpec {
+        records: 1,
+        dpi: 600,
+        duplex: false,
+        ..Default::default()
+    };
+    let truth = write_stack(&spec, &dir, "png");
+    std::fs::create_dir_all(st.data_dir()).unwrap();
+    let config = st.data_dir().join("config.toml");
+    // A budget smaller than one page: each is processed alone.
+    std::fs::write(&config, "threads = 4\nmemory_budget_mib = 16\n").unwrap();
+    let (ok, peak) = run_measuring_peak(
+        st.cmd()
+            .args(["import", "--json", "--dpi", "600"])
+            .arg(&dir),
+    );
+    assert!(ok, "the import succeeded");
+    eprintln!("peak {peak:.0} MiB");
+    assert!(
+        peak < BOUND_MIB,
+        "peak resident memory {peak:.0} MiB is over {BOUND_MIB} MiB"
+    );
+    let store = Store::open(&st.data_dir()).unwrap();
+    let batches = store.list_batches().unwrap();
+    assert_eq!(batches.len(), 1);
+    let tree = store.tree(&batches[0].id).unwrap();
+    let kept: usize = tree
+        .records
+        .iter()
+        .flat_map(|r| &r.documents)
+        .map(|d| d.pages.len())
+        .sum::<usize>()
+        + tree.removed.len();
+    assert_eq!(kept, truth.sides as usize, "every page is kept");
 }

@@ -209,6 +209,10 @@ enum Command {
         /// gray, color or bw.
         #[arg(long, default_value = "gray")]
         mode: String,
+        /// Grey pages of 17300x17300 pixels, as PNG files decoded on the
+        /// pool, to measure peak memory under the memory budget (try --pages 6).
+        #[arg(long)]
+        oversize: bool,
         #[arg(long)]
         json: bool,
     },
@@ -442,6 +446,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             pages,
             dpi,
             mode,
+            oversize,
             json,
         } => {
             let mode = ColorMode::parse(mode)
@@ -449,12 +454,18 @@ fn dispatch(cli: Cli) -> Result<u8> {
             let dir = tempfile::Builder::new().prefix("folio-bench-").tempdir()?;
             let data = config::data_dir(cli.data_dir.as_deref())?;
             let cfg = Config::load(&data)?;
-            if !*json {
+            if !*json && *oversize {
+                eprintln!("generating an oversize page, then processing {pages} sides...");
+            } else if !*json {
                 eprintln!(
                     "generating raw {dpi} dpi {mode:?} pages, then processing {pages} sides..."
                 );
             }
-            let report = workers::bench::bench(&cfg, dir.path(), *pages, *dpi, mode)?;
+            let report = if *oversize {
+                workers::bench::bench_oversize(&cfg, dir.path(), *pages, *dpi)?
+            } else {
+                workers::bench::bench(&cfg, dir.path(), *pages, *dpi, mode)?
+            };
             output::bench(&report, *json)?;
             Ok(exit::OK)
         }

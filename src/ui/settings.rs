@@ -29,6 +29,8 @@ pub struct SettingsScreen {
     pub folder: String,
     /// Imaging threads, as typed (0: one per core).
     pub threads: String,
+    /// The pipeline's memory budget, MiB, as typed.
+    pub memory_budget: String,
     /// The data folder in use.
     pub data_dir: PathBuf,
     /// The data folder from the next start (typed or chosen).
@@ -54,6 +56,7 @@ impl SettingsScreen {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             threads: cfg.threads.to_string(),
+            memory_budget: cfg.memory_budget_mib.to_string(),
             data_dir: data_dir.to_path_buf(),
             new_data_dir: data_dir.display().to_string(),
             saved: None,
@@ -114,6 +117,11 @@ fn save(s: &SettingsScreen) -> Result<PathBuf, String> {
         .map_err(|e| format!("the hospital-number pattern is not valid: {e}"))?;
     let threads = limits::THREADS.parse(&s.threads)?;
     doc.insert("threads".into(), toml::Value::Integer(threads as i64));
+    let budget = limits::MEMORY_BUDGET_MIB.parse(&s.memory_budget)?;
+    doc.insert(
+        "memory_budget_mib".into(),
+        toml::Value::Integer(budget as i64),
+    );
     doc.insert(
         "operator".into(),
         toml::Value::String(s.operator.trim().into()),
@@ -186,6 +194,13 @@ pub fn settings_ui(app: &mut StationApp, ui: &mut egui::Ui) {
                 "{} to {}; 0: one per core",
                 limits::THREADS.min,
                 limits::THREADS.max
+            ));
+            ui.end_row();
+            field(ui, "Memory budget (MiB)", &mut s.memory_budget);
+            ui.label(format!(
+                "{} to {}; pages larger than this are processed one at a time",
+                limits::MEMORY_BUDGET_MIB.min,
+                limits::MEMORY_BUDGET_MIB.max
             ));
             ui.end_row();
             field(ui, "Data folder", &mut s.new_data_dir);
