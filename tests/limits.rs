@@ -233,8 +233,7 @@ fn case_6_library_callers_are_refused_before_a_batch_is_created() {
         ..Default::default()
     };
     let err = workers::import(&mut store, &Config::default(), &actor(), &opts, |_| {})
-        .err()
-        .expect("dpi 0 refused");
+        .expect_err("dpi 0 refused");
     assert!(err.to_string().contains("dpi = 0"), "{err}");
     let scan = workers::ScanOptions {
         device: "folio:demo".into(),
@@ -252,8 +251,7 @@ fn case_6_library_callers_are_refused_before_a_batch_is_created() {
         None,
         |_| {},
     )
-    .err()
-    .expect("dpi 100000 refused");
+    .expect_err("dpi 100000 refused");
     assert!(err.to_string().contains("dpi = 100000"), "{err}");
     assert!(
         store.list_batches().unwrap().is_empty(),
