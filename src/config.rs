@@ -23,7 +23,260 @@ pub enum ConfigError {
     Pattern { pattern: String, message: String },
     #[error("no data directory: set FOLIO_DATA_DIR or pass --data-dir")]
     NoDataDir,
+    #[error("{origin}: {problems}; correct the value and try again")]
+    OutOfRange { origin: String, problems: String },
 }
+
+/// The inclusive range a numeric setting must lie in, with the setting's name
+/// as the user writes it. Every entry point (command-line options, `config.toml`,
+/// `FOLIO_*` variables, the Settings screen) checks against these, so a value
+/// is refused where it enters, before any batch is started.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit<T> {
+    pub name: &'static str,
+    pub min: T,
+    pub max: T,
+}
+
+impl<T: PartialOrd + Copy + std::fmt::Display> Limit<T> {
+    /// Why `value` is refused, naming the setting, the value and the range.
+    pub fn problem(&self, value: T) -> Option<String> {
+        self.problem_as(self.name, value)
+    }
+
+    /// [`Limit::problem`] for a setting of this kind with another name (a
+    /// profile's `dpi`, say).
+    pub fn problem_as(&self, name: &str, value: T) -> Option<String> {
+        // Written so that NaN is refused too.
+        let inside = value >= self.min && value <= self.max;
+        (!inside).then(|| {
+            format!(
+                "{name} = {value} is out of range (it must be from {} to {})",
+                self.min, self.max
+            )
+        })
+    }
+
+    /// The value, or why it is refused (for clap's value parsers).
+    pub fn check(&self, value: T) -> Result<T, String> {
+        self.problem(value).map_or(Ok(value), Err)
+    }
+
+    /// Parses text and checks the range.
+    pub fn parse(&self, text: &str) -> Result<T, String>
+    where
+        T: std::str::FromStr,
+    {
+        let value = text.trim().parse::<T>().map_err(|_| {
+            format!(
+                "{} = '{}' is not a number from {} to {}",
+                self.name,
+                text.escape_debug(),
+                self.min,
+                self.max
+            )
+        })?;
+        self.check(value)
+    }
+}
+
+/// The ranges of every numeric setting, defined once here.
+pub mod limits {
+    use super::Limit;
+
+    /// Scan and import resolution: below 50 dpi text and barcodes are lost
+    /// and every page looks blank; beyond 2400 no document scanner goes.
+    pub const DPI: Limit<u32> = Limit {
+        name: "dpi",
+        min: 50,
+        max: 2400,
+    };
+    /// Resolution of generated (synthetic and benchmark) pages.
+    pub const SYNTH_DPI: Limit<u32> = Limit {
+        name: "dpi",
+        min: 50,
+        max: 600,
+    };
+    pub const EXPECTED_SHEETS: Limit<u32> = Limit {
+        name: "expected-sheets",
+        min: 1,
+        max: 100_000,
+    };
+    pub const BENCH_PAGES: Limit<usize> = Limit {
+        name: "pages",
+        min: 1,
+        max: 100_000,
+    };
+    pub const SYNTH_RECORDS: Limit<usize> = Limit {
+        name: "records",
+        min: 1,
+        max: 10_000,
+    };
+    pub const SYNTH_NOISE: Limit<f32> = Limit {
+        name: "noise",
+        min: 0.0,
+        max: 64.0,
+    };
+    pub const SYNTH_SKEW: Limit<f32> = Limit {
+        name: "skew",
+        min: 0.0,
+        max: 45.0,
+    };
+    /// 0 means one per core; more threads than this only costs memory.
+    pub const THREADS: Limit<usize> = Limit {
+        name: "threads",
+        min: 0,
+        max: 256,
+    };
+    /// Mebibytes of decoded pixels in processing at once.
+    pub const MEMORY_BUDGET_MIB: Limit<u64> = Limit {
+        name: "memory_budget_mib",
+        min: 16,
+        max: 65_536,
+    };
+    pub const PROCESS_DELAY_MS: Limit<u64> = Limit {
+        name: "process_delay_ms",
+        min: 0,
+        max: 60_000,
+    };
+    pub const JPEG_QUALITY: Limit<u8> = Limit {
+        name: "jpeg_quality",
+        min: 1,
+        max: 100,
+    };
+    /// Grey-level differences and thresholds.
+    pub const fn grey(name: &'static str) -> Limit<u8> {
+        Limit {
+            name,
+            min: 1,
+            max: 254,
+        }
+    }
+    /// Shares of a page, 0 to 1.
+    pub const fn share(name: &'static str) -> Limit<f32> {
+        Limit {
+            name,
+            min: 0.0,
+            max: 1.0,
+        }
+    }
+    pub const MIN_BLOB_MM2: Limit<f32> = Limit {
+        name: "blank.min_blob_mm2",
+        min: 0.01,
+        max: 100.0,
+    };
+    pub const MAX_BLOBS: Limit<usize> = Limit {
+        name: "blank.max_blobs",
+        min: 0,
+        max: 10_000,
+    };
+    pub const DESKEW_MIN_DEG: Limit<f32> = Limit {
+        name: "quality.deskew_min_deg",
+        min: 0.0,
+        max: 10.0,
+    };
+    pub const MAX_CORRECTABLE_DEG: Limit<f32> = Limit {
+        name: "quality.max_correctable_deg",
+        min: 0.0,
+        max: 45.0,
+    };
+    pub const EXPECTED_LENGTH_MM: Limit<f32> = Limit {
+        name: "quality.expected_length_mm",
+        min: 50.0,
+        max: 2000.0,
+    };
+    pub const DOUBLE_FEED_FACTOR: Limit<f32> = Limit {
+        name: "quality.double_feed_factor",
+        min: 1.0,
+        max: 3.0,
+    };
+    pub const CUT_SHORT_FACTOR: Limit<f32> = Limit {
+        name: "quality.cut_short_factor",
+        min: 0.1,
+        max: 1.0,
+    };
+    pub const SHEET_BARCODE_MM: Limit<f32> = Limit {
+        name: "quality.sheet_barcode_min_mm",
+        min: 1.0,
+        max: 500.0,
+    };
+    pub const TIMEOUT_SECS: Limit<u64> = Limit {
+        name: "upload.timeout_secs",
+        min: 1,
+        max: 3600,
+    };
+    pub const RETRY_BASE_MS: Limit<u64> = Limit {
+        name: "upload.retry_base_ms",
+        min: 10,
+        max: 3_600_000,
+    };
+    pub const RETRY_MAX_MS: Limit<u64> = Limit {
+        name: "upload.retry_max_ms",
+        min: 10,
+        max: 86_400_000,
+    };
+    pub const MAX_ATTEMPTS: Limit<u32> = Limit {
+        name: "upload.max_attempts",
+        min: 1,
+        max: 1000,
+    };
+    /// SANE's brightness and contrast, percent either way.
+    pub const fn percent(name: &'static str) -> Limit<f64> {
+        Limit {
+            name,
+            min: -100.0,
+            max: 100.0,
+        }
+    }
+    /// Page width or height, millimetres.
+    pub const PAGE_MM: Limit<f64> = Limit {
+        name: "page_size",
+        min: 10.0,
+        max: 2000.0,
+    };
+}
+
+/// Clap value parsers of the numeric command-line options.
+pub mod cli_values {
+    use super::limits;
+
+    pub fn dpi(s: &str) -> Result<u32, String> {
+        limits::DPI.parse(s)
+    }
+    pub fn synth_dpi(s: &str) -> Result<u32, String> {
+        limits::SYNTH_DPI.parse(s)
+    }
+    pub fn expected_sheets(s: &str) -> Result<u32, String> {
+        limits::EXPECTED_SHEETS.parse(s)
+    }
+    pub fn bench_pages(s: &str) -> Result<usize, String> {
+        limits::BENCH_PAGES.parse(s)
+    }
+    pub fn records(s: &str) -> Result<usize, String> {
+        limits::SYNTH_RECORDS.parse(s)
+    }
+    pub fn noise(s: &str) -> Result<f32, String> {
+        limits::SYNTH_NOISE.parse(s)
+    }
+    pub fn skew(s: &str) -> Result<f32, String> {
+        limits::SYNTH_SKEW.parse(s)
+    }
+    /// A page size by name or WIDTHxHEIGHT in millimetres, each side in range.
+    pub fn page_size(s: &str) -> Result<String, String> {
+        let (w, h) = super::page_size_mm(s).ok_or_else(|| {
+            format!(
+                "unknown page size '{}': use a4, a3, a5, letter, legal or WIDTHxHEIGHT (mm)",
+                s.escape_debug()
+            )
+        })?;
+        super::page_size_problem("page-size", w, h).map_or(Ok(s.to_string()), Err)
+    }
+}
+
+/// Default of [`Config::memory_budget_mib`]: three A4 colour pages at 600
+/// dpi, or thirty grey ones at 300 dpi, are processed together; a 17300x17300
+/// grey page (285 MiB) is processed alone.
+pub const DEFAULT_MEMORY_BUDGET_MIB: u64 = 256;
 
 /// Everything configurable about a station.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -52,6 +305,11 @@ pub struct Config {
     pub upload: UploadConfig,
     /// Image-processing threads (0: one per core).
     pub threads: usize,
+    /// Decoded pixels that sides being processed may hold together,
+    /// mebibytes; a page larger than this is processed alone. Processing
+    /// needs a few times a page's pixels, so the default keeps a station
+    /// importing 17300x17300 pages under 1 GiB resident.
+    pub memory_budget_mib: u64,
     /// The scanner used when none is named (default: the first SANE device,
     /// else the demo feeder).
     pub default_device: Option<String>,
@@ -60,6 +318,12 @@ pub struct Config {
     /// Extra milliseconds per side, to rehearse a slow workstation (tests of
     /// backpressure); 0 in production.
     pub process_delay_ms: u64,
+    /// Test-only hook: processing this side panics, as a bug would. Never read
+    /// from `config.toml` or the environment (`serde(skip)`), so only a test
+    /// that builds its `Config` in code can set it.
+    #[doc(hidden)]
+    #[serde(skip)]
+    pub panic_on_side: Option<u32>,
 }
 
 impl Default for Config {
@@ -76,11 +340,76 @@ impl Default for Config {
             bilevel: BilevelParams::default(),
             upload: UploadConfig::default(),
             threads: 0,
+            memory_budget_mib: DEFAULT_MEMORY_BUDGET_MIB,
             process_delay_ms: 0,
+            panic_on_side: None,
             default_device: None,
             profiles: BTreeMap::new(),
         }
     }
+}
+
+/// Checks the numbers of a scan (a profile's, overridden by the command line
+/// or the window) before its batch is started.
+pub fn check_scan(
+    settings: &ScanSettings,
+    expected_sheets: Option<u32>,
+) -> Result<(), ConfigError> {
+    let percent = limits::percent("");
+    refuse(
+        "scan",
+        [
+            settings.dpi.and_then(|v| limits::DPI.problem(v)),
+            settings
+                .brightness
+                .and_then(|v| percent.problem_as("brightness", v)),
+            settings
+                .contrast
+                .and_then(|v| percent.problem_as("contrast", v)),
+            settings
+                .page_size_mm
+                .and_then(|(w, h)| page_size_problem("page_size", w, h)),
+            expected_sheets.and_then(|n| limits::EXPECTED_SHEETS.problem(n)),
+        ],
+    )
+}
+
+/// Checks the numbers of an import before its batch is started.
+pub fn check_import(dpi: Option<u32>, expected_sheets: Option<u32>) -> Result<(), ConfigError> {
+    refuse(
+        "import",
+        [
+            dpi.and_then(|v| limits::DPI.problem(v)),
+            expected_sheets.and_then(|n| limits::EXPECTED_SHEETS.problem(n)),
+        ],
+    )
+}
+
+fn refuse(
+    origin: &str,
+    problems: impl IntoIterator<Item = Option<String>>,
+) -> Result<(), ConfigError> {
+    let problems: Vec<String> = problems.into_iter().flatten().collect();
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(ConfigError::OutOfRange {
+        origin: origin.to_string(),
+        problems: problems.join("; "),
+    })
+}
+
+/// A numeric `FOLIO_*` variable, checked against its range.
+fn env_number<T>(var: &str, text: &str, limit: &Limit<T>) -> Result<T, ConfigError>
+where
+    T: PartialOrd + Copy + std::fmt::Display + std::str::FromStr,
+{
+    limit
+        .parse(text)
+        .map_err(|problem| ConfigError::OutOfRange {
+            origin: format!("environment variable {var}"),
+            problems: problem,
+        })
 }
 
 fn hostname() -> String {
@@ -116,8 +445,66 @@ impl Config {
         if let Some(v) = env("FOLIO_HOSPITAL_NUMBER_PATTERN") {
             cfg.hospital_number_pattern = v;
         }
+        if let Some(v) = env("FOLIO_THREADS") {
+            cfg.threads = env_number("FOLIO_THREADS", &v, &limits::THREADS)?;
+        }
+        if let Some(v) = env("FOLIO_MEMORY_BUDGET_MIB") {
+            cfg.memory_budget_mib =
+                env_number("FOLIO_MEMORY_BUDGET_MIB", &v, &limits::MEMORY_BUDGET_MIB)?;
+        }
         cfg.hospital_pattern()?;
+        cfg.validate(&path.display().to_string())?;
         Ok(cfg)
+    }
+
+    /// Checks every numeric setting against its range ([`limits`]); `origin`
+    /// says where the values came from, for the message.
+    pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        refuse(origin, self.range_problems())
+    }
+
+    /// Every numeric setting out of its range, in words.
+    fn range_problems(&self) -> Vec<Option<String>> {
+        use limits::*;
+        let (b, q, l, u) = (&self.blank, &self.quality, &self.bilevel, &self.upload);
+        let mut out: Vec<Option<String>> = vec![
+            THREADS.problem(self.threads),
+            MEMORY_BUDGET_MIB.problem(self.memory_budget_mib),
+            PROCESS_DELAY_MS.problem(self.process_delay_ms),
+            JPEG_QUALITY.problem(self.jpeg_quality),
+            grey("blank.ink_delta").problem(b.ink_delta),
+            MIN_BLOB_MM2.problem(b.min_blob_mm2),
+            MAX_BLOBS.problem(b.max_blobs),
+            share("blank.max_ink_fraction").problem(b.max_ink_fraction),
+            grey("quality.too_dark_paper").problem(q.too_dark_paper),
+            grey("quality.too_light_ink").problem(q.too_light_ink),
+            grey("quality.low_contrast").problem(q.low_contrast),
+            DESKEW_MIN_DEG.problem(q.deskew_min_deg),
+            MAX_CORRECTABLE_DEG.problem(q.max_correctable_deg),
+            q.expected_length_mm
+                .and_then(|v| EXPECTED_LENGTH_MM.problem(v)),
+            DOUBLE_FEED_FACTOR.problem(q.double_feed_factor),
+            CUT_SHORT_FACTOR.problem(q.cut_short_factor),
+            SHEET_BARCODE_MM.problem(q.sheet_barcode_min_mm.0),
+            SHEET_BARCODE_MM.problem(q.sheet_barcode_min_mm.1),
+            share("quality.sheet_barcode_share").problem(q.sheet_barcode_share),
+            share("bilevel.max_midtone_share").problem(l.max_midtone_share),
+            grey("bilevel.ink_delta").problem(l.ink_delta),
+            TIMEOUT_SECS.problem(u.timeout_secs),
+            RETRY_BASE_MS.problem(u.retry_base_ms),
+            RETRY_MAX_MS.problem(u.retry_max_ms),
+            MAX_ATTEMPTS.problem(u.max_attempts),
+        ];
+        if u.retry_max_ms < u.retry_base_ms {
+            out.push(Some(format!(
+                "upload.retry_max_ms = {} is below upload.retry_base_ms = {} (it must be at least that)",
+                u.retry_max_ms, u.retry_base_ms
+            )));
+        }
+        for (name, p) in &self.profiles {
+            out.extend(p.range_problems(name));
+        }
+        out
     }
 
     /// The compiled hospital-number pattern.
@@ -126,6 +513,11 @@ impl Config {
             pattern: self.hospital_number_pattern.clone(),
             message: e.to_string(),
         })
+    }
+
+    /// The memory budget of the processing pipeline, bytes.
+    pub fn memory_budget_bytes(&self) -> u64 {
+        self.memory_budget_mib.saturating_mul(1 << 20)
     }
 
     /// Threads for image processing.
@@ -209,6 +601,23 @@ pub struct ScanProfile {
 }
 
 impl ScanProfile {
+    /// The profile's numeric settings out of range, in words.
+    fn range_problems(&self, name: &str) -> Vec<Option<String>> {
+        let at = |field: &str| format!("profiles.{}.{field}", name.escape_debug());
+        let percent = limits::percent("");
+        vec![
+            self.dpi.and_then(|v| limits::DPI.problem_as(&at("dpi"), v)),
+            self.brightness
+                .and_then(|v| percent.problem_as(&at("brightness"), v)),
+            self.contrast
+                .and_then(|v| percent.problem_as(&at("contrast"), v)),
+            self.page_size
+                .as_deref()
+                .and_then(page_size_mm)
+                .and_then(|(w, h)| page_size_problem(&at("page_size"), w, h)),
+        ]
+    }
+
     /// The scan settings this profile asks for.
     pub fn settings(&self) -> Result<ScanSettings, ConfigError> {
         let page_size_mm = match &self.page_size {
@@ -235,6 +644,20 @@ impl ScanProfile {
             options_after: Vec::new(),
         })
     }
+}
+
+/// Why a page size is refused (either side out of [`limits::PAGE_MM`]).
+pub fn page_size_problem(name: &str, width: f64, height: f64) -> Option<String> {
+    limits::PAGE_MM
+        .problem(width)
+        .or_else(|| limits::PAGE_MM.problem(height))
+        .map(|_| {
+            format!(
+                "{name} = {width}x{height} mm is out of range (each side must be from {} to {} mm)",
+                limits::PAGE_MM.min,
+                limits::PAGE_MM.max
+            )
+        })
 }
 
 /// Millimetres of a named paper size, or of "WIDTHxHEIGHT".

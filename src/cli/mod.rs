@@ -56,7 +56,7 @@ enum Command {
         #[arg(long)]
         duplex: bool,
         /// Scan resolution (overrides what the files say; default: the files', else 300).
-        #[arg(long)]
+        #[arg(long, value_parser = config::cli_values::dpi)]
         dpi: Option<u32>,
         /// Specialty of records whose sheet names none.
         #[arg(long)]
@@ -66,7 +66,7 @@ enum Command {
         resume: Option<String>,
         /// Sheets counted for the batch (from the box's slip); review
         /// reconciles it with the sheets scanned.
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = config::cli_values::expected_sheets)]
         expected_sheets: Option<u32>,
         /// Store clean typed grey pages as bilevel (CCITT G4, far smaller).
         #[arg(long)]
@@ -117,9 +117,9 @@ enum Command {
     Generate {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 3, value_parser = config::cli_values::records)]
         records: usize,
-        #[arg(long, default_value_t = 200)]
+        #[arg(long, default_value_t = 200, value_parser = config::cli_values::synth_dpi)]
         dpi: u32,
         /// One side per sheet (default: duplex, front and back).
         #[arg(long)]
@@ -127,10 +127,10 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Sensor noise (grey levels, standard deviation).
-        #[arg(long, default_value_t = 6.0)]
+        #[arg(long, default_value_t = 6.0, value_parser = config::cli_values::noise)]
         noise: f32,
         /// Largest skew, degrees.
-        #[arg(long, default_value_t = 3.0)]
+        #[arg(long, default_value_t = 3.0, value_parser = config::cli_values::skew)]
         skew: f32,
         /// File format: pgm, png, jpeg, tiff (one multi-page file) or mixed.
         #[arg(long, default_value = "pgm")]
@@ -170,10 +170,10 @@ enum Command {
         /// gray, color or bw.
         #[arg(long)]
         mode: Option<String>,
-        #[arg(long)]
+        #[arg(long, value_parser = config::cli_values::dpi)]
         dpi: Option<u32>,
         /// a4, a3, a5, letter, legal or WIDTHxHEIGHT (mm).
-        #[arg(long)]
+        #[arg(long, value_parser = config::cli_values::page_size)]
         page_size: Option<String>,
         /// A backend option, NAME=VALUE (repeatable).
         #[arg(long = "option", value_name = "NAME=VALUE")]
@@ -191,7 +191,7 @@ enum Command {
         resume: Option<String>,
         /// Sheets counted for the batch (from the box's slip); review
         /// reconciles it with the sheets scanned.
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = config::cli_values::expected_sheets)]
         expected_sheets: Option<u32>,
         /// Leave the batch open when the feeder empties (more loads or flatbed
         /// pages follow with --resume; `folio close` ends it).
@@ -208,13 +208,17 @@ enum Command {
     },
     /// Measure the whole pipeline on generated raw pages.
     Bench {
-        #[arg(long, default_value_t = 200)]
+        #[arg(long, default_value_t = 200, value_parser = config::cli_values::bench_pages)]
         pages: usize,
-        #[arg(long, default_value_t = 300)]
+        #[arg(long, default_value_t = 300, value_parser = config::cli_values::synth_dpi)]
         dpi: u32,
         /// gray, color or bw.
         #[arg(long, default_value = "gray")]
         mode: String,
+        /// Grey pages of 17300x17300 pixels, as PNG files decoded on the
+        /// pool, to measure peak memory under the memory budget (try --pages 6).
+        #[arg(long)]
+        oversize: bool,
         #[arg(long)]
         json: bool,
     },
@@ -459,6 +463,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             pages,
             dpi,
             mode,
+            oversize,
             json,
         } => {
             let mode = ColorMode::parse(mode)
@@ -466,12 +471,18 @@ fn dispatch(cli: Cli) -> Result<u8> {
             let dir = tempfile::Builder::new().prefix("folio-bench-").tempdir()?;
             let data = config::data_dir(cli.data_dir.as_deref())?;
             let cfg = Config::load(&data)?;
-            if !*json {
+            if !*json && *oversize {
+                eprintln!("generating an oversize page, then processing {pages} sides...");
+            } else if !*json {
                 eprintln!(
                     "generating raw {dpi} dpi {mode:?} pages, then processing {pages} sides..."
                 );
             }
-            let report = workers::bench::bench(&cfg, dir.path(), *pages, *dpi, mode)?;
+            let report = if *oversize {
+                workers::bench::bench_oversize(&cfg, dir.path(), *pages, *dpi)?
+            } else {
+                workers::bench::bench(&cfg, dir.path(), *pages, *dpi, mode)?
+            };
             output::bench(&report, *json)?;
             Ok(exit::OK)
         }

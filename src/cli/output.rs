@@ -254,16 +254,23 @@ pub fn bench(r: &crate::workers::bench::BenchReport, json: bool) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{} sides of {} dpi {} A4 in {:.2} s on {} threads: {:.1} sides/s ({:.0} sides/min)",
-        r.pages, r.dpi, r.mode, r.seconds, r.threads, r.sides_per_second, r.sides_per_minute
+        "{} sides of {} dpi {} {} in {:.2} s on {} threads: {:.1} sides/s ({:.0} sides/min)",
+        r.pages,
+        r.dpi,
+        r.mode,
+        r.page,
+        r.seconds,
+        r.threads,
+        r.sides_per_second,
+        r.sides_per_minute
     );
     println!("CPU per side by stage:");
     for s in &r.stages {
         println!("  {:<26} {:>7.1} ms", s.stage, s.ms_per_side);
     }
     println!(
-        "stored image: {:.0} KiB a side; peak memory {:.0} MiB",
-        r.mean_stored_kib, r.peak_rss_mib
+        "stored image: {:.0} KiB a side; peak memory {:.0} MiB (memory budget {} MiB)",
+        r.mean_stored_kib, r.peak_rss_mib, r.memory_budget_mib
     );
     for s in &r.keeps_up_with {
         println!("keeps up with: {s}");

@@ -1,5 +1,8 @@
 //! The Settings screen: who is signed in, scanners and profiles, the
-//! hospital-number pattern, the upload target and the data folder. Changes
+//! hospital-number pattern, the upload target, the data folder and the
+//! imaging threads and memory budget. Numbers are checked against the same
+//! ranges as `config.toml` ([`crate::config::limits`]) before anything is
+//! written, and a file that would not load is never written. Changes
 //! are written to `config.toml` in the data folder (a new data folder is also
 //! remembered in the station file) and take effect when the station restarts,
 //! which the screen says. Folder dialogs are rfd's, run on a thread of their
@@ -7,6 +10,7 @@
 //! may be unavailable.
 
 use super::StationApp;
+use crate::config::{Config, limits};
 use crossbeam_channel::Receiver;
 use eframe::egui;
 use std::path::{Path, PathBuf};
@@ -23,6 +27,10 @@ pub struct SettingsScreen {
     pub pattern: String,
     pub fhir_url: String,
     pub folder: String,
+    /// Imaging threads, as typed (0: one per core).
+    pub threads: String,
+    /// The pipeline's memory budget, MiB, as typed.
+    pub memory_budget: String,
     /// The data folder in use.
     pub data_dir: PathBuf,
     /// The data folder from the next start (typed or chosen).
@@ -47,6 +55,8 @@ impl SettingsScreen {
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
+            threads: cfg.threads.to_string(),
+            memory_budget: cfg.memory_budget_mib.to_string(),
             data_dir: data_dir.to_path_buf(),
             new_data_dir: data_dir.display().to_string(),
             saved: None,
@@ -105,6 +115,13 @@ fn save(s: &SettingsScreen) -> Result<PathBuf, String> {
         toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     regex::Regex::new(&s.pattern)
         .map_err(|e| format!("the hospital-number pattern is not valid: {e}"))?;
+    let threads = limits::THREADS.parse(&s.threads)?;
+    doc.insert("threads".into(), toml::Value::Integer(threads as i64));
+    let budget = limits::MEMORY_BUDGET_MIB.parse(&s.memory_budget)?;
+    doc.insert(
+        "memory_budget_mib".into(),
+        toml::Value::Integer(budget as i64),
+    );
     doc.insert(
         "operator".into(),
         toml::Value::String(s.operator.trim().into()),
@@ -126,6 +143,11 @@ fn save(s: &SettingsScreen) -> Result<PathBuf, String> {
         }
     }
     let out = toml::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+    // What would not load (a number out of range typed into the file by
+    // hand, say) is refused here rather than at the next start.
+    let cfg: Config = toml::from_str(&out).map_err(|e| format!("{}: {e}", path.display()))?;
+    cfg.validate(&path.display().to_string())
+        .map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&data_dir)
         .map_err(|e| format!("cannot use {} as the data folder: {e}", data_dir.display()))?;
     let path = data_dir.join("config.toml");
@@ -167,6 +189,20 @@ pub fn settings_ui(app: &mut StationApp, ui: &mut egui::Ui) {
                 s.pick(Picking::UploadFolder);
             }
             ui.end_row();
+            field(ui, "Imaging threads", &mut s.threads);
+            ui.label(format!(
+                "{} to {}; 0: one per core",
+                limits::THREADS.min,
+                limits::THREADS.max
+            ));
+            ui.end_row();
+            field(ui, "Memory budget (MiB)", &mut s.memory_budget);
+            ui.label(format!(
+                "{} to {}; pages larger than this are processed one at a time",
+                limits::MEMORY_BUDGET_MIB.min,
+                limits::MEMORY_BUDGET_MIB.max
+            ));
+            ui.end_row();
             field(ui, "Data folder", &mut s.new_data_dir);
             if ui
                 .add_enabled(idle, egui::Button::new("Choose data folder…"))
@@ -201,5 +237,55 @@ pub fn settings_ui(app: &mut StationApp, ui: &mut egui::Ui) {
     ui.strong("Profiles (config.toml [profiles.NAME])");
     for p in &app.snapshot.profiles {
         ui.monospace(p);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn screen(dir: &Path) -> SettingsScreen {
+        let actor = crate::store::Actor {
+            station: "s".into(),
+            operator: "o".into(),
+        };
+        SettingsScreen::new(&Config::default(), &actor, dir)
+    }
+
+    #[test]
+    fn case_6_settings_screen_refuses_numbers_out_of_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = screen(dir.path());
+        for bad in ["1000000000000", "-1", "257", "many"] {
+            s.threads = bad.into();
+            let err = save(&s).unwrap_err();
+            assert!(err.contains("threads"), "{err}");
+            assert!(
+                err.contains(&bad.escape_debug().to_string()),
+                "names the value: {err}"
+            );
+            assert!(
+                !dir.path().join("config.toml").exists(),
+                "nothing written for {bad}"
+            );
+        }
+        s.threads = "4".into();
+        save(&s).unwrap();
+        let cfg = Config::load(dir.path()).unwrap();
+        assert_eq!(cfg.threads, 4);
+    }
+
+    #[test]
+    fn case_6_settings_screen_will_not_write_a_file_that_would_not_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "jpeg_quality = 0\n").unwrap();
+        let err = save(&screen(dir.path())).unwrap_err();
+        assert!(err.contains("jpeg_quality = 0"), "{err}");
+        assert!(err.contains("1 to 100"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "jpeg_quality = 0\n"
+        );
     }
 }

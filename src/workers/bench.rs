@@ -1,6 +1,9 @@
 //! `folio bench`: the whole pipeline (processing, encoding, hashing, durable
 //! storage) on raw pages as a scanner delivers them, with a per-stage breakdown
-//! and the production scanner speeds this machine keeps up with.
+//! and the production scanner speeds this machine keeps up with. With
+//! `--oversize`, the pages are 17300x17300-pixel PNG files decoded on the
+//! pool, as `folio import` reads them, and the figure that matters is the peak
+//! memory the memory budget holds them to.
 
 use super::pipeline::{self, Payload};
 use super::process::{STAGE_NANOS, STAGES, SideMeta};
@@ -14,6 +17,19 @@ use crate::synth::{self, StackSpec};
 use serde::Serialize;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum BenchError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot make the oversize test page: {0}")]
+    Page(String),
+}
+
+/// Width and height of `--oversize` pages, pixels: six such pages pushed a
+/// two-core station past 2 GB before sides were admitted by a memory budget.
+pub const OVERSIZE_SIDE: u32 = 17_300;
 
 /// Sheet-fed production scanners (duplex sheets a minute) a bureau runs.
 const SCANNERS: [(&str, f64); 5] = [
@@ -36,12 +52,17 @@ pub struct BenchReport {
     pub pages: usize,
     pub dpi: u32,
     pub mode: String,
+    /// What a page is: "A4", or the pixel size of oversize pages.
+    pub page: String,
     pub threads: usize,
+    pub memory_budget_mib: u64,
     pub seconds: f64,
     pub sides_per_second: f64,
     pub sides_per_minute: f64,
     pub stages: Vec<StageTime>,
     pub mean_stored_kib: f64,
+    /// Peak resident memory while the pages were processed (page generation
+    /// before that is not counted).
     pub peak_rss_mib: f64,
     pub keeps_up_with: Vec<String>,
     pub too_slow_for: Vec<String>,
@@ -81,6 +102,12 @@ fn sample_pages(dpi: u32, mode: ColorMode) -> Vec<Raster> {
         .collect()
 }
 
+/// Starts the peak-resident-memory count afresh (Linux: writing 5 to
+/// clear_refs resets VmHWM), so that making the test pages is not counted.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -100,7 +127,85 @@ pub fn bench(
     pages: usize,
     dpi: u32,
     mode: ColorMode,
-) -> Result<BenchReport, StoreError> {
+) -> Result<BenchReport, BenchError> {
+    let samples = sample_pages(dpi, mode);
+    let feed = move |side: u32| {
+        let mut raster = samples[side as usize % samples.len()].clone();
+        // Every side differs, as real ones do (the cache would store
+        // identical images once).
+        raster.data[..8].copy_from_slice(&(side as u64).to_le_bytes());
+        Payload::Raster(raster)
+    };
+    let what = Run {
+        pages,
+        dpi,
+        mode: format!("{mode:?}").to_lowercase(),
+        page: "A4".into(),
+    };
+    measure(cfg, data_dir, what, feed)
+}
+
+/// Runs the benchmark on oversize grey pages ([`OVERSIZE_SIDE`] pixels a
+/// side), handed over as PNG files are by `folio import`.
+pub fn bench_oversize(
+    cfg: &Config,
+    data_dir: &std::path::Path,
+    pages: usize,
+    dpi: u32,
+) -> Result<BenchReport, BenchError> {
+    let png = oversize_png(OVERSIZE_SIDE, dpi)?;
+    let feed = move |_| Payload::Bytes {
+        bytes: png.clone(),
+        dpi: Some(dpi),
+    };
+    let what = Run {
+        pages,
+        dpi,
+        mode: "gray".into(),
+        page: format!("{OVERSIZE_SIDE}x{OVERSIZE_SIDE} px PNG"),
+    };
+    measure(cfg, data_dir, what, feed)
+}
+
+/// A grey page `side` pixels square with rows of dark bars (lines of text, as
+/// far as the checks are concerned), as PNG.
+fn oversize_png(side: u32, dpi: u32) -> Result<Vec<u8>, BenchError> {
+    let mut page = Raster::filled(side, side, dpi, 240);
+    let w = side as usize;
+    let mut rng = fastrand::Rng::with_seed(7);
+    for top in (w / 20..w - w / 20).step_by(w / 60 + 1) {
+        let mut x = w / 15;
+        while x < w - w / 15 {
+            let word = rng.usize(w / 100..w / 25);
+            for row in page.data.chunks_exact_mut(w).skip(top).take(w / 150 + 1) {
+                row[x..(x + word).min(w)].fill(30);
+            }
+            x += word + w / 120;
+        }
+    }
+    let img = image::GrayImage::from_raw(side, side, page.data)
+        .ok_or_else(|| BenchError::Page("the page buffer has the wrong size".into()))?;
+    let mut png = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut png, image::ImageFormat::Png)
+        .map_err(|e| BenchError::Page(e.to_string()))?;
+    Ok(png.into_inner())
+}
+
+/// What is measured.
+struct Run {
+    pages: usize,
+    dpi: u32,
+    mode: String,
+    page: String,
+}
+
+/// Feeds `what.pages` sides made by `feed` through the pipeline and reports.
+fn measure(
+    cfg: &Config,
+    data_dir: &std::path::Path,
+    what: Run,
+    feed: impl Fn(u32) -> Payload + Send + 'static,
+) -> Result<BenchReport, BenchError> {
     let mut store = Store::open(data_dir)?;
     let actor = Actor {
         station: "bench".into(),
@@ -113,30 +218,27 @@ pub fn bench(
         source: BatchSource::Import,
         specialty: None,
         duplex: true,
-        dpi: Some(dpi),
+        dpi: Some(what.dpi),
         expected_sheets: None,
     };
     store.create_batch(&new, &actor)?;
-    let samples = sample_pages(dpi, mode);
     let before: Vec<u64> = STAGE_NANOS
         .iter()
         .map(|a| a.load(Ordering::Relaxed))
         .collect();
+    reset_peak_rss();
     let start = Instant::now();
     let id = batch_id.clone();
     let mut bytes = 0u64;
+    let pages = what.pages;
     let run = pipeline::run(
         &mut store,
         cfg,
         "folio-bench-feed",
         move |feeder| {
             for side in 0..pages as u32 {
-                let mut raster = samples[side as usize % samples.len()].clone();
-                // Every side differs, as real ones do (the cache would store
-                // identical images once).
-                raster.data[..8].copy_from_slice(&(side as u64).to_le_bytes());
                 let meta = SideMeta::at(&id, side, true, format!("bench#{side}"));
-                if feeder.send(meta, Payload::Raster(raster)).is_err() {
+                if feeder.send(meta, feed(side)).is_err() {
                     return;
                 }
             }
@@ -159,9 +261,11 @@ pub fn bench(
         .partition(|(_, sheets)| sheets * 2.0 <= per_second * 60.0);
     Ok(BenchReport {
         pages,
-        dpi,
-        mode: format!("{mode:?}").to_lowercase(),
+        dpi: what.dpi,
+        mode: what.mode,
+        page: what.page,
         threads: cfg.thread_count(),
+        memory_budget_mib: cfg.memory_budget_mib,
         seconds,
         sides_per_second: per_second,
         sides_per_minute: per_second * 60.0,

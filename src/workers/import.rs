@@ -118,6 +118,7 @@ pub fn import(
     opts: &ImportOptions,
     mut on_side: impl FnMut(u32),
 ) -> Result<ImportReport, ImportError> {
+    crate::config::check_import(opts.dpi, opts.expected_sheets)?;
     let files = list_inputs(&opts.paths)?;
     let (batch_id, duplex, specialty) = start_or_resume(store, actor, opts)?;
     let committed = store.committed_sides(&batch_id)?;

@@ -3,21 +3,25 @@
 //! A producer thread (the file reader, or the capture thread that owns the
 //! scanner) hands sides to the `folio-imaging-N` pool through a bounded queue;
 //! the calling thread is the store writer and commits sides in the order the
-//! producer sent them. A fixed number of tokens limits the sides in flight, so
-//! memory stays bounded whatever the batch size, and the producer only ever
-//! waits on that queue.
+//! producer sent them. A fixed number of tokens limits the sides in flight,
+//! and a byte budget of decoded pixels ([`Budget`], `memory_budget_mib`) limits
+//! what they may hold together, so memory stays bounded whatever the batch and
+//! page sizes: a page larger than the whole budget is processed alone. The
+//! producer only ever waits on these.
 
-use super::process::{SideMeta, process_side, unreadable_side};
+use super::process::{SideMeta, process_side, renderings, unreadable_side};
+use crate::batch::flags::{Flag, FlagCode};
 use crate::batch::separate::SeparationParams;
 use crate::batch::{BatchState, separate};
 use crate::config::{Config, ConfigError};
-use crate::imaging::Raster;
 use crate::imaging::decode::decode_single;
-use crate::store::{Actor, ImageStore, PageRow, Store, StoreError};
+use crate::imaging::{Raster, encode};
+use crate::store::{Actor, ImageStore, PageRow, Store, StoreError, StoredImage, sha256_hex};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// Resolution assumed when neither the file nor `--dpi` says.
 pub const DEFAULT_DPI: u32 = 300;
@@ -38,6 +42,8 @@ struct Job {
     seq: u64,
     meta: SideMeta,
     payload: Payload,
+    /// The side's share of the memory budget, given back once processed.
+    ticket: Ticket,
 }
 
 type Outcome = (u64, Result<PageRow, StoreError>);
@@ -48,6 +54,7 @@ pub struct Feeder {
     jobs: Sender<Job>,
     seq: u64,
     cancel: Arc<AtomicBool>,
+    budget: Arc<Budget>,
 }
 
 /// The pipeline has stopped (a storage fault); the producer should stop too.
@@ -55,16 +62,19 @@ pub struct Feeder {
 pub struct Stopped;
 
 impl Feeder {
-    /// Hands one side to processing, waiting only while the queue is full.
+    /// Hands one side to processing, waiting only while the queue is full or
+    /// the memory budget is taken.
     pub fn send(&mut self, meta: SideMeta, payload: Payload) -> Result<(), Stopped> {
         if self.stopped() {
             return Err(Stopped);
         }
         self.tokens.recv().map_err(|_| Stopped)?;
+        let ticket = self.budget.acquire(decoded_cost(&payload))?;
         let job = Job {
             seq: self.seq,
             meta,
             payload,
+            ticket,
         };
         self.seq += 1;
         self.jobs.send(job).map_err(|_| Stopped)
@@ -105,11 +115,13 @@ pub fn run<T: Send + 'static>(
     }
     let (job_tx, job_rx) = bounded::<Job>(threads);
     let (res_tx, res_rx) = bounded::<Outcome>(in_flight);
+    let budget = Budget::new(cfg.memory_budget_bytes());
     let mut feeder = Feeder {
         tokens: tok_rx,
         jobs: job_tx,
         seq: 0,
         cancel: cancel.clone(),
+        budget: budget.clone(),
     };
     let producer = spawn(name.to_string(), move || producer(&mut feeder));
     let mut pool = Vec::new();
@@ -130,6 +142,9 @@ pub fn run<T: Send + 'static>(
     if stored.is_err() {
         cancel.store(true, Ordering::SeqCst);
     }
+    // A producer waiting for budget that sides dropped unprocessed would
+    // have given back must not wait for ever.
+    budget.close();
     drop(tok_tx);
     let crashed = pool
         .into_iter()
@@ -202,23 +217,247 @@ fn worker(
         if cfg.process_delay_ms > 0 {
             std::thread::sleep(std::time::Duration::from_millis(cfg.process_delay_ms));
         }
-        let meta = &job.meta;
-        let decoded = match job.payload {
-            Payload::Raster(r) => Ok(r),
-            Payload::Bytes { bytes, dpi } => {
-                decode_single(&bytes, dpi.unwrap_or(DEFAULT_DPI), dpi.is_some())
-                    .map_err(|e| e.to_string())
-            }
-            Payload::Failed(why) => Err(why),
-        };
-        let row = match decoded {
-            Ok(raster) => process_side(meta, &raster, &cfg, &images),
-            Err(why) => Ok(unreadable_side(meta, why)),
-        };
-        if results.send((job.seq, row)).is_err() {
+        let Job {
+            seq,
+            meta,
+            payload,
+            ticket,
+        } = job;
+        let row = guarded(&meta, payload, &cfg, &images);
+        // The pixels are gone: another side may take their place.
+        drop(ticket);
+        if results.send((seq, row)).is_err() {
             break;
         }
     }
+}
+
+/// Decodes and processes one side. A panic (a bug) in either step becomes a
+/// flagged side that is committed in order like any other: a worker that died
+/// would leave its side uncommitted, and the writer, the producer and the other
+/// workers waiting for it forever.
+fn guarded(
+    meta: &SideMeta,
+    payload: Payload,
+    cfg: &Config,
+    images: &ImageStore,
+) -> Result<PageRow, StoreError> {
+    let decoded = catch_unwind(AssertUnwindSafe(|| match payload {
+        Payload::Raster(r) => Ok(r),
+        Payload::Bytes { bytes, dpi } => {
+            decode_single(&bytes, dpi.unwrap_or(DEFAULT_DPI), dpi.is_some())
+                .map_err(|e| e.to_string())
+        }
+        Payload::Failed(why) => Err(why),
+    }));
+    let raster = match decoded {
+        Ok(Ok(raster)) => raster,
+        Ok(Err(why)) => return Ok(unreadable_side(meta, why)),
+        Err(panic) => return Ok(failed_side(meta, None, &panic_text(&*panic), cfg, images)),
+    };
+    let processed = catch_unwind(AssertUnwindSafe(|| {
+        panic_if_asked(cfg, meta.side);
+        process_side(meta, &raster, cfg, images)
+    }));
+    processed.unwrap_or_else(|panic| {
+        Ok(failed_side(
+            meta,
+            Some(&raster),
+            &panic_text(&*panic),
+            cfg,
+            images,
+        ))
+    })
+}
+
+/// The test-only hook of [`Config::panic_on_side`]: a deliberate bug.
+fn panic_if_asked(cfg: &Config, side: u32) {
+    if cfg.panic_on_side == Some(side) {
+        panic!("deliberate failure of side {side} (panic_on_side)");
+    }
+}
+
+/// The message a panic carried (`panic!` with a literal or a formatted string).
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into())
+}
+
+/// The row of a side whose processing failed: flagged `processing_failed`
+/// with the panic message, with its raw image (no crop, deskew or barcode
+/// reading) so that nothing of the sheet is lost; with no image, or if even
+/// storing it fails, an unreadable side.
+fn failed_side(
+    meta: &SideMeta,
+    raster: Option<&Raster>,
+    why: &str,
+    cfg: &Config,
+    images: &ImageStore,
+) -> PageRow {
+    let flag = Flag::new(
+        FlagCode::ProcessingFailed,
+        format!(
+            "processing side {} failed unexpectedly ({why}); its image is kept as scanned: check it, or rescan the sheet",
+            meta.side
+        ),
+    )
+    .on_side(meta.side);
+    let stored = raster.and_then(|r| {
+        catch_unwind(AssertUnwindSafe(|| store_raw(meta, r, cfg, images)))
+            .ok()
+            .and_then(Result::ok)
+    });
+    let mut row = stored
+        .unwrap_or_else(|| unreadable_side(meta, format!("processing failed unexpectedly: {why}")));
+    row.flags.push(flag);
+    row
+}
+
+/// Stores a side's raster as it came, with its thumbnail and preview.
+fn store_raw(
+    meta: &SideMeta,
+    raster: &Raster,
+    cfg: &Config,
+    images: &ImageStore,
+) -> Result<PageRow, String> {
+    let encoded = encode::encode(raster, cfg.jpeg_quality).map_err(|e| e.to_string())?;
+    let (thumb, preview) = renderings(raster).map_err(|e| e.to_string())?;
+    let put = |b: &[u8]| images.put(b).map_err(|e| e.to_string());
+    let mut row = unreadable_side(meta, String::new());
+    row.error = None;
+    row.image = Some(StoredImage {
+        sha256: put(&encoded.bytes)?,
+        encoding: encoded.encoding,
+        kind: encoded.kind,
+        width: encoded.width,
+        height: encoded.height,
+        dpi: encoded.dpi,
+        bytes: encoded.bytes.len() as u64,
+    });
+    row.pixels_sha256 = Some(sha256_hex(&raster.data));
+    row.thumb_sha256 = Some(put(&thumb)?);
+    row.preview_sha256 = Some(put(&preview)?);
+    Ok(row)
+}
+
+/// A byte budget of decoded pixels: the producer takes a share before a side
+/// goes to the pool, and the side's [`Ticket`] gives it back once processing
+/// has let go of the pixels. A side larger than the whole budget is admitted
+/// when nothing else is in flight, and nothing else is admitted beside it, so
+/// it is processed alone and never waits forever.
+pub(crate) struct Budget {
+    limit: u64,
+    state: Mutex<BudgetState>,
+    freed: Condvar,
+}
+
+#[derive(Default)]
+struct BudgetState {
+    used: u64,
+    closed: bool,
+}
+
+/// A side's share of the [`Budget`], given back on drop.
+pub(crate) struct Ticket {
+    budget: Arc<Budget>,
+    cost: u64,
+}
+
+impl Budget {
+    pub(crate) fn new(limit: u64) -> Arc<Budget> {
+        Arc::new(Budget {
+            limit,
+            state: Mutex::new(BudgetState::default()),
+            freed: Condvar::new(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BudgetState> {
+        // The state is two numbers, always consistent: a panic elsewhere
+        // while it was held cannot have left it half-written.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn admits(&self, s: &BudgetState, cost: u64) -> bool {
+        s.used == 0 || s.used.saturating_add(cost) <= self.limit
+    }
+
+    /// Takes `cost` bytes if they fit now.
+    #[cfg(test)]
+    fn try_acquire(self: &Arc<Self>, cost: u64) -> Option<Ticket> {
+        let mut s = self.lock();
+        self.admits(&s, cost).then(|| self.take(&mut s, cost))
+    }
+
+    /// Waits until `cost` bytes fit (alone, if they exceed the budget);
+    /// `Stopped` once the pipeline has closed the budget.
+    pub(crate) fn acquire(self: &Arc<Self>, cost: u64) -> Result<Ticket, Stopped> {
+        let mut s = self.lock();
+        loop {
+            if s.closed {
+                return Err(Stopped);
+            }
+            if self.admits(&s, cost) {
+                return Ok(self.take(&mut s, cost));
+            }
+            s = self.freed.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn take(self: &Arc<Self>, s: &mut BudgetState, cost: u64) -> Ticket {
+        s.used = s.used.saturating_add(cost);
+        Ticket {
+            budget: self.clone(),
+            cost,
+        }
+    }
+
+    /// Wakes and refuses every waiter: the pipeline has stopped.
+    pub(crate) fn close(&self) {
+        self.lock().closed = true;
+        self.freed.notify_all();
+    }
+
+    /// Bytes taken now.
+    #[cfg(test)]
+    fn used(&self) -> u64 {
+        self.lock().used
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut s = self.budget.lock();
+        s.used = s.used.saturating_sub(self.cost);
+        drop(s);
+        self.budget.freed.notify_all();
+    }
+}
+
+/// Bytes a side's pixels take once decoded: known for a raster, read from the
+/// file's header for an image file (decoding happens on the pool), nothing
+/// for a side that failed. A header that cannot be read costs the file's
+/// size: decoding will fail on it too.
+fn decoded_cost(payload: &Payload) -> u64 {
+    match payload {
+        Payload::Raster(r) => r.data.len() as u64,
+        Payload::Bytes { bytes, .. } => header_cost(bytes).unwrap_or(bytes.len() as u64),
+        Payload::Failed(_) => 0,
+    }
+}
+
+fn header_cost(bytes: &[u8]) -> Option<u64> {
+    use image::ImageDecoder;
+    let decoder = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .ok()?
+        .into_decoder()
+        .ok()?;
+    let (w, h) = decoder.dimensions();
+    Some(w as u64 * h as u64 * decoder.color_type().bytes_per_pixel() as u64)
 }
 
 /// A side that could not be read.
@@ -291,4 +530,69 @@ pub fn close_batch<E: From<StoreError> + From<ConfigError>>(
         state: state.as_str().to_string(),
         unreadable,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn case_7_budget_admits_sides_while_they_fit_and_oversize_ones_alone() {
+        let budget = Budget::new(100);
+        let a = budget.try_acquire(60).expect("fits");
+        let b = budget.try_acquire(40).expect("fits exactly");
+        assert!(budget.try_acquire(1).is_none(), "the budget is full");
+        drop(a);
+        assert_eq!(budget.used(), 40);
+        assert!(budget.try_acquire(61).is_none(), "61 + 40 is over 100");
+        drop(b);
+        // Larger than the whole budget: admitted once nothing else is in flight...
+        let big = budget.try_acquire(250).expect("alone");
+        // ...and nothing joins it, not even a small side.
+        assert!(budget.try_acquire(1).is_none());
+        drop(big);
+        assert_eq!(budget.used(), 0);
+        // A side that holds no pixels (a failed read) fits a full budget.
+        let small = budget.try_acquire(100).expect("fits");
+        assert!(budget.try_acquire(0).is_some());
+        drop(small);
+    }
+
+    #[test]
+    fn case_7_budget_wakes_a_waiting_producer_when_pixels_are_given_back() {
+        let budget = Budget::new(100);
+        let held = budget.try_acquire(80).expect("fits");
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let waiter = {
+            let budget = budget.clone();
+            std::thread::spawn(move || {
+                let got = budget.acquire(500).map(|t| t.cost);
+                let _ = tx.send(got.is_ok());
+            })
+        };
+        assert!(
+            rx.recv_timeout(Duration::from_millis(200)).is_err(),
+            "an oversize side waits while another is in flight"
+        );
+        drop(held);
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(true));
+        let _ = waiter.join();
+    }
+
+    #[test]
+    fn case_7_closing_the_budget_stops_a_waiting_producer() {
+        let budget = Budget::new(10);
+        let _held = budget.try_acquire(10).expect("fits");
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let waiter = {
+            let budget = budget.clone();
+            std::thread::spawn(move || {
+                let _ = tx.send(budget.acquire(5).is_err());
+            })
+        };
+        budget.close();
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(true));
+        let _ = waiter.join();
+    }
 }

@@ -200,6 +200,7 @@ pub fn scan(
     bands: Option<Sender<BandEvent>>,
     mut on_progress: impl FnMut(ScanProgress),
 ) -> Result<ScanReport, ScanError> {
+    crate::config::check_scan(&opts.settings, opts.expected_sheets)?;
     let duplex_wanted = match opts.settings.source {
         Some(s) => s == SourceKind::Duplex,
         None => opts.device == DEMO_DEVICE,
