@@ -1,5 +1,9 @@
 //! Barcode reading on noisy, skewed, drifting pages from 150 to 600 dpi.
 
+mod common;
+#[path = "common/sides.rs"]
+mod sides;
+
 use folio::imaging::barcode::read_page;
 use folio::imaging::draw::TextPainter;
 use folio::synth::{Label, SideKind, StackSpec, Symbology, render};
@@ -625,4 +629,112 @@ fn typed_pages_become_bilevel_keeping_pencil_and_coloured_ink_and_photos_stay_gr
         !wanted(&photo, &m, &p),
         "a page with a photograph stays grey"
     );
+}
+
+/// Case 4 of issue 12: a lamp failure gives all-black sides, which were removed
+/// as blank with no flag, so whole sheets vanished. Blank means near-white paper
+/// only; dark or evenly grey sides are kept and flagged `too_dark`.
+#[test]
+fn case_4_black_page_is_kept_and_flagged_too_dark() {
+    let st = common::Station::new();
+    let dir = st.dir.path().join("stack");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut painter = TextPainter::new();
+    let s = StackSpec {
+        noise_sigma: 6.0,
+        max_skew_deg: 0.0,
+        drift: 0.0,
+        ..spec(150, 4)
+    };
+    let (w, h) = (1240, 1754);
+    let sheet = SideKind::RecordSheet {
+        code: "FOLIO:REC:9434765919".into(),
+        words: vec!["PATIENT".into()],
+    };
+    // (file, page, kept, flagged too_dark)
+    let cases: Vec<(&str, folio::imaging::Raster, bool, bool)> = vec![
+        (
+            "00-sheet",
+            render(&sheet, &s, 1, &mut painter),
+            false,
+            false,
+        ),
+        (
+            "01-black",
+            sides::grey_page(w, h, 150, 0, 0.0, 1),
+            true,
+            true,
+        ),
+        (
+            "02-black-noisy",
+            sides::grey_page(w, h, 150, 6, 4.0, 2),
+            true,
+            true,
+        ),
+        (
+            "03-dark-grey",
+            sides::grey_page(w, h, 150, 60, 6.0, 3),
+            true,
+            true,
+        ),
+        (
+            "04-mid-grey",
+            sides::grey_page(w, h, 150, 128, 6.0, 4),
+            true,
+            true,
+        ),
+        (
+            "05-light-grey",
+            sides::grey_page(w, h, 150, 150, 6.0, 5),
+            true,
+            true,
+        ),
+        (
+            "06-white",
+            sides::grey_page(w, h, 150, 240, 0.0, 6),
+            false,
+            false,
+        ),
+        (
+            "07-few-words",
+            render(&SideKind::NearBlank { lines: 1 }, &s, 7, &mut painter),
+            true,
+            false,
+        ),
+        (
+            "08-near-white-noise",
+            render(
+                &SideKind::Blank { bleed: false },
+                &spec(150, 8),
+                8,
+                &mut painter,
+            ),
+            false,
+            false,
+        ),
+    ];
+    for (name, page, _, _) in &cases {
+        common::write_page(&dir.join(name), page, "png");
+    }
+    let report = st.import(&[], &[&dir]);
+    let batch = report["batch_id"].as_str().unwrap();
+    let got = sides::Sides::of(&st.json(&["show", batch, "--json"]));
+    let mut wrong = Vec::new();
+    for (side, (name, _, kept, dark)) in cases.iter().enumerate().skip(1) {
+        let side = side as u32;
+        let codes = got.codes(side);
+        let ok = got.pages.contains_key(&side) == *kept
+            && (got.removed.get(&side).map(String::as_str) == Some("blank")) == !*kept
+            && codes.iter().any(|c| c == "too_dark") == *dark;
+        if !ok {
+            wrong.push(format!(
+                "{name}: page {:?}, removed {:?}, flags {codes:?}",
+                got.pages.contains_key(&side),
+                got.removed.get(&side)
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "misjudged sides:\n{}", wrong.join("\n"));
+    let state = report["state"].as_str().unwrap();
+    assert_eq!(state, "in_review", "dark sides send the batch to review");
 }
