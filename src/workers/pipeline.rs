@@ -7,12 +7,12 @@
 //! memory stays bounded whatever the batch size, and the producer only ever
 //! waits on that queue.
 
-use super::process::{SideMeta, process_side, unreadable_side};
+use super::process::{SideMeta, process_decoded, unreadable_side};
 use crate::batch::separate::SeparationParams;
 use crate::batch::{BatchState, separate};
 use crate::config::{Config, ConfigError};
 use crate::imaging::Raster;
-use crate::imaging::decode::decode_single;
+use crate::imaging::decode::{Decoded, decode_checked};
 use crate::store::{Actor, ImageStore, PageRow, Store, StoreError};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use std::collections::BTreeMap;
@@ -204,15 +204,15 @@ fn worker(
         }
         let meta = &job.meta;
         let decoded = match job.payload {
-            Payload::Raster(r) => Ok(r),
+            Payload::Raster(r) => Ok(Decoded::whole(r)),
             Payload::Bytes { bytes, dpi } => {
-                decode_single(&bytes, dpi.unwrap_or(DEFAULT_DPI), dpi.is_some())
+                decode_checked(&bytes, dpi.unwrap_or(DEFAULT_DPI), dpi.is_some())
                     .map_err(|e| e.to_string())
             }
             Payload::Failed(why) => Err(why),
         };
         let row = match decoded {
-            Ok(raster) => process_side(meta, &raster, &cfg, &images),
+            Ok(decoded) => process_decoded(meta, &decoded, &cfg, &images),
             Err(why) => Ok(unreadable_side(meta, why)),
         };
         if results.send((job.seq, row)).is_err() {
