@@ -282,3 +282,48 @@ fn case_5_truncated_jpeg_is_kept_and_flagged_damaged_image() {
         );
     }
 }
+
+/// Case 8 of issue 12: a 1x5000 or 5000x1 image failed thumbnail creation and
+/// its side was lost as unreadable. Any shape the decoder accepts is a page.
+#[test]
+fn case_8_odd_page_shapes_become_pages_with_thumbnails() {
+    let st = Station::new();
+    let dir = st.dir.path().join("stack");
+    std::fs::create_dir_all(&dir).unwrap();
+    let rec = SideKind::RecordSheet {
+        code: "FOLIO:REC:9434765919".into(),
+        words: vec![],
+    };
+    write_page(&dir.join("00"), &page(1, rec), "png");
+    let shapes = [(1, 1), (1, 5000), (5000, 1), (2, 2), (3, 6000), (6000, 3)];
+    for (i, &(w, h)) in shapes.iter().enumerate() {
+        // Dark stripes: content, not a blank sliver.
+        let data = (0..w * h)
+            .map(|p| [20u8, 90][(p as usize / 2) % 2])
+            .collect();
+        let img = image::GrayImage::from_raw(w, h, data).unwrap();
+        img.save(dir.join(format!("{:02}-{w}x{h}.png", 2 * i + 1)))
+            .unwrap();
+        write_page(
+            &dir.join(format!("{:02}", 2 * i + 2)),
+            &page(10 + i as u64, SideKind::Clinical { label: None }),
+            "pgm",
+        );
+    }
+    let report = st.import(&[], &[&dir]);
+    assert_eq!(report["unreadable"], serde_json::json!([]), "{report}");
+    let batch = report["batch_id"].as_str().unwrap();
+    let got = sides::Sides::of(&st.json(&["show", batch, "--json"]));
+    for (i, (w, h)) in shapes.iter().enumerate() {
+        let side = 2 * i as u32 + 1;
+        assert!(
+            got.pages.contains_key(&side),
+            "{w}x{h} kept as a page: {:?}",
+            got.flags(side)
+        );
+        assert!(
+            got.pages.contains_key(&(side + 1)),
+            "the page after {w}x{h}"
+        );
+    }
+}

@@ -738,3 +738,88 @@ fn case_4_black_page_is_kept_and_flagged_too_dark() {
     let state = report["state"].as_str().unwrap();
     assert_eq!(state, "in_review", "dark sides send the batch to review");
 }
+
+/// The odd shapes of case 8, in every pixel kind a decoder gives.
+fn odd_shapes() -> Vec<folio::imaging::Raster> {
+    use folio::imaging::{PixelKind, Raster};
+    let mut out = Vec::new();
+    for (w, h) in [(1, 1), (1, 5000), (5000, 1), (2, 2), (3, 7000), (7000, 2)] {
+        for kind in [PixelKind::Gray, PixelKind::Bilevel, PixelKind::Color] {
+            for level in [0u8, 250] {
+                let n = w as usize * h as usize * kind.channels();
+                // Stripes every few pixels, so the page has edges to find.
+                let data = (0..n)
+                    .map(|i| match kind {
+                        PixelKind::Bilevel => [0, 255][(i / 3) % 2],
+                        _ => level.wrapping_add((i % 7) as u8 * 3),
+                    })
+                    .collect();
+                out.push(Raster {
+                    width: w,
+                    height: h,
+                    kind,
+                    dpi: 300,
+                    data,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Case 8 of issue 12: a 1x5000 or 5000x1 image made thumbnail creation fail
+/// with a zero-height error. Every stage takes any shape a decoder accepts.
+#[test]
+fn case_8_odd_page_shapes_pass_every_stage() {
+    use folio::batch::separate::Face;
+    use folio::config::Config;
+    use folio::imaging::analyze::{BlankParams, analyze};
+    use folio::imaging::{barcode, bilevel, crop, deskew, encode, orient};
+    use folio::workers::process::{SideMeta, process_side};
+    let dir = tempfile::tempdir().unwrap();
+    let images = folio::store::ImageStore::new(dir.path().to_path_buf());
+    let cfg = Config::default();
+    for page in odd_shapes() {
+        let what = format!("{}x{} {:?}", page.width, page.height, page.kind);
+        if let Some(rect) = crop::sheet_area(&page) {
+            crop::crop(&page, rect);
+        }
+        let m = analyze(&page, &BlankParams::default());
+        orient::upright_rotation(&page);
+        for t in [90, 180, 270] {
+            orient::rotate_right_angles(&page, t);
+        }
+        deskew::estimate_skew(&page);
+        deskew::straighten(&page, 1.5, m.paper);
+        barcode::read_page(&page);
+        barcode::read_page_whole(&page);
+        if page.kind == folio::imaging::PixelKind::Gray {
+            bilevel::midtone_share(&page, &m);
+            bilevel::to_bilevel(&page, 40);
+        }
+        encode::encode(&page, 75).unwrap_or_else(|e| panic!("{what}: {e}"));
+        for width in [1000, 160] {
+            let small = encode::downscale(&page, width);
+            assert!(
+                small.width >= 1 && small.width <= width && small.height >= 1,
+                "{what}: downscaled to {}x{}",
+                small.width,
+                small.height
+            );
+            encode::encode(&small, 70).unwrap_or_else(|e| panic!("{what} at {width}: {e}"));
+        }
+        let meta = SideMeta {
+            batch_id: "b".into(),
+            side: 0,
+            sheet: 0,
+            face: Face::Front,
+            origin: "odd.png".into(),
+        };
+        let row = process_side(&meta, &page, &cfg, &images).unwrap();
+        assert!(row.error.is_none(), "{what}: {:?}", row.error);
+        assert!(
+            row.thumb_sha256.is_some() && row.preview_sha256.is_some(),
+            "{what}"
+        );
+    }
+}

@@ -85,10 +85,13 @@ pub struct Reduced<'a> {
     pub data: Cow<'a, [u8]>,
 }
 
-/// Box-averages `luma` by `factor` in both directions.
+/// Box-averages `luma` by `factor` in both directions. The factor is lowered
+/// for an image narrower or shorter than it (a 1 x 5000 sliver), so that a
+/// non-empty image never reduces to an empty plane: callers that turn reduced
+/// pixels into millimetres use the returned `factor`.
 pub fn reduce(luma: &[u8], width: usize, height: usize, factor: usize) -> Reduced<'_> {
     // Column totals are u16: 255 x 256 rows fits.
-    let factor = factor.clamp(1, 256);
+    let factor = factor.clamp(1, 256).min(width.max(1)).min(height.max(1));
     let (w, h) = (width / factor, height / factor);
     let data = match factor {
         1 => Cow::Borrowed(&luma[..width * height]),
@@ -167,7 +170,7 @@ pub fn analyze(raster: &Raster, params: &BlankParams) -> PageMetrics {
     let total = r.data.len().max(1) as u32;
     let paper = percentile(&hist, total, 0.9);
     let mask = ink_mask(&r, paper, params.ink_delta);
-    let eff_dpi = raster.dpi as f32 / factor as f32;
+    let eff_dpi = raster.dpi as f32 / r.factor as f32;
     let px_per_mm2 = (eff_dpi / 25.4).powi(2);
     let min_blob = (params.min_blob_mm2 * px_per_mm2).ceil().max(2.0) as u32;
     let (blobs, area, blob_hist) = content_blobs(&mask, &r.data, r.width, r.height, min_blob);
@@ -313,6 +316,14 @@ mod tests {
                 .any(|f| f.code == crate::batch::FlagCode::TooDark);
             assert_eq!(dark, !blank, "{level}: too_dark");
         }
+    }
+
+    #[test]
+    fn a_sliver_reduces_to_a_sliver_not_to_nothing() {
+        let r = reduce(&[9; 5000], 1, 5000, 3);
+        assert_eq!((r.width, r.height, r.factor), (1, 5000, 1));
+        let r = reduce(&[9; 10], 5, 2, 4);
+        assert_eq!((r.width, r.height, r.factor), (2, 1, 2));
     }
 
     #[test]

@@ -450,7 +450,7 @@ fn binarised(raster: &Raster) -> (Vec<u8>, usize, usize, usize) {
     let luma = raster.luma();
     let factor = ((raster.dpi as f32 / 200.0).round() as usize).max(1);
     let r = reduce(&luma, raster.width as usize, raster.height as usize, factor);
-    (binarize(&r.data), r.width, r.height, factor)
+    (binarize(&r.data), r.width, r.height, r.factor)
 }
 
 /// Black where darker than `ink_threshold`, white elsewhere.
