@@ -84,16 +84,18 @@ pub fn read_gray(gray: &[u8], width: usize, height: usize) -> Vec<String> {
         width,
         height,
         &[ZBAR_CODE128, ZBAR_CODE39, ZBAR_QRCODE],
-        1,
+        (1, 1),
     )
 }
 
+/// zbar over a grey plane, scanning every `x_density`-th column and
+/// `y_density`-th row (0: none).
 fn read_symbols(
     gray: &[u8],
     width: usize,
     height: usize,
     symbologies: &[c_int],
-    density: c_int,
+    (x_density, y_density): (c_int, c_int),
 ) -> Vec<String> {
     if width == 0 || height == 0 || gray.len() < width * height {
         return Vec::new();
@@ -113,8 +115,8 @@ fn read_symbols(
         for &sym in symbologies {
             zbar_image_scanner_set_config(scan.scanner, sym, ZBAR_CFG_ENABLE, 1);
         }
-        zbar_image_scanner_set_config(scan.scanner, ZBAR_NONE, ZBAR_CFG_X_DENSITY, density);
-        zbar_image_scanner_set_config(scan.scanner, ZBAR_NONE, ZBAR_CFG_Y_DENSITY, density);
+        zbar_image_scanner_set_config(scan.scanner, ZBAR_NONE, ZBAR_CFG_X_DENSITY, x_density);
+        zbar_image_scanner_set_config(scan.scanner, ZBAR_NONE, ZBAR_CFG_Y_DENSITY, y_density);
         zbar_image_set_format(scan.image, Y800);
         zbar_image_set_size(scan.image, width as c_uint, height as c_uint);
         zbar_image_set_data(
@@ -172,8 +174,8 @@ const TILE: usize = 16;
 /// against whole-page reading on generated stacks: tests/page_checks.rs.)
 ///
 /// Small labels (modules of 0.19 to 0.25 mm) are only a pixel or two a module
-/// at the reduced resolution and can come out of it unreadable: an area that
-/// holds more linear barcodes than were read from it is read again from the
+/// at the reduced resolution and can come out of it unreadable: an area with a
+/// linear barcode's look from which nothing was read is read again from the
 /// full-resolution page (see [`read_fine`]). Only such areas cost the extra
 /// pass, so pages whose barcodes read at once pay nothing.
 pub fn read_page(raster: &Raster) -> PageCodes {
@@ -201,14 +203,13 @@ pub fn read_page(raster: &Raster) -> PageCodes {
     let mut missed = Vec::new();
     if area * 5 > width * height * 2 {
         out.codes = read_area(&bin, width, &Area::whole(width, height));
-        let linear: usize = regions.iter().map(|(_, n)| n).sum();
-        if out.codes.len() < linear {
+        if out.codes.is_empty() {
             missed.extend(regions.iter().filter(|(_, n)| *n > 0).map(|(a, _)| *a));
         }
     } else {
         for (region, linear) in &regions {
             let codes = read_area(&bin, width, region);
-            if codes.len() < *linear {
+            if codes.is_empty() && *linear > 0 {
                 missed.push(*region);
             }
             add_new(&mut out.codes, codes);
@@ -247,8 +248,7 @@ pub fn read_fine(luma: &[u8], stride: usize, a: &Area) -> Vec<String> {
         .copied()
         .collect();
     let soft = box_blur(&crop, a.w, a.h);
-    let linear = [ZBAR_CODE128, ZBAR_CODE39];
-    let codes = read_symbols(&soft, a.w, a.h, &linear, 1);
+    let codes = read_linear(&soft, a.w, a.h);
     if !codes.is_empty() {
         return codes;
     }
@@ -261,12 +261,20 @@ pub fn read_fine(luma: &[u8], stride: usize, a: &Area) -> Vec<String> {
         .iter()
         .map(|&v| if v < mid { 0 } else { 255 })
         .collect();
-    let codes = read_symbols(&bin, a.w, a.h, &linear, 1);
-    if !codes.is_empty() {
+    let codes = read_linear(&bin, a.w, a.h);
+    if !codes.is_empty() || a.h > a.w {
         return codes;
     }
     let (wide, w2) = (double_width(&soft, a.w, a.h), a.w * 2);
-    read_symbols(&wide, w2, a.h, &linear, 1)
+    read_linear(&wide, w2, a.h)
+}
+
+/// zbar over an area for Code 128 and Code 39 only, scanning along its long
+/// side only (a linear barcode is longer across its bars than along them).
+fn read_linear(plane: &[u8], w: usize, h: usize) -> Vec<String> {
+    // zbar's X density spaces its vertical scan lines, Y its horizontal ones.
+    let density = if w >= h { (0, 1) } else { (1, 0) };
+    read_symbols(plane, w, h, &[ZBAR_CODE128, ZBAR_CODE39], density)
 }
 
 /// Each pixel the mean of its 3 x 3 neighbourhood (edges repeat).
@@ -349,7 +357,7 @@ fn read_area(bin: &[u8], stride: usize, a: &Area) -> Vec<String> {
         a.w,
         a.h,
         &[ZBAR_QRCODE, ZBAR_CODE128, ZBAR_CODE39],
-        2,
+        (2, 2),
     )
 }
 
