@@ -269,11 +269,16 @@ pub fn read_fine(luma: &[u8], stride: usize, a: &Area) -> Vec<String> {
     read_linear(&wide, w2, a.h)
 }
 
-/// zbar over an area for Code 128 and Code 39 only, scanning along its long
-/// side only (a linear barcode is longer across its bars than along them).
+/// zbar over an area for Code 128 and Code 39 only, scanning only along an
+/// area twice as long one way as the other (a linear barcode is longer across
+/// its bars than along them), both ways otherwise.
 fn read_linear(plane: &[u8], w: usize, h: usize) -> Vec<String> {
     // zbar's X density spaces its vertical scan lines, Y its horizontal ones.
-    let density = if w >= h { (0, 1) } else { (1, 0) };
+    let density = match (w >= 2 * h, h >= 2 * w) {
+        (true, _) => (0, 1),
+        (_, true) => (1, 0),
+        _ => (1, 1),
+    };
     read_symbols(plane, w, h, &[ZBAR_CODE128, ZBAR_CODE39], density)
 }
 
