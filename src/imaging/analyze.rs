@@ -7,6 +7,9 @@
 //! isolated dust specks are too small to count: only connected ink blobs of a
 //! character's size or more are content. A page is blank when it has almost no
 //! such blobs and almost no ink area; one line of typed text already has dozens.
+//! Blank also means near-white paper: a side that is uniformly grey or black
+//! (a failed lamp, a covered sensor) has no blobs either, but it is a fault to
+//! look at, never a blank back to remove.
 
 use super::Raster;
 use serde::{Deserialize, Serialize};
@@ -24,6 +27,9 @@ pub struct BlankParams {
     pub max_blobs: usize,
     /// Ink area, as a fraction of the page, above which a page is never blank.
     pub max_ink_fraction: f32,
+    /// Paper darker than this grey level is never blank: blank means near-white
+    /// paper, and an empty side darker than this is flagged `too_dark` instead.
+    pub min_paper: u8,
 }
 
 impl Default for BlankParams {
@@ -33,6 +39,9 @@ impl Default for BlankParams {
             min_blob_mm2: 0.5,
             max_blobs: 3,
             max_ink_fraction: 0.0005,
+            // White paper scans at 220-250, recycled or yellowed paper rarely
+            // under 190; a lamp failure gives tens.
+            min_paper: 170,
         }
     }
 }
@@ -60,6 +69,11 @@ pub struct PageMetrics {
     pub blobs: u32,
     /// Fraction of the page covered by content blobs.
     pub ink_fraction: f32,
+    /// No content was found (too few blobs, too little ink), whatever the
+    /// paper's shade.
+    #[serde(default)]
+    pub empty: bool,
+    /// Empty and near-white: a blank side, removed from the output.
     pub blank: bool,
 }
 
@@ -71,10 +85,13 @@ pub struct Reduced<'a> {
     pub data: Cow<'a, [u8]>,
 }
 
-/// Box-averages `luma` by `factor` in both directions.
+/// Box-averages `luma` by `factor` in both directions. The factor is lowered
+/// for an image narrower or shorter than it (a 1 x 5000 sliver), so that a
+/// non-empty image never reduces to an empty plane: callers that turn reduced
+/// pixels into millimetres use the returned `factor`.
 pub fn reduce(luma: &[u8], width: usize, height: usize, factor: usize) -> Reduced<'_> {
     // Column totals are u16: 255 x 256 rows fits.
-    let factor = factor.clamp(1, 256);
+    let factor = factor.clamp(1, 256).min(width.max(1)).min(height.max(1));
     let (w, h) = (width / factor, height / factor);
     let data = match factor {
         1 => Cow::Borrowed(&luma[..width * height]),
@@ -153,7 +170,7 @@ pub fn analyze(raster: &Raster, params: &BlankParams) -> PageMetrics {
     let total = r.data.len().max(1) as u32;
     let paper = percentile(&hist, total, 0.9);
     let mask = ink_mask(&r, paper, params.ink_delta);
-    let eff_dpi = raster.dpi as f32 / factor as f32;
+    let eff_dpi = raster.dpi as f32 / r.factor as f32;
     let px_per_mm2 = (eff_dpi / 25.4).powi(2);
     let min_blob = (params.min_blob_mm2 * px_per_mm2).ceil().max(2.0) as u32;
     let (blobs, area, blob_hist) = content_blobs(&mask, &r.data, r.width, r.height, min_blob);
@@ -163,6 +180,7 @@ pub fn analyze(raster: &Raster, params: &BlankParams) -> PageMetrics {
     } else {
         255
     };
+    let empty = (blobs as usize) < params.max_blobs && ink_fraction < params.max_ink_fraction;
     PageMetrics {
         mean: sum as f32 / total as f32,
         paper,
@@ -172,7 +190,8 @@ pub fn analyze(raster: &Raster, params: &BlankParams) -> PageMetrics {
         turned_deg: 0,
         blobs,
         ink_fraction,
-        blank: (blobs as usize) < params.max_blobs && ink_fraction < params.max_ink_fraction,
+        empty,
+        blank: empty && paper >= params.min_paper,
     }
 }
 
@@ -276,6 +295,38 @@ mod tests {
     }
 
     #[test]
+    fn only_near_white_paper_is_blank_and_an_even_grey_side_is_too_dark() {
+        let q = QualityParams::default();
+        let codes = super::super::barcode::PageCodes::default();
+        for (level, blank) in [
+            (0, false),
+            (60, false),
+            (128, false),
+            (160, false),
+            (235, true),
+        ] {
+            let m = analyze(
+                &Raster::filled(850, 1100, 100, level),
+                &BlankParams::default(),
+            );
+            assert!(m.empty, "{level}: nothing on it");
+            assert_eq!(m.blank, blank, "{level}: {m:?}");
+            let dark = quality_flags(&m, None, &codes, &q)
+                .iter()
+                .any(|f| f.code == crate::batch::FlagCode::TooDark);
+            assert_eq!(dark, !blank, "{level}: too_dark");
+        }
+    }
+
+    #[test]
+    fn a_sliver_reduces_to_a_sliver_not_to_nothing() {
+        let r = reduce(&[9; 5000], 1, 5000, 3);
+        assert_eq!((r.width, r.height, r.factor), (1, 5000, 1));
+        let r = reduce(&[9; 10], 5, 2, 4);
+        assert_eq!((r.width, r.height, r.factor), (2, 1, 2));
+    }
+
+    #[test]
     fn reduce_averages() {
         let r = reduce(&[0, 255, 0, 255, 10, 10, 10, 10], 4, 2, 2);
         assert_eq!((r.width, r.height), (2, 1));
@@ -343,6 +394,13 @@ pub fn quality_flags(
         out.push(Flag::new(
             FlagCode::TooDark,
             format!("the paper reads {} of 255 (threshold {}): check the scanner's brightness and rescan", m.paper, q.too_dark_paper),
+        ));
+    } else if m.empty && !m.blank {
+        // Kept rather than removed as blank: a grey side with nothing on it is
+        // more likely a scanner fault hiding a page than an empty back.
+        out.push(Flag::new(
+            FlagCode::TooDark,
+            format!("the side is an even grey with nothing readable on it (it reads {} of 255, blank paper reads lighter): check the scanner's lamp and the sheet, and rescan", m.paper),
         ));
     } else if !m.blank && m.ink > q.too_light_ink {
         out.push(Flag::new(

@@ -6,7 +6,7 @@
 //! between threads: each call makes its own, which costs microseconds.
 
 use super::Raster;
-use super::analyze::{ink_threshold, reduce};
+use super::analyze::{ink_threshold, level, reduce};
 use std::os::raw::{c_char, c_int, c_uint, c_ulong, c_void};
 
 #[repr(C)]
@@ -95,16 +95,18 @@ pub fn read_gray(gray: &[u8], width: usize, height: usize) -> Vec<String> {
         width,
         height,
         &[ZBAR_CODE128, ZBAR_CODE39, ZBAR_QRCODE],
-        1,
+        (1, 1),
     )
 }
 
+/// zbar over a grey plane, scanning every `x_density`-th column and
+/// `y_density`-th row (0: none).
 fn read_symbols(
     gray: &[u8],
     width: usize,
     height: usize,
     symbologies: &[c_int],
-    density: c_int,
+    (x_density, y_density): (c_int, c_int),
 ) -> Vec<String> {
     if width == 0 || height == 0 || gray.len() < width * height {
         return Vec::new();
@@ -127,8 +129,8 @@ fn read_symbols(
         // QR bytes as printed: zbar's own charset guess turns UTF-8 into
         // Shift-JIS look-alikes (see `symbol_text`).
         zbar_image_scanner_set_config(scan.scanner, ZBAR_QRCODE, ZBAR_CFG_BINARY, 1);
-        zbar_image_scanner_set_config(scan.scanner, ZBAR_NONE, ZBAR_CFG_X_DENSITY, density);
-        zbar_image_scanner_set_config(scan.scanner, ZBAR_NONE, ZBAR_CFG_Y_DENSITY, density);
+        zbar_image_scanner_set_config(scan.scanner, ZBAR_NONE, ZBAR_CFG_X_DENSITY, x_density);
+        zbar_image_scanner_set_config(scan.scanner, ZBAR_NONE, ZBAR_CFG_Y_DENSITY, y_density);
         zbar_image_set_format(scan.image, Y800);
         zbar_image_set_size(scan.image, width as c_uint, height as c_uint);
         zbar_image_set_data(
@@ -183,8 +185,15 @@ const TILE: usize = 16;
 /// to qualify, so a page of text costs the survey alone; a survey that finds
 /// much of the page barcode-like falls back to one pass over the page. (Tested
 /// against whole-page reading on generated stacks: tests/page_checks.rs.)
+///
+/// Small labels (modules of 0.19 to 0.25 mm) are only a pixel or two a module
+/// at the reduced resolution and can come out of it unreadable: an area with a
+/// linear barcode's look from which nothing was read is read again from the
+/// full-resolution page (see [`read_fine`]). Only such areas cost the extra
+/// pass, so pages whose barcodes read at once pay nothing.
 pub fn read_page(raster: &Raster) -> PageCodes {
-    let (bin, width, height, factor) = binarised(raster);
+    let luma = raster.luma();
+    let (bin, width, height, factor) = binarised(&luma, raster);
     let survey = Survey::of(&bin, width, height);
     let mm_per_px = 25.4 * factor as f32 / raster.dpi.max(1) as f32;
     let regions = survey.regions();
@@ -203,33 +212,149 @@ pub fn read_page(raster: &Raster) -> PageCodes {
         barcode_share: survey.barcode_share(),
         ..PageCodes::default()
     };
-    let area: usize = regions.iter().map(|b| b.w * b.h).sum();
+    let area: usize = regions.iter().map(|(b, _)| b.w * b.h).sum();
+    let mut missed = Vec::new();
     if area * 5 > width * height * 2 {
         out.codes = read_area(&bin, width, &Area::whole(width, height));
-        return out;
-    }
-    for region in &regions {
-        for code in read_area(&bin, width, region) {
-            if !out.codes.contains(&code) {
-                out.codes.push(code);
+        if out.codes.is_empty() {
+            missed.extend(regions.iter().filter(|(_, n)| *n > 0).map(|(a, _)| *a));
+        }
+    } else {
+        for (region, linear) in &regions {
+            let codes = read_area(&bin, width, region);
+            if codes.is_empty() && *linear > 0 {
+                missed.push(*region);
             }
+            add_new(&mut out.codes, codes);
+        }
+    }
+    for region in missed {
+        let full = region.scaled(factor, raster.width as usize, raster.height as usize);
+        add_new(
+            &mut out.codes,
+            read_fine(&luma, raster.width as usize, &full),
+        );
+    }
+    out
+}
+
+fn add_new(to: &mut Vec<String>, codes: Vec<String>) {
+    for code in codes {
+        if !to.contains(&code) {
+            to.push(code);
+        }
+    }
+}
+
+/// Reads the linear barcodes of one area of a full-resolution grey plane
+/// `stride` pixels wide: first the pixels softened by a 3 x 3 box (sensor
+/// noise breaks the edges of bars one or two pixels wide, and zbar finds
+/// edges in grey itself), then binarised halfway between the area's own ink
+/// and paper (a local threshold: a label's paper and print differ from the
+/// page's), at double size when modules are under two pixels.
+pub fn read_fine(luma: &[u8], stride: usize, a: &Area) -> Vec<String> {
+    if a.w == 0 || a.h == 0 || luma.len() < (a.y + a.h) * stride || a.x + a.w > stride {
+        return Vec::new();
+    }
+    let crop: Vec<u8> = (a.y..a.y + a.h)
+        .flat_map(|y| &luma[y * stride + a.x..y * stride + a.x + a.w])
+        .copied()
+        .collect();
+    let soft = box_blur(&crop, a.w, a.h);
+    let codes = read_linear(&soft, a.w, a.h);
+    if !codes.is_empty() {
+        return codes;
+    }
+    let (ink, paper) = (level(&soft, 0.05), level(&soft, 0.95));
+    if paper.saturating_sub(ink) < 40 {
+        return codes;
+    }
+    let mid = ((ink as u16 + paper as u16) / 2) as u8;
+    let bin: Vec<u8> = soft
+        .iter()
+        .map(|&v| if v < mid { 0 } else { 255 })
+        .collect();
+    let codes = read_linear(&bin, a.w, a.h);
+    if !codes.is_empty() || a.h > a.w {
+        return codes;
+    }
+    let (wide, w2) = (double_width(&soft, a.w, a.h), a.w * 2);
+    read_linear(&wide, w2, a.h)
+}
+
+/// zbar over an area for Code 128 and Code 39 only, scanning only along an
+/// area twice as long one way as the other (a linear barcode is longer across
+/// its bars than along them), both ways otherwise.
+fn read_linear(plane: &[u8], w: usize, h: usize) -> Vec<String> {
+    // zbar's X density spaces its vertical scan lines, Y its horizontal ones.
+    let density = match (w >= 2 * h, h >= 2 * w) {
+        (true, _) => (0, 1),
+        (_, true) => (1, 0),
+        _ => (1, 1),
+    };
+    read_symbols(plane, w, h, &[ZBAR_CODE128, ZBAR_CODE39], density)
+}
+
+/// Each pixel the mean of its 3 x 3 neighbourhood (edges repeat).
+fn box_blur(data: &[u8], w: usize, h: usize) -> Vec<u8> {
+    let mut rows = vec![0u16; w * h];
+    for y in 0..h {
+        let row = &data[y * w..(y + 1) * w];
+        for x in 0..w {
+            let (l, r) = (row[x.saturating_sub(1)], row[(x + 1).min(w - 1)]);
+            rows[y * w + x] = l as u16 + row[x] as u16 + r as u16;
+        }
+    }
+    let mut out = vec![0u8; w * h];
+    for y in 0..h {
+        let (u, d) = (y.saturating_sub(1), (y + 1).min(h - 1));
+        for x in 0..w {
+            let sum = rows[u * w + x] + rows[y * w + x] + rows[d * w + x];
+            out[y * w + x] = (sum / 9) as u8;
         }
     }
     out
 }
 
-/// A rectangle of the reading-resolution plane, pixels.
+/// The plane stretched to twice its width, new pixels interpolated: zbar
+/// measures bar widths in whole pixels, and a module of 1.5 pixels is too
+/// coarse for it while 3 pixels is not.
+fn double_width(data: &[u8], w: usize, h: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(w * 2 * h);
+    for row in data.chunks_exact(w).take(h) {
+        for x in 0..w {
+            let next = row[(x + 1).min(w - 1)];
+            out.push(row[x]);
+            out.push(((row[x] as u16 + next as u16) / 2) as u8);
+        }
+    }
+    out
+}
+
+/// A rectangle of a plane, pixels.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Area {
-    x: usize,
-    y: usize,
-    w: usize,
-    h: usize,
+pub struct Area {
+    pub x: usize,
+    pub y: usize,
+    pub w: usize,
+    pub h: usize,
 }
 
 impl Area {
-    fn whole(w: usize, h: usize) -> Area {
+    pub fn whole(w: usize, h: usize) -> Area {
         Area { x: 0, y: 0, w, h }
+    }
+
+    /// The same area on the plane `factor` times larger (`width` x `height`),
+    /// kept inside it.
+    fn scaled(&self, factor: usize, width: usize, height: usize) -> Area {
+        let (x, y) = ((self.x * factor).min(width), (self.y * factor).min(height));
+        Area {
+            x,
+            y,
+            w: (self.w * factor).min(width - x),
+            h: (self.h * factor).min(height - y),
+        }
     }
 }
 
@@ -250,7 +375,7 @@ fn read_area(bin: &[u8], stride: usize, a: &Area) -> Vec<String> {
         a.w,
         a.h,
         &[ZBAR_QRCODE, ZBAR_CODE128, ZBAR_CODE39],
-        2,
+        (2, 2),
     )
 }
 
@@ -386,26 +511,27 @@ impl Survey {
             .collect()
     }
 
-    /// Areas to read: linear groups, and QR-like groups that fill most of a
-    /// block of 3 x 3 tiles or more (text lines are one or two tiles tall),
-    /// grown by a margin and merged where they overlap.
-    fn regions(&self) -> Vec<Area> {
+    /// Areas to read, each with the number of linear groups it holds: linear
+    /// groups, and QR-like groups that fill most of a block of 3 x 3 tiles or
+    /// more (text lines are one or two tiles tall), grown by a margin and
+    /// merged where they overlap.
+    fn regions(&self) -> Vec<(Area, usize)> {
         let squares = self.blobs(&self.square).into_iter().filter(|b| {
             let (w, h) = (b.x1 - b.x0, b.y1 - b.y0);
             w >= 3 && h >= 3 && b.count * 2 >= w * h
         });
         // Two tiles of margin: a quiet zone of 10 modules, and bars that
         // only partly filled the edge tiles.
-        let mut boxes: Vec<(usize, usize, usize, usize)> = self
-            .linear_blobs()
-            .into_iter()
-            .chain(squares)
-            .map(|b| {
+        let linear = self.linear_blobs().into_iter().map(|b| (b, 1));
+        let mut boxes: Vec<(usize, usize, usize, usize, usize)> = linear
+            .chain(squares.map(|b| (b, 0)))
+            .map(|(b, n)| {
                 (
                     b.x0.saturating_sub(2),
                     b.y0.saturating_sub(2),
                     (b.x1 + 2).min(self.cols),
                     (b.y1 + 2).min(self.rows),
+                    n,
                 )
             })
             .collect();
@@ -416,7 +542,13 @@ impl Survey {
                 for j in i + 1..boxes.len() {
                     let (a, b) = (boxes[i], boxes[j]);
                     if a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3 {
-                        boxes[i] = (a.0.min(b.0), a.1.min(b.1), a.2.max(b.2), a.3.max(b.3));
+                        boxes[i] = (
+                            a.0.min(b.0),
+                            a.1.min(b.1),
+                            a.2.max(b.2),
+                            a.3.max(b.3),
+                            a.4 + b.4,
+                        );
                         boxes.swap_remove(j);
                         merged = true;
                         break 'outer;
@@ -427,7 +559,7 @@ impl Survey {
         boxes.sort_by_key(|b| (b.1, b.0));
         boxes
             .into_iter()
-            .map(|(x0, y0, x1, y1)| {
+            .map(|(x0, y0, x1, y1, n)| {
                 // The last tile row and column take the plane's remainder.
                 let w = if x1 == self.cols {
                     self.width
@@ -439,12 +571,13 @@ impl Survey {
                 } else {
                     y1 * TILE
                 } - y0 * TILE;
-                Area {
+                let area = Area {
                     x: x0 * TILE,
                     y: y0 * TILE,
                     w,
                     h,
-                }
+                };
+                (area, n)
             })
             .collect()
     }
@@ -453,17 +586,17 @@ impl Survey {
 /// Reads every barcode of a page in one zbar pass over the whole page (no
 /// survey): the reference `read_page` is tested against.
 pub fn read_page_whole(raster: &Raster) -> Vec<String> {
-    let (bin, width, height, _) = binarised(raster);
+    let luma = raster.luma();
+    let (bin, width, height, _) = binarised(&luma, raster);
     read_area(&bin, width, &Area::whole(width, height))
 }
 
 /// The page binarised at about 150 to 200 dpi: pixels, width, height and the
 /// reduction factor.
-fn binarised(raster: &Raster) -> (Vec<u8>, usize, usize, usize) {
-    let luma = raster.luma();
+fn binarised(luma: &[u8], raster: &Raster) -> (Vec<u8>, usize, usize, usize) {
     let factor = ((raster.dpi as f32 / 200.0).round() as usize).max(1);
-    let r = reduce(&luma, raster.width as usize, raster.height as usize, factor);
-    (binarize(&r.data), r.width, r.height, factor)
+    let r = reduce(luma, raster.width as usize, raster.height as usize, factor);
+    (binarize(&r.data), r.width, r.height, r.factor)
 }
 
 /// Black where darker than `ink_threshold`, white elsewhere.

@@ -65,8 +65,8 @@ pub fn wanted(page: &Raster, m: &PageMetrics, p: &BilevelParams) -> bool {
 /// so text never darkens its own background), interpolated across each row.
 pub fn to_bilevel(page: &Raster, ink_delta: u8) -> Raster {
     let (w, h) = (page.width as usize, page.height as usize);
-    let f = (page.dpi as usize / 25).clamp(2, 32);
-    let blocks = reduce(&page.data, w, h, f);
+    let blocks = reduce(&page.data, w, h, (page.dpi as usize / 25).clamp(2, 32));
+    let f = blocks.factor;
     let (bw, bh) = (blocks.width.max(1), blocks.height.max(1));
     let paper = if blocks.data.is_empty() {
         vec![255u8; 1]

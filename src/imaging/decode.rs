@@ -47,36 +47,198 @@ fn check_size(width: u64, height: u64) -> Result<(), ImagingError> {
     Ok(())
 }
 
+/// A decoded image and, when the file was damaged but still gave pixels (a
+/// JPEG cut short, a corrupt data segment), what was wrong with it.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    pub raster: Raster,
+    /// The decoder's complaint; the pixels it could not read are filled in
+    /// (grey, for JPEG), so the page must be looked at.
+    pub damage: Option<String>,
+}
+
+impl Decoded {
+    /// An image that came whole (a scanner's raster, a clean file).
+    pub fn whole(raster: Raster) -> Decoded {
+        Decoded {
+            raster,
+            damage: None,
+        }
+    }
+}
+
 /// Decodes a single-image file (PNG, JPEG, PNM) held in memory. `dpi` is used when
-/// `force_dpi` is set or the file does not say its resolution.
+/// `force_dpi` is set or the file does not say its resolution. A damaged file
+/// is an error here, even where some pixels could be read: callers that can
+/// keep a damaged page flagged use [`decode_checked`].
 pub fn decode_single(
     bytes: &[u8],
     default_dpi: u32,
     force_dpi: bool,
 ) -> Result<Raster, ImagingError> {
+    let d = decode_checked(bytes, default_dpi, force_dpi)?;
+    match d.damage {
+        Some(why) => Err(ImagingError::Corrupt(why)),
+        None => Ok(d.raster),
+    }
+}
+
+/// Decodes a single-image file (PNG, JPEG, PNM), saying whether it was damaged.
+/// PNG and PNM decoders stop at damage (a CRC error, missing data): an error.
+/// libjpeg-turbo decodes what it can and warns: the pixels and the warning.
+pub fn decode_checked(
+    bytes: &[u8],
+    default_dpi: u32,
+    force_dpi: bool,
+) -> Result<Decoded, ImagingError> {
     let format = sniff(bytes)?;
     let file_dpi = match format {
         FileFormat::Png => png_dpi(bytes),
         FileFormat::Jpeg => jpeg_dpi(bytes),
         _ => None,
     };
+    let dpi_for = |w: u32| match file_dpi {
+        None if !force_dpi => guess_dpi(w, default_dpi),
+        _ => pick_dpi(file_dpi, default_dpi, force_dpi),
+    };
+    let mut damage = None;
+    if format == FileFormat::Jpeg {
+        match turbo::decode(bytes, &dpi_for)? {
+            turbo::Outcome::Pixels(d) => return Ok(d),
+            turbo::Outcome::Checked(warning) => damage = warning,
+            turbo::Outcome::Unchecked => {}
+        }
+    }
     let mut reader = image::ImageReader::new(Cursor::new(bytes));
     reader.set_format(image_format(format)?);
     let (w, h) = image::ImageReader::with_format(Cursor::new(bytes), image_format(format)?)
         .into_dimensions()
         .map_err(|e| ImagingError::Corrupt(e.to_string()))?;
     check_size(w as u64, h as u64)?;
-    let dpi = match file_dpi {
-        None if !force_dpi => guess_dpi(w, default_dpi),
-        _ => pick_dpi(file_dpi, default_dpi, force_dpi),
-    };
     let mut limits = image::Limits::default();
     limits.max_alloc = Some(MAX_MEGAPIXELS * 1_000_000 * 4);
     reader.limits(limits);
     let img = reader
         .decode()
         .map_err(|e| ImagingError::Corrupt(e.to_string()))?;
-    Ok(from_dynamic(img, dpi))
+    Ok(Decoded {
+        raster: from_dynamic(img, dpi_for(w)),
+        damage,
+    })
+}
+
+/// JPEG through libjpeg-turbo, which (unlike the `image` crate's decoder) says
+/// when data was missing or corrupt. Our own few calls to its C API through
+/// the `turbojpeg` crate's bindings: the crate's safe `decompress` returns a
+/// warning as an error, and only the handle can tell the two apart.
+mod turbo {
+    use super::{Decoded, ImagingError, check_size};
+    use std::ffi::CStr;
+    use turbojpeg::raw;
+
+    /// A decompressor handle, destroyed on drop.
+    struct Handle(raw::tjhandle);
+
+    impl Drop for Handle {
+        fn drop(&mut self) {
+            // SAFETY: the handle came from tj3Init and is destroyed once.
+            unsafe { raw::tj3Destroy(self.0) }
+        }
+    }
+
+    impl Handle {
+        fn message(&self) -> String {
+            // SAFETY: tj3GetErrorStr returns a NUL-terminated string owned by
+            // the handle (or a static one), valid until the next call.
+            unsafe { CStr::from_ptr(raw::tj3GetErrorStr(self.0)) }
+                .to_string_lossy()
+                .into_owned()
+        }
+
+        fn get(&self, param: raw::TJPARAM) -> i32 {
+            // SAFETY: a live handle; unknown parameters return -1.
+            unsafe { raw::tj3Get(self.0, param as i32) }
+        }
+    }
+
+    /// Progressive scans beyond this are refused: a hostile file can make
+    /// libjpeg-turbo loop over thousands of empty scans.
+    const SCAN_LIMIT: i32 = 500;
+
+    /// What libjpeg-turbo made of a JPEG.
+    pub enum Outcome {
+        /// An 8-bit grey or colour JPEG: its pixels and warning, if any.
+        Pixels(Decoded),
+        /// A CMYK JPEG, decoded only to hear its warning: turning CMYK into
+        /// RGB takes a colour convention libjpeg-turbo leaves to the caller,
+        /// and the `image` crate's decoder applies the usual one.
+        Checked(Option<String>),
+        /// Left to the `image` crate (12-bit or lossless JPEG).
+        Unchecked,
+    }
+
+    /// Decodes a JPEG, or checks it for damage (see [`Outcome`]).
+    pub fn decode(bytes: &[u8], dpi_for: &dyn Fn(u32) -> u32) -> Result<Outcome, ImagingError> {
+        // SAFETY: tj3Init has no preconditions; a null result is checked.
+        let h = Handle(unsafe { raw::tj3Init(raw::TJINIT_TJINIT_DECOMPRESS as i32) });
+        if h.0.is_null() {
+            return Err(ImagingError::Corrupt(
+                "cannot start the JPEG decoder".into(),
+            ));
+        }
+        // SAFETY: the buffer and its length describe `bytes`, read only.
+        if unsafe { raw::tj3DecompressHeader(h.0, bytes.as_ptr(), bytes.len() as _) } != 0 {
+            return Err(ImagingError::Corrupt(h.message()));
+        }
+        let (w, ht) = (
+            h.get(raw::TJPARAM_TJPARAM_JPEGWIDTH),
+            h.get(raw::TJPARAM_TJPARAM_JPEGHEIGHT),
+        );
+        check_size(w.max(0) as u64, ht.max(0) as u64)?;
+        let colorspace = h.get(raw::TJPARAM_TJPARAM_COLORSPACE) as raw::TJCS;
+        if h.get(raw::TJPARAM_TJPARAM_PRECISION) != 8 || h.get(raw::TJPARAM_TJPARAM_LOSSLESS) == 1 {
+            return Ok(Outcome::Unchecked);
+        }
+        // SAFETY: a live handle and a known parameter.
+        unsafe { raw::tj3Set(h.0, raw::TJPARAM_TJPARAM_SCANLIMIT as i32, SCAN_LIMIT) };
+        let cmyk = colorspace == raw::TJCS_TJCS_CMYK || colorspace == raw::TJCS_TJCS_YCCK;
+        let (format, channels) = match colorspace {
+            _ if cmyk => (raw::TJPF_TJPF_CMYK, 4),
+            raw::TJCS_TJCS_GRAY => (raw::TJPF_TJPF_GRAY, 1),
+            _ => (raw::TJPF_TJPF_RGB, 3),
+        };
+        let (wu, hu) = (w as usize, ht as usize);
+        let mut pixels = vec![0u8; wu * hu * channels];
+        // SAFETY: `pixels` holds height rows of `pitch` bytes, the size the
+        // header announced for this pixel format; `bytes` is read only.
+        let rc = unsafe {
+            raw::tj3Decompress8(
+                h.0,
+                bytes.as_ptr(),
+                bytes.len() as _,
+                pixels.as_mut_ptr(),
+                (wu * channels) as i32,
+                format as i32,
+            )
+        };
+        let damage = if rc == 0 {
+            None
+        } else {
+            // SAFETY: a live handle.
+            let code = unsafe { raw::tj3GetErrorCode(h.0) };
+            if code != raw::TJERR_TJERR_WARNING as i32 {
+                return Err(ImagingError::Corrupt(h.message()));
+            }
+            Some(h.message())
+        };
+        if cmyk {
+            return Ok(Outcome::Checked(damage));
+        }
+        Ok(Outcome::Pixels(Decoded {
+            raster: super::classify(w as u32, ht as u32, dpi_for(w as u32), pixels, channels),
+            damage,
+        }))
+    }
 }
 
 fn image_format(format: FileFormat) -> Result<image::ImageFormat, ImagingError> {
@@ -117,15 +279,28 @@ pub fn guess_dpi(width_px: u32, default_dpi: u32) -> u32 {
 
 fn from_dynamic(img: image::DynamicImage, dpi: u32) -> Raster {
     let (width, height) = (img.width(), img.height());
-    let (kind, data) = if img.color().has_color() {
-        let rgb = img.into_rgb8().into_raw();
-        if rgb.chunks_exact(3).all(|p| p[0] == p[1] && p[1] == p[2]) {
-            (PixelKind::Gray, rgb.chunks_exact(3).map(|p| p[0]).collect())
+    if img.color().has_color() {
+        classify(width, height, dpi, img.into_rgb8().into_raw(), 3)
+    } else {
+        classify(width, height, dpi, img.into_luma8().into_raw(), 1)
+    }
+}
+
+/// A raster of grey (`channels` 1) or RGB pixels, stored as the simplest kind
+/// that holds them: colour with equal channels is grey, grey of only black and
+/// white is bilevel.
+fn classify(width: u32, height: u32, dpi: u32, data: Vec<u8>, channels: usize) -> Raster {
+    let (kind, data) = if channels == 3 {
+        if data.chunks_exact(3).all(|p| p[0] == p[1] && p[1] == p[2]) {
+            (
+                PixelKind::Gray,
+                data.chunks_exact(3).map(|p| p[0]).collect(),
+            )
         } else {
-            (PixelKind::Color, rgb)
+            (PixelKind::Color, data)
         }
     } else {
-        (PixelKind::Gray, img.into_luma8().into_raw())
+        (PixelKind::Gray, data)
     };
     let kind = if kind == PixelKind::Gray && data.iter().all(|&v| v == 0 || v == 255) {
         PixelKind::Bilevel

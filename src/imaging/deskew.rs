@@ -160,6 +160,11 @@ fn shear_x(src: &[u8], dst: &mut [u8], w: usize, h: usize, ch: usize, a: f32) {
             &mut dst[y * row..(y + 1) * row],
         );
         let n = (w as isize - shift.abs()).max(0) as usize * ch;
+        if n == 0 {
+            // Shifted by the row's whole width (a page a few pixels wide):
+            // nothing of it stays in place, the row is all fill.
+            continue;
+        }
         let k = shift.unsigned_abs() * ch;
         if shift >= 0 {
             d[k..k + n].copy_from_slice(&s[..n]);

@@ -176,6 +176,11 @@ pub fn rotate_stored(
 /// thumbnails and screen previews; bilevel pages come out grey.
 pub fn downscale(raster: &Raster, max_width: u32) -> Raster {
     let factor = raster.width.div_ceil(max_width.max(1)).max(1) as usize;
+    if (raster.height as usize) < factor {
+        // A page wider than it is tall by more than the factor (a 5000 x 1
+        // sliver) would scale to no rows at all: its rows are repeated first.
+        return downscale(&repeat_rows(raster, factor as u32), max_width);
+    }
     let ch = raster.kind.channels();
     if ch == 1 {
         let r = super::analyze::reduce(
@@ -184,7 +189,7 @@ pub fn downscale(raster: &Raster, max_width: u32) -> Raster {
             raster.height as usize,
             factor,
         );
-        let dpi = (raster.dpi as usize / factor).max(1) as u32;
+        let dpi = (raster.dpi as usize / r.factor).max(1) as u32;
         return Raster {
             width: r.width as u32,
             height: r.height as u32,
@@ -226,6 +231,24 @@ pub fn downscale(raster: &Raster, max_width: u32) -> Raster {
         kind,
         dpi: (raster.dpi as usize / factor).max(1) as u32,
         data,
+    }
+}
+
+/// The page with its last row repeated until it is `height` rows tall.
+fn repeat_rows(raster: &Raster, height: u32) -> Raster {
+    let row = raster.width as usize * raster.kind.channels();
+    let mut data = raster.data.clone();
+    if data.len() < row {
+        data = vec![255; row];
+    }
+    let last = data.len() - row;
+    while data.len() < row * height as usize {
+        data.extend_from_within(last..last + row);
+    }
+    Raster {
+        height,
+        data,
+        ..raster.clone()
     }
 }
 

@@ -9,12 +9,12 @@
 //! page sizes: a page larger than the whole budget is processed alone. The
 //! producer only ever waits on these.
 
-use super::process::{SideMeta, process_side, renderings, unreadable_side};
+use super::process::{SideMeta, process_decoded, renderings, unreadable_side};
 use crate::batch::flags::{Flag, FlagCode};
 use crate::batch::separate::SeparationParams;
 use crate::batch::{BatchState, separate};
 use crate::config::{Config, ConfigError};
-use crate::imaging::decode::decode_single;
+use crate::imaging::decode::{Decoded, decode_checked};
 use crate::imaging::{Raster, encode};
 use crate::store::{Actor, ImageStore, PageRow, Store, StoreError, StoredImage, sha256_hex};
 use crossbeam_channel::{Receiver, Sender, bounded};
@@ -243,26 +243,26 @@ fn guarded(
     images: &ImageStore,
 ) -> Result<PageRow, StoreError> {
     let decoded = catch_unwind(AssertUnwindSafe(|| match payload {
-        Payload::Raster(r) => Ok(r),
+        Payload::Raster(r) => Ok(Decoded::whole(r)),
         Payload::Bytes { bytes, dpi } => {
-            decode_single(&bytes, dpi.unwrap_or(DEFAULT_DPI), dpi.is_some())
+            decode_checked(&bytes, dpi.unwrap_or(DEFAULT_DPI), dpi.is_some())
                 .map_err(|e| e.to_string())
         }
         Payload::Failed(why) => Err(why),
     }));
-    let raster = match decoded {
-        Ok(Ok(raster)) => raster,
+    let decoded = match decoded {
+        Ok(Ok(decoded)) => decoded,
         Ok(Err(why)) => return Ok(unreadable_side(meta, why)),
         Err(panic) => return Ok(failed_side(meta, None, &panic_text(&*panic), cfg, images)),
     };
     let processed = catch_unwind(AssertUnwindSafe(|| {
         panic_if_asked(cfg, meta.side);
-        process_side(meta, &raster, cfg, images)
+        process_decoded(meta, &decoded, cfg, images)
     }));
     processed.unwrap_or_else(|panic| {
         Ok(failed_side(
             meta,
-            Some(&raster),
+            Some(&decoded.raster),
             &panic_text(&*panic),
             cfg,
             images,

@@ -2,7 +2,9 @@
 //! Runs on the imaging pool's threads.
 
 use crate::batch::separate::Face;
+use crate::batch::{Flag, FlagCode};
 use crate::config::Config;
+use crate::imaging::decode::Decoded;
 use crate::imaging::{Raster, analyze, barcode, bilevel, crop, deskew, encode, orient};
 use crate::store::{ImageStore, PageRow, StoreError, StoredImage, sha256_hex};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,6 +51,47 @@ fn timed<T>(i: usize, f: impl FnOnce() -> T) -> T {
     let t = Instant::now();
     let out = f();
     STAGE_NANOS[i].fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    out
+}
+
+/// Processes a decoded side into a page row, storing its encoded image; a
+/// side whose file was damaged is kept and flagged `damaged_image`.
+pub fn process_decoded(
+    meta: &SideMeta,
+    decoded: &Decoded,
+    cfg: &Config,
+    images: &ImageStore,
+) -> Result<PageRow, StoreError> {
+    let mut row = process_side(meta, &decoded.raster, cfg, images)?;
+    if let Some(why) = &decoded.damage {
+        row.flags.push(damaged(&meta.origin, why));
+    }
+    Ok(row)
+}
+
+/// The flag of a side whose file was damaged, naming the file.
+fn damaged(origin: &str, why: &str) -> Flag {
+    Flag::new(
+        FlagCode::DamagedImage,
+        format!(
+            "the image file {} is damaged ({}): what could be decoded is kept, the rest may be grey or missing; check the page and rescan the sheet",
+            shown(origin),
+            shown(why)
+        ),
+    )
+}
+
+/// Outside text (a file name, a decoder's message) with control characters
+/// escaped, fit to print.
+pub(crate) fn shown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
     out
 }
 
