@@ -726,7 +726,7 @@ fn case_4_black_page_is_kept_and_flagged_too_dark() {
         let side = side as u32;
         let codes = got.codes(side);
         let ok = got.pages.contains_key(&side) == *kept
-            && (got.removed.get(&side).map(String::as_str) == Some("blank")) == !*kept
+            && (got.removed.get(&side).map(String::as_str) == Some("blank")) != *kept
             && codes.iter().any(|c| c == "too_dark") == *dark;
         if !ok {
             wrong.push(format!(

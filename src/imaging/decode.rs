@@ -218,7 +218,7 @@ mod turbo {
                 bytes.len() as _,
                 pixels.as_mut_ptr(),
                 (wu * channels) as i32,
-                format as i32,
+                format,
             )
         };
         let damage = if rc == 0 {
