@@ -195,3 +195,18 @@ fn hostile_barcode_payloads_lose_no_page_and_are_never_acted_on_blindly() {
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn a_generated_control_sheet_always_carries_its_barcode() {
+    for code in ["FOLIO:REC:9434765919:pédiatrie", "FOLIO:DOC:résultats 中"] {
+        let sheet = page(
+            7,
+            SideKind::RecordSheet {
+                code: code.into(),
+                words: vec![],
+            },
+        );
+        let read = folio::imaging::barcode::read_page(&sheet).codes;
+        assert!(read.iter().any(|c| c == code), "{code}: read {read:?}");
+    }
+}

@@ -123,18 +123,26 @@ pub fn control_sheet(r: &mut Raster, code: &str, words: &[String], painter: &mut
     let mm = r.dpi as f32 / 25.4;
     let pt = r.dpi as f32 / 72.0;
     let module = (0.42 * mm).round().max(2.0);
-    if let Ok(m) = code128_modules(code) {
-        let width = m.len() as f32 * module;
-        let x = ((r.width as f32 - width) / 2.0).max(5.0 * mm);
-        draw_modules(
-            r,
-            x as i64,
-            (40.0 * mm) as i64,
-            &m,
-            module,
-            (30.0 * mm) as i64,
-            0,
-        );
+    match code128_modules(code) {
+        Ok(m) => {
+            let width = m.len() as f32 * module;
+            let x = ((r.width as f32 - width) / 2.0).max(5.0 * mm);
+            draw_modules(
+                r,
+                x as i64,
+                (40.0 * mm) as i64,
+                &m,
+                module,
+                (30.0 * mm) as i64,
+                0,
+            );
+        }
+        // Text Code 128 cannot hold gets a QR code, which the reader takes as
+        // well, rather than no barcode (`folio sheets` refuses such text; this
+        // draws generated stacks and the demo feeder).
+        Err(_) => {
+            let _ = draw_qr(r, (25.0 * mm) as i64, (30.0 * mm) as i64, code, module as i64, 0);
+        }
     }
     let mut y = 95.0 * mm;
     painter.draw(r, 25.0 * mm, y, code, 14.0 * pt, 0);
