@@ -642,7 +642,7 @@ fn batch_row_ui(app: &mut StationApp, ui: &mut egui::Ui, b: &BatchRow) {
     }
     ui.label(b.records.to_string());
     ui.label(b.open_flags.to_string());
-    ui.vertical(|ui| approve_ui(app, ui, b));
+    ui.horizontal_wrapped(|ui| approve_ui(app, ui, b));
 }
 
 /// Approve for one batch: enabled only when the one approval rule allows it
@@ -650,37 +650,23 @@ fn batch_row_ui(app: &mut StationApp, ui: &mut egui::Ui, b: &BatchRow) {
 /// offered are only those the batch needs, each with a reason.
 fn approve_ui(app: &mut StationApp, ui: &mut egui::Ui, b: &BatchRow) {
     // Words wrap here rather than widen the grid past the panel.
-    ui.set_max_width(460.0);
+    ui.set_max_width(560.0);
     let facts = app.snapshot.approval.get(&b.id).cloned();
     let id = app.batch_name(&b.id);
-    let ov = app.review.overrides.entry(b.id.clone()).or_default();
-    if let Some(f) = &facts {
-        let overridable =
-            f.open_flag_count() - f.must_be_seen().iter().map(|(_, n)| n).sum::<u32>();
-        // A tick whose cause has gone (flags settled one by one, a count
-        // corrected) is dropped, not kept hidden.
-        ov.accept_flags &= f.must_be_seen().is_empty() && overridable > 0;
-        ov.accept_count &= !f.count.agrees();
-        if f.must_be_seen().is_empty() && overridable > 0 {
-            ui.checkbox(
-                &mut ov.accept_flags,
-                format!("Accept {overridable} open flags of {id}"),
-            );
-        }
-        if !f.count.agrees() {
-            ui.checkbox(
-                &mut ov.accept_count,
-                format!("Accept the count difference of {id}"),
-            );
-        }
-    }
-    if ov.accept_flags || ov.accept_count {
-        ui.horizontal(|ui| {
-            let l = ui.label(format!("Why {id} may go as it is"));
-            ui.add(egui::TextEdit::singleline(&mut ov.reason).desired_width(200.0))
-                .labelled_by(l.id);
-        });
-    }
+    let mut ov = app.review.overrides.get(&b.id).cloned().unwrap_or_default();
+    // Only the overrides this batch needs are offered; flags a person must
+    // see one by one are never offered en bloc.
+    let (offer_flags, offer_count) = facts.as_ref().map_or((0, false), |f| {
+        let flags = match f.must_be_seen().is_empty() {
+            true => f.open_flag_count(),
+            false => 0,
+        };
+        (flags, !f.count.agrees())
+    });
+    // A tick whose cause has gone (flags settled one by one, a count
+    // corrected) is dropped, not kept hidden.
+    ov.accept_flags &= offer_flags > 0;
+    ov.accept_count &= offer_count;
     let overrides = ov.overrides();
     let verdict = approval_words(facts.as_ref(), &overrides);
     let label = match &verdict {
@@ -698,8 +684,27 @@ fn approve_ui(app: &mut StationApp, ui: &mut egui::Ui, b: &BatchRow) {
         });
         // Used once: the next batch (or this one again) starts with none.
         app.review.overrides.remove(&b.id);
+        return;
+    }
+    if offer_flags > 0 {
+        ui.checkbox(
+            &mut ov.accept_flags,
+            format!("Accept {offer_flags} open flags of {id}"),
+        );
+    }
+    if offer_count {
+        ui.checkbox(
+            &mut ov.accept_count,
+            format!("Accept the count difference of {id}"),
+        );
+    }
+    if ov.accept_flags || ov.accept_count {
+        let l = ui.label(format!("Why {id} may go as it is"));
+        ui.add(egui::TextEdit::singleline(&mut ov.reason).desired_width(200.0))
+            .labelled_by(l.id);
     }
     if let Err(why) = verdict {
         ui.add(egui::Label::new(egui::RichText::new(why).color(ui.visuals().warn_fg_color)).wrap());
     }
+    app.review.overrides.insert(b.id.clone(), ov);
 }
