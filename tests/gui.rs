@@ -519,7 +519,8 @@ fn review_moves_removes_marks_and_rescans_pages_then_reconciles_the_count() {
 
     // Any side can be looked at and acted on, flagged or not: side 6 is
     // turned over from the batch's own list of sides.
-    h.get_by_label(&format!("Pages {}", &batch[..8])).click();
+    h.get_by_label(&format!("Pages {}", h.state().batch_name(&batch)))
+        .click_accesskit();
     wait(&mut h, "every side of the batch", |a| {
         a.review.pages.len() == 8
     });
@@ -562,7 +563,14 @@ fn review_moves_removes_marks_and_rescans_pages_then_reconciles_the_count() {
         });
         h.get_by_label(words);
     }
-    h.get_by_label_contains("Approve batch").click();
+    assert!(
+        !h.get_by_label_contains("Approve batch")
+            .accesskit_node()
+            .is_disabled(),
+        "{:?}",
+        h.state().snapshot.approval
+    );
+    h.get_by_label_contains("Approve batch").click_accesskit();
     wait(&mut h, "the batch queued", |a| {
         a.snapshot.outbox.iter().any(|r| r.batch_id == batch)
     });
@@ -580,8 +588,12 @@ fn pages_sha(tree: &serde_json::Value, side: u64) -> String {
         .unwrap()
 }
 
+/// Case 14: the demo folder's record sheet names another patient (NHS 089
+/// 888 9693) than the one typed. The screen says so in words and nothing is
+/// sent until a person chooses; the blanket "send with open flags" tick does
+/// not cover it; the choice is audited and the record goes out as chosen.
 #[test]
-fn on_demand_checks_the_identifier_as_typed_and_sends_first() {
+fn case_14_on_demand_says_which_patient_the_paper_shows_and_asks_before_sending() {
     let _turn = one_at_a_time();
     let st = Station::new();
     let mut h = demo_window(&st, 1);
@@ -604,8 +616,11 @@ fn on_demand_checks_the_identifier_as_typed_and_sends_first() {
         a.scan.last_report.is_some() && !a.scan.scanning
     });
     let batch = h.state().scan.last_report.clone().unwrap().batch_id;
-    wait(&mut h, "the batch list", |a| {
-        a.snapshot.batches.iter().any(|b| b.id == batch)
+    wait(&mut h, "the question about the patient", |a| {
+        a.snapshot
+            .mismatches
+            .iter()
+            .any(|(m, _)| m.batch_id == batch)
     });
     let b = h
         .state()
@@ -616,15 +631,39 @@ fn on_demand_checks_the_identifier_as_typed_and_sends_first() {
         .cloned()
         .unwrap();
     assert_eq!(b.source, "on_demand");
-    // The pages are there to look over. The demo folder holds a record sheet
-    // of another patient than the one typed: flagged, and sent only on an
-    // explicit decision.
     assert!(!h.state().scan.strip.is_empty());
     h.get_by_label_contains("Record 1:");
-    assert!(b.open_flags > 0);
+    // In words: what the paper shows, what was typed.
+    h.get_by_label("Which patient is this record?");
+    h.get_by_label(
+        "The record sheet in the folder shows NHS number 089 888 9693, but NHS number 943 476 5919 was typed.",
+    );
     assert!(h.get_by_label("Send now").accesskit_node().is_disabled());
-    h.get_by_label_contains("Send with its").click();
-    h.step();
+    assert!(
+        h.query_by_label_contains("Send with its").is_none(),
+        "no blanket tick sends a record under a patient nobody chose"
+    );
+    h.get_by_label("It is NHS number 943 476 5919 (as typed)")
+        .click();
+    wait(&mut h, "the choice applied", |a| {
+        a.snapshot
+            .mismatches
+            .iter()
+            .all(|(m, _)| m.batch_id != batch)
+            && a.snapshot.approval.contains_key(&batch)
+    });
+    if h.get_by_label("Send now").accesskit_node().is_disabled() {
+        // Other flags of the demo folder (not the patient) may be accepted
+        // for this record, with a reason.
+        h.get_by_label_contains("Send with its").click();
+        h.step();
+        h.get_by_label("Why it may go as it is").click();
+        h.get_by_label("Why it may go as it is")
+            .type_text("clinic waiting; pages checked");
+        h.step();
+        h.step();
+    }
+    h.get_by_label_contains("Send now sends 1 records");
     h.get_by_label("Send now").click();
     wait_delivered(&mut h, &batch);
     let row = h
@@ -637,6 +676,21 @@ fn on_demand_checks_the_identifier_as_typed_and_sends_first() {
         .unwrap();
     assert_eq!(row.priority, 0, "on-demand records go first");
     h.get_by_label("Delivered to the central store.");
+    let tree = st.json(&["show", &batch, "--json"]);
+    assert_eq!(tree["records"][0]["nhs_number"], "9434765919");
+    let audit = st.json(&["audit", &batch, "--json"]);
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "record.patient_chosen"
+                && e["operator"] == "supervisor"
+                && e["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("089 888 9693") && d.contains("as typed"))),
+        "{audit:#}"
+    );
 }
 
 #[test]
@@ -760,4 +814,318 @@ fn settings_are_saved_and_a_new_data_folder_is_used_from_the_next_start() {
         new_dir.join("folio.sqlite3").exists(),
         "the database is made there"
     );
+}
+
+/// A record of one patient: its record sheet and clinical pages, one of them
+/// (with `stray`) carrying another patient's label.
+fn simple_stack(dir: &Path, seed: u64, stray: bool) {
+    let mut painter = folio::imaging::draw::TextPainter::new();
+    let spec = folio::synth::StackSpec {
+        dpi: 150,
+        noise_sigma: 2.0,
+        max_skew_deg: 0.0,
+        ..Default::default()
+    };
+    let mut sides = vec![
+        SideKind::RecordSheet {
+            code: "FOLIO:REC:9434765919".into(),
+            words: vec!["PATIENT".into()],
+        },
+        SideKind::Clinical { label: None },
+    ];
+    if stray {
+        sides.push(SideKind::Clinical {
+            label: Some(Label {
+                text: "4010232137".into(),
+                symbology: Symbology::Code128,
+            }),
+        });
+    }
+    sides.push(SideKind::Clinical { label: None });
+    std::fs::create_dir_all(dir).unwrap();
+    for (i, k) in sides.iter().enumerate() {
+        let r = folio::synth::render(k, &spec, seed + i as u64, &mut painter);
+        write_page(&dir.join(format!("side-{i:02}")), &r, "png");
+    }
+}
+
+/// Imports a folder whatever the exit code (flags and unreadable sides are
+/// not failures here); returns the batch id.
+fn import_any(st: &Station, dir: &Path) -> String {
+    let out = st.run(&["import", "--json", dir.to_str().unwrap()]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "import report: {e}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    report["batch_id"].as_str().unwrap().to_string()
+}
+
+/// Scrolls the control whose label contains `label` into view (a long list
+/// of batches does not fit in the panel).
+fn into_view(h: &mut Harness<'static, StationApp>, label: &str) {
+    h.get_by_label_contains(label).scroll_to_me();
+    h.step();
+    h.step();
+}
+
+fn is_disabled(h: &Harness<'static, StationApp>, label: &str) -> bool {
+    h.get_by_label(label).accesskit_node().is_disabled()
+}
+
+#[test]
+fn case_13_approving_a_batch_leaves_paused_uploads_paused() {
+    let _turn = one_at_a_time();
+    let st = Station::new();
+    test_env();
+    let stack = st.dir.path().join("stack");
+    simple_stack(&stack, 500, false);
+    let batch = import_any(&st, &stack);
+    let mut h = window(&st);
+    h.key_press(egui::Key::F6);
+    wait(&mut h, "uploads on", |a| a.uploads.running);
+    h.get_by_label("Pause uploads").click();
+    wait(&mut h, "uploads paused", |a| !a.uploads.running);
+    h.get_by_label("Uploads: paused");
+
+    h.key_press(egui::Key::F3);
+    wait(&mut h, "the batch's figures", |a| {
+        a.snapshot.approval.contains_key(&batch)
+    });
+    let id = h.state().batch_name(&batch);
+    if let Some(tick) = h.query_by_label_contains(&format!("open flags of {id}")) {
+        tick.click_accesskit();
+        h.step();
+        h.get_by_label(&format!("Why {id} may go as it is")).focus();
+        h.step();
+        h.get_by_label(&format!("Why {id} may go as it is"))
+            .type_text("checked by hand");
+        h.step();
+        h.step();
+    }
+    h.get_by_label_contains(&format!("Approve batch {id}: send"))
+        .click();
+    wait(&mut h, "the batch queued", |a| {
+        a.snapshot.outbox.iter().any(|r| r.batch_id == batch)
+    });
+    // Long enough for a folder upload (milliseconds) had uploads come on.
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        h.step();
+        assert!(
+            !h.state().uploads.running,
+            "approving a batch turned paused uploads back on"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.state().send(folio::workers::station::Command::Refresh);
+    h.key_press(egui::Key::F6);
+    wait(&mut h, "the queue", |a| {
+        a.snapshot
+            .outbox
+            .iter()
+            .any(|r| r.batch_id == batch && r.state == "queued")
+    });
+    h.get_by_label("Uploads: paused");
+    assert!(
+        !st.dir.path().join("store").join(&batch).exists(),
+        "nothing was delivered while paused"
+    );
+    // The person who paused resumes: then it goes.
+    h.get_by_label("Resume uploads").click();
+    wait_delivered(&mut h, &batch);
+    h.get_by_label("Uploads: on");
+}
+
+#[test]
+fn case_16_overrides_are_per_batch_need_a_reason_are_cleared_and_empty_batches_are_refused() {
+    let _turn = one_at_a_time();
+    let st = Station::new();
+    test_env();
+    let (da, db, dc) = (
+        st.dir.path().join("a"),
+        st.dir.path().join("b"),
+        st.dir.path().join("c"),
+    );
+    simple_stack(&da, 600, true);
+    simple_stack(&db, 700, true);
+    // A stack of one blank sheet: nothing to send.
+    std::fs::create_dir_all(&dc).unwrap();
+    let spec = folio::synth::StackSpec {
+        dpi: 150,
+        ..Default::default()
+    };
+    let mut painter = folio::imaging::draw::TextPainter::new();
+    let r = folio::synth::render(&SideKind::Blank { bleed: false }, &spec, 800, &mut painter);
+    write_page(&dc.join("side-00"), &r, "png");
+    let (a, b, c) = (
+        import_any(&st, &da),
+        import_any(&st, &db),
+        import_any(&st, &dc),
+    );
+    let mut h = window(&st);
+    h.key_press(egui::Key::F3);
+    wait(&mut h, "the three batches' figures", |app| {
+        [&a, &b, &c]
+            .iter()
+            .all(|id| app.snapshot.approval.contains_key(*id))
+    });
+    let names = [&a, &b, &c].map(|id| h.state().batch_name(id));
+    let [sa, sb, sc] = [&names[0], &names[1], &names[2]].map(|n| n.as_str());
+    for id in [sa, sb, sc] {
+        assert!(
+            is_disabled(&h, &format!("Approve batch {id}")),
+            "{id} needs a decision first"
+        );
+    }
+    h.get_by_label_contains("Cannot be sent: it holds no pages to send");
+
+    // Accepting the flags of batch a: still a reason to give, and batch b is
+    // not touched.
+    into_view(&mut h, &format!("open flags of {sa}"));
+    h.get_by_label_contains(&format!("open flags of {sa}"))
+        .click_accesskit();
+    h.step();
+    h.step();
+    into_view(&mut h, &format!("Approve batch {sa}"));
+    assert!(is_disabled(&h, &format!("Approve batch {sa}")));
+    h.get_by_label_contains("Cannot be sent: an override needs a reason");
+    h.get_by_label(&format!("Why {sa} may go as it is")).focus();
+    h.step();
+    h.get_by_label(&format!("Why {sa} may go as it is"))
+        .type_text("stray label checked against the folder");
+    h.step();
+    h.step();
+    assert!(is_disabled(&h, &format!("Approve batch {sb}")));
+    assert!(is_disabled(&h, &format!("Approve batch {sc}")));
+    assert!(
+        h.query_by_label(&format!("Why {sb} may go as it is"))
+            .is_none()
+    );
+    // Approve says what goes, and what is overridden.
+    let facts = h.state().snapshot.approval[&a].clone();
+    let approve = format!(
+        "Approve batch {sa}: send {} records, {} documents, {} pages; overriding: {} open flags accepted",
+        facts.records,
+        facts.documents,
+        facts.pages,
+        facts.open_flag_count()
+    );
+    assert!(facts.pages > 0 && facts.open_flag_count() > 0, "{facts:?}");
+    into_view(&mut h, &approve);
+    h.get_by_label(&approve).click_accesskit();
+    wait(&mut h, "batch a queued", |app| {
+        app.snapshot.outbox.iter().any(|r| r.batch_id == a)
+    });
+    assert!(
+        h.state()
+            .review
+            .overrides
+            .get(&a)
+            .is_none_or(|o| !o.accept_flags && o.reason.is_empty()),
+        "the override is used once"
+    );
+    for id in [sb, sc] {
+        assert!(is_disabled(&h, &format!("Approve batch {id}")), "{id}");
+    }
+    let audit = st.json(&["audit", &a, "--json"]);
+    assert!(
+        audit.as_array().unwrap().iter().any(|e| e["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("open flags accepted")
+                && d.contains("reason: stray label checked against the folder"))),
+        "{audit:#}"
+    );
+    assert!(
+        st.json(&["show", &c, "--json"])["state"] != "approved",
+        "the empty batch stays unapproved"
+    );
+}
+
+#[test]
+fn case_15_interrupted_batches_are_listed_and_resumed_and_closing_mid_scan_asks_first() {
+    let _turn = one_at_a_time();
+    let st = Station::new();
+    test_env();
+    // A batch stopped by a jam on the command line: still `scanning`.
+    let out = st.run(&[
+        "scan",
+        "--device",
+        "folio:demo",
+        "--option",
+        "records=2",
+        "--option",
+        "speed=0",
+        "--option",
+        "fault-after=5",
+        "--option",
+        "fault=jammed",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(10),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut h = demo_window(&st, 2);
+    wait(&mut h, "the interrupted batch", |a| {
+        a.snapshot.batches.iter().any(|b| b.state == "scanning")
+    });
+    let id = h.state().snapshot.batches[0].id.clone();
+    let s = h.state().batch_name(&id);
+    // Listed on the Scan screen, with Resume and Close.
+    h.get_by_label_contains("Batches left open: 1");
+    assert!(!is_disabled(&h, &format!("Resume {s}")));
+    assert!(!is_disabled(&h, &format!("Close {s}")));
+    // F5 asks which to continue instead of starting a second batch.
+    h.key_press(egui::Key::F5);
+    h.step();
+    assert!(!h.state().scan.scanning, "no new batch without asking");
+    h.get_by_label("A batch is still open");
+    h.get_by_label(&format!("Continue {s}")).click();
+    wait(&mut h, "the resumed batch", |a| {
+        a.scan
+            .last_report
+            .as_ref()
+            .is_some_and(|r| r.batch_id == id)
+            && !a.scan.scanning
+    });
+    wait(&mut h, "the batch closed", |a| {
+        a.snapshot.batches.len() == 1 && a.snapshot.batches[0].state != "scanning"
+    });
+    assert!(h.query_by_label_contains("Batches left open").is_none());
+
+    // Closing the window while a scan runs asks first.
+    h.state_mut().scan.demo_speed = 20;
+    h.key_press(egui::Key::F5);
+    wait(&mut h, "a scan running", |a| a.scan.scanning);
+    h.input_mut()
+        .viewports
+        .entry(egui::ViewportId::ROOT)
+        .or_default()
+        .events
+        .push(egui::ViewportEvent::Close);
+    h.step();
+    let cancelled = |h: &Harness<'static, StationApp>, cmd: &egui::ViewportCommand| {
+        h.output()
+            .viewport_output
+            .get(&egui::ViewportId::ROOT)
+            .is_some_and(|v| v.commands.contains(cmd))
+    };
+    assert!(cancelled(&h, &egui::ViewportCommand::CancelClose));
+    assert!(h.state().close_asked && h.state().scan.scanning);
+    h.step();
+    h.get_by_label("A scan is running");
+    h.get_by_label("Stop and close").click();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        h.step();
+        if cancelled(&h, &egui::ViewportCommand::Close) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the window never closed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!h.state().scan.scanning, "closed once the scan had stopped");
 }

@@ -19,7 +19,7 @@ pub use batches::{
 };
 pub use images::{ImageStore, sha256_hex};
 pub use outbox::{CachedPdf, OutboxRow};
-pub use review::{DocChoice, PageDecision, ReviewItem, ReviewKind};
+pub use review::{DocChoice, PageDecision, PatientMismatch, ReviewItem, ReviewKind};
 
 use rusqlite::Connection;
 use rusqlite_migration::{M, Migrations};

@@ -26,6 +26,20 @@ pub enum ReviewKind {
     Page,
 }
 
+/// An on-demand record whose record sheet names another patient than the one
+/// typed when it was scanned: a person must say which patient it is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PatientMismatch {
+    pub batch_id: String,
+    pub record_id: String,
+    /// The open `misfiled_identifier` flag that says so.
+    pub flag_id: i64,
+    /// The number on the record sheet, as stored (not yet checked here).
+    pub paper: String,
+    /// The patient typed for the batch.
+    pub typed: PatientId,
+}
+
 /// A supervisor's decision about one page, kept on the page and applied
 /// whenever the batch is separated again.
 #[derive(Debug, Clone, PartialEq)]
@@ -475,5 +489,63 @@ impl Store {
             .flatten();
         json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Damaged(e.to_string())))
             .transpose()
+    }
+
+    /// Changes the patient an on-demand batch was scanned for, when a person
+    /// decided the paper is right and the typing was not; audited with why.
+    pub fn change_batch_patient(
+        &mut self,
+        batch_id: &str,
+        patient: &PatientId,
+        actor: &Actor,
+        why: &str,
+    ) -> Result<(), StoreError> {
+        let json =
+            serde_json::to_string(patient).map_err(|e| StoreError::Damaged(e.to_string()))?;
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE batches SET patient = ?2 WHERE id = ?1",
+            params![batch_id, json],
+        )?;
+        audit::append(&tx, actor, "batch.set_patient", batch_id, why)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// On-demand records, in batches not yet approved, whose record sheet
+    /// contradicts the patient typed (each waits for a person's choice).
+    pub fn patient_mismatches(&self) -> Result<Vec<PatientMismatch>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT f.id, f.batch_id, f.record_id, COALESCE(r.nhs_number, r.hospital_number), b.patient
+             FROM flags f
+             JOIN records r ON r.id = f.record_id AND r.batch_id = f.batch_id
+             JOIN batches b ON b.id = f.batch_id
+             WHERE f.code = 'misfiled_identifier' AND f.resolved_at IS NULL AND f.side IS NULL
+               AND b.patient IS NOT NULL AND b.state IN ('closed', 'in_review')
+             ORDER BY f.id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (flag_id, batch_id, record_id, paper, typed) = row?;
+            let typed =
+                serde_json::from_str(&typed).map_err(|e| StoreError::Damaged(e.to_string()))?;
+            out.push(PatientMismatch {
+                batch_id,
+                record_id,
+                flag_id,
+                paper: paper.unwrap_or_default(),
+                typed,
+            });
+        }
+        Ok(out)
     }
 }

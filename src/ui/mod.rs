@@ -162,6 +162,10 @@ pub struct StationApp {
     pub show_help: bool,
     pub frame_times: FrameTimes,
     exit_after_scan: bool,
+    /// The window was asked to close while a scan runs: asking first.
+    pub close_asked: bool,
+    /// Close once the scan being stopped has ended.
+    close_after_scan: bool,
 }
 
 impl StationApp {
@@ -189,6 +193,8 @@ impl StationApp {
             show_help: false,
             frame_times: FrameTimes::default(),
             exit_after_scan: false,
+            close_asked: false,
+            close_after_scan: false,
         };
         app.demo_hooks();
         Ok(app)
@@ -229,6 +235,24 @@ impl StationApp {
     /// Whether the image with this SHA-256 is held as a texture.
     pub fn has_texture(&self, sha: &str) -> bool {
         self.textures.by_sha.contains_key(sha)
+    }
+
+    /// A batch's id as shown on buttons: its first 8 characters, or more
+    /// until no other batch listed shares them (ids made within a minute of
+    /// each other start alike). `folio` accepts any unique prefix of 6+.
+    pub fn batch_name(&self, id: &str) -> String {
+        let others: Vec<&str> = self
+            .snapshot
+            .batches
+            .iter()
+            .map(|b| b.id.as_str())
+            .filter(|o| *o != id)
+            .collect();
+        let mut n = 8.min(id.len());
+        while n < id.len() && others.iter().any(|o| o.starts_with(&id[..n])) {
+            n += 1;
+        }
+        id[..n].to_string()
     }
 
     pub fn send(&self, c: Command) {
@@ -399,6 +423,7 @@ impl StationApp {
         if self.scan.scanning {
             ui.ctx().request_repaint_after(Duration::from_millis(100));
         }
+        self.confirm_close(ui.ctx());
         self.frame_times.end(self.scan.scanning);
         if self.exit_after_scan
             && !self.scan.scanning
@@ -406,6 +431,45 @@ impl StationApp {
         {
             ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
         }
+    }
+}
+
+impl StationApp {
+    /// Closing the window while a scan runs asks first: the scan is stopped
+    /// after the current sheet (its sides kept, the batch listed on the Scan
+    /// screen at the next start) and the window closes when it has ended.
+    fn confirm_close(&mut self, ctx: &egui::Context) {
+        if ctx.input(|i| i.viewport().close_requested())
+            && self.scan.scanning
+            && !self.close_after_scan
+        {
+            ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+            self.close_asked = true;
+        }
+        if self.close_after_scan && !self.scan.scanning {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+        if !self.close_asked {
+            return;
+        }
+        egui::Modal::new(egui::Id::unique("confirm-close")).show(ctx, |ui| {
+            ui.heading("A scan is running");
+            ui.label(
+                "Closing now stops the feeder in the middle of the batch. The sides \
+                 scanned so far are kept, and the batch is listed on the Scan screen \
+                 to resume or close.",
+            );
+            ui.horizontal(|ui| {
+                if ui.button("Keep scanning").clicked() {
+                    self.close_asked = false;
+                }
+                if ui.button("Stop and close").clicked() {
+                    self.close_asked = false;
+                    self.close_after_scan = true;
+                    scan::stop(self);
+                }
+            });
+        });
     }
 }
 

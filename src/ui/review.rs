@@ -6,7 +6,7 @@
 //! decision is a command to the station worker, which audits it.
 
 use super::StationApp;
-use crate::batch::approval::Overrides;
+use crate::batch::approval::{self, ApprovalFacts, Overrides};
 use crate::store::{BatchRow, PageDecision, ReviewItem, ReviewKind};
 use crate::workers::station::{Command, ImageRequest};
 use eframe::egui;
@@ -16,10 +16,9 @@ pub struct ReviewScreen {
     pub selected: usize,
     pub identifier: String,
     pub zoom: f32,
-    /// Send batches whose flags (or sheet count) were accepted as they are.
-    pub accept_flags: bool,
-    /// Why they may go as they are (required with the override; audited).
-    pub override_reason: String,
+    /// What a supervisor accepts for one batch, by batch id: never shared
+    /// between batches, and forgotten once the batch is approved.
+    pub overrides: std::collections::HashMap<String, BatchOverride>,
     /// Why a page is marked for rescan.
     pub rescan_reason: String,
     /// The document chosen to move the page into.
@@ -32,6 +31,43 @@ pub struct ReviewScreen {
     /// its sides as the worker last sent them.
     pub browse: Option<String>,
     pub pages: std::sync::Arc<Vec<ReviewItem>>,
+}
+
+/// Overrides being set for one batch, as ticked and typed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchOverride {
+    pub accept_flags: bool,
+    pub accept_count: bool,
+    /// Why it may go as it is (required with any override; audited).
+    pub reason: String,
+}
+
+impl BatchOverride {
+    /// As the approval rule takes them.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            accept_flags: self.accept_flags,
+            accept_count: self.accept_count,
+            reason: Some(self.reason.clone()).filter(|r| !r.trim().is_empty()),
+        }
+    }
+}
+
+/// What Approve will do for a batch under the one rule, in words for its
+/// button: what is sent and what is overridden, or why it cannot go.
+pub fn approval_words(facts: Option<&ApprovalFacts>, ov: &Overrides) -> Result<String, String> {
+    let Some(facts) = facts else {
+        return Err("waiting for the batch's figures".into());
+    };
+    let a = approval::decide(facts, ov).map_err(|why| format!("Cannot be sent: {why}"))?;
+    let mut words = format!(
+        "{} records, {} documents, {} pages",
+        a.records, a.documents, a.pages
+    );
+    if !a.overridden.is_empty() {
+        words.push_str(&format!("; overriding: {}", a.overridden.join(", ")));
+    }
+    Ok(words)
 }
 
 /// Record-level flags a new identifier can settle.
@@ -147,7 +183,7 @@ pub fn review_ui(app: &mut StationApp, ui: &mut egui::Ui) {
         app.review.selected = app.review.selected.saturating_sub(1);
     }
     egui::Panel::bottom("batches")
-        .default_size(170.0)
+        .default_size(240.0)
         .resizable(true)
         .show(ui, |ui| batches_ui(app, ui));
     egui::Panel::left("queue")
@@ -307,6 +343,17 @@ fn item_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem, keys: &Ke
     }
     if identifier_flag(item) {
         identifier_ui(app, ui, item);
+    }
+    // An on-demand record whose sheet names another patient than the one
+    // typed: the same question as on the On demand screen.
+    let question = app
+        .snapshot
+        .mismatches
+        .iter()
+        .find(|(m, _)| matches!(&item.kind, ReviewKind::Flag { id, .. } if *id == m.flag_id))
+        .cloned();
+    if let Some(q) = question {
+        super::scan::patient_choice_ui(app, ui, &q);
     }
     ui.separator();
     neighbours_ui(app, ui, item);
@@ -510,17 +557,7 @@ fn neighbours_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem) {
 }
 
 fn batches_ui(app: &mut StationApp, ui: &mut egui::Ui) {
-    ui.horizontal(|ui| {
-        ui.strong("Batches awaiting approval");
-        ui.checkbox(
-            &mut app.review.accept_flags,
-            "Accept open flags and count differences as they are",
-        );
-        if app.review.accept_flags {
-            ui.label("Why:");
-            ui.text_edit_singleline(&mut app.review.override_reason);
-        }
-    });
+    ui.strong("Batches awaiting approval");
     let batches: Vec<_> = app
         .snapshot
         .batches
@@ -541,7 +578,7 @@ fn batches_ui(app: &mut StationApp, ui: &mut egui::Ui) {
                     "",
                     "records",
                     "open flags",
-                    "",
+                    "approval",
                 ] {
                     ui.strong(h);
                 }
@@ -567,13 +604,13 @@ fn browse(app: &mut StationApp, batch: Option<String>) {
 
 fn batch_row_ui(app: &mut StationApp, ui: &mut egui::Ui, b: &BatchRow) {
     if ui
-        .button(format!("Pages {}", short(&b.id)))
+        .button(format!("Pages {}", app.batch_name(&b.id)))
         .on_hover_text("Go through every side of this batch, flagged or not")
         .clicked()
     {
         browse(app, Some(b.id.clone()));
     }
-    ui.monospace(short(&b.id));
+    ui.monospace(app.batch_name(&b.id));
     ui.label(&b.label);
     ui.label(format!("{} ({} sides)", b.sheets_scanned(), b.sides));
     ui.horizontal(|ui| {
@@ -587,7 +624,9 @@ fn batch_row_ui(app: &mut StationApp, ui: &mut egui::Ui, b: &BatchRow) {
         let count = *count;
         if count > 0
             && Some(count) != b.expected_sheets
-            && ui.button(format!("Set count {}", short(&b.id))).clicked()
+            && ui
+                .button(format!("Set count {}", app.batch_name(&b.id)))
+                .clicked()
         {
             app.send(Command::SetExpectedSheets {
                 batch: b.id.clone(),
@@ -603,24 +642,69 @@ fn batch_row_ui(app: &mut StationApp, ui: &mut egui::Ui, b: &BatchRow) {
     }
     ui.label(b.records.to_string());
     ui.label(b.open_flags.to_string());
-    let can = (b.open_flags == 0 && agrees)
-        || (app.review.accept_flags && !app.review.override_reason.trim().is_empty());
+    ui.horizontal_wrapped(|ui| approve_ui(app, ui, b));
+}
+
+/// Approve for one batch: enabled only when the one approval rule allows it
+/// with this batch's own overrides, saying what will be sent; the overrides
+/// offered are only those the batch needs, each with a reason.
+fn approve_ui(app: &mut StationApp, ui: &mut egui::Ui, b: &BatchRow) {
+    // Words wrap here rather than widen the grid past the panel.
+    ui.set_max_width(560.0);
+    let facts = app.snapshot.approval.get(&b.id).cloned();
+    let id = app.batch_name(&b.id);
+    let mut ov = app.review.overrides.get(&b.id).cloned().unwrap_or_default();
+    // Only the overrides this batch needs are offered; flags a person must
+    // see one by one are never offered en bloc.
+    let (offer_flags, offer_count) = facts.as_ref().map_or((0, false), |f| {
+        let flags = match f.must_be_seen().is_empty() {
+            true => f.open_flag_count(),
+            false => 0,
+        };
+        (flags, !f.count.agrees())
+    });
+    // A tick whose cause has gone (flags settled one by one, a count
+    // corrected) is dropped, not kept hidden.
+    ov.accept_flags &= offer_flags > 0;
+    ov.accept_count &= offer_count;
+    let overrides = ov.overrides();
+    let verdict = approval_words(facts.as_ref(), &overrides);
+    let label = match &verdict {
+        Ok(words) => format!("Approve batch {id}: send {words}"),
+        Err(_) => format!("Approve batch {id}"),
+    };
     if ui
-        .add_enabled(
-            can,
-            egui::Button::new(format!("Approve batch {}", short(&b.id))),
-        )
+        .add_enabled(verdict.is_ok(), egui::Button::new(label))
         .on_hover_text("Queue it for upload")
         .clicked()
     {
-        let accept = app.review.accept_flags;
         app.send(Command::ApproveBatch {
             batch: b.id.clone(),
-            overrides: Overrides {
-                accept_flags: accept,
-                accept_count: accept,
-                reason: accept.then(|| app.review.override_reason.clone()),
-            },
+            overrides,
         });
+        // Used once: the next batch (or this one again) starts with none.
+        app.review.overrides.remove(&b.id);
+        return;
     }
+    if offer_flags > 0 {
+        ui.checkbox(
+            &mut ov.accept_flags,
+            format!("Accept {offer_flags} open flags of {id}"),
+        );
+    }
+    if offer_count {
+        ui.checkbox(
+            &mut ov.accept_count,
+            format!("Accept the count difference of {id}"),
+        );
+    }
+    if ov.accept_flags || ov.accept_count {
+        let l = ui.label(format!("Why {id} may go as it is"));
+        ui.add(egui::TextEdit::singleline(&mut ov.reason).desired_width(200.0))
+            .labelled_by(l.id);
+    }
+    if let Err(why) = verdict {
+        ui.add(egui::Label::new(egui::RichText::new(why).color(ui.visuals().warn_fg_color)).wrap());
+    }
+    app.review.overrides.insert(b.id.clone(), ov);
 }

@@ -3,7 +3,9 @@
 //! one record scanned and sent first).
 
 use super::StationApp;
-use crate::batch::{FlagCode, Layout};
+use crate::batch::approval::Overrides;
+use crate::batch::{FlagCode, Layout, PatientId};
+use crate::store::{BatchRow, PatientMismatch};
 use crate::workers::station::{Command, Event, ScanFailure, ScanRequest};
 use crate::workers::{ScanReport, scan::ScanProgress};
 use eframe::egui;
@@ -57,8 +59,13 @@ pub struct ScanScreen {
     pub specialty: String,
     pub doc_type: String,
     pub on_demand_batch: Option<String>,
-    /// Send the on-demand record even though flags are open.
+    /// Send the on-demand record even though flags are open (this record
+    /// only; cleared once sent), and why.
     pub send_with_flags: bool,
+    pub send_reason: String,
+    /// A new scan was asked for while batches are still open: which to
+    /// continue is being asked.
+    pub ask_open: bool,
 }
 
 impl ScanScreen {
@@ -220,7 +227,34 @@ pub(super) fn start(app: &mut StationApp, resume: Option<String>) {
     app.scan.scanning = true;
 }
 
-fn stop(app: &mut StationApp) {
+/// Starts a new batch, unless batches are still open (interrupted): then
+/// asks first whether to continue one of them.
+fn start_new(app: &mut StationApp) {
+    if open_batches(app).is_empty() {
+        start(app, None);
+    } else {
+        app.scan.ask_open = true;
+    }
+}
+
+/// Batches left `scanning` (a stop, a fault, a crash, a closed window).
+fn open_batches(app: &StationApp) -> Vec<BatchRow> {
+    app.snapshot
+        .batches
+        .iter()
+        .filter(|b| b.state == "scanning")
+        .cloned()
+        .collect()
+}
+
+/// Continues an open batch where it stopped.
+fn resume(app: &mut StationApp, batch: &str) {
+    app.scan.batch = Some(batch.to_string());
+    app.scan.fault = None;
+    start(app, Some(batch.to_string()));
+}
+
+pub(super) fn stop(app: &mut StationApp) {
     app.station
         .cancel
         .store(true, std::sync::atomic::Ordering::SeqCst);
@@ -240,8 +274,8 @@ pub fn scan_ui(app: &mut StationApp, ui: &mut egui::Ui) {
             i.key_pressed(egui::Key::Escape),
         )
     });
-    if f5 && !app.scan.scanning {
-        start(app, None);
+    if f5 && !app.scan.scanning && !app.scan.ask_open {
+        start_new(app);
     }
     if esc && app.scan.scanning {
         stop(app);
@@ -249,6 +283,12 @@ pub fn scan_ui(app: &mut StationApp, ui: &mut egui::Ui) {
     controls_ui(app, ui);
     if let Some(f) = app.scan.fault.clone() {
         fault_ui(app, ui, &f);
+    }
+    if !app.scan.scanning {
+        open_batches_ui(app, ui);
+    }
+    if app.scan.ask_open {
+        ask_open_ui(app, ui.ctx());
     }
     counters_ui(app, ui);
     egui::Panel::left("separation")
@@ -323,7 +363,7 @@ fn controls_ui(app: &mut StationApp, ui: &mut egui::Ui) {
             .on_hover_text("Scan the feeder load (F5)")
             .clicked()
         {
-            start(app, None);
+            start_new(app);
         }
         if ui
             .add_enabled(scanning, egui::Button::new("Stop"))
@@ -385,6 +425,101 @@ fn fault_ui(app: &mut StationApp, ui: &mut egui::Ui, f: &ScanFailure) {
                 });
             }
         });
+}
+
+/// A batch in words: its id, label and what it holds so far.
+fn batch_words(app: &StationApp, b: &BatchRow) -> String {
+    let label = match b.label.trim() {
+        "" => String::new(),
+        l => format!(" \u{201c}{}\u{201d}", crate::batch::printable(l, 60)),
+    };
+    let why = b
+        .last_error
+        .as_deref()
+        .map(|e| format!(": {}", crate::batch::printable(e, 120)))
+        .unwrap_or_default();
+    format!(
+        "batch {}{label}, started {}, {} sides kept{why}",
+        app.batch_name(&b.id),
+        b.created,
+        b.sides
+    )
+}
+
+/// Every batch left open, whatever stopped it (and whichever window or
+/// command line started it), with Resume and Close, so none is forgotten.
+fn open_batches_ui(app: &mut StationApp, ui: &mut egui::Ui) {
+    let open = open_batches(app);
+    if open.is_empty() {
+        return;
+    }
+    egui::Frame::new()
+        .fill(ui.visuals().warn_fg_color.gamma_multiply(0.12))
+        .inner_margin(8.0)
+        .show(ui, |ui| {
+            ui.strong(format!(
+                "Batches left open: {} (interrupted; resume the stack where it stopped, or close the batch as it is)",
+                open.len()
+            ));
+            for b in &open {
+                ui.horizontal_wrapped(|ui| {
+                    ui.label(batch_words(app, b));
+                    if ui
+                        .button(format!("Resume {}", app.batch_name(&b.id)))
+                        .on_hover_text("Put the rest of the stack in the feeder and scan on")
+                        .clicked()
+                    {
+                        resume(app, &b.id);
+                    }
+                    if ui
+                        .button(format!("Close {}", app.batch_name(&b.id)))
+                        .on_hover_text("End the batch with the sides it has; it goes to Review")
+                        .clicked()
+                    {
+                        app.send(Command::CloseBatch(b.id.clone()));
+                    }
+                });
+            }
+        });
+}
+
+/// Asked when a new scan is started while batches are still open: continue
+/// one of them, or start a new batch anyway.
+fn ask_open_ui(app: &mut StationApp, ctx: &egui::Context) {
+    let open = open_batches(app);
+    if open.is_empty() {
+        app.scan.ask_open = false;
+        start(app, None);
+        return;
+    }
+    egui::Modal::new(egui::Id::unique("ask-open")).show(ctx, |ui| {
+        ui.heading("A batch is still open");
+        ui.label(
+            "Is the stack in the feeder the rest of an open batch? Continue it, \
+             or start a new batch (the open one stays listed on the Scan screen).",
+        );
+        for b in &open {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(batch_words(app, b));
+                if ui
+                    .button(format!("Continue {}", app.batch_name(&b.id)))
+                    .clicked()
+                {
+                    app.scan.ask_open = false;
+                    resume(app, &b.id);
+                }
+            });
+        }
+        ui.horizontal(|ui| {
+            if ui.button("Start a new batch").clicked() {
+                app.scan.ask_open = false;
+                start(app, None);
+            }
+            if ui.button("Cancel").clicked() {
+                app.scan.ask_open = false;
+            }
+        });
+    });
 }
 
 fn counters_ui(app: &StationApp, ui: &mut egui::Ui) {
@@ -654,6 +789,35 @@ pub fn on_demand_ui(app: &mut StationApp, ui: &mut egui::Ui) {
         .as_ref()
         .and_then(|b| app.snapshot.batches.iter().find(|r| &r.id == b))
         .map_or(0, |b| b.open_flags);
+    let facts = done
+        .as_ref()
+        .and_then(|b| app.snapshot.approval.get(b))
+        .cloned();
+    // The record sheet names another patient than the one typed: nothing
+    // is sent until a person says which patient it is.
+    let questions: Vec<_> = app
+        .snapshot
+        .mismatches
+        .iter()
+        .filter(|(m, _)| Some(&m.batch_id) == done.as_ref())
+        .cloned()
+        .collect();
+    let sent = app.scan.on_demand_batch.is_some() && app.scan.on_demand_batch == done;
+    if !sent {
+        for q in &questions {
+            patient_choice_ui(app, ui, q);
+        }
+    }
+    let overrides = Overrides {
+        accept_flags: app.scan.send_with_flags,
+        accept_count: false,
+        reason: Some(app.scan.send_reason.clone()).filter(|r| !r.trim().is_empty()),
+    };
+    let verdict = if questions.is_empty() {
+        super::review::approval_words(facts.as_ref(), &overrides)
+    } else {
+        Err("Cannot be sent yet: say which patient the record belongs to (above), or scan the right folder".into())
+    };
     ui.horizontal(|ui| {
         let can = patient.is_some() && !app.scan.scanning;
         if ui
@@ -673,41 +837,48 @@ pub fn on_demand_ui(app: &mut StationApp, ui: &mut egui::Ui) {
             app.send(Command::Scan(req));
             app.scan.scanning = true;
             app.scan.on_demand_batch = None;
+            app.scan.send_with_flags = false;
+            app.scan.send_reason.clear();
             app.scan.strip.clear();
             app.scan.selected = None;
         }
         if app.scan.scanning && ui.button("Stop").on_hover_text("Esc").clicked() {
             stop(app);
         }
-        let sent = app.scan.on_demand_batch.is_some() && app.scan.on_demand_batch == done;
-        let can_send = done.is_some()
-            && !app.scan.scanning
-            && !sent
-            && (open_flags == 0 || app.scan.send_with_flags);
+        let can_send = done.is_some() && !app.scan.scanning && !sent && verdict.is_ok();
         if ui
             .add_enabled(can_send, egui::Button::new("Send now"))
             .on_hover_text("Approve the record and upload it before every other batch")
             .clicked()
             && let Some(b) = done.clone()
         {
-            let accept = app.scan.send_with_flags;
             app.send(Command::ApproveBatch {
                 batch: b.clone(),
-                overrides: crate::batch::approval::Overrides {
-                    accept_flags: accept,
-                    accept_count: false,
-                    reason: accept.then(|| "sent on demand with its open flags ticked".to_string()),
-                },
+                overrides: overrides.clone(),
             });
             app.scan.on_demand_batch = Some(b);
+            // Used once: the next record starts with none.
+            app.scan.send_with_flags = false;
+            app.scan.send_reason.clear();
         }
-        if open_flags > 0 && !sent {
+        if open_flags > 0 && !sent && questions.is_empty() {
             ui.checkbox(
                 &mut app.scan.send_with_flags,
                 format!("Send with its {open_flags} open flags"),
             );
+            if app.scan.send_with_flags {
+                let l = ui.label("Why it may go as it is");
+                ui.add(egui::TextEdit::singleline(&mut app.scan.send_reason).desired_width(220.0))
+                    .labelled_by(l.id);
+            }
         }
     });
+    if done.is_some() && !sent && !app.scan.scanning {
+        match &verdict {
+            Ok(words) => ui.label(format!("Send now sends {words}.")),
+            Err(why) => ui.colored_label(ui.visuals().warn_fg_color, why),
+        };
+    }
     if let Some(b) = &app.scan.on_demand_batch {
         let row = app.snapshot.outbox.iter().find(|r| &r.batch_id == b);
         ui.label(match row.map(|r| r.state.as_str()) {
@@ -737,4 +908,59 @@ pub fn on_demand_ui(app: &mut StationApp, ui: &mut egui::Ui) {
         .exact_size(150.0)
         .show(ui, |ui| strip_ui(app, ui));
     egui::CentralPanel::default().show(ui, |ui| page_ui(app, ui));
+}
+
+/// Asks which patient an on-demand record belongs to when its record sheet
+/// shows another identifier than the one typed, in words, with one button
+/// for each (the choice is audited by the station).
+pub(super) fn patient_choice_ui(
+    app: &mut StationApp,
+    ui: &mut egui::Ui,
+    q: &(PatientMismatch, Option<PatientId>),
+) {
+    let (m, paper) = q;
+    let warn = ui.visuals().warn_fg_color;
+    let paper_words = match paper {
+        Some(p) => p.describe(),
+        None => format!(
+            "\u{201c}{}\u{201d} (not a valid identifier)",
+            crate::batch::printable(&m.paper, 40)
+        ),
+    };
+    egui::Frame::new()
+        .fill(warn.gamma_multiply(0.15))
+        .inner_margin(8.0)
+        .show(ui, |ui| {
+            ui.colored_label(warn, "Which patient is this record?");
+            ui.label(format!(
+                "The record sheet in the folder shows {paper_words}, but {} was typed.",
+                m.typed.describe()
+            ));
+            ui.label(
+                "Check the folder: sent under the wrong patient, these pages would join \
+                 another person's record.",
+            );
+            ui.horizontal_wrapped(|ui| {
+                let choose = |patient: &PatientId, paper: bool| Command::ChoosePatient {
+                    batch: m.batch_id.clone(),
+                    record: m.record_id.clone(),
+                    patient: patient.clone(),
+                    paper,
+                };
+                if ui
+                    .button(format!("It is {} (as typed)", m.typed.describe()))
+                    .clicked()
+                {
+                    app.send(choose(&m.typed, false));
+                }
+                if let Some(p) = paper
+                    && ui
+                        .button(format!("It is {} (the record sheet's)", p.describe()))
+                        .clicked()
+                {
+                    app.send(choose(p, true));
+                }
+                ui.label("or scan the right folder again.");
+            });
+        });
 }

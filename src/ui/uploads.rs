@@ -76,6 +76,7 @@ pub fn uploads_ui(app: &mut StationApp, ui: &mut egui::Ui) {
             }
         } else {
             ui.label("Uploads: paused");
+            ui.label("(approved batches wait in the queue until someone resumes)");
             if ui.button("Resume uploads").clicked() {
                 app.send(Command::ResumeUploads);
             }

@@ -13,14 +13,14 @@
 use super::review;
 use super::scan::{self, BandEvent, ScanOptions, ScanProgress, ScanReport};
 use super::upload::{self as uploader, UploadEvent, UploadOptions};
-use crate::batch::approval::Overrides;
+use crate::batch::approval::{ApprovalFacts, Overrides};
 use crate::batch::{BatchSource, PatientId};
 use crate::capture::ScanSettings;
 use crate::config::Config;
 use crate::imaging::encode::Encoding;
 use crate::store::{
-    Actor, BatchRow, BatchTree, DocChoice, ImageStore, OutboxRow, PageDecision, ReviewItem, Store,
-    StoredImage,
+    Actor, BatchRow, BatchTree, DocChoice, ImageStore, OutboxRow, PageDecision, PatientMismatch,
+    ReviewItem, Store, StoredImage,
 };
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use std::collections::HashMap;
@@ -94,7 +94,16 @@ pub enum Command {
         batch: String,
         overrides: Overrides,
     },
-    /// Queue a parked batch again.
+    /// Say which patient an on-demand record belongs to when its record
+    /// sheet contradicts the patient typed: the typed one, or the paper's
+    /// (which then becomes the batch's patient too). Audited.
+    ChoosePatient {
+        batch: String,
+        record: String,
+        patient: PatientId,
+        paper: bool,
+    },
+    /// Queue a parked batch again (sent when uploads are on: a pause stays).
     RetryUpload(String),
     PauseUploads,
     ResumeUploads,
@@ -108,6 +117,12 @@ pub struct Snapshot {
     pub review: Arc<Vec<ReviewItem>>,
     /// Documents of the batches in review, by batch id (to move pages into).
     pub documents: HashMap<String, Vec<DocChoice>>,
+    /// What the approval rule knows of each batch in review, by batch id, so
+    /// the window asks [`crate::batch::approval::decide`] as the CLI does.
+    pub approval: HashMap<String, ApprovalFacts>,
+    /// On-demand records whose record sheet names another patient than the
+    /// one typed, each with the paper's identifier when it is a valid one.
+    pub mismatches: Vec<(PatientMismatch, Option<PatientId>)>,
     pub outbox: Vec<OutboxRow>,
     pub devices: Vec<String>,
     pub profiles: Vec<String>,
@@ -262,6 +277,7 @@ impl Worker {
     fn snapshot(&mut self) -> Result<(), String> {
         let batches = self.store.list_batches().map_err(|e| e.to_string())?;
         let mut documents = HashMap::new();
+        let mut approval = HashMap::new();
         for b in batches
             .iter()
             .filter(|b| b.state == "closed" || b.state == "in_review")
@@ -271,10 +287,27 @@ impl Worker {
                 .document_choices(&b.id)
                 .map_err(|e| e.to_string())?;
             documents.insert(b.id.clone(), docs);
+            let facts = self
+                .store
+                .approval_facts(&b.id)
+                .map_err(|e| e.to_string())?;
+            approval.insert(b.id.clone(), facts);
         }
+        let mismatches = self
+            .store
+            .patient_mismatches()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|m| {
+                let paper = review::parse_identifier(&self.cfg, &m.paper).ok();
+                (m, paper)
+            })
+            .collect();
         let s = Snapshot {
             batches,
             documents,
+            approval,
+            mismatches,
             review: Arc::new(self.store.review_queue().map_err(|e| e.to_string())?),
             outbox: self.store.outbox().map_err(|e| e.to_string())?,
             devices: self.devices.clone(),
@@ -407,13 +440,19 @@ impl Worker {
                     a.documents,
                     a.pages
                 )));
-                let _ = self.uploads.send(true);
+                // Queued only: the uploader (watching the outbox while on)
+                // picks it up; a pause stays until the person resumes.
             }
+            Command::ChoosePatient {
+                batch,
+                record,
+                patient,
+                paper,
+            } => self.choose_patient(&batch, &record, &patient, paper)?,
             Command::RetryUpload(b) => {
                 self.store
                     .approve_batch(&b, &self.actor, "queued again by a supervisor")
                     .map_err(|e| s(&e))?;
-                let _ = self.uploads.send(true);
             }
             Command::PauseUploads => {
                 let _ = self.uploads.send(false);
@@ -423,6 +462,61 @@ impl Worker {
             }
         }
         self.snapshot()
+    }
+
+    /// Files an on-demand record under the patient a person chose, when its
+    /// record sheet and the patient typed disagree. Choosing the paper's makes
+    /// it the batch's patient too, so the typed one stops contradicting it.
+    fn choose_patient(
+        &mut self,
+        batch: &str,
+        record: &str,
+        patient: &PatientId,
+        paper: bool,
+    ) -> Result<(), String> {
+        let asked = self
+            .store
+            .patient_mismatches()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .find(|m| m.batch_id == batch && m.record_id == record)
+            .ok_or_else(|| {
+                "that record no longer waits for a choice of patient: look again".to_string()
+            })?;
+        let paper_words = review::parse_identifier(&self.cfg, &asked.paper)
+            .map(|p| p.describe())
+            .unwrap_or_else(|_| format!("'{}'", crate::batch::printable(&asked.paper, 40)));
+        let why = format!(
+            "record {record}: the record sheet shows {paper_words}, {} was typed; chosen: {} ({})",
+            asked.typed.describe(),
+            patient.describe(),
+            if paper { "the paper's" } else { "as typed" }
+        );
+        self.store
+            .audit(&self.actor, "record.patient_chosen", batch, &why)
+            .map_err(|e| e.to_string())?;
+        if paper {
+            self.store
+                .change_batch_patient(batch, patient, &self.actor, &why)
+                .map_err(|e| e.to_string())?;
+        }
+        let number = match patient {
+            PatientId::Nhs { number, .. } | PatientId::Hospital { number } => number,
+        };
+        review::fix_identifier(
+            &mut self.store,
+            &self.cfg,
+            &self.actor,
+            batch,
+            record,
+            number,
+        )
+        .map_err(|e| e.to_string())?;
+        (self.emit)(Event::Notice(format!(
+            "record filed under {}",
+            patient.describe()
+        )));
+        Ok(())
     }
 
     /// The scan settings of a request (its profile's, and its options), and
