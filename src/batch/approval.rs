@@ -25,6 +25,9 @@ pub struct ApprovalFacts {
     /// Records no patient is known for (no record sheet, a damaged or
     /// conflicting one): they can never be sent.
     pub records_without_patient: u32,
+    /// Records scanned on demand whose record sheet shows another patient than
+    /// the one typed, not yet decided: a person must say whose they are.
+    pub patient_contradictions: u32,
     /// Open flags by code (each code once).
     pub open_flags: Vec<(FlagCode, u32)>,
     /// Sheets counted against sheets scanned.
@@ -83,6 +86,8 @@ pub enum Refusal {
     },
     /// Records with no patient identifier.
     NoPatient(u32),
+    /// On-demand records whose paper contradicts the patient typed.
+    PatientContradiction(u32),
     /// Flags that each need a person's decision.
     MustBeSeen(Vec<(FlagCode, u32)>),
     OpenFlags(u32),
@@ -111,6 +116,11 @@ impl fmt::Display for Refusal {
                 f,
                 "{n} record(s) have no patient: set each record's NHS or hospital number in \
                  Review (Correct identifier), or move its pages, before it can be sent"
+            ),
+            Refusal::PatientContradiction(n) => write!(
+                f,
+                "{n} record(s) show another patient on the record sheet than the one typed: \
+                 choose whose record it is in the window (On demand or Review), or rescan the right folder"
             ),
             Refusal::MustBeSeen(flags) => {
                 let list: Vec<String> = flags
@@ -189,6 +199,9 @@ pub fn decide(facts: &ApprovalFacts, ov: &Overrides) -> Result<Approval, Refusal
     if facts.records_without_patient > 0 {
         return Err(Refusal::NoPatient(facts.records_without_patient));
     }
+    if facts.patient_contradictions > 0 {
+        return Err(Refusal::PatientContradiction(facts.patient_contradictions));
+    }
     let seen = facts.must_be_seen();
     if !seen.is_empty() {
         return Err(Refusal::MustBeSeen(seen));
@@ -251,6 +264,7 @@ mod tests {
             documents: 3,
             pages: 8,
             records_without_patient: 0,
+            patient_contradictions: 0,
             open_flags: vec![],
             count: Reconciliation::new(None, 10),
         }
@@ -329,6 +343,14 @@ mod tests {
             Err(Refusal::NoPatient(1))
         );
         f.records_without_patient = 0;
+        f.patient_contradictions = 1;
+        f.open_flags = vec![(FlagCode::MisfiledIdentifier, 1)];
+        assert_eq!(
+            decide(&f, &with("r", true, true)),
+            Err(Refusal::PatientContradiction(1))
+        );
+        f.patient_contradictions = 0;
+        assert!(decide(&f, &with("r", true, true)).is_ok());
         for state in [
             BatchState::Scanning,
             BatchState::Approved,

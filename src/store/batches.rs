@@ -278,14 +278,22 @@ impl Store {
         let b = self.find_batch(batch_id)?;
         let state = BatchState::parse(&b.state)
             .ok_or_else(|| StoreError::Damaged(format!("batch {} has an unknown state", b.id)))?;
-        let (documents, pages, records_without_patient): (u32, u32, u32) = self.conn.query_row(
+        let (documents, pages, records_without_patient, patient_contradictions): (
+            u32,
+            u32,
+            u32,
+            u32,
+        ) = self.conn.query_row(
             "SELECT (SELECT COUNT(*) FROM documents WHERE batch_id = ?1),
                     (SELECT COUNT(*) FROM document_pages WHERE batch_id = ?1),
                     (SELECT COUNT(*) FROM records r WHERE r.batch_id = ?1
                        AND r.nhs_number IS NULL AND r.hospital_number IS NULL
-                       AND EXISTS (SELECT 1 FROM documents d WHERE d.record_id = r.id))",
+                       AND EXISTS (SELECT 1 FROM documents d WHERE d.record_id = r.id)),
+                    (SELECT COUNT(*) FROM flags f WHERE f.batch_id = ?1
+                       AND f.code = 'misfiled_identifier' AND f.side IS NULL
+                       AND f.resolved_at IS NULL)",
             [&b.id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )?;
         let mut stmt = self.conn.prepare(
             "SELECT code, COUNT(*) FROM flags WHERE batch_id = ?1 AND resolved_at IS NULL
@@ -313,6 +321,7 @@ impl Store {
             documents,
             pages,
             records_without_patient,
+            patient_contradictions,
             open_flags,
             count: b.count(),
         })

@@ -141,7 +141,14 @@ pub fn control_sheet(r: &mut Raster, code: &str, words: &[String], painter: &mut
         // well, rather than no barcode (`folio sheets` refuses such text; this
         // draws generated stacks and the demo feeder).
         Err(_) => {
-            let _ = draw_qr(r, (25.0 * mm) as i64, (30.0 * mm) as i64, code, module as i64, 0);
+            let _ = draw_qr(
+                r,
+                (25.0 * mm) as i64,
+                (30.0 * mm) as i64,
+                code,
+                (0.8 * mm).round().max(3.0) as i64,
+                0,
+            );
         }
     }
     let mut y = 95.0 * mm;
