@@ -9,42 +9,6 @@ mod sides;
 use common::*;
 use folio::imaging::draw::TextPainter;
 use folio::synth::{SideKind, StackSpec, render};
-use std::path::Path;
-
-/// A PNG whose header claims 100000x100000 pixels (a decompression bomb).
-fn bomb_png(path: &Path) {
-    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
-        out.extend((data.len() as u32).to_be_bytes());
-        let mut c = kind.to_vec();
-        c.extend(data);
-        out.extend(&c);
-        out.extend(crc32(&c).to_be_bytes());
-    }
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut ihdr = Vec::new();
-    ihdr.extend(100_000u32.to_be_bytes());
-    ihdr.extend(100_000u32.to_be_bytes());
-    ihdr.extend([8, 0, 0, 0, 0]);
-    chunk(&mut png, b"IHDR", &ihdr);
-    chunk(&mut png, b"IDAT", &[0x78, 0x9c, 0x63, 0, 0, 0, 1, 0, 1]);
-    chunk(&mut png, b"IEND", &[]);
-    std::fs::write(path, png).unwrap();
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in data {
-        crc ^= b as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
 
 fn page(seed: u64, kind: SideKind) -> folio::imaging::Raster {
     render(
@@ -82,7 +46,11 @@ fn corrupt_empty_unsupported_and_bomb_files_are_reported_and_the_rest_kept() {
     std::fs::write(dir.join("04-truncated.png"), &bytes[..bytes.len() / 3]).unwrap();
     std::fs::write(dir.join("05-empty.png"), b"").unwrap();
     std::fs::write(dir.join("06-notes.txt"), b"this is not a scan").unwrap();
-    bomb_png(&dir.join("07-bomb.png"));
+    std::fs::write(
+        dir.join("07-bomb.png"),
+        hostile::lying_png(100_000, 100_000),
+    )
+    .unwrap();
     write_page(
         &dir.join("08"),
         &page(8, SideKind::Clinical { label: None }),

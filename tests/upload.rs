@@ -36,6 +36,11 @@ fn station_with_batch(records: usize, seed: u64) -> (Station, String) {
     (st, id)
 }
 
+/// Approves a batch with its open flags accepted (generated stacks carry some).
+fn approve_as_is(st: &Station, batch: &str) {
+    st.ok(&["approve", batch, "--accept-flags", "--reason", "test stack"]);
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -114,13 +119,7 @@ fn fhir_upload_rides_out_faults_and_stores_each_document_once() {
         "{}",
         stderr(&out)
     );
-    st.ok(&[
-        "approve",
-        &batch,
-        "--accept-flags",
-        "--reason",
-        "test stack",
-    ]);
+    approve_as_is(&st, &batch);
     let out = st
         .cmd()
         .args(["upload", "--fhir", &server.base, "--json"])
@@ -177,13 +176,7 @@ fn a_refusal_is_reported_in_words_parked_and_sent_when_asked_again() {
     server.fault(Fault::BadRequest(
         "patient 943 476 5919 is not registered with this store".into(),
     ));
-    st.ok(&[
-        "approve",
-        &batch,
-        "--accept-flags",
-        "--reason",
-        "test stack",
-    ]);
+    approve_as_is(&st, &batch);
     let out = st.run(&["upload", "--fhir", &server.base]);
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
     let err = stderr(&out);
@@ -204,26 +197,14 @@ fn duplicates_are_checked_by_hash_same_is_done_different_is_a_conflict() {
     let server = FhirServer::start();
     server.with(|s| s.duplicates_as_409 = true);
     server.fault(Fault::SlowAnswer(Duration::from_secs(3)));
-    st.ok(&[
-        "approve",
-        &batch,
-        "--accept-flags",
-        "--reason",
-        "test stack",
-    ]);
+    approve_as_is(&st, &batch);
     st.ok(&["upload", "--fhir", &server.base]);
     let (m, _) = st.export(&batch);
     assert_stored_once(&server, &m);
 
     // Another copy with different content under one of our ids.
     let (st, batch) = station_with_batch(1, 24);
-    st.ok(&[
-        "approve",
-        &batch,
-        "--accept-flags",
-        "--reason",
-        "test stack",
-    ]);
+    approve_as_is(&st, &batch);
     let (m, _) = st.export(&batch);
     let doc = &m.records[0].documents[0];
     let server = FhirServer::start();
@@ -254,13 +235,7 @@ fn duplicates_are_checked_by_hash_same_is_done_different_is_a_conflict() {
 #[test]
 fn killed_mid_transfer_the_restarted_upload_delivers_each_document_once() {
     let (st, batch) = station_with_batch(4, 25);
-    st.ok(&[
-        "approve",
-        &batch,
-        "--accept-flags",
-        "--reason",
-        "test stack",
-    ]);
+    approve_as_is(&st, &batch);
     let server = FhirServer::start();
     server.with(|s| s.throttle_bytes_per_sec = Some(400_000));
     let mut child = st
@@ -343,13 +318,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn folder_target_survives_a_full_disk_and_a_read_only_folder() {
     let (st, batch) = station_with_batch(2, 26);
-    st.ok(&[
-        "approve",
-        &batch,
-        "--accept-flags",
-        "--reason",
-        "test stack",
-    ]);
+    approve_as_is(&st, &batch);
     let dir = st.dir.path().join("store");
     let fs = Tmpfs::mount(&dir, "size=300k");
     let out = st.run(&["upload", "--folder", dir.to_str().unwrap()]);
@@ -369,13 +338,7 @@ fn folder_target_survives_a_full_disk_and_a_read_only_folder() {
     assert_folder_complete(&dir, &batch, &m);
 
     let (st, batch) = station_with_batch(1, 27);
-    st.ok(&[
-        "approve",
-        &batch,
-        "--accept-flags",
-        "--reason",
-        "test stack",
-    ]);
+    approve_as_is(&st, &batch);
     fs.remount("ro");
     let out = st.run(&["upload", "--folder", dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
@@ -395,13 +358,7 @@ fn folder_target_survives_a_full_disk_and_a_read_only_folder() {
 #[test]
 fn with_no_store_configured_batches_go_to_a_folder_in_the_data_directory() {
     let (st, batch) = station_with_batch(1, 28);
-    st.ok(&[
-        "approve",
-        &batch,
-        "--accept-flags",
-        "--reason",
-        "test stack",
-    ]);
+    approve_as_is(&st, &batch);
     let out = st.run(&["upload"]);
     let where_to = st.data_dir().join("delivered");
     assert!(out.status.success(), "{}", stderr(&out));
@@ -476,13 +433,7 @@ fn tls_setup(
 #[test]
 fn https_with_the_sites_own_ca_and_a_client_certificate() {
     let (st, batch) = station_with_batch(1, 29);
-    st.ok(&[
-        "approve",
-        &batch,
-        "--accept-flags",
-        "--reason",
-        "test stack",
-    ]);
+    approve_as_is(&st, &batch);
     let (tls, ca_file, identity) = tls_setup(st.dir.path());
     let server = FhirServer::start_tls(tls);
     let config = st.data_dir().join("config.toml");
@@ -514,13 +465,7 @@ fn https_with_the_sites_own_ca_and_a_client_certificate() {
 #[test]
 fn an_on_demand_record_uploads_before_batches_approved_earlier() {
     let (st, library) = station_with_batch(2, 31);
-    st.ok(&[
-        "approve",
-        &library,
-        "--accept-flags",
-        "--reason",
-        "test stack",
-    ]);
+    approve_as_is(&st, &library);
     let out = st.ok(&[
         "scan",
         "--device",
@@ -532,13 +477,7 @@ fn an_on_demand_record_uploads_before_batches_approved_earlier() {
         "--on-demand",
     ]);
     let clinic = out.trim().lines().last().unwrap().to_string();
-    st.ok(&[
-        "approve",
-        &clinic,
-        "--accept-flags",
-        "--reason",
-        "test stack",
-    ]);
+    approve_as_is(&st, &clinic);
     let queue = st.json(&["upload", "--list", "--json"]);
     let order: Vec<&str> = queue
         .as_array()
@@ -707,13 +646,7 @@ fn case_1_a_batch_label_holding_the_old_marker_uploads_the_exact_pdfs() {
         .as_str()
         .unwrap()
         .to_string();
-    st.ok(&[
-        "approve",
-        &batch,
-        "--accept-flags",
-        "--reason",
-        "test stack",
-    ]);
+    approve_as_is(&st, &batch);
     let server = FhirServer::start();
     st.ok(&["upload", "--fhir", &server.base]);
     let (m, export) = st.export(&batch);

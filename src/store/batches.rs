@@ -7,7 +7,7 @@ use crate::batch::separate::{Face, Layout, SideFacts};
 use crate::batch::{BatchSource, BatchState, Flag, FlagCode, PatientId, RemovedReason};
 use crate::imaging::PixelKind;
 use crate::imaging::analyze::PageMetrics;
-use crate::imaging::encode::Encoding;
+use crate::imaging::encode::{Encoded, Encoding};
 use rusqlite::{Row, params};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -81,6 +81,21 @@ pub struct StoredImage {
     pub height: u32,
     pub dpi: u32,
     pub bytes: u64,
+}
+
+impl StoredImage {
+    /// An encoded page stored under `sha256`.
+    pub fn of(encoded: &Encoded, sha256: String) -> StoredImage {
+        StoredImage {
+            sha256,
+            encoding: encoded.encoding,
+            kind: encoded.kind,
+            width: encoded.width,
+            height: encoded.height,
+            dpi: encoded.dpi,
+            bytes: encoded.bytes.len() as u64,
+        }
+    }
 }
 
 /// One side as processing left it.

@@ -619,7 +619,7 @@ fn batch_row_ui(app: &mut StationApp, ui: &mut egui::Ui, b: &BatchRow) {
             .expected
             .entry(b.id.clone())
             .or_insert(b.expected_sheets.unwrap_or(0));
-        ui.add(egui::DragValue::new(count).range(0..=100_000))
+        ui.add(egui::DragValue::new(count).range(0..=crate::config::limits::EXPECTED_SHEETS.max))
             .on_hover_text("Sheets counted for this batch (from the box's transmittal slip)");
         let count = *count;
         if count > 0

@@ -344,7 +344,7 @@ fn controls_ui(app: &mut StationApp, ui: &mut egui::Ui) {
         ui.add(egui::TextEdit::singleline(&mut app.scan.label).desired_width(140.0))
             .labelled_by(l.id);
         let l = ui.label("Sheets counted");
-        ui.add(egui::DragValue::new(&mut app.scan.expected_sheets).range(0..=100_000))
+        ui.add(egui::DragValue::new(&mut app.scan.expected_sheets).range(0..=crate::config::limits::EXPECTED_SHEETS.max))
             .labelled_by(l.id)
             .on_hover_text("From the box's slip, if counted (0: not counted); Review compares it with the sheets scanned");
         if app.scan.device == crate::capture::DEMO_DEVICE {

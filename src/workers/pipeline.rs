@@ -328,15 +328,7 @@ fn store_raw(
     let put = |b: &[u8]| images.put(b).map_err(|e| e.to_string());
     let mut row = unreadable_side(meta, String::new());
     row.error = None;
-    row.image = Some(StoredImage {
-        sha256: put(&encoded.bytes)?,
-        encoding: encoded.encoding,
-        kind: encoded.kind,
-        width: encoded.width,
-        height: encoded.height,
-        dpi: encoded.dpi,
-        bytes: encoded.bytes.len() as u64,
-    });
+    row.image = Some(StoredImage::of(&encoded, put(&encoded.bytes)?));
     row.pixels_sha256 = Some(sha256_hex(&raster.data));
     row.thumb_sha256 = Some(put(&thumb)?);
     row.preview_sha256 = Some(put(&preview)?);
