@@ -22,16 +22,22 @@ fn page(seed: u64, kind: SideKind) -> folio::imaging::Raster {
     )
 }
 
-#[test]
-fn corrupt_empty_unsupported_and_bomb_files_are_reported_and_the_rest_kept() {
-    let st = Station::new();
+/// A stack folder whose first file (`name`) is a record sheet.
+fn stack_with_record_sheet(st: &Station, name: &str) -> std::path::PathBuf {
     let dir = st.dir.path().join("stack");
     std::fs::create_dir_all(&dir).unwrap();
     let rec = SideKind::RecordSheet {
         code: "FOLIO:REC:9434765919".into(),
         words: vec![],
     };
-    write_page(&dir.join("01"), &page(1, rec), "png");
+    write_page(&dir.join(name), &page(1, rec), "png");
+    dir
+}
+
+#[test]
+fn corrupt_empty_unsupported_and_bomb_files_are_reported_and_the_rest_kept() {
+    let st = Station::new();
+    let dir = stack_with_record_sheet(&st, "01");
     write_page(
         &dir.join("02"),
         &page(2, SideKind::Clinical { label: None }),
@@ -256,13 +262,7 @@ fn case_5_truncated_jpeg_is_kept_and_flagged_damaged_image() {
 #[test]
 fn case_8_odd_page_shapes_become_pages_with_thumbnails() {
     let st = Station::new();
-    let dir = st.dir.path().join("stack");
-    std::fs::create_dir_all(&dir).unwrap();
-    let rec = SideKind::RecordSheet {
-        code: "FOLIO:REC:9434765919".into(),
-        words: vec![],
-    };
-    write_page(&dir.join("00"), &page(1, rec), "png");
+    let dir = stack_with_record_sheet(&st, "00");
     let shapes = [(1, 1), (1, 5000), (5000, 1), (2, 2), (3, 6000), (6000, 3)];
     for (i, &(w, h)) in shapes.iter().enumerate() {
         // Dark stripes: content, not a blank sliver.

@@ -76,16 +76,7 @@ fn printed_sheets_round_trip_through_pdftoppm_and_import() {
     let rec = &m.records[0];
     assert_eq!(rec.patient.nhs_number.as_deref(), Some("9434765919"));
     assert_eq!(rec.specialty.as_deref(), Some("cardiology"));
-    let docs: Vec<(Option<&str>, Vec<u32>)> = rec
-        .documents
-        .iter()
-        .map(|d| {
-            (
-                d.doc_type.as_deref(),
-                d.pages.iter().map(|p| p.side).collect(),
-            )
-        })
-        .collect();
+    let docs = doc_sides(rec);
     assert_eq!(
         docs,
         vec![
@@ -253,16 +244,7 @@ fn case_3_every_printed_sheet_reads_back_exactly_as_asked() {
     let rec = &m.records[0];
     assert_eq!(rec.patient.nhs_number.as_deref(), Some("9434765919"));
     assert_eq!(rec.specialty.as_deref(), Some(specialty));
-    let docs: Vec<(Option<&str>, Vec<u32>)> = rec
-        .documents
-        .iter()
-        .map(|d| {
-            (
-                d.doc_type.as_deref(),
-                d.pages.iter().map(|p| p.side).collect(),
-            )
-        })
-        .collect();
+    let docs = doc_sides(rec);
     assert_eq!(
         docs,
         [
@@ -319,4 +301,17 @@ fn case_3_sheets_that_could_not_read_back_are_refused_before_anything_is_written
             "{flag} {value:?}: nothing written, found {left:?}"
         );
     }
+}
+
+/// Each document of a record: its type and the sides of its pages.
+fn doc_sides(rec: &folio::batch::manifest::ManifestRecord) -> Vec<(Option<&str>, Vec<u32>)> {
+    rec.documents
+        .iter()
+        .map(|d| {
+            (
+                d.doc_type.as_deref(),
+                d.pages.iter().map(|p| p.side).collect(),
+            )
+        })
+        .collect()
 }
