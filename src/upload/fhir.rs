@@ -315,16 +315,8 @@ impl super::Target for FhirTarget {
                 entries.len(),
             )));
         }
-        if let Some(bad) = entries
-            .iter()
-            .map(|e| e["response"]["status"].as_str().unwrap_or(""))
-            .find(|s| !s.starts_with('2'))
-        {
-            return Err(UploadError::transient(format!(
-                "the server answered '{}' for part of record {}",
-                printable(bad, 80),
-                p.record.id
-            )));
+        if let Some(e) = refused_entry(&entries, per_doc, p) {
+            return Err(e);
         }
         p.documents
             .iter()
@@ -417,6 +409,51 @@ fn parse_retry_after(v: &str) -> Option<Duration> {
     }
     let when = httpdate::parse_http_date(v.trim()).ok()?;
     Some(when.duration_since(SystemTime::now()).unwrap_or_default())
+}
+
+/// The first entry of a transaction-response that is not 2xx (a server that
+/// runs a transaction entry by entry answers each one), in words: which
+/// resource of which document, the status and the server's words. A 4xx is
+/// permanent (a size refusal says what to do), anything else may pass.
+fn refused_entry(entries: &[Value], per_doc: usize, p: &RecordPackage) -> Option<UploadError> {
+    let (index, entry) = entries.iter().enumerate().find(|(_, e)| {
+        !e["response"]["status"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with('2')
+    })?;
+    let status_text = entry["response"]["status"].as_str().unwrap_or("");
+    let code = status_text
+        .split_whitespace()
+        .next()
+        .and_then(|c| c.parse::<u16>().ok())
+        .and_then(|c| StatusCode::from_u16(c).ok())
+        .unwrap_or(StatusCode::BAD_GATEWAY);
+    let outcome = &entry["response"]["outcome"];
+    let doc = index
+        .checked_sub(1)
+        .and_then(|k| p.documents.get(k / per_doc).map(|d| (d, k % per_doc)));
+    let what = match doc {
+        None => format!("the SubmissionSet List of record {}", p.record.id),
+        Some((d, 0)) => format!("the DocumentReference of document {}", d.id),
+        Some((d, _)) => format!("the Binary of document {}", d.id),
+    };
+    if let Some((d, _)) = doc
+        && let Some(e) = size_refusal(code, outcome, p, std::slice::from_ref(d))
+    {
+        return Some(e);
+    }
+    if code.is_client_error()
+        && code != StatusCode::REQUEST_TIMEOUT
+        && code != StatusCode::TOO_MANY_REQUESTS
+    {
+        return Some(refusal(code, outcome, &what));
+    }
+    Some(UploadError::transient(format!(
+        "the server answered '{}' for {what}: {}",
+        printable(status_text, 80),
+        diagnostics(outcome)
+    )))
 }
 
 /// Words in a server's refusal that say something was too large.
@@ -657,6 +694,48 @@ mod tests {
                 &p.documents
             )
             .is_none()
+        );
+    }
+
+    #[test]
+    fn a_refused_entry_names_its_document_and_the_servers_words() {
+        let p = package(&[100, 1_700_000]);
+        let ok = serde_json::json!({"response": {"status": "201"}});
+        let entry = |status: &str, text: &str| {
+            serde_json::json!({"response": {"status": status, "outcome": {
+                "resourceType": "OperationOutcome",
+                "issue": [{"severity": "error", "code": "invalid", "details": {"text": text}}]}}})
+        };
+        assert!(refused_entry(&[ok.clone(), ok.clone(), ok.clone()], 1, &p).is_none());
+        // Entry by entry, the second document's Binary refused as too large.
+        let big = entry("400", "base64Binary exceeds 1048576 bytes");
+        let all = [ok.clone(), ok.clone(), ok.clone(), ok.clone(), big];
+        let e = refused_entry(&all, 2, &p).unwrap();
+        assert!(!e.retryable());
+        assert!(
+            e.to_string().contains("doc-1") && e.to_string().contains("administrator"),
+            "{e}"
+        );
+        // Another 4xx: permanent, naming the resource.
+        let bad = entry(
+            "422 Unprocessable Entity",
+            "List.extension:sourceId missing\u{7}",
+        );
+        let e = refused_entry(&[bad.clone(), ok.clone(), ok.clone()], 1, &p).unwrap();
+        assert!(!e.retryable());
+        let m = e.to_string();
+        assert!(
+            m.contains("SubmissionSet List of record r-1") && m.contains("sourceId"),
+            "{m}"
+        );
+        assert!(!m.contains('\u{7}'), "{m}");
+        // A 5xx may pass.
+        let e = refused_entry(&[ok.clone(), entry("503", "busy"), ok], 1, &p).unwrap();
+        assert!(e.retryable());
+        assert!(
+            e.to_string()
+                .contains("DocumentReference of document doc-0"),
+            "{e}"
         );
     }
 
