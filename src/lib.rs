@@ -15,6 +15,14 @@ pub fn now_rfc3339() -> String {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
 }
+
+/// The time `d` from now, as RFC 3339 UTC.
+pub fn rfc3339_after(d: std::time::Duration) -> String {
+    (time::OffsetDateTime::now_utc() + d)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| now_rfc3339())
+}
+
 pub mod capture;
 pub mod cli;
 pub mod config;

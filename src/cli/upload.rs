@@ -2,6 +2,7 @@
 
 use super::{Ctx, exit};
 use crate::batch::approval::Overrides;
+use crate::batch::printable;
 use crate::upload;
 use crate::workers::upload::{self as worker, UploadEvent, UploadOptions};
 use anyhow::Result;
@@ -98,6 +99,13 @@ pub fn upload(ctx: &mut Ctx, batch: Option<String>, watch: bool, json: bool) -> 
                     parked += 1;
                     bar.suspend(|| eprintln!("batch {batch_id} {state}: {why}"))
                 }
+                UploadEvent::HeldElsewhere { batch_id, owner, until } => bar.suspend(|| {
+                    eprintln!(
+                        "batch {batch_id} is being sent by {}{}: left to it",
+                        printable(&owner, 120),
+                        if until.is_empty() { String::new() } else { format!(" (its claim runs to {until})") }
+                    )
+                }),
                 UploadEvent::Done { batch_id, documents, bytes, seconds, target } => bar.suspend(|| {
                     eprintln!(
                         "batch {batch_id}: {documents} documents, {:.1} MB delivered to {target} in {seconds:.1} s",

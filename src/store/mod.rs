@@ -41,8 +41,8 @@ pub enum StoreError {
     },
     #[error("the station database failed: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("cannot upgrade the station database: {0}")]
-    Migration(#[from] rusqlite_migration::Error),
+    #[error("cannot upgrade the station database {path}: {why}")]
+    Migration { path: PathBuf, why: String },
     #[error("no batch matches '{0}': list batches with `folio batches`")]
     NoSuchBatch(String),
     #[error("'{given}' matches several batches: give more of the id. Candidates: {candidates}")]
@@ -94,6 +94,22 @@ impl StoreError {
     }
 }
 
+/// A failed upgrade in words: SQLite's reason, not the statement.
+fn migration_error(path: &Path, e: rusqlite_migration::Error) -> StoreError {
+    use rusqlite_migration::{Error, MigrationDefinitionError};
+    let why = match e {
+        Error::RusqliteError { err, .. } => err.to_string(),
+        Error::MigrationDefinition(MigrationDefinitionError::DatabaseTooFarAhead) => {
+            "it was written by a newer version of Folio: run that version (or a newer one) on this data folder".into()
+        }
+        other => other.to_string(),
+    };
+    StoreError::Migration {
+        path: path.to_path_buf(),
+        why,
+    }
+}
+
 /// The schema, as an append-only list: never edit a step, add one.
 fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
@@ -103,6 +119,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("schema_4.sql")),
         M::up(include_str!("schema_5.sql")),
         M::up(include_str!("schema_6.sql")),
+        M::up(include_str!("schema_7.sql")),
     ])
 }
 
@@ -122,7 +139,22 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        migrations().to_latest(&mut conn)?;
+        // The schema version is read before the migration's transaction
+        // starts, so two processes opening a new data folder at once would
+        // both migrate from the start: they take turns on a lock file
+        // instead (released when the file closes, also if we crash).
+        let lock_path = data_dir.join("folio.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| StoreError::io(&lock_path, e))?;
+        lock.lock().map_err(|e| StoreError::io(&lock_path, e))?;
+        migrations()
+            .to_latest(&mut conn)
+            .map_err(|e| migration_error(&data_dir.join("folio.sqlite3"), e))?;
+        drop(lock);
         Ok(Store {
             conn,
             images: ImageStore::new(data_dir.join("images")),

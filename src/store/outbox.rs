@@ -96,6 +96,74 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Claims the most urgent batch that is due and that no other sender
+    /// holds (or whose sender's claim expired), for `owner` until `lease` from
+    /// now, in one write transaction: of several senders, one gets it.
+    /// `only` limits the choice to one batch.
+    pub fn claim_upload(
+        &mut self,
+        owner: &str,
+        lease: std::time::Duration,
+        only: Option<&str>,
+    ) -> Result<Option<OutboxRow>, StoreError> {
+        let now = crate::now_rfc3339();
+        let until = crate::rfc3339_after(lease);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let sql = format!(
+            "SELECT {OUTBOX_COLS} FROM outbox o JOIN batches b ON b.id = o.batch_id
+             WHERE o.state = 'queued' AND o.next_attempt_at <= ?1
+               AND (o.lease_owner IS NULL OR o.lease_owner = ?2 OR o.lease_until < ?1)
+               AND (?3 IS NULL OR o.batch_id = ?3)
+             ORDER BY o.priority, o.queued_at LIMIT 1"
+        );
+        let row = tx
+            .query_row(&sql, params![now, owner, only], outbox_row)
+            .optional()?;
+        if let Some(r) = &row {
+            tx.execute(
+                "UPDATE outbox SET lease_owner = ?2, lease_until = ?3 WHERE batch_id = ?1",
+                params![r.batch_id, owner, until],
+            )?;
+        }
+        tx.commit()?;
+        Ok(row)
+    }
+
+    /// Extends `owner`'s claim on a batch; false when it no longer holds it
+    /// (it expired and another sender took the batch over).
+    pub fn renew_upload_lease(
+        &mut self,
+        batch_id: &str,
+        owner: &str,
+        lease: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE outbox SET lease_until = ?3 WHERE batch_id = ?1 AND lease_owner = ?2 AND state = 'queued'",
+            params![batch_id, owner, crate::rfc3339_after(lease)],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Who holds a claim on a queued batch now, and until when (a claim of
+    /// `owner` itself, or an expired one, is none).
+    pub fn upload_lease(
+        &self,
+        batch_id: &str,
+        owner: &str,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT lease_owner, lease_until FROM outbox
+                 WHERE batch_id = ?1 AND lease_owner IS NOT NULL AND lease_owner != ?2 AND lease_until >= ?3",
+                params![batch_id, owner, crate::now_rfc3339()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
     /// The outbox row of one batch.
     pub fn outbox_entry(&self, batch_id: &str) -> Result<Option<OutboxRow>, StoreError> {
         let sql = format!(
@@ -115,7 +183,8 @@ impl Store {
         error: &str,
     ) -> Result<(), StoreError> {
         self.conn.execute(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE batch_id = ?1",
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3,
+               lease_owner = NULL, lease_until = NULL WHERE batch_id = ?1",
             params![batch_id, next_attempt_at, error],
         )?;
         Ok(())
@@ -132,7 +201,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         tx.execute(
-            "UPDATE outbox SET state = ?2, last_error = ?3, attempts = attempts + 1 WHERE batch_id = ?1",
+            "UPDATE outbox SET state = ?2, last_error = ?3, attempts = attempts + 1,
+               lease_owner = NULL, lease_until = NULL WHERE batch_id = ?1",
             params![batch_id, state, reason],
         )?;
         audit::append(&tx, actor, &format!("upload.{state}"), batch_id, reason)?;
@@ -188,7 +258,8 @@ impl Store {
         let now = crate::now_rfc3339();
         let tx = self.conn.transaction()?;
         tx.execute(
-            "UPDATE outbox SET state = 'done', done_at = ?2, target = ?3, last_error = NULL WHERE batch_id = ?1",
+            "UPDATE outbox SET state = 'done', done_at = ?2, target = ?3, last_error = NULL,
+               lease_owner = NULL, lease_until = NULL WHERE batch_id = ?1",
             params![batch_id, now, target],
         )?;
         tx.execute(

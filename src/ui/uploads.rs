@@ -45,6 +45,14 @@ impl UploadScreen {
             UploadEvent::Parked { batch_id, why, .. } => {
                 self.words.insert(batch_id, why);
             }
+            UploadEvent::HeldElsewhere {
+                batch_id, owner, ..
+            } => {
+                self.words.insert(
+                    batch_id,
+                    format!("being sent by {}", crate::batch::printable(&owner, 120)),
+                );
+            }
             UploadEvent::Done {
                 batch_id,
                 documents,

@@ -32,6 +32,9 @@ pub enum UploadWorkError {
     Refused { id: String, why: Refusal },
     #[error("batch {0} is not in the upload queue: approve it first (`folio approve {0}`)")]
     NotQueued(String),
+    /// This sender's claim ran out and another sender took the batch over.
+    #[error("batch {batch_id} was taken over by another sender")]
+    LostClaim { batch_id: String },
 }
 
 /// What the uploader reports as it goes.
@@ -65,6 +68,30 @@ pub enum UploadEvent {
         bytes: u64,
         seconds: f64,
     },
+    /// Another sender (a second `folio upload`, the window) holds this batch
+    /// until `until`: this one leaves it alone.
+    HeldElsewhere {
+        batch_id: String,
+        owner: String,
+        until: String,
+    },
+}
+
+/// How long a sender's claim on a batch lasts without renewal: it is renewed
+/// before each record, so this bounds one record's delivery (a claim whose
+/// sender died is taken over when it runs out).
+fn lease(cfg: &Config) -> Duration {
+    Duration::from_secs(600 + 2 * cfg.upload.timeout_secs)
+}
+
+/// This run's name as a claim owner: host, process and a random part.
+fn sender_id(cfg: &Config) -> String {
+    format!(
+        "{}/pid {}/{:08x}",
+        cfg.station,
+        std::process::id(),
+        fastrand::u32(..)
+    )
 }
 
 /// What `folio upload` should do.
@@ -134,30 +161,51 @@ pub fn run(
         None => None,
     };
     let mut finished = Vec::new();
+    let sender = Sender {
+        id: sender_id(cfg),
+        lease: lease(cfg),
+    };
+    let mut told = std::collections::HashSet::new();
     loop {
         if opts.stop.load(Ordering::Relaxed) {
             break;
         }
-        let waiting: Vec<OutboxRow> = store
-            .outbox()?
-            .into_iter()
-            .filter(|r| r.state == "queued" && only.as_ref().is_none_or(|b| *b == r.batch_id))
-            .collect();
-        let now = crate::now_rfc3339();
-        // RFC 3339 UTC timestamps sort as text.
-        let Some(due) = waiting.iter().find(|r| r.next_attempt_at <= now).cloned() else {
-            let next = waiting.iter().map(|r| r.next_attempt_at.clone()).min();
-            if next.is_none() && !opts.watch {
-                break;
+        // A claim in one transaction: of several senders, one gets a batch.
+        if let Some(due) = store.claim_upload(&sender.id, sender.lease, only.as_deref())? {
+            if upload_batch(
+                store, cfg, actor, target, &due, &sender, &opts.live, on_event,
+            )? {
+                finished.push(due.batch_id.clone());
             }
-            // Nothing due: sleep in short steps, to notice stop and new batches.
-            let wait = next.map(|t| until(&t)).unwrap_or(Duration::from_secs(2));
-            sleep_unless_stopped(wait.min(Duration::from_secs(2)), &opts.stop);
             continue;
-        };
-        if upload_batch(store, cfg, actor, target, &due, &opts.live, on_event)? {
-            finished.push(due.batch_id.clone());
         }
+        // Nothing to claim now: batches waiting for their next try, and
+        // batches another sender holds (theirs to send: said once).
+        let mut waiting = Vec::new();
+        for r in store.outbox()? {
+            if r.state != "queued" || only.as_ref().is_some_and(|b| *b != r.batch_id) {
+                continue;
+            }
+            match store.upload_lease(&r.batch_id, &sender.id)? {
+                Some((owner, until)) => {
+                    if told.insert(r.batch_id.clone()) {
+                        on_event(UploadEvent::HeldElsewhere {
+                            batch_id: r.batch_id.clone(),
+                            owner,
+                            until,
+                        });
+                    }
+                }
+                None => waiting.push(r),
+            }
+        }
+        let next = waiting.iter().map(|r| r.next_attempt_at.clone()).min();
+        if next.is_none() && !opts.watch {
+            break;
+        }
+        // Nothing due: sleep in short steps, to notice stop and new batches.
+        let wait = next.map(|t| until(&t)).unwrap_or(Duration::from_secs(2));
+        sleep_unless_stopped(wait.min(Duration::from_secs(2)), &opts.stop);
     }
     Ok(finished)
 }
@@ -171,12 +219,6 @@ fn until(rfc3339: &str) -> Duration {
         .unwrap_or_default()
 }
 
-fn later(d: Duration) -> String {
-    let t = time::OffsetDateTime::now_utc() + d;
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| crate::now_rfc3339())
-}
-
 fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) {
     let end = Instant::now() + d;
     while Instant::now() < end && !stop.load(Ordering::Relaxed) {
@@ -184,17 +226,25 @@ fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) {
     }
 }
 
-/// One try at a batch; true when it is done.
+/// This run as a sender: its claim owner name and how long a claim lasts.
+struct Sender {
+    id: String,
+    lease: Duration,
+}
+
+/// One try at a batch this sender has claimed; true when it is done.
+#[allow(clippy::too_many_arguments)]
 fn upload_batch(
     store: &mut Store,
     cfg: &Config,
     actor: &Actor,
     target: &mut dyn Target,
     row: &OutboxRow,
+    sender: &Sender,
     live: &Option<ProgressSink>,
     on_event: &mut dyn FnMut(UploadEvent),
 ) -> Result<bool, UploadWorkError> {
-    match deliver_batch(store, cfg, target, &row.batch_id, live, on_event) {
+    match deliver_batch(store, cfg, target, &row.batch_id, sender, live, on_event) {
         Ok(done) => {
             // Said once the outbox says so: whoever hears it and looks finds
             // the batch done.
@@ -213,7 +263,7 @@ fn upload_batch(
             let (state, why) = match &e {
                 UploadError::Transient { retry_after, .. } if attempt < cfg.upload.max_attempts => {
                     let wait = backoff(&cfg.upload, attempt, *retry_after);
-                    store.upload_failed(&row.batch_id, &later(wait), &why)?;
+                    store.upload_failed(&row.batch_id, &crate::rfc3339_after(wait), &why)?;
                     on_event(UploadEvent::Retrying {
                         batch_id: row.batch_id.clone(),
                         attempt,
@@ -240,6 +290,16 @@ fn upload_batch(
             });
             Ok(false)
         }
+        Err(UploadWorkError::LostClaim { batch_id, .. }) => {
+            // Another sender has it now; it carries on from the records
+            // already acknowledged.
+            on_event(UploadEvent::HeldElsewhere {
+                batch_id,
+                owner: "another sender".into(),
+                until: String::new(),
+            });
+            Ok(false)
+        }
         Err(other) => Err(other),
     }
 }
@@ -252,6 +312,7 @@ fn deliver_batch(
     cfg: &Config,
     target: &mut dyn Target,
     batch_id: &str,
+    sender: &Sender,
     live: &Option<ProgressSink>,
     on_event: &mut dyn FnMut(UploadEvent),
 ) -> Result<UploadEvent, UploadWorkError> {
@@ -294,6 +355,11 @@ fn deliver_batch(
             .iter()
             .all(|d| delivered.get(&d.id) == Some(&d.sha256));
         let before = sent.load(Ordering::Relaxed);
+        if !done && !store.renew_upload_lease(batch_id, &sender.id, sender.lease)? {
+            return Err(UploadWorkError::LostClaim {
+                batch_id: batch_id.into(),
+            });
+        }
         if !done {
             let (counter, live) = (sent.clone(), live.clone());
             let sink: ProgressSink = Arc::new(move |n| {
