@@ -207,7 +207,7 @@ mod tests {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 6);
+        assert_eq!(v, 7);
         assert_eq!(s.check().unwrap(), 0);
     }
 
