@@ -26,9 +26,12 @@
 //       reset-after   the engine processes (commits) the bundle, then the connection is reset
 //       stall-after   the engine commits; no answer is ever sent (the client times out)
 //       status        answer `status` with an OperationOutcome, without processing
+//       pass          no fault (lets N POSTs through, to place a later fault)
 //   POST /_control  {"clear": true}      drops queued faults
 //   GET  /_control/counts                {"List": n, "DocumentReference": n, "Binary": n, ...}
-//   GET  /_control/log                   one line per transaction POST: fault applied, status sent
+//   GET  /_control/log                   one object per transaction POST: the fault applied, the status
+//                                        sent ("reset", "stalled" or a number), and the engine's entry
+//                                        statuses (["201", "200", ...]) when it processed the bundle
 //
 // Validation failures are answered with the engine's OperationOutcome and
 // the status the engine gives it (400 for structure/invalid issues).
@@ -306,7 +309,7 @@ async function handleFhir(req, res, url) {
   let fault;
   if (isTransactionPost) {
     fault = takeFault();
-    const entry = { fault: fault ? fault.fault : null, status: null, bytes: raw.length };
+    const entry = { fault: fault && fault.fault !== 'pass' ? fault.fault : null, status: null, bytes: raw.length, entries: null };
     postLog.push(entry);
     if (fault?.fault === 'reset-before') {
       entry.status = 'reset';
@@ -345,6 +348,11 @@ async function handleFhir(req, res, url) {
 
   if (isTransactionPost) {
     const entry = postLog.at(-1);
+    if (resource?.resourceType === 'Bundle') {
+      entry.entries = (resource.entry ?? []).map((e) => e?.response?.status ?? null);
+    } else {
+      entry.outcome = outcome;
+    }
     if (fault?.fault === 'reset-after') {
       entry.status = 'reset';
       req.socket.resetAndDestroy();
@@ -398,7 +406,7 @@ async function handleControl(req, res, url) {
       send(res, 200, { ok: true }, 'application/json');
       return;
     }
-    const kinds = ['reset-before', 'reset-after', 'stall-after', 'status'];
+    const kinds = ['reset-before', 'reset-after', 'stall-after', 'status', 'pass'];
     if (!kinds.includes(cmd.fault)) {
       send(res, 400, { error: `fault must be one of ${kinds.join(', ')}` }, 'application/json');
       return;

@@ -1,0 +1,454 @@
+//! Issue 13 acceptance: Folio's ITI-65 Bundles against a real FHIR engine
+//! (Medplum's FHIR router with validation on, tests/fhir_engine): each record
+//! is stored exactly once (one List per record, one DocumentReference and one
+//! Binary per document) however often it is sent, after timeouts, resets and a
+//! killed station; the Binaries hold the exact PDFs; a PDF over the engine's
+//! 1 MiB base64Binary limit parks the batch with a message that says why.
+
+mod common;
+#[path = "common/fhir_engine.rs"]
+mod fhir_engine;
+
+use common::*;
+use fhir_engine::{Counts, EngineFault, FhirEngine, Post};
+use folio::batch::manifest::Manifest;
+use folio::synth::{self, StackSpec};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+/// Medplum's default limit for a base64Binary, decoded bytes.
+const ENGINE_LIMIT: u64 = 1_048_576;
+
+fn config(timeout_secs: u64) -> String {
+    format!(
+        "[upload]\nretry_base_ms = 20\nretry_max_ms = 300\nmax_attempts = 6\ntimeout_secs = {timeout_secs}\n"
+    )
+}
+
+/// A seed from `from` on whose stack every one of `records` records has two
+/// or three documents (the planner gives one to three).
+fn seed_with_several_documents(records: usize, from: u64) -> StackSpec {
+    (from..from + 500)
+        .map(|seed| StackSpec {
+            seed,
+            records,
+            dpi: 150,
+            duplex: false,
+            ..Default::default()
+        })
+        .find(|spec| {
+            let (_, truth) = synth::plan(spec);
+            truth.records.iter().all(|r| r.documents.len() >= 2)
+                && truth.records.iter().any(|r| r.documents.len() == 3)
+        })
+        .expect("a seed with several documents per record")
+}
+
+/// A station with `spec`'s stack imported and approved as it is.
+fn approved_station(spec: &StackSpec, timeout_secs: u64) -> (Station, String) {
+    let st = Station::new();
+    std::fs::create_dir_all(st.data_dir()).unwrap();
+    std::fs::write(st.data_dir().join("config.toml"), config(timeout_secs)).unwrap();
+    let stack = st.dir.path().join("stack");
+    write_stack(spec, &stack, "pgm");
+    let batch = st.import(&[], &[&stack])["batch_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    st.ok(&["approve", &batch, "--accept-flags", "--reason", "test stack"]);
+    (st, batch)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn outbox_state(st: &Station, batch: &str) -> String {
+    st.json(&["upload", "--list", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["batch_id"] == batch)
+        .map(|r| r["state"].as_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+fn upload(st: &Station, engine: &FhirEngine) -> Output {
+    st.run(&["upload", "--fhir", &engine.base])
+}
+
+fn upload_ok(st: &Station, engine: &FhirEngine) {
+    let out = upload(st, engine);
+    assert!(
+        out.status.success(),
+        "folio upload failed ({:?}):\n{}\nengine posts: {:?}\nengine stderr: {}",
+        out.status.code(),
+        stderr(&out),
+        engine.posts(),
+        engine.stderr()
+    );
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    folio::store::sha256_hex(bytes)
+}
+
+fn documents(m: &Manifest) -> usize {
+    m.records.iter().map(|r| r.documents.len()).sum()
+}
+
+/// What exactly-once means for these manifests (all sent to one engine).
+fn expected(ms: &[&Manifest]) -> Counts {
+    let docs: usize = ms.iter().map(|m| documents(m)).sum();
+    Counts {
+        lists: ms.iter().map(|m| m.records.len() as u64).sum(),
+        document_references: docs as u64,
+        binaries: docs as u64,
+    }
+}
+
+/// The engine holds every document of `m` once, as the exact PDF in `pdfs`,
+/// and one List per record that lists exactly the record's documents.
+fn assert_stored_once(engine: &FhirEngine, m: &Manifest, pdfs: &Path) {
+    let mut dr_ids: BTreeMap<String, String> = BTreeMap::new();
+    for d in m.records.iter().flat_map(|r| &r.documents) {
+        let found = engine.search(
+            "DocumentReference",
+            &format!("identifier=urn:ietf:rfc:3986|urn:uuid:{}", d.id),
+        );
+        let entries = found["entry"].as_array().cloned().unwrap_or_default();
+        assert_eq!(
+            entries.len(),
+            1,
+            "document {} found {} times by identifier",
+            d.id,
+            entries.len()
+        );
+        let dr = &entries[0]["resource"];
+        assert_eq!(
+            dr["masterIdentifier"]["value"],
+            format!("urn:uuid:{}", d.id).as_str()
+        );
+        let att = &dr["content"][0]["attachment"];
+        assert!(att.get("data").is_none(), "no attachment.data");
+        let url = att["url"].as_str().expect("attachment.url");
+        assert!(
+            url.starts_with("Binary/") || url.contains("/Binary/"),
+            "attachment.url rewritten to the stored Binary: {url}"
+        );
+        let stored = engine.read_binary(url);
+        let local = std::fs::read(pdfs.join(&d.pdf.path)).expect("exported PDF");
+        assert_eq!(sha256(&local), d.pdf.sha256, "exported PDF is the manifest's");
+        assert_eq!(
+            sha256(&stored),
+            d.pdf.sha256,
+            "Binary of document {} holds the exact PDF",
+            d.id
+        );
+        assert_eq!(att["size"].as_u64(), Some(d.pdf.bytes));
+        dr_ids.insert(
+            format!("DocumentReference/{}", dr["id"].as_str().expect("id")),
+            d.id.clone(),
+        );
+    }
+    // One List per record, listing exactly its documents.
+    let lists = engine.search_resources("List", "");
+    let mut lists_by_record: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &m.records {
+        let want: BTreeSet<String> = r.documents.iter().map(|d| d.id.clone()).collect();
+        let matching = lists
+            .iter()
+            .filter(|l| {
+                let items: BTreeSet<String> = l["entry"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| e["item"]["reference"].as_str())
+                    .filter_map(|reference| dr_ids.get(reference).cloned())
+                    .collect();
+                items == want
+            })
+            .count();
+        lists_by_record.insert(r.id.clone(), matching);
+    }
+    assert!(
+        lists_by_record.values().all(|n| *n == 1),
+        "Lists per record (want one each): {lists_by_record:?}"
+    );
+}
+
+/// Entries a record's Bundle has: its List, then a DocumentReference and a
+/// Binary per document.
+fn entry_counts(m: &Manifest) -> Vec<usize> {
+    let mut v: Vec<usize> = m.records.iter().map(|r| 1 + 2 * r.documents.len()).collect();
+    v.sort();
+    v
+}
+
+/// The engine processed the Bundle and every entry succeeded.
+fn all_2xx(p: &Post) -> bool {
+    p.entries
+        .as_ref()
+        .is_some_and(|e| !e.is_empty() && e.iter().all(|s| s.starts_with('2')))
+}
+
+fn post_summary(posts: &[Post]) -> Vec<String> {
+    posts
+        .iter()
+        .map(|p| {
+            format!(
+                "{}:{}:{}",
+                p.fault.as_deref().unwrap_or("-"),
+                p.status,
+                p.entries.as_ref().map(|e| e.join(",")).unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+/// Copies a station's data folder into a new station: the same station
+/// restored from a backup taken at that moment.
+fn restored_copy(st: &Station) -> Station {
+    let copy = Station::new();
+    let s = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(st.data_dir())
+        .arg(copy.data_dir())
+        .status()
+        .expect("cp");
+    assert!(s.success(), "copy the data folder");
+    copy
+}
+
+#[test]
+fn a_batch_sent_twice_is_stored_once_with_the_exact_pdfs() {
+    let spec = seed_with_several_documents(3, 1300);
+    let (st, batch) = approved_station(&spec, 10);
+    // The station as a backup taken now would restore it: approved, not sent.
+    let before = restored_copy(&st);
+    let engine = FhirEngine::start();
+    upload_ok(&st, &engine);
+    assert_eq!(outbox_state(&st, &batch), "done");
+    let (m, pdfs) = st.export(&batch);
+    assert!(documents(&m) > m.records.len(), "several documents a record");
+    assert_eq!(engine.counts(), expected(&[&m]));
+    let first = engine.posts();
+    assert_eq!(first.len(), m.records.len(), "{:?}", post_summary(&first));
+    assert!(
+        first.iter().all(|p| p.status == "200" && all_2xx(p)),
+        "{:?}",
+        post_summary(&first)
+    );
+    assert_stored_once(&engine, &m, &pdfs);
+
+    // The restored station sends the same documents again: the engine finds
+    // every resource by its condition and creates nothing.
+    upload_ok(&before, &engine);
+    assert_eq!(outbox_state(&before, &batch), "done");
+    let again = engine.posts();
+    assert_eq!(
+        again.len(),
+        2 * m.records.len(),
+        "{:?}",
+        post_summary(&again)
+    );
+    let mut sizes: Vec<usize> = again[first.len()..]
+        .iter()
+        .map(|p| p.entries.as_ref().map_or(0, Vec::len))
+        .collect();
+    sizes.sort();
+    assert_eq!(sizes, entry_counts(&m), "{:?}", post_summary(&again));
+    for p in &again[first.len()..] {
+        let e = p.entries.as_ref().expect("a transaction-response");
+        assert!(
+            e.iter().all(|s| s == "200"),
+            "re-sent: every entry found, none created: {:?}",
+            post_summary(&again)
+        );
+    }
+    assert_eq!(engine.counts(), expected(&[&m]));
+    assert_stored_once(&engine, &m, &pdfs);
+    // The station that sent first has nothing more to send.
+    upload_ok(&st, &engine);
+    assert_eq!(engine.posts().len(), again.len());
+}
+
+#[test]
+fn after_a_timeout_a_reset_before_and_a_reset_after_each_record_is_stored_once() {
+    let spec = seed_with_several_documents(3, 1400);
+    let (st, batch) = approved_station(&spec, 2);
+    let engine = FhirEngine::start();
+    // First record: the engine commits, the answer never comes (Folio times
+    // out after 2 s). Second: reset before the engine sees it. Third: the
+    // engine commits, then the connection is reset. Each retry goes through.
+    engine.fault(EngineFault::StallAfter, 1);
+    engine.fault(EngineFault::Pass, 1);
+    engine.fault(EngineFault::ResetBefore, 1);
+    engine.fault(EngineFault::Pass, 1);
+    engine.fault(EngineFault::ResetAfter, 1);
+    upload_ok(&st, &engine);
+    assert_eq!(outbox_state(&st, &batch), "done");
+    let (m, pdfs) = st.export(&batch);
+    let posts = engine.posts();
+    let faults: Vec<Option<&str>> = posts.iter().map(|p| p.fault.as_deref()).collect();
+    assert_eq!(
+        faults,
+        [
+            Some("stall-after"),
+            None,
+            Some("reset-before"),
+            None,
+            Some("reset-after"),
+            None
+        ],
+        "{:?}",
+        post_summary(&posts)
+    );
+    let statuses = |i: usize| posts[i].entries.clone().unwrap_or_default();
+    // Committed before the fault: the retry finds everything.
+    for i in [1, 5] {
+        assert!(
+            statuses(i).iter().all(|s| s == "200"),
+            "{:?}",
+            post_summary(&posts)
+        );
+    }
+    // Never seen before the fault: the retry stores it.
+    assert!(all_2xx(&posts[3]), "{:?}", post_summary(&posts));
+    assert_eq!(engine.counts(), expected(&[&m]));
+    assert_stored_once(&engine, &m, &pdfs);
+}
+
+#[test]
+fn a_station_killed_after_the_engine_committed_sends_again_and_stores_once() {
+    let spec = seed_with_several_documents(2, 1500);
+    let (st, batch) = approved_station(&spec, 30);
+    let engine = FhirEngine::start();
+    engine.fault(EngineFault::StallAfter, 1);
+    let mut child = st
+        .cmd()
+        .args(["upload", "--fhir", &engine.base])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !engine.posts().iter().any(|p| p.status == "stalled") {
+        assert!(
+            Instant::now() < deadline,
+            "the engine committed the first record"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "folio upload still waiting for the answer"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // kill -9 while it waits for the answer.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(engine.counts().lists, 1, "one record committed");
+    upload_ok(&st, &engine);
+    assert_eq!(outbox_state(&st, &batch), "done");
+    let (m, pdfs) = st.export(&batch);
+    let posts = engine.posts();
+    assert_eq!(
+        engine.counts(),
+        expected(&[&m]),
+        "{:?}",
+        post_summary(&posts)
+    );
+    assert_stored_once(&engine, &m, &pdfs);
+}
+
+/// A stack of one record whose single document exceeds the engine's limit:
+/// dense noise at 300 dpi does not compress.
+fn big_document_station() -> (Station, String) {
+    let spec = StackSpec {
+        seed: 77,
+        records: 1,
+        dpi: 300,
+        duplex: false,
+        noise_sigma: 40.0,
+        ..Default::default()
+    };
+    approved_station(&spec, 10)
+}
+
+#[test]
+fn a_pdf_over_the_engines_limit_parks_the_batch_with_the_reason_and_what_to_do() {
+    let (st, batch) = big_document_station();
+    let (m, _) = st.export(&batch);
+    let big: Vec<_> = m
+        .records
+        .iter()
+        .flat_map(|r| &r.documents)
+        .filter(|d| d.pdf.bytes > ENGINE_LIMIT)
+        .collect();
+    assert!(
+        !big.is_empty(),
+        "the stack has a PDF over 1 MiB: {:?}",
+        m.records
+            .iter()
+            .flat_map(|r| &r.documents)
+            .map(|d| d.pdf.bytes)
+            .collect::<Vec<_>>()
+    );
+    let engine = FhirEngine::start();
+    let started = Instant::now();
+    let out = upload(&st, &engine);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(5), "parked: {err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "not retried for ever"
+    );
+    assert_eq!(outbox_state(&st, &batch), "parked");
+    let posts = engine.posts();
+    assert!(!posts.is_empty(), "the engine saw the Bundle");
+    assert!(
+        posts.iter().all(|p| p.status == "400"),
+        "{:?}",
+        post_summary(&posts)
+    );
+    assert_eq!(posts.len(), 1, "a refusal is not retried");
+    let words = posts[0].outcome.as_ref().map(|o| o.to_string()).unwrap_or_default();
+    assert!(
+        words.contains("base64Binary exceeds 1048576 bytes"),
+        "the engine's refusal: {words}"
+    );
+    assert_eq!(
+        engine.counts(),
+        Counts {
+            lists: 0,
+            document_references: 0,
+            binaries: 0
+        },
+        "nothing of the record stored"
+    );
+    // The message names the document and its size, carries the server's words
+    // and says what to do.
+    let d = big[0];
+    assert!(err.contains(&d.id), "names the document {}: {err}", d.id);
+    let mib = format!("{:.1} MiB", d.pdf.bytes as f64 / 1_048_576.0);
+    let mb = format!("{:.1} MB", d.pdf.bytes as f64 / 1e6);
+    assert!(
+        err.contains(&d.pdf.bytes.to_string()) || err.contains(&mib) || err.contains(&mb),
+        "names the size ({} bytes): {err}",
+        d.pdf.bytes
+    );
+    assert!(
+        err.contains("base64Binary exceeds 1048576 bytes"),
+        "carries the server's words: {err}"
+    );
+    let lower = err.to_lowercase();
+    assert!(
+        ["split", "rescan", "resolution", "raise", "limit"]
+            .iter()
+            .any(|w| lower.contains(w)),
+        "says what to do: {err}"
+    );
+    let _: Value = engine.get("metadata");
+}
