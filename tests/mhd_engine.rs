@@ -58,7 +58,13 @@ fn approved_station(spec: &StackSpec, timeout_secs: u64) -> (Station, String) {
         .as_str()
         .unwrap()
         .to_string();
-    st.ok(&["approve", &batch, "--accept-flags", "--reason", "test stack"]);
+    st.ok(&[
+        "approve",
+        &batch,
+        "--accept-flags",
+        "--reason",
+        "test stack",
+    ]);
     (st, batch)
 }
 
@@ -141,7 +147,11 @@ fn assert_stored_once(engine: &FhirEngine, m: &Manifest, pdfs: &Path) {
         );
         let stored = engine.read_binary(url);
         let local = std::fs::read(pdfs.join(&d.pdf.path)).expect("exported PDF");
-        assert_eq!(sha256(&local), d.pdf.sha256, "exported PDF is the manifest's");
+        assert_eq!(
+            sha256(&local),
+            d.pdf.sha256,
+            "exported PDF is the manifest's"
+        );
         assert_eq!(
             sha256(&stored),
             d.pdf.sha256,
@@ -183,7 +193,11 @@ fn assert_stored_once(engine: &FhirEngine, m: &Manifest, pdfs: &Path) {
 /// Entries a record's Bundle has: its List, then a DocumentReference and a
 /// Binary per document.
 fn entry_counts(m: &Manifest) -> Vec<usize> {
-    let mut v: Vec<usize> = m.records.iter().map(|r| 1 + 2 * r.documents.len()).collect();
+    let mut v: Vec<usize> = m
+        .records
+        .iter()
+        .map(|r| 1 + 2 * r.documents.len())
+        .collect();
     v.sort();
     v
 }
@@ -233,7 +247,10 @@ fn a_batch_sent_twice_is_stored_once_with_the_exact_pdfs() {
     upload_ok(&st, &engine);
     assert_eq!(outbox_state(&st, &batch), "done");
     let (m, pdfs) = st.export(&batch);
-    assert!(documents(&m) > m.records.len(), "several documents a record");
+    assert!(
+        documents(&m) > m.records.len(),
+        "several documents a record"
+    );
     assert_eq!(engine.counts(), expected(&[&m]));
     let first = engine.posts();
     assert_eq!(first.len(), m.records.len(), "{:?}", post_summary(&first));
@@ -414,7 +431,11 @@ fn a_pdf_over_the_engines_limit_parks_the_batch_with_the_reason_and_what_to_do()
         post_summary(&posts)
     );
     assert_eq!(posts.len(), 1, "a refusal is not retried");
-    let words = posts[0].outcome.as_ref().map(|o| o.to_string()).unwrap_or_default();
+    let words = posts[0]
+        .outcome
+        .as_ref()
+        .map(|o| o.to_string())
+        .unwrap_or_default();
     assert!(
         words.contains("base64Binary exceeds 1048576 bytes"),
         "the engine's refusal: {words}"

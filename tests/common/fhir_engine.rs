@@ -16,7 +16,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-const SETUP: &str = "run `bash installer/setup.sh` (it installs Node and the engine's npm packages)";
+const SETUP: &str =
+    "run `bash installer/setup.sh` (it installs Node and the engine's npm packages)";
 
 /// What the engine's front does to the next transaction POSTs.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -169,7 +170,8 @@ impl FhirEngine {
         let r = self
             .http
             .post(format!("{}/_control", self.root))
-            .json(&body)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string())
             .send()
             .expect("engine control");
         assert!(r.status().is_success(), "engine refused fault {body}");
@@ -182,7 +184,8 @@ impl FhirEngine {
             .send()
             .expect("engine control");
         assert!(r.status().is_success(), "engine control {what}");
-        r.json().expect("engine control json")
+        serde_json::from_slice(&r.bytes().expect("engine control body"))
+            .expect("engine control json")
     }
 
     /// How many Lists, DocumentReferences and Binaries the engine holds.
@@ -231,7 +234,8 @@ impl FhirEngine {
             .send()
             .expect("engine GET");
         let status = r.status();
-        let body: Value = r.json().expect("engine answers JSON");
+        let body: Value =
+            serde_json::from_slice(&r.bytes().expect("engine body")).expect("engine answers JSON");
         assert!(status.is_success(), "GET {url}: {status} {body}");
         body
     }
