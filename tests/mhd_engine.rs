@@ -10,7 +10,7 @@ mod common;
 mod fhir_engine;
 
 use common::*;
-use fhir_engine::{Counts, EngineFault, FhirEngine, Post};
+use fhir_engine::{Counts, EngineFault, FaultOn, FhirEngine, Post};
 use folio::batch::manifest::Manifest;
 use folio::synth::{self, StackSpec};
 use serde_json::Value;
@@ -22,9 +22,12 @@ use std::time::{Duration, Instant};
 /// Medplum's default limit for a base64Binary, decoded bytes.
 const ENGINE_LIMIT: u64 = 1_048_576;
 
+/// The station's settings: quick retries, `timeout_secs`, and Binaries sent
+/// by `PUT Binary/<id>` before the transaction (Medplum cannot search
+/// Binaries, so it cannot evaluate a conditional create of one).
 fn config(timeout_secs: u64) -> String {
     format!(
-        "[upload]\nretry_base_ms = 20\nretry_max_ms = 300\nmax_attempts = 6\ntimeout_secs = {timeout_secs}\n"
+        "[upload]\nretry_base_ms = 20\nretry_max_ms = 300\nmax_attempts = 6\ntimeout_secs = {timeout_secs}\n\n[upload.mhd]\nbinaries = \"separate\"\n"
     )
 }
 
@@ -93,7 +96,7 @@ fn upload_ok(st: &Station, engine: &FhirEngine) {
         "folio upload failed ({:?}):\n{}\nengine posts: {:?}\nengine stderr: {}",
         out.status.code(),
         stderr(&out),
-        engine.posts(),
+        post_summary(&engine.posts()),
         engine.stderr()
     );
 }
@@ -190,14 +193,10 @@ fn assert_stored_once(engine: &FhirEngine, m: &Manifest, pdfs: &Path) {
     );
 }
 
-/// Entries a record's Bundle has: its List, then a DocumentReference and a
-/// Binary per document.
+/// Entries a record's Bundle has: its List, then a DocumentReference per
+/// document (the Binaries go first, on their own).
 fn entry_counts(m: &Manifest) -> Vec<usize> {
-    let mut v: Vec<usize> = m
-        .records
-        .iter()
-        .map(|r| 1 + 2 * r.documents.len())
-        .collect();
+    let mut v: Vec<usize> = m.records.iter().map(|r| 1 + r.documents.len()).collect();
     v.sort();
     v
 }
@@ -214,7 +213,9 @@ fn post_summary(posts: &[Post]) -> Vec<String> {
         .iter()
         .map(|p| {
             format!(
-                "{}:{}:{}",
+                "{} /{} {}:{}:{}",
+                p.method,
+                p.path,
                 p.fault.as_deref().unwrap_or("-"),
                 p.status,
                 p.entries.as_ref().map(|e| e.join(",")).unwrap_or_default()
@@ -252,7 +253,7 @@ fn a_batch_sent_twice_is_stored_once_with_the_exact_pdfs() {
         "several documents a record"
     );
     assert_eq!(engine.counts(), expected(&[&m]));
-    let first = engine.posts();
+    let first = engine.transactions();
     assert_eq!(first.len(), m.records.len(), "{:?}", post_summary(&first));
     assert!(
         first.iter().all(|p| p.status == "200" && all_2xx(p)),
@@ -263,9 +264,18 @@ fn a_batch_sent_twice_is_stored_once_with_the_exact_pdfs() {
 
     // The restored station sends the same documents again: the engine finds
     // every resource by its condition and creates nothing.
+    let binary_writes = engine.posts().len() - first.len();
+    assert_eq!(binary_writes, documents(&m), "one Binary PUT a document");
     upload_ok(&before, &engine);
     assert_eq!(outbox_state(&before, &batch), "done");
-    let again = engine.posts();
+    let writes = engine.posts().len();
+    assert_eq!(
+        writes - binary_writes,
+        2 * m.records.len(),
+        "the re-send PUTs no Binary (the DocumentReference is found): {:?}",
+        post_summary(&engine.posts())
+    );
+    let again = engine.transactions();
     assert_eq!(
         again.len(),
         2 * m.records.len(),
@@ -290,7 +300,7 @@ fn a_batch_sent_twice_is_stored_once_with_the_exact_pdfs() {
     assert_stored_once(&engine, &m, &pdfs);
     // The station that sent first has nothing more to send.
     upload_ok(&st, &engine);
-    assert_eq!(engine.posts().len(), again.len());
+    assert_eq!(engine.posts().len(), writes);
 }
 
 #[test]
@@ -301,6 +311,8 @@ fn after_a_timeout_a_reset_before_and_a_reset_after_each_record_is_stored_once()
     // First record: the engine commits, the answer never comes (Folio times
     // out after 2 s). Second: reset before the engine sees it. Third: the
     // engine commits, then the connection is reset. Each retry goes through.
+    // And the first Binary PUT is stored, then its connection reset.
+    engine.fault_on(FaultOn::Binary, EngineFault::ResetAfter, 1);
     engine.fault(EngineFault::StallAfter, 1);
     engine.fault(EngineFault::Pass, 1);
     engine.fault(EngineFault::ResetBefore, 1);
@@ -309,7 +321,26 @@ fn after_a_timeout_a_reset_before_and_a_reset_after_each_record_is_stored_once()
     upload_ok(&st, &engine);
     assert_eq!(outbox_state(&st, &batch), "done");
     let (m, pdfs) = st.export(&batch);
-    let posts = engine.posts();
+    let all = engine.posts();
+    // The Binary whose answer was lost was PUT again, to the same id.
+    let binaries: Vec<&Post> = all
+        .iter()
+        .filter(|p| p.kind.as_deref() == Some("binary"))
+        .collect();
+    assert_eq!(
+        binaries[0].fault.as_deref(),
+        Some("reset-after"),
+        "{:?}",
+        post_summary(&all)
+    );
+    assert!(
+        binaries[1..]
+            .iter()
+            .any(|p| p.path == binaries[0].path && p.status == "200"),
+        "{:?}",
+        post_summary(&all)
+    );
+    let posts = engine.transactions();
     let faults: Vec<Option<&str>> = posts.iter().map(|p| p.fault.as_deref()).collect();
     assert_eq!(
         faults,
@@ -352,7 +383,7 @@ fn a_station_killed_after_the_engine_committed_sends_again_and_stores_once() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !engine.posts().iter().any(|p| p.status == "stalled") {
+    while !engine.transactions().iter().any(|p| p.status == "stalled") {
         assert!(
             Instant::now() < deadline,
             "the engine committed the first record"
@@ -424,14 +455,14 @@ fn a_pdf_over_the_engines_limit_parks_the_batch_with_the_reason_and_what_to_do()
     );
     assert_eq!(outbox_state(&st, &batch), "parked");
     let posts = engine.posts();
-    assert!(!posts.is_empty(), "the engine saw the Bundle");
-    assert!(
-        posts.iter().all(|p| p.status == "400"),
-        "{:?}",
+    let refused: Vec<&Post> = posts.iter().filter(|p| p.status == "400").collect();
+    assert_eq!(
+        refused.len(),
+        1,
+        "one refusal, not retried: {:?}",
         post_summary(&posts)
     );
-    assert_eq!(posts.len(), 1, "a refusal is not retried");
-    let words = posts[0]
+    let words = refused[0]
         .outcome
         .as_ref()
         .map(|o| o.to_string())
@@ -440,14 +471,21 @@ fn a_pdf_over_the_engines_limit_parks_the_batch_with_the_reason_and_what_to_do()
         words.contains("base64Binary exceeds 1048576 bytes"),
         "the engine's refusal: {words}"
     );
+    assert!(
+        posts.iter().all(|p| p.status == "400" || p.status == "200"),
+        "{:?}",
+        post_summary(&posts)
+    );
+    let c = engine.counts();
     assert_eq!(
-        engine.counts(),
-        Counts {
-            lists: 0,
-            document_references: 0,
-            binaries: 0
-        },
-        "nothing of the record stored"
+        (c.lists, c.document_references),
+        (0, 0),
+        "nothing of the record listed: {:?}",
+        post_summary(&posts)
+    );
+    assert!(
+        c.binaries < documents(&m) as u64,
+        "the big PDF is not stored"
     );
     // The message names the document and its size, carries the server's words
     // and says what to do.
@@ -471,5 +509,66 @@ fn a_pdf_over_the_engines_limit_parks_the_batch_with_the_reason_and_what_to_do()
             .any(|w| lower.contains(w)),
         "says what to do: {err}"
     );
-    let _: Value = engine.get("metadata");
+    assert!(
+        err.contains(&format!("folio upload --batch {batch}")),
+        "says how to queue it again: {err}"
+    );
+
+    // Done as it says: a store that accepts the size (Medplum's limit counts
+    // decoded bytes: the PDF's size is enough) takes the batch queued again.
+    drop(engine);
+    let limit = d.pdf.bytes.to_string();
+    let engine = FhirEngine::start_with(&["--base64-max-bytes", &limit]);
+    let meta: Value = engine.get("metadata");
+    assert_eq!(meta["fhirVersion"], "4.0.1");
+    st.ok(&["upload", "--batch", &batch, "--fhir", &engine.base]);
+    assert_eq!(outbox_state(&st, &batch), "done");
+    let (m, pdfs) = st.export(&batch);
+    assert_eq!(engine.counts(), expected(&[&m]));
+    assert_stored_once(&engine, &m, &pdfs);
+}
+
+#[test]
+fn binaries_in_the_bundle_are_refused_by_an_engine_that_cannot_search_them_and_folio_says_what_to_set()
+ {
+    // Medplum has no search parameters on Binary, so it cannot evaluate the
+    // Binary entries' `ifNoneExist: _tag=...`: it refuses the whole Bundle.
+    let spec = seed_with_several_documents(1, 1600);
+    let (st, batch) = approved_station(&spec, 10);
+    std::fs::write(
+        st.data_dir().join("config.toml"),
+        config(10).replace("separate", "in_bundle"),
+    )
+    .unwrap();
+    let engine = FhirEngine::start();
+    let out = upload(&st, &engine);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(5), "parked: {err}");
+    assert_eq!(outbox_state(&st, &batch), "parked");
+    let posts = engine.transactions();
+    assert_eq!(posts.len(), 1, "{:?}", post_summary(&posts));
+    assert_eq!(posts[0].status, "400");
+    let words = posts[0]
+        .outcome
+        .as_ref()
+        .map(|o| o.to_string())
+        .unwrap_or_default();
+    assert!(
+        words.contains("Cannot search on Binary resource type"),
+        "{words}"
+    );
+    assert_eq!(
+        engine.counts(),
+        Counts {
+            lists: 0,
+            document_references: 0,
+            binaries: 0
+        },
+        "the transaction is all or nothing"
+    );
+    assert!(
+        err.contains("Cannot search on Binary resource type"),
+        "{err}"
+    );
+    assert!(err.contains("binaries = \"separate\""), "{err}");
 }

@@ -34,6 +34,15 @@ pub enum EngineFault {
     Pass,
 }
 
+/// Which requests a fault is for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FaultOn {
+    /// Transaction POSTs to the base.
+    Transaction,
+    /// Binary writes (`PUT Binary/<id>`, `POST Binary`).
+    Binary,
+}
+
 /// How many resources of each kind the engine holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Counts {
@@ -42,9 +51,14 @@ pub struct Counts {
     pub binaries: u64,
 }
 
-/// One transaction POST as the engine's front saw it.
+/// One write request (not a GET) as the engine's front saw it.
 #[derive(Debug, Clone)]
 pub struct Post {
+    pub method: String,
+    /// The path after the base: "" for a transaction, `Binary/<id>`, ...
+    pub path: String,
+    /// "transaction", "binary", or None for other writes.
+    pub kind: Option<String>,
     /// The fault applied ("reset-before", "stall-after", ...), if any.
     pub fault: Option<String>,
     /// The status sent: a number, or "reset" / "stalled".
@@ -160,13 +174,22 @@ impl FhirEngine {
 
     /// Queues `fault` for the next `count` transaction POSTs.
     pub fn fault(&self, fault: EngineFault, count: u32) {
-        let body = match fault {
+        self.fault_on(FaultOn::Transaction, fault, count)
+    }
+
+    /// Queues `fault` for the next `count` requests of a kind.
+    pub fn fault_on(&self, on: FaultOn, fault: EngineFault, count: u32) {
+        let mut body = match fault {
             EngineFault::ResetBefore => json!({"fault": "reset-before", "count": count}),
             EngineFault::ResetAfter => json!({"fault": "reset-after", "count": count}),
             EngineFault::StallAfter => json!({"fault": "stall-after", "count": count}),
             EngineFault::Status(s) => json!({"fault": "status", "status": s, "count": count}),
             EngineFault::Pass => json!({"fault": "pass", "count": count}),
         };
+        body["on"] = json!(match on {
+            FaultOn::Transaction => "transaction",
+            FaultOn::Binary => "binary",
+        });
         let r = self
             .http
             .post(format!("{}/_control", self.root))
@@ -198,13 +221,24 @@ impl FhirEngine {
         }
     }
 
-    /// Every transaction POST so far, in order of arrival.
+    /// The transaction POSTs so far, in order of arrival.
+    pub fn transactions(&self) -> Vec<Post> {
+        self.posts()
+            .into_iter()
+            .filter(|p| p.kind.as_deref() == Some("transaction"))
+            .collect()
+    }
+
+    /// Every write request so far, in order of arrival.
     pub fn posts(&self) -> Vec<Post> {
         self.control("log")
             .as_array()
             .expect("log is an array")
             .iter()
             .map(|p| Post {
+                method: p["method"].as_str().unwrap_or_default().to_string(),
+                path: p["path"].as_str().unwrap_or_default().to_string(),
+                kind: p["kind"].as_str().map(str::to_string),
                 fault: p["fault"].as_str().map(str::to_string),
                 status: match &p["status"] {
                     Value::String(s) => s.clone(),

@@ -19,9 +19,11 @@
 // most 8 entries when any entry is conditional).
 //
 // Control (for the tests, outside /fhir):
-//   POST /_control  {"fault": "reset-before" | "reset-after" | "stall-after" | "status",
-//                    "count": N (default 1), "status": code (for "status")}
-//     queues a fault for the next N transaction POSTs to /fhir:
+//   POST /_control  {"fault": "reset-before" | "reset-after" | "stall-after" | "status" | "pass",
+//                    "count": N (default 1), "status": code (for "status"),
+//                    "on": "transaction" (default) | "binary"}
+//     queues a fault for the next N transaction POSTs to /fhir (or, with "on": "binary", the next N
+//     Binary writes: PUT /fhir/Binary/<id>, POST /fhir/Binary):
 //       reset-before  read the whole request, then reset the connection (the engine never sees it)
 //       reset-after   the engine processes (commits) the bundle, then the connection is reset
 //       stall-after   the engine commits; no answer is ever sent (the client times out)
@@ -29,9 +31,11 @@
 //       pass          no fault (lets N POSTs through, to place a later fault)
 //   POST /_control  {"clear": true}      drops queued faults
 //   GET  /_control/counts                {"List": n, "DocumentReference": n, "Binary": n, ...}
-//   GET  /_control/log                   one object per transaction POST: the fault applied, the status
-//                                        sent ("reset", "stalled" or a number), and the engine's entry
-//                                        statuses (["201", "200", ...]) when it processed the bundle
+//   GET  /_control/log                   one object per write request (not GETs): method, path (after
+//                                        /fhir/), kind ("transaction", "binary" or null), the fault applied,
+//                                        the status sent ("reset", "stalled" or a number), the engine's
+//                                        entry statuses (["201", "200", ...]) for a transaction-response,
+//                                        and its OperationOutcome when it refused
 //
 // Validation failures are answered with the engine's OperationOutcome and
 // the status the engine gives it (400 for structure/invalid issues).
@@ -210,24 +214,31 @@ const capabilityStatement = () => ({
 
 // ---- faults and bookkeeping --------------------------------------------
 
-/** Faults queued for the next transaction POSTs, in order. */
-const faults = [];
-/** One record per transaction POST. */
+/** Faults queued, in order, for the next transaction POSTs and the next Binary writes. */
+const faults = { transaction: [], binary: [] };
+/** One record per write (transaction POST, Binary PUT/POST, other writes). */
 const postLog = [];
 /** Connections left open by stall-after, destroyed on exit. */
 const sockets = new Set();
 
-function takeFault() {
-  while (faults.length > 0) {
-    const f = faults[0];
+function takeFault(queue) {
+  while (queue.length > 0) {
+    const f = queue[0];
     if (f.count > 0) {
       f.count--;
-      if (f.count === 0) faults.shift();
+      if (f.count === 0) queue.shift();
       return f;
     }
-    faults.shift();
+    queue.shift();
   }
   return undefined;
+}
+
+/** Which fault queue a request draws from, if any. */
+function faultKind(method, path) {
+  if (method === 'POST' && path === '') return 'transaction';
+  if ((method === 'PUT' && /^Binary\/[^/?]+$/.test(path)) || (method === 'POST' && path === 'Binary')) return 'binary';
+  return null;
 }
 
 // ---- HTTP ---------------------------------------------------------------
@@ -305,11 +316,19 @@ async function handleFhir(req, res, url) {
   }
 
   const raw = await readBody(req);
-  const isTransactionPost = method === 'POST' && path === '';
-  let fault;
-  if (isTransactionPost) {
-    fault = takeFault();
-    const entry = { fault: fault && fault.fault !== 'pass' ? fault.fault : null, status: null, bytes: raw.length, entries: null };
+  const kind = faultKind(method, path);
+  const logged = method !== 'GET';
+  const fault = kind ? takeFault(faults[kind]) : undefined;
+  if (logged) {
+    const entry = {
+      method,
+      path,
+      kind,
+      fault: fault && fault.fault !== 'pass' ? fault.fault : null,
+      status: null,
+      bytes: raw.length,
+      entries: null,
+    };
     postLog.push(entry);
     if (fault?.fault === 'reset-before') {
       entry.status = 'reset';
@@ -333,7 +352,7 @@ async function handleFhir(req, res, url) {
       parsed = JSON.parse(raw.toString('utf8'));
     } catch {
       const oo = badRequest('Request body is not valid JSON');
-      if (isTransactionPost) postLog.at(-1).status = 400;
+      if (logged) postLog.at(-1).status = 400;
       send(res, 400, oo);
       return;
     }
@@ -346,11 +365,11 @@ async function handleFhir(req, res, url) {
   const [outcome, resource] = await engine(method, path, url.search, parsed, headers);
   const status = getStatus(outcome);
 
-  if (isTransactionPost) {
+  if (logged) {
     const entry = postLog.at(-1);
     if (resource?.resourceType === 'Bundle') {
       entry.entries = (resource.entry ?? []).map((e) => e?.response?.status ?? null);
-    } else {
+    } else if (status >= 400) {
       entry.outcome = outcome;
     }
     if (fault?.fault === 'reset-after') {
@@ -402,7 +421,8 @@ async function handleControl(req, res, url) {
       return;
     }
     if (cmd.clear) {
-      faults.length = 0;
+      faults.transaction.length = 0;
+      faults.binary.length = 0;
       send(res, 200, { ok: true }, 'application/json');
       return;
     }
@@ -420,8 +440,13 @@ async function handleControl(req, res, url) {
       send(res, 400, { error: 'status needs an HTTP status code' }, 'application/json');
       return;
     }
-    faults.push({ fault: cmd.fault, count, status: cmd.status });
-    send(res, 200, { ok: true, queued: faults.length }, 'application/json');
+    const on = cmd.on ?? 'transaction';
+    if (!(on in faults)) {
+      send(res, 400, { error: 'on must be "transaction" or "binary"' }, 'application/json');
+      return;
+    }
+    faults[on].push({ fault: cmd.fault, count, status: cmd.status });
+    send(res, 200, { ok: true, queued: faults[on].length }, 'application/json');
     return;
   }
   send(res, 404, { error: 'unknown control request' }, 'application/json');
