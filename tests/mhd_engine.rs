@@ -12,7 +12,8 @@ mod fhir_engine;
 use common::*;
 use fhir_engine::{Counts, EngineFault, FaultOn, FhirEngine, Post};
 use folio::batch::manifest::Manifest;
-use folio::synth::{self, StackSpec};
+use folio::batch::protocol;
+use folio::synth::{self, SideKind, StackSpec};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -53,11 +54,49 @@ fn seed_with_several_documents(records: usize, from: u64) -> StackSpec {
 /// A station with `spec`'s stack imported and approved as it is.
 fn approved_station(spec: &StackSpec, timeout_secs: u64) -> (Station, String) {
     let st = Station::new();
-    std::fs::create_dir_all(st.data_dir()).unwrap();
-    std::fs::write(st.data_dir().join("config.toml"), config(timeout_secs)).unwrap();
     let stack = st.dir.path().join("stack");
     write_stack(spec, &stack, "pgm");
-    let batch = st.import(&[], &[&stack])["batch_id"]
+    let batch = import_and_approve(&st, &stack, timeout_secs);
+    (st, batch)
+}
+
+/// A station with one record of `docs` one-page documents.
+fn station_with_documents(docs: usize) -> (Station, String) {
+    let st = Station::new();
+    let stack = st.dir.path().join("stack");
+    std::fs::create_dir_all(&stack).unwrap();
+    let mut sides = vec![SideKind::RecordSheet {
+        code: protocol::record_code("9434765919", None),
+        words: vec!["PATIENT RECORD 9434765919".into()],
+    }];
+    for _ in 0..docs {
+        sides.push(SideKind::DocSheet {
+            code: protocol::document_code("clinical_note"),
+            words: vec!["DOCUMENT clinical_note".into()],
+        });
+        sides.push(SideKind::Clinical { label: None });
+    }
+    let spec = StackSpec {
+        seed: 91,
+        records: 1,
+        dpi: 150,
+        duplex: false,
+        // Clean sheets: this stack is about the document count.
+        noise_sigma: 2.0,
+        max_skew_deg: 0.5,
+        drift: 5.0,
+    };
+    for (i, r) in synth::files::render_stack(&spec, &sides).iter().enumerate() {
+        write_page(&stack.join(format!("side-{i:04}")), r, "pgm");
+    }
+    let batch = import_and_approve(&st, &stack, 10);
+    (st, batch)
+}
+
+fn import_and_approve(st: &Station, stack: &Path, timeout_secs: u64) -> String {
+    std::fs::create_dir_all(st.data_dir()).unwrap();
+    std::fs::write(st.data_dir().join("config.toml"), config(timeout_secs)).unwrap();
+    let batch = st.import(&[], &[stack])["batch_id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -68,7 +107,7 @@ fn approved_station(spec: &StackSpec, timeout_secs: u64) -> (Station, String) {
         "--reason",
         "test stack",
     ]);
-    (st, batch)
+    batch
 }
 
 fn stderr(o: &Output) -> String {
@@ -571,4 +610,62 @@ fn binaries_in_the_bundle_are_refused_by_an_engine_that_cannot_search_them_and_f
         "{err}"
     );
     assert!(err.contains("binaries = \"separate\""), "{err}");
+}
+
+#[test]
+fn medplum_refuses_an_atomic_transaction_of_more_than_eight_entries_and_takes_it_entry_by_entry() {
+    // List + 8 DocumentReferences, all conditional creates: over Medplum's
+    // limit of 8 entries for a transaction that needs strict isolation.
+    let (st, batch) = station_with_documents(8);
+    let (m, pdfs) = st.export(&batch);
+    assert_eq!(m.records.len(), 1);
+    assert_eq!(m.records[0].documents.len(), 8, "eight documents");
+    let engine = FhirEngine::start();
+    let out = upload(&st, &engine);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(5), "parked: {err}");
+    assert_eq!(outbox_state(&st, &batch), "parked");
+    let posts = engine.transactions();
+    assert_eq!(posts.len(), 1, "{:?}", post_summary(&posts));
+    let words = posts[0]
+        .outcome
+        .as_ref()
+        .map(|o| o.to_string())
+        .unwrap_or_default();
+    let said = "Transaction requires strict isolation but has too many entries";
+    assert!(words.contains(said), "{words}");
+    assert!(err.contains(said), "the server's words: {err}");
+    let c = engine.counts();
+    assert_eq!((c.lists, c.document_references), (0, 0));
+
+    // A Medplum project without the 'transaction-bundles' feature runs the
+    // same Bundle entry by entry: all of it is stored, once.
+    drop(engine);
+    let engine = FhirEngine::start_with(&["--batch-semantics"]);
+    st.ok(&["upload", "--batch", &batch, "--fhir", &engine.base]);
+    assert_eq!(outbox_state(&st, &batch), "done");
+    assert_eq!(engine.counts(), expected(&[&m]));
+    assert_stored_once(&engine, &m, &pdfs);
+}
+
+#[test]
+fn a_record_of_ten_documents_is_stored_once_by_an_engine_running_transactions_entry_by_entry() {
+    let (st, batch) = station_with_documents(10);
+    let before = restored_copy(&st);
+    let engine = FhirEngine::start_with(&["--batch-semantics"]);
+    upload_ok(&st, &engine);
+    let (m, pdfs) = st.export(&batch);
+    assert_eq!(documents(&m), 10, "ten documents");
+    assert_eq!(engine.counts(), expected(&[&m]));
+    upload_ok(&before, &engine);
+    let posts = engine.transactions();
+    assert_eq!(posts.len(), 2, "{:?}", post_summary(&posts));
+    assert_eq!(posts[1].entries.as_ref().map(Vec::len), Some(11));
+    assert!(
+        posts[1].entries.iter().flatten().all(|s| s == "200"),
+        "{:?}",
+        post_summary(&posts)
+    );
+    assert_eq!(engine.counts(), expected(&[&m]));
+    assert_stored_once(&engine, &m, &pdfs);
 }
