@@ -39,6 +39,10 @@
 //
 // Validation failures are answered with the engine's OperationOutcome and
 // the status the engine gives it (400 for structure/invalid issues).
+// As on Medplum's server, any search of Binary (a Binary conditional create
+// included) is refused: 400 "Cannot search on Binary resource type".
+// `GET /fhir/metadata` is answered by this wrapper (the router has no route
+// for it; Medplum's server answers it outside the router too).
 
 import http from 'node:http';
 import process from 'node:process';
