@@ -343,6 +343,11 @@ fn bundle_parts(p: &RecordPackage, binaries: &Binaries) -> (Map<String, Value>, 
     };
     let author = json!({"reference": format!("#{STATION_ID}")});
     let batch_id = &p.origin.batch_id;
+    // The operator's label when there is one, else the batch id.
+    let batch_name = match p.origin.batch_label.trim() {
+        "" => batch_id.as_str(),
+        label => label,
+    };
     let (unique_id, entry_uuid) = submission_set_ids(batch_id, &r.id);
     let mut entries = Vec::new();
     let mut items = Vec::new();
@@ -367,7 +372,7 @@ fn bundle_parts(p: &RecordPackage, binaries: &Binaries) -> (Map<String, Value>, 
             "subject": subject,
             "date": p.origin.scanned,
             "author": [author],
-            "description": format!("{name}, {} pages, scanned in batch {}", d.pages, p.origin.batch_label),
+            "description": format!("{name}, {} pages, scanned in batch {batch_name}", d.pages),
             "securityLabel": m.security_label(),
             "content": [{
                 "attachment": {
@@ -425,7 +430,7 @@ fn bundle_parts(p: &RecordPackage, binaries: &Binaries) -> (Map<String, Value>, 
         ],
         "status": "current",
         "mode": "working",
-        "title": format!("Folio batch {} record {}", p.origin.batch_label, r.id),
+        "title": format!("Folio batch {batch_name} record {}", r.id),
         "code": {"coding": [{"system": mhd::LIST_TYPES_SYSTEM, "code": "submissionset"}]},
         "date": p.origin.scanned,
         "source": author,
