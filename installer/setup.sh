@@ -44,4 +44,33 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "Rust is not installed: install it from https://rustup.rs (stable), then run this again." >&2
   exit 1
 fi
+
+# ---- Node.js and the test FHIR engine (tests/fhir_engine) --------------------
+# The MHD tests run Medplum's FHIR engine (npm packages pinned in
+# tests/fhir_engine/package-lock.json) under Node 20 or later.
+FOLIO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ENGINE_DIR="$FOLIO_ROOT/tests/fhir_engine"
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "Installing: nodejs npm"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends nodejs npm
+fi
+NODE_MAJOR="$(node -p 'process.versions.node.split(".")[0]')"
+if [ "$NODE_MAJOR" -lt 20 ]; then
+  echo "Node.js $(node --version) is too old for the test FHIR engine: install Node 20 or later" >&2
+  echo "(https://nodejs.org or your distribution's backports), then run this again." >&2
+  exit 1
+fi
+if [ -f "$ENGINE_DIR/package-lock.json" ]; then
+  STAMP="$ENGINE_DIR/node_modules/.folio-installed-lock"
+  if [ -f "$STAMP" ] && cmp -s "$STAMP" "$ENGINE_DIR/package-lock.json"; then
+    echo "The test FHIR engine's npm packages are installed."
+  else
+    echo "Installing the test FHIR engine's npm packages (npm ci in tests/fhir_engine)"
+    (cd "$ENGINE_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$ENGINE_DIR/package-lock.json" "$STAMP"
+  fi
+fi
+# ---- end of the Node.js section -----------------------------------------------
+
 echo "Folio's system dependencies are installed."
