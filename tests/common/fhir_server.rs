@@ -1422,6 +1422,7 @@ fn check_bundle(b: &Value) -> (Vec<Violation>, Checked) {
     let entries: Vec<&Value> = items(&b["entry"]).collect();
     let mut seen_urls = HashMap::new();
     let mut submission_sets = 0;
+    let mut if_none_exist = Vec::new();
     let mut patients = 0;
     for (n, e) in entries.iter().enumerate() {
         c.at = format!("Bundle.entry[{n}]");
@@ -1503,18 +1504,39 @@ fn check_bundle(b: &Value) -> (Vec<Violation>, Checked) {
                     ),
                 );
             }
-            if let Some(q) = req["ifNoneExist"].as_str()
-                && let Err(e) = parse_query(q.trim_start_matches('?'))
-            {
-                c.add(
-                    "not-supported",
-                    format!("Bundle.entry:{slice}.request.ifNoneExist"),
-                    e,
-                );
+            if let Some(q) = req["ifNoneExist"].as_str() {
+                match parse_query(q.trim_start_matches('?')) {
+                    Err(e) => c.add(
+                        "not-supported",
+                        format!("Bundle.entry:{slice}.request.ifNoneExist"),
+                        e,
+                    ),
+                    Ok(params) => if_none_exist.push((n, slice, params)),
+                }
             }
         }
         if rt == "Binary" {
             c.card("Binary.contentType", &r["contentType"], 1, Some(1));
+        }
+    }
+    // A search for a fullUrl never matches again: stored, it is Type/id.
+    for (n, slice, params) in if_none_exist {
+        c.at = format!("Bundle.entry[{n}]");
+        for (k, v) in params {
+            for token in split_unescaped(&v, ',') {
+                let value = split_unescaped(&token, '|').pop().map(|v| unescape(&v));
+                if let Some(value) = value
+                    && let Some((m, _)) = c.by_url.get(value.as_str()).copied()
+                {
+                    c.add(
+                        "invariant",
+                        format!("Bundle.entry:{slice}.request.ifNoneExist"),
+                        format!(
+                            "{k}={value:?} is the fullUrl of Bundle.entry[{m}]: stored, it is rewritten to Type/id, so a re-send never matches"
+                        ),
+                    );
+                }
+            }
         }
     }
     c.at = "Bundle".into();
