@@ -77,6 +77,7 @@ fn package(doc: DocumentFile, i: usize) -> RecordPackage {
         },
         documents: vec![doc],
         hospital_number_system: "urn:folio:hospital-number".into(),
+        mhd: Default::default(),
     }
 }
 

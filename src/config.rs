@@ -504,6 +504,7 @@ impl Config {
         for (name, p) in &self.profiles {
             out.extend(p.range_problems(name));
         }
+        out.extend(u.mhd.problems().into_iter().map(Some));
         out
     }
 

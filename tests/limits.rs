@@ -209,6 +209,23 @@ fn case_6_out_of_range_numbers_are_refused_before_a_batch_is_created() {
             "[profiles.tiny]\ndpi = 1\n",
             &["profiles.tiny.dpi", "1", "2400"],
         ),
+        // The MHD metadata: an OID, codes, a language, the Binary transport.
+        (
+            "[upload.mhd]\nsource_oid = \"urn:oid:1.2.3\"\n",
+            &["upload.mhd.source_oid", "urn:oid:1.2.3", "not an OID"],
+        ),
+        (
+            "[upload.mhd]\nconfidentiality = \"secret\"\nlanguage = \"en GB\"\n",
+            &["upload.mhd.confidentiality", "upload.mhd.language"],
+        ),
+        (
+            "[upload.mhd.document_types]\nletter = { system = \"loinc\", code = \"1\" }\n",
+            &["upload.mhd.document_types.letter", "absolute URI"],
+        ),
+        (
+            "[upload.mhd]\nbinaries = \"by_carrier_pigeon\"\n",
+            &["binaries", "by_carrier_pigeon", "in_bundle"],
+        ),
     ] {
         std::fs::write(&config, text).unwrap();
         refused(&st, st.cmd().args(["import", d]), words);
@@ -218,7 +235,11 @@ fn case_6_out_of_range_numbers_are_refused_before_a_batch_is_created() {
         );
     }
     // In range, the same station imports.
-    std::fs::write(&config, "threads = 2\njpeg_quality = 80\n").unwrap();
+    std::fs::write(
+        &config,
+        "threads = 2\njpeg_quality = 80\n[upload.mhd]\nsource_oid = \"1.2.826.0.1.3680043\"\nbinaries = \"separate\"\n",
+    )
+    .unwrap();
     st.import(&["--dpi", "100"], &[&dir]);
     assert_eq!(batch_count(&st), 1);
 }

@@ -572,6 +572,7 @@ fn hostile_package(dir: &std::path::Path) -> folio::upload::RecordPackage {
         },
         documents,
         hospital_number_system: hostile("system"),
+        mhd: Default::default(),
     }
 }
 

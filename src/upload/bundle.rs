@@ -7,7 +7,7 @@
 //! 2,000-page record costs a buffer, not several copies of itself. Its length
 //! is known beforehand (the request carries Content-Length).
 
-use super::{DocumentFile, RecordPackage};
+use super::{DocumentFile, RecordPackage, mhd};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Map, Value, json};
@@ -17,9 +17,12 @@ use std::path::PathBuf;
 
 /// The NHS number's identifier system.
 pub const NHS_NUMBER_SYSTEM: &str = "https://fhir.nhs.uk/Id/nhs-number";
-/// IHE's profile of a comprehensive Provide Document Bundle.
-pub const ITI65_PROFILE: &str =
-    "https://profiles.ihe.net/ITI/MHD/StructureDefinition/IHE.MHD.Comprehensive.ProvideBundle";
+/// The id of the station's Device, contained in the resources it authors.
+const STATION_ID: &str = "station";
+/// The identifier system of station names.
+pub const STATION_SYSTEM: &str = "urn:folio:station";
+/// The tag that keys a Binary to its document (Binary has no identifier).
+pub const BINARY_TAG_SYSTEM: &str = "urn:folio:document";
 /// Where the PDF's SHA-256 (hex) rides on the attachment, next to FHIR's SHA-1.
 pub const SHA256_EXTENSION: &str = "urn:folio:attachment-sha256";
 
@@ -38,13 +41,23 @@ pub fn master_identifier(doc_id: &str) -> String {
 
 /// The conditional-create search that finds a document already stored.
 pub fn identifier_query(doc_id: &str) -> String {
-    format!("identifier=urn:ietf:rfc:3986|{}", master_identifier(doc_id))
+    format!(
+        "identifier={}|{}",
+        mhd::URI_SYSTEM,
+        search_value(&master_identifier(doc_id))
+    )
+}
+
+/// The conditional-create search that finds a document's Binary.
+pub fn binary_query(doc_id: &str) -> String {
+    format!("_tag={BINARY_TAG_SYSTEM}|{}", search_value(doc_id))
 }
 
 /// A token's value as it may stand in a FHIR search (a conditional create's
 /// `ifNoneExist`): FHIR's own separators escaped with a backslash, then
-/// percent-encoded, so a station name holding `&`, `|` or `,` cannot add or
-/// change search parameters.
+/// percent-encoded (all but unreserved characters and `:`, which a query may
+/// hold as it is), so a value holding `&`, `|` or `,` cannot add or change
+/// search parameters.
 fn search_value(value: &str) -> String {
     let mut escaped = String::new();
     for c in value.chars() {
@@ -56,7 +69,7 @@ fn search_value(value: &str) -> String {
     escaped
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b':' => {
                 (b as char).to_string()
             }
             _ => format!("%{b:02X}"),
@@ -89,8 +102,13 @@ impl StreamedBundle {
     /// in serialised text, so no content of any field (a barcode, a label)
     /// can move the PDF's bytes or end up in their place.
     pub fn of(p: &RecordPackage) -> StreamedBundle {
+        Self::with(p, &Binaries::InBundle)
+    }
+
+    /// The Bundle with the Binaries where `binaries` says.
+    pub fn with(p: &RecordPackage, binaries: &Binaries) -> StreamedBundle {
         let mut w = PieceWriter::default();
-        let (head, entries) = bundle_parts(p);
+        let (head, entries) = bundle_parts(p, binaries);
         w.json(b"{");
         w.members(&head, false);
         if !head.is_empty() {
@@ -108,15 +126,17 @@ impl StreamedBundle {
             }
         }
         w.json(b"]}");
-        let pieces = w.finish();
-        let len = pieces
-            .iter()
-            .map(|p| match p {
-                Piece::Json(b) => b.len() as u64,
-                Piece::Base64Of { bytes, .. } => b64_len(*bytes),
-            })
-            .sum();
-        StreamedBundle { pieces, len }
+        w.finish()
+    }
+
+    /// A document's Binary alone, as sent by `PUT Binary/<id>` when Binaries
+    /// travel separately: `{"resourceType":"Binary","id":...,"data":"<PDF>"}`.
+    pub fn binary(doc: &DocumentFile) -> StreamedBundle {
+        let mut w = PieceWriter::default();
+        let mut resource = binary_resource(doc);
+        resource.insert("id".into(), Value::String(binary_id(&doc.id)));
+        w.resource_with_data(&resource, doc);
+        w.finish()
     }
 
     /// A reader over the Bundle's bytes.
@@ -178,20 +198,7 @@ impl PieceWriter {
             self.key(k);
             match v {
                 Value::Object(resource) if k == "resource" => {
-                    self.json(b"{");
-                    self.members(resource, false);
-                    if !resource.is_empty() {
-                        self.json(b",");
-                    }
-                    self.key("data");
-                    self.json(b"\"");
-                    let json = std::mem::take(&mut self.json);
-                    self.pieces.push(Piece::Json(json));
-                    self.pieces.push(Piece::Base64Of {
-                        path: doc.pdf_path.clone(),
-                        bytes: doc.bytes,
-                    });
-                    self.json(b"\"}");
+                    self.resource_with_data(resource, doc)
                 }
                 _ => self.value(v),
             }
@@ -199,10 +206,39 @@ impl PieceWriter {
         self.json(b"}");
     }
 
-    fn finish(mut self) -> Vec<Piece> {
+    /// A Binary resource: its members, then `data` as the PDF in base64.
+    fn resource_with_data(&mut self, resource: &Map<String, Value>, doc: &DocumentFile) {
+        self.json(b"{");
+        self.members(resource, false);
+        if !resource.is_empty() {
+            self.json(b",");
+        }
+        self.key("data");
+        self.json(b"\"");
         let json = std::mem::take(&mut self.json);
         self.pieces.push(Piece::Json(json));
-        self.pieces
+        self.pieces.push(Piece::Base64Of {
+            path: doc.pdf_path.clone(),
+            bytes: doc.bytes,
+        });
+        self.json(b"\"}");
+    }
+
+    fn finish(mut self) -> StreamedBundle {
+        let json = std::mem::take(&mut self.json);
+        self.pieces.push(Piece::Json(json));
+        let len = self
+            .pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Json(b) => b.len() as u64,
+                Piece::Base64Of { bytes, .. } => b64_len(*bytes),
+            })
+            .sum();
+        StreamedBundle {
+            pieces: self.pieces,
+            len,
+        }
     }
 }
 
@@ -216,7 +252,7 @@ struct Entry {
 /// The Bundle as JSON with each Binary's data given by `data(index, doc)`
 /// (for checks and tests; uploads stream the data with [`StreamedBundle`]).
 pub fn bundle_json(p: &RecordPackage, data: impl Fn(usize, &DocumentFile) -> Value) -> Value {
-    let (mut head, entries) = bundle_parts(p);
+    let (mut head, entries) = bundle_parts(p, &Binaries::InBundle);
     let entries = entries
         .into_iter()
         .map(|mut e| {
@@ -240,9 +276,64 @@ fn object(v: Value) -> Map<String, Value> {
     }
 }
 
-/// The Bundle's own members (all but `entry`), and its entries in order.
-fn bundle_parts(p: &RecordPackage) -> (Map<String, Value>, Vec<Entry>) {
+/// Where a record's Binaries travel.
+pub enum Binaries {
+    /// In the transaction, each a conditional create on its tag.
+    InBundle,
+    /// Already stored (`PUT Binary/<id>` before the transaction), at these
+    /// URLs, one per document.
+    Stored(Vec<String>),
+}
+
+/// The id a document's Binary gets when sent on its own: a UUID derived from
+/// the document id (a valid FHIR id whatever the document id holds).
+pub fn binary_id(doc_id: &str) -> String {
+    uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_URL,
+        format!("binary-id:{doc_id}").as_bytes(),
+    )
+    .to_string()
+}
+
+/// A document's Binary without its data: the tag that finds it again.
+fn binary_resource(d: &DocumentFile) -> Map<String, Value> {
+    object(json!({
+        "resourceType": "Binary",
+        "meta": {"tag": [{"system": BINARY_TAG_SYSTEM, "code": d.id}]},
+        "contentType": "application/pdf",
+    }))
+}
+
+/// The station as a Device, contained in each resource that names it (so a
+/// re-send creates no second Device and two stations cannot race to create one).
+fn station_device(p: &RecordPackage) -> Value {
+    json!({
+        "resourceType": "Device",
+        "id": STATION_ID,
+        "identifier": [{"system": STATION_SYSTEM, "value": p.origin.station}],
+        "deviceName": [{"name": format!("Folio scanning station {} ({})", p.origin.station, p.origin.site), "type": "user-friendly-name"}],
+    })
+}
+
+/// The identifiers of a record's SubmissionSet: its uniqueId (an OID) and its
+/// entryUUID. Neither is ever an entry's fullUrl, which a server rewrites.
+pub fn submission_set_ids(batch_id: &str, record_id: &str) -> (String, String) {
+    let name = format!("submissionset:{batch_id}:{record_id}");
+    (format!("urn:oid:{}", mhd::uuid_oid(&name)), urn(&name))
+}
+
+/// The entryUUID of a document's DocumentReference.
+pub fn document_entry_uuid(doc_id: &str) -> String {
+    urn(&format!("entryuuid:documentreference:{doc_id}"))
+}
+
+/// The Bundle's own members (all but `entry`), and its entries in order: the
+/// SubmissionSet List, then each document's DocumentReference and Binary.
+/// Every entry is a conditional create on an identifier of its own, so a
+/// re-send (after a timeout, a reset, a crash) creates nothing twice.
+fn bundle_parts(p: &RecordPackage, binaries: &Binaries) -> (Map<String, Value>, Vec<Entry>) {
     let r = &p.record;
+    let m = &p.mhd;
     let subject = match (&r.patient.nhs_number, &r.patient.hospital_number) {
         (Some(nhs), _) => json!({"identifier": {"system": NHS_NUMBER_SYSTEM, "value": nhs}}),
         (None, Some(hn)) => {
@@ -250,37 +341,59 @@ fn bundle_parts(p: &RecordPackage) -> (Map<String, Value>, Vec<Entry>) {
         }
         (None, None) => json!({"display": "unidentified patient"}),
     };
-    let device = urn(&format!("device:{}", p.origin.station));
-    let submission = urn(&format!("submissionset:{}:{}", p.origin.batch_id, r.id));
+    let author = json!({"reference": format!("#{STATION_ID}")});
+    let batch_id = &p.origin.batch_id;
+    // The operator's label when there is one, else the batch id.
+    let batch_name = match p.origin.batch_label.trim() {
+        "" => batch_id.as_str(),
+        label => label,
+    };
+    let (unique_id, entry_uuid) = submission_set_ids(batch_id, &r.id);
     let mut entries = Vec::new();
     let mut items = Vec::new();
     for (i, d) in p.documents.iter().enumerate() {
         let docref = urn(&format!("documentreference:{}", d.id));
-        let binary = urn(&format!("binary:{}", d.id));
+        let binary = match binaries {
+            Binaries::InBundle => urn(&format!("binary:{}", d.id)),
+            Binaries::Stored(urls) => urls.get(i).cloned().unwrap_or_default(),
+        };
         items.push(json!({"item": {"reference": docref}}));
-        let doc_type = d.doc_type.as_deref().unwrap_or("document");
+        let doc_type = d.doc_type.as_deref();
+        let name = doc_type.unwrap_or("document");
         let mut resource = json!({
             "resourceType": "DocumentReference",
-            "masterIdentifier": {"system": "urn:ietf:rfc:3986", "value": master_identifier(&d.id)},
+            "meta": {"profile": [mhd::DOCUMENT_REFERENCE_PROFILE]},
+            "contained": [station_device(p)],
+            "masterIdentifier": {"use": "usual", "system": mhd::URI_SYSTEM, "value": master_identifier(&d.id)},
+            "identifier": [{"use": "official", "system": mhd::URI_SYSTEM, "value": document_entry_uuid(&d.id)}],
             "status": "current",
-            "type": {"coding": [{"system": "urn:folio:document-type", "code": doc_type}], "text": doc_type},
+            "type": m.document_type(doc_type),
+            "category": [m.category.concept()],
             "subject": subject,
             "date": p.origin.scanned,
-            "author": [{"reference": device}],
-            "description": format!("{doc_type}, {} pages, scanned in batch {}", d.pages, p.origin.batch_label),
-            "content": [{"attachment": {
-                "contentType": "application/pdf",
-                "url": binary,
-                "size": d.bytes,
-                "hash": sha1_base64_of_hex(&d.sha1),
-                "title": format!("{doc_type} ({} pages)", d.pages),
-                "creation": p.origin.scanned,
-                "extension": [{"url": SHA256_EXTENSION, "valueString": d.sha256}],
-            }}],
+            "author": [author],
+            "description": format!("{name}, {} pages, scanned in batch {batch_name}", d.pages),
+            "securityLabel": m.security_label(),
+            "content": [{
+                "attachment": {
+                    "contentType": "application/pdf",
+                    "language": m.language,
+                    "url": binary,
+                    "size": d.bytes,
+                    "hash": sha1_base64_of_hex(&d.sha1),
+                    "title": format!("{name} ({} pages)", d.pages),
+                    "creation": p.origin.scanned,
+                    "extension": [{"url": SHA256_EXTENSION, "valueString": d.sha256}],
+                },
+                "format": m.format(),
+            }],
+            "context": {"facilityType": m.facility_type.concept()},
         });
         if let Some(sp) = &r.specialty {
-            resource["context"] = json!({"practiceSetting": {
-                "coding": [{"system": "urn:folio:specialty", "code": sp}], "text": sp}});
+            resource["context"]["practiceSetting"] = m.practice_setting(sp);
+        }
+        if let Some(c) = m.custodian() {
+            resource["custodian"] = c;
         }
         entries.push(Entry {
             json: object(json!({
@@ -290,52 +403,54 @@ fn bundle_parts(p: &RecordPackage) -> (Map<String, Value>, Vec<Entry>) {
             })),
             data_of: None,
         });
-        entries.push(Entry {
-            json: object(json!({
-                "fullUrl": binary,
-                "resource": {"resourceType": "Binary", "contentType": "application/pdf"},
-                "request": {"method": "POST", "url": "Binary"},
-            })),
-            data_of: Some(i),
-        });
+        if let Binaries::InBundle = binaries {
+            let mut resource = binary_resource(d);
+            resource.insert("securityContext".into(), json!({"reference": docref}));
+            entries.push(Entry {
+                json: object(json!({
+                    "fullUrl": binary,
+                    "resource": resource,
+                    "request": {"method": "POST", "url": "Binary", "ifNoneExist": binary_query(&d.id)},
+                })),
+                data_of: Some(i),
+            });
+        }
     }
-    let list = json!({
-        "fullUrl": submission,
-        "resource": {
-            "resourceType": "List",
-            "identifier": [{"use": "usual", "system": "urn:ietf:rfc:3986", "value": submission}],
-            "status": "current",
-            "mode": "working",
-            "title": format!("Folio batch {} record {}", p.origin.batch_label, r.id),
-            "code": {"coding": [{"system": "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes", "code": "submissionset"}]},
-            "subject": subject,
-            "date": p.origin.scanned,
-            "source": {"reference": device},
-            "entry": items,
-        },
-        "request": {"method": "POST", "url": "List", "ifNoneExist": format!("identifier=urn:ietf:rfc:3986|{submission}")},
+    let mut list = json!({
+        "resourceType": "List",
+        "meta": {"profile": [mhd::SUBMISSION_SET_PROFILE]},
+        "contained": [station_device(p)],
+        "extension": [
+            {"url": mhd::SOURCE_ID_EXTENSION, "valueIdentifier": {"system": mhd::URI_SYSTEM, "value": format!("urn:oid:{}", m.source_oid(&p.origin.station))}},
+            {"url": mhd::DESIGNATION_TYPE_EXTENSION, "valueCodeableConcept": m.designation_type.concept()},
+        ],
+        "identifier": [
+            {"use": "usual", "system": mhd::URI_SYSTEM, "value": unique_id},
+            {"use": "official", "system": mhd::URI_SYSTEM, "value": entry_uuid},
+        ],
+        "status": "current",
+        "mode": "working",
+        "title": format!("Folio batch {batch_name} record {}", r.id),
+        "code": {"coding": [{"system": mhd::LIST_TYPES_SYSTEM, "code": "submissionset"}]},
+        "date": p.origin.scanned,
+        "source": author,
+        "entry": items,
     });
-    let device_entry = json!({
-        "fullUrl": device,
-        "resource": {
-            "resourceType": "Device",
-            "identifier": [{"system": "urn:folio:station", "value": p.origin.station}],
-            "deviceName": [{"name": format!("Folio scanning station {} ({})", p.origin.station, p.origin.site), "type": "user-friendly-name"}],
-        },
-        "request": {"method": "POST", "url": "Device", "ifNoneExist": format!("identifier=urn:folio:station|{}", search_value(&p.origin.station))},
-    });
+    if subject.get("identifier").is_some() {
+        list["subject"] = subject.clone();
+    }
     let mut all = vec![Entry {
-        json: object(list),
+        json: object(json!({
+            "fullUrl": urn(&format!("entry:submissionset:{batch_id}:{}", r.id)),
+            "resource": list,
+            "request": {"method": "POST", "url": "List", "ifNoneExist": format!("identifier={}|{}", mhd::URI_SYSTEM, search_value(&unique_id))},
+        })),
         data_of: None,
     }];
     all.extend(entries);
-    all.push(Entry {
-        json: object(device_entry),
-        data_of: None,
-    });
     let head = object(json!({
         "resourceType": "Bundle",
-        "meta": {"profile": [ITI65_PROFILE]},
+        "meta": {"profile": [mhd::PROVIDE_BUNDLE_PROFILE]},
         "type": "transaction",
     }));
     (head, all)
@@ -471,6 +586,7 @@ mod tests {
             },
             documents,
             hospital_number_system: hostile("system"),
+            mhd: mhd::MhdConfig::default(),
         }
     }
 
@@ -511,20 +627,135 @@ mod tests {
     }
 
     #[test]
-    fn case_1_a_station_name_cannot_change_the_device_search() {
+    fn case_1_a_value_cannot_change_a_conditional_search() {
         assert_eq!(
-            search_value("st 1&x=2|y,z\\é"),
-            "st%201%26x%3D2%5C%7Cy%5C%2Cz%5C%5C%C3%A9"
+            search_value("st 1&x=2|y,z\\é:"),
+            "st%201%26x%3D2%5C%7Cy%5C%2Cz%5C%5C%C3%A9:"
         );
+        assert_eq!(
+            binary_query("a|b&c"),
+            "_tag=urn:folio:document|a%5C%7Cb%26c"
+        );
+    }
+
+    /// Every string value anywhere in `v`, with its path.
+    fn strings<'a>(v: &'a Value, path: String, out: &mut Vec<(String, &'a str)>) {
+        match v {
+            Value::String(s) => out.push((path, s)),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .for_each(|(i, x)| strings(x, format!("{path}[{i}]"), out)),
+            Value::Object(m) => m
+                .iter()
+                .for_each(|(k, x)| strings(x, format!("{path}.{k}"), out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn re_sends_are_conditional_creates_on_identifiers_that_survive_rewriting() {
         let dir = tempfile::tempdir().unwrap();
-        let mut p = package(dir.path(), &[1]);
-        p.origin.station = "north&_id=1".into();
+        let p = package(dir.path(), &[5, 6]);
         let b = bundle_json(&p, |_, _| Value::Null);
-        let device = b["entry"].as_array().unwrap().last().unwrap();
         assert_eq!(
-            device["request"]["ifNoneExist"],
-            "identifier=urn:folio:station|north%26_id%3D1"
+            b,
+            bundle_json(&p, |_, _| Value::Null),
+            "stable across tries"
         );
+        let entries = b["entry"].as_array().unwrap();
+        assert_eq!(entries.len(), 1 + 2 * p.documents.len());
+        let full_urls: Vec<&str> = entries
+            .iter()
+            .map(|e| e["fullUrl"].as_str().unwrap())
+            .collect();
+        for e in entries {
+            assert_eq!(e["request"]["method"], "POST");
+            let cond = e["request"]["ifNoneExist"].as_str().unwrap();
+            // A server rewrites every fullUrl string in the Bundle: no
+            // identifier, and no conditional search, may be one.
+            assert!(!full_urls.iter().any(|u| cond.contains(u)), "{cond}");
+            let mut found = Vec::new();
+            strings(&e["resource"], String::new(), &mut found);
+            for (path, s) in found {
+                if path.contains("identifier")
+                    || path.contains("Identifier")
+                    || path.contains(".tag")
+                {
+                    assert!(
+                        !full_urls.contains(&s),
+                        "{path} = {s} is an entry's fullUrl"
+                    );
+                }
+            }
+        }
+        let list = &entries[0]["resource"];
+        assert_eq!(list["identifier"][0]["use"], "usual");
+        assert!(
+            list["identifier"][0]["value"]
+                .as_str()
+                .unwrap()
+                .starts_with("urn:oid:2.25.")
+        );
+        assert_eq!(list["identifier"][1]["use"], "official");
+        assert!(
+            list["identifier"][1]["value"]
+                .as_str()
+                .unwrap()
+                .starts_with("urn:uuid:")
+        );
+        assert_eq!(list["extension"][0]["url"], mhd::SOURCE_ID_EXTENSION);
+        assert_eq!(list["source"]["reference"], "#station");
+        assert_eq!(list["contained"][0]["id"], "station");
+        let binary = &entries[2]["resource"];
+        assert_eq!(binary["meta"]["tag"][0]["code"], p.documents[0].id);
+        assert_eq!(
+            entries[2]["request"]["ifNoneExist"],
+            format!("_tag=urn:folio:document|{}", p.documents[0].id)
+        );
+        let docref = &entries[1]["resource"];
+        assert_eq!(docref["masterIdentifier"]["use"], "usual");
+        assert_eq!(docref["author"][0]["reference"], "#station");
+        assert_eq!(docref["content"][0]["attachment"]["url"], full_urls[2]);
+        assert!(docref["content"][0]["attachment"].get("data").is_none());
+    }
+
+    #[test]
+    fn binaries_sent_separately_are_put_whole_and_referenced_by_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = package(dir.path(), &[CHUNK + 1, 7]);
+        let urls: Vec<String> = p
+            .documents
+            .iter()
+            .map(|d| format!("http://store/fhir/Binary/{}", binary_id(&d.id)))
+            .collect();
+        let b = StreamedBundle::with(&p, &Binaries::Stored(urls.clone()));
+        let len = b.len;
+        let mut out = Vec::new();
+        b.reader().read_to_end(&mut out).unwrap();
+        assert_eq!(out.len() as u64, len);
+        let b: Value = serde_json::from_slice(&out).unwrap();
+        let entries = b["entry"].as_array().unwrap();
+        assert_eq!(entries.len(), 1 + p.documents.len(), "no Binary entries");
+        for (i, url) in urls.iter().enumerate() {
+            let docref = &entries[1 + i]["resource"];
+            assert_eq!(docref["resourceType"], "DocumentReference");
+            assert_eq!(docref["content"][0]["attachment"]["url"], url.as_str());
+        }
+        for d in &p.documents {
+            let one = StreamedBundle::binary(d);
+            let len = one.len;
+            let mut out = Vec::new();
+            one.reader().read_to_end(&mut out).unwrap();
+            assert_eq!(out.len() as u64, len);
+            let r: Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!(r["resourceType"], "Binary");
+            assert_eq!(r["id"], binary_id(&d.id));
+            assert_eq!(r["meta"]["tag"][0]["code"], d.id.as_str());
+            let data = B64.decode(r["data"].as_str().unwrap()).unwrap();
+            assert_eq!(data, std::fs::read(&d.pdf_path).unwrap());
+        }
+        assert_ne!(binary_id(&p.documents[0].id), binary_id(&p.documents[1].id));
     }
 
     #[test]

@@ -5,8 +5,10 @@
 //! compared: same size and hash is success, anything else a conflict for a
 //! supervisor. Runs on the upload thread (reqwest's blocking client).
 
-use super::bundle::{StreamedBundle, identifier_query};
+use super::bundle::{Binaries, StreamedBundle, binary_id, identifier_query};
+use super::mhd::BinaryTransport;
 use super::{RecordPackage, Stored, UploadConfig, UploadError};
+use crate::batch::printable;
 use reqwest::StatusCode;
 use reqwest::blocking::{Body, Client, Response};
 use serde_json::Value;
@@ -136,9 +138,8 @@ impl FhirTarget {
     /// base64, resource URL), if anything.
     fn lookup(&self, doc_id: &str) -> Result<Option<(u64, String, String)>, UploadError> {
         let mut url = self.base.join("DocumentReference").map_err(config_err)?;
-        let query = identifier_query(doc_id);
-        let (k, v) = query.split_once('=').unwrap_or(("identifier", ""));
-        url.query_pairs_mut().append_pair(k, v);
+        // Already escaped and percent-encoded for a query.
+        url.set_query(Some(&identifier_query(doc_id)));
         let resp = self
             .request(self.client.get(url))
             .send()
@@ -160,6 +161,62 @@ impl FhirTarget {
                 location,
             )
         }))
+    }
+
+    /// Sends `body` with this request, counting its bytes as progress; the
+    /// server's status and JSON answer.
+    fn send(
+        &self,
+        request: reqwest::blocking::RequestBuilder,
+        body: StreamedBundle,
+        progress: &super::ProgressSink,
+    ) -> Result<(StatusCode, Value), UploadError> {
+        let len = body.len;
+        let body = Counting {
+            inner: body.reader(),
+            progress: progress.clone(),
+        };
+        let resp = self
+            .request(request)
+            .header(reqwest::header::CONTENT_TYPE, FHIR_JSON)
+            .body(Body::sized(body, len))
+            .send()
+            .map_err(|e| network(&self.base, e))?;
+        answer(resp)
+    }
+
+    /// Stores a document's Binary at `url` (`PUT Binary/<id>`, an update that
+    /// creates: sending it again replaces it with the same bytes).
+    fn put_binary(
+        &self,
+        p: &RecordPackage,
+        d: &super::DocumentFile,
+        url: reqwest::Url,
+        progress: &super::ProgressSink,
+    ) -> Result<(), UploadError> {
+        let (status, answer) =
+            self.send(self.client.put(url), StreamedBundle::binary(d), progress)?;
+        if let Some(too_big) = size_refusal(status, &answer, p, std::slice::from_ref(d)) {
+            return Err(too_big);
+        }
+        if status.is_success() {
+            return Ok(());
+        }
+        let mut e = refusal(
+            status,
+            &answer,
+            &format!(
+                "the Binary of document {} (PUT Binary/{})",
+                d.id,
+                binary_id(&d.id)
+            ),
+        );
+        if let UploadError::Permanent { why } = &mut e {
+            why.push_str(
+                ": a server that does not let a client choose a Binary's id needs `binaries = \"in_bundle\"` under [upload.mhd]",
+            );
+        }
+        Err(e)
     }
 
     /// Checks a document the server says it already has.
@@ -200,19 +257,32 @@ impl super::Target for FhirTarget {
             self.capabilities()?;
             self.reached = true;
         }
-        let bundle = StreamedBundle::of(p);
-        let len = bundle.len;
-        let body = Counting {
-            inner: bundle.reader(),
-            progress: progress.clone(),
+        let binaries = match p.mhd.binaries {
+            BinaryTransport::InBundle => Binaries::InBundle,
+            BinaryTransport::Separate => {
+                let mut urls = Vec::new();
+                for d in &p.documents {
+                    let url = self
+                        .base
+                        .join(&format!("Binary/{}", binary_id(&d.id)))
+                        .map_err(config_err)?;
+                    // A document stored by an earlier send is compared after
+                    // the transaction, its Binary never overwritten.
+                    if self.lookup(&d.id)?.is_none() {
+                        self.put_binary(p, d, url.clone(), progress)?;
+                    }
+                    urls.push(url.to_string());
+                }
+                Binaries::Stored(urls)
+            }
         };
-        let resp = self
-            .request(self.client.post(self.base.clone()))
-            .header(reqwest::header::CONTENT_TYPE, FHIR_JSON)
-            .body(Body::sized(body, len))
-            .send()
-            .map_err(|e| network(&self.base, e))?;
-        let (status, answer) = answer(resp)?;
+        // Entries per document in the Bundle and the transaction-response.
+        let per_doc = match binaries {
+            Binaries::InBundle => 2,
+            Binaries::Stored(_) => 1,
+        };
+        let bundle = StreamedBundle::with(p, &binaries);
+        let (status, answer) = self.send(self.client.post(self.base.clone()), bundle, progress)?;
         if status == StatusCode::CONFLICT || is_duplicate(&answer) {
             return p
                 .documents
@@ -220,34 +290,39 @@ impl super::Target for FhirTarget {
                 .map(|d| self.verify_existing(d))
                 .collect();
         }
+        if let Some(too_big) = size_refusal(status, &answer, p, &p.documents) {
+            return Err(too_big);
+        }
         if !status.is_success() {
-            return Err(refusal(status, &answer, &format!("record {}", p.record.id)));
+            let mut e = refusal(status, &answer, &format!("record {}", p.record.id));
+            if let (UploadError::Permanent { why }, Binaries::InBundle) = (&mut e, &binaries) {
+                let said = diagnostics(&answer).to_lowercase();
+                if said.contains("binary") && said.contains("search") {
+                    why.push_str(
+                        ": this server cannot look Binaries up, so it cannot tell a re-sent one from a new one; set `binaries = \"separate\"` under [upload.mhd]",
+                    );
+                }
+            }
+            return Err(e);
         }
         let entries = answer["entry"].as_array().cloned().unwrap_or_default();
         // A transaction-response lists the entries in the order sent: the
-        // List, then a DocumentReference and a Binary per document, the Device.
-        if entries.len() != 2 * p.documents.len() + 2 {
+        // List, then per document its DocumentReference (and its Binary).
+        let expected = per_doc * p.documents.len() + 1;
+        if entries.len() != expected {
             return Err(UploadError::transient(format!(
-                "the server's transaction-response has {} entries, {} expected",
+                "the server's transaction-response has {} entries, {expected} expected",
                 entries.len(),
-                2 * p.documents.len() + 2
             )));
         }
-        if let Some(bad) = entries
-            .iter()
-            .map(|e| e["response"]["status"].as_str().unwrap_or(""))
-            .find(|s| !s.starts_with('2'))
-        {
-            return Err(UploadError::transient(format!(
-                "the server answered '{bad}' for part of record {}",
-                p.record.id
-            )));
+        if let Some(e) = refused_entry(&entries, per_doc, p) {
+            return Err(e);
         }
         p.documents
             .iter()
             .enumerate()
             .map(|(i, d)| {
-                let r = &entries[1 + 2 * i]["response"];
+                let r = &entries[1 + per_doc * i]["response"];
                 if r["status"].as_str().unwrap_or("").starts_with("200") {
                     // Conditional create found it: one from an earlier try.
                     return self.verify_existing(d);
@@ -336,7 +411,136 @@ fn parse_retry_after(v: &str) -> Option<Duration> {
     Some(when.duration_since(SystemTime::now()).unwrap_or_default())
 }
 
-/// An OperationOutcome's diagnostics in one line.
+/// The first entry of a transaction-response that is not 2xx (a server that
+/// runs a transaction entry by entry answers each one), in words: which
+/// resource of which document, the status and the server's words. A 4xx is
+/// permanent (a size refusal says what to do), anything else may pass.
+fn refused_entry(entries: &[Value], per_doc: usize, p: &RecordPackage) -> Option<UploadError> {
+    let (index, entry) = entries.iter().enumerate().find(|(_, e)| {
+        !e["response"]["status"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with('2')
+    })?;
+    let status_text = entry["response"]["status"].as_str().unwrap_or("");
+    let code = status_text
+        .split_whitespace()
+        .next()
+        .and_then(|c| c.parse::<u16>().ok())
+        .and_then(|c| StatusCode::from_u16(c).ok())
+        .unwrap_or(StatusCode::BAD_GATEWAY);
+    let outcome = &entry["response"]["outcome"];
+    let doc = index
+        .checked_sub(1)
+        .and_then(|k| p.documents.get(k / per_doc).map(|d| (d, k % per_doc)));
+    let what = match doc {
+        None => format!("the SubmissionSet List of record {}", p.record.id),
+        Some((d, 0)) => format!("the DocumentReference of document {}", d.id),
+        Some((d, _)) => format!("the Binary of document {}", d.id),
+    };
+    if let Some((d, _)) = doc
+        && let Some(e) = size_refusal(code, outcome, p, std::slice::from_ref(d))
+    {
+        return Some(e);
+    }
+    if code.is_client_error()
+        && code != StatusCode::REQUEST_TIMEOUT
+        && code != StatusCode::TOO_MANY_REQUESTS
+    {
+        return Some(refusal(code, outcome, &what));
+    }
+    Some(UploadError::transient(format!(
+        "the server answered '{}' for {what}: {}",
+        printable(status_text, 80),
+        diagnostics(outcome)
+    )))
+}
+
+/// Words in a server's refusal that say something was too large.
+const SIZE_WORDS: &[&str] = &[
+    "exceed",
+    "too large",
+    "too big",
+    "size limit",
+    "maximum size",
+    "max size",
+];
+
+/// A refusal because something was too large (413, or a 400/422 whose
+/// OperationOutcome says so), in words: which documents, their size, what the
+/// server said and what to do. Permanent: the same bytes will be refused again.
+fn size_refusal(
+    status: StatusCode,
+    body: &Value,
+    p: &RecordPackage,
+    sent: &[super::DocumentFile],
+) -> Option<UploadError> {
+    let said = diagnostics(body);
+    let lower = said.to_lowercase();
+    let refused = status == StatusCode::PAYLOAD_TOO_LARGE
+        || ((status == StatusCode::BAD_REQUEST || status == StatusCode::UNPROCESSABLE_ENTITY)
+            && SIZE_WORDS.iter().any(|w| lower.contains(w)));
+    if !refused {
+        return None;
+    }
+    // The limit, when the server names one ("exceeds 1048576 bytes"): the
+    // documents whose base64 is over it are the ones refused.
+    let limit = said
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse::<u64>().ok())
+        .find(|&n| n >= 1024);
+    let encoded = |d: &super::DocumentFile| d.bytes.div_ceil(3) * 4;
+    let mut over: Vec<&super::DocumentFile> = match limit {
+        Some(l) => sent.iter().filter(|d| encoded(d) > l).collect(),
+        None => Vec::new(),
+    };
+    if over.is_empty() {
+        over.extend(sent.iter().max_by_key(|d| d.bytes));
+    }
+    let named = over
+        .iter()
+        .map(|d| {
+            format!(
+                "document {} ({}, {} pages, {} as a PDF, {} in base64)",
+                d.id,
+                d.doc_type
+                    .as_deref()
+                    .map(|t| printable(t, 64))
+                    .unwrap_or_else(|| "no type".into()),
+                d.pages,
+                human_bytes(d.bytes),
+                human_bytes(encoded(d)),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    Some(UploadError::Permanent {
+        why: format!(
+            "the server refused record {} as too large ({status}): {named}. The server said: {said}. Sending it again cannot help: ask the store's administrator to raise the size it accepts for a Binary{}, then queue the batch again with `folio upload --batch {}`",
+            p.record.id,
+            limit
+                .map(|l| format!(
+                    " (now {}) to at least {}",
+                    human_bytes(l),
+                    human_bytes(over.iter().map(|d| encoded(d)).max().unwrap_or(0))
+                ))
+                .unwrap_or_default(),
+            p.origin.batch_id,
+        ),
+    })
+}
+
+/// Bytes in words: "1.7 MB", "640 KB", "12 bytes" (decimal units).
+fn human_bytes(n: u64) -> String {
+    match n {
+        0..1_000 => format!("{n} bytes"),
+        1_000..1_000_000 => format!("{:.0} KB", n as f64 / 1e3),
+        _ => format!("{:.1} MB", n as f64 / 1e6),
+    }
+}
+
+/// An OperationOutcome's diagnostics in one line, as printable text (the
+/// server's words are evidence: shown, never trusted to be clean).
 fn diagnostics(body: &Value) -> String {
     body["issue"]
         .as_array()
@@ -358,6 +562,7 @@ fn diagnostics(body: &Value) -> String {
                 .join("; ")
         })
         .filter(|s| !s.is_empty())
+        .map(|s| printable(&s, 600))
         .unwrap_or_else(|| "no OperationOutcome given".into())
 }
 
@@ -396,6 +601,142 @@ mod tests {
         let d = parse_retry_after(&later).unwrap();
         assert!(d > Duration::from_secs(25) && d <= Duration::from_secs(30));
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    fn package(sizes: &[u64]) -> RecordPackage {
+        use crate::batch::manifest::{ManifestRecord, Patient};
+        RecordPackage {
+            origin: super::super::Origin {
+                batch_id: "b-1".into(),
+                batch_label: "box 7".into(),
+                station: "st".into(),
+                site: "site".into(),
+                scanned: "2026-01-02T03:04:05Z".into(),
+            },
+            record: ManifestRecord {
+                id: "r-1".into(),
+                patient: Patient {
+                    nhs_number: None,
+                    hospital_number: Some("H1".into()),
+                },
+                specialty: None,
+                flags: Vec::new(),
+                documents: Vec::new(),
+            },
+            documents: sizes
+                .iter()
+                .enumerate()
+                .map(|(i, &bytes)| super::super::DocumentFile {
+                    id: format!("doc-{i}"),
+                    doc_type: Some("referral\u{1b}[31m".into()),
+                    pdf_path: std::path::PathBuf::from("/nonexistent"),
+                    sha256: String::new(),
+                    sha1: String::new(),
+                    bytes,
+                    pages: 12,
+                })
+                .collect(),
+            hospital_number_system: "urn:x".into(),
+            mhd: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_size_limit_is_refused_in_words_naming_the_document() {
+        let p = package(&[200_000, 1_700_000]);
+        let medplum = serde_json::json!({"resourceType": "OperationOutcome", "issue": [{
+            "severity": "error", "code": "structure",
+            "details": {"text": "base64Binary exceeds 1048576 bytes \u{1b}[2J"},
+            "expression": ["Bundle.entry[4].resource.data"]}]});
+        for status in [StatusCode::BAD_REQUEST, StatusCode::UNPROCESSABLE_ENTITY] {
+            let e = size_refusal(status, &medplum, &p, &p.documents).expect("a size refusal");
+            assert!(!e.retryable());
+            let m = e.to_string();
+            for want in [
+                "doc-1",
+                "1.7 MB as a PDF",
+                "2.3 MB in base64",
+                "12 pages",
+                "base64Binary exceeds 1048576 bytes",
+                "administrator",
+                "now 1.0 MB",
+                "folio upload --batch b-1",
+            ] {
+                assert!(m.contains(want), "{want:?} in {m}");
+            }
+            assert!(
+                !m.contains("doc-0"),
+                "the small document was not refused: {m}"
+            );
+            assert!(
+                !m.contains('\u{1b}'),
+                "server and sheet text is escaped: {m}"
+            );
+        }
+        // 413 with no OperationOutcome: the largest document is named.
+        let e = size_refusal(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &Value::Null,
+            &p,
+            &p.documents,
+        )
+        .unwrap();
+        assert!(e.to_string().contains("doc-1"), "{e}");
+        // Other refusals are not about size.
+        let other = serde_json::json!({"resourceType": "OperationOutcome", "issue": [{
+            "severity": "error", "code": "required", "diagnostics": "List.extension:sourceId: 1..1 required"}]});
+        assert!(size_refusal(StatusCode::UNPROCESSABLE_ENTITY, &other, &p, &p.documents).is_none());
+        assert!(
+            size_refusal(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &medplum,
+                &p,
+                &p.documents
+            )
+            .is_none()
+        );
+    }
+
+    #[test]
+    fn a_refused_entry_names_its_document_and_the_servers_words() {
+        let p = package(&[100, 1_700_000]);
+        let ok = serde_json::json!({"response": {"status": "201"}});
+        let entry = |status: &str, text: &str| {
+            serde_json::json!({"response": {"status": status, "outcome": {
+                "resourceType": "OperationOutcome",
+                "issue": [{"severity": "error", "code": "invalid", "details": {"text": text}}]}}})
+        };
+        assert!(refused_entry(&[ok.clone(), ok.clone(), ok.clone()], 1, &p).is_none());
+        // Entry by entry, the second document's Binary refused as too large.
+        let big = entry("400", "base64Binary exceeds 1048576 bytes");
+        let all = [ok.clone(), ok.clone(), ok.clone(), ok.clone(), big];
+        let e = refused_entry(&all, 2, &p).unwrap();
+        assert!(!e.retryable());
+        assert!(
+            e.to_string().contains("doc-1") && e.to_string().contains("administrator"),
+            "{e}"
+        );
+        // Another 4xx: permanent, naming the resource.
+        let bad = entry(
+            "422 Unprocessable Entity",
+            "List.extension:sourceId missing\u{7}",
+        );
+        let e = refused_entry(&[bad.clone(), ok.clone(), ok.clone()], 1, &p).unwrap();
+        assert!(!e.retryable());
+        let m = e.to_string();
+        assert!(
+            m.contains("SubmissionSet List of record r-1") && m.contains("sourceId"),
+            "{m}"
+        );
+        assert!(!m.contains('\u{7}'), "{m}");
+        // A 5xx may pass.
+        let e = refused_entry(&[ok.clone(), entry("503", "busy"), ok], 1, &p).unwrap();
+        assert!(e.retryable());
+        assert!(
+            e.to_string()
+                .contains("DocumentReference of document doc-0"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod bundle;
 pub mod fhir;
 pub mod folder;
+pub mod mhd;
 
 use crate::batch::manifest::ManifestRecord;
 use serde::{Deserialize, Serialize};
@@ -46,6 +47,8 @@ pub struct RecordPackage {
     pub documents: Vec<DocumentFile>,
     /// Identifier system for hospital numbers (when a record has no NHS number).
     pub hospital_number_system: String,
+    /// The MHD metadata settings.
+    pub mhd: mhd::MhdConfig,
 }
 
 /// What the store said it holds for a document.
@@ -172,6 +175,8 @@ pub struct UploadConfig {
     pub retry_max_ms: u64,
     /// Tries before a batch is parked with the reason.
     pub max_attempts: u32,
+    /// IHE MHD metadata: source OID, organisation, codes (`[upload.mhd]`).
+    pub mhd: mhd::MhdConfig,
 }
 
 impl Default for UploadConfig {
@@ -188,6 +193,7 @@ impl Default for UploadConfig {
             retry_base_ms: 1000,
             retry_max_ms: 60_000,
             max_attempts: 8,
+            mhd: mhd::MhdConfig::default(),
         }
     }
 }

@@ -364,5 +364,6 @@ fn package(
         record: record.clone(),
         documents,
         hospital_number_system: cfg.upload.hospital_number_system.clone(),
+        mhd: cfg.upload.mhd.clone(),
     }
 }
