@@ -62,6 +62,15 @@ fn assert_stored_once(server: &FhirServer, m: &Manifest) {
         let docs: Vec<_> = m.records.iter().flat_map(|r| &r.documents).collect();
         assert!(!docs.is_empty());
         assert_eq!(s.docs.len(), docs.len(), "documents stored");
+        // Exactly once, whatever was retried: the strict server evaluates
+        // every entry's conditional create.
+        assert_eq!(
+            s.count("DocumentReference"),
+            docs.len(),
+            "DocumentReferences created"
+        );
+        assert_eq!(s.count("Binary"), docs.len(), "Binaries created");
+        assert_eq!(s.count("List"), m.records.len(), "SubmissionSets created");
         for d in docs {
             let stored = &s.docs[&format!("urn:uuid:{}", d.id)];
             assert_eq!(stored.creates, 1);
@@ -209,15 +218,21 @@ fn duplicates_are_checked_by_hash_same_is_done_different_is_a_conflict() {
     let doc = &m.records[0].documents[0];
     let server = FhirServer::start();
     server.with(|s| {
+        let mi = format!("urn:uuid:{}", doc.id);
         s.docs.insert(
-            format!("urn:uuid:{}", doc.id),
+            mi.clone(),
             common::fhir_server::StoredDoc {
-                master_identifier: format!("urn:uuid:{}", doc.id),
+                id: "theirs".into(),
+                master_identifier: mi.clone(),
                 size: 1234,
                 sha1_b64: "AAAAAAAAAAAAAAAAAAAAAAAAAAA=".into(),
                 sha256: "0".repeat(64),
                 subject: serde_json::Value::Null,
-                resource: serde_json::json!({"resourceType": "DocumentReference", "content": [{"attachment": {"size": 1234, "hash": "AAAAAAAAAAAAAAAAAAAAAAAAAAA="}}]}),
+                resource: serde_json::json!({
+                    "resourceType": "DocumentReference",
+                    "masterIdentifier": {"use": "usual", "system": "urn:ietf:rfc:3986", "value": mi},
+                    "content": [{"attachment": {"size": 1234, "hash": "AAAAAAAAAAAAAAAAAAAAAAAAAAA="}}],
+                }),
                 creates: 1,
             },
         );
@@ -583,6 +598,13 @@ fn case_1_upload_bundle_carries_the_exact_pdfs_whatever_its_text_fields_hold() {
             );
             let r = &s.docs[&mi].resource;
             assert_eq!(r["type"]["text"], hostile("type"));
+            // The station rides contained in each DocumentReference.
+            assert_eq!(r["author"][0]["reference"], "#station");
+            assert_eq!(r["contained"][0]["id"], "station");
+            assert_eq!(
+                r["contained"][0]["identifier"][0]["value"],
+                hostile("station")
+            );
             assert_eq!(r["context"]["practiceSetting"]["text"], hostile("specialty"));
             assert_eq!(
                 r["subject"]["identifier"],

@@ -1,8 +1,21 @@
 //! A FHIR document store on 127.0.0.1 for the upload tests and benchmark: a
 //! small HTTP/1.1 server on std sockets (so faults can be injected at the
-//! socket: a reset in the middle of a body, a slow answer) that accepts ITI-65
-//! transaction Bundles, validates each strictly, stores DocumentReferences by
-//! masterIdentifier (conditional create), and answers searches by identifier.
+//! socket: a reset in the middle of a body, a slow answer) that behaves as a
+//! STRICT ITI-65 Document Recipient for IHE MHD 4.2.x Minimal
+//! (`IHE.MHD.Minimal.ProvideBundle`, its SubmissionSet and DocumentReference,
+//! the uniqueId and entryUUID identifier profiles; input/fsh of IHE/ITI.MHD).
+//!
+//! Every Bundle is checked against every constraint of those profiles
+//! (cardinalities, fixed values, identifier shapes), the general rules an
+//! engine applies (references resolve, contained resources are referenced,
+//! fullUrls unique, no identifier is a fullUrl: an engine rewrites those) and
+//! the content (base64, size, SHA-1, SHA-256, PDF header). A Bundle that
+//! breaks any is answered 422 with an OperationOutcome, one issue per broken
+//! constraint naming its element, and each is recorded in `State::invalid`.
+//! Otherwise the transaction is applied like an engine does: every entry's
+//! `request.ifNoneExist` (identifier=, _tag=) is evaluated against what is
+//! stored (200 OK and nothing created on a match, 201 Created otherwise), and
+//! fullUrls inside the stored resources are rewritten to `Type/id`.
 #![allow(dead_code)]
 
 use base64::Engine;
@@ -34,14 +47,27 @@ pub enum Fault {
 /// A document as stored.
 #[derive(Debug, Clone)]
 pub struct StoredDoc {
+    /// The server's id (`DocumentReference/<id>`).
+    pub id: String,
     pub master_identifier: String,
     pub size: u64,
     pub sha1_b64: String,
     pub sha256: String,
     pub subject: Value,
+    /// As stored: fullUrls rewritten to `Type/id`.
     pub resource: Value,
-    /// How many times a Bundle created it (must end at 1).
+    /// How many times a Bundle created a DocumentReference with this
+    /// masterIdentifier (must end at 1).
     pub creates: u32,
+}
+
+/// Any other resource as stored (a Binary without its data).
+#[derive(Debug, Clone)]
+pub struct StoredResource {
+    pub resource_type: String,
+    pub id: String,
+    /// As stored: fullUrls rewritten to `Type/id`.
+    pub resource: Value,
 }
 
 /// One Bundle POSTed: when it arrived, the fault it met and when it was answered.
@@ -58,11 +84,16 @@ pub struct State {
     /// Every POST in order of arrival.
     pub post_log: Vec<Post>,
     pub faults: VecDeque<Fault>,
+    /// DocumentReferences by masterIdentifier value.
     pub docs: HashMap<String, StoredDoc>,
-    pub binaries: u64,
-    pub lists: HashMap<String, u32>,
+    /// Every other resource created, in order.
+    pub stored: Vec<StoredResource>,
+    /// Conditional creates that matched (answered 200, nothing created), by
+    /// resource type.
+    pub matched: HashMap<String, u32>,
     pub posts: u32,
-    /// Validation failures (a correct client causes none).
+    /// Every broken constraint, one diagnostics text each (a correct client
+    /// causes none).
     pub invalid: Vec<String>,
     /// Answer duplicates with 409 + OperationOutcome instead of conditional create.
     pub duplicates_as_409: bool,
@@ -74,6 +105,41 @@ pub struct State {
     /// The bytes of each document created, as decoded from its Binary, by
     /// masterIdentifier.
     pub pdfs: HashMap<String, Vec<u8>>,
+    /// Keep every Bundle received (parsed, whole) in `bundles`.
+    pub capture: bool,
+    pub bundles: Vec<Value>,
+    /// The last server-assigned id.
+    pub next_id: u64,
+}
+
+impl State {
+    /// How many resources of this type were created (conditional creates
+    /// that matched are not counted).
+    pub fn count(&self, resource_type: &str) -> usize {
+        if resource_type == "DocumentReference" {
+            return self.docs.values().map(|d| d.creates as usize).sum();
+        }
+        self.stored
+            .iter()
+            .filter(|r| r.resource_type == resource_type)
+            .count()
+    }
+
+    /// The stored resources of this type (DocumentReferences included).
+    pub fn resources(&self, resource_type: &str) -> Vec<(String, Value)> {
+        if resource_type == "DocumentReference" {
+            return self
+                .docs
+                .values()
+                .map(|d| (d.id.clone(), d.resource.clone()))
+                .collect();
+        }
+        self.stored
+            .iter()
+            .filter(|r| r.resource_type == resource_type)
+            .map(|r| (r.id.clone(), r.resource.clone()))
+            .collect()
+    }
 }
 
 pub struct FhirServer {
@@ -123,6 +189,38 @@ impl FhirServer {
 
     pub fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         f(&mut self.state.lock().unwrap())
+    }
+
+    /// POSTs a Bundle as it stands (plain http only): the status code and the
+    /// answer's JSON (Null when not JSON).
+    pub fn post(&self, bundle: &Value) -> (u16, Value) {
+        let addr = self
+            .base
+            .strip_prefix("http://")
+            .and_then(|r| r.split('/').next())
+            .expect("post() speaks plain http");
+        let mut c = TcpStream::connect(addr).expect("connect to the test server");
+        let body = bundle.to_string();
+        let head = format!(
+            "POST /fhir HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/fhir+json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        c.write_all(head.as_bytes()).expect("send");
+        c.write_all(body.as_bytes()).expect("send");
+        c.shutdown(std::net::Shutdown::Write).expect("shutdown");
+        let mut answer = Vec::new();
+        c.read_to_end(&mut answer).expect("read the answer");
+        let text = String::from_utf8_lossy(&answer);
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .expect("a status line");
+        let body = text
+            .split_once("\r\n\r\n")
+            .and_then(|(_, b)| serde_json::from_str(b).ok())
+            .unwrap_or(Value::Null);
+        (status, body)
     }
 }
 
@@ -223,8 +321,8 @@ fn serve(stream: impl Conn, state: Arc<Mutex<State>>) {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
         if req.method == "GET" {
-            let body = search(&state, &req.path);
-            respond(r.get_mut(), "200 OK", &[], &body);
+            let (status, body) = search(&state, &req.path);
+            respond(r.get_mut(), status, &[], &body);
             continue;
         }
         let (fault, n) = {
@@ -311,27 +409,6 @@ fn read_body(
     Some(body)
 }
 
-fn search(state: &Arc<Mutex<State>>, path: &str) -> Value {
-    let query = path.split_once('?').map(|(_, q)| q).unwrap_or("");
-    let wanted = query
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("identifier="))
-        .map(percent_decode)
-        .unwrap_or_default();
-    let value = wanted
-        .rsplit_once('|')
-        .map(|(_, v)| v.to_string())
-        .unwrap_or(wanted);
-    let s = state.lock().unwrap();
-    let entries: Vec<Value> = s
-        .docs
-        .get(&value)
-        .map(|d| json!({"fullUrl": format!("DocumentReference/{}", d.master_identifier.trim_start_matches("urn:uuid:")), "resource": d.resource}))
-        .into_iter()
-        .collect();
-    json!({"resourceType": "Bundle", "type": "searchset", "total": entries.len(), "entry": entries})
-}
-
 fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::new();
@@ -351,65 +428,271 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// GET: `metadata`, or a search `[Type]?identifier=...` / `?_tag=...`.
+fn search(state: &Arc<Mutex<State>>, path: &str) -> (&'static str, Value) {
+    let (resource_path, query) = path.split_once('?').unwrap_or((path, ""));
+    let rt = resource_path
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
+    if rt == "metadata" {
+        return (
+            "200 OK",
+            json!({"resourceType": "CapabilityStatement", "status": "active", "kind": "instance", "fhirVersion": "4.0.1", "format": ["json"]}),
+        );
+    }
+    let params = match parse_query(query) {
+        Ok(p) => p,
+        Err(e) => return ("400 Bad Request", outcome("not-supported", &e)),
+    };
+    let s = state.lock().unwrap();
+    let entries: Vec<Value> = s
+        .resources(rt)
+        .into_iter()
+        .filter(|(_, r)| matches_query(r, &params))
+        .map(|(id, r)| json!({"fullUrl": format!("{rt}/{id}"), "resource": r}))
+        .collect();
+    (
+        "200 OK",
+        json!({"resourceType": "Bundle", "type": "searchset", "total": entries.len(), "entry": entries}),
+    )
+}
+
+/// A search's parameters, percent-decoded; only `identifier` and `_tag` are
+/// supported (as a real engine, anything else is refused, not ignored).
+fn parse_query(query: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for kv in query.split('&').filter(|kv| !kv.is_empty()) {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        let k = percent_decode(k);
+        if !matches!(k.as_str(), "identifier" | "_tag") {
+            return Err(format!("unsupported search parameter {k:?}"));
+        }
+        out.push((k, percent_decode(v)));
+    }
+    Ok(out)
+}
+
+/// Splits on a separator not escaped with a backslash, then unescapes.
+fn split_unescaped(s: &str, sep: char) -> Vec<String> {
+    let mut parts = vec![String::new()];
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let last = parts.last_mut().expect("one part");
+                last.push('\\');
+                if let Some(n) = chars.next() {
+                    last.push(n);
+                }
+            }
+            c if c == sep => parts.push(String::new()),
+            c => parts.last_mut().expect("one part").push(c),
+        }
+    }
+    parts
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Whether a (system, code) pair matches a token search value: `code`,
+/// `system|code`, `|code` (no system) or `system|`; commas for "any of".
+fn token_matches(token: &str, system: Option<&str>, code: Option<&str>) -> bool {
+    split_unescaped(token, ',').iter().any(|alt| {
+        let parts = split_unescaped(alt, '|');
+        match parts.as_slice() {
+            [c] => code == Some(unescape(c).as_str()),
+            [sys, c] => {
+                let (sys, c) = (unescape(sys), unescape(c));
+                let sys_ok = if sys.is_empty() {
+                    system.is_none()
+                } else {
+                    system == Some(sys.as_str())
+                };
+                sys_ok && (c.is_empty() || code == Some(c.as_str()))
+            }
+            _ => false,
+        }
+    })
+}
+
+/// Whether a stored resource matches every parameter.
+fn matches_query(r: &Value, params: &[(String, String)]) -> bool {
+    params.iter().all(|(k, v)| {
+        let candidates: Vec<&Value> = match k.as_str() {
+            "identifier" => {
+                let mut c: Vec<&Value> = items(&r["identifier"]).collect();
+                if r["resourceType"] == "DocumentReference" {
+                    c.extend(items(&r["masterIdentifier"]));
+                }
+                c
+            }
+            _ => items(&r["meta"]["tag"]).collect(),
+        };
+        let code_key = if k == "identifier" { "value" } else { "code" };
+        candidates
+            .iter()
+            .any(|c| token_matches(v, c["system"].as_str(), c[code_key].as_str()))
+    })
+}
+
+/// The elements of a repeating element (or the one value of a single one).
+fn items(v: &Value) -> impl Iterator<Item = &Value> {
+    let slice: &[Value] = match v {
+        Value::Null => &[],
+        Value::Array(a) => a,
+        other => std::slice::from_ref(other),
+    };
+    slice.iter()
+}
+
+/// How many times an element occurs.
+fn card(v: &Value) -> usize {
+    items(v).count()
+}
+
 /// Validates and applies a transaction Bundle atomically.
 fn transaction(state: &Arc<Mutex<State>>, body: &[u8]) -> (&'static str, Value) {
     let bundle: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
-        Err(e) => return invalid(state, format!("not JSON: {e}")),
+        Err(e) => {
+            let why = format!("not JSON: {e}");
+            state.lock().unwrap().invalid.push(why.clone());
+            return ("400 Bad Request", outcome("invalid", &why));
+        }
     };
-    let checked = match validate(&bundle) {
-        Ok(c) => c,
-        Err(e) => return invalid(state, e),
-    };
+    {
+        let mut s = state.lock().unwrap();
+        if s.capture {
+            s.bundles.push(bundle.clone());
+        }
+    }
+    let (violations, checked) = check_bundle(&bundle);
+    if !violations.is_empty() {
+        let mut s = state.lock().unwrap();
+        s.invalid
+            .extend(violations.iter().map(Violation::diagnostics));
+        return ("422 Unprocessable Entity", violations_outcome(&violations));
+    }
+    apply(state, &bundle, &checked)
+}
+
+/// Applies a valid transaction: conditional creates evaluated, ids assigned,
+/// fullUrls rewritten to `Type/id`, resources stored.
+fn apply(state: &Arc<Mutex<State>>, bundle: &Value, checked: &Checked) -> (&'static str, Value) {
     let mut s = state.lock().unwrap();
+    let entries: Vec<&Value> = items(&bundle["entry"]).collect();
+    // First what each entry becomes: an existing resource or a new one.
+    let mut plan: Vec<(String, String, bool)> = Vec::new(); // type, id, created
+    let mut rewrite: HashMap<String, String> = HashMap::new();
+    for e in &entries {
+        let r = &e["resource"];
+        let rt = r["resourceType"].as_str().unwrap_or_default().to_string();
+        if rt == "DocumentReference"
+            && s.duplicates_as_409
+            && let Some(mi) = r["masterIdentifier"]["value"].as_str()
+            && s.docs.contains_key(mi)
+        {
+            return (
+                "409 Conflict",
+                outcome(
+                    "duplicate",
+                    &format!("a DocumentReference with masterIdentifier {mi} exists"),
+                ),
+            );
+        }
+        let mut existing = None;
+        if let Some(q) = e["request"]["ifNoneExist"].as_str() {
+            let params = match parse_query(q.trim_start_matches('?')) {
+                Ok(p) => p,
+                Err(why) => return ("400 Bad Request", outcome("not-supported", &why)),
+            };
+            let found: Vec<String> = s
+                .resources(&rt)
+                .into_iter()
+                .filter(|(_, r)| matches_query(r, &params))
+                .map(|(id, _)| id)
+                .collect();
+            if found.len() > 1 {
+                return (
+                    "412 Precondition Failed",
+                    outcome(
+                        "duplicate",
+                        &format!("ifNoneExist {q:?} matches {} {rt}s", found.len()),
+                    ),
+                );
+            }
+            existing = found.into_iter().next();
+        }
+        let created = existing.is_none();
+        let id = existing.unwrap_or_else(|| {
+            s.next_id += 1;
+            s.next_id.to_string()
+        });
+        if let Some(url) = e["fullUrl"].as_str() {
+            rewrite.insert(url.to_string(), format!("{rt}/{id}"));
+        }
+        plan.push((rt, id, created));
+    }
     let mut responses = Vec::new();
-    for entry in bundle["entry"].as_array().unwrap() {
-        let r = &entry["resource"];
-        let status = match r["resourceType"].as_str().unwrap() {
-            "DocumentReference" => {
-                let mi = r["masterIdentifier"]["value"].as_str().unwrap().to_string();
-                match s.docs.get(&mi) {
-                    Some(_) if s.duplicates_as_409 => {
-                        return (
-                            "409 Conflict",
-                            outcome(
-                                "duplicate",
-                                &format!("a DocumentReference with masterIdentifier {mi} exists"),
-                            ),
-                        );
-                    }
-                    Some(_) => "200 OK".to_string(),
-                    None => {
-                        let a = &r["content"][0]["attachment"];
-                        let doc = StoredDoc {
-                            master_identifier: mi.clone(),
-                            size: a["size"].as_u64().unwrap(),
-                            sha1_b64: a["hash"].as_str().unwrap().to_string(),
-                            sha256: checked.sha256_of[a["url"].as_str().unwrap()].clone(),
-                            subject: r["subject"].clone(),
-                            resource: r.clone(),
-                            creates: 1,
-                        };
-                        let url = a["url"].as_str().unwrap();
-                        s.pdfs.insert(mi.clone(), checked.bytes_of[url].clone());
-                        s.docs.insert(mi, doc);
-                        "201 Created".to_string()
-                    }
+    for (e, (rt, id, created)) in entries.iter().zip(plan) {
+        let location = format!("{rt}/{id}/_history/1");
+        if !created {
+            *s.matched.entry(rt.clone()).or_default() += 1;
+            responses.push(json!({"response": {"status": "200 OK", "location": location}}));
+            continue;
+        }
+        let mut r = e["resource"].clone();
+        if let Some(m) = r.as_object_mut() {
+            m.remove("data");
+            m.insert("id".into(), Value::String(id.clone()));
+        }
+        rewrite_strings(&mut r, &rewrite);
+        if rt == "DocumentReference" {
+            let a = &e["resource"]["content"][0]["attachment"];
+            let url = a["url"].as_str().unwrap_or_default();
+            let mi = e["resource"]["masterIdentifier"]["value"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if let Some(bytes) = checked.bytes_of.get(url) {
+                s.pdfs.insert(mi.clone(), bytes.clone());
+            }
+            let doc = StoredDoc {
+                id: id.clone(),
+                master_identifier: mi.clone(),
+                size: a["size"].as_u64().unwrap_or(0),
+                sha1_b64: a["hash"].as_str().unwrap_or_default().to_string(),
+                sha256: checked.sha256_of.get(url).cloned().unwrap_or_default(),
+                subject: r["subject"].clone(),
+                resource: r,
+                creates: 1,
+            };
+            match s.docs.get_mut(&mi) {
+                Some(d) => d.creates += 1,
+                None => {
+                    s.docs.insert(mi, doc);
                 }
             }
-            "Binary" => {
-                s.binaries += 1;
-                "201 Created".into()
-            }
-            "List" => {
-                let id = r["identifier"][0]["value"].as_str().unwrap().to_string();
-                *s.lists.entry(id).or_default() += 1;
-                "201 Created".into()
-            }
-            _ => "200 OK".into(),
-        };
-        let rt = r["resourceType"].as_str().unwrap();
-        responses.push(json!({"response": {"status": status, "location": format!("{rt}/{}/_history/1", uuid_tail(entry["fullUrl"].as_str().unwrap()))}}));
+        } else {
+            s.stored.push(StoredResource {
+                resource_type: rt.clone(),
+                id: id.clone(),
+                resource: r,
+            });
+        }
+        responses.push(json!({"response": {"status": "201 Created", "location": location}}));
     }
     (
         "200 OK",
@@ -417,15 +700,68 @@ fn transaction(state: &Arc<Mutex<State>>, body: &[u8]) -> (&'static str, Value) 
     )
 }
 
-fn uuid_tail(full_url: &str) -> &str {
-    full_url.trim_start_matches("urn:uuid:")
+/// Replaces every string equal to a Bundle fullUrl by the stored `Type/id`
+/// (what an engine does to the resources of a transaction).
+fn rewrite_strings(v: &mut Value, map: &HashMap<String, String>) {
+    match v {
+        Value::String(s) => {
+            if let Some(to) = map.get(s.as_str()) {
+                *s = to.clone();
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| rewrite_strings(x, map)),
+        Value::Object(m) => m.values_mut().for_each(|x| rewrite_strings(x, map)),
+        _ => {}
+    }
 }
 
-fn invalid(state: &Arc<Mutex<State>>, why: String) -> (&'static str, Value) {
-    state.lock().unwrap().invalid.push(why.clone());
-    ("400 Bad Request", outcome("invalid", &why))
+// ---------------------------------------------------------------------------
+// The checker: IHE MHD 4.2.x Minimal ProvideBundle.
+
+pub const MINIMAL_PROVIDE_BUNDLE: &str =
+    "https://profiles.ihe.net/ITI/MHD/StructureDefinition/IHE.MHD.Minimal.ProvideBundle";
+pub const SOURCE_ID: &str = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId";
+pub const DESIGNATION_TYPE: &str =
+    "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-designationType";
+pub const INTENDED_RECIPIENT: &str =
+    "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-intendedRecipient";
+pub const MHD_LIST_TYPES: &str = "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes";
+pub const RFC3986: &str = "urn:ietf:rfc:3986";
+/// Where Folio puts the PDF's SHA-256 (hex) on the attachment.
+pub const SHA256_EXTENSION: &str = "urn:folio:attachment-sha256";
+
+/// One broken constraint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Violation {
+    /// The OperationOutcome issue type: `required` (a minimum cardinality),
+    /// `value` (a fixed value or required binding), `invariant` (a maximum
+    /// cardinality, a shape, a reference).
+    pub code: &'static str,
+    /// The element as the profile names it, e.g. `List.extension:sourceId`.
+    pub path: String,
+    pub message: String,
+    /// Where in the Bundle, e.g. `Bundle.entry[0]`.
+    pub at: String,
 }
 
+impl Violation {
+    pub fn diagnostics(&self) -> String {
+        format!("{}: {} (at {})", self.path, self.message, self.at)
+    }
+}
+
+fn violations_outcome(v: &[Violation]) -> Value {
+    let issues: Vec<Value> = v
+        .iter()
+        .map(|v| {
+            json!({"severity": "error", "code": v.code, "diagnostics": v.diagnostics(), "expression": [v.path]})
+        })
+        .collect();
+    json!({"resourceType": "OperationOutcome", "issue": issues})
+}
+
+/// The bytes of each Binary the DocumentReferences point at, by fullUrl.
+#[derive(Default)]
 struct Checked {
     /// SHA-256 (hex) of each Binary's decoded bytes, by fullUrl.
     sha256_of: HashMap<String, String>,
@@ -433,128 +769,901 @@ struct Checked {
     bytes_of: HashMap<String, Vec<u8>>,
 }
 
-/// The strict checks: resource types, references resolving inside the Bundle,
-/// base64, size and hash matching the bytes, a PDF header.
-fn validate(b: &Value) -> Result<Checked, String> {
-    if b["resourceType"] != "Bundle" || b["type"] != "transaction" {
-        return Err("not a transaction Bundle".into());
+struct Checker<'a> {
+    out: Vec<Violation>,
+    at: String,
+    /// Entry resources by fullUrl, with the entry index.
+    by_url: HashMap<&'a str, (usize, &'a Value)>,
+}
+
+impl Checker<'_> {
+    fn add(&mut self, code: &'static str, path: impl Into<String>, message: impl Into<String>) {
+        self.out.push(Violation {
+            code,
+            path: path.into(),
+            message: message.into(),
+            at: self.at.clone(),
+        });
     }
-    let entries = b["entry"].as_array().ok_or("no entries")?;
-    let mut by_url: HashMap<&str, &Value> = HashMap::new();
-    for e in entries {
-        let url = e["fullUrl"].as_str().ok_or("entry without fullUrl")?;
-        if !url.starts_with("urn:uuid:") || uuid::Uuid::parse_str(&url[9..]).is_err() {
-            return Err(format!("fullUrl {url} is not a urn:uuid"));
-        }
-        let rt = e["resource"]["resourceType"]
-            .as_str()
-            .ok_or("entry without resource")?;
-        if !["List", "DocumentReference", "Binary", "Device"].contains(&rt) {
-            return Err(format!("unexpected resource type {rt}"));
-        }
-        if e["request"]["method"] != "POST" || e["request"]["url"] != rt {
-            return Err(format!("entry {url}: request must be POST {rt}"));
-        }
-        if by_url.insert(url, &e["resource"]).is_some() {
-            return Err(format!("fullUrl {url} twice"));
+
+    /// `min..max` cardinality of an element (max None: `*`).
+    fn card(&mut self, path: &str, v: &Value, min: usize, max: Option<usize>) {
+        let n = card(v);
+        let range = format!("{min}..{}", max.map_or("*".to_string(), |m| m.to_string()));
+        if n < min {
+            self.add("required", path, format!("{range} required, found {n}"));
+        } else if max.is_some_and(|m| n > m) {
+            self.add("invariant", path, format!("{range} allowed, found {n}"));
         }
     }
-    let of_type = |t: &'static str| {
-        entries
-            .iter()
-            .filter(move |e| e["resource"]["resourceType"] == t)
-    };
-    let resolves = |r: &Value, t: &str| -> Result<(), String> {
-        let u = r.as_str().ok_or("reference missing")?;
-        match by_url.get(u) {
-            Some(res) if res["resourceType"] == t => Ok(()),
-            _ => Err(format!(
-                "reference {u} does not resolve to a {t} in the Bundle"
-            )),
+
+    /// A fixed value of a 1..1 element.
+    fn fixed(&mut self, path: &str, v: &Value, want: &str) {
+        match v.as_str() {
+            None => self.add(
+                "required",
+                path,
+                format!("1..1 required with fixed value {want:?}, found none"),
+            ),
+            Some(got) if got != want => self.add(
+                "value",
+                path,
+                format!("fixed value {want:?} required, found {got:?}"),
+            ),
+            Some(_) => {}
         }
-    };
-    let lists: Vec<_> = of_type("List").collect();
-    if lists.len() != 1 {
-        return Err("exactly one SubmissionSet List expected".into());
     }
-    let list = &lists[0]["resource"];
-    if list["code"]["coding"][0]["code"] != "submissionset" || list["status"] != "current" {
-        return Err("the List is not a current submissionset".into());
-    }
-    resolves(&list["source"]["reference"], "Device")?;
-    let items = list["entry"].as_array().ok_or("List without entries")?;
-    for i in items {
-        resolves(&i["item"]["reference"], "DocumentReference")?;
-    }
-    let mut sha256_of = HashMap::new();
-    let mut bytes_of = HashMap::new();
-    let docs: Vec<_> = of_type("DocumentReference").collect();
-    if docs.is_empty() || docs.len() != items.len() {
-        return Err("the List must name every DocumentReference".into());
-    }
-    for d in docs {
-        let r = &d["resource"];
-        let mi = r["masterIdentifier"]["value"].as_str().unwrap_or("");
-        if !mi.starts_with("urn:uuid:") || r["status"] != "current" {
-            return Err(format!(
-                "DocumentReference {mi}: masterIdentifier urn:uuid and status current required"
-            ));
+
+    /// A fixed value of an optional element: when present it must be `want`
+    /// (`required`: present as well).
+    fn fixed_if_present(&mut self, path: &str, v: &Value, want: &str, required: bool) {
+        if v.is_null() && !required {
+            return;
         }
-        let sys = r["subject"]["identifier"]["system"].as_str().unwrap_or("");
-        if r["subject"]["identifier"]["value"]
-            .as_str()
-            .unwrap_or("")
-            .is_empty()
-            || sys.is_empty()
-        {
-            return Err(format!(
-                "DocumentReference {mi}: subject identifier missing"
-            ));
+        self.fixed(path, v, want)
+    }
+
+    /// The resource type a reference points at, if it can be told: `#id` (a
+    /// contained resource of `container`), a fullUrl of the Bundle, or a REST
+    /// URL `[base/]Type/id[/_history/v]`.
+    fn target_type(&self, reference: &str, container: &Value) -> Option<String> {
+        if let Some(id) = reference.strip_prefix('#') {
+            return items(&container["contained"])
+                .find(|c| c["id"] == id)
+                .and_then(|c| c["resourceType"].as_str())
+                .map(str::to_string);
         }
-        if sys == "https://fhir.nhs.uk/Id/nhs-number" {
-            let nhs = r["subject"]["identifier"]["value"].as_str().unwrap();
-            if nhs.len() != 10 || !nhs.bytes().all(|c| c.is_ascii_digit()) {
-                return Err(format!("{nhs} is not an NHS number"));
+        if let Some((_, r)) = self.by_url.get(reference) {
+            return r["resourceType"].as_str().map(str::to_string);
+        }
+        let path = reference.split("/_history/").next().unwrap_or("");
+        let segs: Vec<&str> = path.split('/').collect();
+        (segs.len() >= 2)
+            .then(|| segs[segs.len() - 2])
+            .filter(|t| t.starts_with(|c: char| c.is_ascii_uppercase()))
+            .map(str::to_string)
+    }
+
+    /// Whether a reference resolves inside the Bundle: a fullUrl, or `#id`
+    /// of a contained resource of `container`.
+    fn resolves_in_bundle(&self, reference: &str, container: &Value) -> bool {
+        match reference.strip_prefix('#') {
+            Some(id) => items(&container["contained"]).any(|c| c["id"] == id),
+            None => self.by_url.contains_key(reference),
+        }
+    }
+
+    /// A Reference element limited to `types` (a logical reference by
+    /// identifier alone is accepted when its `type`, if given, is allowed);
+    /// with `in_bundle`, it must resolve inside the Bundle.
+    fn reference_to(
+        &mut self,
+        path: &str,
+        reference: &Value,
+        container: &Value,
+        types: &[&str],
+        in_bundle: bool,
+    ) {
+        let allowed = types.join(" or ");
+        match reference["reference"].as_str() {
+            Some(r) => {
+                if in_bundle && !self.resolves_in_bundle(r, container) {
+                    self.add(
+                        "invariant",
+                        path,
+                        format!(
+                            "reference {r:?} does not resolve: neither a fullUrl of the Bundle nor #id of a contained resource"
+                        ),
+                    );
+                    return;
+                }
+                match self.target_type(r, container) {
+                    Some(t) if types.contains(&t.as_str()) => {}
+                    found => self.add(
+                        "invariant",
+                        path,
+                        format!(
+                            "only Reference({allowed}) allowed, {r:?} is a {}",
+                            found.as_deref().unwrap_or("resource of unknown type")
+                        ),
+                    ),
+                }
+            }
+            None => match reference["type"].as_str() {
+                Some(t) if !types.contains(&t) => self.add(
+                    "invariant",
+                    path,
+                    format!("only Reference({allowed}) allowed, found type {t:?}"),
+                ),
+                _ if in_bundle => self.add(
+                    "required",
+                    format!("{path}.reference"),
+                    "1..1 required: the reference must resolve inside the Bundle",
+                ),
+                _ => {}
+            },
+        }
+    }
+
+    /// Elements the profile prohibits (0..0).
+    fn absent(&mut self, path: &str, v: &Value) {
+        self.card(path, v, 0, Some(0));
+    }
+
+    /// The general rules every resource meets: references resolve, contained
+    /// resources have ids, hold none themselves and are referenced, and no
+    /// identifier value is a fullUrl of the Bundle.
+    fn general(&mut self, rt: &str, r: &Value) {
+        let mut contained_ids = Vec::new();
+        for c in items(&r["contained"]) {
+            let ct = c["resourceType"].as_str().unwrap_or("resource");
+            match c["id"].as_str() {
+                Some(id) => contained_ids.push(id.to_string()),
+                None => self.add(
+                    "required",
+                    format!("{rt}.contained.id"),
+                    format!("1..1 required on a contained {ct}"),
+                ),
+            }
+            if !c["contained"].is_null() {
+                self.add(
+                    "invariant",
+                    format!("{rt}.contained.contained"),
+                    "dom-2: a contained resource holds no contained resources",
+                );
             }
         }
-        if r["type"]["coding"][0]["code"].as_str().is_none() || r["date"].as_str().is_none() {
-            return Err(format!("DocumentReference {mi}: type and date required"));
+        let mut refs = Vec::new();
+        references(r, rt, &mut refs);
+        let mut referenced = Vec::new();
+        for (path, reference) in &refs {
+            if let Some(id) = reference.strip_prefix('#') {
+                if id.is_empty() {
+                    continue;
+                }
+                referenced.push(id.to_string());
+                if !contained_ids.iter().any(|c| c == id) {
+                    self.add(
+                        "invariant",
+                        path.clone(),
+                        format!("reference {reference:?} does not resolve to a contained resource"),
+                    );
+                }
+            } else if (reference.starts_with("urn:uuid:") || reference.starts_with("urn:oid:"))
+                && !self.by_url.contains_key(reference)
+            {
+                self.add(
+                    "invariant",
+                    path.clone(),
+                    format!("reference {reference:?} is not the fullUrl of an entry of the Bundle"),
+                );
+            }
         }
-        resolves(&r["author"][0]["reference"], "Device")?;
+        for id in &contained_ids {
+            if !referenced.contains(id) {
+                self.add(
+                    "invariant",
+                    format!("{rt}.contained"),
+                    format!("dom-3: contained resource #{id} is not referenced from its container"),
+                );
+            }
+        }
+        let mut ids = Vec::new();
+        identifier_values(r, rt, &mut ids);
+        for (path, value) in ids {
+            if let Some((n, res)) = self.by_url.get(value).copied() {
+                let t = res["resourceType"].as_str().unwrap_or("resource");
+                self.add(
+                    "invariant",
+                    path,
+                    format!(
+                        "identifier value {value:?} is the fullUrl of Bundle.entry[{n}]: a server rewrites it to {t}/<id> and the identifier is lost"
+                    ),
+                );
+            }
+        }
+    }
+
+    /// The SubmissionSet: IHE.MHD.Minimal.SubmissionSet.
+    fn submission_set(&mut self, r: &Value) {
+        let ext: Vec<&Value> = items(&r["extension"]).collect();
+        let of = |url: &str| -> Vec<&Value> {
+            ext.iter().copied().filter(|e| e["url"] == url).collect()
+        };
+        let source_ids = of(SOURCE_ID);
+        self.card(
+            "List.extension:sourceId",
+            &Value::Array(source_ids.iter().map(|v| (*v).clone()).collect()),
+            1,
+            Some(1),
+        );
+        for e in &source_ids {
+            self.value_only("List.extension:sourceId", e, "valueIdentifier");
+            if let Some(v) = e.get("valueIdentifier") {
+                let value = v["value"].as_str().unwrap_or("");
+                if !value.strip_prefix("urn:oid:").is_some_and(is_oid) {
+                    self.add(
+                        "invariant",
+                        "List.extension:sourceId.valueIdentifier.value",
+                        format!("must be urn:oid: followed by an OID, found {value:?}"),
+                    );
+                }
+            }
+        }
+        for (url, name, value) in [
+            (DESIGNATION_TYPE, "designationType", "valueCodeableConcept"),
+            (INTENDED_RECIPIENT, "intendedRecipient", "valueReference"),
+        ] {
+            let found = of(url);
+            let path = format!("List.extension:{name}");
+            self.card(
+                &path,
+                &Value::Array(found.iter().map(|v| (*v).clone()).collect()),
+                0,
+                Some(1),
+            );
+            for e in found {
+                self.value_only(&path, e, value);
+            }
+        }
+        let identifiers: Vec<&Value> = items(&r["identifier"]).collect();
+        self.card("List.identifier", &r["identifier"], 2, None);
+        let unique: Vec<&Value> = identifiers
+            .iter()
+            .copied()
+            .filter(|i| i["use"] == "usual")
+            .collect();
+        let entry_uuid: Vec<&Value> = identifiers
+            .iter()
+            .copied()
+            .filter(|i| i["use"] == "official")
+            .collect();
+        let n = unique.len();
+        if n != 1 {
+            let (code, word) = if n == 0 {
+                ("required", "required")
+            } else {
+                ("invariant", "allowed")
+            };
+            self.add(
+                code,
+                "List.identifier:uniqueId",
+                format!("1..1 {word} (use usual), found {n}"),
+            );
+        }
+        for i in unique {
+            self.fixed("List.identifier:uniqueId.system", &i["system"], RFC3986);
+            let value = i["value"].as_str().unwrap_or("");
+            if !value.strip_prefix("urn:oid:").is_some_and(is_oid) {
+                self.add(
+                    "invariant",
+                    "List.identifier:uniqueId.value",
+                    format!(
+                        "mhd-startswithoid: must be urn:oid: followed by an OID, found {value:?}"
+                    ),
+                );
+            }
+        }
+        if entry_uuid.is_empty() {
+            self.add(
+                "required",
+                "List.identifier:entryUUID",
+                "1..* required (use official), found 0",
+            );
+        }
+        for i in entry_uuid {
+            self.entry_uuid("List.identifier:entryUUID", i);
+        }
+        self.fixed("List.mode", &r["mode"], "working");
+        self.fixed("List.status", &r["status"], "current");
+        self.card("List.code", &r["code"], 1, Some(1));
+        self.card("List.title", &r["title"], 0, Some(1));
+        self.card("List.date", &r["date"], 1, Some(1));
+        if let Some(d) = r["date"].as_str()
+            && !is_date_time(d)
+        {
+            self.add(
+                "invariant",
+                "List.date",
+                format!("not a FHIR dateTime: {d:?}"),
+            );
+        }
+        self.card("List.subject", &r["subject"], 0, Some(1));
+        if r["subject"].is_object() {
+            self.reference_to("List.subject", &r["subject"], r, &["Patient"], false);
+        }
+        self.absent("List.encounter", &r["encounter"]);
+        self.absent("List.orderedBy", &r["orderedBy"]);
+        self.absent("List.emptyReason", &r["emptyReason"]);
+        self.card("List.source", &r["source"], 0, Some(1));
+        if r["source"].is_object() {
+            self.reference_to(
+                "List.source",
+                &r["source"],
+                r,
+                &["Practitioner", "PractitionerRole", "Patient", "Device"],
+                true,
+            );
+        }
+        self.card("List.note", &r["note"], 0, Some(1));
+        for e in items(&r["entry"]) {
+            self.absent("List.entry.flag", &e["flag"]);
+            self.absent("List.entry.deleted", &e["deleted"]);
+            self.absent("List.entry.date", &e["date"]);
+            self.card("List.entry.item", &e["item"], 1, Some(1));
+            if e["item"].is_object() {
+                self.reference_to(
+                    "List.entry.item",
+                    &e["item"],
+                    r,
+                    &["DocumentReference", "List"],
+                    false,
+                );
+            }
+        }
+    }
+
+    /// An extension whose value[x] is limited to one type.
+    fn value_only(&mut self, path: &str, e: &Value, key: &str) {
+        let keys: Vec<&String> = e
+            .as_object()
+            .map(|m| m.keys().filter(|k| k.starts_with("value")).collect())
+            .unwrap_or_default();
+        if keys.len() != 1 || keys[0] != key {
+            self.add(
+                if keys.is_empty() {
+                    "required"
+                } else {
+                    "invariant"
+                },
+                format!("{path}.value[x]"),
+                format!("1..1 {key} required (only that type), found {keys:?}"),
+            );
+        }
+    }
+
+    /// IHE.MHD.EntryUUID.Identifier.
+    fn entry_uuid(&mut self, path: &str, i: &Value) {
+        self.fixed(&format!("{path}.system"), &i["system"], RFC3986);
+        let value = i["value"].as_str().unwrap_or("");
+        if !is_uuid_urn(value) {
+            self.add(
+                "invariant",
+                format!("{path}.value"),
+                format!(
+                    "mhd-startswithuuid: must be urn:uuid: followed by a UUID, found {value:?}"
+                ),
+            );
+        }
+    }
+
+    /// IHE.MHD.Minimal.DocumentReference.
+    fn document_reference(&mut self, r: &Value) {
+        self.absent(
+            "DocumentReference.modifierExtension",
+            &r["modifierExtension"],
+        );
+        self.card(
+            "DocumentReference.masterIdentifier",
+            &r["masterIdentifier"],
+            1,
+            Some(1),
+        );
+        let mi = &r["masterIdentifier"];
+        if mi.is_object() {
+            self.card(
+                "DocumentReference.masterIdentifier.system",
+                &mi["system"],
+                1,
+                Some(1),
+            );
+            self.fixed_if_present(
+                "DocumentReference.masterIdentifier.use",
+                &mi["use"],
+                "usual",
+                true,
+            );
+            self.card(
+                "DocumentReference.masterIdentifier.value",
+                &mi["value"],
+                1,
+                Some(1),
+            );
+        }
+        for i in items(&r["identifier"]).filter(|i| i["use"] == "official") {
+            self.entry_uuid("DocumentReference.identifier:entryUUID", i);
+        }
+        self.card("DocumentReference.status", &r["status"], 1, Some(1));
+        if let Some(s) = r["status"].as_str()
+            && !matches!(s, "current" | "superseded")
+        {
+            self.add(
+                "value",
+                "DocumentReference.status",
+                format!(
+                    "required binding DocumentReferenceStats (current, superseded), found {s:?}"
+                ),
+            );
+        }
+        self.absent("DocumentReference.docStatus", &r["docStatus"]);
+        self.card("DocumentReference.type", &r["type"], 0, Some(1));
+        self.card("DocumentReference.category", &r["category"], 0, Some(1));
+        self.card("DocumentReference.subject", &r["subject"], 0, Some(1));
+        if r["subject"].is_object() {
+            self.reference_to(
+                "DocumentReference.subject",
+                &r["subject"],
+                r,
+                &["Patient"],
+                false,
+            );
+            let id = &r["subject"]["identifier"];
+            if id["system"] == "https://fhir.nhs.uk/Id/nhs-number" {
+                let nhs = id["value"].as_str().unwrap_or("");
+                if nhs.len() != 10 || !nhs.bytes().all(|c| c.is_ascii_digit()) {
+                    self.add(
+                        "invariant",
+                        "DocumentReference.subject.identifier.value",
+                        format!("{nhs:?} is not an NHS number"),
+                    );
+                }
+            }
+        }
+        self.card("DocumentReference.date", &r["date"], 0, Some(1));
+        for a in items(&r["author"]) {
+            self.reference_to(
+                "DocumentReference.author",
+                a,
+                r,
+                &[
+                    "Practitioner",
+                    "PractitionerRole",
+                    "Organization",
+                    "Device",
+                    "Patient",
+                    "RelatedPerson",
+                    "CareTeam",
+                ],
+                true,
+            );
+        }
+        self.card(
+            "DocumentReference.authenticator",
+            &r["authenticator"],
+            0,
+            Some(1),
+        );
+        self.card(
+            "DocumentReference.description",
+            &r["description"],
+            0,
+            Some(1),
+        );
+        self.card("DocumentReference.content", &r["content"], 1, Some(1));
+        for c in items(&r["content"]) {
+            let a = &c["attachment"];
+            self.card("DocumentReference.content.attachment", a, 1, Some(1));
+            self.card(
+                "DocumentReference.content.attachment.contentType",
+                &a["contentType"],
+                1,
+                Some(1),
+            );
+            self.card(
+                "DocumentReference.content.attachment.url",
+                &a["url"],
+                1,
+                Some(1),
+            );
+            self.absent("DocumentReference.content.attachment.data", &a["data"]);
+            self.card("DocumentReference.content.format", &c["format"], 0, Some(1));
+        }
+        let ctx = &r["context"];
+        self.card(
+            "DocumentReference.context.facilityType",
+            &ctx["facilityType"],
+            0,
+            Some(1),
+        );
+        self.card(
+            "DocumentReference.context.practiceSetting",
+            &ctx["practiceSetting"],
+            0,
+            Some(1),
+        );
+        self.card(
+            "DocumentReference.context.period",
+            &ctx["period"],
+            0,
+            Some(1),
+        );
+        self.card(
+            "DocumentReference.context.sourcePatientInfo",
+            &ctx["sourcePatientInfo"],
+            0,
+            Some(1),
+        );
+    }
+
+    /// The document's bytes: the Binary the attachment points at decodes,
+    /// and matches the size, SHA-1, SHA-256 and content type given.
+    fn content(&mut self, r: &Value, checked: &mut Checked) {
         let a = &r["content"][0]["attachment"];
-        if a["contentType"] != "application/pdf" {
-            return Err("attachment must be application/pdf".into());
+        let Some(url) = a["url"].as_str() else {
+            return;
+        };
+        let Some((_, bin)) = self.by_url.get(url).copied() else {
+            if url.starts_with("urn:") {
+                self.add(
+                    "invariant",
+                    "DocumentReference.content.attachment.url",
+                    format!("{url:?} is not the fullUrl of an entry of the Bundle"),
+                );
+            }
+            return;
+        };
+        if bin["resourceType"] != "Binary" {
+            self.add(
+                "invariant",
+                "DocumentReference.content.attachment.url",
+                "must point at a Binary",
+            );
+            return;
         }
-        let bin_url = a["url"].as_str().ok_or("attachment url missing")?;
-        resolves(&a["url"], "Binary")?;
-        let data = by_url[bin_url]["data"]
-            .as_str()
-            .ok_or("Binary without data")?;
-        let bytes = B64
-            .decode(data)
-            .map_err(|e| format!("Binary {bin_url}: bad base64: {e}"))?;
+        if bin["contentType"] != a["contentType"] {
+            self.add(
+                "value",
+                "DocumentReference.content.attachment.contentType",
+                format!(
+                    "{} but the Binary says {}",
+                    a["contentType"], bin["contentType"]
+                ),
+            );
+        }
+        let Some(data) = bin["data"].as_str() else {
+            self.add(
+                "required",
+                "Binary.data",
+                "1..1 required: the document's bytes",
+            );
+            return;
+        };
+        let bytes = match B64.decode(data) {
+            Ok(b) => b,
+            Err(e) => {
+                self.add("invariant", "Binary.data", format!("not base64: {e}"));
+                return;
+            }
+        };
         if a["size"].as_u64() != Some(bytes.len() as u64) {
-            return Err(format!(
-                "attachment size {} but {} bytes",
-                a["size"],
-                bytes.len()
-            ));
+            self.add(
+                "value",
+                "DocumentReference.content.attachment.size",
+                format!("{} but the Binary holds {} bytes", a["size"], bytes.len()),
+            );
         }
         if a["hash"].as_str() != Some(&B64.encode(Sha1::digest(&bytes))) {
-            return Err("attachment hash is not the SHA-1 of the bytes".into());
+            self.add(
+                "value",
+                "DocumentReference.content.attachment.hash",
+                "not the SHA-1 (base64) of the Binary's bytes",
+            );
         }
         let sha256 = hex::encode(Sha256::digest(&bytes));
-        if a["extension"][0]["valueString"].as_str() != Some(&sha256) {
-            return Err("attachment SHA-256 extension does not match".into());
+        let ext: Vec<&Value> = items(&a["extension"])
+            .filter(|e| e["url"] == SHA256_EXTENSION)
+            .collect();
+        if ext.len() != 1 || ext[0]["valueString"].as_str() != Some(&sha256) {
+            self.add(
+                "value",
+                format!("DocumentReference.content.attachment.extension({SHA256_EXTENSION})"),
+                "one, holding the SHA-256 (hex) of the Binary's bytes, required",
+            );
         }
-        if !bytes.starts_with(b"%PDF-") {
-            return Err("the Binary is not a PDF".into());
+        if a["contentType"] == "application/pdf" && !bytes.starts_with(b"%PDF-") {
+            self.add("value", "Binary.data", "not a PDF (no %PDF- header)");
         }
-        sha256_of.insert(bin_url.to_string(), sha256);
-        bytes_of.insert(bin_url.to_string(), bytes);
+        checked.sha256_of.insert(url.to_string(), sha256);
+        checked.bytes_of.insert(url.to_string(), bytes);
     }
-    Ok(Checked {
-        sha256_of,
-        bytes_of,
-    })
+}
+
+/// Checks a Bundle as a strict MHD Minimal Document Recipient: every broken
+/// constraint, in Bundle order (none for a valid Bundle).
+pub fn check(b: &Value) -> Vec<Violation> {
+    check_bundle(b).0
+}
+
+fn check_bundle(b: &Value) -> (Vec<Violation>, Checked) {
+    let mut checked = Checked::default();
+    let mut c = Checker {
+        out: Vec::new(),
+        at: "Bundle".into(),
+        by_url: HashMap::new(),
+    };
+    if b["resourceType"] != "Bundle" {
+        c.fixed("Bundle.resourceType", &b["resourceType"], "Bundle");
+        return (c.out, checked);
+    }
+    c.card("Bundle.meta.profile", &b["meta"]["profile"], 1, None);
+    let profiles: Vec<&str> = items(&b["meta"]["profile"])
+        .filter_map(Value::as_str)
+        .collect();
+    if !profiles.is_empty() && !profiles.contains(&MINIMAL_PROVIDE_BUNDLE) {
+        c.add(
+            "value",
+            "Bundle.meta.profile",
+            format!(
+                "must name {MINIMAL_PROVIDE_BUNDLE} (the profile this recipient validates), found {profiles:?}"
+            ),
+        );
+    }
+    c.fixed("Bundle.type", &b["type"], "transaction");
+    let entries: Vec<&Value> = items(&b["entry"]).collect();
+    let mut seen_urls = HashMap::new();
+    let mut submission_sets = 0;
+    let mut if_none_exist = Vec::new();
+    let mut patients = 0;
+    for (n, e) in entries.iter().enumerate() {
+        c.at = format!("Bundle.entry[{n}]");
+        let r = &e["resource"];
+        let Some(rt) = r["resourceType"].as_str() else {
+            c.add(
+                "required",
+                "Bundle.entry.resource",
+                "1..1 required, found none",
+            );
+            continue;
+        };
+        let slice = match rt {
+            "List" if is_list_type(r, "submissionset") => {
+                submission_sets += 1;
+                "SubmissionSet"
+            }
+            "List" if is_list_type(r, "folder") => "Folders",
+            "List" => {
+                c.add(
+                    "value",
+                    "List.code",
+                    format!(
+                        "required binding MHDlistTypesVS (folder, submissionset), found {}",
+                        r["code"]
+                    ),
+                );
+                "entry"
+            }
+            "DocumentReference" => "DocumentRefs",
+            "Binary" => "Documents",
+            "Patient" => {
+                patients += 1;
+                "Patient"
+            }
+            _ => "entry",
+        };
+        match e["fullUrl"].as_str() {
+            None => c.add(
+                "required",
+                "Bundle.entry.fullUrl",
+                "1..1 required for a create, found none",
+            ),
+            Some(url) => {
+                if !is_uuid_urn(url) {
+                    c.add(
+                        "invariant",
+                        "Bundle.entry.fullUrl",
+                        format!(
+                            "a created resource's fullUrl must be urn:uuid:<uuid>, found {url:?}"
+                        ),
+                    );
+                }
+                if let Some(first) = seen_urls.insert(url, n) {
+                    c.add(
+                        "invariant",
+                        "Bundle.entry.fullUrl",
+                        format!("bdl-7: {url:?} is also the fullUrl of Bundle.entry[{first}]"),
+                    );
+                }
+                c.by_url.insert(url, (n, r));
+            }
+        }
+        let req = &e["request"];
+        c.card(&format!("Bundle.entry:{slice}.request"), req, 1, Some(1));
+        if req.is_object() {
+            c.fixed(
+                &format!("Bundle.entry:{slice}.request.method"),
+                &req["method"],
+                "POST",
+            );
+            if req["url"] != rt {
+                c.add(
+                    "invariant",
+                    format!("Bundle.entry:{slice}.request.url"),
+                    format!(
+                        "a create of a {rt} is POSTed to {rt:?}, found {}",
+                        req["url"]
+                    ),
+                );
+            }
+            if let Some(q) = req["ifNoneExist"].as_str() {
+                match parse_query(q.trim_start_matches('?')) {
+                    Err(e) => c.add(
+                        "not-supported",
+                        format!("Bundle.entry:{slice}.request.ifNoneExist"),
+                        e,
+                    ),
+                    Ok(params) => if_none_exist.push((n, slice, params)),
+                }
+            }
+        }
+        if rt == "Binary" {
+            c.card("Binary.contentType", &r["contentType"], 1, Some(1));
+        }
+    }
+    // A search for a fullUrl never matches again: stored, it is Type/id.
+    for (n, slice, params) in if_none_exist {
+        c.at = format!("Bundle.entry[{n}]");
+        for (k, v) in params {
+            for token in split_unescaped(&v, ',') {
+                let value = split_unescaped(&token, '|').pop().map(|v| unescape(&v));
+                if let Some(value) = value
+                    && let Some((m, _)) = c.by_url.get(value.as_str()).copied()
+                {
+                    c.add(
+                        "invariant",
+                        format!("Bundle.entry:{slice}.request.ifNoneExist"),
+                        format!(
+                            "{k}={value:?} is the fullUrl of Bundle.entry[{m}]: stored, it is rewritten to Type/id, so a re-send never matches"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    c.at = "Bundle".into();
+    let found = submission_sets;
+    if found != 1 {
+        let (code, word) = if found == 0 {
+            ("required", "required")
+        } else {
+            ("invariant", "allowed")
+        };
+        c.add(
+            code,
+            "Bundle.entry:SubmissionSet",
+            format!("1..1 {word} (a List coded {MHD_LIST_TYPES}#submissionset), found {found}"),
+        );
+    }
+    if patients > 1 {
+        c.add(
+            "invariant",
+            "Bundle.entry:Patient",
+            format!("0..1 allowed, found {patients}"),
+        );
+    }
+    for (n, e) in entries.iter().enumerate() {
+        c.at = format!("Bundle.entry[{n}]");
+        let r = &e["resource"];
+        let Some(rt) = r["resourceType"].as_str() else {
+            continue;
+        };
+        c.general(rt, r);
+        match rt {
+            "List" if is_list_type(r, "submissionset") => c.submission_set(r),
+            "DocumentReference" => {
+                c.document_reference(r);
+                c.content(r, &mut checked);
+            }
+            _ => {}
+        }
+    }
+    (c.out, checked)
+}
+
+fn is_list_type(r: &Value, code: &str) -> bool {
+    items(&r["code"]["coding"]).any(|c| c["system"] == MHD_LIST_TYPES && c["code"] == code)
+}
+
+/// Every `reference` string in `v`, with the path of the Reference holding it.
+fn references<'a>(v: &'a Value, path: &str, out: &mut Vec<(String, &'a str)>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                match (k.as_str(), x.as_str()) {
+                    ("reference", Some(s)) => out.push((path.to_string(), s)),
+                    ("data", _) => {}
+                    _ => references(x, &format!("{path}.{k}"), out),
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| references(x, path, out)),
+        _ => {}
+    }
+}
+
+/// Every identifier value in `v` (identifier, masterIdentifier,
+/// valueIdentifier, at any depth), with its path.
+fn identifier_values<'a>(v: &'a Value, path: &str, out: &mut Vec<(String, &'a str)>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                if k == "data" {
+                    continue;
+                }
+                let p = format!("{path}.{k}");
+                if matches!(
+                    k.as_str(),
+                    "identifier" | "masterIdentifier" | "valueIdentifier"
+                ) {
+                    for (n, id) in items(x).enumerate() {
+                        if let Some(s) = id["value"].as_str() {
+                            let p = if x.is_array() {
+                                format!("{p}[{n}]")
+                            } else {
+                                p.clone()
+                            };
+                            out.push((format!("{p}.value"), s));
+                        }
+                    }
+                }
+                identifier_values(x, &p, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| identifier_values(x, path, out)),
+        _ => {}
+    }
+}
+
+/// An OID as FHIR's `oid` type has it: `[0-2](\.(0|[1-9][0-9]*))+`.
+pub fn is_oid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('.').collect();
+    parts.len() >= 2
+        && matches!(parts[0], "0" | "1" | "2")
+        && parts[1..].iter().all(|p| {
+            !p.is_empty()
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && (p.len() == 1 || !p.starts_with('0'))
+        })
+}
+
+/// `urn:uuid:` and a UUID in lower-case hex, hyphenated (FHIR's `uuid` type).
+pub fn is_uuid_urn(s: &str) -> bool {
+    let Some(u) = s.strip_prefix("urn:uuid:") else {
+        return false;
+    };
+    u.len() == 36
+        && u.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_digit() || ('a'..='f').contains(&c),
+        })
+}
+
+/// FHIR R4's `dateTime` (a time needs a zone).
+pub fn is_date_time(s: &str) -> bool {
+    static RE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$",
+        )
+        .expect("the dateTime pattern")
+    });
+    RE.is_match(s)
 }
