@@ -484,13 +484,17 @@ fn size_refusal(
         return None;
     }
     // The limit, when the server names one ("exceeds 1048576 bytes"): the
-    // documents whose base64 is over it are the ones refused.
+    // documents over it are the ones refused. Servers count either the PDF's
+    // bytes (Medplum) or its base64 text.
     let limit = said
         .split(|c: char| !c.is_ascii_digit())
         .filter_map(|n| n.parse::<u64>().ok())
         .find(|&n| n >= 1024);
     let encoded = |d: &super::DocumentFile| d.bytes.div_ceil(3) * 4;
     let mut over: Vec<&super::DocumentFile> = match limit {
+        Some(l) if sent.iter().any(|d| d.bytes > l) => {
+            sent.iter().filter(|d| d.bytes > l).collect()
+        }
         Some(l) => sent.iter().filter(|d| encoded(d) > l).collect(),
         None => Vec::new(),
     };
@@ -519,11 +523,15 @@ fn size_refusal(
             "the server refused record {} as too large ({status}): {named}. The server said: {said}. Sending it again cannot help: ask the store's administrator to raise the size it accepts for a Binary{}, then queue the batch again with `folio upload --batch {}`",
             p.record.id,
             limit
-                .map(|l| format!(
-                    " (now {}) to at least {}",
-                    human_bytes(l),
-                    human_bytes(over.iter().map(|d| encoded(d)).max().unwrap_or(0))
-                ))
+                .map(|l| {
+                    let largest = over.iter().map(|d| d.bytes).max().unwrap_or(0);
+                    format!(
+                        " (now {}) to at least {} of PDF ({} if it counts the base64 text)",
+                        human_bytes(l),
+                        human_bytes(largest),
+                        human_bytes(largest.div_ceil(3) * 4)
+                    )
+                })
                 .unwrap_or_default(),
             p.origin.batch_id,
         ),
