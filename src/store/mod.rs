@@ -18,7 +18,7 @@ pub use batches::{
     TreeRemoved,
 };
 pub use images::{ImageStore, sha256_hex};
-pub use outbox::{CachedPdf, OutboxRow};
+pub use outbox::{CachedPdf, OutboxRow, sender_name};
 pub use review::{DocChoice, PageDecision, PatientMismatch, ReviewItem, ReviewKind};
 
 use rusqlite::Connection;

@@ -52,6 +52,40 @@ fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
     })
 }
 
+/// A sender's name as a claim owner: `<station>/pid <n>/<random>`.
+pub fn sender_name(station: &str) -> String {
+    format!(
+        "{station}/pid {}/{:08x}",
+        std::process::id(),
+        fastrand::u32(..)
+    )
+}
+
+/// Whether the sender named `holder` is a process of this station (as
+/// `me` is) that has ended. A sender on another machine, or one whose
+/// process cannot be looked at, is not known to have ended: its claim runs out.
+fn sender_has_ended(me: &str, holder: &str) -> bool {
+    let station = |name: &str| name.rsplitn(3, '/').nth(2).map(str::to_string);
+    let pid = holder
+        .rsplitn(3, '/')
+        .nth(1)
+        .and_then(|p| p.strip_prefix("pid "))
+        .and_then(|p| p.parse::<u32>().ok());
+    let (Some(pid), Some(mine), Some(theirs)) = (pid, station(me), station(holder)) else {
+        return false;
+    };
+    if mine != theirs || !cfg!(target_os = "linux") {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name in parentheses; Z is a zombie.
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X')),
+        Err(_) => true,
+    }
+}
+
 impl Store {
     /// Approves a batch and queues it for upload (again, if it was parked);
     /// `detail` (what is sent, what was overridden and why) goes to the audit.
@@ -111,6 +145,24 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Claims of senders on this machine whose process has ended (killed,
+        // crashed) are free now, not when they run out.
+        let held: Vec<(String, String)> = {
+            let mut stmt = tx.prepare(
+                "SELECT batch_id, lease_owner FROM outbox
+                 WHERE state = 'queued' AND lease_owner IS NOT NULL AND lease_owner != ?1",
+            )?;
+            let rows = stmt.query_map(params![owner], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (batch, holder) in held {
+            if sender_has_ended(owner, &holder) {
+                tx.execute(
+                    "UPDATE outbox SET lease_owner = NULL, lease_until = NULL WHERE batch_id = ?1 AND lease_owner = ?2",
+                    params![batch, holder],
+                )?;
+            }
+        }
         let sql = format!(
             "SELECT {OUTBOX_COLS} FROM outbox o JOIN batches b ON b.id = o.batch_id
              WHERE o.state = 'queued' AND o.next_attempt_at <= ?1
@@ -307,5 +359,25 @@ impl Store {
             ],
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sender_of_this_station_whose_process_ended_is_known_to_have_ended() {
+        let me = sender_name("st/1");
+        assert!(!sender_has_ended(&me, &me), "this process runs");
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        let dead = format!("st/1/pid {pid}/0000beef");
+        assert!(sender_has_ended(&me, &dead));
+        // Another station's sender, or a name we cannot read: its claim runs out.
+        assert!(!sender_has_ended(&me, &format!("st/2/pid {pid}/0000beef")));
+        assert!(!sender_has_ended(&me, "garbage"));
+        assert!(!sender_has_ended(&me, "st/1/pid x/1"));
     }
 }

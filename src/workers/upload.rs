@@ -84,16 +84,6 @@ fn lease(cfg: &Config) -> Duration {
     Duration::from_secs(600 + 2 * cfg.upload.timeout_secs)
 }
 
-/// This run's name as a claim owner: host, process and a random part.
-fn sender_id(cfg: &Config) -> String {
-    format!(
-        "{}/pid {}/{:08x}",
-        cfg.station,
-        std::process::id(),
-        fastrand::u32(..)
-    )
-}
-
 /// What `folio upload` should do.
 #[derive(Clone, Default)]
 pub struct UploadOptions {
@@ -162,7 +152,7 @@ pub fn run(
     };
     let mut finished = Vec::new();
     let sender = Sender {
-        id: sender_id(cfg),
+        id: crate::store::sender_name(&cfg.station),
         lease: lease(cfg),
     };
     let mut told = std::collections::HashSet::new();
