@@ -2,11 +2,9 @@
 //! `folio` processes at once, not threads in one process.
 
 mod common;
-#[path = "common/fhir_server.rs"]
-mod fhir_server;
 
+use common::fhir_server::FhirServer;
 use common::*;
-use fhir_server::FhirServer;
 use folio::synth::StackSpec;
 use std::process::{Child, Stdio};
 

@@ -67,7 +67,7 @@ pub fn sender_name(station: &str) -> String {
 fn sender_has_ended(me: &str, holder: &str) -> bool {
     let station = |name: &str| name.rsplitn(3, '/').nth(2).map(str::to_string);
     let pid = holder
-        .rsplitn(3, '/')
+        .rsplit('/')
         .nth(1)
         .and_then(|p| p.strip_prefix("pid "))
         .and_then(|p| p.parse::<u32>().ok());
