@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what Folio needs to build, run and be tested on Debian or Ubuntu.
 # Idempotent: packages already present are left alone. Uses sudo when not root.
+# `--tests` also installs what only the tests need (Node.js and the FHIR engine).
 set -euo pipefail
+FOR_TESTS=0
+[ "${1:-}" = "--tests" ] && FOR_TESTS=1
 
 PACKAGES=(
   build-essential pkg-config cmake nasm   # compilers; libjpeg-turbo is built from source by the turbojpeg crate
@@ -48,6 +51,7 @@ fi
 # ---- Node.js and the test FHIR engine (tests/fhir_engine) --------------------
 # The MHD tests run Medplum's FHIR engine (npm packages pinned in
 # tests/fhir_engine/package-lock.json) under Node 20 or later.
+if [ "$FOR_TESTS" = 1 ]; then
 FOLIO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ENGINE_DIR="$FOLIO_ROOT/tests/fhir_engine"
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
@@ -70,6 +74,7 @@ if [ -f "$ENGINE_DIR/package-lock.json" ]; then
     (cd "$ENGINE_DIR" && npm ci --no-audit --no-fund --loglevel=error)
     cp "$ENGINE_DIR/package-lock.json" "$STAMP"
   fi
+fi
 fi
 # ---- end of the Node.js section -----------------------------------------------
 
