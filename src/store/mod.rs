@@ -139,6 +139,12 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Several processes may share the folder (a window and a CLI, two
+        // uploads): a transaction that reads and then writes must hold the
+        // write lock from its start, or it fails at once ("database is
+        // locked") when another process wrote in between, whatever the
+        // busy timeout.
+        conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         // The schema version is read before the migration's transaction
         // starts, so two processes opening a new data folder at once would
         // both migrate from the start: they take turns on a lock file

@@ -9,11 +9,14 @@ use super::bundle::{Binaries, StreamedBundle, binary_id, identifier_query};
 use super::mhd::BinaryTransport;
 use super::{RecordPackage, Stored, UploadConfig, UploadError};
 use crate::batch::printable;
-use reqwest::StatusCode;
-use reqwest::blocking::{Body, Client, Response};
+use reqwest::{Body, Client, RequestBuilder, Response, StatusCode};
 use serde_json::Value;
 use std::io::Read;
-use std::time::{Duration, SystemTime};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
 
 const FHIR_JSON: &str = "application/fhir+json";
 /// The most of a server's answer we read (a transaction-response or an
@@ -23,7 +26,13 @@ const MAX_ANSWER_BYTES: u64 = 16 << 20;
 pub struct FhirTarget {
     base: reqwest::Url,
     client: Client,
+    /// Drives the client on the calling (upload) thread.
+    rt: tokio::runtime::Runtime,
     token: Option<String>,
+    /// The longest a request may go with nothing sent and nothing received
+    /// (`upload.timeout_secs`): a slow link that keeps moving is never cut
+    /// off, a stalled one is given up.
+    idle: Duration,
     /// Whether the server answered a first small request: TLS, trust and
     /// authentication problems show there in plain words, not as a broken
     /// upload of a large body.
@@ -59,10 +68,14 @@ impl FhirTarget {
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
+        let idle = Duration::from_secs(cfg.timeout_secs.max(1));
+        // No redirects: a record and its credentials go to the configured
+        // origin or nowhere (a redirect is refused, naming where it pointed).
         let mut builder = Client::builder()
             .use_rustls_tls()
-            .connect_timeout(Duration::from_secs(15))
-            .timeout(Duration::from_secs(cfg.timeout_secs.max(1)))
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(idle.min(Duration::from_secs(15)))
+            .tcp_keepalive(Duration::from_secs(30))
             .user_agent(concat!("folio/", env!("CARGO_PKG_VERSION")));
         if let Some(path) = &cfg.ca_file {
             let pem = std::fs::read(path).map_err(|e| {
@@ -96,15 +109,21 @@ impl FhirTarget {
             .ok()
             .filter(|t| !t.trim().is_empty())
             .or_else(|| cfg.token.clone());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| config_err(format!("cannot start the upload's network runtime: {e}")))?;
         Ok(FhirTarget {
             base,
             client,
+            rt,
             token,
+            idle,
             reached: false,
         })
     }
 
-    fn request(&self, r: reqwest::blocking::RequestBuilder) -> reqwest::blocking::RequestBuilder {
+    fn request(&self, r: RequestBuilder) -> RequestBuilder {
         let r = r.header(reqwest::header::ACCEPT, FHIR_JSON);
         match &self.token {
             Some(t) => r.bearer_auth(t),
@@ -112,14 +131,40 @@ impl FhirTarget {
         }
     }
 
+    /// Sends a request (with `body` streamed, its bytes told to `progress`)
+    /// and reads the answer, giving up when nothing has been sent or received
+    /// for `idle`.
+    fn exchange(
+        &self,
+        r: RequestBuilder,
+        body: Option<(StreamedBundle, &super::ProgressSink)>,
+    ) -> Result<(StatusCode, Value), UploadError> {
+        let clock = Arc::new(Clock::new());
+        let mut r = self.request(r);
+        if let Some((b, progress)) = body {
+            r = r
+                .header(reqwest::header::CONTENT_TYPE, FHIR_JSON)
+                .body(Body::wrap(StreamBody {
+                    len: b.len,
+                    sent: 0,
+                    reader: b.reader(),
+                    progress: progress.clone(),
+                    clock: clock.clone(),
+                }));
+        }
+        let work = async {
+            let resp = r.send().await.map_err(|e| network(&self.base, e))?;
+            clock.touch();
+            answer(resp, &self.base, &clock).await
+        };
+        self.rt
+            .block_on(until_idle(work, &clock, self.idle, &self.base))
+    }
+
     /// Asks for the server's CapabilityStatement (`GET [base]/metadata`).
     fn capabilities(&self) -> Result<(), UploadError> {
         let url = self.base.join("metadata").map_err(config_err)?;
-        let resp = self
-            .request(self.client.get(url))
-            .send()
-            .map_err(|e| network(&self.base, e))?;
-        let (status, body) = answer(resp)?;
+        let (status, body) = self.exchange(self.client.get(url), None)?;
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return Err(UploadError::Permanent {
                 why: format!(
@@ -140,11 +185,7 @@ impl FhirTarget {
         let mut url = self.base.join("DocumentReference").map_err(config_err)?;
         // Already escaped and percent-encoded for a query.
         url.set_query(Some(&identifier_query(doc_id)));
-        let resp = self
-            .request(self.client.get(url))
-            .send()
-            .map_err(|e| network(&self.base, e))?;
-        let (status, body) = answer(resp)?;
+        let (status, body) = self.exchange(self.client.get(url), None)?;
         if !status.is_success() {
             return Err(refusal(status, &body, "looking up a stored document"));
         }
@@ -163,28 +204,6 @@ impl FhirTarget {
         }))
     }
 
-    /// Sends `body` with this request, counting its bytes as progress; the
-    /// server's status and JSON answer.
-    fn send(
-        &self,
-        request: reqwest::blocking::RequestBuilder,
-        body: StreamedBundle,
-        progress: &super::ProgressSink,
-    ) -> Result<(StatusCode, Value), UploadError> {
-        let len = body.len;
-        let body = Counting {
-            inner: body.reader(),
-            progress: progress.clone(),
-        };
-        let resp = self
-            .request(request)
-            .header(reqwest::header::CONTENT_TYPE, FHIR_JSON)
-            .body(Body::sized(body, len))
-            .send()
-            .map_err(|e| network(&self.base, e))?;
-        answer(resp)
-    }
-
     /// Stores a document's Binary at `url` (`PUT Binary/<id>`, an update that
     /// creates: sending it again replaces it with the same bytes).
     fn put_binary(
@@ -194,8 +213,10 @@ impl FhirTarget {
         url: reqwest::Url,
         progress: &super::ProgressSink,
     ) -> Result<(), UploadError> {
-        let (status, answer) =
-            self.send(self.client.put(url), StreamedBundle::binary(d), progress)?;
+        let (status, answer) = self.exchange(
+            self.client.put(url),
+            Some((StreamedBundle::binary(d), progress)),
+        )?;
         if let Some(too_big) = size_refusal(status, &answer, p, std::slice::from_ref(d)) {
             return Err(too_big);
         }
@@ -282,7 +303,10 @@ impl super::Target for FhirTarget {
             Binaries::Stored(_) => 1,
         };
         let bundle = StreamedBundle::with(p, &binaries);
-        let (status, answer) = self.send(self.client.post(self.base.clone()), bundle, progress)?;
+        let (status, answer) = self.exchange(
+            self.client.post(self.base.clone()),
+            Some((bundle, progress)),
+        )?;
         if status == StatusCode::CONFLICT || is_duplicate(&answer) {
             return p
                 .documents
@@ -337,19 +361,129 @@ impl super::Target for FhirTarget {
     }
 }
 
-/// Counts bytes as reqwest reads the body.
-struct Counting<R> {
-    inner: R,
-    progress: super::ProgressSink,
+/// When a request last moved (a byte sent or received).
+struct Clock {
+    start: Instant,
+    /// Milliseconds from `start` to the last movement.
+    last: AtomicU64,
+    /// The body's length once all of it is handed over (0 before).
+    body_sent: AtomicU64,
 }
 
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        // Progress is in PDF bytes: the Bundle carries them as base64 (4 bytes
-        // for 3); its JSON is small beside them.
-        (self.progress)(n as u64 * 3 / 4);
-        Ok(n)
+/// Bytes a second the server is allowed to take, after the last byte of a
+/// body is handed over, to receive what the network still holds of it and
+/// check it before answering (on top of the idle time).
+const SERVER_DIGEST_BYTES_PER_SEC: f64 = 1e6;
+
+impl Clock {
+    fn new() -> Clock {
+        Clock {
+            start: Instant::now(),
+            last: AtomicU64::new(0),
+            body_sent: AtomicU64::new(0),
+        }
+    }
+
+    /// How long the request may stay quiet now: `idle`, and once the body is
+    /// all handed over, time for the server to take it in and check it (the
+    /// kernel holds up to megabytes of it, which drain unseen).
+    fn allowance(&self, idle: Duration) -> Duration {
+        let body = self.body_sent.load(Ordering::Relaxed);
+        idle + Duration::from_secs_f64(body as f64 / SERVER_DIGEST_BYTES_PER_SEC)
+    }
+
+    fn touch(&self) {
+        self.last
+            .store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// How long nothing has moved.
+    fn quiet(&self) -> Duration {
+        self.start
+            .elapsed()
+            .saturating_sub(Duration::from_millis(self.last.load(Ordering::Relaxed)))
+    }
+}
+
+/// Runs `work` until it ends or nothing has moved for `idle`.
+async fn until_idle<T>(
+    work: impl Future<Output = Result<T, UploadError>>,
+    clock: &Clock,
+    idle: Duration,
+    base: &reqwest::Url,
+) -> Result<T, UploadError> {
+    let mut work = std::pin::pin!(work);
+    let mut watch = std::pin::pin!(async {
+        loop {
+            let (quiet, allowed) = (clock.quiet(), clock.allowance(idle));
+            if quiet >= allowed {
+                return;
+            }
+            tokio::time::sleep(allowed - quiet).await;
+        }
+    });
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(r) = work.as_mut().poll(cx) {
+            return Poll::Ready(r);
+        }
+        match watch.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(UploadError::transient(format!(
+                "timed out talking to {base}: nothing sent or received for {} s (upload.timeout_secs)",
+                idle.as_secs()
+            )))),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
+
+/// A request body streamed from a [`StreamedBundle`]: its exact length (so
+/// the request carries Content-Length), its bytes counted as progress and
+/// as movement as the connection takes them.
+struct StreamBody {
+    len: u64,
+    /// Bytes handed over so far.
+    sent: u64,
+    reader: super::bundle::BundleReader,
+    progress: super::ProgressSink,
+    clock: Arc<Clock>,
+}
+
+impl http_body::Body for StreamBody {
+    type Data = bytes::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, std::io::Error>>> {
+        // Reading the cached PDF is local and quick: done in place.
+        let mut buf = vec![0u8; 32 * 1024];
+        match self.reader.read(&mut buf) {
+            Ok(0) => {
+                self.clock.touch();
+                self.clock.body_sent.store(self.len, Ordering::Relaxed);
+                Poll::Ready(None)
+            }
+            Ok(n) => {
+                buf.truncate(n);
+                self.clock.touch();
+                self.sent += n as u64;
+                if self.sent >= self.len {
+                    // The client may not ask again once it has `len` bytes.
+                    self.clock.body_sent.store(self.len, Ordering::Relaxed);
+                }
+                // Progress is in PDF bytes: the Bundle carries them as base64
+                // (4 bytes for 3); its JSON is small beside them.
+                (self.progress)(n as u64 * 3 / 4);
+                Poll::Ready(Some(Ok(http_body::Frame::data(bytes::Bytes::from(buf)))))
+            }
+            Err(e) => Poll::Ready(Some(Err(e))),
+        }
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.len)
     }
 }
 
@@ -373,16 +507,47 @@ fn network(base: &reqwest::Url, e: reqwest::Error) -> UploadError {
 }
 
 /// The status and JSON body of an answer (Null when not JSON), and the
-/// server's Retry-After for 429 and 503 as a transient error.
-fn answer(resp: Response) -> Result<(StatusCode, Value), UploadError> {
+/// server's Retry-After for 429 and 503 as a transient error. A redirect is
+/// refused: records and credentials do not follow it.
+async fn answer(
+    mut resp: Response,
+    base: &reqwest::Url,
+    clock: &Clock,
+) -> Result<(StatusCode, Value), UploadError> {
     let status = resp.status();
+    if status.is_redirection() {
+        let to = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .map(|v| printable(&String::from_utf8_lossy(v.as_bytes()), 200))
+            .unwrap_or_else(|| "nowhere given".into());
+        return Err(UploadError::Permanent {
+            why: format!(
+                "the server at {base} answered {status}, sending us to {to}: Folio does not follow redirects (records and credentials go to the configured address only); if the store has moved, set fhir_url to its new https address"
+            ),
+        });
+    }
     let retry_after = resp
         .headers()
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_retry_after);
-    let mut text = String::new();
-    let read = resp.take(MAX_ANSWER_BYTES).read_to_string(&mut text);
+    let mut raw = Vec::new();
+    let read = loop {
+        match resp.chunk().await {
+            Ok(Some(c)) => {
+                clock.touch();
+                let room = (MAX_ANSWER_BYTES as usize).saturating_sub(raw.len());
+                raw.extend_from_slice(&c[..c.len().min(room)]);
+                if room <= c.len() {
+                    break Ok(());
+                }
+            }
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    let text = String::from_utf8_lossy(&raw);
     if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
         return Err(UploadError::Transient {
             why: format!(

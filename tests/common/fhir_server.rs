@@ -150,16 +150,37 @@ pub struct FhirServer {
 impl FhirServer {
     /// Plain http on 127.0.0.1.
     pub fn start() -> FhirServer {
-        Self::listen(None)
+        Self::listen(None, None)
+    }
+
+    /// Plain http whose connections have a small receive buffer (`bytes`),
+    /// so a slow reader (`throttle_bytes_per_sec`) holds the client back as
+    /// a slow link does, rather than the kernel taking the whole body at once.
+    pub fn start_with_receive_buffer(bytes: usize) -> FhirServer {
+        Self::listen(None, Some(bytes))
     }
 
     /// https://localhost with this TLS configuration (the tests' own CA).
     pub fn start_tls(tls: Arc<rustls::ServerConfig>) -> FhirServer {
-        Self::listen(Some(tls))
+        Self::listen(Some(tls), None)
     }
 
-    fn listen(tls: Option<Arc<rustls::ServerConfig>>) -> FhirServer {
+    fn listen(tls: Option<Arc<rustls::ServerConfig>>, receive_buffer: Option<usize>) -> FhirServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        if let Some(bytes) = receive_buffer {
+            // Accepted sockets inherit it, and the window follows from it.
+            let v = bytes as libc::c_int;
+            let rc = unsafe {
+                libc::setsockopt(
+                    listener.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_RCVBUF,
+                    &v as *const libc::c_int as *const libc::c_void,
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            assert_eq!(rc, 0, "SO_RCVBUF");
+        }
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(State::default()));
         let s = state.clone();
