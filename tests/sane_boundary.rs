@@ -47,7 +47,8 @@ fn options_of_every_type_are_set_and_read_back() {
     // Strings: free text up to the declared size, and a list entry.
     s.set("string", "Folio was here").unwrap();
     assert_eq!(value(&s, "string"), "Folio was here");
-    s.set("string-constraint-string-list", "Second entry").unwrap();
+    s.set("string-constraint-string-list", "Second entry")
+        .unwrap();
     assert_eq!(value(&s, "string-constraint-string-list"), "Second entry");
     s.set("string-constraint-long-string-list", "46").unwrap();
     assert_eq!(value(&s, "string-constraint-long-string-list"), "46");
@@ -141,14 +142,30 @@ fn values_outside_the_type_or_constraint_are_refused_with_the_allowed_values() {
         ("int-constraint-range", "six", "a whole number"),
         ("int-constraint-word-list", "43", "-42, -8, 0, 17, 42, 256"),
         ("depth", "12", "1, 8, 16"),
-        ("fixed-constraint-range", "40000", "-42.17..32767.9999 in steps of 2"),
-        ("fixed-constraint-word-list", "12.2", "-32.7, 12.1, 42, 129.5"),
+        (
+            "fixed-constraint-range",
+            "40000",
+            "-42.17..32767.9999 in steps of 2",
+        ),
+        (
+            "fixed-constraint-word-list",
+            "12.2",
+            "-32.7, 12.1, 42, 129.5",
+        ),
         ("fixed", "1e12", "a number"),
-        ("string-constraint-string-list", "Third", "First entry, Second entry"),
+        (
+            "string-constraint-string-list",
+            "Third",
+            "First entry, Second entry",
+        ),
         ("mode", "Lineart", "Gray, Color"),
         ("bool-soft-select-soft-detect", "maybe", "yes or no"),
         ("int-constraint-array", "1,2", "6 whole numbers"),
-        ("int-constraint-array-constraint-range", "4,6,8,10,12,194", "4..192"),
+        (
+            "int-constraint-array-constraint-range",
+            "4,6,8,10,12,194",
+            "4..192",
+        ),
     ] {
         let e = refused(&mut s, name, v);
         assert!(e.contains(allowed), "{name}={v}: {e}");
@@ -202,7 +219,11 @@ fn a_short_scan_setting_every_option_type_reads_no_invalid_memory_under_valgrind
     );
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new("valgrind")
-        .args(["--error-exitcode=99", "--track-origins=no", "--trace-children=no"])
+        .args([
+            "--error-exitcode=99",
+            "--track-origins=no",
+            "--trace-children=no",
+        ])
         .arg(env!("CARGO_BIN_EXE_folio"))
         .args([
             "scan",

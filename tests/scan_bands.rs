@@ -140,13 +140,23 @@ fn bands_of_1_and_16_bit_scans_are_8_bit_rows_like_an_8_bit_scan() {
     assert_eq!(eight.len(), 1, "one flatbed page");
     let (w, ch, data) = &eight[0];
     assert_eq!((*w, *ch), (314, 1), "80 mm at 100 dpi, grey");
-    assert!(data.contains(&0) && data.contains(&255), "a black and white grid");
+    assert!(
+        data.contains(&0) && data.contains(&255),
+        "a black and white grid"
+    );
     for depth in ["1", "16"] {
         let other = side_rows_at_depth(depth);
         assert_eq!(other.len(), eight.len(), "depth {depth}");
         for (side, (a, b)) in eight.iter().zip(&other).enumerate() {
-            assert_eq!((a.0, a.1, a.2.len()), (b.0, b.1, b.2.len()), "depth {depth}, side {side}");
-            assert!(a.2 == b.2, "depth {depth}, side {side}: the same grid as at 8 bits");
+            assert_eq!(
+                (a.0, a.1, a.2.len()),
+                (b.0, b.1, b.2.len()),
+                "depth {depth}, side {side}"
+            );
+            assert!(
+                a.2 == b.2,
+                "depth {depth}, side {side}: the same grid as at 8 bits"
+            );
         }
     }
 }

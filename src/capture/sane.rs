@@ -115,9 +115,7 @@ impl Sane {
                 cancel: Arc::new(AtomicBool::new(false)),
             }),
             ffi::STATUS_DEVICE_BUSY => Err(CaptureError::DeviceBusy),
-            ffi::STATUS_INVAL | ffi::STATUS_GOOD => {
-                Err(CaptureError::NoSuchDevice(shown))
-            }
+            ffi::STATUS_INVAL | ffi::STATUS_GOOD => Err(CaptureError::NoSuchDevice(shown)),
             ffi::STATUS_ACCESS_DENIED => Err(CaptureError::Other(format!(
                 "access to {shown} was denied: add this user to the 'scanner' group"
             ))),
@@ -201,7 +199,11 @@ pub struct SaneScanner<'s> {
 #[derive(Debug, Clone, PartialEq)]
 enum Allowed {
     Any,
-    Range { min: c_int, max: c_int, quant: c_int },
+    Range {
+        min: c_int,
+        max: c_int,
+        quant: c_int,
+    },
     Words(Vec<c_int>),
     Strings(Vec<String>),
 }
@@ -298,10 +300,7 @@ impl Opt {
                 ffi::TYPE_BOOL => "yes or no".into(),
                 ffi::TYPE_INT => "a whole number".into(),
                 ffi::TYPE_FIXED => "a number".into(),
-                ffi::TYPE_STRING => format!(
-                    "text of {} characters at most",
-                    self.size.max(1) - 1
-                ),
+                ffi::TYPE_STRING => format!("text of {} characters at most", self.size.max(1) - 1),
                 _ => "nothing (it takes no value)".into(),
             },
         }
@@ -311,18 +310,25 @@ impl Opt {
     fn check_word(&self, w: c_int) -> Option<c_int> {
         // Fixed values typed in decimal are a rounding away from the
         // backend's words: a few 65536ths of slack.
-        let slack = if self.value_type == ffi::TYPE_FIXED { 8 } else { 0 };
+        let slack = if self.value_type == ffi::TYPE_FIXED {
+            8
+        } else {
+            0
+        };
         match &self.allowed {
             Allowed::Any | Allowed::Strings(_) => Some(w),
             Allowed::Range { min, max, quant } => {
                 let (lo, hi) = (i64::from(*min), i64::from(*max));
                 let v = i64::from(w);
-                if v < lo - slack || v > hi + slack {
+                // (An empty range, min above max, allows nothing.)
+                if lo > hi || v < lo - slack || v > hi + slack {
                     return None;
                 }
                 let v = v.clamp(lo, hi);
                 // Integer steps are exact; fixed ones the backend rounds to.
-                if self.value_type == ffi::TYPE_INT && *quant > 0 && (v - lo) % i64::from(*quant) != 0
+                if self.value_type == ffi::TYPE_INT
+                    && *quant > 0
+                    && (v - lo) % i64::from(*quant) != 0
                 {
                     return None;
                 }
@@ -398,14 +404,15 @@ impl SaneScanner<'_> {
     }
 
     /// Options 1.. (option 0 holds their number, as SANE defines: a backend
-    /// need not answer NULL past the last one).
+    /// need not answer NULL past the last one). A backend whose option 0 is
+    /// unreadable is asked until it answers NULL, at most `MAX_OPTIONS`.
     fn option_count(&self) -> c_int {
         let Some(d) = self.descriptor(0) else {
             return 0;
         };
         let zero = Opt::from_descriptor(0, d);
         if zero.value_type != ffi::TYPE_INT || zero.words() != Some(1) {
-            return 0;
+            return MAX_OPTIONS;
         }
         let mut n: c_int = 0;
         // SAFETY: option 0 is one SANE_Word, as just checked; n is one.
@@ -418,10 +425,10 @@ impl SaneScanner<'_> {
                 std::ptr::null_mut(),
             )
         };
-        if st == ffi::STATUS_GOOD {
-            n.clamp(0, MAX_OPTIONS)
+        if st == ffi::STATUS_GOOD && n > 0 {
+            n.min(MAX_OPTIONS)
         } else {
-            0
+            MAX_OPTIONS
         }
     }
 
@@ -444,19 +451,19 @@ impl SaneScanner<'_> {
             .into_iter()
             .filter(|o| o.value_type != ffi::TYPE_GROUP && !o.name.is_empty())
             .map(|o| OptionInfo {
-                    title: o.title.clone(),
-                    kind: ["bool", "int", "fixed", "string", "button", "group"]
-                        .get(o.value_type as usize)
-                        .unwrap_or(&"?")
-                        .to_string(),
-                    unit: ["", "pixel", "bit", "mm", "dpi", "%", "us"]
-                        .get(o.unit as usize)
-                        .unwrap_or(&"")
-                        .to_string(),
-                    allowed: constraint(&o),
-                    value: if o.active() { self.get(&o) } else { None },
-                    active: o.active(),
-                    name: o.name,
+                title: o.title.clone(),
+                kind: ["bool", "int", "fixed", "string", "button", "group"]
+                    .get(o.value_type as usize)
+                    .unwrap_or(&"?")
+                    .to_string(),
+                unit: ["", "pixel", "bit", "mm", "dpi", "%", "us"]
+                    .get(o.unit as usize)
+                    .unwrap_or(&"")
+                    .to_string(),
+                allowed: constraint(&o),
+                value: if o.active() { self.get(&o) } else { None },
+                active: o.active(),
+                name: o.name,
             })
             .collect()
     }
@@ -505,9 +512,7 @@ impl SaneScanner<'_> {
             ))
         })?;
         let refuse = |why: &str| {
-            CaptureError::Unsupported(format!(
-                "option '{shown_name}' of {device}: {why}"
-            ))
+            CaptureError::Unsupported(format!("option '{shown_name}' of {device}: {why}"))
         };
         if matches!(o.value_type, ffi::TYPE_BUTTON | ffi::TYPE_GROUP) {
             return Err(refuse("it is a button and takes no value"));
@@ -618,7 +623,8 @@ impl SaneScanner<'_> {
         let mut words = Vec::with_capacity(parts.len());
         for p in &parts {
             let w = if o.value_type == ffi::TYPE_INT {
-                p.parse::<c_int>().map_err(|_| not_allowed("a whole number"))?
+                p.parse::<c_int>()
+                    .map_err(|_| not_allowed("a whole number"))?
             } else {
                 let v = p
                     .parse::<f64>()
@@ -642,7 +648,11 @@ impl SaneScanner<'_> {
         let Some(o) = self.find(name) else {
             return self.set(name, &format!("{v}"));
         };
-        let mut v = if o.value_type == ffi::TYPE_INT { v.round() } else { v };
+        let mut v = if o.value_type == ffi::TYPE_INT {
+            v.round()
+        } else {
+            v
+        };
         if let (true, Allowed::Range { min, max, .. }) = (clamp, &o.allowed) {
             let (lo, hi) = if o.value_type == ffi::TYPE_FIXED {
                 (ffi::fixed_to_f64(*min), ffi::fixed_to_f64(*max))
@@ -777,7 +787,6 @@ impl SaneScanner<'_> {
         }
     }
 
-
     /// Reads one frame into `frame`; calls `on_band` as whole lines arrive.
     fn read_frame(
         &mut self,
@@ -837,13 +846,25 @@ impl SaneScanner<'_> {
             if whole >= reported + 32
                 || (total_lines.is_some_and(|t| whole as u32 >= t) && whole > reported)
             {
-                band(f, reported, &frame[reported * bpl..whole * bpl], total_lines, on_band);
+                band(
+                    f,
+                    reported,
+                    &frame[reported * bpl..whole * bpl],
+                    total_lines,
+                    on_band,
+                );
                 reported = whole;
             }
         }
         let whole = frame.len() / bpl;
         if whole > reported {
-            band(f, reported, &frame[reported * bpl..whole * bpl], total_lines, on_band);
+            band(
+                f,
+                reported,
+                &frame[reported * bpl..whole * bpl],
+                total_lines,
+                on_band,
+            );
         }
         frame.truncate(whole * bpl);
         Ok(())
@@ -966,7 +987,6 @@ impl Drop for SaneScanner<'_> {
     }
 }
 
-
 /// Bounds on what a backend may announce: wider than 1.3 m at 100 dpi, a line
 /// over 4 MiB or a side over 2 GiB is a broken driver, not paper.
 const MAX_WIDTH: usize = 1 << 17;
@@ -1039,7 +1059,10 @@ impl Frame {
             bpl,
             lines,
             last: p.last_frame != 0
-                || !matches!(p.format, ffi::FRAME_RED | ffi::FRAME_GREEN | ffi::FRAME_BLUE),
+                || !matches!(
+                    p.format,
+                    ffi::FRAME_RED | ffi::FRAME_GREEN | ffi::FRAME_BLUE
+                ),
         })
     }
 
@@ -1124,7 +1147,10 @@ fn band(
     let data = if f.depth == 8 && f.bpl == f.width * f.channels {
         rows
     } else {
-        converted = rows.chunks_exact(f.bpl).flat_map(|r| f.samples(r)).collect();
+        converted = rows
+            .chunks_exact(f.bpl)
+            .flat_map(|r| f.samples(r))
+            .collect();
         &converted
     };
     on_band(Band {
@@ -1223,7 +1249,13 @@ fn constraint(o: &Opt) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn params(format: c_int, depth: c_int, width: c_int, bpl: c_int, lines: c_int) -> ffi::Parameters {
+    fn params(
+        format: c_int,
+        depth: c_int,
+        width: c_int,
+        bpl: c_int,
+        lines: c_int,
+    ) -> ffi::Parameters {
         ffi::Parameters {
             format,
             last_frame: 0,
@@ -1239,8 +1271,168 @@ mod tests {
         let red = params(ffi::FRAME_RED, 8, 10, 10, 2);
         let green16 = params(ffi::FRAME_GREEN, 16, 10, 20, 2);
         let blue_short = params(ffi::FRAME_BLUE, 8, 10, 5, 4);
-        let frames = vec![(red, vec![7u8; 20]), (green16, vec![7u8; 40]), (blue_short, vec![7u8; 20])];
+        let frames = vec![
+            (red, vec![7u8; 20]),
+            (green16, vec![7u8; 40]),
+            (blue_short, vec![7u8; 20]),
+        ];
         let err = assemble(&frames, 300).expect_err("frames of different depths");
         assert!(matches!(err, CaptureError::Other(_)), "{err:?}");
+    }
+
+    fn refused(p: ffi::Parameters, words: &str) {
+        match Frame::check(&p) {
+            Ok(f) => panic!("{p:?} accepted as {f:?}"),
+            Err(e) => {
+                let text = e.to_string();
+                assert!(text.contains(words), "{p:?}: {text}");
+                assert!(
+                    text.contains("then resume") || text.contains("scan in grey"),
+                    "{text}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn parameters_are_checked_before_anything_is_allocated() {
+        // Huge sizes: a reservation of lines x bytes per line would abort.
+        refused(
+            params(ffi::FRAME_GRAY, 8, 1000, 1000, i32::MAX),
+            "lines of 1000 bytes",
+        );
+        refused(
+            params(ffi::FRAME_RGB, 8, 1 << 20, 3 << 20, 10),
+            "pixels per line",
+        );
+        refused(
+            params(ffi::FRAME_GRAY, 8, 100, i32::MAX, 10),
+            "bytes per line",
+        );
+        // Lines shorter than their pixels.
+        refused(
+            params(ffi::FRAME_GRAY, 8, 100, 99, 10),
+            "99 bytes per line for 100 pixels",
+        );
+        refused(params(ffi::FRAME_GRAY, 16, 100, 100, 10), "(at least 200)");
+        refused(params(ffi::FRAME_GRAY, 1, 100, 12, 10), "(at least 13)");
+        refused(params(ffi::FRAME_RGB, 8, 100, 299, 10), "(at least 300)");
+        refused(params(ffi::FRAME_RGB, 16, 100, 599, 10), "(at least 600)");
+        // Nonsense values.
+        refused(params(ffi::FRAME_GRAY, 8, 0, 0, 10), "0 pixels per line");
+        refused(params(ffi::FRAME_GRAY, 8, -5, 10, 10), "-5 pixels per line");
+        refused(params(ffi::FRAME_GRAY, 8, 10, -1, 10), "-1 bytes per line");
+        refused(
+            params(ffi::FRAME_GRAY, 12, 10, 20, 10),
+            "12 bits per sample",
+        );
+        refused(params(ffi::FRAME_GRAY, 0, 10, 20, 10), "0 bits per sample");
+        refused(params(9, 8, 10, 10, 10), "unknown frame format (9)");
+        refused(params(ffi::FRAME_RGB, 1, 10, 10, 10), "1-bit colour");
+
+        // Padding is fine, and so are hand scanners' unknown heights.
+        let f = Frame::check(&params(ffi::FRAME_GRAY, 1, 100, 16, -1)).unwrap();
+        assert_eq!((f.width, f.bpl, f.lines, f.channels), (100, 16, None, 1));
+        let f = Frame::check(&params(ffi::FRAME_RGB, 16, 100, 640, 50)).unwrap();
+        assert_eq!(
+            (f.bpl, f.lines, f.channels, f.last),
+            (640, Some(50), 3, true)
+        );
+    }
+
+    #[test]
+    fn colour_frames_must_agree_and_come_once_each() {
+        let red = Frame::check(&params(ffi::FRAME_RED, 8, 10, 10, 2)).unwrap();
+        let green = Frame::check(&params(ffi::FRAME_GREEN, 8, 10, 10, 2)).unwrap();
+        assert!(green.follows(&red, &[red]).is_ok());
+        let again = Frame::check(&params(ffi::FRAME_RED, 8, 10, 10, 2)).unwrap();
+        assert!(again.follows(&red, &[red, green]).is_err());
+        for other in [
+            params(ffi::FRAME_GREEN, 16, 10, 20, 2),
+            params(ffi::FRAME_GREEN, 8, 11, 11, 2),
+            params(ffi::FRAME_GREEN, 8, 10, 12, 2),
+            params(ffi::FRAME_GRAY, 8, 10, 10, 2),
+        ] {
+            let f = Frame::check(&other).unwrap();
+            let e = f.follows(&red, &[red]).expect_err("disagrees");
+            assert!(e.to_string().contains("then resume"), "{e}");
+        }
+        // Two colour frames are no page; three are, with lines of padding.
+        let two = vec![
+            (params(ffi::FRAME_RED, 8, 2, 4, 1), vec![1, 2, 0, 0]),
+            (params(ffi::FRAME_GREEN, 8, 2, 4, 1), vec![3, 4, 0, 0]),
+        ];
+        assert!(assemble(&two, 300).is_err());
+        let mut three = two;
+        three.push((params(ffi::FRAME_BLUE, 8, 2, 4, 1), vec![5, 6, 0, 0]));
+        let r = assemble(&three, 300).unwrap();
+        assert_eq!((r.width, r.height, r.kind), (2, 1, PixelKind::Color));
+        assert_eq!(r.data, vec![1, 3, 5, 2, 4, 6]);
+    }
+
+    #[test]
+    fn one_and_sixteen_bit_lines_with_padding_become_eight_bit_samples() {
+        let bw = Frame::check(&params(ffi::FRAME_GRAY, 1, 10, 4, 1)).unwrap();
+        let row = [0b1010_0000, 0b0100_0000, 0xff, 0xff];
+        let s: Vec<u8> = bw.samples(&row).collect();
+        assert_eq!(s, vec![0, 255, 0, 255, 255, 255, 255, 255, 255, 0]);
+        let deep = Frame::check(&params(ffi::FRAME_GRAY, 16, 2, 6, 1)).unwrap();
+        let row: Vec<u8> = [0x1234u16, 0xfedc]
+            .iter()
+            .flat_map(|v| v.to_ne_bytes())
+            .chain([9, 9])
+            .collect();
+        assert_eq!(deep.samples(&row).collect::<Vec<u8>>(), vec![0x12, 0xfe]);
+        // Bands carry the same samples, line by line.
+        let mut got = Vec::new();
+        let rows: Vec<u8> = row.iter().chain(row.iter()).copied().collect();
+        band(&deep, 0, &rows, Some(2), &mut |b: Band<'_>| {
+            assert_eq!((b.width, b.channels, b.total_lines), (2, 1, Some(2)));
+            got.extend_from_slice(b.data);
+        });
+        assert_eq!(got, vec![0x12, 0xfe, 0x12, 0xfe]);
+    }
+
+    fn opt(value_type: c_int, allowed: Allowed) -> Opt {
+        Opt {
+            index: 1,
+            name: "x".into(),
+            title: String::new(),
+            unit: 0,
+            value_type,
+            size: 4,
+            cap: ffi::CAP_SOFT_SELECT,
+            allowed,
+        }
+    }
+
+    #[test]
+    fn constraints_from_a_backend_are_checked_without_trusting_them() {
+        // A range upside down allows nothing (and does not panic).
+        let upside_down = Allowed::Range {
+            min: 10,
+            max: 2,
+            quant: 0,
+        };
+        assert_eq!(opt(ffi::TYPE_INT, upside_down.clone()).check_word(5), None);
+        assert_eq!(opt(ffi::TYPE_FIXED, upside_down).check_word(5), None);
+        // Steps of whole numbers are exact; fixed values keep to the list's
+        // words within a rounding.
+        let steps = opt(
+            ffi::TYPE_INT,
+            Allowed::Range {
+                min: 4,
+                max: 192,
+                quant: 2,
+            },
+        );
+        assert_eq!(steps.check_word(6), Some(6));
+        assert_eq!(steps.check_word(7), None);
+        assert_eq!(steps.allowed_text(), "4..192 in steps of 2");
+        let listed = opt(ffi::TYPE_FIXED, Allowed::Words(vec![792985, 2752512]));
+        assert_eq!(listed.check_word(ffi::f64_to_fixed(12.1)), Some(792985));
+        assert_eq!(listed.check_word(ffi::f64_to_fixed(12.2)), None);
+        assert_eq!(listed.allowed_text(), "one of 12.1, 42");
+        assert_eq!(fixed_text(-1), "0");
     }
 }
