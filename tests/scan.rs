@@ -253,6 +253,67 @@ fn each_fault_keeps_completed_sides_says_what_to_do_and_resumes() {
     );
 }
 
+/// `--option` values (and a profile's options) are checked against the
+/// option's type and constraint before a batch starts: the refusal names the
+/// option and what it allows, and shows the value escaped.
+#[test]
+fn option_values_outside_their_constraint_start_no_batch_and_say_what_is_allowed() {
+    let st = Station::new();
+    let base = [
+        "scan",
+        "--device",
+        "test:0",
+        "--source",
+        "flatbed",
+        "--dpi",
+        "50",
+        "--option",
+        "enable-test-options=yes",
+        "--option",
+    ];
+    for (option, words) in [
+        (
+            "int-constraint-range=5",
+            "option 'int-constraint-range' of test:0: '5' is not allowed; allowed: 4..192 in steps of 2",
+        ),
+        (
+            "mode=Gr\u{1b}ay",
+            "'Gr\\u{1b}ay' is not allowed; allowed: one of Gray, Color",
+        ),
+        ("depth=12", "allowed: one of 1, 8, 16"),
+        ("gamma-table=1,2", "4096 whole numbers"),
+        ("bool-soft-select-soft-detect=maybe", "yes or no"),
+        ("no-such-option=1", "`folio devices` lists its options"),
+    ] {
+        let mut args = base.to_vec();
+        args.push(option);
+        let out = st.run(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{option}: {err}");
+        assert!(err.contains(words), "{option}: {err}");
+        assert!(!err.contains('\u{1b}'), "{option}: escaped");
+    }
+    assert_eq!(st.json(&["batches", "--json"]), serde_json::json!([]));
+    // The same values within the constraint scan.
+    let mut args = base.to_vec();
+    args.extend([
+        "int-constraint-range=6",
+        "--option",
+        "gamma-table=0,1",
+        "--json",
+    ]);
+    let out = st.run(&args);
+    assert_eq!(out.status.code(), Some(2), "two of 4096 values are refused");
+    let mut args = base.to_vec();
+    args.extend([
+        "int-constraint-range=6",
+        "--option",
+        "gamma-table=7",
+        "--json",
+    ]);
+    assert_eq!(st.json(&args)["sides"], 1);
+}
+
 #[test]
 fn pnm_backend_pages_separate_and_flag_exactly_like_imports() {
     let st = Station::new();

@@ -5,6 +5,21 @@ use folio::config::Config;
 use folio::store::{Actor, Store};
 use folio::workers::scan::{BandEvent, ScanOptions, scan};
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+/// Points libsane at a configuration with the `test` backend alone, once for
+/// the whole binary (the folder lives as long as the process).
+fn sane_sees_only_the_test_backend() {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("dll.conf"), "test\n").unwrap();
+        // SAFETY: runs once, before any test of this binary uses libsane or
+        // reads the environment (each calls this function first).
+        unsafe { std::env::set_var("SANE_CONFIG_DIR", dir.path()) };
+        dir
+    });
+}
 
 fn bands_per_side(options: &[(&str, &str)], device: &str) -> BTreeMap<u32, Vec<BandEvent>> {
     let dir = tempfile::tempdir().unwrap();
@@ -62,10 +77,7 @@ fn assert_contiguous(by_side: &BTreeMap<u32, Vec<BandEvent>>, min_bands: usize) 
 
 #[test]
 fn bands_stream_from_sane_and_the_demo_feeder() {
-    let sane = tempfile::tempdir().unwrap();
-    std::fs::write(sane.path().join("dll.conf"), "test\n").unwrap();
-    // SAFETY: set before any thread of this test binary uses the environment.
-    unsafe { std::env::set_var("SANE_CONFIG_DIR", sane.path()) };
+    sane_sees_only_the_test_backend();
     let tiny = [
         ("source", "Automatic Document Feeder"),
         ("read-limit", "yes"),
@@ -89,4 +101,62 @@ fn bands_stream_from_sane_and_the_demo_feeder() {
         &bands_per_side(&[("records", "1"), ("speed", "0")], "folio:demo"),
         10,
     );
+}
+
+/// The bands of each side, joined, at a SANE bit depth.
+fn side_rows_at_depth(depth: &str) -> Vec<(u32, u32, Vec<u8>)> {
+    let options = [
+        ("test-picture", "Grid"),
+        ("depth", depth),
+        ("read-limit", "yes"),
+        ("read-limit-size", "333"),
+    ];
+    bands_per_side(&options, "test:0")
+        .into_values()
+        .map(|bands| {
+            let (w, ch) = (bands[0].width, bands[0].channels);
+            let mut data = Vec::new();
+            for b in &bands {
+                assert_eq!((b.width, b.channels), (w, ch));
+                assert_eq!(
+                    b.data.len() % (w * ch) as usize,
+                    0,
+                    "depth {depth}: whole rows of width x channels bytes"
+                );
+                data.extend_from_slice(&b.data);
+            }
+            (w, ch, data)
+        })
+        .collect()
+}
+
+/// The live preview reads a band as rows of `width x channels` 8-bit samples:
+/// 1-bit and 16-bit scans (rows of `bytes_per_line` bytes at the scanner) reach
+/// it in that form, so their preview is the same grid as an 8-bit scan's.
+#[test]
+fn bands_of_1_and_16_bit_scans_are_8_bit_rows_like_an_8_bit_scan() {
+    sane_sees_only_the_test_backend();
+    let eight = side_rows_at_depth("8");
+    assert_eq!(eight.len(), 1, "one flatbed page");
+    let (w, ch, data) = &eight[0];
+    assert_eq!((*w, *ch), (314, 1), "80 mm at 100 dpi, grey");
+    assert!(
+        data.contains(&0) && data.contains(&255),
+        "a black and white grid"
+    );
+    for depth in ["1", "16"] {
+        let other = side_rows_at_depth(depth);
+        assert_eq!(other.len(), eight.len(), "depth {depth}");
+        for (side, (a, b)) in eight.iter().zip(&other).enumerate() {
+            assert_eq!(
+                (a.0, a.1, a.2.len()),
+                (b.0, b.1, b.2.len()),
+                "depth {depth}, side {side}"
+            );
+            assert!(
+                a.2 == b.2,
+                "depth {depth}, side {side}: the same grid as at 8 bits"
+            );
+        }
+    }
 }
