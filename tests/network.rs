@@ -168,3 +168,62 @@ fn case_9_a_server_that_stops_answering_is_given_up_after_the_idle_time() {
         .to_string();
     assert!(why.contains("nothing sent or received for 2 s"), "{why}");
 }
+
+#[test]
+fn case_7_credentials_never_ride_in_the_url_and_a_token_file_is_checked() {
+    let (st, batch) = approved("max_attempts = 1\n", 1, 100);
+    let server = FhirServer::start();
+    let port = server.base.trim_start_matches("http://127.0.0.1:");
+    for url in [
+        format!("http://clerk:s3cret@127.0.0.1:{port}"),
+        format!("{}?token=s3cret", server.base),
+        format!("{}#s3cret", server.base),
+    ] {
+        let out = st.run(&["upload", "--fhir", &url]);
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{url} accepted: {said}");
+        assert!(
+            said.contains("token_file") && said.contains("FOLIO_UPLOAD_TOKEN"),
+            "{said}"
+        );
+        assert!(!said.contains("s3cret"), "the credential was shown: {said}");
+    }
+    assert!(server.with(|s| s.auth_seen.is_empty()), "nothing was sent");
+    // Nowhere stored either.
+    for args in [&["upload", "--list", "--json"][..], &["audit", "--json"]] {
+        assert!(!st.ok(args).contains("s3cret"), "{args:?}");
+    }
+    // A token file others may read: used, with a warning that says how to fix it.
+    let file = st.dir.path().join("token");
+    std::fs::write(&file, "file-token-123\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(
+        st.data_dir().join("config.toml"),
+        format!(
+            "[upload]\nmax_attempts = 1\ntoken_file = \"{}\"\n",
+            file.display()
+        ),
+    )
+    .unwrap();
+    let out = st.run(&["upload", "--fhir", &server.base]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("can be read by other users") && said.contains("chmod 600"),
+        "{said}"
+    );
+    assert!(!said.contains("file-token-123"), "{said}");
+    assert!(
+        server.with(|s| s
+            .auth_seen
+            .iter()
+            .all(|a| a.as_deref() == Some("Bearer file-token-123"))),
+        "the file's token is sent"
+    );
+    assert_eq!(outbox_row(&st, &batch)["state"], "done");
+    // Readable by its owner only: no warning.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = st.run(&["upload", "--fhir", &server.base]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("other users"));
+}

@@ -59,6 +59,9 @@ pub fn upload(ctx: &mut Ctx, batch: Option<String>, watch: bool, json: bool) -> 
     if !json {
         eprintln!("delivering to {where_to}");
     }
+    for w in target.warnings() {
+        eprintln!("warning: {w}");
+    }
     let bar = super::output::progress_bar(json);
     bar.set_style(
         indicatif::ProgressStyle::with_template(

@@ -33,6 +33,8 @@ pub struct FhirTarget {
     /// (`upload.timeout_secs`): a slow link that keeps moving is never cut
     /// off, a stalled one is given up.
     idle: Duration,
+    /// Said to the operator before sending (see [`super::Target::warnings`]).
+    warnings: Vec<String>,
     /// Whether the server answered a first small request: TLS, trust and
     /// authentication problems show there in plain words, not as a broken
     /// upload of a large body.
@@ -43,10 +45,91 @@ fn config_err(what: impl std::fmt::Display) -> UploadError {
     UploadError::Config(what.to_string())
 }
 
+/// A URL as it may be shown or stored: without user name, password, query
+/// or fragment (each replaced by `…`). Text that is not a URL is cut at the
+/// first `@`, `?` or `#`.
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            let hidden = !u.username().is_empty() || u.password().is_some();
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            let query = u.query().is_some() || u.fragment().is_some();
+            u.set_query(None);
+            u.set_fragment(None);
+            let mut s = u.to_string();
+            if hidden && let Some(i) = s.find("://") {
+                s.insert_str(i + 3, "…@");
+            }
+            if query {
+                s.push_str("?…");
+            }
+            s
+        }
+        Err(_) => match url.find(['@', '?', '#']) {
+            Some(i) => format!("{}…", &url[..i]),
+            None => url.to_string(),
+        },
+    }
+}
+
+/// The token in `path`, with a warning when others may read the file.
+fn read_token_file(
+    path: &std::path::Path,
+    warnings: &mut Vec<String>,
+) -> Result<String, UploadError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        config_err(format!(
+            "cannot read the token file {}: {e}",
+            path.display()
+        ))
+    })?;
+    let token = text.trim().to_string();
+    if token.is_empty() || token.chars().any(char::is_control) {
+        return Err(config_err(format!(
+            "the token file {} must hold the token on one line, and nothing else",
+            path.display()
+        )));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(m) = std::fs::metadata(path)
+            && m.permissions().mode() & 0o077 != 0
+        {
+            warnings.push(format!(
+                "the token file {} can be read by other users (mode {:o}): `chmod 600 {}`",
+                path.display(),
+                m.permissions().mode() & 0o777,
+                path.display()
+            ));
+        }
+    }
+    Ok(token)
+}
+
 impl FhirTarget {
     pub fn new(url: &str, cfg: &UploadConfig) -> Result<FhirTarget, UploadError> {
-        let mut base = reqwest::Url::parse(url)
-            .map_err(|e| config_err(format!("the FHIR URL '{url}' is not valid: {e}")))?;
+        let mut base = reqwest::Url::parse(url).map_err(|e| {
+            config_err(format!(
+                "the FHIR URL '{}' is not valid: {e}",
+                printable(&redact_url(url), 200)
+            ))
+        })?;
+        // Credentials never ride in the URL: it is shown, logged and stored
+        // (the outbox and audit name the target by it).
+        if !base.username().is_empty() || base.password().is_some() {
+            return Err(config_err(format!(
+                "the FHIR URL {} carries a user name or password: credentials do not belong in a URL (it is shown and stored); put the token in FOLIO_UPLOAD_TOKEN, or `token_file` (or `token`) under [upload]",
+                redact_url(url)
+            )));
+        }
+        if base.query().is_some() || base.fragment().is_some() {
+            return Err(config_err(format!(
+                "the FHIR URL {} has a query or fragment: a FHIR base URL has none (a token in it would be shown and stored); put the token in FOLIO_UPLOAD_TOKEN, or `token_file` (or `token`) under [upload]",
+                redact_url(url)
+            )));
+        }
         let local = matches!(
             base.host_str(),
             Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
@@ -105,9 +188,15 @@ impl FhirTarget {
         let client = builder
             .build()
             .map_err(|e| config_err(format!("cannot set up HTTPS: {e}")))?;
+        let mut warnings = Vec::new();
+        let from_file = match &cfg.token_file {
+            None => None,
+            Some(path) => Some(read_token_file(path, &mut warnings)?),
+        };
         let token = std::env::var("FOLIO_UPLOAD_TOKEN")
             .ok()
             .filter(|t| !t.trim().is_empty())
+            .or(from_file)
             .or_else(|| cfg.token.clone());
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -120,6 +209,7 @@ impl FhirTarget {
             token,
             idle,
             reached: false,
+            warnings,
         })
     }
 
@@ -195,7 +285,7 @@ impl FhirTarget {
         });
         Ok(found.map(|e| {
             let a = &e["resource"]["content"][0]["attachment"];
-            let location = e["fullUrl"].as_str().unwrap_or_default().to_string();
+            let location = redact_url(e["fullUrl"].as_str().unwrap_or_default());
             (
                 a["size"].as_u64().unwrap_or(0),
                 a["hash"].as_str().unwrap_or_default().to_string(),
@@ -267,6 +357,10 @@ impl FhirTarget {
 impl super::Target for FhirTarget {
     fn describe(&self) -> String {
         format!("FHIR server {}", self.base)
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        self.warnings.clone()
     }
 
     fn deliver(
@@ -353,7 +447,7 @@ impl super::Target for FhirTarget {
                 }
                 Ok(Stored {
                     document_id: d.id.clone(),
-                    location: r["location"].as_str().unwrap_or_default().to_string(),
+                    location: redact_url(r["location"].as_str().unwrap_or_default()),
                     already_there: false,
                 })
             })
@@ -519,7 +613,7 @@ async fn answer(
         let to = resp
             .headers()
             .get(reqwest::header::LOCATION)
-            .map(|v| printable(&String::from_utf8_lossy(v.as_bytes()), 200))
+            .map(|v| printable(&redact_url(&String::from_utf8_lossy(v.as_bytes())), 200))
             .unwrap_or_else(|| "nowhere given".into());
         return Err(UploadError::Permanent {
             why: format!(
@@ -910,6 +1004,32 @@ mod tests {
                 .contains("DocumentReference of document doc-0"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn urls_are_shown_without_credentials() {
+        assert_eq!(
+            redact_url("https://u:p@store.example/fhir?token=abc#x"),
+            "https://…@store.example/fhir?…"
+        );
+        assert_eq!(
+            redact_url("https://store.example/fhir/"),
+            "https://store.example/fhir/"
+        );
+        assert_eq!(
+            redact_url("DocumentReference/12/_history/1"),
+            "DocumentReference/12/_history/1"
+        );
+        assert_eq!(redact_url("not a url?token=abc"), "not a url…");
+        let cfg = UploadConfig::default();
+        for bad in [
+            "https://user:s3cret@store.example/fhir",
+            "https://user@store.example/fhir",
+            "https://store.example/fhir?token=s3cret",
+        ] {
+            let e = FhirTarget::new(bad, &cfg).err().unwrap().to_string();
+            assert!(e.contains("token_file") && !e.contains("s3cret"), "{e}");
+        }
     }
 
     #[test]

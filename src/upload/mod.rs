@@ -138,6 +138,11 @@ pub trait Target: Send {
         package: &RecordPackage,
         progress: &ProgressSink,
     ) -> Result<Vec<Stored>, UploadError>;
+    /// What the operator should know about how the target is set up (a
+    /// credential file others can read), said before sending.
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Called once a batch's records are all delivered (the folder target
     /// writes its manifest last).
     fn finish_batch(
@@ -159,6 +164,9 @@ pub struct UploadConfig {
     pub folder: Option<PathBuf>,
     /// Bearer token (or `FOLIO_UPLOAD_TOKEN`); never logged.
     pub token: Option<String>,
+    /// A file holding the bearer token (readable by the station's user
+    /// only: a file others can read is used with a warning).
+    pub token_file: Option<PathBuf>,
     /// Extra CA certificate (PEM) to trust, for a store with a private CA.
     pub ca_file: Option<PathBuf>,
     /// Client certificate and key (PEM, both in one file) for mutual TLS.
@@ -185,6 +193,7 @@ impl Default for UploadConfig {
             fhir_url: None,
             folder: None,
             token: None,
+            token_file: None,
             ca_file: None,
             client_identity_file: None,
             allow_http: false,
@@ -204,6 +213,7 @@ impl std::fmt::Debug for UploadConfig {
             .field("fhir_url", &self.fhir_url)
             .field("folder", &self.folder)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token_file", &self.token_file)
             .field("ca_file", &self.ca_file)
             .field("client_identity_file", &self.client_identity_file)
             .field("allow_http", &self.allow_http)

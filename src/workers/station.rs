@@ -739,6 +739,9 @@ fn upload_until_stopped(
 ) -> Result<(), String> {
     let mut store = Store::open(data_dir).map_err(|e| e.to_string())?;
     let mut target = crate::upload::target(&cfg.upload, data_dir).map_err(|e| e.to_string())?;
+    for w in target.warnings() {
+        tracing::warn!("{w}");
+    }
     let live = emit.clone();
     let opts = UploadOptions {
         batch: None,
