@@ -47,7 +47,13 @@ pub fn list(ctx: &Ctx, json: bool) -> Result<u8> {
             "queued" => "waiting".into(),
             _ => r.last_error.unwrap_or_default(),
         };
-        println!("{}  {:<8}  {:<24}  {note}", r.batch_id, r.state, r.label);
+        println!(
+            "{}  {:<8}  {:<24}  {}",
+            r.batch_id,
+            r.state,
+            printable(&r.label, 60),
+            printable(&note, 2000)
+        );
     }
     Ok(exit::OK)
 }
@@ -96,11 +102,11 @@ pub fn upload(ctx: &mut Ctx, batch: Option<String>, watch: bool, json: bool) -> 
                 }
                 UploadEvent::Progress { progress, .. } => bar.set_position(progress.bytes_sent),
                 UploadEvent::Retrying { batch_id, attempt, wait, why } => bar.suspend(|| {
-                    eprintln!("batch {batch_id}: try {attempt} failed: {why}; next try in {:.1} s", wait.as_secs_f64())
+                    eprintln!("batch {batch_id}: try {attempt} failed: {}; next try in {:.1} s", printable(&why, 2000), wait.as_secs_f64())
                 }),
                 UploadEvent::Parked { batch_id, state, why } => {
                     parked += 1;
-                    bar.suspend(|| eprintln!("batch {batch_id} {state}: {why}"))
+                    bar.suspend(|| eprintln!("batch {batch_id} {state}: {}", printable(&why, 2000)))
                 }
                 UploadEvent::HeldElsewhere { batch_id, owner, until } => bar.suspend(|| {
                     eprintln!(
