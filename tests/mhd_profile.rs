@@ -155,8 +155,9 @@ fn strict_recipient_a_lost_answer_and_folios_retry_store_everything_once() {
     let (st, batch) = approved_batch(1, 42);
     let server = FhirServer::start();
     // Stored, but answered after Folio gave up: its retry must match.
+    // Longer than Folio's wait: 2 s idle, plus a second a megabyte of body.
     server.fault(common::fhir_server::Fault::SlowAnswer(Duration::from_secs(
-        3,
+        10,
     )));
     let out = st.run(&["upload", "--fhir", &server.base]);
     let invalid = server.with(|s| s.invalid.clone());

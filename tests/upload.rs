@@ -113,7 +113,7 @@ fn fhir_upload_rides_out_faults_and_stores_each_document_once() {
         Fault::Busy(429, 0),
         // Stored, but the answer comes after the client gave up: the next try
         // finds the documents there and checks them.
-        Fault::SlowAnswer(Duration::from_secs(3)),
+        Fault::SlowAnswer(Duration::from_secs(8)),
     ] {
         server.fault(f);
     }
@@ -205,7 +205,7 @@ fn duplicates_are_checked_by_hash_same_is_done_different_is_a_conflict() {
     let (st, batch) = station_with_batch(2, 23);
     let server = FhirServer::start();
     server.with(|s| s.duplicates_as_409 = true);
-    server.fault(Fault::SlowAnswer(Duration::from_secs(3)));
+    server.fault(Fault::SlowAnswer(Duration::from_secs(8)));
     approve_as_is(&st, &batch);
     st.ok(&["upload", "--fhir", &server.base]);
     let (m, _) = st.export(&batch);
