@@ -129,7 +129,10 @@ fn a_folder_holding_other_files_is_refused() {
     assert!(stderr(&out).contains("notes.txt"), "{}", stderr(&out));
     assert_eq!(
         snapshot(&to),
-        vec![(to.join("notes.txt"), Some(b"the operator's own file".to_vec()))]
+        vec![(
+            to.join("notes.txt"),
+            Some(b"the operator's own file".to_vec())
+        )]
     );
 }
 
@@ -177,7 +180,10 @@ fn a_target_that_is_a_symlink_is_refused_and_nothing_lands_behind_it() {
         snapshot(&elsewhere)
     );
     assert!(stderr(&out).contains("symbolic link"), "{}", stderr(&out));
-    assert!(snapshot(&elsewhere).is_empty(), "files written behind the link");
+    assert!(
+        snapshot(&elsewhere).is_empty(),
+        "files written behind the link"
+    );
     assert!(
         std::fs::symlink_metadata(&link)
             .unwrap()
@@ -200,7 +206,10 @@ fn a_link_inside_an_earlier_export_is_not_followed() {
     std::os::unix::fs::symlink(&outside, to.join("documents")).unwrap();
     let before = snapshot(&outside);
     let out = export(&st, &a, &to);
-    assert!(!out.status.success(), "exported through documents/ -> outside");
+    assert!(
+        !out.status.success(),
+        "exported through documents/ -> outside"
+    );
     assert!(stderr(&out).contains("documents"), "{}", stderr(&out));
     assert_eq!(snapshot(&outside), before, "files written through the link");
 }

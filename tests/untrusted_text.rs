@@ -16,7 +16,8 @@ use std::process::Output;
 
 /// What a hostile string may hold: ESC sequences (clear screen, set title,
 /// colour), CR, LF, a tab, a bidi override, BEL, DEL and a C1 control.
-const NASTY: &str = "\u{1b}[2J\u{1b}]0;owned\u{7}\r\n1 2099-01-01 forged\tline\u{202e}gnp.\u{7f}\u{9b}";
+const NASTY: &str =
+    "\u{1b}[2J\u{1b}]0;owned\u{7}\r\n1 2099-01-01 forged\tline\u{202e}gnp.\u{7f}\u{9b}";
 
 /// A side holding one QR code of `payload` (any bytes) and nothing else.
 fn qr_side(payload: &[u8], dpi: u32) -> Raster {
@@ -130,7 +131,10 @@ fn listings_show_outside_text_escaped_and_json_keeps_it_exact() {
 
     let show = st.ok(&["show", &batch]);
     assert_shown_safely("folio show", &show, false, 1000);
-    assert!(show.contains("letters\\u{0}\\u{1b}"), "the flag names the payload, escaped: {show}");
+    assert!(
+        show.contains("letters\\u{0}\\u{1b}"),
+        "the flag names the payload, escaped: {show}"
+    );
 
     // --json: exactly as stored, every character.
     let rows = st.json(&["batches", "--json"]);
@@ -227,4 +231,69 @@ fn error_messages_show_names_as_typed_escaped() {
     let out = st.run(&["import", missing.to_str().unwrap()]);
     let (_, stderr) = both(&out);
     assert!(stderr.contains("scan\\u{1b}[2J"), "{stderr}");
+}
+
+/// Any text the window exposes (labels, values, descriptions) holding a raw
+/// control character or invisible mark, with the node's role.
+fn raw_text_in_window(h: &egui_kittest::Harness<'static, folio::ui::StationApp>) -> Vec<String> {
+    use egui_kittest::kittest::{By, Queryable};
+    let bad = |t: &Option<String>| t.as_deref().is_some_and(|t| t.chars().any(hidden_char));
+    h.query_all(
+        By::new().predicate(move |n| bad(&n.label()) || bad(&n.value()) || bad(&n.description())),
+    )
+    .map(|n| format!("{n:?}"))
+    .collect()
+}
+
+#[test]
+fn the_window_shows_outside_text_escaped() {
+    use eframe::egui;
+    use egui_kittest::kittest::Queryable;
+    let (st, _batch, _label, operator) = hostile_batch();
+    let dll = st.dir.path().join("gui-sane");
+    std::fs::create_dir_all(&dll).unwrap();
+    std::fs::write(dll.join("dll.conf"), "test\n").unwrap();
+    // SAFETY: set before the window starts its threads; this test binary's
+    // other tests run the `folio` binary with its own environment.
+    unsafe { std::env::set_var("SANE_CONFIG_DIR", &dll) };
+    let data = st.data_dir();
+    let cfg = folio::config::Config::load(&data).unwrap();
+    let actor = folio::store::Actor {
+        station: format!("st{NASTY}"),
+        operator,
+    };
+    let app = folio::ui::StationApp::new(data, cfg, actor, std::sync::Arc::new(|| {})).unwrap();
+    let mut h = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1280.0, 860.0))
+        .build_ui_state(|ui, app: &mut folio::ui::StationApp| app.frame(ui), app);
+    // A message from outside in the status line (as a failed upload's).
+    h.state_mut()
+        .notices
+        .push_back((format!("the server said: {NASTY}"), true));
+    h.key_press(egui::Key::F3);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while h.state().snapshot.review.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the review queue never came"
+        );
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    for _ in 0..5 {
+        h.step();
+    }
+    // The label is on screen, escaped; nothing is raw anywhere.
+    assert!(
+        h.query_all_by_label_contains("box 7\\u{1b}[2J").count() >= 1,
+        "the batch label is shown"
+    );
+    assert!(
+        h.query_all_by_label_contains("the server said: \\u{1b}[2J")
+            .count()
+            >= 1,
+        "the notice is shown"
+    );
+    let raw = raw_text_in_window(&h);
+    assert!(raw.is_empty(), "raw text in the window: {raw:?}");
 }

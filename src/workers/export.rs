@@ -433,7 +433,8 @@ const MANIFEST_MAX_BYTES: u64 = 256 << 20;
 /// What in `dir` is not part of an earlier export of `batch_id`, in words;
 /// `None` when `dir` is empty or holds only that export.
 fn foreign_content(dir: &Path, batch_id: &str) -> Result<Option<String>, StoreError> {
-    let name_of = |e: &std::fs::DirEntry| crate::batch::printable(&e.file_name().to_string_lossy(), 120);
+    let name_of =
+        |e: &std::fs::DirEntry| crate::batch::printable(&e.file_name().to_string_lossy(), 120);
     let mut entries = Vec::new();
     for e in std::fs::read_dir(dir).map_err(io(dir))? {
         entries.push(e.map_err(io(dir))?);
@@ -445,7 +446,10 @@ fn foreign_content(dir: &Path, batch_id: &str) -> Result<Option<String>, StoreEr
     let m = match std::fs::symlink_metadata(&manifest) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(Some(format!("'{}' and no manifest.json", name_of(&entries[0]))));
+            return Ok(Some(format!(
+                "'{}' and no manifest.json",
+                name_of(&entries[0])
+            )));
         }
         Err(e) => return Err(StoreError::io(&manifest, e)),
     };
