@@ -130,8 +130,16 @@ impl Reconciliation {
 }
 
 /// Text that came from outside (a barcode, a label, a file name, a server's
-/// message), made safe to show: control characters escaped, at most `max_chars`
-/// characters (an ellipsis marks the cut). The text itself is stored as it came.
+/// message), made safe to show on a terminal, in the window or in a log line:
+/// every character [`protocol::hidden_char`] names (C0 and C1 controls such as
+/// ESC, CR, LF, NUL and DEL; whitespace other than the space, so tabs and line
+/// separators; zero-width and direction marks such as U+202E) and the Arabic
+/// letter mark is written as a Rust escape (`\u{1b}`, `\n`), so the text is
+/// always one line that cannot move the cursor, clear the screen or reorder
+/// what follows it. At most `max_chars` characters are kept (an ellipsis marks
+/// the cut). Backslashes are left as they are, so escaping twice changes
+/// nothing. The text itself is stored as it came (it is evidence); this is
+/// only how it is shown.
 pub fn printable(text: &str, max_chars: usize) -> String {
     let mut out = String::new();
     for (i, c) in text.chars().enumerate() {
@@ -139,7 +147,7 @@ pub fn printable(text: &str, max_chars: usize) -> String {
             out.push('…');
             break;
         }
-        if protocol::hidden_char(c) {
+        if protocol::hidden_char(c) || c == '\u{061c}' {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -178,5 +186,24 @@ mod tests {
         assert_eq!(printable("a\u{1b}[2Jb\n\t", 80), "a\\u{1b}[2Jb\\n\\t");
         assert_eq!(printable("x\u{202e}y", 80), "x\\u{202e}y");
         assert_eq!(printable(&"z".repeat(300), 5), "zzzzz…");
+        // NUL, CR, DEL, a C1 control, the line and paragraph separators, and
+        // every direction mark or isolate.
+        assert_eq!(
+            printable("a\0b\rc\u{7f}\u{85}\u{2028}\u{2029}", 80),
+            "a\\u{0}b\\rc\\u{7f}\\u{85}\\u{2028}\\u{2029}"
+        );
+        for mark in [
+            '\u{200e}', '\u{200f}', '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}', '\u{202e}',
+            '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}', '\u{061c}', '\u{feff}', '\u{200b}',
+        ] {
+            let shown = printable(&format!("x{mark}y"), 80);
+            assert_eq!(shown, format!("x\\u{{{:x}}}y", mark as u32), "{mark:?}");
+        }
+        // Already escaped text is shown the same again.
+        let once = printable("a\u{1b}[2J\n", 80);
+        assert_eq!(printable(&once, 80), once);
+        // Cut by characters, never inside one.
+        assert_eq!(printable(&"é".repeat(10), 3), "ééé…");
+        assert!(!printable(&"\u{1b}".repeat(5000), 4000).contains('\u{1b}'));
     }
 }

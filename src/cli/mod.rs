@@ -139,6 +139,12 @@ enum Command {
     /// Check the database's integrity and the audit chain.
     Check,
     /// Show the audit trail (who did what, when), of one batch or all.
+    ///
+    /// One line per event, its fields separated by tabs: sequence number,
+    /// time, station, operator, action, subject, detail. Text in the fields
+    /// is shown with control characters, tabs, line breaks and direction
+    /// marks escaped (`\u{1b}`, `\n`), so no field can start a line or a
+    /// field of its own; `--json` gives every field exactly as stored.
     Audit {
         /// Batch id or prefix.
         batch: Option<String>,
@@ -279,7 +285,9 @@ pub fn run() -> ExitCode {
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Errors carry file names, batch ids as typed and the central
+            // store's messages: shown escaped, on one line.
+            eprintln!("error: {}", output::shown_long(&format!("{e:#}")));
             let code = match (
                 e.downcast_ref::<ImportError>(),
                 e.downcast_ref::<ScanError>(),
@@ -387,7 +395,10 @@ fn dispatch(cli: Cli) -> Result<u8> {
             let dir = config::data_dir(cli.data_dir.as_deref())?;
             let cfg = Config::load(&dir)?;
             let n = sheets::print(&cfg, record.as_deref(), docs, batch.as_deref(), out)?;
-            println!("{n} control sheet(s) written to {}", out.display());
+            println!(
+                "{n} control sheet(s) written to {}",
+                output::shown_path(out)
+            );
             Ok(exit::OK)
         }
         Command::Generate {
@@ -412,7 +423,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             let n = output::generate(&spec, out, format)?;
             println!(
                 "{n} sides written to {}/pages (ground truth in truth.json)",
-                out.display()
+                output::shown_path(out)
             );
             Ok(exit::OK)
         }
@@ -537,23 +548,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 None => None,
             };
             let events = ctx.store.audit_events(id.as_deref())?;
-            if *json {
-                println!("{}", serde_json::to_string_pretty(&events)?);
-            } else {
-                for e in &events {
-                    let shown = |t: &str| crate::batch::printable(t, 300);
-                    println!(
-                        "{} {} {}@{} {} {} {}",
-                        e.seq,
-                        e.at,
-                        shown(&e.operator),
-                        shown(&e.station),
-                        e.action,
-                        shown(&e.subject),
-                        shown(&e.detail)
-                    );
-                }
-            }
+            output::audit(&events, *json)?;
             Ok(exit::OK)
         }
         Command::Check => {

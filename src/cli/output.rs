@@ -33,10 +33,46 @@ pub fn import_report(r: &ImportReport, json: bool) -> Result<()> {
     Ok(())
 }
 
-/// Text from outside (labels, barcodes, file names, messages) made safe for
-/// a terminal.
-fn shown(text: &str) -> String {
+/// Text from outside (labels, barcodes, file names, messages, operator names,
+/// scanner descriptions) made safe for a terminal: see [`crate::batch::printable`].
+/// Every human (not `--json`) line that holds such text goes through here.
+pub(crate) fn shown(text: &str) -> String {
     crate::batch::printable(text, 200)
+}
+
+/// [`shown`] for long text (error chains, audit details): cut later.
+pub(crate) fn shown_long(text: &str) -> String {
+    crate::batch::printable(text, 4000)
+}
+
+/// A path as typed or found (it may hold anything a file name may), shown.
+pub(crate) fn shown_path(path: &Path) -> String {
+    shown_long(&path.to_string_lossy())
+}
+
+/// The audit trail for people: one line per event, its fields separated by
+/// tabs (seq, time, station, operator, action, subject, detail). Every field
+/// is escaped, and escaping turns tabs and line breaks into `\t` and `\n`, so
+/// a label or a barcode can neither start a forged line nor add a field.
+/// `--json` prints the events exactly as stored.
+pub fn audit(events: &[crate::store::audit::AuditEvent], json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(events)?);
+        return Ok(());
+    }
+    for e in events {
+        let fields = [
+            e.seq.to_string(),
+            shown(&e.at),
+            shown(&e.station),
+            shown(&e.operator),
+            shown(&e.action),
+            shown(&e.subject),
+            shown_long(&e.detail),
+        ];
+        println!("{}", fields.join("\t"));
+    }
+    Ok(())
 }
 
 /// The summary of a separated batch, on stderr (stdout carries the id).
@@ -71,7 +107,14 @@ pub fn batches(rows: &[BatchRow], json: bool) -> Result<()> {
         };
         println!(
             "{}  {:<10} {:<20} {:>5} sides {:>4} records {:>4} flags  {}  {}",
-            b.id, b.state, label, b.sides, b.records, b.open_flags, b.created, b.operator
+            b.id,
+            b.state,
+            label,
+            b.sides,
+            b.records,
+            b.open_flags,
+            b.created,
+            shown(&b.operator)
         );
         if let Some(e) = &b.last_error {
             println!("    stopped: {}", shown(e));
@@ -104,8 +147,8 @@ pub fn tree(t: &BatchTree, json: bool) -> Result<()> {
     }
     for r in &t.records {
         let who = match (&r.nhs_number, &r.hospital_number) {
-            (Some(n), _) => format!("NHS {n}"),
-            (None, Some(h)) => format!("hospital {h}"),
+            (Some(n), _) => format!("NHS {}", shown(n)),
+            (None, Some(h)) => format!("hospital {}", shown(h)),
             _ => "no patient".into(),
         };
         println!(
@@ -160,7 +203,7 @@ pub fn exported(m: &Manifest, path: &Path, json: bool) -> Result<()> {
             "{} records, {} documents written; manifest at {}",
             m.records.len(),
             docs,
-            path.display()
+            shown_path(path)
         );
     }
     Ok(())
@@ -200,11 +243,25 @@ pub fn devices(devices: &[crate::capture::DeviceInfo], json: bool) -> Result<()>
         return Ok(());
     }
     for d in devices {
-        println!("{}  {} {} ({})", d.name, d.vendor, d.model, d.kind);
+        // Names, vendors, models and option values come from the scanner's
+        // backend: outside text.
+        println!(
+            "{}  {} {} ({})",
+            shown(&d.name),
+            shown(&d.vendor),
+            shown(&d.model),
+            shown(&d.kind)
+        );
         let sources: Vec<String> = d
             .sources
             .iter()
-            .map(|(n, k)| format!("{n} [{}]", k.map(|k| k.as_str()).unwrap_or("not used")))
+            .map(|(n, k)| {
+                format!(
+                    "{} [{}]",
+                    shown(n),
+                    k.map(|k| k.as_str()).unwrap_or("not used")
+                )
+            })
             .collect();
         println!(
             "    sources: {}",
@@ -214,8 +271,8 @@ pub fn devices(devices: &[crate::capture::DeviceInfo], json: bool) -> Result<()>
                 sources.join(", ")
             }
         );
-        println!("    modes: {}", d.modes.join(", "));
-        println!("    resolutions: {}", d.resolutions.join(", "));
+        println!("    modes: {}", shown_long(&d.modes.join(", ")));
+        println!("    resolutions: {}", shown_long(&d.resolutions.join(", ")));
         if let Some((w, h)) = d.max_area_mm {
             println!("    largest area: {w} x {h} mm");
         }
@@ -233,8 +290,9 @@ pub fn profiles(
     }
     for (name, p) in profiles {
         println!(
-            "{name}: device {}, source {}, mode {}, {} dpi, page {}",
-            p.device.as_deref().unwrap_or("(default)"),
+            "{}: device {}, source {}, mode {}, {} dpi, page {}",
+            shown(name),
+            shown(p.device.as_deref().unwrap_or("(default)")),
             p.source.map(|s| s.as_str()).unwrap_or("(device default)"),
             p.mode
                 .map(|m| format!("{m:?}").to_lowercase())
@@ -242,7 +300,7 @@ pub fn profiles(
             p.dpi
                 .map(|d| d.to_string())
                 .unwrap_or("(device default)".into()),
-            p.page_size.as_deref().unwrap_or("(device default)")
+            shown(p.page_size.as_deref().unwrap_or("(device default)"))
         );
     }
     Ok(())

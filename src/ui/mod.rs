@@ -144,6 +144,21 @@ impl FrameTimes {
     }
 }
 
+/// Text from outside (labels, barcodes, file names, scanner names, the
+/// central store's and the workers' messages) as the window shows it:
+/// control characters, line breaks and direction marks escaped, so it cannot
+/// forge lines or reorder what is around it (see [`crate::batch::printable`]).
+/// Every label, button or tooltip holding such text goes through here; the
+/// text itself is kept as it came.
+pub(crate) fn shown(text: &str) -> String {
+    crate::batch::printable(text, 200)
+}
+
+/// [`shown`] for long messages (errors, faults).
+pub(crate) fn shown_long(text: &str) -> String {
+    crate::batch::printable(text, 1000)
+}
+
 /// What the window knows, from the workers' events.
 pub struct StationApp {
     pub station: Station,
@@ -391,7 +406,11 @@ impl StationApp {
                     {
                         self.show_help = !self.show_help;
                     }
-                    ui.label(format!("{} at {}", self.actor.operator, self.actor.station));
+                    ui.label(format!(
+                        "{} at {}",
+                        shown(&self.actor.operator),
+                        shown(&self.actor.station)
+                    ));
                 });
             });
         });
@@ -402,7 +421,7 @@ impl StationApp {
                 } else {
                     ui.visuals().text_color()
                 };
-                ui.colored_label(color, text);
+                ui.colored_label(color, shown_long(text));
             }
             if self.notices.is_empty() {
                 ui.label("Ready.");

@@ -118,7 +118,7 @@ fn batch_name(item: &ReviewItem) -> String {
     if item.batch_label.is_empty() {
         format!("batch {}", short(&item.batch_id))
     } else {
-        item.batch_label.clone()
+        super::shown(&item.batch_label)
     }
 }
 
@@ -279,10 +279,10 @@ fn action(ui: &mut egui::Ui, label: &str, hint: &str, key: bool) -> bool {
 fn item_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem, keys: &Keys) {
     ui.heading(title(item));
     if let Some(p) = &item.patient {
-        ui.label(format!("Record: {p}"));
+        ui.label(format!("Record: {}", super::shown(p)));
     }
     if let ReviewKind::Flag { detail, .. } = &item.kind {
-        ui.label(detail);
+        ui.label(super::shown_long(detail));
     }
     let batch = item.batch_id.clone();
     ui.horizontal_wrapped(|ui| match &item.kind {
@@ -398,7 +398,7 @@ fn rescan_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem, keys: &
         let busy = app.review.rescanning.is_some() || app.scan.scanning;
         let hint = format!(
             "Put the sheet on {} and scan it again in place of this side (S)",
-            app.scan.device
+            super::shown(&app.scan.device)
         );
         let clicked = ui
             .add_enabled(!busy, egui::Button::new("Rescan and replace"))
@@ -414,7 +414,10 @@ fn rescan_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem, keys: &
         }
         if let Some((_, s)) = &app.review.rescanning {
             ui.spinner();
-            ui.label(format!("rescanning side {s} on {}…", app.scan.device));
+            ui.label(format!(
+                "rescanning side {s} on {}…",
+                super::shown(&app.scan.device)
+            ));
         }
     });
 }
@@ -611,7 +614,7 @@ fn batch_row_ui(app: &mut StationApp, ui: &mut egui::Ui, b: &BatchRow) {
         browse(app, Some(b.id.clone()));
     }
     ui.monospace(app.batch_name(&b.id));
-    ui.label(&b.label);
+    ui.label(super::shown(&b.label));
     ui.label(format!("{} ({} sides)", b.sheets_scanned(), b.sides));
     ui.horizontal(|ui| {
         let count = app

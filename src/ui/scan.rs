@@ -315,10 +315,10 @@ fn controls_ui(app: &mut StationApp, ui: &mut egui::Ui) {
         let devices = app.snapshot.devices.clone();
         let l = ui.label("Scanner");
         egui::ComboBox::from_id_salt("device")
-            .selected_text(app.scan.device.clone())
+            .selected_text(super::shown(&app.scan.device))
             .show_ui(ui, |ui| {
                 for d in &devices {
-                    ui.selectable_value(&mut app.scan.device, d.clone(), d);
+                    ui.selectable_value(&mut app.scan.device, d.clone(), super::shown(d));
                 }
             })
             .response
@@ -329,13 +329,13 @@ fn controls_ui(app: &mut StationApp, ui: &mut egui::Ui) {
             .selected_text(
                 app.scan
                     .profile
-                    .clone()
-                    .unwrap_or_else(|| "scanner defaults".into()),
+                    .as_deref()
+                    .map_or_else(|| "scanner defaults".into(), super::shown),
             )
             .show_ui(ui, |ui| {
                 ui.selectable_value(&mut app.scan.profile, None, "scanner defaults");
                 for p in &profiles {
-                    ui.selectable_value(&mut app.scan.profile, Some(p.clone()), p);
+                    ui.selectable_value(&mut app.scan.profile, Some(p.clone()), super::shown(p));
                 }
             })
             .response
@@ -413,7 +413,7 @@ fn fault_ui(app: &mut StationApp, ui: &mut egui::Ui, f: &ScanFailure) {
         .inner_margin(8.0)
         .show(ui, |ui| {
             ui.colored_label(ui.visuals().error_fg_color, "The scan stopped");
-            ui.label(&f.message);
+            ui.label(super::shown_long(&f.message));
             if let Some(b) = &f.batch {
                 ui.horizontal(|ui| {
                     if ui.button("Resume scanning").clicked() {
@@ -565,7 +565,7 @@ pub fn layout_ui(ui: &mut egui::Ui, layout: &Layout, scanning: bool) {
         let who = r
             .patient
             .as_ref()
-            .map(|p| p.describe())
+            .map(|p| super::shown(&p.describe()))
             .unwrap_or_else(|| "no patient yet".into());
         egui::CollapsingHeader::new(format!("Record {}: {who}", i + 1))
             .id_salt(&r.id)
@@ -576,7 +576,7 @@ pub fn layout_ui(ui: &mut egui::Ui, layout: &Layout, scanning: bool) {
                 for d in &r.documents {
                     ui.label(format!(
                         "{} ({} pages)",
-                        d.doc_type.as_deref().unwrap_or("document"),
+                        super::shown(d.doc_type.as_deref().unwrap_or("document")),
                         d.pages.len()
                     ));
                 }
@@ -822,7 +822,10 @@ pub fn on_demand_ui(app: &mut StationApp, ui: &mut egui::Ui) {
         let can = patient.is_some() && !app.scan.scanning;
         if ui
             .add_enabled(can, egui::Button::new("Scan record"))
-            .on_hover_text(format!("Scan the record on {}", app.scan.device))
+            .on_hover_text(format!(
+                "Scan the record on {}",
+                super::shown(&app.scan.device)
+            ))
             .clicked()
             && let Some(p) = patient.clone()
         {
@@ -887,7 +890,10 @@ pub fn on_demand_ui(app: &mut StationApp, ui: &mut egui::Ui) {
             Some("queued") => "Queued first for upload; see Uploads (F6).".to_string(),
             Some(other) => format!(
                 "Upload {other}: {}",
-                row.and_then(|r| r.last_error.clone()).unwrap_or_default()
+                super::shown_long(
+                    row.and_then(|r| r.last_error.as_deref())
+                        .unwrap_or_default()
+                )
             ),
         });
     }

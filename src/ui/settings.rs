@@ -221,22 +221,26 @@ pub fn settings_ui(app: &mut StationApp, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         if ui.button("Save settings").clicked() {
             s.saved = Some(match save(s) {
-                Ok(p) => format!("saved to {}; restart the station to use them", p.display()),
+                Ok(p) => format!(
+                    "saved to {}; restart the station to use them",
+                    super::shown(&p.to_string_lossy())
+                ),
                 Err(e) => e,
             });
         }
         if let Some(w) = &s.saved {
-            ui.label(w);
+            // Holds paths and the parser's words about the file.
+            ui.label(super::shown_long(w));
         }
     });
     ui.separator();
     ui.strong("Scanners");
     for d in &app.snapshot.devices {
-        ui.monospace(d);
+        ui.monospace(super::shown(d));
     }
     ui.strong("Profiles (config.toml [profiles.NAME])");
     for p in &app.snapshot.profiles {
-        ui.monospace(p);
+        ui.monospace(super::shown(p));
     }
 }
 

@@ -1,10 +1,11 @@
 //! `folio export`: one PDF per document and `manifest.json`, written atomically;
 //! and the cache of built PDFs that export and upload share.
 //!
-//! Every file goes to a temporary name in the target folder, is fsynced and then
-//! renamed, and the manifest is renamed last: a reader that sees `manifest.json`
-//! sees every PDF it names, complete. Runs on the calling thread; it reads one page
-//! image at a time.
+//! An export is complete or absent, and never mixes with other files (see
+//! [`export_batch`] for the rules on the target folder): it is written into a
+//! fresh hidden folder beside the target, every file fsynced and the manifest
+//! last, and that folder is then renamed to the target's name. Runs on the
+//! calling thread; it reads one page image at a time.
 
 use crate::batch::manifest::{
     BatchInfo, FORMAT, Manifest, ManifestDocument, ManifestFlag, ManifestPage, ManifestRecord,
@@ -30,6 +31,35 @@ pub enum ExportError {
     NotClosed(String),
     #[error("cannot build the PDF of document {doc}: {source}")]
     Pdf { doc: String, source: ImagingError },
+    #[error(
+        "{} is a symbolic link: an export never follows a link; give the folder's real path (or a new folder's)",
+        shown(.0)
+    )]
+    TargetIsLink(PathBuf),
+    #[error("{} exists and is not a folder: give a folder's path", shown(.0))]
+    TargetNotFolder(PathBuf),
+    #[error(
+        "{} is the top of a mounted disk: export into a new folder on it (for example {})",
+        shown(.0),
+        shown(&.0.join("export"))
+    )]
+    TargetIsMount(PathBuf),
+    #[error("give the export folder a name (not '.', '..' or '/'): {}", shown(.0))]
+    TargetUnnamed(PathBuf),
+    #[error(
+        "{} already holds {found}, which is not an earlier export of batch {batch}: nothing was written; export into an empty or new folder (an export never mixes with other files)",
+        shown(dir)
+    )]
+    TargetInUse {
+        dir: PathBuf,
+        batch: String,
+        found: String,
+    },
+}
+
+/// A path as it may appear in a message (file names may hold anything).
+fn shown(path: &Path) -> String {
+    crate::batch::printable(&path.to_string_lossy(), 400)
 }
 
 /// A writer that hashes (SHA-256 for our records, SHA-1 for FHIR's
@@ -276,6 +306,32 @@ fn manifest_document(d: &TreeDocument, pdf: Option<&CachedPdf>) -> ManifestDocum
 }
 
 /// Exports a closed batch to `dir`; returns the manifest and its path.
+///
+/// The layout: `dir/documents/<document id>.pdf` for every document and
+/// `dir/manifest.json` (written last). The rules on `dir`, checked before the
+/// PDFs are built and again just before the export is put in place:
+///
+/// - `dir` may not exist yet (it is made; its parent folders too), or be an
+///   empty folder, or hold an earlier export of this same batch and nothing
+///   else (a `manifest.json` naming this batch id, and `documents/` holding
+///   only `.pdf` files): that earlier export is replaced as a whole, so no PDF
+///   of a document that no longer exists is left beside the new manifest.
+/// - A folder holding anything else (another batch's export, other files) is
+///   refused, and nothing is written.
+/// - `dir` itself may not be a symbolic link, and an earlier export inside it
+///   may not hold one: the link is refused, not resolved, so an export can
+///   never land or delete files outside the folder named, and what the
+///   operator typed is where the files are. Links among `dir`'s parent folders
+///   are the operator's own path and are followed.
+/// - `dir` may not be the top of a mounted disk (a USB stick's root): the
+///   export could not be renamed into place there, so give a folder on it.
+///
+/// The export is complete or absent: it is written into a new hidden folder
+/// beside `dir` (`.folio-export-<uuid>`), each file fsynced, the manifest last;
+/// then an earlier export of the batch is renamed aside
+/// (`.folio-replaced-<uuid>`), the new folder renamed to `dir` and the old one
+/// deleted. A failure or a crash leaves either no `dir` or a whole one (a
+/// crash may leave one of the hidden folders, which can be deleted).
 pub fn export_batch(
     store: &mut Store,
     batch: &str,
@@ -286,22 +342,202 @@ pub fn export_batch(
     if tree.batch.state == crate::batch::BatchState::Scanning.as_str() {
         return Err(ExportError::NotClosed(tree.batch.id));
     }
-    let docs_dir = dir.join("documents");
-    std::fs::create_dir_all(&docs_dir).map_err(io(&docs_dir))?;
+    let batch_id = tree.batch.id.clone();
+    let parent = export_parent(dir)?;
+    check_target(dir, &parent, &batch_id)?;
     let pdfs = batch_pdfs(store, &tree)?;
+    let manifest = build_manifest(&tree, &pdfs);
+    let json =
+        serde_json::to_vec_pretty(&manifest).map_err(|e| StoreError::Damaged(e.to_string()))?;
+
+    std::fs::create_dir_all(&parent).map_err(io(&parent))?;
+    let staging = Scratch::create(&parent, "export")?;
+    let docs_dir = staging.path.join("documents");
+    std::fs::create_dir(&docs_dir).map_err(io(&docs_dir))?;
     for (id, (path, _)) in &pdfs {
         let file = std::fs::File::open(path).map_err(io(path))?;
         write_atomic(&docs_dir, &format!("{id}.pdf"), file)?;
     }
-    let manifest = build_manifest(&tree, &pdfs);
-    let json =
-        serde_json::to_vec_pretty(&manifest).map_err(|e| StoreError::Damaged(e.to_string()))?;
-    write_atomic(dir, "manifest.json", &json[..])?;
-    store.audit(
-        actor,
-        "batch.export",
-        &tree.batch.id,
-        &dir.display().to_string(),
-    )?;
+    write_atomic(&staging.path, "manifest.json", &json[..])?;
+
+    // Whatever happened to `dir` while the PDFs were built, the same rules.
+    let replacing = check_target(dir, &parent, &batch_id)?;
+    let old = if replacing {
+        let old = Scratch::name(&parent, "replaced");
+        std::fs::rename(dir, &old).map_err(io(dir))?;
+        Some(old)
+    } else {
+        None
+    };
+    if let Err(e) = std::fs::rename(&staging.path, dir) {
+        // Put the earlier export back where it was.
+        if let Some(old) = &old {
+            let _ = std::fs::rename(old, dir);
+        }
+        return Err(StoreError::io(dir, e).into());
+    }
+    staging.keep();
+    sync_dir(&parent)?;
+    if let Some(old) = old {
+        remove_export(&old);
+    }
+    store.audit(actor, "batch.export", &batch_id, &dir.display().to_string())?;
     Ok((manifest, dir.join("manifest.json")))
+}
+
+/// The folder the export's folder goes in (made if missing).
+fn export_parent(dir: &Path) -> Result<PathBuf, ExportError> {
+    if dir.file_name().is_none() {
+        return Err(ExportError::TargetUnnamed(dir.to_path_buf()));
+    }
+    Ok(match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    })
+}
+
+/// Checks `dir` against the rules of [`export_batch`]; true when it exists
+/// (empty, or this batch's earlier export) and is to be replaced.
+fn check_target(dir: &Path, parent: &Path, batch_id: &str) -> Result<bool, ExportError> {
+    let meta = match std::fs::symlink_metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(StoreError::io(dir, e).into()),
+    };
+    if meta.file_type().is_symlink() {
+        return Err(ExportError::TargetIsLink(dir.to_path_buf()));
+    }
+    if !meta.is_dir() {
+        return Err(ExportError::TargetNotFolder(dir.to_path_buf()));
+    }
+    {
+        use std::os::unix::fs::MetadataExt;
+        let up = std::fs::metadata(parent).map_err(io(parent))?;
+        if up.dev() != meta.dev() {
+            return Err(ExportError::TargetIsMount(dir.to_path_buf()));
+        }
+    }
+    match foreign_content(dir, batch_id)? {
+        None => Ok(true),
+        Some(found) => Err(ExportError::TargetInUse {
+            dir: dir.to_path_buf(),
+            batch: batch_id.to_string(),
+            found,
+        }),
+    }
+}
+
+/// The largest `manifest.json` read to see whose export a folder holds.
+const MANIFEST_MAX_BYTES: u64 = 256 << 20;
+
+/// What in `dir` is not part of an earlier export of `batch_id`, in words;
+/// `None` when `dir` is empty or holds only that export.
+fn foreign_content(dir: &Path, batch_id: &str) -> Result<Option<String>, StoreError> {
+    let name_of =
+        |e: &std::fs::DirEntry| crate::batch::printable(&e.file_name().to_string_lossy(), 120);
+    let mut entries = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(io(dir))? {
+        entries.push(e.map_err(io(dir))?);
+    }
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    let manifest = dir.join("manifest.json");
+    let m = match std::fs::symlink_metadata(&manifest) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Some(format!(
+                "'{}' and no manifest.json",
+                name_of(&entries[0])
+            )));
+        }
+        Err(e) => return Err(StoreError::io(&manifest, e)),
+    };
+    if !m.is_file() {
+        return Ok(Some("a manifest.json that is not a plain file".into()));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(&manifest)
+        .and_then(|f| f.take(MANIFEST_MAX_BYTES).read_to_end(&mut bytes))
+        .map_err(io(&manifest))?;
+    match serde_json::from_slice::<Manifest>(&bytes) {
+        Ok(m) if m.batch.id == batch_id => {}
+        Ok(m) => {
+            return Ok(Some(format!(
+                "the export of batch {}",
+                crate::batch::printable(&m.batch.id, 60)
+            )));
+        }
+        Err(_) => return Ok(Some("a manifest.json that is not a Folio manifest".into())),
+    }
+    for e in &entries {
+        let name = e.file_name();
+        let kind = e.file_type().map_err(io(&e.path()))?;
+        match name.to_str() {
+            Some("manifest.json") => {}
+            Some("documents") if kind.is_dir() => {
+                for d in std::fs::read_dir(e.path()).map_err(io(&e.path()))? {
+                    let d = d.map_err(io(&e.path()))?;
+                    let plain = d.file_type().map_err(io(&d.path()))?.is_file();
+                    let pdf = d.file_name().to_str().is_some_and(|n| n.ends_with(".pdf"));
+                    if !plain || !pdf {
+                        return Ok(Some(format!("'documents/{}'", name_of(&d))));
+                    }
+                }
+            }
+            _ => return Ok(Some(format!("'{}'", name_of(e)))),
+        }
+    }
+    Ok(None)
+}
+
+/// Deletes an earlier export that has been renamed aside: only what an export
+/// holds (checked when it was accepted), never anything else; what cannot be
+/// deleted is left (a hidden folder beside the export).
+fn remove_export(old: &Path) {
+    let docs = old.join("documents");
+    if let Ok(entries) = std::fs::read_dir(&docs) {
+        for e in entries.flatten() {
+            let pdf = e.file_name().to_str().is_some_and(|n| n.ends_with(".pdf"));
+            if pdf && e.file_type().is_ok_and(|t| t.is_file()) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+        let _ = std::fs::remove_dir(&docs);
+    }
+    let _ = std::fs::remove_file(old.join("manifest.json"));
+    let _ = std::fs::remove_dir(old);
+}
+
+/// A hidden folder of ours beside the target, deleted on drop unless kept.
+struct Scratch {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl Scratch {
+    /// A new name beside the target: `.folio-<what>-<uuid>`.
+    fn name(parent: &Path, what: &str) -> PathBuf {
+        parent.join(format!(".folio-{what}-{}", uuid::Uuid::new_v4().simple()))
+    }
+
+    fn create(parent: &Path, what: &str) -> Result<Scratch, StoreError> {
+        let path = Scratch::name(parent, what);
+        std::fs::create_dir(&path).map_err(io(&path))?;
+        Ok(Scratch { path, keep: false })
+    }
+
+    /// It has become the export: not deleted.
+    fn keep(mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !self.keep {
+            // Our own folder, holding only our files; links are not followed.
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
 }
