@@ -16,7 +16,7 @@ pub fn approve(ctx: &mut Ctx, batch: &str, overrides: &Overrides) -> Result<u8> 
         done.batch_id, a.records, a.documents, a.pages
     );
     for o in &a.overridden {
-        eprintln!("  override: {o}");
+        eprintln!("  override: {}", printable(o, 600));
     }
     println!("{}", done.batch_id);
     Ok(exit::OK)

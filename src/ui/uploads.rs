@@ -75,7 +75,10 @@ impl UploadScreen {
 
 pub fn uploads_ui(app: &mut StationApp, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
-        ui.label(format!("Delivering to {}", app.snapshot.upload_target));
+        ui.label(format!(
+            "Delivering to {}",
+            super::shown(&app.snapshot.upload_target)
+        ));
         ui.separator();
         if app.uploads.running {
             ui.label("Uploads: on");
@@ -110,7 +113,7 @@ pub fn uploads_ui(app: &mut StationApp, ui: &mut egui::Ui) {
                 ui.end_row();
                 for r in rows {
                     ui.monospace(&r.batch_id[..8.min(r.batch_id.len())]);
-                    ui.label(&r.label);
+                    ui.label(super::shown(&r.label));
                     let sending = app
                         .uploads
                         .current
@@ -164,7 +167,7 @@ pub fn uploads_ui(app: &mut StationApp, ui: &mut egui::Ui) {
                     if !words.is_empty() {
                         ui.label("");
                         ui.label("");
-                        ui.label(words);
+                        ui.label(super::shown_long(&words));
                         ui.end_row();
                     }
                 }
