@@ -14,27 +14,17 @@ use std::time::Duration;
 
 /// A station with one imported batch of `records` patients, approved as it is.
 fn approved_batch(records: usize, seed: u64) -> (Station, String) {
-    let st = Station::new();
-    std::fs::create_dir_all(st.data_dir()).unwrap();
-    std::fs::write(
-        st.data_dir().join("config.toml"),
+    let (st, id) = imported_station(
         "[upload]\nretry_base_ms = 20\nretry_max_ms = 300\nmax_attempts = 4\ntimeout_secs = 2\n",
-    )
-    .unwrap();
-    let stack = st.dir.path().join("stack");
-    let spec = StackSpec {
-        seed,
-        records,
-        dpi: 150,
-        duplex: false,
-        ..Default::default()
-    };
-    write_stack(&spec, &stack, "pgm");
-    let id = st.import(&[], &[&stack])["batch_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    st.ok(&["approve", &id, "--accept-flags", "--reason", "test stack"]);
+        &StackSpec {
+            seed,
+            records,
+            dpi: 150,
+            duplex: false,
+            ..Default::default()
+        },
+    );
+    approve_as_is(&st, &id);
     (st, id)
 }
 

@@ -13,15 +13,8 @@ use std::time::{Duration, Instant};
 
 /// A station with one approved batch and these `[upload]` settings.
 fn approved(upload: &str, records: usize, dpi: u32) -> (Station, String) {
-    let st = Station::new();
-    std::fs::create_dir_all(st.data_dir()).unwrap();
-    std::fs::write(
-        st.data_dir().join("config.toml"),
-        format!("[upload]\n{upload}"),
-    )
-    .unwrap();
-    let stack = st.dir.path().join("stack");
-    write_stack(
+    let (st, id) = imported_station(
+        &format!("[upload]\n{upload}"),
         &StackSpec {
             seed: 12,
             records,
@@ -30,14 +23,8 @@ fn approved(upload: &str, records: usize, dpi: u32) -> (Station, String) {
             max_skew_deg: 0.0,
             ..StackSpec::default()
         },
-        &stack,
-        "pgm",
     );
-    let id = st.import(&[], &[&stack])["batch_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    st.ok(&["approve", &id, "--accept-flags", "--reason", "test stack"]);
+    approve_as_is(&st, &id);
     (st, id)
 }
 

@@ -13,32 +13,16 @@ use std::time::{Duration, Instant};
 
 /// A station with one imported batch (`records` patients), not yet approved.
 fn station_with_batch(records: usize, seed: u64) -> (Station, String) {
-    let st = Station::new();
-    std::fs::create_dir_all(st.data_dir()).unwrap();
-    std::fs::write(
-        st.data_dir().join("config.toml"),
+    imported_station(
         "[upload]\nretry_base_ms = 20\nretry_max_ms = 300\nmax_attempts = 6\ntimeout_secs = 2\n",
+        &StackSpec {
+            seed,
+            records,
+            dpi: 150,
+            duplex: false,
+            ..Default::default()
+        },
     )
-    .unwrap();
-    let stack = st.dir.path().join("stack");
-    let spec = StackSpec {
-        seed,
-        records,
-        dpi: 150,
-        duplex: false,
-        ..Default::default()
-    };
-    write_stack(&spec, &stack, "pgm");
-    let id = st.import(&[], &[&stack])["batch_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    (st, id)
-}
-
-/// Approves a batch with its open flags accepted (generated stacks carry some).
-fn approve_as_is(st: &Station, batch: &str) {
-    st.ok(&["approve", batch, "--accept-flags", "--reason", "test stack"]);
 }
 
 fn stderr(o: &Output) -> String {

@@ -116,6 +116,26 @@ impl Station {
     }
 }
 
+/// A station whose `config.toml` holds `config`, with `spec`'s stack
+/// rendered and imported as one batch (not approved); the batch id.
+pub fn imported_station(config: &str, spec: &StackSpec) -> (Station, String) {
+    let st = Station::new();
+    std::fs::create_dir_all(st.data_dir()).unwrap();
+    std::fs::write(st.data_dir().join("config.toml"), config).unwrap();
+    let stack = st.dir.path().join("stack");
+    write_stack(spec, &stack, "pgm");
+    let id = st.import(&[], &[&stack])["batch_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (st, id)
+}
+
+/// Approves a batch with its open flags accepted (generated stacks carry some).
+pub fn approve_as_is(st: &Station, batch: &str) {
+    st.ok(&["approve", batch, "--accept-flags", "--reason", "test stack"]);
+}
+
 /// Renders a stack's sides into `dir` as files of `format` ("pgm", "png",
 /// "tiff" for one multi-page file, or "mixed").
 pub fn write_stack(spec: &StackSpec, dir: &Path, format: &str) -> Truth {
