@@ -92,8 +92,12 @@ fn assert_exactly_once(server: &FhirServer, records: usize, documents: usize) {
         );
         for (_, d) in &docs {
             let url = d["content"][0]["attachment"]["url"].as_str().unwrap();
+            // Rewritten from the Bundle's fullUrl, or the Binary's own URL
+            // when it was stored first (`binaries = "separate"`).
             assert!(
-                binaries.iter().any(|b| b == url),
+                binaries
+                    .iter()
+                    .any(|b| url == b || url.ends_with(&format!("/{b}"))),
                 "{url} is a stored Binary"
             );
             assert!(
@@ -137,6 +141,47 @@ fn strict_recipient_accepts_folios_bundles_and_a_resend_creates_nothing() {
             "a re-send creates nothing: {statuses:?}"
         );
     }
+    assert_exactly_once(&server, records, docs);
+}
+
+#[test]
+fn strict_recipient_binaries_sent_first_are_checked_and_a_resend_creates_nothing() {
+    let (st, batch) = imported_station(
+        "[upload]\nretry_base_ms = 20\nmax_attempts = 4\ntimeout_secs = 2\n[upload.mhd]\nbinaries = \"separate\"\n",
+        &StackSpec {
+            seed: 43,
+            records: 2,
+            dpi: 150,
+            duplex: false,
+            ..Default::default()
+        },
+    );
+    approve_as_is(&st, &batch);
+    let server = upload_captured(&st);
+    let (records, docs) = document_count(&st, &batch);
+    assert_exactly_once(&server, records, docs);
+    server.with(|s| {
+        assert_eq!(s.put_binaries.len(), docs, "each Binary PUT on its own");
+        for b in &s.bundles {
+            assert!(
+                b["entry"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|e| e["resource"]["resourceType"] != "Binary"),
+                "no Binary entries"
+            );
+        }
+    });
+    // The same Bundles again: every conditional create matches, and their
+    // attachments name the Binaries already held.
+    let puts = server.with(|s| s.post_log.len());
+    let bundles = server.with(|s| s.bundles.clone());
+    for b in &bundles {
+        let (status, answer) = server.post(b);
+        assert_eq!(status, 200, "{answer}");
+    }
+    assert_eq!(server.with(|s| s.post_log.len()), puts + bundles.len());
     assert_exactly_once(&server, records, docs);
 }
 

@@ -101,7 +101,11 @@ pub struct State {
     pub throttle_bytes_per_sec: Option<u64>,
     /// Bytes of Bundle bodies received so far.
     pub body_bytes: u64,
+    /// The Authorization header of every request (GET or not), in order.
     pub auth_seen: Vec<Option<String>>,
+    /// Binaries stored by `PUT Binary/<id>` (Folio's `binaries = "separate"`),
+    /// with their data, by id.
+    pub put_binaries: HashMap<String, Value>,
     /// The bytes of each document created, as decoded from its Binary, by
     /// masterIdentifier.
     pub pdfs: HashMap<String, Vec<u8>>,
@@ -342,6 +346,11 @@ fn serve(stream: impl Conn, state: Arc<Mutex<State>>) {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
         if req.method == "GET" {
+            state
+                .lock()
+                .unwrap()
+                .auth_seen
+                .push(req.headers.get("authorization").cloned());
             let (status, body) = search(&state, &req.path);
             respond(r.get_mut(), status, &[], &body);
             continue;
@@ -398,7 +407,10 @@ fn serve(stream: impl Conn, state: Arc<Mutex<State>>) {
             }
             _ => {}
         }
-        let (status, answer) = transaction(&state, &body);
+        let (status, answer) = match req.path.rsplit_once("/Binary/") {
+            Some((_, id)) if req.method == "PUT" => put_binary(&state, id, &body),
+            _ => transaction(&state, &body),
+        };
         if let Some(Fault::SlowAnswer(d)) = fault {
             std::thread::sleep(d);
         }
@@ -583,6 +595,51 @@ fn card(v: &Value) -> usize {
     items(v).count()
 }
 
+/// `PUT Binary/<id>`: a Binary with a client-chosen id, created or replaced
+/// (its data must be a PDF in base64).
+fn put_binary(state: &Arc<Mutex<State>>, id: &str, body: &[u8]) -> (&'static str, Value) {
+    let r: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let mut why = Vec::new();
+    if r["resourceType"] != "Binary" {
+        why.push("Binary.resourceType: must be Binary".to_string());
+    }
+    if r["id"] != id {
+        why.push(format!("Binary.id: {} but the URL says {id}", r["id"]));
+    }
+    if r["contentType"].as_str().is_none() {
+        why.push("Binary.contentType: 1..1 required".into());
+    }
+    match r["data"].as_str().map(|d| B64.decode(d)) {
+        Some(Ok(bytes)) if bytes.starts_with(b"%PDF-") => {}
+        Some(Ok(_)) => why.push("Binary.data: not a PDF (no %PDF- header)".into()),
+        Some(Err(e)) => why.push(format!("Binary.data: not base64: {e}")),
+        None => why.push("Binary.data: 1..1 required".into()),
+    }
+    let mut s = state.lock().unwrap();
+    if !why.is_empty() {
+        s.invalid.extend(why.iter().cloned());
+        return (
+            "422 Unprocessable Entity",
+            outcome("invalid", &why.join("; ")),
+        );
+    }
+    let created = s.put_binaries.insert(id.to_string(), r.clone()).is_none();
+    let mut stored = r;
+    if let Some(m) = stored.as_object_mut() {
+        m.remove("data");
+    }
+    if created {
+        s.stored.push(StoredResource {
+            resource_type: "Binary".into(),
+            id: id.to_string(),
+            resource: stored,
+        });
+        ("201 Created", json!({"resourceType": "Binary", "id": id}))
+    } else {
+        ("200 OK", json!({"resourceType": "Binary", "id": id}))
+    }
+}
+
 /// Validates and applies a transaction Bundle atomically.
 fn transaction(state: &Arc<Mutex<State>>, body: &[u8]) -> (&'static str, Value) {
     let bundle: Value = match serde_json::from_slice(body) {
@@ -599,7 +656,8 @@ fn transaction(state: &Arc<Mutex<State>>, body: &[u8]) -> (&'static str, Value) 
             s.bundles.push(bundle.clone());
         }
     }
-    let (violations, checked) = check_bundle(&bundle);
+    let held = state.lock().unwrap().put_binaries.clone();
+    let (violations, checked) = check_bundle(&bundle, &held);
     if !violations.is_empty() {
         let mut s = state.lock().unwrap();
         s.invalid
@@ -795,6 +853,9 @@ struct Checker<'a> {
     at: String,
     /// Entry resources by fullUrl, with the entry index.
     by_url: HashMap<&'a str, (usize, &'a Value)>,
+    /// Binaries this server already holds, by their URL `Binary/<id>`
+    /// (an attachment may point at one instead of at an entry).
+    stored_binaries: &'a HashMap<String, Value>,
 }
 
 impl Checker<'_> {
@@ -1333,7 +1394,10 @@ impl Checker<'_> {
         let Some(url) = a["url"].as_str() else {
             return;
         };
-        let Some((_, bin)) = self.by_url.get(url).copied() else {
+        let held = url
+            .rsplit_once("/Binary/")
+            .and_then(|(_, id)| self.stored_binaries.get(id));
+        let Some(bin) = self.by_url.get(url).map(|(_, b)| *b).or(held) else {
             if url.starts_with("urn:") {
                 self.add(
                     "invariant",
@@ -1412,15 +1476,16 @@ impl Checker<'_> {
 /// Checks a Bundle as a strict MHD Minimal Document Recipient: every broken
 /// constraint, in Bundle order (none for a valid Bundle).
 pub fn check(b: &Value) -> Vec<Violation> {
-    check_bundle(b).0
+    check_bundle(b, &HashMap::new()).0
 }
 
-fn check_bundle(b: &Value) -> (Vec<Violation>, Checked) {
+fn check_bundle(b: &Value, stored_binaries: &HashMap<String, Value>) -> (Vec<Violation>, Checked) {
     let mut checked = Checked::default();
     let mut c = Checker {
         out: Vec::new(),
         at: "Bundle".into(),
         by_url: HashMap::new(),
+        stored_binaries,
     };
     if b["resourceType"] != "Bundle" {
         c.fixed("Bundle.resourceType", &b["resourceType"], "Bundle");
