@@ -233,6 +233,7 @@ pub fn spawn(
         cancel: cancel.clone(),
         uploads,
         devices: Vec::new(),
+        upload_target: String::new(),
         browsing: None,
     };
     std::thread::Builder::new()
@@ -258,6 +259,9 @@ struct Worker {
     cancel: Arc<AtomicBool>,
     uploads: Sender<bool>,
     devices: Vec<String>,
+    /// Where uploads go, in words (worked out once: the configuration does
+    /// not change while the station runs).
+    upload_target: String,
     /// The batch whose every side Review is going through.
     browsing: Option<String>,
 }
@@ -267,6 +271,9 @@ impl Worker {
         self.devices = scan::list_devices()
             .map(|d| d.into_iter().map(|d| d.name).collect())
             .unwrap_or_else(|_| vec![crate::capture::DEMO_DEVICE.to_string()]);
+        self.upload_target = crate::upload::target(&self.cfg.upload, self.store.data_dir())
+            .map(|t| t.describe())
+            .unwrap_or_else(|e| e.to_string());
         for c in commands {
             if let Err(e) = self.handle(c) {
                 (self.emit)(Event::Error(e));
@@ -312,9 +319,7 @@ impl Worker {
             outbox: self.store.outbox().map_err(|e| e.to_string())?,
             devices: self.devices.clone(),
             profiles: self.cfg.profiles().keys().cloned().collect(),
-            upload_target: crate::upload::target(&self.cfg.upload, self.store.data_dir())
-                .map(|t| t.describe())
-                .unwrap_or_else(|e| e.to_string()),
+            upload_target: self.upload_target.clone(),
         };
         (self.emit)(Event::Snapshot(Box::new(s)));
         if let Some(batch) = &self.browsing {
