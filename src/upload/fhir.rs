@@ -234,6 +234,9 @@ impl FhirTarget {
         if let Some((b, progress)) = body {
             r = r
                 .header(reqwest::header::CONTENT_TYPE, FHIR_JSON)
+                // Statuses and locations are all we read back: not the
+                // resources, which for a Binary would be the PDF again.
+                .header("Prefer", "return=minimal")
                 .body(Body::wrap(StreamBody {
                     len: b.len,
                     sent: 0,
