@@ -26,6 +26,7 @@ pub fn rfc3339_after(d: std::time::Duration) -> String {
 pub mod capture;
 pub mod cli;
 pub mod config;
+pub mod durable;
 pub mod synth;
 pub mod ui;
 pub mod upload;

@@ -11,6 +11,7 @@
 //! page must decode back to exactly that text at 300 and at 200 dpi.
 
 use crate::batch::identifiers::{NhsCheck, PatientId, check_nhs_number};
+use crate::batch::printable;
 use crate::batch::protocol::{
     Control, SheetCode, document_code, hidden_char, parse_barcode, record_code,
 };
@@ -299,12 +300,9 @@ fn write_pdf(pages: &[Encoded], out: &Path) -> Result<()> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let tmp = tempfile::Builder::new()
-        .prefix(".folio-tmp-")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    let mut staged = crate::durable::Staged::new(dir)?;
     let mut pdf = PdfStream::start(
-        std::io::BufWriter::new(tmp.as_file()),
+        std::io::BufWriter::new(staged.file()),
         pages.len(),
         "Folio control sheets",
     )?;
@@ -314,9 +312,12 @@ fn write_pdf(pages: &[Encoded], out: &Path) -> Result<()> {
     let mut w = pdf.finish(uuid::Uuid::new_v4().as_bytes())?;
     std::io::Write::flush(&mut w)?;
     drop(w);
-    tmp.as_file().sync_all()?;
-    tmp.persist(out)
-        .with_context(|| format!("cannot write {}", out.display()))?;
+    staged.commit(out).with_context(|| {
+        format!(
+            "cannot write {}",
+            printable(&out.display().to_string(), 200)
+        )
+    })?;
     Ok(())
 }
 

@@ -39,20 +39,9 @@ impl ImageStore {
         if path.exists() {
             return Ok(sha);
         }
-        let dir = path.parent().unwrap_or(&self.root).to_path_buf();
-        fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .tempfile_in(&dir)
-            .map_err(|e| StoreError::io(&dir, e))?;
-        tmp.write_all(bytes)
-            .map_err(|e| StoreError::io(tmp.path(), e))?;
-        tmp.as_file()
-            .sync_all()
-            .map_err(|e| StoreError::io(tmp.path(), e))?;
-        tmp.persist(&path)
-            .map_err(|e| StoreError::io(&path, e.error))?;
-        sync_dir(&dir)?;
+        let dir = path.parent().unwrap_or(&self.root);
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        crate::durable::write_atomic(dir, &name, |f| f.write_all(bytes))?;
         Ok(sha)
     }
 
@@ -72,7 +61,5 @@ impl ImageStore {
 
 /// Makes a rename in `dir` durable.
 pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    fs::File::open(dir)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| StoreError::io(dir, e))
+    Ok(crate::durable::sync_dir(dir)?)
 }

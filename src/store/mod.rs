@@ -65,6 +65,12 @@ pub enum StoreError {
     NotFound(String),
 }
 
+impl From<crate::durable::PathError> for StoreError {
+    fn from(e: crate::durable::PathError) -> StoreError {
+        StoreError::io(&e.path, e.source)
+    }
+}
+
 impl StoreError {
     /// Wraps an I/O error, recognising a full disk.
     pub fn io(path: &Path, source: std::io::Error) -> StoreError {

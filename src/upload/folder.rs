@@ -48,33 +48,32 @@ fn write_atomic(
     mut from: impl Read,
     progress: &dyn Fn(u64),
 ) -> Result<PathBuf, UploadError> {
-    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".folio-tmp-")
-        .tempfile_in(dir)
-        .map_err(|e| io_err(dir, e))?;
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = match from.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(UploadError::Permanent {
-                    why: format!("cannot read what is to be delivered: {e}"),
-                });
-            }
-        };
-        tmp.write_all(&buf[..n]).map_err(|e| io_err(dir, e))?;
-        progress(n as u64);
+    // A failure to read the source is ours, not the folder's.
+    let mut unreadable = None;
+    let written = crate::durable::write_atomic(dir, name, |file| {
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = match from.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let why = e.to_string();
+                    unreadable = Some(e);
+                    return Err(std::io::Error::other(why));
+                }
+            };
+            file.write_all(&buf[..n])?;
+            progress(n as u64);
+        }
+    });
+    match (written, unreadable) {
+        (Ok(target), _) => Ok(target),
+        (Err(_), Some(e)) => Err(UploadError::Permanent {
+            why: format!("cannot read what is to be delivered: {e}"),
+        }),
+        (Err(e), None) => Err(io_err(&e.path, e.source)),
     }
-    tmp.as_file().sync_all().map_err(|e| io_err(dir, e))?;
-    let target = dir.join(name);
-    tmp.persist(&target).map_err(|e| io_err(&target, e.error))?;
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| io_err(dir, e))?;
-    Ok(target)
 }
 
 impl super::Target for FolderTarget {

@@ -88,18 +88,10 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> StoreError + '_ {
     move |e| StoreError::io(path, e)
 }
 
-/// Copies `from` to `dir/name` atomically (temporary name, fsync, rename).
+/// Copies `from` to `dir/name` whole or not at all.
 fn write_atomic(dir: &Path, name: &str, mut from: impl Read) -> Result<(), StoreError> {
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".folio-tmp-")
-        .tempfile_in(dir)
-        .map_err(io(dir))?;
-    std::io::copy(&mut from, &mut tmp).map_err(io(dir))?;
-    tmp.as_file().sync_all().map_err(io(dir))?;
-    let target = dir.join(name);
-    tmp.persist(&target)
-        .map_err(|e| StoreError::io(&target, e.error))?;
-    sync_dir(dir)
+    crate::durable::write_atomic(dir, name, |f| std::io::copy(&mut from, f).map(drop))?;
+    Ok(())
 }
 
 /// What a document's PDF is made of: when this changes, it is rebuilt.
@@ -148,14 +140,9 @@ fn build_pdf(
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    std::fs::create_dir_all(&root).map_err(io(&root))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".tmp-pdf-")
-        .tempfile_in(&root)
-        .map_err(io(&root))?;
-    let (file, tmp_path) = tmp.into_parts();
+    let mut staged = crate::durable::Staged::new(&root).map_err(StoreError::from)?;
     let out = Hashing {
-        inner: std::io::BufWriter::new(file),
+        inner: std::io::BufWriter::new(staged.file()),
         sha256: Sha256::new(),
         sha1: Sha1::new(),
         bytes: 0,
@@ -188,24 +175,20 @@ fn build_pdf(
     let id_bytes: [u8; 16] = *uuid::Uuid::parse_str(&doc.id)
         .unwrap_or_default()
         .as_bytes();
-    let out = pdf.finish(&id_bytes).map_err(pdf_err)?;
-    let (sha256, sha1, bytes) = (
-        hex::encode(out.sha256.finalize()),
-        hex::encode(out.sha1.finalize()),
-        out.bytes,
-    );
-    let file = out
-        .inner
+    let Hashing {
+        inner,
+        sha256,
+        sha1,
+        bytes,
+    } = pdf.finish(&id_bytes).map_err(pdf_err)?;
+    let (sha256, sha1) = (hex::encode(sha256.finalize()), hex::encode(sha1.finalize()));
+    inner
         .into_inner()
         .map_err(|e| StoreError::io(&root, e.into_error()))?;
-    file.sync_all().map_err(io(&root))?;
-    let target = images.path_of(&sha256);
-    let dir = target.parent().unwrap_or(&root).to_path_buf();
-    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-    tmp_path
-        .persist(&target)
-        .map_err(|e| StoreError::io(&target, e.error))?;
-    sync_dir(&dir)?;
+    // Named by its hash, known only now.
+    staged
+        .commit(&images.path_of(&sha256))
+        .map_err(StoreError::from)?;
     Ok(CachedPdf {
         pages_key,
         sha256,
