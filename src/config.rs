@@ -278,6 +278,22 @@ pub mod cli_values {
 /// grey page (285 MiB) is processed alone.
 pub const DEFAULT_MEMORY_BUDGET_MIB: u64 = 256;
 
+/// A compiled pattern and the text it was compiled from (opaque: filled by
+/// [`Config::hospital_pattern`]).
+#[derive(Debug, Default)]
+pub struct CompiledPattern(std::sync::Mutex<Option<(String, regex::Regex)>>);
+
+impl Clone for CompiledPattern {
+    fn clone(&self) -> Self {
+        let held = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        CompiledPattern(std::sync::Mutex::new(held))
+    }
+}
+
 /// Everything configurable about a station.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -290,6 +306,10 @@ pub struct Config {
     pub operator: Option<String>,
     /// Hospital numbers of this site (a regular expression, anchored).
     pub hospital_number_pattern: String,
+    /// `hospital_number_pattern` compiled, kept until the pattern changes
+    /// (the window checks typed identifiers every frame).
+    #[serde(skip)]
+    pub compiled_pattern: CompiledPattern,
     /// Type of the pages before a record's first document sheet (none if unset).
     pub default_document_type: Option<String>,
     /// JPEG quality of grey and colour pages.
@@ -333,6 +353,7 @@ impl Default for Config {
             site: String::from("default"),
             operator: None,
             hospital_number_pattern: String::from(r"^[A-Z]{1,3}[0-9]{5,8}$"),
+            compiled_pattern: CompiledPattern::default(),
             default_document_type: None,
             jpeg_quality: 75,
             blank: BlankParams::default(),
@@ -508,12 +529,25 @@ impl Config {
         out
     }
 
-    /// The compiled hospital-number pattern.
+    /// The compiled hospital-number pattern (compiled once per pattern).
     pub fn hospital_pattern(&self) -> Result<regex::Regex, ConfigError> {
-        regex::Regex::new(&self.hospital_number_pattern).map_err(|e| ConfigError::Pattern {
-            pattern: self.hospital_number_pattern.clone(),
-            message: e.to_string(),
-        })
+        let mut cache = self
+            .compiled_pattern
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((source, re)) = cache.as_ref()
+            && *source == self.hospital_number_pattern
+        {
+            return Ok(re.clone());
+        }
+        let re =
+            regex::Regex::new(&self.hospital_number_pattern).map_err(|e| ConfigError::Pattern {
+                pattern: self.hospital_number_pattern.clone(),
+                message: e.to_string(),
+            })?;
+        *cache = Some((self.hospital_number_pattern.clone(), re.clone()));
+        Ok(re)
     }
 
     /// The memory budget of the processing pipeline, bytes.
@@ -713,5 +747,26 @@ impl Config {
                 p(None, SourceKind::Flatbed, ColorMode::Color, 300),
             ),
         ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hospital_pattern_follows_changes_to_it() {
+        let mut cfg = Config::default();
+        assert!(cfg.hospital_pattern().unwrap().is_match("AB12345"));
+        let copy = cfg.clone();
+        cfg.hospital_number_pattern = "^H[0-9]{3}$".into();
+        let changed = cfg.hospital_pattern().unwrap();
+        assert!(changed.is_match("H123") && !changed.is_match("AB12345"));
+        assert!(copy.hospital_pattern().unwrap().is_match("AB12345"));
+        cfg.hospital_number_pattern = "(".into();
+        assert!(matches!(
+            cfg.hospital_pattern(),
+            Err(ConfigError::Pattern { .. })
+        ));
     }
 }
