@@ -327,28 +327,112 @@ pub fn document_entry_uuid(doc_id: &str) -> String {
     urn(&format!("entryuuid:documentreference:{doc_id}"))
 }
 
-/// The Bundle's own members (all but `entry`), and its entries in order: the
-/// SubmissionSet List, then each document's DocumentReference and Binary.
-/// Every entry is a conditional create on an identifier of its own, so a
-/// re-send (after a timeout, a reset, a crash) creates nothing twice.
-fn bundle_parts(p: &RecordPackage, binaries: &Binaries) -> (Map<String, Value>, Vec<Entry>) {
-    let r = &p.record;
-    let m = &p.mhd;
-    let subject = match (&r.patient.nhs_number, &r.patient.hospital_number) {
+/// The patient as a Reference: by NHS number, else by hospital number.
+fn subject(p: &RecordPackage) -> Value {
+    match (
+        &p.record.patient.nhs_number,
+        &p.record.patient.hospital_number,
+    ) {
         (Some(nhs), _) => json!({"identifier": {"system": NHS_NUMBER_SYSTEM, "value": nhs}}),
         (None, Some(hn)) => {
             json!({"identifier": {"system": p.hospital_number_system, "value": hn}})
         }
         (None, None) => json!({"display": "unidentified patient"}),
-    };
-    let author = json!({"reference": format!("#{STATION_ID}")});
-    let batch_id = &p.origin.batch_id;
-    // The operator's label when there is one, else the batch id.
-    let batch_name = match p.origin.batch_label.trim() {
-        "" => batch_id.as_str(),
+    }
+}
+
+/// The operator's label when there is one, else the batch id.
+fn batch_name(p: &RecordPackage) -> &str {
+    match p.origin.batch_label.trim() {
+        "" => p.origin.batch_id.as_str(),
         label => label,
-    };
-    let (unique_id, entry_uuid) = submission_set_ids(batch_id, &r.id);
+    }
+}
+
+/// The station, contained, as the author of what it sends.
+fn author() -> Value {
+    json!({"reference": format!("#{STATION_ID}")})
+}
+
+/// A document's DocumentReference (MHD Minimal), its attachment at `binary`.
+fn document_reference(p: &RecordPackage, d: &DocumentFile, binary: &str) -> Value {
+    let m = &p.mhd;
+    let doc_type = d.doc_type.as_deref();
+    let name = doc_type.unwrap_or("document");
+    let mut resource = json!({
+        "resourceType": "DocumentReference",
+        "meta": {"profile": [mhd::DOCUMENT_REFERENCE_PROFILE]},
+        "contained": [station_device(p)],
+        "masterIdentifier": {"use": "usual", "system": mhd::URI_SYSTEM, "value": master_identifier(&d.id)},
+        "identifier": [{"use": "official", "system": mhd::URI_SYSTEM, "value": document_entry_uuid(&d.id)}],
+        "status": "current",
+        "type": m.document_type(doc_type),
+        "category": [m.category.concept()],
+        "subject": subject(p),
+        "date": p.origin.scanned,
+        "author": [author()],
+        "description": format!("{name}, {} pages, scanned in batch {}", d.pages, batch_name(p)),
+        "securityLabel": m.security_label(),
+        "content": [{
+            "attachment": {
+                "contentType": "application/pdf",
+                "language": m.language,
+                "url": binary,
+                "size": d.bytes,
+                "hash": sha1_base64_of_hex(&d.sha1),
+                "title": format!("{name} ({} pages)", d.pages),
+                "creation": p.origin.scanned,
+                "extension": [{"url": SHA256_EXTENSION, "valueString": d.sha256}],
+            },
+            "format": m.format(),
+        }],
+        "context": {"facilityType": m.facility_type.concept()},
+    });
+    if let Some(sp) = &p.record.specialty {
+        resource["context"]["practiceSetting"] = m.practice_setting(sp);
+    }
+    if let Some(c) = m.custodian() {
+        resource["custodian"] = c;
+    }
+    resource
+}
+
+/// The record's SubmissionSet List (MHD Minimal), naming `items`.
+fn submission_set(p: &RecordPackage, items: Vec<Value>) -> Value {
+    let m = &p.mhd;
+    let (unique_id, entry_uuid) = submission_set_ids(&p.origin.batch_id, &p.record.id);
+    let mut list = json!({
+        "resourceType": "List",
+        "meta": {"profile": [mhd::SUBMISSION_SET_PROFILE]},
+        "contained": [station_device(p)],
+        "extension": [
+            {"url": mhd::SOURCE_ID_EXTENSION, "valueIdentifier": {"system": mhd::URI_SYSTEM, "value": format!("urn:oid:{}", m.source_oid(&p.origin.station))}},
+            {"url": mhd::DESIGNATION_TYPE_EXTENSION, "valueCodeableConcept": m.designation_type.concept()},
+        ],
+        "identifier": [
+            {"use": "usual", "system": mhd::URI_SYSTEM, "value": unique_id},
+            {"use": "official", "system": mhd::URI_SYSTEM, "value": entry_uuid},
+        ],
+        "status": "current",
+        "mode": "working",
+        "title": format!("Folio batch {} record {}", batch_name(p), p.record.id),
+        "code": {"coding": [{"system": mhd::LIST_TYPES_SYSTEM, "code": "submissionset"}]},
+        "date": p.origin.scanned,
+        "source": author(),
+        "entry": items,
+    });
+    let subject = subject(p);
+    if subject.get("identifier").is_some() {
+        list["subject"] = subject;
+    }
+    list
+}
+
+/// The Bundle's own members (all but `entry`), and its entries in order: the
+/// SubmissionSet List, then each document's DocumentReference and Binary.
+/// Every entry is a conditional create on an identifier of its own, so a
+/// re-send (after a timeout, a reset, a crash) creates nothing twice.
+fn bundle_parts(p: &RecordPackage, binaries: &Binaries) -> (Map<String, Value>, Vec<Entry>) {
     let mut entries = Vec::new();
     let mut items = Vec::new();
     for (i, d) in p.documents.iter().enumerate() {
@@ -358,47 +442,10 @@ fn bundle_parts(p: &RecordPackage, binaries: &Binaries) -> (Map<String, Value>, 
             Binaries::Stored(urls) => urls.get(i).cloned().unwrap_or_default(),
         };
         items.push(json!({"item": {"reference": docref}}));
-        let doc_type = d.doc_type.as_deref();
-        let name = doc_type.unwrap_or("document");
-        let mut resource = json!({
-            "resourceType": "DocumentReference",
-            "meta": {"profile": [mhd::DOCUMENT_REFERENCE_PROFILE]},
-            "contained": [station_device(p)],
-            "masterIdentifier": {"use": "usual", "system": mhd::URI_SYSTEM, "value": master_identifier(&d.id)},
-            "identifier": [{"use": "official", "system": mhd::URI_SYSTEM, "value": document_entry_uuid(&d.id)}],
-            "status": "current",
-            "type": m.document_type(doc_type),
-            "category": [m.category.concept()],
-            "subject": subject,
-            "date": p.origin.scanned,
-            "author": [author],
-            "description": format!("{name}, {} pages, scanned in batch {batch_name}", d.pages),
-            "securityLabel": m.security_label(),
-            "content": [{
-                "attachment": {
-                    "contentType": "application/pdf",
-                    "language": m.language,
-                    "url": binary,
-                    "size": d.bytes,
-                    "hash": sha1_base64_of_hex(&d.sha1),
-                    "title": format!("{name} ({} pages)", d.pages),
-                    "creation": p.origin.scanned,
-                    "extension": [{"url": SHA256_EXTENSION, "valueString": d.sha256}],
-                },
-                "format": m.format(),
-            }],
-            "context": {"facilityType": m.facility_type.concept()},
-        });
-        if let Some(sp) = &r.specialty {
-            resource["context"]["practiceSetting"] = m.practice_setting(sp);
-        }
-        if let Some(c) = m.custodian() {
-            resource["custodian"] = c;
-        }
         entries.push(Entry {
             json: object(json!({
                 "fullUrl": docref,
-                "resource": resource,
+                "resource": document_reference(p, d, &binary),
                 "request": {"method": "POST", "url": "DocumentReference", "ifNoneExist": identifier_query(&d.id)},
             })),
             data_of: None,
@@ -416,33 +463,11 @@ fn bundle_parts(p: &RecordPackage, binaries: &Binaries) -> (Map<String, Value>, 
             });
         }
     }
-    let mut list = json!({
-        "resourceType": "List",
-        "meta": {"profile": [mhd::SUBMISSION_SET_PROFILE]},
-        "contained": [station_device(p)],
-        "extension": [
-            {"url": mhd::SOURCE_ID_EXTENSION, "valueIdentifier": {"system": mhd::URI_SYSTEM, "value": format!("urn:oid:{}", m.source_oid(&p.origin.station))}},
-            {"url": mhd::DESIGNATION_TYPE_EXTENSION, "valueCodeableConcept": m.designation_type.concept()},
-        ],
-        "identifier": [
-            {"use": "usual", "system": mhd::URI_SYSTEM, "value": unique_id},
-            {"use": "official", "system": mhd::URI_SYSTEM, "value": entry_uuid},
-        ],
-        "status": "current",
-        "mode": "working",
-        "title": format!("Folio batch {batch_name} record {}", r.id),
-        "code": {"coding": [{"system": mhd::LIST_TYPES_SYSTEM, "code": "submissionset"}]},
-        "date": p.origin.scanned,
-        "source": author,
-        "entry": items,
-    });
-    if subject.get("identifier").is_some() {
-        list["subject"] = subject.clone();
-    }
+    let (unique_id, _) = submission_set_ids(&p.origin.batch_id, &p.record.id);
     let mut all = vec![Entry {
         json: object(json!({
-            "fullUrl": urn(&format!("entry:submissionset:{batch_id}:{}", r.id)),
-            "resource": list,
+            "fullUrl": urn(&format!("entry:submissionset:{}:{}", p.origin.batch_id, p.record.id)),
+            "resource": submission_set(p, items),
             "request": {"method": "POST", "url": "List", "ifNoneExist": format!("identifier={}|{}", mhd::URI_SYSTEM, search_value(&unique_id))},
         })),
         data_of: None,

@@ -108,86 +108,99 @@ fn read_token_file(
     Ok(token)
 }
 
-impl FhirTarget {
-    pub fn new(url: &str, cfg: &UploadConfig) -> Result<FhirTarget, UploadError> {
-        let mut base = reqwest::Url::parse(url).map_err(|e| {
+/// The server's base URL, checked: https (or http to this machine, or when
+/// allowed), no credentials, query or fragment, ending in `/`.
+fn base_url(url: &str, cfg: &UploadConfig) -> Result<reqwest::Url, UploadError> {
+    let mut base = reqwest::Url::parse(url).map_err(|e| {
+        config_err(format!(
+            "the FHIR URL '{}' is not valid: {e}",
+            printable(&redact_url(url), 200)
+        ))
+    })?;
+    // Credentials never ride in the URL: it is shown, logged and stored
+    // (the outbox and audit name the target by it).
+    if !base.username().is_empty() || base.password().is_some() {
+        return Err(config_err(format!(
+            "the FHIR URL {} carries a user name or password: credentials do not belong in a URL (it is shown and stored); put the token in FOLIO_UPLOAD_TOKEN, or `token_file` (or `token`) under [upload]",
+            redact_url(url)
+        )));
+    }
+    if base.query().is_some() || base.fragment().is_some() {
+        return Err(config_err(format!(
+            "the FHIR URL {} has a query or fragment: a FHIR base URL has none (a token in it would be shown and stored); put the token in FOLIO_UPLOAD_TOKEN, or `token_file` (or `token`) under [upload]",
+            redact_url(url)
+        )));
+    }
+    let local = matches!(
+        base.host_str(),
+        Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
+    );
+    match base.scheme() {
+        "https" => {}
+        "http" if local || cfg.allow_http => {}
+        "http" => {
+            return Err(config_err(format!(
+                "plain http to {base} refused: patient records must travel over https (set `allow_http = true` under [upload] only for a test store)"
+            )));
+        }
+        other => {
+            return Err(config_err(format!(
+                "'{other}' URLs are not FHIR servers: use https://"
+            )));
+        }
+    }
+    if !base.path().ends_with('/') {
+        base.set_path(&format!("{}/", base.path()));
+    }
+    Ok(base)
+}
+
+/// The HTTPS client: rustls with the site's CA and client certificate when
+/// configured, no redirects, connect and keep-alive timeouts (the idle
+/// watchdog does the rest).
+fn client(cfg: &UploadConfig, idle: Duration) -> Result<Client, UploadError> {
+    // No redirects: a record and its credentials go to the configured
+    // origin or nowhere (a redirect is refused, naming where it pointed).
+    let mut builder = Client::builder()
+        .use_rustls_tls()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(idle.min(Duration::from_secs(15)))
+        .tcp_keepalive(Duration::from_secs(30))
+        .user_agent(concat!("folio/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = &cfg.ca_file {
+        let pem = std::fs::read(path)
+            .map_err(|e| config_err(format!("cannot read the CA file {}: {e}", path.display())))?;
+        for cert in reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| config_err(format!("{} is not a PEM certificate: {e}", path.display())))?
+        {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    if let Some(path) = &cfg.client_identity_file {
+        let pem = std::fs::read(path).map_err(|e| {
             config_err(format!(
-                "the FHIR URL '{}' is not valid: {e}",
-                printable(&redact_url(url), 200)
+                "cannot read the client certificate {}: {e}",
+                path.display()
             ))
         })?;
-        // Credentials never ride in the URL: it is shown, logged and stored
-        // (the outbox and audit name the target by it).
-        if !base.username().is_empty() || base.password().is_some() {
-            return Err(config_err(format!(
-                "the FHIR URL {} carries a user name or password: credentials do not belong in a URL (it is shown and stored); put the token in FOLIO_UPLOAD_TOKEN, or `token_file` (or `token`) under [upload]",
-                redact_url(url)
-            )));
-        }
-        if base.query().is_some() || base.fragment().is_some() {
-            return Err(config_err(format!(
-                "the FHIR URL {} has a query or fragment: a FHIR base URL has none (a token in it would be shown and stored); put the token in FOLIO_UPLOAD_TOKEN, or `token_file` (or `token`) under [upload]",
-                redact_url(url)
-            )));
-        }
-        let local = matches!(
-            base.host_str(),
-            Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
-        );
-        match base.scheme() {
-            "https" => {}
-            "http" if local || cfg.allow_http => {}
-            "http" => {
-                return Err(config_err(format!(
-                    "plain http to {url} refused: patient records must travel over https (set `allow_http = true` under [upload] only for a test store)"
-                )));
-            }
-            other => {
-                return Err(config_err(format!(
-                    "'{other}' URLs are not FHIR servers: use https://"
-                )));
-            }
-        }
-        if !base.path().ends_with('/') {
-            base.set_path(&format!("{}/", base.path()));
-        }
+        let id = reqwest::Identity::from_pem(&pem).map_err(|e| {
+            config_err(format!(
+                "{} must hold the client certificate and its private key (PEM): {e}",
+                path.display()
+            ))
+        })?;
+        builder = builder.identity(id);
+    }
+    builder
+        .build()
+        .map_err(|e| config_err(format!("cannot set up HTTPS: {e}")))
+}
+
+impl FhirTarget {
+    pub fn new(url: &str, cfg: &UploadConfig) -> Result<FhirTarget, UploadError> {
+        let base = base_url(url, cfg)?;
         let idle = Duration::from_secs(cfg.timeout_secs.max(1));
-        // No redirects: a record and its credentials go to the configured
-        // origin or nowhere (a redirect is refused, naming where it pointed).
-        let mut builder = Client::builder()
-            .use_rustls_tls()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(idle.min(Duration::from_secs(15)))
-            .tcp_keepalive(Duration::from_secs(30))
-            .user_agent(concat!("folio/", env!("CARGO_PKG_VERSION")));
-        if let Some(path) = &cfg.ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                config_err(format!("cannot read the CA file {}: {e}", path.display()))
-            })?;
-            for cert in reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                config_err(format!("{} is not a PEM certificate: {e}", path.display()))
-            })? {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        if let Some(path) = &cfg.client_identity_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                config_err(format!(
-                    "cannot read the client certificate {}: {e}",
-                    path.display()
-                ))
-            })?;
-            let id = reqwest::Identity::from_pem(&pem).map_err(|e| {
-                config_err(format!(
-                    "{} must hold the client certificate and its private key (PEM): {e}",
-                    path.display()
-                ))
-            })?;
-            builder = builder.identity(id);
-        }
-        let client = builder
-            .build()
-            .map_err(|e| config_err(format!("cannot set up HTTPS: {e}")))?;
+        let client = client(cfg, idle)?;
         let mut warnings = Vec::new();
         let from_file = match &cfg.token_file {
             None => None,
