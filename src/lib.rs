@@ -2,7 +2,9 @@
 //!
 //! Layers (see ARCHITECTURE.md): `batch` is the pure domain; `capture`, `imaging`
 //! `store` and `upload` depend on it only; `workers` wires them on named threads; `cli` is
-//! the command-line front end. The binary in `main.rs` only dispatches.
+//! the command-line front end. `durable` (files that appear whole or not at all)
+//! is a leaf every layer that writes files uses. The binary in `main.rs` only
+//! dispatches.
 
 pub mod batch;
 pub mod imaging;
