@@ -26,28 +26,6 @@ fn page(seed: u64, kind: SideKind) -> Raster {
     )
 }
 
-/// A side holding one QR code of `payload` (any bytes) and nothing else.
-fn qr_side(payload: &[u8]) -> Raster {
-    let mm = DPI as f32 / 25.4;
-    let mut r = Raster::filled((210.0 * mm) as u32, (297.0 * mm) as u32, DPI, 250);
-    let code = qrcode::QrCode::with_error_correction_level(payload, qrcode::EcLevel::L)
-        .expect("payload fits a QR code");
-    let n = code.width();
-    let module = ((150.0 * mm) as usize / (n + 8)).clamp(3, 8);
-    let (x0, y0) = ((20.0 * mm) as usize, (30.0 * mm) as usize);
-    for (i, c) in code.to_colors().iter().enumerate() {
-        if *c == qrcode::Color::Dark {
-            let (mx, my) = (i % n, i / n);
-            for y in 0..module {
-                let row = (y0 + my * module + y) * r.width as usize;
-                let from = row + x0 + mx * module;
-                r.data[from..from + module].fill(10);
-            }
-        }
-    }
-    r
-}
-
 /// What a hostile side must become.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Expect {
@@ -128,7 +106,7 @@ fn hostile_barcode_payloads_lose_no_page_and_are_never_acted_on_blindly() {
             },
         ));
         let hostile = sides.len() as u64;
-        sides.push(qr_side(payload));
+        sides.push(qr_side(payload, DPI));
         sides.push(page(seed + 1, SideKind::Clinical { label: None }));
         cases.push((hostile, *expect));
     }

@@ -10,7 +10,6 @@ mod common;
 use common::*;
 use folio::batch::printable;
 use folio::batch::protocol::hidden_char;
-use folio::imaging::Raster;
 use folio::synth::StackSpec;
 use std::process::Output;
 
@@ -18,28 +17,6 @@ use std::process::Output;
 /// colour), CR, LF, a tab, a bidi override, BEL, DEL and a C1 control.
 const NASTY: &str =
     "\u{1b}[2J\u{1b}]0;owned\u{7}\r\n1 2099-01-01 forged\tline\u{202e}gnp.\u{7f}\u{9b}";
-
-/// A side holding one QR code of `payload` (any bytes) and nothing else.
-fn qr_side(payload: &[u8], dpi: u32) -> Raster {
-    let mm = dpi as f32 / 25.4;
-    let mut r = Raster::filled((210.0 * mm) as u32, (297.0 * mm) as u32, dpi, 250);
-    let code = qrcode::QrCode::with_error_correction_level(payload, qrcode::EcLevel::L)
-        .expect("payload fits a QR code");
-    let n = code.width();
-    let module = ((150.0 * mm) as usize / (n + 8)).clamp(3, 8);
-    let (x0, y0) = ((20.0 * mm) as usize, (30.0 * mm) as usize);
-    for (i, c) in code.to_colors().iter().enumerate() {
-        if *c == qrcode::Color::Dark {
-            let (mx, my) = (i % n, i / n);
-            for y in 0..module {
-                let row = (y0 + my * module + y) * r.width as usize;
-                let from = row + x0 + mx * module;
-                r.data[from..from + module].fill(10);
-            }
-        }
-    }
-    r
-}
 
 /// Text printed for people: no raw control character or invisible mark; a
 /// line feed only ends a line and a tab only where `tabs` (the audit

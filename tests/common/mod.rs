@@ -136,6 +136,28 @@ pub fn approve_as_is(st: &Station, batch: &str) {
     st.ok(&["approve", batch, "--accept-flags", "--reason", "test stack"]);
 }
 
+/// A side holding one QR code of `payload` (any bytes) and nothing else.
+pub fn qr_side(payload: &[u8], dpi: u32) -> Raster {
+    let mm = dpi as f32 / 25.4;
+    let mut r = Raster::filled((210.0 * mm) as u32, (297.0 * mm) as u32, dpi, 250);
+    let code = qrcode::QrCode::with_error_correction_level(payload, qrcode::EcLevel::L)
+        .expect("payload fits a QR code");
+    let n = code.width();
+    let module = ((150.0 * mm) as usize / (n + 8)).clamp(3, 8);
+    let (x0, y0) = ((20.0 * mm) as usize, (30.0 * mm) as usize);
+    for (i, c) in code.to_colors().iter().enumerate() {
+        if *c == qrcode::Color::Dark {
+            let (mx, my) = (i % n, i / n);
+            for y in 0..module {
+                let row = (y0 + my * module + y) * r.width as usize;
+                let from = row + x0 + mx * module;
+                r.data[from..from + module].fill(10);
+            }
+        }
+    }
+    r
+}
+
 /// Renders a stack's sides into `dir` as files of `format` ("pgm", "png",
 /// "tiff" for one multi-page file, or "mixed").
 pub fn write_stack(spec: &StackSpec, dir: &Path, format: &str) -> Truth {
