@@ -104,7 +104,7 @@ fn wait_delivered(h: &mut Harness<'static, StationApp>, batch: &str) {
         a.snapshot
             .outbox
             .iter()
-            .any(|r| r.batch_id == batch && r.state == "done")
+            .any(|r| r.batch_id == batch && r.state == folio::batch::OutboxState::Done)
     });
 }
 
@@ -925,7 +925,7 @@ fn case_13_approving_a_batch_leaves_paused_uploads_paused() {
         a.snapshot
             .outbox
             .iter()
-            .any(|r| r.batch_id == batch && r.state == "queued")
+            .any(|r| r.batch_id == batch && r.state == folio::batch::OutboxState::Queued)
     });
     h.get_by_label("Uploads: paused");
     assert!(

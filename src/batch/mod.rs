@@ -41,6 +41,56 @@ impl BatchSource {
     }
 }
 
+/// A batch's place in the upload queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxState {
+    /// Waiting to be sent (or for its next try).
+    Queued,
+    /// Given up on (tries used up, or the store refused it): a person
+    /// queues it again once the cause is fixed.
+    Parked,
+    /// The store holds different content under one of its document ids: a
+    /// supervisor decides.
+    Conflict,
+    /// Every document acknowledged.
+    Done,
+}
+
+impl OutboxState {
+    /// The name stored in the cache and shown to people.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxState::Queued => "queued",
+            OutboxState::Parked => "parked",
+            OutboxState::Conflict => "conflict",
+            OutboxState::Done => "done",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OutboxState> {
+        [
+            OutboxState::Queued,
+            OutboxState::Parked,
+            OutboxState::Conflict,
+            OutboxState::Done,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+    }
+
+    /// Taken out of the running until a person queues it again.
+    pub fn stopped(self) -> bool {
+        matches!(self, OutboxState::Parked | OutboxState::Conflict)
+    }
+}
+
+impl std::fmt::Display for OutboxState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A batch's place in its life (PRODUCT.md, "Batch life").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -2,7 +2,7 @@
 
 use super::{Ctx, exit};
 use crate::batch::approval::Overrides;
-use crate::batch::printable;
+use crate::batch::{OutboxState, printable};
 use crate::upload;
 use crate::workers::upload::{self as worker, UploadEvent, UploadOptions};
 use anyhow::Result;
@@ -32,25 +32,25 @@ pub fn list(ctx: &Ctx, json: bool) -> Result<u8> {
         println!("the upload queue is empty (`folio approve BATCH` adds to it)");
     }
     for r in rows {
-        let note = match r.state.as_str() {
-            "done" => format!(
+        let note = match r.state {
+            OutboxState::Done => format!(
                 "delivered {} to {}",
                 r.done_at.unwrap_or_default(),
                 r.target.unwrap_or_default()
             ),
-            "queued" if r.attempts > 0 => format!(
+            OutboxState::Queued if r.attempts > 0 => format!(
                 "try {} at {}: {}",
                 r.attempts + 1,
                 r.next_attempt_at,
                 r.last_error.unwrap_or_default()
             ),
-            "queued" => "waiting".into(),
+            OutboxState::Queued => "waiting".into(),
             _ => r.last_error.unwrap_or_default(),
         };
         println!(
             "{}  {:<8}  {:<24}  {}",
             r.batch_id,
-            r.state,
+            r.state.as_str(),
             printable(&r.label, 60),
             printable(&note, 2000)
         );

@@ -5,6 +5,7 @@
 //! the records still to send.
 
 use super::{Actor, Store, StoreError, audit};
+use crate::batch::OutboxState;
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
@@ -15,9 +16,7 @@ pub struct OutboxRow {
     pub label: String,
     pub priority: u32,
     pub queued_at: String,
-    /// queued, parked (gave up after retries, or refused), conflict (the store
-    /// holds different content under one of our ids) or done.
-    pub state: String,
+    pub state: OutboxState,
     pub attempts: u32,
     pub next_attempt_at: String,
     pub last_error: Option<String>,
@@ -43,7 +42,16 @@ fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
         label: r.get(1)?,
         priority: r.get(2)?,
         queued_at: r.get(3)?,
-        state: r.get(4)?,
+        state: {
+            let s: String = r.get(4)?;
+            OutboxState::parse(&s).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    4,
+                    rusqlite::types::Type::Text,
+                    format!("unknown upload state {s:?}").into(),
+                )
+            })?
+        },
         attempts: r.get(5)?,
         next_attempt_at: r.get(6)?,
         last_error: r.get(7)?,
@@ -247,10 +255,11 @@ impl Store {
     pub fn park_upload(
         &mut self,
         batch_id: &str,
-        state: &str,
+        state: OutboxState,
         reason: &str,
         actor: &Actor,
     ) -> Result<(), StoreError> {
+        let state = state.as_str();
         let tx = self.conn.transaction()?;
         tx.execute(
             "UPDATE outbox SET state = ?2, last_error = ?3, attempts = attempts + 1,

@@ -884,12 +884,15 @@ pub fn on_demand_ui(app: &mut StationApp, ui: &mut egui::Ui) {
     }
     if let Some(b) = &app.scan.on_demand_batch {
         let row = app.snapshot.outbox.iter().find(|r| &r.batch_id == b);
-        ui.label(match row.map(|r| r.state.as_str()) {
+        ui.label(match row.map(|r| r.state) {
             None => "Approving…".to_string(),
-            Some("done") => "Delivered to the central store.".to_string(),
-            Some("queued") => "Queued first for upload; see Uploads (F6).".to_string(),
+            Some(crate::batch::OutboxState::Done) => "Delivered to the central store.".to_string(),
+            Some(crate::batch::OutboxState::Queued) => {
+                "Queued first for upload; see Uploads (F6).".to_string()
+            }
             Some(other) => format!(
-                "Upload {other}: {}",
+                "Upload {}: {}",
+                other.as_str(),
                 super::shown_long(
                     row.and_then(|r| r.last_error.as_deref())
                         .unwrap_or_default()

@@ -2,6 +2,7 @@
 //! sent, the last error in words; retry a parked batch; pause and resume.
 
 use super::StationApp;
+use crate::batch::OutboxState;
 use crate::workers::UploadEvent;
 use crate::workers::station::Command;
 use eframe::egui;
@@ -119,12 +120,12 @@ pub fn uploads_ui(app: &mut StationApp, ui: &mut egui::Ui) {
                         .current
                         .as_ref()
                         .filter(|(b, _)| *b == r.batch_id);
-                    let state = match (r.state.as_str(), sending) {
-                        ("queued", Some(_)) => "sending".to_string(),
-                        ("queued", None) if r.attempts > 0 => {
+                    let state = match (r.state, sending) {
+                        (OutboxState::Queued, Some(_)) => "sending".to_string(),
+                        (OutboxState::Queued, None) if r.attempts > 0 => {
                             format!("waiting to retry (try {})", r.attempts + 1)
                         }
-                        (s, _) => s.to_string(),
+                        (s, _) => s.as_str().to_string(),
                     };
                     ui.label(state);
                     match sending {
@@ -136,7 +137,7 @@ pub fn uploads_ui(app: &mut StationApp, ui: &mut egui::Ui) {
                                     .show_percentage(),
                             );
                         }
-                        None if r.state == "done" => {
+                        None if r.state == OutboxState::Done => {
                             ui.add(
                                 egui::ProgressBar::new(1.0)
                                     .desired_width(200.0)
@@ -147,7 +148,7 @@ pub fn uploads_ui(app: &mut StationApp, ui: &mut egui::Ui) {
                             ui.add(egui::ProgressBar::new(0.0).desired_width(200.0));
                         }
                     }
-                    if (r.state == "parked" || r.state == "conflict")
+                    if r.state.stopped()
                         && ui
                             .button(format!("Retry {}", &r.batch_id[..8.min(r.batch_id.len())]))
                             .clicked()

@@ -7,6 +7,7 @@
 //! calling thread (the CLI's, or the GUI's upload thread).
 
 use super::export::{ExportError, batch_pdfs, build_manifest};
+use crate::batch::OutboxState;
 use crate::batch::approval::{Approval, Overrides, Refusal, decide};
 use crate::config::Config;
 use crate::store::{Actor, CachedPdf, OutboxRow, Store, StoreError};
@@ -58,7 +59,7 @@ pub enum UploadEvent {
     },
     Parked {
         batch_id: String,
-        state: String,
+        state: OutboxState,
         why: String,
     },
     Done {
@@ -141,7 +142,7 @@ pub fn run(
             let id = store.find_batch(b)?.id;
             match store.outbox_entry(&id)? {
                 None => return Err(UploadWorkError::NotQueued(id)),
-                Some(row) if row.state == "parked" || row.state == "conflict" => {
+                Some(row) if row.state.stopped() => {
                     store.approve_batch(&id, actor, "queued again after it was parked")?;
                 }
                 Some(_) => {}
@@ -173,7 +174,7 @@ pub fn run(
         // batches another sender holds (theirs to send: said once).
         let mut waiting = Vec::new();
         for r in store.outbox()? {
-            if r.state != "queued" || only.as_ref().is_some_and(|b| *b != r.batch_id) {
+            if r.state != OutboxState::Queued || only.as_ref().is_some_and(|b| *b != r.batch_id) {
                 continue;
             }
             match store.upload_lease(&r.batch_id, &sender.id)? {
@@ -245,11 +246,13 @@ fn upload_batch(
         Err(UploadWorkError::Target(e)) => {
             let attempt = row.attempts + 1;
             let why = e.to_string();
-            let park =
-                |state: &str, why: String, store: &mut Store| -> Result<(), UploadWorkError> {
-                    store.park_upload(&row.batch_id, state, &why, actor)?;
-                    Ok(())
-                };
+            let park = |state: OutboxState,
+                        why: String,
+                        store: &mut Store|
+             -> Result<(), UploadWorkError> {
+                store.park_upload(&row.batch_id, state, &why, actor)?;
+                Ok(())
+            };
             let (state, why) = match &e {
                 UploadError::Transient { retry_after, .. } if attempt < cfg.upload.max_attempts => {
                     let wait = backoff(&cfg.upload, attempt, *retry_after);
@@ -263,19 +266,19 @@ fn upload_batch(
                     return Ok(false);
                 }
                 UploadError::Transient { .. } => (
-                    "parked",
+                    OutboxState::Parked,
                     format!(
                         "gave up after {attempt} tries: {why}. Fix the cause, then `folio upload --batch {}`",
                         row.batch_id
                     ),
                 ),
-                UploadError::Conflict { .. } => ("conflict", why),
-                _ => ("parked", why),
+                UploadError::Conflict { .. } => (OutboxState::Conflict, why),
+                _ => (OutboxState::Parked, why),
             };
             park(state, why.clone(), store)?;
             on_event(UploadEvent::Parked {
                 batch_id: row.batch_id.clone(),
-                state: state.into(),
+                state,
                 why,
             });
             Ok(false)
