@@ -501,11 +501,7 @@ fn a_pdf_over_the_engines_limit_parks_the_batch_with_the_reason_and_what_to_do()
         "one refusal, not retried: {:?}",
         post_summary(&posts)
     );
-    let words = refused[0]
-        .outcome
-        .as_ref()
-        .map(|o| o.to_string())
-        .unwrap_or_default();
+    let words = outcome_words(refused[0]);
     assert!(
         words.contains("base64Binary exceeds 1048576 bytes"),
         "the engine's refusal: {words}"
@@ -587,11 +583,7 @@ fn binaries_in_the_bundle_are_refused_by_an_engine_that_cannot_search_them_and_f
     let posts = engine.transactions();
     assert_eq!(posts.len(), 1, "{:?}", post_summary(&posts));
     assert_eq!(posts[0].status, "400");
-    let words = posts[0]
-        .outcome
-        .as_ref()
-        .map(|o| o.to_string())
-        .unwrap_or_default();
+    let words = outcome_words(&posts[0]);
     assert!(
         words.contains("Cannot search on Binary resource type"),
         "{words}"
@@ -627,11 +619,7 @@ fn medplum_refuses_an_atomic_transaction_of_more_than_eight_entries_and_takes_it
     assert_eq!(outbox_state(&st, &batch), "parked");
     let posts = engine.transactions();
     assert_eq!(posts.len(), 1, "{:?}", post_summary(&posts));
-    let words = posts[0]
-        .outcome
-        .as_ref()
-        .map(|o| o.to_string())
-        .unwrap_or_default();
+    let words = outcome_words(&posts[0]);
     let said = "Transaction requires strict isolation but has too many entries";
     assert!(words.contains(said), "{words}");
     assert!(err.contains(said), "the server's words: {err}");
@@ -668,4 +656,12 @@ fn a_record_of_ten_documents_is_stored_once_by_an_engine_running_transactions_en
     );
     assert_eq!(engine.counts(), expected(&[&m]));
     assert_stored_once(&engine, &m, &pdfs);
+}
+
+/// An engine answer's OperationOutcome as text (empty when none).
+fn outcome_words(p: &fhir_engine::Post) -> String {
+    p.outcome
+        .as_ref()
+        .map(|o| o.to_string())
+        .unwrap_or_default()
 }
