@@ -1,10 +1,48 @@
 //! Folio: the scanning station for paper health records.
 //!
-//! Layers (see ARCHITECTURE.md): `batch` is the pure domain; `capture`, `imaging`
-//! `store` and `upload` depend on it only; `workers` wires them on named threads; `cli` is
-//! the command-line front end. `durable` (files that appear whole or not at all)
-//! is a leaf every layer that writes files uses. The binary in `main.rs` only
-//! dispatches.
+//! # Layers
+//!
+//! Each layer imports only from the layers under it (see ARCHITECTURE.md):
+//!
+//! ```text
+//! main                 the binary: dispatches to cli
+//! ui, cli              the window's screens and the clap commands: they send
+//!                      commands to workers and render what comes back
+//! workers              capture -> imaging -> store -> upload on named threads;
+//!                      the station (store actor, scanner, reader, uploader)
+//! capture  imaging  store  upload
+//!                      scanners and files; pure pixel work; SQLite and image
+//!                      files (the only SQL); the central store's targets
+//! batch                the pure domain: sheet protocol, separation, flags,
+//!                      states and the rules on them (may this batch be
+//!                      closed, approved, resumed?)
+//! pixels, durable      leaves: pixel value types shared by capture, imaging
+//!                      and store; files that appear whole or not at all
+//! ```
+//!
+//! `config` (settings, limits) sits beside `batch`; `synth` generates test
+//! stacks for the tests, the benchmark and the demo feeder.
+//!
+//! # Threads
+//!
+//! ```text
+//! UI (main thread)   drains events within 4 ms a frame; never does IO
+//!  |  Station::send (bounded queues, refused when full, never blocking)
+//!  +-> folio-store     the store actor: review, close, approve, queue
+//!  +-> folio-scanner   scans and rescans, one at a time, each with its token
+//!  |     +-> folio-capture   the scanner handle (libsane), bands -> preview
+//!  |     +-> folio-imaging-N the imaging pool (bounded in-flight sides)
+//!  |     +-> folio-preview   shrinks bands for the live view
+//!  +-> folio-reader    snapshots and trees from its own WAL connection
+//!  +-> folio-images    decodes stored images for textures
+//!  +-> folio-upload    works off the outbox (its own connection)
+//!  <-- events (bounded; live-view bands dropped when full), each waking the UI
+//! ```
+//!
+//! `Station::shutdown` stops the running scan (its sides kept, the batch
+//! resumable), closes every queue and joins the threads. The command line runs
+//! the same workers' functions on its own thread (`folio scan`: capture,
+//! imaging pool, the caller committing).
 
 pub mod batch;
 pub mod imaging;

@@ -919,7 +919,7 @@ fn case_13_approving_a_batch_leaves_paused_uploads_paused() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    h.state().send(folio::workers::station::Command::Refresh);
+    h.state_mut().send(folio::workers::station::Command::Refresh);
     h.key_press(egui::Key::F6);
     wait(&mut h, "the queue", |a| {
         a.snapshot

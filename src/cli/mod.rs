@@ -1,16 +1,20 @@
-//! The command line: clap commands that call the workers and print results. No
-//! SQL, image code or file formats here beyond printing.
+//! The command line: clap commands that call the workers (the same functions
+//! the station window's threads call: scans resolved by
+//! [`workers::scan_choice`], approvals through the one approval rule) and
+//! print results. Listings read through the store's read methods, as the
+//! window's reader does. No SQL, image code or file formats here beyond
+//! printing. Runs on the main thread; a scan or import starts its own.
 
 mod output;
 mod sheets;
 mod upload;
 
-use crate::capture::{ColorMode, SourceKind};
+use crate::capture::ColorMode;
 use crate::config::{self, Config};
 use crate::store::{Actor, Store};
 use crate::workers::{self, ImportError, ImportOptions, ScanError};
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -46,34 +50,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Import scanned image files (PNG, JPEG, TIFF, PNM) in order as one batch.
-    Import {
-        /// Files, or folders whose files are taken in name order.
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
-        #[arg(long)]
-        label: Option<String>,
-        /// Files alternate front and back of each sheet.
-        #[arg(long)]
-        duplex: bool,
-        /// Scan resolution (overrides what the files say; default: the files', else 300).
-        #[arg(long, value_parser = config::cli_values::dpi)]
-        dpi: Option<u32>,
-        /// Specialty of records whose sheet names none.
-        #[arg(long)]
-        specialty: Option<String>,
-        /// Finish an interrupted import of this batch (give the same files).
-        #[arg(long, value_name = "BATCH")]
-        resume: Option<String>,
-        /// Sheets counted for the batch (from the box's slip); review
-        /// reconciles it with the sheets scanned.
-        #[arg(long, value_name = "N", value_parser = config::cli_values::expected_sheets)]
-        expected_sheets: Option<u32>,
-        /// Store clean typed grey pages as bilevel (CCITT G4, far smaller).
-        #[arg(long)]
-        typed_as_bilevel: bool,
-        #[arg(long)]
-        json: bool,
-    },
+    Import(ImportArgs),
     /// List batches.
     Batches {
         #[arg(long)]
@@ -100,42 +77,9 @@ enum Command {
     /// and values too long for a readable barcode (46 characters with the
     /// FOLIO:REC:, FOLIO:DOC: or FOLIO:BATCH: prefix) are refused before
     /// anything is written.
-    Sheets {
-        /// Patient id (NHS number or hospital number), optionally with :SPECIALTY.
-        #[arg(long, value_name = "ID[:SPECIALTY]")]
-        record: Option<String>,
-        /// Document type; repeat for several document sheets.
-        #[arg(long = "doc", value_name = "TYPE")]
-        docs: Vec<String>,
-        /// Batch label sheet.
-        #[arg(long, value_name = "LABEL")]
-        batch: Option<String>,
-        #[arg(long, value_name = "FILE.pdf")]
-        out: PathBuf,
-    },
+    Sheets(SheetsArgs),
     /// Generate a realistic synthetic stack of scanned pages (and its truth.json).
-    Generate {
-        #[arg(long, value_name = "DIR")]
-        out: PathBuf,
-        #[arg(long, default_value_t = 3, value_parser = config::cli_values::records)]
-        records: usize,
-        #[arg(long, default_value_t = 200, value_parser = config::cli_values::synth_dpi)]
-        dpi: u32,
-        /// One side per sheet (default: duplex, front and back).
-        #[arg(long)]
-        simplex: bool,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Sensor noise (grey levels, standard deviation).
-        #[arg(long, default_value_t = 6.0, value_parser = config::cli_values::noise)]
-        noise: f32,
-        /// Largest skew, degrees.
-        #[arg(long, default_value_t = 3.0, value_parser = config::cli_values::skew)]
-        skew: f32,
-        /// File format: pgm, png, jpeg, tiff (one multi-page file) or mixed.
-        #[arg(long, default_value = "pgm")]
-        format: String,
-    },
+    Generate(GenerateArgs),
     /// Check the database's integrity and the audit chain.
     Check,
     /// Show the audit trail (who did what, when), of one batch or all.
@@ -162,72 +106,9 @@ enum Command {
         json: bool,
     },
     /// Scan a whole feeder load into a batch.
-    Scan {
-        /// Scanner name from `folio devices` (default: the profile's, the
-        /// configured one, the first SANE scanner, else folio:demo).
-        #[arg(long)]
-        device: Option<String>,
-        /// Named settings from `folio profiles`; the flags below override them.
-        #[arg(long)]
-        profile: Option<String>,
-        /// feeder, flatbed or duplex.
-        #[arg(long)]
-        source: Option<String>,
-        /// gray, color or bw.
-        #[arg(long)]
-        mode: Option<String>,
-        #[arg(long, value_parser = config::cli_values::dpi)]
-        dpi: Option<u32>,
-        /// a4, a3, a5, letter, legal or WIDTHxHEIGHT (mm).
-        #[arg(long, value_parser = config::cli_values::page_size)]
-        page_size: Option<String>,
-        /// A backend option, NAME=VALUE (repeatable).
-        #[arg(long = "option", value_name = "NAME=VALUE")]
-        options: Vec<String>,
-        #[arg(long)]
-        label: Option<String>,
-        #[arg(long)]
-        specialty: Option<String>,
-        /// Set a backend option once N sides are scanned, N:NAME=VALUE (to
-        /// rehearse faults with SANE's test backend).
-        #[arg(long = "option-after", value_name = "N:NAME=VALUE")]
-        options_after: Vec<String>,
-        /// Continue this batch (after clearing a fault, or to add a load).
-        #[arg(long, value_name = "BATCH")]
-        resume: Option<String>,
-        /// Sheets counted for the batch (from the box's slip); review
-        /// reconciles it with the sheets scanned.
-        #[arg(long, value_name = "N", value_parser = config::cli_values::expected_sheets)]
-        expected_sheets: Option<u32>,
-        /// Leave the batch open when the feeder empties (more loads or flatbed
-        /// pages follow with --resume; `folio close` ends it).
-        #[arg(long)]
-        keep_open: bool,
-        /// Store clean typed grey pages as bilevel (CCITT G4, far smaller).
-        #[arg(long)]
-        typed_as_bilevel: bool,
-        /// A record wanted for a clinic: its batch uploads before all others.
-        #[arg(long)]
-        on_demand: bool,
-        #[arg(long)]
-        json: bool,
-    },
+    Scan(ScanArgs),
     /// Measure the whole pipeline on generated raw pages.
-    Bench {
-        #[arg(long, default_value_t = 200, value_parser = config::cli_values::bench_pages)]
-        pages: usize,
-        #[arg(long, default_value_t = 300, value_parser = config::cli_values::synth_dpi)]
-        dpi: u32,
-        /// gray, color or bw.
-        #[arg(long, default_value = "gray")]
-        mode: String,
-        /// Grey pages of 17300x17300 pixels, as PNG files decoded on the
-        /// pool, to measure peak memory under the memory budget (try --pages 6).
-        #[arg(long)]
-        oversize: bool,
-        #[arg(long)]
-        json: bool,
-    },
+    Bench(BenchArgs),
     /// Separate and close a batch that was left open.
     Close {
         batch: String,
@@ -235,44 +116,188 @@ enum Command {
         json: bool,
     },
     /// Approve a closed batch for upload: builds its PDFs and queues it.
-    Approve {
-        /// The batch: its whole id, or at least its first 6 characters.
-        batch: String,
-        /// Send it although flags are still open (needs --reason; audited).
-        /// Flags that may mean a lost page (too_dark, damaged_image,
-        /// unreadable_image, processing_failed, conflicting_control_sheet) must
-        /// each be decided in Review: no override covers them.
-        #[arg(long)]
-        accept_flags: bool,
-        /// Send it although the sheets counted differ from those scanned
-        /// (needs --reason; audited).
-        #[arg(long)]
-        accept_count_mismatch: bool,
-        /// Why the batch may go as it is (required with an override).
-        #[arg(long, value_name = "TEXT")]
-        reason: Option<String>,
-    },
+    Approve(ApproveArgs),
     /// Deliver approved batches to the central store (the configured FHIR
     /// server or folder; the flags override it).
-    Upload {
-        /// Only this batch (re-queues it if it was parked).
-        #[arg(long)]
-        batch: Option<String>,
-        /// Keep running and deliver batches as they are approved.
-        #[arg(long)]
-        watch: bool,
-        /// FHIR base URL to deliver to.
-        #[arg(long, value_name = "URL", conflicts_with = "folder")]
-        fhir: Option<String>,
-        /// Folder to deliver to.
-        #[arg(long, value_name = "DIR")]
-        folder: Option<PathBuf>,
-        /// List the upload queue and stop.
-        #[arg(long)]
-        list: bool,
-        #[arg(long)]
-        json: bool,
-    },
+    Upload(UploadArgs),
+}
+
+#[derive(Args, Debug)]
+struct ImportArgs {
+    /// Files, or folders whose files are taken in name order.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    #[arg(long)]
+    label: Option<String>,
+    /// Files alternate front and back of each sheet.
+    #[arg(long)]
+    duplex: bool,
+    /// Scan resolution (overrides what the files say; default: the files', else 300).
+    #[arg(long, value_parser = config::cli_values::dpi)]
+    dpi: Option<u32>,
+    /// Specialty of records whose sheet names none.
+    #[arg(long)]
+    specialty: Option<String>,
+    /// Finish an interrupted import of this batch (give the same files).
+    #[arg(long, value_name = "BATCH")]
+    resume: Option<String>,
+    /// Sheets counted for the batch (from the box's slip); review
+    /// reconciles it with the sheets scanned.
+    #[arg(long, value_name = "N", value_parser = config::cli_values::expected_sheets)]
+    expected_sheets: Option<u32>,
+    /// Store clean typed grey pages as bilevel (CCITT G4, far smaller).
+    #[arg(long)]
+    typed_as_bilevel: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct SheetsArgs {
+    /// Patient id (NHS number or hospital number), optionally with :SPECIALTY.
+    #[arg(long, value_name = "ID[:SPECIALTY]")]
+    record: Option<String>,
+    /// Document type; repeat for several document sheets.
+    #[arg(long = "doc", value_name = "TYPE")]
+    docs: Vec<String>,
+    /// Batch label sheet.
+    #[arg(long, value_name = "LABEL")]
+    batch: Option<String>,
+    #[arg(long, value_name = "FILE.pdf")]
+    out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct GenerateArgs {
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    #[arg(long, default_value_t = 3, value_parser = config::cli_values::records)]
+    records: usize,
+    #[arg(long, default_value_t = 200, value_parser = config::cli_values::synth_dpi)]
+    dpi: u32,
+    /// One side per sheet (default: duplex, front and back).
+    #[arg(long)]
+    simplex: bool,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Sensor noise (grey levels, standard deviation).
+    #[arg(long, default_value_t = 6.0, value_parser = config::cli_values::noise)]
+    noise: f32,
+    /// Largest skew, degrees.
+    #[arg(long, default_value_t = 3.0, value_parser = config::cli_values::skew)]
+    skew: f32,
+    /// File format: pgm, png, jpeg, tiff (one multi-page file) or mixed.
+    #[arg(long, default_value = "pgm")]
+    format: String,
+}
+
+#[derive(Args, Debug)]
+struct ScanArgs {
+    /// Scanner name from `folio devices` (default: the profile's, the
+    /// configured one, the first SANE scanner, else folio:demo).
+    #[arg(long)]
+    device: Option<String>,
+    /// Named settings from `folio profiles`; the flags below override them.
+    #[arg(long)]
+    profile: Option<String>,
+    /// feeder, flatbed or duplex.
+    #[arg(long)]
+    source: Option<String>,
+    /// gray, color or bw.
+    #[arg(long)]
+    mode: Option<String>,
+    #[arg(long, value_parser = config::cli_values::dpi)]
+    dpi: Option<u32>,
+    /// a4, a3, a5, letter, legal or WIDTHxHEIGHT (mm).
+    #[arg(long, value_parser = config::cli_values::page_size)]
+    page_size: Option<String>,
+    /// A backend option, NAME=VALUE (repeatable).
+    #[arg(long = "option", value_name = "NAME=VALUE")]
+    options: Vec<String>,
+    #[arg(long)]
+    label: Option<String>,
+    #[arg(long)]
+    specialty: Option<String>,
+    /// Set a backend option once N sides are scanned, N:NAME=VALUE (to
+    /// rehearse faults with SANE's test backend).
+    #[arg(long = "option-after", value_name = "N:NAME=VALUE")]
+    options_after: Vec<String>,
+    /// Continue this batch (after clearing a fault, or to add a load).
+    #[arg(long, value_name = "BATCH")]
+    resume: Option<String>,
+    /// Sheets counted for the batch (from the box's slip); review
+    /// reconciles it with the sheets scanned.
+    #[arg(long, value_name = "N", value_parser = config::cli_values::expected_sheets)]
+    expected_sheets: Option<u32>,
+    /// Leave the batch open when the feeder empties (more loads or flatbed
+    /// pages follow with --resume; `folio close` ends it).
+    #[arg(long)]
+    keep_open: bool,
+    /// Store clean typed grey pages as bilevel (CCITT G4, far smaller).
+    #[arg(long)]
+    typed_as_bilevel: bool,
+    /// A record wanted for a clinic: its batch uploads before all others.
+    #[arg(long)]
+    on_demand: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct BenchArgs {
+    #[arg(long, default_value_t = 200, value_parser = config::cli_values::bench_pages)]
+    pages: usize,
+    #[arg(long, default_value_t = 300, value_parser = config::cli_values::synth_dpi)]
+    dpi: u32,
+    /// gray, color or bw.
+    #[arg(long, default_value = "gray")]
+    mode: String,
+    /// Grey pages of 17300x17300 pixels, as PNG files decoded on the
+    /// pool, to measure peak memory under the memory budget (try --pages 6).
+    #[arg(long)]
+    oversize: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct ApproveArgs {
+    /// The batch: its whole id, or at least its first 6 characters.
+    batch: String,
+    /// Send it although flags are still open (needs --reason; audited).
+    /// Flags that may mean a lost page (too_dark, damaged_image,
+    /// unreadable_image, processing_failed, conflicting_control_sheet) must
+    /// each be decided in Review: no override covers them.
+    #[arg(long)]
+    accept_flags: bool,
+    /// Send it although the sheets counted differ from those scanned
+    /// (needs --reason; audited).
+    #[arg(long)]
+    accept_count_mismatch: bool,
+    /// Why the batch may go as it is (required with an override).
+    #[arg(long, value_name = "TEXT")]
+    reason: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct UploadArgs {
+    /// Only this batch (re-queues it if it was parked).
+    #[arg(long)]
+    batch: Option<String>,
+    /// Keep running and deliver batches as they are approved.
+    #[arg(long)]
+    watch: bool,
+    /// FHIR base URL to deliver to.
+    #[arg(long, value_name = "URL", conflicts_with = "folder")]
+    fhir: Option<String>,
+    /// Folder to deliver to.
+    #[arg(long, value_name = "DIR")]
+    folder: Option<PathBuf>,
+    /// List the upload queue and stop.
+    #[arg(long)]
+    list: bool,
+    #[arg(long)]
+    json: bool,
 }
 
 /// Parses arguments, runs the command and maps errors to messages and exit codes.
@@ -335,41 +360,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
         return Ok(exit::OK);
     };
     match command {
-        Command::Import {
-            paths,
-            label,
-            duplex,
-            dpi,
-            specialty,
-            resume,
-            expected_sheets,
-            typed_as_bilevel,
-            json,
-        } => {
-            let mut ctx = open(&cli)?;
-            ctx.cfg.bilevel.enabled |= *typed_as_bilevel;
-            let opts = ImportOptions {
-                paths: paths.clone(),
-                label: label.clone(),
-                duplex: *duplex,
-                dpi: *dpi,
-                specialty: specialty.clone(),
-                resume: resume.clone(),
-                expected_sheets: *expected_sheets,
-            };
-            let bar = output::progress_bar(*json);
-            let report = workers::import(&mut ctx.store, &ctx.cfg, &ctx.actor, &opts, |n| {
-                bar.set_position(n as u64)
-            });
-            bar.finish_and_clear();
-            let report = report?;
-            output::import_report(&report, *json)?;
-            Ok(if report.closed.unreadable.is_empty() {
-                exit::OK
-            } else {
-                exit::SIDES_UNREADABLE
-            })
-        }
+        Command::Import(a) => import(&cli, a),
         Command::Batches { json } => {
             let ctx = open(&cli)?;
             output::batches(&ctx.store.list_batches()?, *json)?;
@@ -386,47 +377,8 @@ fn dispatch(cli: Cli) -> Result<u8> {
             output::exported(&manifest, &path, *json)?;
             Ok(exit::OK)
         }
-        Command::Sheets {
-            record,
-            docs,
-            batch,
-            out,
-        } => {
-            let dir = config::data_dir(cli.data_dir.as_deref())?;
-            let cfg = Config::load(&dir)?;
-            let n = sheets::print(&cfg, record.as_deref(), docs, batch.as_deref(), out)?;
-            println!(
-                "{n} control sheet(s) written to {}",
-                output::shown_path(out)
-            );
-            Ok(exit::OK)
-        }
-        Command::Generate {
-            out,
-            records,
-            dpi,
-            simplex,
-            seed,
-            noise,
-            skew,
-            format,
-        } => {
-            let spec = crate::synth::StackSpec {
-                seed: *seed,
-                records: *records,
-                dpi: *dpi,
-                duplex: !simplex,
-                noise_sigma: *noise,
-                max_skew_deg: *skew,
-                drift: 20.0,
-            };
-            let n = output::generate(&spec, out, format)?;
-            println!(
-                "{n} sides written to {}/pages (ground truth in truth.json)",
-                output::shown_path(out)
-            );
-            Ok(exit::OK)
-        }
+        Command::Sheets(a) => print_sheets(&cli, a),
+        Command::Generate(a) => generate(a),
         Command::Devices { json } => {
             output::devices(&workers::scan::list_devices()?, *json)?;
             Ok(exit::OK)
@@ -436,222 +388,197 @@ fn dispatch(cli: Cli) -> Result<u8> {
             output::profiles(&Config::load(&dir)?.profiles(), *json)?;
             Ok(exit::OK)
         }
-        Command::Scan { json, .. } => {
-            let mut ctx = open(&cli)?;
-            let opts = scan_options(&ctx.cfg, command)?;
-            let cancel = opts.cancel.clone();
-            // Ctrl-C stops the scan cleanly: completed sides are kept.
-            let _ =
-                ctrlc::set_handler(move || cancel.store(true, std::sync::atomic::Ordering::SeqCst));
-            let bar = output::progress_bar(*json);
-            let report = workers::scan(&mut ctx.store, &ctx.cfg, &ctx.actor, &opts, None, |p| {
-                bar.set_position(p.sides as u64);
-                bar.set_message(format!(
-                    "{:.0} sides/min, {} flags so far",
-                    p.sides_per_minute, p.flags
-                ));
-            });
-            bar.finish_and_clear();
-            let report = report?;
-            if *json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                match &report.closed {
-                    Some(c) => output::closed(c, report.stored_now),
-                    None => eprintln!(
-                        "{} sides scanned; batch left open (`folio scan --resume` adds more, `folio close` ends it)",
-                        report.stored_now
-                    ),
-                }
-                println!("{}", report.batch_id);
-            }
-            Ok(match &report.closed {
-                Some(c) if !c.unreadable.is_empty() => exit::SIDES_UNREADABLE,
-                _ => exit::OK,
-            })
-        }
-        Command::Bench {
-            pages,
-            dpi,
-            mode,
-            oversize,
-            json,
-        } => {
-            let mode = ColorMode::parse(mode)
-                .with_context(|| format!("--mode {mode}: use gray, color or bw"))?;
-            let dir = tempfile::Builder::new().prefix("folio-bench-").tempdir()?;
-            let data = config::data_dir(cli.data_dir.as_deref())?;
-            let cfg = Config::load(&data)?;
-            if !*json && *oversize {
-                eprintln!("generating an oversize page, then processing {pages} sides...");
-            } else if !*json {
-                eprintln!(
-                    "generating raw {dpi} dpi {mode:?} pages, then processing {pages} sides..."
-                );
-            }
-            let report = if *oversize {
-                workers::bench::bench_oversize(&cfg, dir.path(), *pages, *dpi)?
-            } else {
-                workers::bench::bench(&cfg, dir.path(), *pages, *dpi, mode)?
-            };
-            output::bench(&report, *json)?;
-            Ok(exit::OK)
-        }
-        Command::Approve {
-            batch,
-            accept_flags,
-            accept_count_mismatch,
-            reason,
-        } => {
+        Command::Scan(a) => scan(&cli, a),
+        Command::Bench(a) => bench(&cli, a),
+        Command::Approve(a) => {
             let mut ctx = open(&cli)?;
             let overrides = crate::batch::approval::Overrides {
-                accept_flags: *accept_flags,
-                accept_count: *accept_count_mismatch,
-                reason: reason.clone(),
+                accept_flags: a.accept_flags,
+                accept_count: a.accept_count_mismatch,
+                reason: a.reason.clone(),
             };
-            upload::approve(&mut ctx, batch, &overrides)
+            upload::approve(&mut ctx, &a.batch, &overrides)
         }
-        Command::Upload {
-            batch,
-            watch,
-            fhir,
-            folder,
-            list,
-            json,
-        } => {
-            let mut ctx = open(&cli)?;
-            if *list {
-                return upload::list(&ctx, *json);
-            }
-            if let Some(url) = fhir {
-                (ctx.cfg.upload.fhir_url, ctx.cfg.upload.folder) = (Some(url.clone()), None);
-            }
-            if let Some(dir) = folder {
-                (ctx.cfg.upload.fhir_url, ctx.cfg.upload.folder) = (None, Some(dir.clone()));
-            }
-            upload::upload(&mut ctx, batch.clone(), *watch, *json)
-        }
-        Command::Close { batch, json } => {
-            let mut ctx = open(&cli)?;
-            let closed = workers::scan::close(&mut ctx.store, &ctx.cfg, &ctx.actor, batch)?;
-            if *json {
-                println!("{}", serde_json::to_string_pretty(&closed)?);
-            } else {
-                output::closed(&closed, 0);
-            }
-            Ok(exit::OK)
-        }
+        Command::Upload(a) => upload_cmd(&cli, a),
+        Command::Close { batch, json } => close(&cli, batch, *json),
         Command::Audit { batch, json } => {
             let ctx = open(&cli)?;
             let id = match batch {
                 Some(b) => Some(ctx.store.find_batch(b)?.id),
                 None => None,
             };
-            let events = ctx.store.audit_events(id.as_deref())?;
-            output::audit(&events, *json)?;
+            output::audit(&ctx.store.audit_events(id.as_deref())?, *json)?;
             Ok(exit::OK)
         }
         Command::Check => {
-            let ctx = open(&cli)?;
-            let events = ctx.store.check()?;
+            let events = open(&cli)?.store.check()?;
             println!("database ok; audit chain intact ({events} events)");
             Ok(exit::OK)
         }
     }
 }
 
-/// Scan options from a profile and the flags that override it.
-fn scan_options(cfg: &Config, command: &Command) -> Result<workers::ScanOptions> {
-    let Command::Scan {
-        device,
-        profile,
-        source,
-        mode,
-        dpi,
-        page_size,
-        options,
-        options_after,
-        label,
-        specialty,
-        resume,
-        keep_open,
-        typed_as_bilevel,
-        on_demand,
-        expected_sheets,
-        ..
-    } = command
-    else {
-        anyhow::bail!("not a scan command");
+fn import(cli: &Cli, a: &ImportArgs) -> Result<u8> {
+    let mut ctx = open(cli)?;
+    ctx.cfg.bilevel.enabled |= a.typed_as_bilevel;
+    let opts = ImportOptions {
+        paths: a.paths.clone(),
+        label: a.label.clone(),
+        duplex: a.duplex,
+        dpi: a.dpi,
+        specialty: a.specialty.clone(),
+        resume: a.resume.clone(),
+        expected_sheets: a.expected_sheets,
     };
-    let profiles = cfg.profiles();
-    let prof = match profile {
-        Some(name) => Some(profiles.get(name).cloned().with_context(|| {
-            let names: Vec<&String> = profiles.keys().collect();
-            format!("no profile '{name}' (profiles: {names:?}); see `folio profiles`")
-        })?),
-        None => None,
+    let bar = output::progress_bar(a.json);
+    let report = workers::import(&mut ctx.store, &ctx.cfg, &ctx.actor, &opts, |n| {
+        bar.set_position(n as u64)
+    });
+    bar.finish_and_clear();
+    let report = report?;
+    output::import_report(&report, a.json)?;
+    Ok(if report.closed.unreadable.is_empty() {
+        exit::OK
+    } else {
+        exit::SIDES_UNREADABLE
+    })
+}
+
+fn print_sheets(cli: &Cli, a: &SheetsArgs) -> Result<u8> {
+    let dir = config::data_dir(cli.data_dir.as_deref())?;
+    let cfg = Config::load(&dir)?;
+    let n = sheets::print(&cfg, a.record.as_deref(), &a.docs, a.batch.as_deref(), &a.out)?;
+    println!(
+        "{n} control sheet(s) written to {}",
+        output::shown_path(&a.out)
+    );
+    Ok(exit::OK)
+}
+
+fn generate(a: &GenerateArgs) -> Result<u8> {
+    let spec = crate::synth::StackSpec {
+        seed: a.seed,
+        records: a.records,
+        dpi: a.dpi,
+        duplex: !a.simplex,
+        noise_sigma: a.noise,
+        max_skew_deg: a.skew,
+        drift: 20.0,
     };
-    let mut settings = prof
-        .as_ref()
-        .map(|p| p.settings())
-        .transpose()?
-        .unwrap_or_default();
-    if let Some(s) = source {
-        settings.source = Some(
-            SourceKind::parse(s)
-                .with_context(|| format!("--source {s}: use feeder, flatbed or duplex"))?,
-        );
+    let n = output::generate(&spec, &a.out, &a.format)?;
+    println!(
+        "{n} sides written to {}/pages (ground truth in truth.json)",
+        output::shown_path(&a.out)
+    );
+    Ok(exit::OK)
+}
+
+fn scan(cli: &Cli, a: &ScanArgs) -> Result<u8> {
+    let mut ctx = open(cli)?;
+    let opts = scan_options(&ctx.cfg, a)?;
+    let cancel = opts.cancel.clone();
+    // Ctrl-C stops the scan cleanly: completed sides are kept.
+    let _ = ctrlc::set_handler(move || cancel.store(true, std::sync::atomic::Ordering::SeqCst));
+    let bar = output::progress_bar(a.json);
+    let report = workers::scan(&mut ctx.store, &ctx.cfg, &ctx.actor, &opts, None, |p| {
+        bar.set_position(p.sides as u64);
+        bar.set_message(format!(
+            "{:.0} sides/min, {} flags so far",
+            p.sides_per_minute, p.flags
+        ));
+    });
+    bar.finish_and_clear();
+    let report = report?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        match &report.closed {
+            Some(c) => output::closed(c, report.stored_now),
+            None => eprintln!(
+                "{} sides scanned; batch left open (`folio scan --resume` adds more, `folio close` ends it)",
+                report.stored_now
+            ),
+        }
+        println!("{}", report.batch_id);
     }
-    if let Some(m) = mode {
-        settings.mode = Some(
-            ColorMode::parse(m).with_context(|| format!("--mode {m}: use gray, color or bw"))?,
-        );
+    Ok(match &report.closed {
+        Some(c) if !c.unreadable.is_empty() => exit::SIDES_UNREADABLE,
+        _ => exit::OK,
+    })
+}
+
+fn bench(cli: &Cli, a: &BenchArgs) -> Result<u8> {
+    let (pages, dpi) = (a.pages, a.dpi);
+    let mode = ColorMode::parse(&a.mode)
+        .with_context(|| format!("--mode {}: use gray, color or bw", a.mode))?;
+    let dir = tempfile::Builder::new().prefix("folio-bench-").tempdir()?;
+    let data = config::data_dir(cli.data_dir.as_deref())?;
+    let cfg = Config::load(&data)?;
+    if !a.json && a.oversize {
+        eprintln!("generating an oversize page, then processing {pages} sides...");
+    } else if !a.json {
+        eprintln!("generating raw {dpi} dpi {mode:?} pages, then processing {pages} sides...");
     }
-    if dpi.is_some() {
-        settings.dpi = *dpi;
+    let report = if a.oversize {
+        workers::bench::bench_oversize(&cfg, dir.path(), pages, dpi)?
+    } else {
+        workers::bench::bench(&cfg, dir.path(), pages, dpi, mode)?
+    };
+    output::bench(&report, a.json)?;
+    Ok(exit::OK)
+}
+
+fn upload_cmd(cli: &Cli, a: &UploadArgs) -> Result<u8> {
+    let mut ctx = open(cli)?;
+    if a.list {
+        return upload::list(&ctx, a.json);
     }
-    if let Some(p) = page_size {
-        settings.page_size_mm =
-            Some(config::page_size_mm(p).with_context(|| format!("unknown page size '{p}'"))?);
+    if let Some(url) = &a.fhir {
+        (ctx.cfg.upload.fhir_url, ctx.cfg.upload.folder) = (Some(url.clone()), None);
     }
-    for o in options {
-        let (k, v) = o
-            .split_once('=')
-            .with_context(|| format!("--option {o}: write NAME=VALUE"))?;
-        settings
-            .options
-            .push((k.trim().to_string(), v.trim().to_string()));
+    if let Some(dir) = &a.folder {
+        (ctx.cfg.upload.fhir_url, ctx.cfg.upload.folder) = (None, Some(dir.clone()));
     }
-    for o in options_after {
-        let parsed = o
-            .split_once(':')
-            .and_then(|(n, kv)| Some((n.trim().parse::<u32>().ok()?, kv.split_once('=')?)));
-        let (n, (k, v)) =
-            parsed.with_context(|| format!("--option-after {o}: write N:NAME=VALUE"))?;
-        settings
-            .options_after
-            .push((n, k.trim().to_string(), v.trim().to_string()));
+    upload::upload(&mut ctx, a.batch.clone(), a.watch, a.json)
+}
+
+fn close(cli: &Cli, batch: &str, json: bool) -> Result<u8> {
+    let mut ctx = open(cli)?;
+    let closed = workers::scan::close(&mut ctx.store, &ctx.cfg, &ctx.actor, batch)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&closed)?);
+    } else {
+        output::closed(&closed, 0);
     }
-    let device = device
-        .clone()
-        .or_else(|| prof.as_ref().and_then(|p| p.device.clone()))
-        .unwrap_or_else(|| workers::scan::default_device(cfg, settings.source));
+    Ok(exit::OK)
+}
+
+/// Scan options from the flags, through the resolver the window uses too.
+fn scan_options(cfg: &Config, a: &ScanArgs) -> Result<workers::ScanOptions> {
+    let choice = workers::scan_choice::ScanChoice {
+        device: a.device.clone(),
+        profile: a.profile.clone(),
+        source: a.source.clone(),
+        mode: a.mode.clone(),
+        dpi: a.dpi,
+        page_size: a.page_size.clone(),
+        options: a.options.clone(),
+        options_after: a.options_after.clone(),
+        typed_as_bilevel: a.typed_as_bilevel,
+    };
+    let resolved = workers::scan_choice::resolve(cfg, &choice)?;
     Ok(workers::ScanOptions {
-        device,
-        settings,
-        label: label.clone(),
-        specialty: specialty.clone(),
-        resume: resume.clone(),
-        source: on_demand.then_some(crate::batch::BatchSource::OnDemand),
+        device: resolved.device,
+        settings: resolved.settings,
+        label: a.label.clone(),
+        specialty: a.specialty.clone(),
+        resume: a.resume.clone(),
+        source: a.on_demand.then_some(crate::batch::BatchSource::OnDemand),
         patient: None,
         doc_type: None,
-        keep_open: *keep_open,
-        expected_sheets: *expected_sheets,
-        typed_as_bilevel: if *typed_as_bilevel {
-            Some(true)
-        } else {
-            prof.as_ref().and_then(|p| p.typed_as_bilevel)
-        },
+        keep_open: a.keep_open,
+        expected_sheets: a.expected_sheets,
+        typed_as_bilevel: resolved.typed_as_bilevel,
         cancel: Default::default(),
     })
 }

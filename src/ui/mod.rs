@@ -68,8 +68,11 @@ impl Textures {
         station: &Station,
     ) -> Option<&egui::TextureHandle> {
         let sha = req.sha256();
-        if !self.by_sha.contains_key(sha) && self.requested.insert(sha.to_string()) {
-            let _ = station.images.send(req.clone());
+        if !self.by_sha.contains_key(sha)
+            && !self.requested.contains(sha)
+            && station.request_image(req.clone())
+        {
+            self.requested.insert(sha.to_string());
         }
         self.by_sha.get(req.sha256()).map(|(t, _)| t)
     }
@@ -270,8 +273,10 @@ impl StationApp {
         id[..n].to_string()
     }
 
-    pub fn send(&self, c: Command) {
-        let _ = self.station.commands.send(c);
+    pub fn send(&mut self, c: Command) {
+        if let Err(e) = self.station.send(c) {
+            self.notice(e.to_string(), true);
+        }
     }
 
     fn notice(&mut self, text: String, error: bool) {
@@ -322,7 +327,7 @@ impl StationApp {
             Event::Notice(n) => self.notice(n, false),
             Event::Error(e) => {
                 self.review.rescanning = None;
-                self.notice(e, true)
+                self.notice(e.to_string(), true)
             }
             Event::Upload(e) => {
                 // A batch's state changed: fetch the queue and batches again.
@@ -337,6 +342,8 @@ impl StationApp {
                 self.uploads.apply(e)
             }
             Event::UploadBytes(n) => self.uploads.live_bytes = n,
+            // A page rescan: one sheet, over in seconds.
+            Event::RescanStarted(_) => {}
             Event::UploadsRunning(on) => self.uploads.running = on,
             other => {
                 if let Some(msg) = self.scan.apply(ctx, other) {
@@ -533,6 +540,10 @@ impl eframe::App for StationApp {
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        let busy = self.station.shutdown();
+        if !busy.is_empty() {
+            tracing::warn!("closing with threads still ending: {}", busy.join(", "));
+        }
         let summary = self.frame_times.summary();
         tracing::info!("{summary}");
         if std::env::var_os("FOLIO_FRAME_STATS").is_some() {

@@ -66,13 +66,21 @@ pub struct ScanScreen {
     /// A new scan was asked for while batches are still open: which to
     /// continue is being asked.
     pub ask_open: bool,
+    /// The running scan's own token (Stop cancels it), and a Stop asked
+    /// before the scan had started (applied when its token arrives).
+    pub token: Option<crate::workers::station::CancelToken>,
+    pub stop_asked: bool,
 }
 
 impl ScanScreen {
     /// Applies a scan event; returns a message for the status line.
     pub fn apply(&mut self, ctx: &egui::Context, e: Event) -> Option<(String, bool)> {
         match e {
-            Event::ScanStarted => {
+            Event::ScanStarted(token) => {
+                if std::mem::take(&mut self.stop_asked) {
+                    token.cancel();
+                }
+                self.token = Some(token);
                 self.scanning = true;
                 self.fault = None;
                 self.strip.clear();
@@ -110,7 +118,7 @@ impl ScanScreen {
                 None
             }
             Event::ScanEnded(Ok(r)) => {
-                self.scanning = false;
+                (self.scanning, self.token) = (false, None);
                 self.batch = Some(r.batch_id.clone());
                 let msg = match &r.closed {
                     Some(c) => format!(
@@ -128,7 +136,7 @@ impl ScanScreen {
                 Some((msg, false))
             }
             Event::ScanEnded(Err(f)) => {
-                self.scanning = false;
+                (self.scanning, self.token) = (false, None);
                 if f.batch.is_some() {
                     self.batch = f.batch.clone();
                 }
@@ -220,9 +228,7 @@ pub(super) fn start(app: &mut StationApp, resume: Option<String>) {
             .unwrap_or_else(|| crate::capture::DEMO_DEVICE.into());
     }
     let req = app.scan.request(None, resume);
-    app.station
-        .cancel
-        .store(false, std::sync::atomic::Ordering::SeqCst);
+    app.scan.stop_asked = false;
     app.send(Command::Scan(req));
     app.scan.scanning = true;
 }
@@ -255,9 +261,10 @@ fn resume(app: &mut StationApp, batch: &str) {
 }
 
 pub(super) fn stop(app: &mut StationApp) {
-    app.station
-        .cancel
-        .store(true, std::sync::atomic::Ordering::SeqCst);
+    match &app.scan.token {
+        Some(t) => t.cancel(),
+        None => app.scan.stop_asked = true,
+    }
 }
 
 pub fn scan_ui(app: &mut StationApp, ui: &mut egui::Ui) {
@@ -834,9 +841,7 @@ pub fn on_demand_ui(app: &mut StationApp, ui: &mut egui::Ui) {
                 Some((p, opt(&app.scan.specialty), opt(&app.scan.doc_type))),
                 None,
             );
-            app.station
-                .cancel
-                .store(false, std::sync::atomic::Ordering::SeqCst);
+            app.scan.stop_asked = false;
             app.send(Command::Scan(req));
             app.scan.scanning = true;
             app.scan.on_demand_batch = None;

@@ -1,9 +1,16 @@
-//! Wires capture -> imaging -> store on named threads with bounded channels.
+//! Wires capture -> imaging -> store -> upload on named threads with bounded
+//! channels. Each function here is called the same way by the command line and
+//! by the station window's threads, so a rule is applied once:
 //!
-//! `import` runs a reader thread (files in feed order), an imaging pool (one
-//! thread per core) and the store writer (the calling thread), and commits sides
-//! in feed order. `export` writes a batch's PDFs and manifest; `upload` works
-//! off the outbox into the central store.
+//! - `import` and `scan` run a producer thread (files in feed order, or
+//!   `folio-capture` on the scanner), an imaging pool (one thread per core) and
+//!   the store writer (the calling thread), committing sides in feed order
+//!   (`pipeline`); `scan_choice` resolves a scan's device and settings;
+//! - `review` applies a supervisor's decisions; `export` writes a batch's PDFs
+//!   and manifest; `upload` approves batches and works off the outbox;
+//! - `station` runs the window's threads (store actor, scanner, reader, image
+//!   decoder, uploader) and routes its commands to them;
+//! - `bench` measures the pipeline.
 
 pub mod bench;
 pub mod export;
@@ -12,6 +19,7 @@ pub mod pipeline;
 pub mod process;
 pub mod review;
 pub mod scan;
+pub mod scan_choice;
 pub mod station;
 pub mod upload;
 

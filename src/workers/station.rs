@@ -1,32 +1,53 @@
-//! The station window's workers. The window sends [`Command`]s and renders
-//! [`Event`]s; it never touches the database, a socket or a scanner. Threads:
+//! The station window's workers. The window sends [`Command`]s through
+//! [`Station::send`] and renders [`Event`]s; it never touches the database, a
+//! socket or a scanner. Threads, each named and joined by
+//! [`Station::shutdown`]:
 //!
-//! - `folio-station` owns the store and runs commands one at a time (a scan
-//!   runs here too; Stop reaches it through the cancel flag);
-//! - `folio-preview` shrinks the scanner's bands for the live view;
-//! - `folio-images` decodes thumbnails and previews for textures;
-//! - `folio-upload` works off the outbox (watching for new batches) with its
-//!   own database connection, until paused.
+//! - `folio-store`, the store actor: owns the write connection and answers
+//!   review, close, approve and queue commands at any time, a scan or not;
+//! - `folio-scanner`: runs scans and page rescans one at a time (their sides
+//!   are committed through a connection of its own, side by side, so the store
+//!   actor waits at most for one side's transaction), with `folio-capture`,
+//!   the imaging pool and `folio-preview` under it for the scan's length;
+//! - `folio-reader`: builds what the window shows (batches, review queue,
+//!   outbox, a batch's tree) from its own WAL connection, once for a burst of
+//!   changes, recomputing per-batch facts only for the batches that changed;
+//! - `folio-images`: decodes thumbnails and pages for textures;
+//! - `folio-upload`: works off the outbox (watching for new batches) with its
+//!   own connection, until paused.
 //!
-//! Every event is followed by a call to `wake`, which repaints the window.
+//! Commands go over bounded channels: a full queue is refused at once with
+//! [`StationError::Busy`] rather than blocking the window. Events go over a
+//! bounded channel too: live-view bands are dropped when it is full (the
+//! finished side's thumbnail follows), other events wait, so a window that
+//! stops draining holds the workers back instead of growing memory. Every
+//! event is followed by a call to `wake`, which repaints the window.
 
-use super::review;
-use super::scan::{self, BandEvent, ScanOptions, ScanProgress, ScanReport};
-use super::upload::{self as uploader, UploadEvent, UploadOptions};
+mod actor;
+mod images;
+mod reader;
+mod scanner;
+mod uploads;
+
+use super::review::ReviewError;
+use super::scan::{ScanError, ScanProgress, ScanReport};
+use super::scan_choice::ChoiceError;
+use super::upload::{UploadEvent, UploadWorkError};
+use crate::batch::PatientId;
 use crate::batch::approval::{ApprovalFacts, Overrides};
-use crate::batch::{BatchSource, PatientId};
-use crate::capture::ScanSettings;
 use crate::config::Config;
-use crate::imaging::encode::Encoding;
 use crate::store::{
-    Actor, BatchRow, BatchTree, DocChoice, ImageStore, OutboxRow, PageDecision, PatientMismatch,
-    ReviewItem, Store, StoredImage,
+    Actor, BatchRow, BatchTree, DocChoice, OutboxRow, PageDecision, PatientMismatch, ReviewItem,
+    StoreError, StoredImage,
 };
-use crossbeam_channel::{Receiver, Sender, unbounded};
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use thiserror::Error;
 
 /// What to scan.
 #[derive(Debug, Clone, Default)]
@@ -129,7 +150,7 @@ pub struct Snapshot {
     pub upload_target: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Event {
     Snapshot(Box<Snapshot>),
     /// Every side of the batch being gone through in Review.
@@ -138,7 +159,10 @@ pub enum Event {
         items: Arc<Vec<ReviewItem>>,
     },
     Tree(Box<BatchTree>),
-    ScanStarted,
+    /// A scan started; its token stops it.
+    ScanStarted(CancelToken),
+    /// A page rescan started; its token stops it.
+    RescanStarted(CancelToken),
     Progress(Box<ScanProgress>),
     /// Rows of the side being scanned, shrunk to the preview's width (grey).
     Band {
@@ -161,7 +185,7 @@ pub enum Event {
     UploadsRunning(bool),
     /// Words for the status line.
     Notice(String),
-    Error(String),
+    Error(StationError),
 }
 
 /// Why a scan stopped early, and whether it can be resumed.
@@ -169,17 +193,6 @@ pub enum Event {
 pub struct ScanFailure {
     pub message: String,
     pub batch: Option<String>,
-}
-
-/// The window's end of the workers.
-pub struct Station {
-    pub commands: Sender<Command>,
-    /// Images to decode: straight to the decoder, so thumbnails arrive while
-    /// a scan keeps the station thread busy.
-    pub images: Sender<ImageRequest>,
-    pub events: Receiver<Event>,
-    /// Set to stop the scan in progress (sides already stored are kept).
-    pub cancel: Arc<AtomicBool>,
 }
 
 /// An image the window wants as a texture.
@@ -200,10 +213,125 @@ impl ImageRequest {
     }
 }
 
+/// Stops one scan: each scan and page rescan gets a fresh token, carried to
+/// the window in [`Event::ScanStarted`]. Nobody resets a token, so a Stop can
+/// never be lost to a scan starting at the same moment.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    pub fn new() -> CancelToken {
+        CancelToken::default()
+    }
+
+    /// Stops the scan after the side being read (sides already stored are
+    /// kept).
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// The flag the capture thread watches.
+    pub fn flag(&self) -> Arc<AtomicBool> {
+        self.0.clone()
+    }
+}
+
+/// What went wrong with a command, typed until the window puts it in words.
+#[derive(Debug, Error)]
+pub enum StationError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Review(#[from] ReviewError),
+    #[error(transparent)]
+    Scan(#[from] ScanError),
+    #[error(transparent)]
+    Choice(#[from] ChoiceError),
+    #[error(transparent)]
+    Upload(#[from] UploadWorkError),
+    #[error("uploads paused: {0}")]
+    UploadsPaused(UploadWorkError),
+    #[error("that record no longer waits for a choice of patient: look again")]
+    NoLongerAsked,
+    #[error("the station is still busy with earlier {0}: try again in a moment")]
+    Busy(&'static str),
+    #[error(
+        "the station's workers have stopped ({0}): close and reopen Folio; every side stored is kept"
+    )]
+    Stopped(&'static str),
+}
+
 /// Width of the live preview, pixels.
 pub const LIVE_WIDTH: u32 = 480;
 
+/// Commands waiting for the store actor, scans waiting for the scanner, and
+/// events waiting for the window, at most.
+const COMMAND_QUEUE: usize = 64;
+const SCAN_QUEUE: usize = 4;
+const EVENT_QUEUE: usize = 4096;
+/// How long [`Station::shutdown`] waits for the threads to end.
+pub const SHUTDOWN_WITHIN: Duration = Duration::from_millis(1800);
+
 type Wake = Arc<dyn Fn() + Send + Sync>;
+
+/// Sends events to the window and wakes it.
+#[derive(Clone)]
+pub(crate) struct Emitter {
+    tx: Sender<Event>,
+    wake: Wake,
+}
+
+impl Emitter {
+    /// Sends an event, waiting while the window's queue is full.
+    pub(crate) fn emit(&self, e: Event) {
+        if self.tx.send(e).is_ok() {
+            (self.wake)();
+        }
+    }
+
+    /// Sends an event only if there is room (live-view bands).
+    pub(crate) fn offer(&self, e: Event) {
+        if self.tx.try_send(e).is_ok() {
+            (self.wake)();
+        }
+    }
+
+    pub(crate) fn error(&self, e: impl Into<StationError>) {
+        self.emit(Event::Error(e.into()));
+    }
+}
+
+/// What changed, for the reader to show again.
+#[derive(Debug, Clone)]
+pub(crate) enum Read {
+    /// Everything may have changed (uploads, a flag approved).
+    All,
+    /// This batch's row, review items or facts changed.
+    Batch(String),
+    /// The record and document tree of a batch, for the window.
+    Tree(String),
+    /// Go through every side of a batch in Review (None: back to the flags).
+    Browse(Option<String>),
+    /// The scanners found.
+    Devices(Vec<String>),
+}
+
+/// The window's end of the workers.
+pub struct Station {
+    store: Option<Sender<Command>>,
+    scans: Option<Sender<Command>>,
+    reads: Option<Sender<Read>>,
+    uploads: Option<Sender<bool>>,
+    images: Option<Sender<ImageRequest>>,
+    pub events: Receiver<Event>,
+    /// The token of the scan running, to stop it when the station shuts down.
+    running: Arc<Mutex<Option<CancelToken>>>,
+    threads: Vec<JoinHandle<()>>,
+}
 
 /// Starts the workers on the station data in `data_dir`.
 pub fn spawn(
@@ -211,552 +339,107 @@ pub fn spawn(
     cfg: Config,
     actor: Actor,
     wake: Wake,
-) -> Result<Station, crate::store::StoreError> {
-    let store = Store::open(&data_dir)?;
-    let (cmd_tx, cmd_rx) = unbounded::<Command>();
-    let (ev_tx, ev_rx) = unbounded::<Event>();
-    let emit: Emit = {
-        let (tx, wake) = (ev_tx.clone(), wake.clone());
-        Arc::new(move |e| {
-            let _ = tx.send(e);
-            wake();
-        })
-    };
-    let cancel = Arc::new(AtomicBool::new(false));
-    let images = spawn_images(store.images().clone(), emit.clone());
-    let uploads = spawn_uploads(data_dir.clone(), cfg.clone(), actor.clone(), emit.clone());
-    let worker = Worker {
-        store,
+) -> Result<Station, StoreError> {
+    let (ev_tx, ev_rx) = bounded::<Event>(EVENT_QUEUE);
+    let emit = Emitter { tx: ev_tx, wake };
+    let spawn_err = |e: std::io::Error| StoreError::io(&data_dir, e);
+    let (read_tx, read_rx) = bounded::<Read>(COMMAND_QUEUE);
+    let (store_tx, store_rx) = bounded::<Command>(COMMAND_QUEUE);
+    let (scan_tx, scan_rx) = bounded::<Command>(SCAN_QUEUE);
+    let (upload_tx, upload_rx) = bounded::<bool>(COMMAND_QUEUE);
+    let (image_tx, image_rx) = bounded::<ImageRequest>(images::QUEUE);
+    let running = Arc::new(Mutex::new(None));
+    let ctx = actor::Ctx {
+        data_dir: data_dir.clone(),
         cfg,
         actor,
-        emit,
-        cancel: cancel.clone(),
-        uploads,
-        devices: Vec::new(),
-        upload_target: String::new(),
-        browsing: None,
+        emit: emit.clone(),
+        reads: read_tx.clone(),
     };
-    std::thread::Builder::new()
-        .name("folio-station".into())
-        .spawn(move || worker.run(cmd_rx))
-        .map_err(|e| crate::store::StoreError::io(&data_dir, e))?;
-    let _ = cmd_tx.send(Command::Refresh);
+    let threads = vec![
+        reader::spawn(&ctx, read_rx).map_err(spawn_err)?,
+        actor::spawn(&ctx, store_rx).map_err(spawn_err)?,
+        scanner::spawn(&ctx, scan_rx, running.clone()).map_err(spawn_err)?,
+        images::spawn(&data_dir, image_rx, emit.clone()).map_err(spawn_err)?,
+        uploads::spawn(&ctx, upload_rx).map_err(spawn_err)?,
+    ];
+    let _ = read_tx.try_send(Read::All);
     Ok(Station {
-        commands: cmd_tx,
-        images,
+        store: Some(store_tx),
+        scans: Some(scan_tx),
+        reads: Some(read_tx),
+        uploads: Some(upload_tx),
+        images: Some(image_tx),
         events: ev_rx,
-        cancel,
+        running,
+        threads,
     })
 }
 
-type Emit = Arc<dyn Fn(Event) + Send + Sync>;
-
-struct Worker {
-    store: Store,
-    cfg: Config,
-    actor: Actor,
-    emit: Emit,
-    cancel: Arc<AtomicBool>,
-    uploads: Sender<bool>,
-    devices: Vec<String>,
-    /// Where uploads go, in words (worked out once: the configuration does
-    /// not change while the station runs).
-    upload_target: String,
-    /// The batch whose every side Review is going through.
-    browsing: Option<String>,
-}
-
-impl Worker {
-    fn run(mut self, commands: Receiver<Command>) {
-        self.devices = scan::list_devices()
-            .map(|d| d.into_iter().map(|d| d.name).collect())
-            .unwrap_or_else(|_| vec![crate::capture::DEMO_DEVICE.to_string()]);
-        self.upload_target = crate::upload::target(&self.cfg.upload, self.store.data_dir())
-            .map(|t| t.describe())
-            .unwrap_or_else(|e| e.to_string());
-        for c in commands {
-            if let Err(e) = self.handle(c) {
-                (self.emit)(Event::Error(e));
-            }
-        }
-    }
-
-    fn snapshot(&mut self) -> Result<(), String> {
-        let batches = self.store.list_batches().map_err(|e| e.to_string())?;
-        let mut documents = HashMap::new();
-        let mut approval = HashMap::new();
-        for b in batches
-            .iter()
-            .filter(|b| b.state == "closed" || b.state == "in_review")
-        {
-            let docs = self
-                .store
-                .document_choices(&b.id)
-                .map_err(|e| e.to_string())?;
-            documents.insert(b.id.clone(), docs);
-            let facts = self
-                .store
-                .approval_facts(&b.id)
-                .map_err(|e| e.to_string())?;
-            approval.insert(b.id.clone(), facts);
-        }
-        let mismatches = self
-            .store
-            .patient_mismatches()
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .map(|m| {
-                let paper = review::parse_identifier(&self.cfg, &m.paper).ok();
-                (m, paper)
+impl Station {
+    /// Hands a command to the worker that owns it, never blocking the
+    /// caller: a full queue is refused with [`StationError::Busy`].
+    pub fn send(&self, c: Command) -> Result<(), StationError> {
+        fn put<T>(tx: &Option<Sender<T>>, v: T, what: &'static str) -> Result<(), StationError> {
+            let tx = tx.as_ref().ok_or(StationError::Stopped(what))?;
+            tx.try_send(v).map_err(|e| match e {
+                TrySendError::Full(_) => StationError::Busy(what),
+                TrySendError::Disconnected(_) => StationError::Stopped(what),
             })
-            .collect();
-        let s = Snapshot {
-            batches,
-            documents,
-            approval,
-            mismatches,
-            review: Arc::new(self.store.review_queue().map_err(|e| e.to_string())?),
-            outbox: self.store.outbox().map_err(|e| e.to_string())?,
-            devices: self.devices.clone(),
-            profiles: self.cfg.profiles().keys().cloned().collect(),
-            upload_target: self.upload_target.clone(),
-        };
-        (self.emit)(Event::Snapshot(Box::new(s)));
-        if let Some(batch) = &self.browsing {
-            let items = self.store.batch_pages(batch).map_err(|e| e.to_string())?;
-            (self.emit)(Event::Pages {
-                batch: batch.clone(),
-                items: Arc::new(items),
-            });
         }
-        Ok(())
-    }
-
-    fn handle(&mut self, c: Command) -> Result<(), String> {
-        let s = |e: &dyn std::fmt::Display| e.to_string();
         match c {
-            Command::Refresh => {}
-            Command::OpenBatch(b) => {
-                let tree = self.store.tree(&b).map_err(|e| s(&e))?;
-                (self.emit)(Event::Tree(Box::new(tree)));
-                return Ok(());
-            }
-            Command::BrowseBatch(b) => self.browsing = b,
-            Command::Scan(req) => self.scan(req)?,
-            Command::CloseBatch(b) => {
-                let closed =
-                    scan::close(&mut self.store, &self.cfg, &self.actor, &b).map_err(|e| s(&e))?;
-                (self.emit)(Event::Notice(format!(
-                    "batch closed: {} records, {} documents, {} flags",
-                    closed.records, closed.documents, closed.flags
-                )));
-            }
-            Command::ApproveFlag(id) => {
-                review::approve_flag(&mut self.store, &self.actor, id).map_err(|e| s(&e))?;
-            }
-            Command::RestorePage { batch, side } => {
-                review::restore_page(&mut self.store, &self.cfg, &self.actor, &batch, side)
-                    .map_err(|e| s(&e))?;
-                (self.emit)(Event::Notice(format!(
-                    "side {side} restored to its document"
-                )));
-            }
-            Command::RotatePage {
-                batch,
-                side,
-                degrees,
-            } => {
-                review::rotate_page(&mut self.store, &self.actor, &batch, side, degrees)
-                    .map_err(|e| s(&e))?;
-                (self.emit)(Event::Notice(format!(
-                    "side {side} turned {degrees} degrees"
-                )));
-            }
-            Command::FixIdentifier {
-                batch,
-                record,
-                text,
-            } => {
-                let p = review::fix_identifier(
-                    &mut self.store,
-                    &self.cfg,
-                    &self.actor,
-                    &batch,
-                    &record,
-                    &text,
-                )
-                .map_err(|e| s(&e))?;
-                (self.emit)(Event::Notice(format!("record set to {}", p.describe())));
-            }
-            Command::DecidePage {
-                batch,
-                side,
-                decision,
-            } => {
-                review::decide_page(
-                    &mut self.store,
-                    &self.cfg,
-                    &self.actor,
-                    &batch,
-                    side,
-                    &decision,
-                )
-                .map_err(|e| s(&e))?;
-                (self.emit)(Event::Notice(match decision {
-                    PageDecision::Remove => format!("side {side} removed (Restore puts it back)"),
-                    PageDecision::MarkRescan(_) => format!("side {side} marked for rescan"),
-                    PageDecision::MoveTo(_) => format!("side {side} moved"),
-                }));
-            }
-            Command::RescanPage {
-                batch,
-                side,
-                scanner,
-            } => {
-                self.cancel.store(false, Ordering::SeqCst);
-                let (settings, _) = self.settings(&scanner)?;
-                review::rescan_page(
-                    &mut self.store,
-                    &self.cfg,
-                    &self.actor,
-                    (&batch, side),
-                    (&scanner.device, &settings),
-                    self.cancel.clone(),
-                )
-                .map_err(|e| s(&e))?;
-                (self.emit)(Event::Notice(format!(
-                    "side {side} rescanned on {} and replaced",
-                    scanner.device
-                )));
-            }
-            Command::SetExpectedSheets { batch, sheets } => {
-                self.store
-                    .set_expected_sheets(&batch, sheets, &self.actor)
-                    .map_err(|e| s(&e))?;
-            }
-            Command::ApproveBatch { batch, overrides } => {
-                let done = uploader::approve(&mut self.store, &batch, &self.actor, &overrides)
-                    .map_err(|e| s(&e))?;
-                let a = &done.approval;
-                (self.emit)(Event::Notice(format!(
-                    "batch {} approved and queued for upload: {} records, {} documents, {} pages",
-                    short(&done.batch_id),
-                    a.records,
-                    a.documents,
-                    a.pages
-                )));
-                // Queued only: the uploader (watching the outbox while on)
-                // picks it up; a pause stays until the person resumes.
-            }
-            Command::ChoosePatient {
-                batch,
-                record,
-                patient,
-                paper,
-            } => self.choose_patient(&batch, &record, &patient, paper)?,
-            Command::RetryUpload(b) => {
-                self.store
-                    .approve_batch(&b, &self.actor, "queued again by a supervisor")
-                    .map_err(|e| s(&e))?;
-            }
-            Command::PauseUploads => {
-                let _ = self.uploads.send(false);
-            }
-            Command::ResumeUploads => {
-                let _ = self.uploads.send(true);
-            }
+            Command::Refresh => put(&self.reads, Read::All, "reads"),
+            Command::OpenBatch(b) => put(&self.reads, Read::Tree(b), "reads"),
+            Command::BrowseBatch(b) => put(&self.reads, Read::Browse(b), "reads"),
+            Command::PauseUploads => put(&self.uploads, false, "upload commands"),
+            Command::ResumeUploads => put(&self.uploads, true, "upload commands"),
+            c @ (Command::Scan(_) | Command::RescanPage { .. }) => put(&self.scans, c, "scans"),
+            c => put(&self.store, c, "commands"),
         }
-        self.snapshot()
     }
 
-    /// Files an on-demand record under the patient a person chose, when its
-    /// record sheet and the patient typed disagree. Choosing the paper's makes
-    /// it the batch's patient too, so the typed one stops contradicting it.
-    fn choose_patient(
-        &mut self,
-        batch: &str,
-        record: &str,
-        patient: &PatientId,
-        paper: bool,
-    ) -> Result<(), String> {
-        let asked = self
-            .store
-            .patient_mismatches()
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .find(|m| m.batch_id == batch && m.record_id == record)
-            .ok_or_else(|| {
-                "that record no longer waits for a choice of patient: look again".to_string()
-            })?;
-        let paper_words = review::parse_identifier(&self.cfg, &asked.paper)
-            .map(|p| p.describe())
-            .unwrap_or_else(|_| format!("'{}'", crate::batch::printable(&asked.paper, 40)));
-        let why = format!(
-            "record {record}: the record sheet shows {paper_words}, {} was typed; chosen: {} ({})",
-            asked.typed.describe(),
-            patient.describe(),
-            if paper { "the paper's" } else { "as typed" }
-        );
-        self.store
-            .audit(&self.actor, "record.patient_chosen", batch, &why)
-            .map_err(|e| e.to_string())?;
-        if paper {
-            self.store
-                .change_batch_patient(batch, patient, &self.actor, &why)
-                .map_err(|e| e.to_string())?;
-        }
-        let number = match patient {
-            PatientId::Nhs { number, .. } | PatientId::Hospital { number } => number,
-        };
-        review::fix_identifier(
-            &mut self.store,
-            &self.cfg,
-            &self.actor,
-            batch,
-            record,
-            number,
-        )
-        .map_err(|e| e.to_string())?;
-        (self.emit)(Event::Notice(format!(
-            "record filed under {}",
-            patient.describe()
-        )));
-        Ok(())
-    }
-
-    /// The scan settings of a request (its profile's, and its options), and
-    /// the profile's choice of bilevel storage.
-    fn settings(&self, req: &ScanRequest) -> Result<(ScanSettings, Option<bool>), String> {
-        let profile = req
-            .profile
+    /// Asks for an image to be decoded for a texture; false when the decoder
+    /// is busy (ask again on a later frame).
+    pub fn request_image(&self, req: ImageRequest) -> bool {
+        self.images
             .as_ref()
-            .and_then(|p| self.cfg.profiles().get(p).cloned());
-        let mut settings = profile
-            .as_ref()
-            .map(|p| p.settings())
-            .transpose()
-            .map_err(|e| e.to_string())?
-            .unwrap_or_default();
-        settings.options.extend(req.options.iter().cloned());
-        Ok((settings, profile.and_then(|p| p.typed_as_bilevel)))
+            .is_some_and(|tx| tx.try_send(req).is_ok())
     }
 
-    fn scan(&mut self, req: ScanRequest) -> Result<(), String> {
-        self.cancel.store(false, Ordering::SeqCst);
-        let (settings, typed_as_bilevel) = self.settings(&req)?;
-        let (patient, specialty, doc_type) = match req.on_demand.clone() {
-            Some((p, sp, dt)) => (Some(p), sp, dt),
-            None => (None, None, None),
-        };
-        let opts = ScanOptions {
-            device: req.device.clone(),
-            settings,
-            label: req.label.clone(),
-            specialty,
-            resume: req.resume.clone(),
-            source: req.on_demand.as_ref().map(|_| BatchSource::OnDemand),
-            keep_open: false,
-            expected_sheets: req.expected_sheets,
-            typed_as_bilevel,
-            cancel: self.cancel.clone(),
-            patient,
-            doc_type,
-        };
-        let (band_tx, band_rx) = crossbeam_channel::bounded::<BandEvent>(64);
-        let preview = spawn_preview(band_rx, self.emit.clone());
-        (self.emit)(Event::ScanStarted);
-        let emit = self.emit.clone();
-        let result = scan::scan(
-            &mut self.store,
-            &self.cfg,
-            &self.actor,
-            &opts,
-            Some(band_tx),
-            |p| emit(Event::Progress(Box::new(p))),
-        );
-        let _ = preview.join();
-        let ended = result.map_err(|e| ScanFailure {
-            message: e.to_string(),
-            batch: match &e {
-                scan::ScanError::Interrupted { batch, .. }
-                | scan::ScanError::Storage { batch, .. } => Some(batch.clone()),
-                _ => None,
-            },
-        });
-        if let Ok(r) = &ended
-            && let Ok(tree) = self.store.tree(&r.batch_id)
-        {
-            (self.emit)(Event::Tree(Box::new(tree)));
+    /// Stops the scan running (after the side being read; every side stored
+    /// is kept and the batch can be resumed), closes every queue and waits
+    /// for the threads, at most [`SHUTDOWN_WITHIN`]. Returns the names of
+    /// threads still busy then (an upload finishing a request), which end
+    /// on their own; what they hold is claimed with a lease another process
+    /// takes over.
+    pub fn shutdown(&mut self) -> Vec<String> {
+        if let Some(token) = self.running.lock().ok().and_then(|r| r.clone()) {
+            token.cancel();
         }
-        (self.emit)(Event::ScanEnded(ended));
-        Ok(())
+        (self.store, self.scans, self.reads, self.uploads, self.images) =
+            (None, None, None, None, None);
+        let deadline = Instant::now() + SHUTDOWN_WITHIN;
+        while Instant::now() < deadline && self.threads.iter().any(|t| !t.is_finished()) {
+            // Events still sent by the workers must not hold them back.
+            while self.events.try_recv().is_ok() {}
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let (done, busy): (Vec<_>, Vec<_>) =
+            self.threads.drain(..).partition(|t| t.is_finished());
+        for t in done {
+            let _ = t.join();
+        }
+        busy.iter()
+            .map(|t| t.thread().name().unwrap_or("folio").to_string())
+            .collect()
     }
 }
 
-fn short(id: &str) -> &str {
-    &id[..8.min(id.len())]
-}
-
-/// Shrinks bands to the live preview's width (box average over whole rows and
-/// columns), so the window copies a few kilobytes a band, not megabytes.
-fn spawn_preview(bands: Receiver<BandEvent>, emit: Emit) -> std::thread::JoinHandle<()> {
-    std::thread::Builder::new()
-        .name("folio-preview".into())
-        .spawn(move || {
-            let mut carry: Vec<u8> = Vec::new();
-            let mut carry_side = u32::MAX;
-            for b in bands {
-                let ch = b.channels.max(1) as usize;
-                let w = b.width as usize;
-                let f = (b.width.div_ceil(LIVE_WIDTH)).max(1) as usize;
-                let out_w = w / f;
-                if b.side != carry_side {
-                    carry.clear();
-                    carry_side = b.side;
-                }
-                // Grey rows of this band, plus any left over from the last.
-                for row in b.data.chunks_exact(w * ch) {
-                    carry.extend(
-                        row.chunks_exact(ch)
-                            .map(|p| (p.iter().map(|&v| v as u32).sum::<u32>() / ch as u32) as u8),
-                    );
-                }
-                let full = carry.len() / (w * f);
-                if full == 0 || out_w == 0 {
-                    continue;
-                }
-                let first_line = b.first_line as usize + b.data.len() / (w * ch) - carry.len() / w;
-                let mut rows = Vec::with_capacity(full * out_w);
-                for block in carry.chunks_exact(w * f).take(full) {
-                    for x in 0..out_w {
-                        let mut sum = 0u32;
-                        for r in 0..f {
-                            sum += block[r * w + x * f..r * w + x * f + f]
-                                .iter()
-                                .map(|&v| v as u32)
-                                .sum::<u32>();
-                        }
-                        rows.push((sum / (f * f) as u32) as u8);
-                    }
-                }
-                carry.drain(..full * w * f);
-                emit(Event::Band {
-                    side: b.side,
-                    first_row: (first_line / f) as u32,
-                    width: out_w as u32,
-                    total_rows: b.total_lines.map(|t| t / f as u32),
-                    rows,
-                });
-            }
-        })
-        .expect("spawn the preview thread")
-}
-
-/// Decodes stored images (thumbnails, previews, whole pages) for textures.
-fn spawn_images(images: ImageStore, emit: Emit) -> Sender<ImageRequest> {
-    let (tx, rx) = unbounded::<ImageRequest>();
-    let _ = std::thread::Builder::new()
-        .name("folio-images".into())
-        .spawn(move || {
-            for req in rx {
-                let Ok(bytes) = images.get(req.sha256()) else {
-                    continue;
-                };
-                let decoded = match &req {
-                    ImageRequest::Page(i) if i.encoding == Encoding::G4 => {
-                        let r = crate::imaging::encode::decode_g4(&bytes, i.width, i.height, i.dpi);
-                        image::GrayImage::from_raw(r.width, r.height, r.data)
-                            .map(image::DynamicImage::ImageLuma8)
-                    }
-                    _ => image::load_from_memory(&bytes).ok(),
-                };
-                if let Some(img) = decoded {
-                    let rgba = img.to_rgba8();
-                    emit(Event::Image {
-                        sha256: req.sha256().to_string(),
-                        width: rgba.width() as usize,
-                        height: rgba.height() as usize,
-                        rgba: rgba.into_raw(),
-                    });
-                }
-            }
-        });
-    tx
-}
-
-/// Runs the uploader (watching for new batches) while uploads are on: `true`
-/// on the channel turns them on, `false` pauses after the current record. An
-/// error (a target that cannot be set up) pauses them until resumed.
-fn spawn_uploads(data_dir: PathBuf, cfg: Config, actor: Actor, emit: Emit) -> Sender<bool> {
-    use crossbeam_channel::RecvTimeoutError;
-    let (tx, rx) = unbounded::<bool>();
-    let _ = std::thread::Builder::new()
-        .name("folio-upload".into())
-        .spawn(move || {
-            let mut on = true;
-            loop {
-                while !on {
-                    match rx.recv() {
-                        Ok(v) => on = v,
-                        Err(_) => return,
-                    }
-                }
-                emit(Event::UploadsRunning(true));
-                let stop = Arc::new(AtomicBool::new(false));
-                let mut closing = false;
-                std::thread::scope(|sc| {
-                    let run = sc.spawn(|| {
-                        upload_until_stopped(&data_dir, &cfg, &actor, &emit, stop.clone())
-                    });
-                    loop {
-                        match rx.recv_timeout(std::time::Duration::from_millis(200)) {
-                            Ok(true) => {}
-                            Ok(false) => on = false,
-                            Err(RecvTimeoutError::Disconnected) => (on, closing) = (false, true),
-                            Err(RecvTimeoutError::Timeout) if run.is_finished() => break,
-                            Err(RecvTimeoutError::Timeout) => {}
-                        }
-                        if !on {
-                            stop.store(true, Ordering::SeqCst);
-                            break;
-                        }
-                    }
-                    if let Ok(Err(e)) = run.join() {
-                        emit(Event::Error(format!("uploads paused: {e}")));
-                        on = false;
-                    }
-                });
-                emit(Event::UploadsRunning(false));
-                if closing {
-                    return;
-                }
-            }
-        });
-    tx
-}
-
-fn upload_until_stopped(
-    data_dir: &std::path::Path,
-    cfg: &Config,
-    actor: &Actor,
-    emit: &Emit,
-    stop: Arc<AtomicBool>,
-) -> Result<(), String> {
-    let mut store = Store::open(data_dir).map_err(|e| e.to_string())?;
-    let mut target = crate::upload::target(&cfg.upload, data_dir).map_err(|e| e.to_string())?;
-    for w in target.warnings() {
-        tracing::warn!("{w}");
+impl Drop for Station {
+    fn drop(&mut self) {
+        let busy = self.shutdown();
+        if !busy.is_empty() {
+            tracing::warn!("station closed with threads still ending: {}", busy.join(", "));
+        }
     }
-    let live = emit.clone();
-    let opts = UploadOptions {
-        batch: None,
-        watch: true,
-        stop,
-        live: Some(Arc::new(move |n| live(Event::UploadBytes(n)))),
-    };
-    uploader::run(&mut store, cfg, actor, target.as_mut(), &opts, &mut |e| {
-        emit(Event::Upload(e))
-    })
-    .map(|_| ())
-    .map_err(|e| e.to_string())
 }

@@ -1,0 +1,194 @@
+//! The store actor (`folio-store`): owns the station's write connection and
+//! answers the window's review, close, approve and queue commands one at a
+//! time, whether a scan runs or not (scans run on `folio-scanner`). After each
+//! command it tells the reader which batch changed; the window is sent words
+//! for its status line or a typed error.
+
+use super::{Command, Emitter, Event, Read, StationError};
+use crate::batch::PatientId;
+use crate::config::Config;
+use crate::store::{Actor, PageDecision, Store};
+use crate::workers::review;
+use crate::workers::scan;
+use crate::workers::upload as uploader;
+use crossbeam_channel::{Receiver, Sender};
+use std::path::PathBuf;
+use std::thread::JoinHandle;
+
+/// What every station thread starts from.
+#[derive(Clone)]
+pub(crate) struct Ctx {
+    pub data_dir: PathBuf,
+    pub cfg: Config,
+    pub actor: Actor,
+    pub emit: Emitter,
+    pub reads: Sender<Read>,
+}
+
+impl Ctx {
+    /// Tells the reader what changed (a full reader queue means a burst is
+    /// being shown already: the next read covers it).
+    pub fn changed(&self, r: Read) {
+        if self.reads.try_send(r).is_err() {
+            let _ = self.reads.try_send(Read::All);
+        }
+    }
+
+    pub fn notice(&self, text: String) {
+        self.emit.emit(Event::Notice(text));
+    }
+}
+
+pub(super) fn spawn(ctx: &Ctx, commands: Receiver<Command>) -> std::io::Result<JoinHandle<()>> {
+    let ctx = ctx.clone();
+    std::thread::Builder::new()
+        .name("folio-store".into())
+        .spawn(move || {
+            let mut store = match Store::open(&ctx.data_dir) {
+                Ok(s) => s,
+                Err(e) => return ctx.emit.error(e),
+            };
+            for c in commands {
+                let changed = batch_of(&c);
+                match handle(&mut store, &ctx, c) {
+                    Ok(()) => ctx.changed(changed),
+                    Err(e) => {
+                        ctx.emit.error(e);
+                        // What the window shows may be stale: show it again.
+                        ctx.changed(Read::All);
+                    }
+                }
+            }
+        })
+}
+
+/// The batch a command changes, for the reader.
+fn batch_of(c: &Command) -> Read {
+    match c {
+        Command::CloseBatch(b) | Command::RetryUpload(b) => Read::Batch(b.clone()),
+        Command::RestorePage { batch, .. }
+        | Command::RotatePage { batch, .. }
+        | Command::FixIdentifier { batch, .. }
+        | Command::DecidePage { batch, .. }
+        | Command::SetExpectedSheets { batch, .. }
+        | Command::ApproveBatch { batch, .. }
+        | Command::ChoosePatient { batch, .. } => Read::Batch(batch.clone()),
+        _ => Read::All,
+    }
+}
+
+fn handle(store: &mut Store, ctx: &Ctx, c: Command) -> Result<(), StationError> {
+    let (cfg, actor) = (&ctx.cfg, &ctx.actor);
+    match c {
+        Command::CloseBatch(b) => {
+            let closed = scan::close(store, cfg, actor, &b)?;
+            ctx.notice(format!(
+                "batch closed: {} records, {} documents, {} flags",
+                closed.records, closed.documents, closed.flags
+            ));
+        }
+        Command::ApproveFlag(id) => review::approve_flag(store, actor, id)?,
+        Command::RestorePage { batch, side } => {
+            review::restore_page(store, cfg, actor, &batch, side)?;
+            ctx.notice(format!("side {side} restored to its document"));
+        }
+        Command::RotatePage {
+            batch,
+            side,
+            degrees,
+        } => {
+            review::rotate_page(store, actor, &batch, side, degrees)?;
+            ctx.notice(format!("side {side} turned {degrees} degrees"));
+        }
+        Command::FixIdentifier {
+            batch,
+            record,
+            text,
+        } => {
+            let p = review::fix_identifier(store, cfg, actor, &batch, &record, &text)?;
+            ctx.notice(format!("record set to {}", p.describe()));
+        }
+        Command::DecidePage {
+            batch,
+            side,
+            decision,
+        } => {
+            review::decide_page(store, cfg, actor, &batch, side, &decision)?;
+            ctx.notice(match decision {
+                PageDecision::Remove => format!("side {side} removed (Restore puts it back)"),
+                PageDecision::MarkRescan(_) => format!("side {side} marked for rescan"),
+                PageDecision::MoveTo(_) => format!("side {side} moved"),
+            });
+        }
+        Command::SetExpectedSheets { batch, sheets } => {
+            store.set_expected_sheets(&batch, sheets, actor)?;
+        }
+        Command::ApproveBatch { batch, overrides } => {
+            let done = uploader::approve(store, &batch, actor, &overrides)?;
+            let a = &done.approval;
+            // Queued only: the uploader (watching the outbox while on) picks
+            // it up; a pause stays until the person resumes.
+            ctx.notice(format!(
+                "batch {} approved and queued for upload: {} records, {} documents, {} pages",
+                &done.batch_id[..8.min(done.batch_id.len())],
+                a.records,
+                a.documents,
+                a.pages
+            ));
+        }
+        Command::ChoosePatient {
+            batch,
+            record,
+            patient,
+            paper,
+        } => choose_patient(store, ctx, (&batch, &record), &patient, paper)?,
+        Command::RetryUpload(b) => {
+            store.approve_batch(&b, actor, "queued again by a supervisor")?;
+        }
+        // Routed to the other threads by `Station::send`.
+        Command::Refresh
+        | Command::OpenBatch(_)
+        | Command::BrowseBatch(_)
+        | Command::Scan(_)
+        | Command::RescanPage { .. }
+        | Command::PauseUploads
+        | Command::ResumeUploads => {}
+    }
+    Ok(())
+}
+
+/// Files an on-demand record under the patient a person chose, when its
+/// record sheet and the patient typed disagree. Choosing the paper's makes it
+/// the batch's patient too, so the typed one stops contradicting it.
+fn choose_patient(
+    store: &mut Store,
+    ctx: &Ctx,
+    (batch, record): (&str, &str),
+    patient: &PatientId,
+    paper: bool,
+) -> Result<(), StationError> {
+    let asked = store
+        .patient_mismatches()?
+        .into_iter()
+        .find(|m| m.batch_id == batch && m.record_id == record)
+        .ok_or(StationError::NoLongerAsked)?;
+    let paper_words = review::parse_identifier(&ctx.cfg, &asked.paper)
+        .map(|p| p.describe())
+        .unwrap_or_else(|_| format!("'{}'", crate::batch::printable(&asked.paper, 40)));
+    let why = format!(
+        "record {record}: the record sheet shows {paper_words}, {} was typed; chosen: {} ({})",
+        asked.typed.describe(),
+        patient.describe(),
+        if paper { "the paper's" } else { "as typed" }
+    );
+    store.audit(&ctx.actor, "record.patient_chosen", batch, &why)?;
+    if paper {
+        store.change_batch_patient(batch, patient, &ctx.actor, &why)?;
+    }
+    let number = match patient {
+        PatientId::Nhs { number, .. } | PatientId::Hospital { number } => number,
+    };
+    review::fix_identifier(store, &ctx.cfg, &ctx.actor, batch, record, number)?;
+    ctx.notice(format!("record filed under {}", patient.describe()));
+    Ok(())
+}

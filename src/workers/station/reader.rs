@@ -1,0 +1,151 @@
+//! The reader (`folio-reader`): what the window shows, read from a WAL
+//! connection of its own, so reading never waits for the store actor or a
+//! scan. Changes arrive as [`Read`] notes; a burst of them (a person clicking
+//! through flags, a scan ending) becomes one snapshot, and the per-batch facts
+//! (documents to move pages into, what the approval rule knows) are read again
+//! only for the batches that changed.
+
+use super::actor::Ctx;
+use super::{Event, Read, Snapshot, StationError};
+use crate::batch::approval::ApprovalFacts;
+use crate::store::{BatchRow, DocChoice, Store};
+use crate::workers::review;
+use crossbeam_channel::Receiver;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+pub(super) fn spawn(ctx: &Ctx, reads: Receiver<Read>) -> std::io::Result<JoinHandle<()>> {
+    // Without a sender of its own queue, which closes when the others end.
+    let ctx = Ctx {
+        reads: crossbeam_channel::bounded(0).0,
+        ..ctx.clone()
+    };
+    std::thread::Builder::new()
+        .name("folio-reader".into())
+        .spawn(move || {
+            let store = match Store::open(&ctx.data_dir) {
+                Ok(s) => s,
+                Err(e) => return ctx.emit.error(e),
+            };
+            let mut reader = Reader::new(store, &ctx);
+            while let Ok(first) = reads.recv() {
+                // The whole burst waiting, shown once.
+                let burst: Vec<Read> = std::iter::once(first).chain(reads.try_iter()).collect();
+                if let Err(e) = reader.apply(&ctx, burst) {
+                    ctx.emit.error(e);
+                }
+            }
+        })
+}
+
+/// What the reader keeps between snapshots.
+struct Reader {
+    store: Store,
+    devices: Vec<String>,
+    profiles: Vec<String>,
+    /// Where uploads go, in words (worked out once: the configuration does
+    /// not change while the station runs).
+    upload_target: String,
+    documents: HashMap<String, Vec<DocChoice>>,
+    approval: HashMap<String, ApprovalFacts>,
+    /// The batch whose every side Review is going through.
+    browsing: Option<String>,
+}
+
+impl Reader {
+    fn new(store: Store, ctx: &Ctx) -> Reader {
+        let upload_target = crate::upload::target(&ctx.cfg.upload, store.data_dir())
+            .map(|t| t.describe())
+            .unwrap_or_else(|e| e.to_string());
+        Reader {
+            store,
+            devices: Vec::new(),
+            profiles: ctx.cfg.profiles().keys().cloned().collect(),
+            upload_target,
+            documents: HashMap::new(),
+            approval: HashMap::new(),
+            browsing: None,
+        }
+    }
+
+    fn apply(&mut self, ctx: &Ctx, burst: Vec<Read>) -> Result<(), StationError> {
+        let mut changed = HashSet::new();
+        let mut all = false;
+        let mut snapshot = false;
+        for r in burst {
+            match r {
+                Read::All => (all, snapshot) = (true, true),
+                Read::Batch(b) => {
+                    changed.insert(b);
+                    snapshot = true;
+                }
+                Read::Devices(d) => (self.devices, snapshot) = (d, true),
+                Read::Browse(b) => (self.browsing, snapshot) = (b, true),
+                Read::Tree(b) => {
+                    let tree = self.store.tree(&b)?;
+                    ctx.emit.emit(Event::Tree(Box::new(tree)));
+                }
+            }
+        }
+        if snapshot {
+            self.snapshot(ctx, if all { None } else { Some(&changed) })?;
+        }
+        Ok(())
+    }
+
+    /// Reads everything the window lists, and the per-batch facts of the
+    /// `changed` batches (all of them when None) and of batches newly in
+    /// review.
+    fn snapshot(&mut self, ctx: &Ctx, changed: Option<&HashSet<String>>) -> Result<(), StationError> {
+        let batches = self.store.list_batches()?;
+        let reviewed: Vec<&BatchRow> = batches.iter().filter(|b| in_review(b)).collect();
+        self.documents
+            .retain(|id, _| reviewed.iter().any(|b| &b.id == id));
+        self.approval.retain(|id, _| reviewed.iter().any(|b| &b.id == id));
+        for b in reviewed {
+            let stale = changed.is_none_or(|c| c.contains(&b.id))
+                || !self.approval.contains_key(&b.id);
+            if stale {
+                self.documents
+                    .insert(b.id.clone(), self.store.document_choices(&b.id)?);
+                self.approval
+                    .insert(b.id.clone(), self.store.approval_facts(&b.id)?);
+            }
+        }
+        let mismatches = self
+            .store
+            .patient_mismatches()?
+            .into_iter()
+            .map(|m| {
+                let paper = review::parse_identifier(&ctx.cfg, &m.paper).ok();
+                (m, paper)
+            })
+            .collect();
+        let s = Snapshot {
+            batches,
+            documents: self.documents.clone(),
+            approval: self.approval.clone(),
+            mismatches,
+            review: Arc::new(self.store.review_queue()?),
+            outbox: self.store.outbox()?,
+            devices: self.devices.clone(),
+            profiles: self.profiles.clone(),
+            upload_target: self.upload_target.clone(),
+        };
+        ctx.emit.emit(Event::Snapshot(Box::new(s)));
+        if let Some(batch) = &self.browsing {
+            let items = self.store.batch_pages(batch)?;
+            ctx.emit.emit(Event::Pages {
+                batch: batch.clone(),
+                items: Arc::new(items),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Batches whose pages Review works on (closed, or with flags to decide).
+fn in_review(b: &BatchRow) -> bool {
+    b.state == "closed" || b.state == "in_review"
+}
