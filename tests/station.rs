@@ -139,10 +139,11 @@ fn a_flag_is_approved_within_200_ms_while_a_500_side_scan_runs() {
         );
     }
     token.cancel();
-    until(&w, &mut snap, Duration::from_secs(30), |e, _| match e {
-        Event::ScanEnded(r) => Some(assert!(r.is_err(), "a stopped scan is not a finished one")),
+    let stopped = until(&w, &mut snap, Duration::from_secs(30), |e, _| match e {
+        Event::ScanEnded(r) => Some(r.is_err()),
         _ => None,
     });
+    assert!(stopped, "a stopped scan is not a finished one");
 }
 
 #[test]
