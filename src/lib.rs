@@ -29,6 +29,7 @@ pub mod capture;
 pub mod cli;
 pub mod config;
 pub mod durable;
+pub mod pixels;
 pub mod synth;
 pub mod ui;
 pub mod upload;

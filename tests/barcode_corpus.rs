@@ -7,8 +7,8 @@
 mod common;
 
 use common::*;
-use folio::imaging::Raster;
 use folio::imaging::draw::TextPainter;
+use folio::pixels::Raster;
 use folio::synth::{SideKind, StackSpec, render};
 
 const DPI: u32 = 150;

@@ -17,8 +17,8 @@ mod hostile;
 mod sides;
 
 use common::Station;
-use folio::imaging::Raster;
 use folio::imaging::draw::TextPainter;
+use folio::pixels::Raster;
 use folio::synth::{SideKind, StackSpec, render};
 use serde_json::Value;
 use std::path::Path;
@@ -83,9 +83,9 @@ fn png_gray(r: &Raster) -> Vec<u8> {
     hostile::png(r.width, r.height, 8, 0, None, None, &r.data)
 }
 
-fn jpeg(r: &Raster, kind: folio::imaging::PixelKind) -> Vec<u8> {
+fn jpeg(r: &Raster, kind: folio::pixels::PixelKind) -> Vec<u8> {
     let page = match kind {
-        folio::imaging::PixelKind::Color => Raster {
+        folio::pixels::PixelKind::Color => Raster {
             data: r
                 .data
                 .iter()
@@ -152,7 +152,7 @@ fn pnm(magic: &str, w: u32, h: u32, maxval: Option<u32>, data: &[u8]) -> Vec<u8>
 /// Every hostile input, with what must become of it.
 fn corpus() -> Vec<Input> {
     use Want::*;
-    use folio::imaging::PixelKind;
+    use folio::pixels::PixelKind;
     let src = source_page();
     let (w, h) = (src.width, src.height);
     let mut out = Vec::new();

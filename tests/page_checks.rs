@@ -99,7 +99,7 @@ fn blank_backs_are_blank_and_a_line_of_text_is_not() {
 }
 
 /// A single-page CCITT G4 TIFF (WhiteIsZero, as scanners write them), by hand.
-fn g4_tiff(r: &folio::imaging::Raster) -> Vec<u8> {
+fn g4_tiff(r: &folio::pixels::Raster) -> Vec<u8> {
     let bilevel = folio::imaging::encode::threshold(r, 128);
     let data =
         folio::imaging::encode::encode_g4(&bilevel.data, r.width as usize, r.height as usize);
@@ -141,7 +141,8 @@ fn g4_tiff(r: &folio::imaging::Raster) -> Vec<u8> {
 
 #[test]
 fn ccitt_g4_tiff_pages_decode_upright_and_keep_their_barcodes() {
-    use folio::imaging::{PixelKind, decode::TiffPages};
+    use folio::imaging::decode::TiffPages;
+    use folio::pixels::PixelKind;
     let s = spec(300, 9);
     let code = "FOLIO:DOC:results";
     let page = render(
@@ -250,7 +251,7 @@ fn skew_is_found_within_a_tenth_of_a_degree_up_to_ten_degrees() {
     assert!(worst.0 < 0.3, "worst {worst:?}");
 }
 
-fn checks(page: &folio::imaging::Raster) -> Vec<String> {
+fn checks(page: &folio::pixels::Raster) -> Vec<String> {
     use folio::imaging::analyze::{BlankParams, QualityParams, analyze, quality_flags};
     use folio::imaging::deskew::estimate_skew;
     let m = analyze(page, &BlankParams::default());
@@ -408,7 +409,7 @@ fn the_dark_scanner_background_is_cropped_and_a_framed_blank_stays_blank() {
         let mm = dpi as f32 / 25.4;
         let (side, top) = ((6.0 * mm) as u32, (10.0 * mm) as u32);
         let (w, h) = (page.width + 2 * side, page.height + 2 * top);
-        let mut framed = folio::imaging::Raster::filled(w, h, dpi, 28);
+        let mut framed = folio::pixels::Raster::filled(w, h, dpi, 28);
         for y in 0..page.height {
             let dst = ((y + top) * w + side) as usize;
             framed.data[dst..dst + page.width as usize].copy_from_slice(
@@ -573,7 +574,7 @@ fn typed_pages_become_bilevel_keeping_pencil_and_coloured_ink_and_photos_stay_gr
     let m = analyze(&page, &BlankParams::default());
     assert!(wanted(&page, &m, &p), "a typed page is converted");
     let bw = to_bilevel(&page, p.ink_delta);
-    let black = |r: &folio::imaging::Raster, x0: f32, y0: f32, x1: f32, y1: f32| {
+    let black = |r: &folio::pixels::Raster, x0: f32, y0: f32, x1: f32, y1: f32| {
         let (x0, y0, x1, y1) = (
             mm(x0) as usize,
             mm(y0) as usize,
@@ -654,7 +655,7 @@ fn case_4_black_page_is_kept_and_flagged_too_dark() {
         words: vec!["PATIENT".into()],
     };
     // (file, page, kept, flagged too_dark)
-    let cases: Vec<(&str, folio::imaging::Raster, bool, bool)> = vec![
+    let cases: Vec<(&str, folio::pixels::Raster, bool, bool)> = vec![
         (
             "00-sheet",
             render(&sheet, &s, 1, &mut painter),
@@ -742,8 +743,8 @@ fn case_4_black_page_is_kept_and_flagged_too_dark() {
 }
 
 /// The odd shapes of case 8, in every pixel kind a decoder gives.
-fn odd_shapes() -> Vec<folio::imaging::Raster> {
-    use folio::imaging::{PixelKind, Raster};
+fn odd_shapes() -> Vec<folio::pixels::Raster> {
+    use folio::pixels::{PixelKind, Raster};
     let mut out = Vec::new();
     for (w, h) in [(1, 1), (1, 5000), (5000, 1), (2, 2), (3, 7000), (7000, 2)] {
         for kind in [PixelKind::Gray, PixelKind::Bilevel, PixelKind::Color] {
@@ -795,7 +796,7 @@ fn case_8_odd_page_shapes_pass_every_stage() {
         deskew::straighten(&page, 1.5, m.paper);
         barcode::read_page(&page);
         barcode::read_page_whole(&page);
-        if page.kind == folio::imaging::PixelKind::Gray {
+        if page.kind == folio::pixels::PixelKind::Gray {
             bilevel::midtone_share(&page, &m);
             bilevel::to_bilevel(&page, 40);
         }

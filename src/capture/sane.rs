@@ -11,7 +11,7 @@ use super::{
     Band, CaptureError, ColorMode, DeviceInfo, OptionInfo, PageSource, ScanSettings, SourceKind,
 };
 use crate::batch::printable;
-use crate::imaging::{PixelKind, Raster};
+use crate::pixels::{PixelKind, Raster};
 use std::ffi::{CStr, CString};
 use std::marker::PhantomData;
 use std::os::raw::{c_char, c_int, c_void};

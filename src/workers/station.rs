@@ -17,7 +17,7 @@ use crate::batch::approval::{ApprovalFacts, Overrides};
 use crate::batch::{BatchSource, PatientId};
 use crate::capture::ScanSettings;
 use crate::config::Config;
-use crate::imaging::encode::Encoding;
+use crate::pixels::Encoding;
 use crate::store::{
     Actor, BatchRow, BatchTree, DocChoice, ImageStore, OutboxRow, PageDecision, PatientMismatch,
     ReviewItem, Store, StoredImage,
