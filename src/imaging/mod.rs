@@ -1,7 +1,8 @@
-//! Pure functions on pixel buffers: decoding, blank detection and metrics, barcode
-//! reading, encoding (JPEG, CCITT G4), PDF writing and drawing (control sheets and
-//! synthetic pages). Runs on the imaging pool's threads; nothing here touches the
-//! store, the network or a device.
+//! Pure functions on pixel buffers (the value types of `crate::pixels`):
+//! decoding, blank detection and metrics, barcode reading, encoding (JPEG,
+//! CCITT G4), PDF writing and drawing (the control sheet in `sheet`, and the
+//! primitives synthetic pages are drawn with). Runs on the imaging pool's
+//! threads; nothing here touches the store, the network or a device.
 
 pub mod analyze;
 pub mod barcode;
