@@ -123,9 +123,21 @@ pub fn render_skewed(
 /// of Code 128 for text Code 128 cannot carry or fit (`folio sheets` refuses
 /// such text; generated stacks and the demo feeder still draw a code).
 pub fn control_sheet(r: &mut Raster, code: &str, words: &[String], painter: &mut TextPainter) {
-    let symbol = Symbol::code128(code).unwrap_or(Symbol::Qr);
+    let symbol = match Symbol::code128(code) {
+        Some(Symbol::Code128 { modules, module_mm }) => Symbol::Code128 {
+            modules,
+            module_mm: module_mm.max(MIN_MODULE_PX * 25.4 / r.dpi as f32),
+        },
+        _ => Symbol::Qr,
+    };
     sheet::draw(r, code, &symbol, words, painter);
 }
+
+/// The narrowest bar drawn, in pixels. Stacks are generated below the 200
+/// dpi a scan needs (100 dpi keeps tests fast), where a printed sheet's
+/// 0.42 mm bars would be under two pixels wide and blur into each other; a
+/// scanner at such a resolution could not read them either.
+const MIN_MODULE_PX: f32 = 2.0;
 
 fn draw_label(r: &mut Raster, l: &Label, mm: f32, painter: &mut TextPainter) -> f32 {
     let (x, y) = ((120.0 * mm) as i64, (15.0 * mm) as i64);
