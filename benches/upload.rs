@@ -11,8 +11,9 @@
 mod fhir_server;
 
 use folio::batch::manifest::{ManifestRecord, Patient};
-use folio::imaging::encode::{Encoded, encode};
+use folio::imaging::encode::encode;
 use folio::imaging::pdf::PdfStream;
+use folio::pixels::Encoded;
 use folio::synth::{SideKind, StackSpec, render};
 use folio::upload::fhir::FhirTarget;
 use folio::upload::{DocumentFile, Origin, ProgressSink, RecordPackage, Target, UploadConfig};

@@ -67,6 +67,7 @@ pub mod capture;
 pub mod cli;
 pub mod config;
 pub mod durable;
+pub mod pixels;
 pub mod synth;
 pub mod ui;
 pub mod upload;

@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use folio::imaging::Raster;
 use folio::imaging::draw::TextPainter;
+use folio::pixels::Raster;
 use folio::synth::{SideKind, StackSpec, render};
 use std::path::Path;
 

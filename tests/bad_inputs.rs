@@ -10,7 +10,7 @@ use common::*;
 use folio::imaging::draw::TextPainter;
 use folio::synth::{SideKind, StackSpec, render};
 
-fn page(seed: u64, kind: SideKind) -> folio::imaging::Raster {
+fn page(seed: u64, kind: SideKind) -> folio::pixels::Raster {
     render(
         &kind,
         &StackSpec {
@@ -171,12 +171,12 @@ fn full_disk_stops_cleanly_and_resume_finishes_after_space_is_freed() {
 }
 
 /// A scanned page encoded as JPEG, as a network scanner leaves it.
-fn jpeg(page: &folio::imaging::Raster) -> Vec<u8> {
+fn jpeg(page: &folio::pixels::Raster) -> Vec<u8> {
     folio::imaging::encode::encode(page, 85).unwrap().bytes
 }
 
 /// An uncompressed single-page TIFF, its directory before its strip.
-fn raw_tiff(page: &folio::imaging::Raster) -> Vec<u8> {
+fn raw_tiff(page: &folio::pixels::Raster) -> Vec<u8> {
     hostile::tiff(&[hostile::gray_page(page.width, page.height, &page.luma())])
 }
 

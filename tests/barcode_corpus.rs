@@ -7,8 +7,8 @@
 mod common;
 
 use common::*;
-use folio::imaging::Raster;
 use folio::imaging::draw::TextPainter;
+use folio::pixels::Raster;
 use folio::synth::{SideKind, StackSpec, render};
 
 const DPI: u32 = 150;
@@ -86,6 +86,29 @@ fn record_of(show: &serde_json::Value, side: u64) -> Option<&serde_json::Value> 
         .find(|r| pages_of(r).contains(&side))
 }
 
+/// What is wrong with what became of hostile side `side`, if anything.
+fn what_went_wrong(show: &serde_json::Value, side: u64, expect: Expect) -> Option<String> {
+    let good = side + 1;
+    let Some(rec) = record_of(show, good) else {
+        return Some(format!(
+            "side {side} ({expect:?}): the good page {good} was lost"
+        ));
+    };
+    let flagged_here =
+        |rec: &serde_json::Value| {
+            rec["flags"].as_array().unwrap().iter().any(|f| {
+                f["code"] == "unreadable_control_sheet" && f["side"].as_u64() == Some(side)
+            })
+        };
+    let ok = match expect {
+        Expect::Page => pages_of(rec).contains(&side) && rec["nhs_number"] == "9434765919",
+        Expect::MalformedRecord => rec["nhs_number"].is_null() && flagged_here(rec),
+        Expect::MalformedOther => rec["nhs_number"] == "9434765919" && flagged_here(rec),
+        Expect::Record(id) => rec["nhs_number"] == id,
+    };
+    (!ok).then(|| format!("side {side} ({expect:?}): {rec}"))
+}
+
 #[test]
 fn hostile_barcode_payloads_lose_no_page_and_are_never_acted_on_blindly() {
     let st = Station::new();
@@ -120,30 +143,10 @@ fn hostile_barcode_payloads_lose_no_page_and_are_never_acted_on_blindly() {
     let batch = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let show = st.json(&["show", &batch, "--json"]);
 
-    let mut failures = Vec::new();
-    for (side, expect) in &cases {
-        let good = side + 1;
-        let Some(rec) = record_of(&show, good) else {
-            failures.push(format!(
-                "side {side} ({expect:?}): the good page {good} was lost"
-            ));
-            continue;
-        };
-        let flagged_here = |rec: &serde_json::Value| {
-            rec["flags"].as_array().unwrap().iter().any(|f| {
-                f["code"] == "unreadable_control_sheet" && f["side"].as_u64() == Some(*side)
-            })
-        };
-        let ok = match expect {
-            Expect::Page => pages_of(rec).contains(side) && rec["nhs_number"] == "9434765919",
-            Expect::MalformedRecord => rec["nhs_number"].is_null() && flagged_here(rec),
-            Expect::MalformedOther => rec["nhs_number"] == "9434765919" && flagged_here(rec),
-            Expect::Record(id) => rec["nhs_number"] == *id,
-        };
-        if !ok {
-            failures.push(format!("side {side} ({expect:?}): {rec}"));
-        }
-    }
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|(side, expect)| what_went_wrong(&show, *side, *expect))
+        .collect();
     // Every side is somewhere: a page, or a listed removal.
     let mut placed: Vec<u64> = show["records"]
         .as_array()

@@ -17,10 +17,11 @@ mod hostile;
 mod sides;
 
 use common::Station;
-use folio::imaging::Raster;
 use folio::imaging::draw::TextPainter;
+use folio::pixels::Raster;
 use folio::synth::{SideKind, StackSpec, render};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -83,9 +84,9 @@ fn png_gray(r: &Raster) -> Vec<u8> {
     hostile::png(r.width, r.height, 8, 0, None, None, &r.data)
 }
 
-fn jpeg(r: &Raster, kind: folio::imaging::PixelKind) -> Vec<u8> {
+fn jpeg(r: &Raster, kind: folio::pixels::PixelKind) -> Vec<u8> {
     let page = match kind {
-        folio::imaging::PixelKind::Color => Raster {
+        folio::pixels::PixelKind::Color => Raster {
             data: r
                 .data
                 .iter()
@@ -151,14 +152,22 @@ fn pnm(magic: &str, w: u32, h: u32, maxval: Option<u32>, data: &[u8]) -> Vec<u8>
 
 /// Every hostile input, with what must become of it.
 fn corpus() -> Vec<Input> {
-    use Want::*;
-    use folio::imaging::PixelKind;
     let src = source_page();
-    let (w, h) = (src.width, src.height);
     let mut out = Vec::new();
+    png_inputs(&src, &mut out);
+    png_formats(&src, &mut out);
+    jpeg_inputs(&src, &mut out);
+    pnm_inputs(&src, &mut out);
+    tiff_inputs(&src, &mut out);
+    tiff_formats(&src, &mut out);
+    not_images(&mut out);
+    out
+}
 
-    // PNG
-    let png = png_gray(&src);
+/// PNG: cut, bit-flipped, lying sizes.
+fn png_inputs(src: &Raster, out: &mut Vec<Input>) {
+    use Want::*;
+    let png = png_gray(src);
     let idat = 8 + 25 + 8;
     for share in [0.1, 0.5, 0.9, 0.999] {
         out.push(input(
@@ -202,6 +211,12 @@ fn corpus() -> Vec<Input> {
         hostile::lying_png(500, 0),
         Unreadable,
     ));
+}
+
+/// PNG in every bit depth and colour type, and an all-black page.
+fn png_formats(src: &Raster, out: &mut Vec<Input>) {
+    use Want::*;
+    let (w, h) = (src.width, src.height);
     let bits = hostile::pack_bits(&src.data, w as usize);
     out.push(input(
         "png-1bit.png",
@@ -243,9 +258,14 @@ fn corpus() -> Vec<Input> {
         png_gray(&black),
         Flagged("too_dark"),
     ));
+}
 
-    // JPEG
-    let jpg = jpeg(&src, PixelKind::Gray);
+/// JPEG: cut, bit-flipped, lying sizes, colour and CMYK.
+fn jpeg_inputs(src: &Raster, out: &mut Vec<Input>) {
+    use Want::*;
+    use folio::pixels::PixelKind;
+    let (w, h) = (src.width, src.height);
+    let jpg = jpeg(src, PixelKind::Gray);
     let scan = scan_start(&jpg);
     for share in [0.3, 0.5, 0.9] {
         out.push(input(
@@ -285,12 +305,18 @@ fn corpus() -> Vec<Input> {
         jpeg_with_size(&jpg, w as u16, h as u16 * 2),
         Damaged,
     ));
-    out.push(input("jpeg-colour.jpg", jpeg(&src, PixelKind::Color), Page));
-    let cmyk = cmyk_jpeg(&src);
+    out.push(input("jpeg-colour.jpg", jpeg(src, PixelKind::Color), Page));
+    let cmyk = cmyk_jpeg(src);
     out.push(input("jpeg-cmyk.jpg", cmyk.clone(), Page));
     out.push(input("jpeg-cmyk-cut.jpg", cut(&cmyk, 0.5), Damaged));
+}
 
-    // PNM
+/// PNM: cut, lying sizes, 1-bit, 16-bit, ASCII and colour.
+fn pnm_inputs(src: &Raster, out: &mut Vec<Input>) {
+    use Want::*;
+    let (w, h) = (src.width, src.height);
+    let bits = hostile::pack_bits(&src.data, w as usize);
+    let sixteen: Vec<u8> = src.data.iter().flat_map(|&v| [v, 0x5A]).collect();
     let pgm = pnm("P5", w, h, Some(255), &src.data);
     out.push(input("pnm-cut.pgm", cut(&pgm, 0.5), Unreadable));
     out.push(input(
@@ -354,8 +380,12 @@ fn corpus() -> Vec<Input> {
         pnm("P6", w, h, Some(255), &ppm),
         Page,
     ));
+}
 
-    // TIFF
+/// TIFF: cut, bit-flipped, lying sizes.
+fn tiff_inputs(src: &Raster, out: &mut Vec<Input>) {
+    use Want::*;
+    let (w, h) = (src.width, src.height);
     let page = hostile::gray_page(w, h, &src.data);
     let tif = hostile::tiff(std::slice::from_ref(&page));
     for share in [0.5, 0.99] {
@@ -394,6 +424,13 @@ fn corpus() -> Vec<Input> {
         }]),
         Unreadable,
     ));
+}
+
+/// TIFF: bit depths, strips past the end, broken pages, looping directories.
+fn tiff_formats(src: &Raster, out: &mut Vec<Input>) {
+    use Want::*;
+    let (w, h) = (src.width, src.height);
+    let page = hostile::gray_page(w, h, &src.data);
     let tbits = hostile::pack_bits(&src.data, w as usize);
     out.push(input(
         "tiff-1bit.tif",
@@ -449,8 +486,11 @@ fn corpus() -> Vec<Input> {
         hostile::looping_tiff(w, h, &src.data),
         Any,
     ));
+}
 
-    // Not images at all.
+/// Files that are not images at all.
+fn not_images(out: &mut Vec<Input>) {
+    use Want::*;
     out.push(input("empty.png", Vec::new(), Unreadable));
     out.push(input("notes.txt", b"not a scan\n".to_vec(), Unreadable));
     out.push(input(
@@ -458,7 +498,6 @@ fn corpus() -> Vec<Input> {
         b"GIF89a\x01\x00\x01\x00".to_vec(),
         Unreadable,
     ));
-    out
 }
 
 /// A valid NHS number (mod 11 check digit) from a counter.
@@ -531,6 +570,162 @@ fn import_bounded(st: &Station, dir: &Path, limit: Duration) -> Run {
     }
 }
 
+/// What went wrong across the corpus.
+#[derive(Default)]
+struct Tally {
+    panics: usize,
+    hangs: usize,
+    lost: usize,
+    unexpected: usize,
+    wrong: Vec<String>,
+}
+
+/// One group's files: each input behind a record sheet of its own patient and
+/// a good page, numbered from `first`.
+fn write_group(dir: &Path, group: &[Input], first: usize, good: &[u8], painter: &mut TextPainter) {
+    std::fs::create_dir_all(dir).unwrap();
+    for (i, inp) in group.iter().enumerate() {
+        let n = first + i;
+        let mut sheet = Raster::filled(1240, 1754, 150, 236);
+        folio::synth::render::control_sheet(
+            &mut sheet,
+            &format!("FOLIO:REC:{}", nhs(n as u32)),
+            &[],
+            painter,
+        );
+        std::fs::write(
+            dir.join(format!("{n:03}-a-sheet.png")),
+            hostile::png(sheet.width, sheet.height, 8, 0, None, None, &sheet.data),
+        )
+        .unwrap();
+        std::fs::write(dir.join(format!("{n:03}-b-good.png")), good).unwrap();
+        std::fs::write(dir.join(format!("{n:03}-c-{}", inp.name)), &inp.bytes).unwrap();
+    }
+}
+
+/// Checks what one group's import made of its inputs, numbered from `first`.
+fn check_group(
+    st: &Station,
+    g: usize,
+    group: &[Input],
+    first: usize,
+    run: &Run,
+    tally: &mut Tally,
+) {
+    if run.stderr.contains("panicked") || run.code == Some(101) {
+        tally.panics += 1;
+        tally
+            .wrong
+            .push(format!("group {g} panicked:\n{}", run.stderr));
+    }
+    if run.hung {
+        tally.hangs += 1;
+        tally
+            .wrong
+            .push(format!("group {g} did not finish in 120 s"));
+        return;
+    }
+    let report: Value = match serde_json::from_str(&run.stdout) {
+        Ok(v) => v,
+        Err(_) => {
+            tally.lost += group.len();
+            tally.wrong.push(format!(
+                "group {g}: import failed ({:?}):\n{}",
+                run.code, run.stderr
+            ));
+            return;
+        }
+    };
+    let batch = report["batch_id"].as_str().unwrap().to_string();
+    let unreadable: Vec<String> = report["unreadable"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|u| u["origin"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let show = st.json(&["show", &batch, "--json"]);
+    let records = show["records"].as_array().cloned().unwrap_or_default();
+    let removed = sides::Sides::of(&show).removed;
+    for (i, inp) in group.iter().enumerate() {
+        let n = first + i;
+        let file = format!("{n:03}-c-{}", inp.name);
+        let rec = records
+            .iter()
+            .find(|r| r["nhs_number"].as_str() == Some(nhs(n as u32).as_str()));
+        let Some(rec) = rec else {
+            tally.lost += 1;
+            tally
+                .wrong
+                .push(format!("{file}: its record sheet's record is missing"));
+            continue;
+        };
+        let named = unreadable.iter().any(|o| o.starts_with(&file));
+        check_input(&file, inp, rec, &removed, named, tally);
+    }
+}
+
+/// Checks what became of one input, given its record and the batch's
+/// removed sides; `named` if the import reported its file unreadable.
+fn check_input(
+    file: &str,
+    inp: &Input,
+    rec: &Value,
+    removed: &BTreeMap<u32, String>,
+    named: bool,
+    tally: &mut Tally,
+) {
+    let one = serde_json::json!({ "records": [rec], "removed": [] });
+    let got = sides::Sides::of(&one);
+    let mut pages = got.pages.iter();
+    // The good page comes first in its record, unflagged.
+    if pages.next().map(|(_, f)| f.is_empty()) != Some(true) {
+        tally.lost += 1;
+        tally
+            .wrong
+            .push(format!("{file}: the good page before it is not kept"));
+    }
+    let flags: Vec<String> = pages
+        .flat_map(|(_, f)| f.iter().map(|(c, _)| c.clone()))
+        .collect();
+    // A side judged blank is removed from its record but listed.
+    let good_side = got.pages.keys().next().copied().unwrap_or(u32::MAX);
+    let next_sheet = removed
+        .range(good_side.saturating_add(1)..)
+        .find(|(_, why)| *why == "control_sheet")
+        .map_or(u32::MAX, |(s, _)| *s);
+    let blank = removed
+        .range(good_side.saturating_add(1)..next_sheet)
+        .any(|(_, why)| why == "blank");
+    let kept = got.pages.len() > 1 || blank;
+    let flagged_unreadable = got
+        .record_flags
+        .iter()
+        .any(|(_, c, _)| c == "unreadable_image");
+    let reported = named && flagged_unreadable;
+    if !(kept || reported) {
+        tally.lost += 1;
+        tally.wrong.push(format!(
+            "{file}: neither kept nor reported unreadable by name"
+        ));
+        return;
+    }
+    let ok = match inp.want {
+        Want::Page => kept && !named,
+        Want::Flagged(code) => kept && flags.iter().any(|c| c == code),
+        Want::Damaged => (kept && flags.iter().any(|c| c == "damaged_image")) || named,
+        Want::Unreadable => named,
+        Want::Any => true,
+    };
+    if !ok {
+        tally.unexpected += 1;
+        tally.wrong.push(format!(
+            "{file}: wanted {:?}; pages {}, flags {flags:?}, unreadable and named {named}",
+            inp.want,
+            got.pages.len() - 1
+        ));
+    }
+}
+
 #[test]
 fn hostile_image_corpus_loses_nothing_and_names_what_it_cannot_read() {
     let inputs = corpus();
@@ -546,125 +741,22 @@ fn hostile_image_corpus_loses_nothing_and_names_what_it_cannot_read() {
     };
     // Few imports, many inputs each: a batch start costs more than a side.
     let groups: Vec<&[Input]> = inputs.chunks(inputs.len().div_ceil(3)).collect();
-    let (mut panics, mut hangs, mut lost, mut unexpected) = (0, 0, 0, 0);
-    let mut wrong = Vec::new();
+    let mut tally = Tally::default();
     let mut first = 0;
     for (g, group) in groups.iter().enumerate() {
         let dir = st.dir.path().join(format!("corpus-{g}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        for (i, inp) in group.iter().enumerate() {
-            let n = first + i;
-            let mut sheet = Raster::filled(1240, 1754, 150, 236);
-            folio::synth::render::control_sheet(
-                &mut sheet,
-                &format!("FOLIO:REC:{}", nhs(n as u32)),
-                &[],
-                &mut painter,
-            );
-            std::fs::write(
-                dir.join(format!("{n:03}-a-sheet.png")),
-                hostile::png(sheet.width, sheet.height, 8, 0, None, None, &sheet.data),
-            )
-            .unwrap();
-            std::fs::write(dir.join(format!("{n:03}-b-good.png")), &good).unwrap();
-            std::fs::write(dir.join(format!("{n:03}-c-{}", inp.name)), &inp.bytes).unwrap();
-        }
+        write_group(&dir, group, first, &good, &mut painter);
         let run = import_bounded(&st, &dir, Duration::from_secs(120));
-        if run.stderr.contains("panicked") || run.code == Some(101) {
-            panics += 1;
-            wrong.push(format!("group {g} panicked:\n{}", run.stderr));
-        }
-        if run.hung {
-            hangs += 1;
-            wrong.push(format!("group {g} did not finish in 120 s"));
-            first += group.len();
-            continue;
-        }
-        let report: Value = match serde_json::from_str(&run.stdout) {
-            Ok(v) => v,
-            Err(_) => {
-                lost += group.len();
-                wrong.push(format!(
-                    "group {g}: import failed ({:?}):\n{}",
-                    run.code, run.stderr
-                ));
-                first += group.len();
-                continue;
-            }
-        };
-        let batch = report["batch_id"].as_str().unwrap().to_string();
-        let unreadable: Vec<String> = report["unreadable"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|u| u["origin"].as_str().unwrap_or_default().to_string())
-            .collect();
-        let show = st.json(&["show", &batch, "--json"]);
-        let records = show["records"].as_array().cloned().unwrap_or_default();
-        let removed = sides::Sides::of(&show).removed;
-        for (i, inp) in group.iter().enumerate() {
-            let n = first + i;
-            let file = format!("{n:03}-c-{}", inp.name);
-            let rec = records
-                .iter()
-                .find(|r| r["nhs_number"].as_str() == Some(nhs(n as u32).as_str()));
-            let Some(rec) = rec else {
-                lost += 1;
-                wrong.push(format!("{file}: its record sheet's record is missing"));
-                continue;
-            };
-            let one = serde_json::json!({ "records": [rec], "removed": [] });
-            let got = sides::Sides::of(&one);
-            let mut pages = got.pages.iter();
-            // The good page comes first in its record, unflagged.
-            if pages.next().map(|(_, f)| f.is_empty()) != Some(true) {
-                lost += 1;
-                wrong.push(format!("{file}: the good page before it is not kept"));
-            }
-            let flags: Vec<String> = pages
-                .flat_map(|(_, f)| f.iter().map(|(c, _)| c.clone()))
-                .collect();
-            // A side judged blank is removed from its record but listed.
-            let good_side = got.pages.keys().next().copied().unwrap_or(u32::MAX);
-            let next_sheet = removed
-                .range(good_side.saturating_add(1)..)
-                .find(|(_, why)| *why == "control_sheet")
-                .map_or(u32::MAX, |(s, _)| *s);
-            let blank = removed
-                .range(good_side.saturating_add(1)..next_sheet)
-                .any(|(_, why)| why == "blank");
-            let kept = got.pages.len() > 1 || blank;
-            let named = unreadable.iter().any(|o| o.starts_with(&file));
-            let flagged_unreadable = got
-                .record_flags
-                .iter()
-                .any(|(_, c, _)| c == "unreadable_image");
-            let reported = named && flagged_unreadable;
-            if !(kept || reported) {
-                lost += 1;
-                wrong.push(format!(
-                    "{file}: neither kept nor reported unreadable by name"
-                ));
-                continue;
-            }
-            let ok = match inp.want {
-                Want::Page => kept && !named,
-                Want::Flagged(code) => kept && flags.iter().any(|c| c == code),
-                Want::Damaged => (kept && flags.iter().any(|c| c == "damaged_image")) || named,
-                Want::Unreadable => named,
-                Want::Any => true,
-            };
-            if !ok {
-                unexpected += 1;
-                wrong.push(format!(
-                    "{file}: wanted {:?}; pages {}, flags {flags:?}, unreadable and named {named}",
-                    inp.want,
-                    got.pages.len() - 1
-                ));
-            }
-        }
+        check_group(&st, g, group, first, &run, &mut tally);
         first += group.len();
     }
+    let Tally {
+        panics,
+        hangs,
+        lost,
+        unexpected,
+        wrong,
+    } = tally;
     println!(
         "corpus: {} inputs, {panics} panics, {hangs} hangs, {lost} lost, {unexpected} not as expected",
         inputs.len()

@@ -147,10 +147,10 @@ fn pages_fed_upside_down_or_sideways_are_stored_upright() {
         let bytes =
             std::fs::read(st.data_dir().join("images").join(&sha[..2]).join(&sha[2..])).unwrap();
         let img = image::load_from_memory(&bytes).unwrap().into_luma8();
-        let r = folio::imaging::Raster {
+        let r = folio::pixels::Raster {
             width: img.width(),
             height: img.height(),
-            kind: folio::imaging::PixelKind::Gray,
+            kind: folio::pixels::PixelKind::Gray,
             dpi: 200,
             data: img.into_raw(),
         };

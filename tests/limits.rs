@@ -131,62 +131,54 @@ fn refused(st: &Station, cmd: &mut std::process::Command, words: &[&str]) {
     assert_eq!(batch_count(st), 0, "{cmd:?} left a batch behind");
 }
 
-#[test]
-fn case_6_out_of_range_numbers_are_refused_before_a_batch_is_created() {
-    let st = Station::new();
-    let dir = st.dir.path().join("stack");
-    write_stack(
-        &StackSpec {
-            records: 1,
-            dpi: 100,
-            duplex: false,
-            ..Default::default()
-        },
-        &dir,
-        "pgm",
-    );
-    let d = dir.to_str().unwrap();
+/// Out-of-range numbers on the command line and in the environment are
+/// refused, naming the option, the value and the limits.
+fn refuses_numbers_in_options_and_environment(st: &Station, d: &str) {
     // Command-line options.
     for dpi in ["0", "1", "100000"] {
         refused(
-            &st,
+            st,
             st.cmd().args(["import", "--dpi", dpi, d]),
             &["dpi", dpi, "50", "2400"],
         );
         refused(
-            &st,
+            st,
             st.cmd()
                 .args(["scan", "--device", "folio:demo", "--dpi", dpi]),
             &["dpi", dpi, "50", "2400"],
         );
     }
     refused(
-        &st,
+        st,
         st.cmd().args(["import", "--expected-sheets", "0", d]),
         &["expected-sheets", "0", "100000"],
     );
     refused(
-        &st,
+        st,
         st.cmd()
             .args(["scan", "--device", "folio:demo", "--page-size", "0x297"]),
         &["page-size", "0x297", "10", "2000"],
     );
     refused(
-        &st,
+        st,
         st.cmd().args(["bench", "--pages", "0"]),
         &["pages", "0", "100000"],
     );
     // The environment.
     for v in ["1000000000000", "lots"] {
         refused(
-            &st,
+            st,
             st.cmd().env("FOLIO_THREADS", v).args(["import", d]),
             &["FOLIO_THREADS", v, "256"],
         );
     }
+}
+
+/// Out-of-range numbers (and bad MHD metadata) in `config`, one at a time,
+/// are refused naming the setting and the file.
+fn refuses_numbers_in_config_files(st: &Station, d: &str, config: &Path) {
     // The configuration file: every kind of number, a profile's too.
     std::fs::create_dir_all(st.data_dir()).unwrap();
-    let config = st.data_dir().join("config.toml");
     for (text, words) in [
         (
             "threads = 1000000000000\n",
@@ -227,13 +219,33 @@ fn case_6_out_of_range_numbers_are_refused_before_a_batch_is_created() {
             &["binaries", "by_carrier_pigeon", "in_bundle"],
         ),
     ] {
-        std::fs::write(&config, text).unwrap();
-        refused(&st, st.cmd().args(["import", d]), words);
+        std::fs::write(config, text).unwrap();
+        refused(st, st.cmd().args(["import", d]), words);
         assert!(
             String::from_utf8_lossy(&st.run(&["import", d]).stderr).contains("config.toml"),
             "the message names the file"
         );
     }
+}
+
+#[test]
+fn case_6_out_of_range_numbers_are_refused_before_a_batch_is_created() {
+    let st = Station::new();
+    let dir = st.dir.path().join("stack");
+    write_stack(
+        &StackSpec {
+            records: 1,
+            dpi: 100,
+            duplex: false,
+            ..Default::default()
+        },
+        &dir,
+        "pgm",
+    );
+    let d = dir.to_str().unwrap();
+    refuses_numbers_in_options_and_environment(&st, d);
+    let config = st.data_dir().join("config.toml");
+    refuses_numbers_in_config_files(&st, d, &config);
     // In range, the same station imports.
     std::fs::write(
         &config,

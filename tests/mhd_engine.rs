@@ -11,7 +11,7 @@ mod fhir_engine;
 
 use common::*;
 use fhir_engine::{Counts, EngineFault, FaultOn, FhirEngine, Post};
-use folio::batch::manifest::Manifest;
+use folio::batch::manifest::{Manifest, ManifestDocument};
 use folio::batch::protocol;
 use folio::synth::{self, SideKind, StackSpec};
 use serde_json::Value;
@@ -464,6 +464,68 @@ fn big_document_station() -> (Station, String) {
     approved_station(&spec, 10)
 }
 
+/// The engine refused one POST, with its size limit, was not retried, and
+/// listed nothing of the record.
+fn assert_refused_once_and_nothing_listed(engine: &FhirEngine, m: &Manifest) {
+    let posts = engine.posts();
+    let refused: Vec<&Post> = posts.iter().filter(|p| p.status == "400").collect();
+    assert_eq!(
+        refused.len(),
+        1,
+        "one refusal, not retried: {:?}",
+        post_summary(&posts)
+    );
+    let words = outcome_words(refused[0]);
+    assert!(
+        words.contains("base64Binary exceeds 1048576 bytes"),
+        "the engine's refusal: {words}"
+    );
+    assert!(
+        posts.iter().all(|p| p.status == "400" || p.status == "200"),
+        "{:?}",
+        post_summary(&posts)
+    );
+    let c = engine.counts();
+    assert_eq!(
+        (c.lists, c.document_references),
+        (0, 0),
+        "nothing of the record listed: {:?}",
+        post_summary(&posts)
+    );
+    assert!(
+        c.binaries < documents(m) as u64,
+        "the big PDF is not stored"
+    );
+}
+
+/// The message names the document `d` and its size, carries the server's
+/// words and says what to do.
+fn assert_says_what_and_what_to_do(err: &str, d: &ManifestDocument, batch: &str) {
+    assert!(err.contains(&d.id), "names the document {}: {err}", d.id);
+    let mib = format!("{:.1} MiB", d.pdf.bytes as f64 / 1_048_576.0);
+    let mb = format!("{:.1} MB", d.pdf.bytes as f64 / 1e6);
+    assert!(
+        err.contains(&d.pdf.bytes.to_string()) || err.contains(&mib) || err.contains(&mb),
+        "names the size ({} bytes): {err}",
+        d.pdf.bytes
+    );
+    assert!(
+        err.contains("base64Binary exceeds 1048576 bytes"),
+        "carries the server's words: {err}"
+    );
+    let lower = err.to_lowercase();
+    assert!(
+        ["split", "rescan", "resolution", "raise", "limit"]
+            .iter()
+            .any(|w| lower.contains(w)),
+        "says what to do: {err}"
+    );
+    assert!(
+        err.contains(&format!("folio upload --batch {batch}")),
+        "says how to queue it again: {err}"
+    );
+}
+
 #[test]
 fn a_pdf_over_the_engines_limit_parks_the_batch_with_the_reason_and_what_to_do() {
     let (st, batch) = big_document_station();
@@ -493,61 +555,9 @@ fn a_pdf_over_the_engines_limit_parks_the_batch_with_the_reason_and_what_to_do()
         "not retried for ever"
     );
     assert_eq!(outbox_state(&st, &batch), "parked");
-    let posts = engine.posts();
-    let refused: Vec<&Post> = posts.iter().filter(|p| p.status == "400").collect();
-    assert_eq!(
-        refused.len(),
-        1,
-        "one refusal, not retried: {:?}",
-        post_summary(&posts)
-    );
-    let words = outcome_words(refused[0]);
-    assert!(
-        words.contains("base64Binary exceeds 1048576 bytes"),
-        "the engine's refusal: {words}"
-    );
-    assert!(
-        posts.iter().all(|p| p.status == "400" || p.status == "200"),
-        "{:?}",
-        post_summary(&posts)
-    );
-    let c = engine.counts();
-    assert_eq!(
-        (c.lists, c.document_references),
-        (0, 0),
-        "nothing of the record listed: {:?}",
-        post_summary(&posts)
-    );
-    assert!(
-        c.binaries < documents(&m) as u64,
-        "the big PDF is not stored"
-    );
-    // The message names the document and its size, carries the server's words
-    // and says what to do.
+    assert_refused_once_and_nothing_listed(&engine, &m);
     let d = big[0];
-    assert!(err.contains(&d.id), "names the document {}: {err}", d.id);
-    let mib = format!("{:.1} MiB", d.pdf.bytes as f64 / 1_048_576.0);
-    let mb = format!("{:.1} MB", d.pdf.bytes as f64 / 1e6);
-    assert!(
-        err.contains(&d.pdf.bytes.to_string()) || err.contains(&mib) || err.contains(&mb),
-        "names the size ({} bytes): {err}",
-        d.pdf.bytes
-    );
-    assert!(
-        err.contains("base64Binary exceeds 1048576 bytes"),
-        "carries the server's words: {err}"
-    );
-    let lower = err.to_lowercase();
-    assert!(
-        ["split", "rescan", "resolution", "raise", "limit"]
-            .iter()
-            .any(|w| lower.contains(w)),
-        "says what to do: {err}"
-    );
-    assert!(
-        err.contains(&format!("folio upload --batch {batch}")),
-        "says how to queue it again: {err}"
-    );
+    assert_says_what_and_what_to_do(&err, d, &batch);
 
     // Done as it says: a store that accepts the size (Medplum's limit counts
     // decoded bytes: the PDF's size is enough) takes the batch queued again.

@@ -262,6 +262,16 @@ type Mutation = (&'static str, &'static str, &'static str, fn(&mut Value));
 /// One broken constraint each: (what, the issue code, a text the diagnostics
 /// must hold (the element), the change).
 fn mutations() -> Vec<Mutation> {
+    let mut all = bundle_mutations();
+    all.extend(list_identity_mutations());
+    all.extend(list_element_mutations());
+    all.extend(document_reference_identity_mutations());
+    all.extend(document_reference_content_mutations());
+    all
+}
+
+/// The Bundle's own constraints: profile, type, slices, requests.
+fn bundle_mutations() -> Vec<Mutation> {
     vec![
         ("no meta.profile", "required", "Bundle.meta.profile", |b| {
             b["meta"].as_object_mut().unwrap().remove("profile");
@@ -315,6 +325,12 @@ fn mutations() -> Vec<Mutation> {
             "Bundle.entry:Documents.request.ifNoneExist",
             |b| entry(b, "Binary")["request"]["ifNoneExist"] = json!("_content=x"),
         ),
+    ]
+}
+
+/// The SubmissionSet's sourceId and identifiers.
+fn list_identity_mutations() -> Vec<Mutation> {
+    vec![
         ("no sourceId", "required", "List.extension:sourceId", |b| {
             res(b, "List")["extension"]
                 .as_array_mut()
@@ -362,6 +378,12 @@ fn mutations() -> Vec<Mutation> {
                     .retain(|i| i["use"] != "official")
             },
         ),
+    ]
+}
+
+/// The SubmissionSet's other elements and references.
+fn list_element_mutations() -> Vec<Mutation> {
+    vec![
         ("List mode snapshot", "value", "List.mode", |b| {
             res(b, "List")["mode"] = json!("snapshot")
         }),
@@ -410,6 +432,12 @@ fn mutations() -> Vec<Mutation> {
             "List.source",
             |b| res(b, "List")["source"]["reference"] = json!("#nowhere"),
         ),
+    ]
+}
+
+/// The DocumentReference's references, identifiers and status.
+fn document_reference_identity_mutations() -> Vec<Mutation> {
+    vec![
         (
             "an author reference that resolves nowhere",
             "invariant",
@@ -465,6 +493,12 @@ fn mutations() -> Vec<Mutation> {
             "DocumentReference.status",
             |b| res(b, "DocumentReference")["status"] = json!("entered-in-error"),
         ),
+    ]
+}
+
+/// The DocumentReference's extensions, categories and content.
+fn document_reference_content_mutations() -> Vec<Mutation> {
+    vec![
         (
             "a modifierExtension",
             "invariant",

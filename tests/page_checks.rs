@@ -8,6 +8,7 @@ mod sides;
 
 use folio::imaging::barcode::read_page;
 use folio::imaging::draw::TextPainter;
+use folio::pixels::Raster;
 use folio::synth::{Label, SideKind, StackSpec, Symbology, render};
 
 fn spec(dpi: u32, seed: u64) -> StackSpec {
@@ -99,7 +100,7 @@ fn blank_backs_are_blank_and_a_line_of_text_is_not() {
 }
 
 /// A single-page CCITT G4 TIFF (WhiteIsZero, as scanners write them), by hand.
-fn g4_tiff(r: &folio::imaging::Raster) -> Vec<u8> {
+fn g4_tiff(r: &folio::pixels::Raster) -> Vec<u8> {
     let bilevel = folio::imaging::encode::threshold(r, 128);
     let data =
         folio::imaging::encode::encode_g4(&bilevel.data, r.width as usize, r.height as usize);
@@ -141,7 +142,8 @@ fn g4_tiff(r: &folio::imaging::Raster) -> Vec<u8> {
 
 #[test]
 fn ccitt_g4_tiff_pages_decode_upright_and_keep_their_barcodes() {
-    use folio::imaging::{PixelKind, decode::TiffPages};
+    use folio::imaging::decode::TiffPages;
+    use folio::pixels::PixelKind;
     let s = spec(300, 9);
     let code = "FOLIO:DOC:results";
     let page = render(
@@ -250,7 +252,7 @@ fn skew_is_found_within_a_tenth_of_a_degree_up_to_ten_degrees() {
     assert!(worst.0 < 0.3, "worst {worst:?}");
 }
 
-fn checks(page: &folio::imaging::Raster) -> Vec<String> {
+fn checks(page: &folio::pixels::Raster) -> Vec<String> {
     use folio::imaging::analyze::{BlankParams, QualityParams, analyze, quality_flags};
     use folio::imaging::deskew::estimate_skew;
     let m = analyze(page, &BlankParams::default());
@@ -263,6 +265,64 @@ fn checks(page: &folio::imaging::Raster) -> Vec<String> {
         .iter()
         .map(|f| f.code.as_str().to_string())
         .collect()
+}
+
+/// A control sheet whose barcode is damaged (a band through its middle
+/// inverted) still looks like one: flagged, since it separates nothing.
+fn assert_damaged_control_sheet_is_flagged(s: &StackSpec, painter: &mut TextPainter) {
+    let sheet = SideKind::RecordSheet {
+        code: "FOLIO:REC:9434765919".into(),
+        words: vec!["PATIENT".into()],
+    };
+    let mut damaged = render(&sheet, s, 13, painter);
+    assert_eq!(checks(&damaged), Vec::<String>::new());
+    let mm = |v: f32| (v * s.dpi as f32 / 25.4) as usize;
+    let (w, cx) = (damaged.width as usize, damaged.width as usize / 2);
+    for y in mm(35.0)..mm(75.0) {
+        for x in cx - mm(6.0)..cx + mm(6.0) {
+            damaged.data[y * w + x] = 255 - damaged.data[y * w + x];
+        }
+    }
+    assert_eq!(read_page(&damaged).codes, Vec::<String>::new());
+    assert_eq!(checks(&damaged), ["unreadable_control_sheet"]);
+}
+
+/// 200 good pages of every kind, noisy, drifting and skewed up to 5 degrees:
+/// the flags any of them got.
+fn false_flags_on_good_pages(painter: &mut TextPainter) -> Vec<String> {
+    let kinds = [
+        SideKind::Clinical { label: None },
+        SideKind::Clinical {
+            label: Some(Label {
+                text: "9434765919".into(),
+                symbology: Symbology::Code128,
+            }),
+        },
+        SideKind::NearBlank { lines: 1 },
+        SideKind::NearBlank { lines: 2 },
+        SideKind::Blank { bleed: true },
+        SideKind::RecordSheet {
+            code: "FOLIO:REC:9434765919".into(),
+            words: vec!["PATIENT".into()],
+        },
+        SideKind::DocSheet {
+            code: "FOLIO:DOC:results".into(),
+            words: vec![],
+        },
+    ];
+    let mut false_flags = Vec::new();
+    for i in 0..200u64 {
+        let kind = &kinds[i as usize % kinds.len()];
+        let p = render(kind, &spec(150, i), 1000 + i, painter);
+        let mut flags = checks(&p);
+        if folio::imaging::crop::sheet_area(&p).is_some() {
+            flags.push("cropped".into());
+        }
+        if !flags.is_empty() {
+            false_flags.push(format!("page {i} {kind:?}: {flags:?}"));
+        }
+    }
+    false_flags
 }
 
 #[test]
@@ -301,56 +361,8 @@ fn quality_flags_rise_on_pages_that_need_them_and_only_there() {
         Some(11.5),
     );
     assert_eq!(checks(&tilted), ["skewed"]);
-    // A control sheet whose barcode is damaged (a band through its middle
-    // inverted) still looks like one: flagged, since it separates nothing.
-    let sheet = SideKind::RecordSheet {
-        code: "FOLIO:REC:9434765919".into(),
-        words: vec!["PATIENT".into()],
-    };
-    let mut damaged = render(&sheet, &s, 13, &mut painter);
-    assert_eq!(checks(&damaged), Vec::<String>::new());
-    let mm = |v: f32| (v * s.dpi as f32 / 25.4) as usize;
-    let (w, cx) = (damaged.width as usize, damaged.width as usize / 2);
-    for y in mm(35.0)..mm(75.0) {
-        for x in cx - mm(6.0)..cx + mm(6.0) {
-            damaged.data[y * w + x] = 255 - damaged.data[y * w + x];
-        }
-    }
-    assert_eq!(read_page(&damaged).codes, Vec::<String>::new());
-    assert_eq!(checks(&damaged), ["unreadable_control_sheet"]);
-    // 200 good pages of every kind, noisy, drifting and skewed up to 5 degrees: no flag.
-    let kinds = [
-        SideKind::Clinical { label: None },
-        SideKind::Clinical {
-            label: Some(Label {
-                text: "9434765919".into(),
-                symbology: Symbology::Code128,
-            }),
-        },
-        SideKind::NearBlank { lines: 1 },
-        SideKind::NearBlank { lines: 2 },
-        SideKind::Blank { bleed: true },
-        SideKind::RecordSheet {
-            code: "FOLIO:REC:9434765919".into(),
-            words: vec!["PATIENT".into()],
-        },
-        SideKind::DocSheet {
-            code: "FOLIO:DOC:results".into(),
-            words: vec![],
-        },
-    ];
-    let mut false_flags = Vec::new();
-    for i in 0..200u64 {
-        let kind = &kinds[i as usize % kinds.len()];
-        let p = render(kind, &spec(150, i), 1000 + i, &mut painter);
-        let mut flags = checks(&p);
-        if folio::imaging::crop::sheet_area(&p).is_some() {
-            flags.push("cropped".into());
-        }
-        if !flags.is_empty() {
-            false_flags.push(format!("page {i} {kind:?}: {flags:?}"));
-        }
-    }
+    assert_damaged_control_sheet_is_flagged(&s, &mut painter);
+    let false_flags = false_flags_on_good_pages(&mut painter);
     assert!(
         false_flags.is_empty(),
         "good pages flagged:\n{}",
@@ -408,7 +420,7 @@ fn the_dark_scanner_background_is_cropped_and_a_framed_blank_stays_blank() {
         let mm = dpi as f32 / 25.4;
         let (side, top) = ((6.0 * mm) as u32, (10.0 * mm) as u32);
         let (w, h) = (page.width + 2 * side, page.height + 2 * top);
-        let mut framed = folio::imaging::Raster::filled(w, h, dpi, 28);
+        let mut framed = folio::pixels::Raster::filled(w, h, dpi, 28);
         for y in 0..page.height {
             let dst = ((y + top) * w + side) as usize;
             framed.data[dst..dst + page.width as usize].copy_from_slice(
@@ -523,12 +535,11 @@ fn reading_surveyed_areas_finds_what_reading_the_whole_page_finds() {
     );
 }
 
-#[test]
-fn typed_pages_become_bilevel_keeping_pencil_and_coloured_ink_and_photos_stay_grey() {
-    use folio::imaging::analyze::{BlankParams, analyze, ink_threshold};
-    use folio::imaging::bilevel::{BilevelParams, to_bilevel, wanted};
+/// A typed page at 300 dpi with a faint pencil line and a line in blue ink
+/// low on the page, as drawn and as scanned (brightness drifting 50 levels
+/// down the sheet, with noise).
+fn drifting_typed_page() -> (Raster, Raster) {
     use folio::imaging::draw::fill_rect;
-    use folio::imaging::encode::{encode, threshold};
     let mut painter = TextPainter::new();
     let clean = StackSpec {
         noise_sigma: 0.0,
@@ -555,7 +566,6 @@ fn typed_pages_become_bilevel_keeping_pencil_and_coloured_ink_and_photos_stay_gr
         140,
     );
     let drawn = page.clone();
-    // The scanner's brightness drifts 50 levels down the sheet, with noise.
     let (w, h) = (page.width as usize, page.height as usize);
     let mut state = 7u64;
     for (i, v) in page.data.iter_mut().enumerate() {
@@ -566,6 +576,36 @@ fn typed_pages_become_bilevel_keeping_pencil_and_coloured_ink_and_photos_stay_gr
         let drift = -((i / w) as i32 * 50 / h as i32);
         *v = (*v as i32 + drift + noise).clamp(0, 255) as u8;
     }
+    (drawn, page)
+}
+
+/// A photograph (a smooth gradient) on the page keeps it grey.
+fn assert_a_photo_keeps_the_page_grey(page: &Raster, p: &folio::imaging::bilevel::BilevelParams) {
+    use folio::imaging::analyze::{BlankParams, analyze};
+    use folio::imaging::bilevel::wanted;
+    let mm = |v: f32| (v * 300.0 / 25.4) as i64;
+    let w = page.width as usize;
+    let mut photo = page.clone();
+    for y in mm(60.0) as usize..mm(160.0) as usize {
+        for x in mm(30.0) as usize..mm(180.0) as usize {
+            photo.data[y * w + x] = (40 + (x + y) % 180) as u8;
+        }
+    }
+    let m = analyze(&photo, &BlankParams::default());
+    assert!(
+        !wanted(&photo, &m, p),
+        "a page with a photograph stays grey"
+    );
+}
+
+#[test]
+fn typed_pages_become_bilevel_keeping_pencil_and_coloured_ink_and_photos_stay_grey() {
+    use folio::imaging::analyze::{BlankParams, analyze, ink_threshold};
+    use folio::imaging::bilevel::{BilevelParams, to_bilevel, wanted};
+    use folio::imaging::encode::{encode, threshold};
+    let (drawn, page) = drifting_typed_page();
+    let mm = |v: f32| (v * 300.0 / 25.4) as i64;
+    let w = page.width as usize;
     let p = BilevelParams {
         enabled: true,
         ..BilevelParams::default()
@@ -573,7 +613,7 @@ fn typed_pages_become_bilevel_keeping_pencil_and_coloured_ink_and_photos_stay_gr
     let m = analyze(&page, &BlankParams::default());
     assert!(wanted(&page, &m, &p), "a typed page is converted");
     let bw = to_bilevel(&page, p.ink_delta);
-    let black = |r: &folio::imaging::Raster, x0: f32, y0: f32, x1: f32, y1: f32| {
+    let black = |r: &folio::pixels::Raster, x0: f32, y0: f32, x1: f32, y1: f32| {
         let (x0, y0, x1, y1) = (
             mm(x0) as usize,
             mm(y0) as usize,
@@ -619,48 +659,22 @@ fn typed_pages_become_bilevel_keeping_pencil_and_coloured_ink_and_photos_stay_gr
         g4.bytes.len(),
         jpeg.bytes.len()
     );
-    // A photograph (a smooth gradient) on the page keeps it grey.
-    let mut photo = page.clone();
-    for y in mm(60.0) as usize..mm(160.0) as usize {
-        for x in mm(30.0) as usize..mm(180.0) as usize {
-            photo.data[y * w + x] = (40 + (x + y) % 180) as u8;
-        }
-    }
-    let m = analyze(&photo, &BlankParams::default());
-    assert!(
-        !wanted(&photo, &m, &p),
-        "a page with a photograph stays grey"
-    );
+    assert_a_photo_keeps_the_page_grey(&page, &p);
 }
 
-/// Case 4 of issue 12: a lamp failure gives all-black sides, which were removed
-/// as blank with no flag, so whole sheets vanished. Blank means near-white paper
-/// only; dark or evenly grey sides are kept and flagged `too_dark`.
-#[test]
-fn case_4_black_page_is_kept_and_flagged_too_dark() {
-    let st = common::Station::new();
-    let dir = st.dir.path().join("stack");
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut painter = TextPainter::new();
-    let s = StackSpec {
-        noise_sigma: 6.0,
-        max_skew_deg: 0.0,
-        drift: 0.0,
-        ..spec(150, 4)
-    };
+/// A dark or grey side of a lamp failure, as written and judged:
+/// (file, page, kept, flagged too_dark).
+type DarkCase = (&'static str, Raster, bool, bool);
+
+/// A record sheet, then sides from black to white and two near-blank ones.
+fn dark_cases(s: &StackSpec, painter: &mut TextPainter) -> Vec<DarkCase> {
     let (w, h) = (1240, 1754);
     let sheet = SideKind::RecordSheet {
         code: "FOLIO:REC:9434765919".into(),
         words: vec!["PATIENT".into()],
     };
-    // (file, page, kept, flagged too_dark)
-    let cases: Vec<(&str, folio::imaging::Raster, bool, bool)> = vec![
-        (
-            "00-sheet",
-            render(&sheet, &s, 1, &mut painter),
-            false,
-            false,
-        ),
+    vec![
+        ("00-sheet", render(&sheet, s, 1, painter), false, false),
         (
             "01-black",
             sides::grey_page(w, h, 150, 0, 0.0, 1),
@@ -699,22 +713,35 @@ fn case_4_black_page_is_kept_and_flagged_too_dark() {
         ),
         (
             "07-few-words",
-            render(&SideKind::NearBlank { lines: 1 }, &s, 7, &mut painter),
+            render(&SideKind::NearBlank { lines: 1 }, s, 7, painter),
             true,
             false,
         ),
         (
             "08-near-white-noise",
-            render(
-                &SideKind::Blank { bleed: false },
-                &spec(150, 8),
-                8,
-                &mut painter,
-            ),
+            render(&SideKind::Blank { bleed: false }, &spec(150, 8), 8, painter),
             false,
             false,
         ),
-    ];
+    ]
+}
+
+/// Case 4 of issue 12: a lamp failure gives all-black sides, which were removed
+/// as blank with no flag, so whole sheets vanished. Blank means near-white paper
+/// only; dark or evenly grey sides are kept and flagged `too_dark`.
+#[test]
+fn case_4_black_page_is_kept_and_flagged_too_dark() {
+    let st = common::Station::new();
+    let dir = st.dir.path().join("stack");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut painter = TextPainter::new();
+    let s = StackSpec {
+        noise_sigma: 6.0,
+        max_skew_deg: 0.0,
+        drift: 0.0,
+        ..spec(150, 4)
+    };
+    let cases = dark_cases(&s, &mut painter);
     for (name, page, _, _) in &cases {
         common::write_page(&dir.join(name), page, "png");
     }
@@ -742,8 +769,8 @@ fn case_4_black_page_is_kept_and_flagged_too_dark() {
 }
 
 /// The odd shapes of case 8, in every pixel kind a decoder gives.
-fn odd_shapes() -> Vec<folio::imaging::Raster> {
-    use folio::imaging::{PixelKind, Raster};
+fn odd_shapes() -> Vec<folio::pixels::Raster> {
+    use folio::pixels::{PixelKind, Raster};
     let mut out = Vec::new();
     for (w, h) in [(1, 1), (1, 5000), (5000, 1), (2, 2), (3, 7000), (7000, 2)] {
         for kind in [PixelKind::Gray, PixelKind::Bilevel, PixelKind::Color] {
@@ -795,7 +822,7 @@ fn case_8_odd_page_shapes_pass_every_stage() {
         deskew::straighten(&page, 1.5, m.paper);
         barcode::read_page(&page);
         barcode::read_page_whole(&page);
-        if page.kind == folio::imaging::PixelKind::Gray {
+        if page.kind == folio::pixels::PixelKind::Gray {
             bilevel::midtone_share(&page, &m);
             bilevel::to_bilevel(&page, 40);
         }

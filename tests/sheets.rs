@@ -8,27 +8,13 @@ use folio::imaging::draw::TextPainter;
 use folio::synth::{SideKind, StackSpec, render};
 use std::process::Command;
 
-#[test]
-fn printed_sheets_round_trip_through_pdftoppm_and_import() {
-    let st = Station::new();
-    let pdf = st.dir.path().join("sheets.pdf");
-    let out = st.ok(&[
-        "sheets",
-        "--batch",
-        "clinic-42",
-        "--record",
-        "9434765919:cardiology",
-        "--doc",
-        "results",
-        "--doc",
-        "correspondence",
-        "--out",
-        pdf.to_str().unwrap(),
-    ]);
-    assert!(out.contains("4 control sheet(s)"), "{out}");
+/// Checks the PDF, rasterises its four sheets at 200 dpi and returns the
+/// stack to import: batch sheet, record sheet, results sheet, a page,
+/// correspondence sheet, a page.
+fn stack_around_printed_sheets(st: &Station, pdf: &std::path::Path) -> Vec<std::path::PathBuf> {
     let q = Command::new("qpdf")
         .arg("--check")
-        .arg(&pdf)
+        .arg(pdf)
         .output()
         .unwrap();
     assert!(q.status.success());
@@ -36,7 +22,7 @@ fn printed_sheets_round_trip_through_pdftoppm_and_import() {
     std::fs::create_dir_all(&stack).unwrap();
     let r = Command::new("pdftoppm")
         .args(["-r", "200", "-gray"])
-        .arg(&pdf)
+        .arg(pdf)
         .arg(stack.join("a-sheet"))
         .output()
         .unwrap();
@@ -60,14 +46,35 @@ fn printed_sheets_round_trip_through_pdftoppm_and_import() {
             &mut TextPainter::new(),
         )
     };
-    let order = [
+    vec![
         stack.join(&names[0]),
         stack.join(&names[1]),
         stack.join(&names[2]),
         write_page(&stack.join("p1"), &page(1), "png"),
         stack.join(&names[3]),
         write_page(&stack.join("p2"), &page(2), "png"),
-    ];
+    ]
+}
+
+#[test]
+fn printed_sheets_round_trip_through_pdftoppm_and_import() {
+    let st = Station::new();
+    let pdf = st.dir.path().join("sheets.pdf");
+    let out = st.ok(&[
+        "sheets",
+        "--batch",
+        "clinic-42",
+        "--record",
+        "9434765919:cardiology",
+        "--doc",
+        "results",
+        "--doc",
+        "correspondence",
+        "--out",
+        pdf.to_str().unwrap(),
+    ]);
+    assert!(out.contains("4 control sheet(s)"), "{out}");
+    let order = stack_around_printed_sheets(&st, &pdf);
     let paths: Vec<&std::path::Path> = order.iter().map(|p| p.as_path()).collect();
     let report = st.import(&["--dpi", "200"], &paths);
     let (m, _) = st.export(report["batch_id"].as_str().unwrap());

@@ -3,8 +3,8 @@
 //! noise) at a chosen speed, band by band, so anyone can try the whole station.
 
 use super::{Band, CaptureError, PageSource, ScanSettings, SourceKind};
-use crate::imaging::Raster;
 use crate::imaging::draw::TextPainter;
+use crate::pixels::Raster;
 use crate::synth::{self, SideKind, StackSpec, Truth};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

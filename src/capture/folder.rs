@@ -5,8 +5,8 @@
 //! scanner would deliver them.
 
 use super::{Band, CaptureError, PageSource};
-use crate::imaging::Raster;
 use crate::imaging::decode::{FileFormat, TiffPages, decode_single, sniff};
+use crate::pixels::Raster;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -11,7 +11,7 @@ pub mod folder;
 pub mod sane;
 mod sane_ffi;
 
-use crate::imaging::Raster;
+use crate::pixels::Raster;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 

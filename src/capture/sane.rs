@@ -11,7 +11,7 @@ use super::{
     Band, CaptureError, ColorMode, DeviceInfo, OptionInfo, PageSource, ScanSettings, SourceKind,
 };
 use crate::batch::printable;
-use crate::imaging::{PixelKind, Raster};
+use crate::pixels::{PixelKind, Raster};
 use std::ffi::{CStr, CString};
 use std::marker::PhantomData;
 use std::os::raw::{c_char, c_int, c_void};
@@ -557,15 +557,6 @@ impl SaneScanner<'_> {
 
     /// The text of a value as the option's type and size want it.
     fn encode(&self, o: &Opt, value: &str) -> Result<Value, CaptureError> {
-        let shown = printable(value, 200);
-        let not_allowed = |what: &str| {
-            CaptureError::Unsupported(format!(
-                "option '{}' of {}: '{shown}' is not {what}; allowed: {}",
-                printable(&o.name, 100),
-                printable(&self.name, 200),
-                printable(&o.allowed_text(), 400)
-            ))
-        };
         let broken = || {
             CaptureError::Unsupported(format!(
                 "option '{}' of {} has a size ({} bytes) its type does not allow: \
@@ -577,38 +568,62 @@ impl SaneScanner<'_> {
         };
         if o.value_type == ffi::TYPE_STRING {
             let size = o.string_bytes().ok_or_else(broken)?;
-            let entry = match &o.allowed {
-                Allowed::Strings(list) => list
-                    .iter()
-                    .find(|e| e.as_str() == value)
-                    .or_else(|| list.iter().find(|e| e.eq_ignore_ascii_case(value)))
-                    .ok_or_else(|| not_allowed("allowed"))?
-                    .as_str(),
-                _ => value,
-            };
-            if entry.contains('\0') {
-                return Err(not_allowed("text without NUL characters"));
-            }
-            if entry.len() >= size {
-                return Err(not_allowed(&format!(
-                    "{} characters at most (it has {})",
-                    size - 1,
-                    entry.len()
-                )));
-            }
-            let mut t = vec![0u8; size];
-            t[..entry.len()].copy_from_slice(entry.as_bytes());
-            return Ok(Value::Text(t));
+            return self.encode_text(o, value, size);
         }
         let n = o.words().ok_or_else(broken)?;
         if o.value_type == ffi::TYPE_BOOL {
             let b = match value.to_ascii_lowercase().as_str() {
                 "yes" | "true" | "on" | "1" => 1,
                 "no" | "false" | "off" | "0" => 0,
-                _ => return Err(not_allowed("yes or no")),
+                _ => return Err(self.not_allowed(o, value, "yes or no")),
             };
             return Ok(Value::Words(vec![b]));
         }
+        self.encode_numbers(o, value, n)
+    }
+
+    /// Why `value` cannot be option `o`'s value: it is not `what`.
+    fn not_allowed(&self, o: &Opt, value: &str, what: &str) -> CaptureError {
+        CaptureError::Unsupported(format!(
+            "option '{}' of {}: '{}' is not {what}; allowed: {}",
+            printable(&o.name, 100),
+            printable(&self.name, 200),
+            printable(value, 200),
+            printable(&o.allowed_text(), 400)
+        ))
+    }
+
+    /// A string option's value: one of its list (any case) if it has one,
+    /// NUL-padded to the option's `size` bytes.
+    fn encode_text(&self, o: &Opt, value: &str, size: usize) -> Result<Value, CaptureError> {
+        let entry = match &o.allowed {
+            Allowed::Strings(list) => list
+                .iter()
+                .find(|e| e.as_str() == value)
+                .or_else(|| list.iter().find(|e| e.eq_ignore_ascii_case(value)))
+                .ok_or_else(|| self.not_allowed(o, value, "allowed"))?
+                .as_str(),
+            _ => value,
+        };
+        if entry.contains('\0') {
+            return Err(self.not_allowed(o, value, "text without NUL characters"));
+        }
+        if entry.len() >= size {
+            return Err(self.not_allowed(
+                o,
+                value,
+                &format!("{} characters at most (it has {})", size - 1, entry.len()),
+            ));
+        }
+        let mut t = vec![0u8; size];
+        t[..entry.len()].copy_from_slice(entry.as_bytes());
+        Ok(Value::Text(t))
+    }
+
+    /// A number option's `n` words: one number for all, or `n` separated by
+    /// commas, each within the option's constraint.
+    fn encode_numbers(&self, o: &Opt, value: &str, n: usize) -> Result<Value, CaptureError> {
+        let not_allowed = |what: &str| self.not_allowed(o, value, what);
         let parts: Vec<&str> = value.split(',').map(str::trim).collect();
         let what = if n == 1 {
             "allowed".to_string()

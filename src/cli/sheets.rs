@@ -16,34 +16,20 @@ use crate::batch::protocol::{
     Control, SheetCode, document_code, hidden_char, parse_barcode, record_code,
 };
 use crate::config::Config;
-use crate::imaging::Raster;
 use crate::imaging::barcode::read_page;
-use crate::imaging::draw::{TextPainter, code128_modules, draw_modules};
-use crate::imaging::encode::{Encoded, encode, threshold};
+use crate::imaging::draw::TextPainter;
+use crate::imaging::encode::{encode, threshold};
 use crate::imaging::pdf::PdfStream;
+use crate::imaging::sheet::{self, PRINT_DPI, Symbol, max_chars};
+use crate::pixels::{Encoded, Raster};
 use anyhow::{Context, Result, bail};
 use regex::Regex;
 use std::path::Path;
 use thiserror::Error;
 
-/// The resolution the sheets are drawn at.
-const DPI: u32 = 300;
 /// The resolutions a printed sheet must read back at (a scan at 200 dpi is
 /// the lowest the station takes).
-const CHECK_DPI: [u32; 2] = [300, 200];
-const PAGE_MM: (f32, f32) = (210.0, 297.0);
-/// Printers cannot ink closer to the edge than this.
-const MARGIN_MM: f32 = 10.0;
-/// Code 128's quiet zone on each side, in modules.
-const QUIET_MODULES: usize = 10;
-/// Module widths tried, in pixels at 300 dpi, widest first: 0.42 mm (easy to
-/// read) and 0.34 mm. Not 0.25 mm: a 200 dpi scan resolves it, but Folio reads
-/// a 300 dpi scan's barcodes at 150 dpi, where such bars were measured not to
-/// decode (every length tried, 20 to 63 characters).
-const MODULE_PX: [u32; 2] = [5, 4];
-const BAR_TOP_MM: f32 = 40.0;
-const BAR_HEIGHT_MM: f32 = 30.0;
-const TEXT_LEFT_MM: f32 = 15.0;
+const CHECK_DPI: [u32; 2] = [PRINT_DPI, 200];
 
 /// Why a sheet was not printed.
 #[derive(Debug, Error, PartialEq)]
@@ -213,22 +199,6 @@ fn record_sheet(cfg: &Config, pattern: &Regex, rec: &str) -> Result<Sheet> {
     })
 }
 
-/// The widest module (pixels at 300 dpi) at which `modules` fit between the
-/// margins with their quiet zones.
-fn module_px(modules: usize) -> Option<u32> {
-    let printable = ((PAGE_MM.0 - 2.0 * MARGIN_MM) * DPI as f32 / 25.4).floor() as usize;
-    MODULE_PX
-        .into_iter()
-        .find(|&px| (modules + 2 * QUIET_MODULES) * px as usize <= printable)
-}
-
-/// Code 128 (set B): 11 modules a character, plus start, check and stop.
-fn max_chars() -> usize {
-    let printable = ((PAGE_MM.0 - 2.0 * MARGIN_MM) * DPI as f32 / 25.4).floor() as usize;
-    let px = MODULE_PX[MODULE_PX.len() - 1] as usize;
-    (printable / px - 2 * QUIET_MODULES - 13) / 11 - 2
-}
-
 /// Draws a sheet, checks it parses and reads back as asked, and encodes it.
 fn checked_page(
     s: &Sheet,
@@ -241,16 +211,13 @@ fn checked_page(
             why: format!("{:?}", parse_barcode(&s.code, pattern)),
         });
     }
-    let too_long = || SheetError::TooLong {
+    let symbol = Symbol::code128(&s.code).ok_or_else(|| SheetError::TooLong {
         code: shown(&s.code),
         chars: s.code.chars().count(),
         max: max_chars(),
-    };
-    let modules = code128_modules(&s.code).map_err(|_| too_long())?;
-    let px = module_px(modules.len()).ok_or_else(too_long)?;
-    let module_mm = px as f32 * 25.4 / DPI as f32;
+    })?;
     for dpi in CHECK_DPI {
-        let page = threshold(&draw(s, &modules, module_mm, dpi, painter), 128);
+        let page = threshold(&draw(s, &symbol, dpi, painter), 128);
         let read = read_page(&page).codes;
         if read != [s.code.clone()] {
             return Err(SheetError::Unreadable {
@@ -260,38 +227,18 @@ fn checked_page(
             });
         }
     }
-    let page = threshold(&draw(s, &modules, module_mm, DPI, painter), 128);
+    let page = threshold(&draw(s, &symbol, PRINT_DPI, painter), 128);
     encode(&page, 90).map_err(|e| SheetError::Unreadable {
         code: shown(&s.code),
         read: e.to_string(),
-        dpi: DPI,
+        dpi: PRINT_DPI,
     })
 }
 
-/// An A4 page at `dpi`: the barcode centred near the top, its text and the
-/// words under it, everything inside the printable margin.
-fn draw(s: &Sheet, modules: &[u8], module_mm: f32, dpi: u32, painter: &mut TextPainter) -> Raster {
-    let mm = dpi as f32 / 25.4;
-    let pt = dpi as f32 / 72.0;
-    let mut page = Raster::filled((PAGE_MM.0 * mm) as u32, (PAGE_MM.1 * mm) as u32, dpi, 255);
-    let module = module_mm * mm;
-    let width = modules.len() as f32 * module;
-    let x = (page.width as f32 - width) / 2.0;
-    let (top, height) = ((BAR_TOP_MM * mm) as i64, (BAR_HEIGHT_MM * mm) as i64);
-    draw_modules(&mut page, x.round() as i64, top, modules, module, height, 0);
-    let max_width = (PAGE_MM.0 - TEXT_LEFT_MM - MARGIN_MM) * mm;
-    let mut y = (BAR_TOP_MM + BAR_HEIGHT_MM + 25.0) * mm;
-    let mut line = |page: &mut Raster, y: f32, text: &str, size_pt: f32| {
-        // Long values are set smaller rather than run off the page.
-        let px = size_pt * pt;
-        let fit = px * (max_width / painter.width(text, px).max(1.0)).min(1.0);
-        painter.draw(page, TEXT_LEFT_MM * mm, y, text, fit, 0);
-    };
-    line(&mut page, y, &s.code, 14.0);
-    for w in &s.words {
-        y += 22.0 * pt * 1.3;
-        line(&mut page, y, w, 22.0);
-    }
+/// A sheet's page at `dpi`, on white paper.
+fn draw(s: &Sheet, symbol: &Symbol, dpi: u32, painter: &mut TextPainter) -> Raster {
+    let mut page = sheet::blank_page(dpi, 255);
+    sheet::draw(&mut page, &s.code, symbol, &s.words, painter);
     page
 }
 
@@ -343,24 +290,6 @@ fn validate_id(cfg: &Config, pattern: &Regex, id: &str) -> Result<PatientId> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_longest_accepted_code_keeps_quiet_zones_inside_the_margin() {
-        let n = max_chars();
-        let code = "X".repeat(n);
-        let modules = code128_modules(&code).unwrap();
-        let px = module_px(modules.len()).expect("the longest accepted value fits");
-        let mm = px as f32 * 25.4 / DPI as f32;
-        assert!(mm >= 0.33, "module {mm} mm");
-        let needed = (modules.len() + 2 * QUIET_MODULES) as f32 * mm;
-        assert!(needed <= PAGE_MM.0 - 2.0 * MARGIN_MM, "{needed} mm");
-        let longer = code128_modules(&"X".repeat(n + 1)).unwrap();
-        assert_eq!(
-            module_px(longer.len()),
-            None,
-            "one more character is refused"
-        );
-    }
 
     #[test]
     fn text_checks_name_the_problem_and_escape_what_they_show() {

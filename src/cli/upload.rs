@@ -68,14 +68,7 @@ pub fn upload(ctx: &mut Ctx, batch: Option<String>, watch: bool, json: bool) -> 
     for w in target.warnings() {
         eprintln!("warning: {w}");
     }
-    let bar = super::output::progress_bar(json);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
+    let bar = byte_bar(json);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = stop.clone();
     let _ = ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst));
@@ -93,36 +86,7 @@ pub fn upload(ctx: &mut Ctx, batch: Option<String>, watch: bool, json: bool) -> 
         &ctx.actor,
         target.as_mut(),
         &opts,
-        &mut |e| {
-            match e {
-                UploadEvent::Started { batch_id, bytes, .. } => {
-                    bar.set_length(bytes);
-                    bar.set_position(0);
-                    bar.set_message(format!("batch {}", &batch_id[..8.min(batch_id.len())]));
-                }
-                UploadEvent::Progress { progress, .. } => bar.set_position(progress.bytes_sent),
-                UploadEvent::Retrying { batch_id, attempt, wait, why } => bar.suspend(|| {
-                    eprintln!("batch {batch_id}: try {attempt} failed: {}; next try in {:.1} s", printable(&why, 2000), wait.as_secs_f64())
-                }),
-                UploadEvent::Parked { batch_id, state, why } => {
-                    parked += 1;
-                    bar.suspend(|| eprintln!("batch {batch_id} {state}: {}", printable(&why, 2000)))
-                }
-                UploadEvent::HeldElsewhere { batch_id, owner, until } => bar.suspend(|| {
-                    eprintln!(
-                        "batch {batch_id} is being sent by {}{}: left to it",
-                        printable(&owner, 120),
-                        if until.is_empty() { String::new() } else { format!(" (its claim runs to {until})") }
-                    )
-                }),
-                UploadEvent::Done { batch_id, documents, bytes, seconds, target } => bar.suspend(|| {
-                    eprintln!(
-                        "batch {batch_id}: {documents} documents, {:.1} MB delivered to {target} in {seconds:.1} s",
-                        bytes as f64 / 1e6
-                    )
-                }),
-            }
-        },
+        &mut |e| show_event(&bar, e, &mut parked),
     );
     bar.finish_and_clear();
     let done = done?;
@@ -143,4 +107,79 @@ pub fn upload(ctx: &mut Ctx, batch: Option<String>, watch: bool, json: bool) -> 
     } else {
         exit::OK
     })
+}
+
+/// The progress bar of a delivery, in bytes (hidden for `--json`).
+fn byte_bar(json: bool) -> indicatif::ProgressBar {
+    let bar = super::output::progress_bar(json);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+/// Shows one uploader event on the bar or, above it, on stderr; counts the
+/// batches parked.
+fn show_event(bar: &indicatif::ProgressBar, e: UploadEvent, parked: &mut usize) {
+    match e {
+        UploadEvent::Started {
+            batch_id, bytes, ..
+        } => {
+            bar.set_length(bytes);
+            bar.set_position(0);
+            bar.set_message(format!("batch {}", &batch_id[..8.min(batch_id.len())]));
+        }
+        UploadEvent::Progress { progress, .. } => bar.set_position(progress.bytes_sent),
+        UploadEvent::Retrying {
+            batch_id,
+            attempt,
+            wait,
+            why,
+        } => bar.suspend(|| {
+            eprintln!(
+                "batch {batch_id}: try {attempt} failed: {}; next try in {:.1} s",
+                printable(&why, 2000),
+                wait.as_secs_f64()
+            )
+        }),
+        UploadEvent::Parked {
+            batch_id,
+            state,
+            why,
+        } => {
+            *parked += 1;
+            bar.suspend(|| eprintln!("batch {batch_id} {state}: {}", printable(&why, 2000)))
+        }
+        UploadEvent::HeldElsewhere {
+            batch_id,
+            owner,
+            until,
+        } => bar.suspend(|| {
+            eprintln!(
+                "batch {batch_id} is being sent by {}{}: left to it",
+                printable(&owner, 120),
+                if until.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (its claim runs to {until})")
+                }
+            )
+        }),
+        UploadEvent::Done {
+            batch_id,
+            documents,
+            bytes,
+            seconds,
+            target,
+        } => bar.suspend(|| {
+            eprintln!(
+                "batch {batch_id}: {documents} documents, {:.1} MB delivered to {target} in {seconds:.1} s",
+                bytes as f64 / 1e6
+            )
+        }),
+    }
 }

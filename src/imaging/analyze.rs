@@ -11,7 +11,7 @@
 //! (a failed lamp, a covered sensor) has no blobs either, but it is a fault to
 //! look at, never a blank back to remove.
 
-use super::Raster;
+use crate::pixels::{PageMetrics, Raster};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
@@ -44,37 +44,6 @@ impl Default for BlankParams {
             min_paper: 170,
         }
     }
-}
-
-/// What the analysis measured on a page.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
-pub struct PageMetrics {
-    /// Mean grey level (0 black, 255 white).
-    pub mean: f32,
-    /// The paper's grey level (90th percentile).
-    pub paper: u8,
-    /// The ink's grey level: 5th percentile of the pixels of content blobs
-    /// (255 on a page without content).
-    #[serde(default)]
-    pub ink: u8,
-    /// Paper minus ink.
-    pub contrast: u8,
-    /// The page's length as scanned, millimetres.
-    #[serde(default)]
-    pub length_mm: f32,
-    /// Clockwise turn applied to put a sideways or upside-down page upright.
-    #[serde(default)]
-    pub turned_deg: u16,
-    /// Content blobs found.
-    pub blobs: u32,
-    /// Fraction of the page covered by content blobs.
-    pub ink_fraction: f32,
-    /// No content was found (too few blobs, too little ink), whatever the
-    /// paper's shade.
-    #[serde(default)]
-    pub empty: bool,
-    /// Empty and near-white: a blank side, removed from the output.
-    pub blank: bool,
 }
 
 /// A grey plane reduced by an integer factor (box average); factor 1 borrows.

@@ -5,8 +5,8 @@
 //! lifetime and the symbologies we enable explicit. A zbar scanner is not shared
 //! between threads: each call makes its own, which costs microseconds.
 
-use super::Raster;
 use super::analyze::{ink_threshold, level, reduce};
+use crate::pixels::Raster;
 use std::os::raw::{c_char, c_int, c_uint, c_ulong, c_void};
 
 #[repr(C)]

@@ -8,8 +8,8 @@
 //! scan as mid-grey) survive on paper whose brightness drifts across the sheet,
 //! where one threshold for the page would drop them.
 
-use super::analyze::{PageMetrics, reduce};
-use super::{PixelKind, Raster};
+use super::analyze::reduce;
+use crate::pixels::{PageMetrics, PixelKind, Raster};
 use serde::{Deserialize, Serialize};
 
 /// When and how grey pages become bilevel.

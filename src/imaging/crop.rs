@@ -3,8 +3,8 @@
 //! the sheet's edges). Only whole rows and columns that are nearly all dark are
 //! cut, so a page with a black photograph or a thick rule keeps its content.
 
-use super::Raster;
 use super::analyze::{level, reduce};
+use crate::pixels::Raster;
 
 /// A rectangle in pixels: left, top, right (exclusive), bottom (exclusive).
 pub type Rect = (u32, u32, u32, u32);

@@ -1,7 +1,8 @@
 //! Decoding scanned image files (PNG, JPEG, TIFF with several pages, PNM) into
 //! rasters, with limits so that a damaged or hostile file cannot exhaust memory.
 
-use super::{ImagingError, PixelKind, Raster};
+use super::ImagingError;
+use crate::pixels::{PixelKind, Raster};
 use std::io::{Cursor, Read, Seek};
 
 /// The largest page accepted: A3 at 1200 dpi is about 280 megapixels.

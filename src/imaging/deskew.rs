@@ -7,7 +7,7 @@
 //! fixed point, so a straightened page stays smooth until the final encode.
 
 use super::analyze::{ink_threshold, reduce};
-use super::{PixelKind, Raster};
+use crate::pixels::{PixelKind, Raster};
 
 /// The largest skew searched for, degrees.
 pub const MAX_SEARCH_DEG: f32 = 12.0;

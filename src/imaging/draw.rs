@@ -2,7 +2,7 @@
 //! barcodes (Code 128, Code 39 through barcoders) and QR codes. Used to print
 //! control sheets and to make the synthetic pages of the demo feeder and tests.
 
-use super::Raster;
+use crate::pixels::Raster;
 use ab_glyph::{Font, FontRef, ScaleFont};
 use std::collections::HashMap;
 

@@ -1,45 +1,8 @@
 //! Output encoding: JPEG (libjpeg-turbo) for grey and colour pages, CCITT Group 4
 //! for bilevel pages, the two encodings a PDF can carry without re-compression.
 
-use super::{ImagingError, PixelKind, Raster};
-use serde::{Deserialize, Serialize};
-
-/// The stored encoding of a page image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Encoding {
-    Jpeg,
-    /// CCITT Group 4, raw (no TIFF wrapper), black = 1 runs as the fax standard.
-    G4,
-}
-
-impl Encoding {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Encoding::Jpeg => "jpeg",
-            Encoding::G4 => "g4",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Encoding> {
-        match s {
-            "jpeg" => Some(Encoding::Jpeg),
-            "g4" => Some(Encoding::G4),
-            _ => None,
-        }
-    }
-}
-
-/// An encoded page and what a PDF needs to place it.
-#[derive(Debug, Clone)]
-pub struct Encoded {
-    pub encoding: Encoding,
-    pub width: u32,
-    pub height: u32,
-    pub dpi: u32,
-    pub kind: PixelKind,
-    pub bytes: Vec<u8>,
-}
+use super::ImagingError;
+use crate::pixels::{Encoded, Encoding, PixelKind, Raster};
 
 /// Encodes a page: G4 for bilevel, JPEG at `jpeg_quality` otherwise.
 pub fn encode(raster: &Raster, jpeg_quality: u8) -> Result<Encoded, ImagingError> {

@@ -4,8 +4,8 @@
 //! has more ink above its x-height band (ascenders, capitals) than below it
 //! (descenders), which tells upright from upside down.
 
-use super::Raster;
 use super::analyze::{ink_threshold, reduce};
+use crate::pixels::Raster;
 
 /// Ink mask of a page at about 100 dpi.
 struct Mask {

@@ -5,8 +5,8 @@
 //! more than one page image in memory. Each page image is embedded as encoded
 //! (DCTDecode for JPEG, CCITTFaxDecode for G4): no re-compression, no loss.
 
-use super::encode::{Encoded, Encoding};
-use super::{ImagingError, PixelKind};
+use super::ImagingError;
+use crate::pixels::{Encoded, Encoding, PixelKind};
 use pdf_writer::writers::{Catalog, DocumentInfo};
 use pdf_writer::{Chunk, Content, Filter, Finish, Name, Rect, Ref};
 use std::io::Write;

@@ -377,7 +377,7 @@ impl Store {
             .and_then(|(sha256, enc, kind, width, height, dpi, bytes)| {
                 Some(super::StoredImage {
                     sha256,
-                    encoding: crate::imaging::encode::Encoding::parse(&enc)?,
+                    encoding: crate::pixels::Encoding::parse(&enc)?,
                     kind: serde_json::from_value(serde_json::Value::String(kind)).ok()?,
                     width,
                     height,

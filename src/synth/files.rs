@@ -3,7 +3,8 @@
 
 use super::{StackSpec, side_seed};
 use crate::imaging::draw::TextPainter;
-use crate::imaging::{Raster, encode};
+use crate::imaging::encode;
+use crate::pixels::Raster;
 use std::path::{Path, PathBuf};
 
 /// File formats `write_page` knows.

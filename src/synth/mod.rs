@@ -2,8 +2,10 @@
 //! sheets, patient ID labels (matching, misfiled, invalid), blank backs with
 //! speckle and bleed-through, near-blank pages, skew, noise and brightness drift.
 //!
-//! Used by the tests, by `folio generate` and (later) by the demo feeder, so that
-//! anyone can try the whole station without paper. Pure CPU work; any thread.
+//! Used by the tests, by `folio generate`, by the benchmark and by the demo
+//! feeder, so that anyone can try the whole station without paper; nothing
+//! else in production depends on it (control sheets are drawn by
+//! `imaging::sheet`, as `folio sheets` prints them). Pure CPU work; any thread.
 
 pub mod files;
 pub mod plan;

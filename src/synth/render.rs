@@ -3,10 +3,11 @@
 
 use super::plan::{Label, SideKind, StackSpec, Symbology};
 use super::rng::Rng;
-use crate::imaging::Raster;
 use crate::imaging::draw::{
     TextPainter, code39_modules, code128_modules, draw_modules, draw_qr, fill_rect,
 };
+use crate::imaging::sheet::{self, Symbol};
+use crate::pixels::Raster;
 
 const PAPER: u8 = 236;
 const INK: u8 = 30;
@@ -118,46 +119,25 @@ pub fn render_skewed(
     scanner_faults(r, &mut rng, spec)
 }
 
-/// Draws a control sheet: the barcode large, and the same content in words.
+/// Draws a control sheet as `folio sheets` prints it, with a QR code instead
+/// of Code 128 for text Code 128 cannot carry or fit (`folio sheets` refuses
+/// such text; generated stacks and the demo feeder still draw a code).
 pub fn control_sheet(r: &mut Raster, code: &str, words: &[String], painter: &mut TextPainter) {
-    let mm = r.dpi as f32 / 25.4;
-    let pt = r.dpi as f32 / 72.0;
-    let module = (0.42 * mm).round().max(2.0);
-    match code128_modules(code) {
-        Ok(m) => {
-            let width = m.len() as f32 * module;
-            let x = ((r.width as f32 - width) / 2.0).max(5.0 * mm);
-            draw_modules(
-                r,
-                x as i64,
-                (40.0 * mm) as i64,
-                &m,
-                module,
-                (30.0 * mm) as i64,
-                0,
-            );
-        }
-        // Text Code 128 cannot hold gets a QR code, which the reader takes as
-        // well, rather than no barcode (`folio sheets` refuses such text; this
-        // draws generated stacks and the demo feeder).
-        Err(_) => {
-            let _ = draw_qr(
-                r,
-                (25.0 * mm) as i64,
-                (30.0 * mm) as i64,
-                code,
-                (0.8 * mm).round().max(3.0) as i64,
-                0,
-            );
-        }
-    }
-    let mut y = 95.0 * mm;
-    painter.draw(r, 25.0 * mm, y, code, 14.0 * pt, 0);
-    for line in words {
-        y += 22.0 * pt * 1.3;
-        painter.draw(r, 25.0 * mm, y, line, 22.0 * pt, 0);
-    }
+    let symbol = match Symbol::code128(code) {
+        Some(Symbol::Code128 { modules, module_mm }) => Symbol::Code128 {
+            modules,
+            module_mm: module_mm.max(MIN_MODULE_PX * 25.4 / r.dpi as f32),
+        },
+        _ => Symbol::Qr,
+    };
+    sheet::draw(r, code, &symbol, words, painter);
 }
+
+/// The narrowest bar drawn, in pixels. Stacks are generated below the 200
+/// dpi a scan needs (100 dpi keeps tests fast), where a printed sheet's
+/// 0.42 mm bars would be under two pixels wide and blur into each other; a
+/// scanner at such a resolution could not read them either.
+const MIN_MODULE_PX: f32 = 2.0;
 
 fn draw_label(r: &mut Raster, l: &Label, mm: f32, painter: &mut TextPainter) -> f32 {
     let (x, y) = ((120.0 * mm) as i64, (15.0 * mm) as i64);

@@ -11,7 +11,7 @@ use crate::batch::BatchSource;
 use crate::capture::ColorMode;
 use crate::config::Config;
 use crate::imaging::draw::TextPainter;
-use crate::imaging::{PixelKind, Raster};
+use crate::pixels::{PixelKind, Raster};
 use crate::store::{Actor, NewBatch, Store, StoreError};
 use crate::synth::{self, StackSpec};
 use serde::Serialize;

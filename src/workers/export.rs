@@ -12,8 +12,8 @@ use crate::batch::manifest::{
     ManifestRemoved, Patient, PdfInfo,
 };
 use crate::imaging::ImagingError;
-use crate::imaging::encode::Encoded;
 use crate::imaging::pdf::PdfStream;
+use crate::pixels::Encoded;
 use crate::store::images::sync_dir;
 use crate::store::{Actor, BatchTree, CachedPdf, Store, StoreError, TreeDocument};
 use sha1::Sha1;

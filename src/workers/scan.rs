@@ -447,7 +447,7 @@ pub fn capture_one(
     duplex: bool,
     side: u32,
     cancel: Arc<AtomicBool>,
-) -> Result<crate::imaging::Raster, CaptureError> {
+) -> Result<crate::pixels::Raster, CaptureError> {
     let (device, settings) = (device.to_string(), settings.clone());
     std::thread::Builder::new()
         .name("folio-capture".into())

@@ -10,7 +10,7 @@ use super::export::{ExportError, batch_pdfs, build_manifest};
 use crate::batch::OutboxState;
 use crate::batch::approval::{Approval, Overrides, Refusal, decide};
 use crate::config::Config;
-use crate::store::{Actor, CachedPdf, OutboxRow, Store, StoreError};
+use crate::store::{Actor, BatchTree, CachedPdf, OutboxRow, Store, StoreError};
 use crate::upload::{
     DocumentFile, Origin, Progress, ProgressSink, RecordPackage, Target, UploadError, backoff,
 };
@@ -329,17 +329,7 @@ fn deliver_batch(
         documents_total: documents,
         ..Progress::default()
     };
-    let origin = Origin {
-        batch_id: batch_id.into(),
-        batch_label: tree.batch.label.clone(),
-        station: tree.batch.station.clone(),
-        site: cfg.site.clone(),
-        scanned: tree
-            .batch
-            .closed
-            .clone()
-            .unwrap_or_else(|| tree.batch.created.clone()),
-    };
+    let origin = origin(batch_id, &tree, cfg);
     for record in &manifest.records {
         let package = package(&origin, record, &pdfs, cfg);
         let record_bytes: u64 = package.documents.iter().map(|d| d.bytes).sum();
@@ -361,21 +351,7 @@ fn deliver_batch(
                     f(now.min(before + record_bytes));
                 }
             });
-            crate::upload::check_files(&package)?;
-            let stored = target.deliver(&package, &sink)?;
-            let rows: Vec<(String, String, String, bool)> = stored
-                .into_iter()
-                .map(|s| {
-                    let sha = package
-                        .documents
-                        .iter()
-                        .find(|d| d.id == s.document_id)
-                        .map(|d| d.sha256.clone())
-                        .unwrap_or_default();
-                    (s.document_id, sha, s.location, s.already_there)
-                })
-                .collect();
-            store.record_delivered(batch_id, &record.id, &name, &rows)?;
+            send_record(store, target, batch_id, &record.id, &name, &package, &sink)?;
         }
         // Progress counts PDF bytes; a Bundle's JSON and base64 overhead is not.
         sent.store(before + record_bytes, Ordering::Relaxed);
@@ -394,6 +370,50 @@ fn deliver_batch(
         bytes,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Where a batch's documents come from, as the target records it.
+fn origin(batch_id: &str, tree: &BatchTree, cfg: &Config) -> Origin {
+    Origin {
+        batch_id: batch_id.into(),
+        batch_label: tree.batch.label.clone(),
+        station: tree.batch.station.clone(),
+        site: cfg.site.clone(),
+        scanned: tree
+            .batch
+            .closed
+            .clone()
+            .unwrap_or_else(|| tree.batch.created.clone()),
+    }
+}
+
+/// Delivers one record's documents to the target named `name` and records
+/// where it stored each.
+fn send_record(
+    store: &mut Store,
+    target: &mut dyn Target,
+    batch_id: &str,
+    record_id: &str,
+    name: &str,
+    package: &RecordPackage,
+    sink: &ProgressSink,
+) -> Result<(), UploadWorkError> {
+    crate::upload::check_files(package)?;
+    let stored = target.deliver(package, sink)?;
+    let rows: Vec<(String, String, String, bool)> = stored
+        .into_iter()
+        .map(|s| {
+            let sha = package
+                .documents
+                .iter()
+                .find(|d| d.id == s.document_id)
+                .map(|d| d.sha256.clone())
+                .unwrap_or_default();
+            (s.document_id, sha, s.location, s.already_there)
+        })
+        .collect();
+    store.record_delivered(batch_id, record_id, name, &rows)?;
+    Ok(())
 }
 
 fn package(

@@ -355,18 +355,7 @@ fn serve(stream: impl Conn, state: Arc<Mutex<State>>) {
             respond(r.get_mut(), status, &[], &body);
             continue;
         }
-        let (fault, n) = {
-            let mut s = state.lock().unwrap();
-            s.posts += 1;
-            s.auth_seen.push(req.headers.get("authorization").cloned());
-            let fault = s.faults.pop_front();
-            s.post_log.push(Post {
-                arrived: Instant::now(),
-                fault: fault.clone(),
-                answered: None,
-            });
-            (fault, s.post_log.len() - 1)
-        };
+        let (fault, n) = log_post(&state, &req);
         let answered = || state.lock().unwrap().post_log[n].answered = Some(Instant::now());
         if fault == Some(Fault::ResetMidBody) {
             let mut half = vec![0u8; (len / 2) as usize];
@@ -379,33 +368,9 @@ fn serve(stream: impl Conn, state: Arc<Mutex<State>>) {
         let Some(body) = read_body(&mut r, len, throttle, &state) else {
             return;
         };
-        match fault {
-            Some(Fault::Status(code)) => {
-                respond(
-                    r.get_mut(),
-                    &format!("{code} Server Error"),
-                    &[],
-                    &outcome("exception", "injected failure"),
-                );
-                answered();
-                continue;
-            }
-            Some(Fault::Busy(code, secs)) => {
-                respond(
-                    r.get_mut(),
-                    &format!("{code} Busy"),
-                    &[("Retry-After", secs.to_string())],
-                    &outcome("throttled", "busy"),
-                );
-                answered();
-                continue;
-            }
-            Some(Fault::BadRequest(d)) => {
-                respond(r.get_mut(), "400 Bad Request", &[], &outcome("invalid", &d));
-                answered();
-                continue;
-            }
-            _ => {}
+        if answer_fault(r.get_mut(), fault.as_ref()) {
+            answered();
+            continue;
         }
         let (status, answer) = match req.path.rsplit_once("/Binary/") {
             Some((_, id)) if req.method == "PUT" => put_binary(&state, id, &body),
@@ -417,6 +382,42 @@ fn serve(stream: impl Conn, state: Arc<Mutex<State>>) {
         respond(r.get_mut(), status, &[], &answer);
         answered();
     }
+}
+
+/// Counts a POST or PUT and logs it with the fault it is to meet; returns the
+/// fault and the log entry's index.
+fn log_post(state: &Arc<Mutex<State>>, req: &Request) -> (Option<Fault>, usize) {
+    let mut s = state.lock().unwrap();
+    s.posts += 1;
+    s.auth_seen.push(req.headers.get("authorization").cloned());
+    let fault = s.faults.pop_front();
+    s.post_log.push(Post {
+        arrived: Instant::now(),
+        fault: fault.clone(),
+        answered: None,
+    });
+    (fault, s.post_log.len() - 1)
+}
+
+/// Answers with an injected failure if `fault` is one; says whether it did.
+fn answer_fault(w: &mut impl Write, fault: Option<&Fault>) -> bool {
+    match fault {
+        Some(Fault::Status(code)) => respond(
+            w,
+            &format!("{code} Server Error"),
+            &[],
+            &outcome("exception", "injected failure"),
+        ),
+        Some(Fault::Busy(code, secs)) => respond(
+            w,
+            &format!("{code} Busy"),
+            &[("Retry-After", secs.to_string())],
+            &outcome("throttled", "busy"),
+        ),
+        Some(Fault::BadRequest(d)) => respond(w, "400 Bad Request", &[], &outcome("invalid", d)),
+        _ => return false,
+    }
+    true
 }
 
 fn read_body(
@@ -672,58 +673,10 @@ fn transaction(state: &Arc<Mutex<State>>, body: &[u8]) -> (&'static str, Value) 
 fn apply(state: &Arc<Mutex<State>>, bundle: &Value, checked: &Checked) -> (&'static str, Value) {
     let mut s = state.lock().unwrap();
     let entries: Vec<&Value> = items(&bundle["entry"]).collect();
-    // First what each entry becomes: an existing resource or a new one.
-    let mut plan: Vec<(String, String, bool)> = Vec::new(); // type, id, created
-    let mut rewrite: HashMap<String, String> = HashMap::new();
-    for e in &entries {
-        let r = &e["resource"];
-        let rt = r["resourceType"].as_str().unwrap_or_default().to_string();
-        if rt == "DocumentReference"
-            && s.duplicates_as_409
-            && let Some(mi) = r["masterIdentifier"]["value"].as_str()
-            && s.docs.contains_key(mi)
-        {
-            return (
-                "409 Conflict",
-                outcome(
-                    "duplicate",
-                    &format!("a DocumentReference with masterIdentifier {mi} exists"),
-                ),
-            );
-        }
-        let mut existing = None;
-        if let Some(q) = e["request"]["ifNoneExist"].as_str() {
-            let params = match parse_query(q.trim_start_matches('?')) {
-                Ok(p) => p,
-                Err(why) => return ("400 Bad Request", outcome("not-supported", &why)),
-            };
-            let found: Vec<String> = s
-                .resources(&rt)
-                .into_iter()
-                .filter(|(_, r)| matches_query(r, &params))
-                .map(|(id, _)| id)
-                .collect();
-            if found.len() > 1 {
-                return (
-                    "412 Precondition Failed",
-                    outcome(
-                        "duplicate",
-                        &format!("ifNoneExist {q:?} matches {} {rt}s", found.len()),
-                    ),
-                );
-            }
-            existing = found.into_iter().next();
-        }
-        let created = existing.is_none();
-        let id = existing.unwrap_or_else(|| {
-            s.next_id += 1;
-            s.next_id.to_string()
-        });
-        if let Some(url) = e["fullUrl"].as_str() {
-            rewrite.insert(url.to_string(), format!("{rt}/{id}"));
-        }
-        plan.push((rt, id, created));
-    }
+    let (plan, rewrite) = match plan_entries(&mut s, &entries) {
+        Ok(p) => p,
+        Err(refusal) => return refusal,
+    };
     let mut responses = Vec::new();
     for (e, (rt, id, created)) in entries.iter().zip(plan) {
         let location = format!("{rt}/{id}/_history/1");
@@ -739,31 +692,7 @@ fn apply(state: &Arc<Mutex<State>>, bundle: &Value, checked: &Checked) -> (&'sta
         }
         rewrite_strings(&mut r, &rewrite);
         if rt == "DocumentReference" {
-            let a = &e["resource"]["content"][0]["attachment"];
-            let url = a["url"].as_str().unwrap_or_default();
-            let mi = e["resource"]["masterIdentifier"]["value"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            if let Some(bytes) = checked.bytes_of.get(url) {
-                s.pdfs.insert(mi.clone(), bytes.clone());
-            }
-            let doc = StoredDoc {
-                id: id.clone(),
-                master_identifier: mi.clone(),
-                size: a["size"].as_u64().unwrap_or(0),
-                sha1_b64: a["hash"].as_str().unwrap_or_default().to_string(),
-                sha256: checked.sha256_of.get(url).cloned().unwrap_or_default(),
-                subject: r["subject"].clone(),
-                resource: r,
-                creates: 1,
-            };
-            match s.docs.get_mut(&mi) {
-                Some(d) => d.creates += 1,
-                None => {
-                    s.docs.insert(mi, doc);
-                }
-            }
+            store_document(&mut s, e, r, id, checked);
         } else {
             s.stored.push(StoredResource {
                 resource_type: rt.clone(),
@@ -777,6 +706,107 @@ fn apply(state: &Arc<Mutex<State>>, bundle: &Value, checked: &Checked) -> (&'sta
         "200 OK",
         json!({"resourceType": "Bundle", "type": "transaction-response", "entry": responses}),
     )
+}
+
+/// An entry's plan: resource type, id, and whether it is created (or matched
+/// an existing resource).
+type Planned = (String, String, bool);
+/// A transaction refused whole: the status and its OperationOutcome.
+type Refusal = (&'static str, Value);
+
+/// What each entry of a transaction becomes (an existing resource or a new
+/// one), and each fullUrl's `Type/id`; or the refusal of the whole Bundle.
+fn plan_entries(
+    s: &mut State,
+    entries: &[&Value],
+) -> Result<(Vec<Planned>, HashMap<String, String>), Refusal> {
+    let mut plan: Vec<Planned> = Vec::new();
+    let mut rewrite: HashMap<String, String> = HashMap::new();
+    for e in entries {
+        let r = &e["resource"];
+        let rt = r["resourceType"].as_str().unwrap_or_default().to_string();
+        if rt == "DocumentReference"
+            && s.duplicates_as_409
+            && let Some(mi) = r["masterIdentifier"]["value"].as_str()
+            && s.docs.contains_key(mi)
+        {
+            return Err((
+                "409 Conflict",
+                outcome(
+                    "duplicate",
+                    &format!("a DocumentReference with masterIdentifier {mi} exists"),
+                ),
+            ));
+        }
+        let mut existing = None;
+        if let Some(q) = e["request"]["ifNoneExist"].as_str() {
+            existing = if_none_exist(s, &rt, q)?;
+        }
+        let created = existing.is_none();
+        let id = existing.unwrap_or_else(|| {
+            s.next_id += 1;
+            s.next_id.to_string()
+        });
+        if let Some(url) = e["fullUrl"].as_str() {
+            rewrite.insert(url.to_string(), format!("{rt}/{id}"));
+        }
+        plan.push((rt, id, created));
+    }
+    Ok((plan, rewrite))
+}
+
+/// The id of the one `rt` matching conditional-create query `q`, if any.
+fn if_none_exist(s: &State, rt: &str, q: &str) -> Result<Option<String>, Refusal> {
+    let params = match parse_query(q.trim_start_matches('?')) {
+        Ok(p) => p,
+        Err(why) => return Err(("400 Bad Request", outcome("not-supported", &why))),
+    };
+    let found: Vec<String> = s
+        .resources(rt)
+        .into_iter()
+        .filter(|(_, r)| matches_query(r, &params))
+        .map(|(id, _)| id)
+        .collect();
+    if found.len() > 1 {
+        return Err((
+            "412 Precondition Failed",
+            outcome(
+                "duplicate",
+                &format!("ifNoneExist {q:?} matches {} {rt}s", found.len()),
+            ),
+        ));
+    }
+    Ok(found.into_iter().next())
+}
+
+/// Stores a created DocumentReference `r` (entry `e`) as `id`, with the PDF
+/// its attachment pointed at; a second create of the same document counts.
+fn store_document(s: &mut State, e: &Value, r: Value, id: String, checked: &Checked) {
+    let a = &e["resource"]["content"][0]["attachment"];
+    let url = a["url"].as_str().unwrap_or_default();
+    let mi = e["resource"]["masterIdentifier"]["value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    if let Some(bytes) = checked.bytes_of.get(url) {
+        s.pdfs.insert(mi.clone(), bytes.clone());
+    }
+    let doc = StoredDoc {
+        id,
+        master_identifier: mi.clone(),
+        size: a["size"].as_u64().unwrap_or(0),
+        sha1_b64: a["hash"].as_str().unwrap_or_default().to_string(),
+        sha256: checked.sha256_of.get(url).cloned().unwrap_or_default(),
+        subject: r["subject"].clone(),
+        resource: r,
+        creates: 1,
+    };
+    match s.docs.get_mut(&mi) {
+        Some(d) => d.creates += 1,
+        None => {
+            s.docs.insert(mi, doc);
+        }
+    }
 }
 
 /// Replaces every string equal to a Bundle fullUrl by the stored `Type/id`
@@ -1068,6 +1098,13 @@ impl Checker<'_> {
 
     /// The SubmissionSet: IHE.MHD.Minimal.SubmissionSet.
     fn submission_set(&mut self, r: &Value) {
+        self.submission_set_extensions(r);
+        self.submission_set_identifiers(r);
+        self.submission_set_fields(r);
+    }
+
+    /// The SubmissionSet's extensions: sourceId, designationType, intendedRecipient.
+    fn submission_set_extensions(&mut self, r: &Value) {
         let ext: Vec<&Value> = items(&r["extension"]).collect();
         let of = |url: &str| -> Vec<&Value> {
             ext.iter().copied().filter(|e| e["url"] == url).collect()
@@ -1108,6 +1145,10 @@ impl Checker<'_> {
                 self.value_only(&path, e, value);
             }
         }
+    }
+
+    /// The SubmissionSet's identifiers: one uniqueId (an OID), entryUUIDs.
+    fn submission_set_identifiers(&mut self, r: &Value) {
         let identifiers: Vec<&Value> = items(&r["identifier"]).collect();
         self.card("List.identifier", &r["identifier"], 2, None);
         let unique: Vec<&Value> = identifiers
@@ -1156,6 +1197,10 @@ impl Checker<'_> {
         for i in entry_uuid {
             self.entry_uuid("List.identifier:entryUUID", i);
         }
+    }
+
+    /// The SubmissionSet's other elements and its entries.
+    fn submission_set_fields(&mut self, r: &Value) {
         self.fixed("List.mode", &r["mode"], "working");
         self.fixed("List.status", &r["status"], "current");
         self.card("List.code", &r["code"], 1, Some(1));
@@ -1241,6 +1286,13 @@ impl Checker<'_> {
 
     /// IHE.MHD.Minimal.DocumentReference.
     fn document_reference(&mut self, r: &Value) {
+        self.document_reference_identity(r);
+        self.document_reference_subject(r);
+        self.document_reference_content(r);
+    }
+
+    /// The DocumentReference's identifiers and status.
+    fn document_reference_identity(&mut self, r: &Value) {
         self.absent(
             "DocumentReference.modifierExtension",
             &r["modifierExtension"],
@@ -1287,6 +1339,10 @@ impl Checker<'_> {
                 ),
             );
         }
+    }
+
+    /// The DocumentReference's type, category, subject, date and authors.
+    fn document_reference_subject(&mut self, r: &Value) {
         self.absent("DocumentReference.docStatus", &r["docStatus"]);
         self.card("DocumentReference.type", &r["type"], 0, Some(1));
         self.card("DocumentReference.category", &r["category"], 0, Some(1));
@@ -1329,6 +1385,10 @@ impl Checker<'_> {
                 true,
             );
         }
+    }
+
+    /// The DocumentReference's authenticator, description, content and context.
+    fn document_reference_content(&mut self, r: &Value) {
         self.card(
             "DocumentReference.authenticator",
             &r["authenticator"],
@@ -1440,6 +1500,14 @@ impl Checker<'_> {
                 return;
             }
         };
+        let sha256 = self.attachment_digests(a, &bytes);
+        checked.sha256_of.insert(url.to_string(), sha256);
+        checked.bytes_of.insert(url.to_string(), bytes);
+    }
+
+    /// Checks attachment `a`'s size, SHA-1, SHA-256 and content type against
+    /// the document's `bytes`; returns their SHA-256 (hex).
+    fn attachment_digests(&mut self, a: &Value, bytes: &[u8]) -> String {
         if a["size"].as_u64() != Some(bytes.len() as u64) {
             self.add(
                 "value",
@@ -1447,14 +1515,14 @@ impl Checker<'_> {
                 format!("{} but the Binary holds {} bytes", a["size"], bytes.len()),
             );
         }
-        if a["hash"].as_str() != Some(&B64.encode(Sha1::digest(&bytes))) {
+        if a["hash"].as_str() != Some(&B64.encode(Sha1::digest(bytes))) {
             self.add(
                 "value",
                 "DocumentReference.content.attachment.hash",
                 "not the SHA-1 (base64) of the Binary's bytes",
             );
         }
-        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let sha256 = hex::encode(Sha256::digest(bytes));
         let ext: Vec<&Value> = items(&a["extension"])
             .filter(|e| e["url"] == SHA256_EXTENSION)
             .collect();
@@ -1468,8 +1536,7 @@ impl Checker<'_> {
         if a["contentType"] == "application/pdf" && !bytes.starts_with(b"%PDF-") {
             self.add("value", "Binary.data", "not a PDF (no %PDF- header)");
         }
-        checked.sha256_of.insert(url.to_string(), sha256);
-        checked.bytes_of.insert(url.to_string(), bytes);
+        sha256
     }
 }
 
@@ -1491,25 +1558,11 @@ fn check_bundle(b: &Value, stored_binaries: &HashMap<String, Value>) -> (Vec<Vio
         c.fixed("Bundle.resourceType", &b["resourceType"], "Bundle");
         return (c.out, checked);
     }
-    c.card("Bundle.meta.profile", &b["meta"]["profile"], 1, None);
-    let profiles: Vec<&str> = items(&b["meta"]["profile"])
-        .filter_map(Value::as_str)
-        .collect();
-    if !profiles.is_empty() && !profiles.contains(&MINIMAL_PROVIDE_BUNDLE) {
-        c.add(
-            "value",
-            "Bundle.meta.profile",
-            format!(
-                "must name {MINIMAL_PROVIDE_BUNDLE} (the profile this recipient validates), found {profiles:?}"
-            ),
-        );
-    }
-    c.fixed("Bundle.type", &b["type"], "transaction");
+    c.bundle_header(b);
     let entries: Vec<&Value> = items(&b["entry"]).collect();
     let mut seen_urls = HashMap::new();
-    let mut submission_sets = 0;
+    let (mut submission_sets, mut patients) = (0, 0);
     let mut if_none_exist = Vec::new();
-    let mut patients = 0;
     for (n, e) in entries.iter().enumerate() {
         c.at = format!("Bundle.entry[{n}]");
         let r = &e["resource"];
@@ -1521,131 +1574,20 @@ fn check_bundle(b: &Value, stored_binaries: &HashMap<String, Value>) -> (Vec<Vio
             );
             continue;
         };
-        let slice = match rt {
-            "List" if is_list_type(r, "submissionset") => {
-                submission_sets += 1;
-                "SubmissionSet"
-            }
-            "List" if is_list_type(r, "folder") => "Folders",
-            "List" => {
-                c.add(
-                    "value",
-                    "List.code",
-                    format!(
-                        "required binding MHDlistTypesVS (folder, submissionset), found {}",
-                        r["code"]
-                    ),
-                );
-                "entry"
-            }
-            "DocumentReference" => "DocumentRefs",
-            "Binary" => "Documents",
-            "Patient" => {
-                patients += 1;
-                "Patient"
-            }
-            _ => "entry",
-        };
-        match e["fullUrl"].as_str() {
-            None => c.add(
-                "required",
-                "Bundle.entry.fullUrl",
-                "1..1 required for a create, found none",
-            ),
-            Some(url) => {
-                if !is_uuid_urn(url) {
-                    c.add(
-                        "invariant",
-                        "Bundle.entry.fullUrl",
-                        format!(
-                            "a created resource's fullUrl must be urn:uuid:<uuid>, found {url:?}"
-                        ),
-                    );
-                }
-                if let Some(first) = seen_urls.insert(url, n) {
-                    c.add(
-                        "invariant",
-                        "Bundle.entry.fullUrl",
-                        format!("bdl-7: {url:?} is also the fullUrl of Bundle.entry[{first}]"),
-                    );
-                }
-                c.by_url.insert(url, (n, r));
-            }
-        }
-        let req = &e["request"];
-        c.card(&format!("Bundle.entry:{slice}.request"), req, 1, Some(1));
-        if req.is_object() {
-            c.fixed(
-                &format!("Bundle.entry:{slice}.request.method"),
-                &req["method"],
-                "POST",
-            );
-            if req["url"] != rt {
-                c.add(
-                    "invariant",
-                    format!("Bundle.entry:{slice}.request.url"),
-                    format!(
-                        "a create of a {rt} is POSTed to {rt:?}, found {}",
-                        req["url"]
-                    ),
-                );
-            }
-            if let Some(q) = req["ifNoneExist"].as_str() {
-                match parse_query(q.trim_start_matches('?')) {
-                    Err(e) => c.add(
-                        "not-supported",
-                        format!("Bundle.entry:{slice}.request.ifNoneExist"),
-                        e,
-                    ),
-                    Ok(params) => if_none_exist.push((n, slice, params)),
-                }
-            }
+        let slice = c.entry_slice(rt, r);
+        submission_sets += usize::from(slice == "SubmissionSet");
+        patients += usize::from(slice == "Patient");
+        c.entry_full_url(n, e, &mut seen_urls);
+        if let Some(q) = c.entry_request(&e["request"], slice, rt) {
+            if_none_exist.push((n, slice, q));
         }
         if rt == "Binary" {
             c.card("Binary.contentType", &r["contentType"], 1, Some(1));
         }
     }
-    // A search for a fullUrl never matches again: stored, it is Type/id.
-    for (n, slice, params) in if_none_exist {
-        c.at = format!("Bundle.entry[{n}]");
-        for (k, v) in params {
-            for token in split_unescaped(&v, ',') {
-                let value = split_unescaped(&token, '|').pop().map(|v| unescape(&v));
-                if let Some(value) = value
-                    && let Some((m, _)) = c.by_url.get(value.as_str()).copied()
-                {
-                    c.add(
-                        "invariant",
-                        format!("Bundle.entry:{slice}.request.ifNoneExist"),
-                        format!(
-                            "{k}={value:?} is the fullUrl of Bundle.entry[{m}]: stored, it is rewritten to Type/id, so a re-send never matches"
-                        ),
-                    );
-                }
-            }
-        }
-    }
+    c.if_none_exist_urls(if_none_exist);
     c.at = "Bundle".into();
-    let found = submission_sets;
-    if found != 1 {
-        let (code, word) = if found == 0 {
-            ("required", "required")
-        } else {
-            ("invariant", "allowed")
-        };
-        c.add(
-            code,
-            "Bundle.entry:SubmissionSet",
-            format!("1..1 {word} (a List coded {MHD_LIST_TYPES}#submissionset), found {found}"),
-        );
-    }
-    if patients > 1 {
-        c.add(
-            "invariant",
-            "Bundle.entry:Patient",
-            format!("0..1 allowed, found {patients}"),
-        );
-    }
+    c.bundle_counts(submission_sets, patients);
     for (n, e) in entries.iter().enumerate() {
         c.at = format!("Bundle.entry[{n}]");
         let r = &e["resource"];
@@ -1663,6 +1605,170 @@ fn check_bundle(b: &Value, stored_binaries: &HashMap<String, Value>) -> (Vec<Vio
         }
     }
     (c.out, checked)
+}
+
+/// An `ifNoneExist` search of entry `n` (of `slice`), parsed.
+type Search = (usize, &'static str, Vec<(String, String)>);
+
+impl<'a> Checker<'a> {
+    /// The Bundle's profile and type.
+    fn bundle_header(&mut self, b: &Value) {
+        self.card("Bundle.meta.profile", &b["meta"]["profile"], 1, None);
+        let profiles: Vec<&str> = items(&b["meta"]["profile"])
+            .filter_map(Value::as_str)
+            .collect();
+        if !profiles.is_empty() && !profiles.contains(&MINIMAL_PROVIDE_BUNDLE) {
+            self.add(
+                "value",
+                "Bundle.meta.profile",
+                format!(
+                    "must name {MINIMAL_PROVIDE_BUNDLE} (the profile this recipient validates), found {profiles:?}"
+                ),
+            );
+        }
+        self.fixed("Bundle.type", &b["type"], "transaction");
+    }
+
+    /// The slice of the Bundle an entry's resource `r` (of type `rt`) falls in.
+    fn entry_slice(&mut self, rt: &str, r: &Value) -> &'static str {
+        match rt {
+            "List" if is_list_type(r, "submissionset") => "SubmissionSet",
+            "List" if is_list_type(r, "folder") => "Folders",
+            "List" => {
+                self.add(
+                    "value",
+                    "List.code",
+                    format!(
+                        "required binding MHDlistTypesVS (folder, submissionset), found {}",
+                        r["code"]
+                    ),
+                );
+                "entry"
+            }
+            "DocumentReference" => "DocumentRefs",
+            "Binary" => "Documents",
+            "Patient" => "Patient",
+            _ => "entry",
+        }
+    }
+
+    /// Entry `n`'s fullUrl: present, a UUID URN, unique; recorded in `by_url`.
+    fn entry_full_url(&mut self, n: usize, e: &'a Value, seen_urls: &mut HashMap<&'a str, usize>) {
+        match e["fullUrl"].as_str() {
+            None => self.add(
+                "required",
+                "Bundle.entry.fullUrl",
+                "1..1 required for a create, found none",
+            ),
+            Some(url) => {
+                if !is_uuid_urn(url) {
+                    self.add(
+                        "invariant",
+                        "Bundle.entry.fullUrl",
+                        format!(
+                            "a created resource's fullUrl must be urn:uuid:<uuid>, found {url:?}"
+                        ),
+                    );
+                }
+                if let Some(first) = seen_urls.insert(url, n) {
+                    self.add(
+                        "invariant",
+                        "Bundle.entry.fullUrl",
+                        format!("bdl-7: {url:?} is also the fullUrl of Bundle.entry[{first}]"),
+                    );
+                }
+                self.by_url.insert(url, (n, &e["resource"]));
+            }
+        }
+    }
+
+    /// An entry's request: a POST of its resource type; returns its
+    /// `ifNoneExist` search, parsed, if it has one that parses.
+    fn entry_request(
+        &mut self,
+        req: &Value,
+        slice: &'static str,
+        rt: &str,
+    ) -> Option<Vec<(String, String)>> {
+        self.card(&format!("Bundle.entry:{slice}.request"), req, 1, Some(1));
+        if !req.is_object() {
+            return None;
+        }
+        self.fixed(
+            &format!("Bundle.entry:{slice}.request.method"),
+            &req["method"],
+            "POST",
+        );
+        if req["url"] != rt {
+            self.add(
+                "invariant",
+                format!("Bundle.entry:{slice}.request.url"),
+                format!(
+                    "a create of a {rt} is POSTed to {rt:?}, found {}",
+                    req["url"]
+                ),
+            );
+        }
+        let q = req["ifNoneExist"].as_str()?;
+        match parse_query(q.trim_start_matches('?')) {
+            Err(e) => {
+                self.add(
+                    "not-supported",
+                    format!("Bundle.entry:{slice}.request.ifNoneExist"),
+                    e,
+                );
+                None
+            }
+            Ok(params) => Some(params),
+        }
+    }
+
+    /// A search for a fullUrl never matches again: stored, it is Type/id.
+    fn if_none_exist_urls(&mut self, searches: Vec<Search>) {
+        for (n, slice, params) in searches {
+            self.at = format!("Bundle.entry[{n}]");
+            for (k, v) in params {
+                for token in split_unescaped(&v, ',') {
+                    let value = split_unescaped(&token, '|').pop().map(|v| unescape(&v));
+                    if let Some(value) = value
+                        && let Some((m, _)) = self.by_url.get(value.as_str()).copied()
+                    {
+                        self.add(
+                            "invariant",
+                            format!("Bundle.entry:{slice}.request.ifNoneExist"),
+                            format!(
+                                "{k}={value:?} is the fullUrl of Bundle.entry[{m}]: stored, it is rewritten to Type/id, so a re-send never matches"
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// One SubmissionSet, at most one Patient.
+    fn bundle_counts(&mut self, submission_sets: usize, patients: usize) {
+        let found = submission_sets;
+        if found != 1 {
+            let (code, word) = if found == 0 {
+                ("required", "required")
+            } else {
+                ("invariant", "allowed")
+            };
+            self.add(
+                code,
+                "Bundle.entry:SubmissionSet",
+                format!("1..1 {word} (a List coded {MHD_LIST_TYPES}#submissionset), found {found}"),
+            );
+        }
+        if patients > 1 {
+            self.add(
+                "invariant",
+                "Bundle.entry:Patient",
+                format!("0..1 allowed, found {patients}"),
+            );
+        }
+    }
 }
 
 fn is_list_type(r: &Value, code: &str) -> bool {

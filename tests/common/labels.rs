@@ -4,8 +4,8 @@
 //! with Gaussian sensor noise. Included with `#[path]` by the tests.
 #![allow(dead_code)]
 
-use folio::imaging::Raster;
 use folio::imaging::draw::{TextPainter, code128_modules};
+use folio::pixels::Raster;
 
 const PAPER: f32 = 236.0;
 const INK: f32 = 30.0;

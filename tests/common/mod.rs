@@ -5,7 +5,7 @@
 pub mod fhir_server;
 
 use folio::batch::manifest::Manifest;
-use folio::imaging::Raster;
+use folio::pixels::Raster;
 use folio::synth::{self, StackSpec, Truth, files};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

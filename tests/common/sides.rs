@@ -3,7 +3,7 @@
 //! the tests that need it, so the shared harness stays as it is.
 #![allow(dead_code)]
 
-use folio::imaging::Raster;
+use folio::pixels::Raster;
 use serde_json::Value;
 use std::collections::BTreeMap;
 

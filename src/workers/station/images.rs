@@ -2,7 +2,7 @@
 //! pages decoded to RGBA for the window's textures, off the UI thread.
 
 use super::{Emitter, Event, ImageRequest};
-use crate::imaging::encode::Encoding;
+use crate::pixels::Encoding;
 use crate::store::ImageStore;
 use crossbeam_channel::Receiver;
 use std::path::Path;
