@@ -12,6 +12,7 @@ pub mod images;
 mod outbox;
 mod review;
 
+pub use crate::batch::PageDecision;
 pub use audit::Actor;
 pub use batches::{
     BatchRow, BatchTree, NewBatch, PageRow, StoredImage, TreeDocument, TreePage, TreeRecord,
@@ -19,7 +20,7 @@ pub use batches::{
 };
 pub use images::{ImageStore, sha256_hex};
 pub use outbox::{CachedPdf, OutboxRow, sender_name};
-pub use review::{DocChoice, PageDecision, PatientMismatch, ReviewItem, ReviewKind};
+pub use review::{DocChoice, PatientMismatch, ReviewItem, ReviewKind};
 
 use rusqlite::Connection;
 use rusqlite_migration::{M, Migrations};
@@ -58,7 +59,10 @@ pub enum StoreError {
     #[error(
         "batch {batch} is already {state}; only a batch still scanning can be resumed or closed"
     )]
-    NotOpen { batch: String, state: String },
+    NotOpen {
+        batch: String,
+        state: crate::batch::BatchState,
+    },
     #[error("{0}")]
     Damaged(String),
     #[error("no {0} in the station data (it may have changed meanwhile): refresh and try again")]
@@ -98,6 +102,37 @@ impl StoreError {
             _ => false,
         }
     }
+}
+
+/// Reads stored text at column `at` as one of `batch`'s enums. Text this build
+/// does not know (a damaged cache) is an error naming `what`, never a guess.
+pub(crate) fn parsed<T>(
+    r: &rusqlite::Row<'_>,
+    at: usize,
+    what: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
+    let text: String = r.get(at)?;
+    parse(&text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            at,
+            rusqlite::types::Type::Text,
+            format!("unknown {what} {text:?}").into(),
+        )
+    })
+}
+
+/// `'a', 'b'`: stored names for an SQL `IN (...)` list. Only `as_str` names
+/// (constants of this crate) are written, never outside text.
+pub(crate) fn sql_names<T>(
+    items: impl IntoIterator<Item = T>,
+    name: fn(T) -> &'static str,
+) -> String {
+    items
+        .into_iter()
+        .map(|i| format!("'{}'", name(i)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A failed upgrade in words: SQLite's reason, not the statement.

@@ -287,7 +287,7 @@ impl Worker {
         let mut approval = HashMap::new();
         for b in batches
             .iter()
-            .filter(|b| b.state == "closed" || b.state == "in_review")
+            .filter(|b| crate::batch::rules::may_review(b.state))
         {
             let docs = self
                 .store
