@@ -268,4 +268,50 @@ mod tests {
         std::fs::write(s.images().path_of(&sha), b"tampered").unwrap();
         assert!(matches!(s.images().get(&sha), Err(StoreError::Damaged(_))));
     }
+
+    #[test]
+    fn states_and_sources_are_typed_and_unknown_text_is_an_error() {
+        use crate::batch::{BatchSource, BatchState};
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        let actor = Actor {
+            station: "st".into(),
+            operator: "op".into(),
+        };
+        let new = batches::NewBatch {
+            id: "0123456789ab".into(),
+            label: "box".into(),
+            source: BatchSource::OnDemand,
+            specialty: None,
+            duplex: false,
+            dpi: None,
+            expected_sheets: None,
+        };
+        s.create_batch(&new, &actor).unwrap();
+        let b = s.find_batch("0123456789ab").unwrap();
+        assert_eq!(b.state, BatchState::Scanning);
+        assert_eq!(b.source, BatchSource::OnDemand);
+        assert_eq!(s.open_batch("0123456789ab").unwrap().id, b.id);
+        // What a newer build, or damage, may leave: refused by name, no panic.
+        s.conn
+            .execute("UPDATE batches SET state = 'shredded'", [])
+            .unwrap();
+        let err = s.find_batch("0123456789ab").unwrap_err();
+        assert!(
+            err.to_string().contains("unknown batch state \"shredded\""),
+            "{err}"
+        );
+        assert!(s.list_batches().is_err());
+        // A closed batch is not open any more.
+        s.conn
+            .execute("UPDATE batches SET state = 'in_review'", [])
+            .unwrap();
+        assert!(matches!(
+            s.open_batch("0123456789ab"),
+            Err(StoreError::NotOpen {
+                state: BatchState::InReview,
+                ..
+            })
+        ));
+    }
 }
