@@ -1248,10 +1248,16 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_separator_fed_side_by_side_agrees_with_the_whole_batch_for_any_stack() {
-        let pattern = pat();
-        let pool = [
+    /// A stack of `count` sides of every kind separation knows: control
+    /// sheets good and bad, labels, blanks (restored or not), sides removed,
+    /// marked for rescan, moved (to a document of the batch or one gone),
+    /// unreadable, with image flags. `next(n)` picks in `0..n`.
+    fn random_stack(
+        next: &mut impl FnMut(u64) -> usize,
+        count: usize,
+        duplex: bool,
+    ) -> Vec<SideFacts> {
+        const POOL: [&str; 13] = [
             "FOLIO:REC:9434765919",
             "FOLIO:REC:4010232137:cardiology",
             "FOLIO:REC:RX123456",
@@ -1266,6 +1272,42 @@ mod tests {
             "RX123456",
             "LAB-77",
         ];
+        (0..count)
+            .map(|i| {
+                let (sheet, face) = sheet_and_face(i as u32, duplex);
+                SideFacts {
+                    side: i as u32,
+                    sheet,
+                    face: Some(face),
+                    barcodes: (0..next(3))
+                        .map(|_| POOL[next(POOL.len() as u64)].to_string())
+                        .collect(),
+                    blank: next(4) == 0,
+                    restored: next(3) == 0,
+                    removed: next(12) == 0,
+                    rescan: (next(15) == 0).then(|| "blurred".to_string()),
+                    moved_to: match next(10) {
+                        0 => Some(derived_id("b9", "doc", next(count as u64) as u32)),
+                        1 => Some("a document that is gone".to_string()),
+                        _ => None,
+                    },
+                    unreadable: (next(15) == 0).then(|| "cut short".to_string()),
+                    flags: match next(12) {
+                        0 => vec![Flag::new(
+                            FlagCode::UnreadableControlSheet,
+                            "looks like one",
+                        )],
+                        1 => vec![Flag::new(FlagCode::Skewed, "4 degrees")],
+                        _ => Vec::new(),
+                    },
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_separator_fed_side_by_side_agrees_with_the_whole_batch_for_any_stack() {
+        let pattern = pat();
         let typed = PatientId::Nhs {
             number: "9434765919".into(),
             valid: true,
@@ -1286,39 +1328,8 @@ mod tests {
         };
         let mut shapes = HashSet::new();
         for round in 0..1500 {
-            let duplex = round % 2 == 1;
             let count = 1 + next(20);
-            let stack: Vec<SideFacts> = (0..count)
-                .map(|i| {
-                    let (sheet, face) = sheet_and_face(i as u32, duplex);
-                    SideFacts {
-                        side: i as u32,
-                        sheet,
-                        face: Some(face),
-                        barcodes: (0..next(3))
-                            .map(|_| pool[next(pool.len() as u64)].to_string())
-                            .collect(),
-                        blank: next(4) == 0,
-                        restored: next(3) == 0,
-                        removed: next(12) == 0,
-                        rescan: (next(15) == 0).then(|| "blurred".to_string()),
-                        moved_to: match next(10) {
-                            0 => Some(derived_id("b9", "doc", next(count as u64) as u32)),
-                            1 => Some("a document that is gone".to_string()),
-                            _ => None,
-                        },
-                        unreadable: (next(15) == 0).then(|| "cut short".to_string()),
-                        flags: match next(12) {
-                            0 => vec![Flag::new(
-                                FlagCode::UnreadableControlSheet,
-                                "looks like one",
-                            )],
-                            1 => vec![Flag::new(FlagCode::Skewed, "4 degrees")],
-                            _ => Vec::new(),
-                        },
-                    }
-                })
-                .collect();
+            let stack = random_stack(&mut next, count, round % 2 == 1);
             let params = SeparationParams {
                 batch_id: "b9",
                 default_specialty: (round % 3 == 0).then_some("general"),
