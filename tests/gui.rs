@@ -110,9 +110,9 @@ fn wait_delivered(h: &mut Harness<'static, StationApp>, batch: &str) {
 
 fn review_kind(i: &folio::store::ReviewItem) -> &str {
     match &i.kind {
-        ReviewKind::Flag { code, .. } => code,
-        ReviewKind::Removed { reason } if reason == "blank" => "removed",
-        ReviewKind::Removed { reason } => reason,
+        ReviewKind::Flag { code, .. } => code.as_str(),
+        ReviewKind::Removed { reason } if reason.as_str() == "blank" => "removed",
+        ReviewKind::Removed { reason } => reason.as_str(),
         ReviewKind::Page => "page",
     }
 }
@@ -159,7 +159,7 @@ fn a_demo_scan_shows_pages_arriving_and_a_jam_in_the_window_then_resumes() {
         a.snapshot
             .batches
             .iter()
-            .any(|b| b.id == report.batch_id && b.state != "scanning")
+            .any(|b| b.id == report.batch_id && b.state.as_str() != "scanning")
     });
     // The thumbnails of the stored sides come back as textures.
     wait(&mut h, "thumbnails", |a| a.textures_loaded().0 > 0);
@@ -630,7 +630,7 @@ fn case_14_on_demand_says_which_patient_the_paper_shows_and_asks_before_sending(
         .find(|b| b.id == batch)
         .cloned()
         .unwrap();
-    assert_eq!(b.source, "on_demand");
+    assert_eq!(b.source.as_str(), "on_demand");
     assert!(!h.state().scan.strip.is_empty());
     h.get_by_label_contains("Record 1:");
     // In words: what the paper shows, what was typed.
@@ -719,7 +719,7 @@ fn end_to_end_demo_scan_review_approve_and_upload() {
         a.snapshot
             .batches
             .iter()
-            .any(|b| b.id == batch && b.state != "scanning")
+            .any(|b| b.id == batch && b.state.as_str() != "scanning")
     });
     // Approve every flagged page with the keyboard, one at a time.
     loop {
@@ -1070,7 +1070,10 @@ fn case_15_interrupted_batches_are_listed_and_resumed_and_closing_mid_scan_asks_
     );
     let mut h = demo_window(&st, 2);
     wait(&mut h, "the interrupted batch", |a| {
-        a.snapshot.batches.iter().any(|b| b.state == "scanning")
+        a.snapshot
+            .batches
+            .iter()
+            .any(|b| b.state.as_str() == "scanning")
     });
     let id = h.state().snapshot.batches[0].id.clone();
     let s = h.state().batch_name(&id);
@@ -1092,7 +1095,7 @@ fn case_15_interrupted_batches_are_listed_and_resumed_and_closing_mid_scan_asks_
             && !a.scan.scanning
     });
     wait(&mut h, "the batch closed", |a| {
-        a.snapshot.batches.len() == 1 && a.snapshot.batches[0].state != "scanning"
+        a.snapshot.batches.len() == 1 && a.snapshot.batches[0].state.as_str() != "scanning"
     });
     assert!(h.query_by_label_contains("Batches left open").is_none());
 

@@ -72,7 +72,11 @@ fn case_11_a_panicking_side_is_flagged_and_the_batch_continues() {
             .unwrap_or_else(|| panic!("threads = {threads}: the import hung after a panic"))
             .unwrap_or_else(|e| panic!("threads = {threads}: the import failed: {e}"));
         assert_eq!(report.stored_now, truth.sides, "threads = {threads}");
-        assert_eq!(report.closed.state, "in_review", "threads = {threads}");
+        assert_eq!(
+            report.closed.state.as_str(),
+            "in_review",
+            "threads = {threads}"
+        );
         let store = Store::open(&st.data_dir()).unwrap();
         let tree = store.tree(&report.batch_id).unwrap();
         let pages: Vec<_> = tree

@@ -188,10 +188,11 @@ impl Approval {
 
 /// Decides whether a batch may be approved with the given overrides.
 pub fn decide(facts: &ApprovalFacts, ov: &Overrides) -> Result<Approval, Refusal> {
-    match facts.state {
-        BatchState::Scanning => return Err(Refusal::StillScanning),
-        BatchState::Closed | BatchState::InReview => {}
-        other => return Err(Refusal::AlreadyApproved(other)),
+    if !super::rules::may_approve(facts.state) {
+        return Err(match facts.state {
+            BatchState::Scanning => Refusal::StillScanning,
+            other => Refusal::AlreadyApproved(other),
+        });
     }
     if facts.pages == 0 || facts.documents == 0 {
         return Err(Refusal::Empty { sides: facts.sides });
@@ -358,6 +359,27 @@ mod tests {
         ] {
             f.state = state;
             assert!(decide(&f, &with("r", true, true)).is_err(), "{state:?}");
+        }
+    }
+
+    #[test]
+    fn every_state_is_approved_or_refused_by_the_state_rule() {
+        for state in BatchState::ALL {
+            let mut f = facts();
+            f.state = state;
+            let verdict = decide(&f, &Overrides::none());
+            match state {
+                BatchState::Closed | BatchState::InReview => {
+                    assert!(verdict.is_ok(), "{state}: {verdict:?}")
+                }
+                BatchState::Scanning => assert_eq!(verdict, Err(Refusal::StillScanning)),
+                other => assert_eq!(verdict, Err(Refusal::AlreadyApproved(other))),
+            }
+            assert_eq!(
+                verdict.is_ok(),
+                crate::batch::rules::may_approve(state),
+                "{state}"
+            );
         }
     }
 }

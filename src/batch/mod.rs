@@ -10,12 +10,15 @@ pub mod flags;
 pub mod identifiers;
 pub mod manifest;
 pub mod protocol;
+pub mod rules;
 pub mod separate;
 
 pub use flags::{Flag, FlagCode};
 pub use identifiers::{NhsCheck, PatientId, check_nhs_number};
 pub use protocol::{Control, SheetCode, parse_barcode};
-pub use separate::{Face, Layout, RecordLayout, RemovedReason, SideFacts, separate};
+pub use separate::{
+    Face, Layout, RecordLayout, RemovedReason, SeparationParams, Separator, SideFacts, separate,
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +33,14 @@ pub enum BatchSource {
 }
 
 impl BatchSource {
+    /// Every source, for parsing stored names.
+    pub const ALL: [BatchSource; 4] = [
+        BatchSource::SiteLibrary,
+        BatchSource::Archive,
+        BatchSource::OnDemand,
+        BatchSource::Import,
+    ];
+
     /// The name stored in the cache and shown to people.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -38,6 +49,17 @@ impl BatchSource {
             BatchSource::OnDemand => "on_demand",
             BatchSource::Import => "import",
         }
+    }
+
+    /// Parses a stored source name.
+    pub fn parse(s: &str) -> Option<BatchSource> {
+        BatchSource::ALL.into_iter().find(|b| b.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for BatchSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
     }
 }
 
@@ -151,6 +173,24 @@ impl BatchState {
     }
 }
 
+impl std::fmt::Display for BatchState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// A supervisor's decision about one page, kept on the page and applied
+/// whenever the batch is separated again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageDecision {
+    /// Take it out of the output.
+    Remove,
+    /// It must be scanned again (why).
+    MarkRescan(String),
+    /// It belongs in this document (of the same batch).
+    MoveTo(String),
+}
+
 /// Sheets counted (from the box's slip) against sheets scanned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reconciliation {
@@ -224,6 +264,13 @@ mod tests {
             assert_eq!(BatchState::parse(st.as_str()), Some(st));
         }
         assert_eq!(BatchState::parse("nonsense"), None);
+        for src in BatchSource::ALL {
+            assert_eq!(BatchSource::parse(src.as_str()), Some(src));
+            let json = serde_json::to_string(&src).unwrap();
+            assert_eq!(json, format!("\"{src}\""));
+        }
+        assert_eq!(BatchSource::parse("elsewhere"), None);
+        assert_eq!(format!("{:<10}|", BatchState::Closed), "closed    |");
         assert_eq!(derived_id("b", "rec", 3), derived_id("b", "rec", 3));
         assert_ne!(derived_id("b", "rec", 3), derived_id("b", "doc", 3));
         assert_eq!(BatchState::after_scanning(0), BatchState::Closed);

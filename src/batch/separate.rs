@@ -168,6 +168,7 @@ impl Layout {
 }
 
 /// Settings separation needs.
+#[derive(Clone, Copy)]
 pub struct SeparationParams<'a> {
     pub batch_id: &'a str,
     pub default_specialty: Option<&'a str>,
@@ -181,24 +182,24 @@ pub struct SeparationParams<'a> {
     pub default_patient: Option<&'a PatientId>,
 }
 
-/// Separates `sides` (in feed order) into records and documents.
+/// Separates `sides` (in feed order) into records and documents: a
+/// [`Separator`] fed every side, so the whole-batch result and the one built
+/// side by side during a scan are the same by construction.
 pub fn separate(sides: &[SideFacts], p: &SeparationParams<'_>) -> Layout {
-    let mut s = Separator {
-        p,
-        layout: Layout::default(),
-        control_sheets: HashMap::new(),
-        record_sheets: HashMap::new(),
-        pending_flags: Vec::new(),
-        moves: Vec::new(),
-    };
+    let mut s = Separator::new(*p);
     for side in sides {
-        s.side(side);
+        s.push(side);
     }
     s.finish()
 }
 
-struct Separator<'a, 'p> {
-    p: &'a SeparationParams<'p>,
+/// Separation one side at a time, in feed order: each side costs the same
+/// however long the batch already is, so a scan can show the layout as it
+/// grows without separating the whole batch again for every side.
+/// [`Separator::layout`] after sides `0..n` equals [`separate`] of those sides.
+#[derive(Clone)]
+pub struct Separator<'p> {
+    p: SeparationParams<'p>,
     layout: Layout,
     /// Sheets that are control sheets, with the texts their front carried.
     control_sheets: HashMap<u32, Vec<String>>,
@@ -212,6 +213,7 @@ struct Separator<'a, 'p> {
 
 /// A page to move to another document: its flags apart from the label checks,
 /// which are made again against the record it lands in.
+#[derive(Clone)]
 struct Move {
     side: u32,
     to: String,
@@ -248,92 +250,66 @@ fn label_flags(labels: &[PatientId], record: Option<&PatientId>) -> Vec<Flag> {
     flags
 }
 
-impl Separator<'_, '_> {
-    fn side(&mut self, side: &SideFacts) {
+/// The barcodes of a side read as sheet codes, each with its text.
+fn sheet_codes<'s>(side: &'s SideFacts, pattern: &Regex) -> Vec<(SheetCode, &'s String)> {
+    side.barcodes
+        .iter()
+        .map(|b| (parse_barcode(b, pattern), b))
+        .collect()
+}
+
+/// The control barcodes among `codes`, each text once, in the order they
+/// act: a batch label first, then a record, then its first document.
+fn distinct_controls<'c, 's>(
+    codes: &'c [(SheetCode, &'s String)],
+) -> Vec<&'c (SheetCode, &'s String)> {
+    // The same text read twice (two symbologies, one barcode read twice) is
+    // one instruction.
+    let mut seen = HashSet::new();
+    let mut control: Vec<&(SheetCode, &String)> = codes
+        .iter()
+        .filter(|(c, _)| matches!(c, SheetCode::Control(_) | SheetCode::MalformedControl(_)))
+        .filter(|(_, text)| seen.insert(text.trim()))
+        .collect();
+    // Barcodes are read in no particular order.
+    control.sort_by_key(|(c, _)| match c {
+        SheetCode::Control(Control::Batch { .. }) => 0,
+        SheetCode::Control(Control::Record { .. }) => 1,
+        SheetCode::Control(Control::Document { .. }) => 2,
+        _ => 3,
+    });
+    control
+}
+
+impl<'p> Separator<'p> {
+    /// A separator that has seen no side yet.
+    pub fn new(p: SeparationParams<'p>) -> Separator<'p> {
+        Separator {
+            p,
+            layout: Layout::default(),
+            control_sheets: HashMap::new(),
+            record_sheets: HashMap::new(),
+            pending_flags: Vec::new(),
+            moves: Vec::new(),
+        }
+    }
+
+    /// Takes the next side in feed order.
+    pub fn push(&mut self, side: &SideFacts) {
         if let Some(why) = &side.unreadable {
-            let flag = Flag::new(
-                FlagCode::UnreadableImage,
-                format!(
-                    "side {} could not be read ({why}): rescan this sheet",
-                    side.side
-                ),
-            )
-            .on_side(side.side);
-            self.record_flag(flag);
+            self.unreadable(side.side, why);
             return;
         }
-        let codes: Vec<(SheetCode, &String)> = side
-            .barcodes
-            .iter()
-            .map(|b| (parse_barcode(b, self.p.hospital_pattern), b))
-            .collect();
-        // The same text read twice (two symbologies, one barcode read twice) is
-        // one instruction.
-        let mut seen = HashSet::new();
-        let mut control: Vec<&(SheetCode, &String)> = codes
-            .iter()
-            .filter(|(c, _)| matches!(c, SheetCode::Control(_) | SheetCode::MalformedControl(_)))
-            .filter(|(_, text)| seen.insert(text.trim()))
-            .collect();
-        // Barcodes are read in no particular order: a batch label first, then a
-        // record, then its first document.
-        control.sort_by_key(|(c, _)| match c {
-            SheetCode::Control(Control::Batch { .. }) => 0,
-            SheetCode::Control(Control::Record { .. }) => 1,
-            SheetCode::Control(Control::Document { .. }) => 2,
-            _ => 3,
-        });
-        if let Some(first) = control.first() {
-            let texts: Vec<String> = control.iter().map(|(_, t)| t.trim().to_string()).collect();
-            self.layout.removed.push(Removed {
-                side: side.side,
-                reason: RemovedReason::ControlSheet,
-                barcode: Some(first.1.clone()),
-            });
-            // A control sheet printed on both faces: its back repeats the front.
-            let front = self.control_sheets.get(&side.sheet);
-            if side.face == Some(Face::Back) && front == Some(&texts) {
-                return;
-            }
-            if let (Some(Face::Back), Some(front)) = (side.face, front) {
-                let flag = Flag::new(
-                    FlagCode::ConflictingControlSheet,
-                    format!(
-                        "sheet {} says {} on its front (side {}) but {} on its back (side {}): check which is right",
-                        side.sheet,
-                        quoted(front),
-                        side.side.saturating_sub(1),
-                        quoted(&texts),
-                        side.side
-                    ),
-                )
-                .on_side(side.side);
-                self.record_flag(flag);
-            }
-            self.control_sheets.insert(side.sheet, texts);
-            self.controls(&control, side.side);
+        let codes = sheet_codes(side, self.p.hospital_pattern);
+        let control = distinct_controls(&codes);
+        if !control.is_empty() {
+            self.control_side(side, &control);
             return;
         }
-        if side.face == Some(Face::Back) && self.control_sheets.contains_key(&side.sheet) {
+        if let Some(reason) = self.left_out(side) {
             self.layout.removed.push(Removed {
                 side: side.side,
-                reason: RemovedReason::ControlSheet,
-                barcode: None,
-            });
-            return;
-        }
-        if side.removed {
-            self.layout.removed.push(Removed {
-                side: side.side,
-                reason: RemovedReason::RemovedBySupervisor,
-                barcode: None,
-            });
-            return;
-        }
-        if side.blank && !side.restored {
-            self.layout.removed.push(Removed {
-                side: side.side,
-                reason: RemovedReason::Blank,
+                reason,
                 barcode: None,
             });
             return;
@@ -348,6 +324,81 @@ impl Separator<'_, '_> {
             self.start_record(side.side, None, None, Vec::new());
         }
         self.page(side, &codes);
+    }
+
+    /// The layout of the sides taken so far, as [`separate`] gives it for
+    /// them (the separator keeps taking sides). Costs a copy of the layout,
+    /// never a new separation.
+    pub fn layout(&self) -> Layout {
+        // Finishing needs only what is built, not the sheets seen so far.
+        Separator {
+            p: self.p,
+            layout: self.layout.clone(),
+            control_sheets: HashMap::new(),
+            record_sheets: HashMap::new(),
+            pending_flags: self.pending_flags.clone(),
+            moves: self.moves.clone(),
+        }
+        .finish()
+    }
+
+    /// A side whose image could not be read: a flag for the record, no page.
+    fn unreadable(&mut self, side: u32, why: &str) {
+        let flag = Flag::new(
+            FlagCode::UnreadableImage,
+            format!("side {side} could not be read ({why}): rescan this sheet"),
+        )
+        .on_side(side);
+        self.record_flag(flag);
+    }
+
+    /// Why a side with no control barcode is left out of the output, if it
+    /// is: the back of a control sheet, taken out by a supervisor, or blank
+    /// (and not restored).
+    fn left_out(&self, side: &SideFacts) -> Option<RemovedReason> {
+        if side.face == Some(Face::Back) && self.control_sheets.contains_key(&side.sheet) {
+            Some(RemovedReason::ControlSheet)
+        } else if side.removed {
+            Some(RemovedReason::RemovedBySupervisor)
+        } else if side.blank && !side.restored {
+            Some(RemovedReason::Blank)
+        } else {
+            None
+        }
+    }
+
+    /// A side that carries control barcodes (`control`, not empty): it is
+    /// left out of the output and its instructions act, unless it is the
+    /// back of a control sheet repeating its front.
+    fn control_side(&mut self, side: &SideFacts, control: &[&(SheetCode, &String)]) {
+        let texts: Vec<String> = control.iter().map(|(_, t)| t.trim().to_string()).collect();
+        self.layout.removed.push(Removed {
+            side: side.side,
+            reason: RemovedReason::ControlSheet,
+            barcode: control.first().map(|(_, t)| (*t).clone()),
+        });
+        // A control sheet printed on both faces: its back repeats the front.
+        let front = self.control_sheets.get(&side.sheet);
+        if side.face == Some(Face::Back) && front == Some(&texts) {
+            return;
+        }
+        if let (Some(Face::Back), Some(front)) = (side.face, front) {
+            let flag = Flag::new(
+                FlagCode::ConflictingControlSheet,
+                format!(
+                    "sheet {} says {} on its front (side {}) but {} on its back (side {}): check which is right",
+                    side.sheet,
+                    quoted(front),
+                    side.side.saturating_sub(1),
+                    quoted(&texts),
+                    side.side
+                ),
+            )
+            .on_side(side.side);
+            self.record_flag(flag);
+        }
+        self.control_sheets.insert(side.sheet, texts);
+        self.controls(control, side.side);
     }
 
     /// Acts on the control barcodes of one side (distinct texts, in order).
@@ -665,7 +716,8 @@ impl Separator<'_, '_> {
         }
     }
 
-    fn finish(mut self) -> Layout {
+    /// The layout of every side taken.
+    pub fn finish(mut self) -> Layout {
         if !self.pending_flags.is_empty() {
             let side = 0;
             let flags = std::mem::take(&mut self.pending_flags);
@@ -690,6 +742,21 @@ impl Separator<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`separate`], checked against a [`Separator`] fed the same sides one
+    /// by one: after every side, its layout is the whole-batch result of the
+    /// sides so far, and its end result is the whole batch's.
+    fn separated(s: &[SideFacts], p: &SeparationParams<'_>) -> Layout {
+        let mut inc = Separator::new(*p);
+        for n in 0..s.len() {
+            assert_eq!(inc.layout(), separate(&s[..n], p), "after {n} sides: {s:?}");
+            inc.push(&s[n]);
+        }
+        let whole = separate(s, p);
+        assert_eq!(inc.layout(), whole, "{s:?}");
+        assert_eq!(inc.finish(), whole, "{s:?}");
+        whole
+    }
 
     fn pat() -> Regex {
         Regex::new(r"^[A-Z]{1,3}[0-9]{5,8}$").unwrap()
@@ -726,31 +793,31 @@ mod tests {
             default_patient: patient,
         };
         let none = HashMap::new();
-        let before = separate(&stack, &params(&none, None));
+        let before = separated(&stack, &params(&none, None));
         assert_eq!(before.records[0].flags[0].code, FlagCode::InvalidNhsNumber);
         let good = PatientId::Nhs {
             number: "9434765919".into(),
             valid: true,
         };
         let fixes = HashMap::from([(before.records[0].id.clone(), good.clone())]);
-        let after = separate(&stack, &params(&fixes, None));
+        let after = separated(&stack, &params(&fixes, None));
         assert_eq!(after.records[0].patient.as_ref(), Some(&good));
         assert!(after.records[0].flags.is_empty());
         let loose = sides(false, &[(&[], false)]);
         assert_eq!(
-            separate(&loose, &params(&none, None)).records[0].flags[0].code,
+            separated(&loose, &params(&none, None)).records[0].flags[0].code,
             FlagCode::NoRecordSheet
         );
-        let typed = separate(&loose, &params(&none, Some(&good)));
+        let typed = separated(&loose, &params(&none, Some(&good)));
         assert_eq!(typed.records[0].patient.as_ref(), Some(&good));
         assert!(typed.records[0].flags.is_empty());
         // Scanned on demand for one patient, with another's record sheet.
         let other = sides(false, &[(&["FOLIO:REC:4010232137"], false), (&[], false)]);
-        let l = separate(&other, &params(&none, Some(&good)));
+        let l = separated(&other, &params(&none, Some(&good)));
         assert_eq!(l.records[0].flags[0].code, FlagCode::MisfiledIdentifier);
         let same = sides(false, &[(&["FOLIO:REC:9434765919"], false), (&[], false)]);
         assert!(
-            separate(&same, &params(&none, Some(&good))).records[0]
+            separated(&same, &params(&none, Some(&good))).records[0]
                 .flags
                 .is_empty()
         );
@@ -758,7 +825,7 @@ mod tests {
 
     fn run(s: &[SideFacts]) -> Layout {
         let pattern = pat();
-        separate(
+        separated(
             s,
             &SeparationParams {
                 batch_id: "b1",
@@ -965,7 +1032,7 @@ mod tests {
             },
         )]);
         let pattern = pat();
-        let l = separate(
+        let l = separated(
             &s,
             &SeparationParams {
                 batch_id: "b1",
@@ -1179,5 +1246,102 @@ mod tests {
             flag_codes(&l.records[2]),
             [FlagCode::UnreadableControlSheet]
         );
+    }
+
+    /// A stack of `count` sides of every kind separation knows: control
+    /// sheets good and bad, labels, blanks (restored or not), sides removed,
+    /// marked for rescan, moved (to a document of the batch or one gone),
+    /// unreadable, with image flags. `next(n)` picks in `0..n`.
+    fn random_stack(
+        next: &mut impl FnMut(u64) -> usize,
+        count: usize,
+        duplex: bool,
+    ) -> Vec<SideFacts> {
+        const POOL: [&str; 13] = [
+            "FOLIO:REC:9434765919",
+            "FOLIO:REC:4010232137:cardiology",
+            "FOLIO:REC:RX123456",
+            "FOLIO:REC:bad id",
+            "FOLIO:DOC:letters",
+            "FOLIO:DOC:results",
+            "FOLIO:DOC:",
+            "FOLIO:BATCH:Box 1",
+            "FOLIO:",
+            "9434765919",
+            "9434765918",
+            "RX123456",
+            "LAB-77",
+        ];
+        (0..count)
+            .map(|i| {
+                let (sheet, face) = sheet_and_face(i as u32, duplex);
+                SideFacts {
+                    side: i as u32,
+                    sheet,
+                    face: Some(face),
+                    barcodes: (0..next(3))
+                        .map(|_| POOL[next(POOL.len() as u64)].to_string())
+                        .collect(),
+                    blank: next(4) == 0,
+                    restored: next(3) == 0,
+                    removed: next(12) == 0,
+                    rescan: (next(15) == 0).then(|| "blurred".to_string()),
+                    moved_to: match next(10) {
+                        0 => Some(derived_id("b9", "doc", next(count as u64) as u32)),
+                        1 => Some("a document that is gone".to_string()),
+                        _ => None,
+                    },
+                    unreadable: (next(15) == 0).then(|| "cut short".to_string()),
+                    flags: match next(12) {
+                        0 => vec![Flag::new(
+                            FlagCode::UnreadableControlSheet,
+                            "looks like one",
+                        )],
+                        1 => vec![Flag::new(FlagCode::Skewed, "4 degrees")],
+                        _ => Vec::new(),
+                    },
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_separator_fed_side_by_side_agrees_with_the_whole_batch_for_any_stack() {
+        let pattern = pat();
+        let typed = PatientId::Nhs {
+            number: "9434765919".into(),
+            valid: true,
+        };
+        let mut fixes = HashMap::new();
+        fixes.insert(
+            derived_id("b9", "rec", 2),
+            PatientId::Hospital {
+                number: "RX654321".into(),
+            },
+        );
+        let mut rng = 0x2545f4914f6cdd1du64;
+        let mut next = |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng % n) as usize
+        };
+        let mut shapes = HashSet::new();
+        for round in 0..1500 {
+            let count = 1 + next(20);
+            let stack = random_stack(&mut next, count, round % 2 == 1);
+            let params = SeparationParams {
+                batch_id: "b9",
+                default_specialty: (round % 3 == 0).then_some("general"),
+                default_doc_type: (round % 4 == 0).then_some("letters"),
+                hospital_pattern: &pattern,
+                fixes: &fixes,
+                default_patient: (round % 5 == 0).then_some(&typed),
+            };
+            let l = separated(&stack, &params);
+            shapes.insert((l.records.len(), l.removed.len(), l.flag_count().min(6)));
+        }
+        // The stacks were varied enough to mean something.
+        assert!(shapes.len() > 40, "{}", shapes.len());
     }
 }

@@ -3,8 +3,8 @@
 use super::audit::{self, Actor};
 use super::{Store, StoreError};
 use crate::batch::approval::ApprovalFacts;
-use crate::batch::separate::{Face, Layout, SideFacts};
-use crate::batch::{BatchSource, BatchState, Flag, FlagCode, PatientId, RemovedReason};
+use crate::batch::separate::{Face, Layout, RecordLayout, SideFacts};
+use crate::batch::{BatchSource, BatchState, Flag, FlagCode, PatientId, RemovedReason, rules};
 use crate::pixels::{Encoded, Encoding, PageMetrics, PixelKind};
 use rusqlite::{Row, params};
 use serde::Serialize;
@@ -30,14 +30,14 @@ pub struct NewBatch {
 pub struct BatchRow {
     pub id: String,
     pub label: String,
-    pub source: String,
+    pub source: BatchSource,
     pub specialty: Option<String>,
     pub duplex: bool,
     pub station: String,
     pub operator: String,
     pub created: String,
     pub closed: Option<String>,
-    pub state: String,
+    pub state: BatchState,
     pub expected_sheets: Option<u32>,
     pub last_error: Option<String>,
     pub sides: u32,
@@ -174,14 +174,14 @@ fn batch_row(r: &Row<'_>) -> rusqlite::Result<BatchRow> {
     Ok(BatchRow {
         id: r.get(0)?,
         label: r.get(1)?,
-        source: r.get(2)?,
+        source: super::parsed(r, 2, "batch source", BatchSource::parse)?,
         specialty: r.get(3)?,
         duplex: r.get(4)?,
         station: r.get(5)?,
         operator: r.get(6)?,
         created: r.get(7)?,
         closed: r.get(8)?,
-        state: r.get(9)?,
+        state: super::parsed(r, 9, "batch state", BatchState::parse)?,
         expected_sheets: r.get(10)?,
         last_error: r.get(11)?,
         sides: r.get(12)?,
@@ -224,6 +224,49 @@ fn flag_of(code: &str, detail: String) -> Option<Flag> {
 const INSERT_FLAG: &str = "INSERT INTO flags (batch_id, record_id, side, code, detail)
     SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (SELECT 1 FROM flags WHERE batch_id = ?1
       AND record_id IS ?2 AND side IS ?3 AND code = ?4 AND resolved_at IS NOT NULL)";
+
+/// Inserts one separated record with its documents, pages and flags.
+fn insert_record(
+    tx: &rusqlite::Transaction<'_>,
+    batch_id: &str,
+    ordinal: usize,
+    rec: &RecordLayout,
+) -> Result<(), StoreError> {
+    let (nhs, hosp) = match &rec.patient {
+        Some(PatientId::Nhs { number, .. }) => (Some(number.as_str()), None),
+        Some(PatientId::Hospital { number }) => (None, Some(number.as_str())),
+        None => (None, None),
+    };
+    tx.execute(
+        "INSERT INTO records (id, batch_id, ordinal, nhs_number, hospital_number, specialty) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![rec.id, batch_id, ordinal, nhs, hosp, rec.specialty],
+    )?;
+    for f in &rec.flags {
+        tx.execute(
+            INSERT_FLAG,
+            params![batch_id, rec.id, f.side, f.code.as_str(), f.detail],
+        )?;
+    }
+    for (di, doc) in rec.documents.iter().enumerate() {
+        tx.execute(
+            "INSERT INTO documents (id, record_id, batch_id, ordinal, doc_type) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![doc.id, rec.id, batch_id, di, doc.doc_type],
+        )?;
+        for (pi, page) in doc.pages.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO document_pages (document_id, batch_id, side, position) VALUES (?1, ?2, ?3, ?4)",
+                params![doc.id, batch_id, page.side, pi],
+            )?;
+            for f in &page.flags {
+                tx.execute(
+                    INSERT_FLAG,
+                    params![batch_id, rec.id, page.side, f.code.as_str(), f.detail],
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
 
 impl Store {
     /// Starts a batch in state `scanning`.
@@ -289,8 +332,6 @@ impl Store {
     /// What the approval rule needs to know about a batch.
     pub fn approval_facts(&self, batch_id: &str) -> Result<ApprovalFacts, StoreError> {
         let b = self.find_batch(batch_id)?;
-        let state = BatchState::parse(&b.state)
-            .ok_or_else(|| StoreError::Damaged(format!("batch {} has an unknown state", b.id)))?;
         let (documents, pages, records_without_patient, patient_contradictions): (
             u32,
             u32,
@@ -328,7 +369,7 @@ impl Store {
             .collect();
         Ok(ApprovalFacts {
             batch_id: b.id.clone(),
-            state,
+            state: b.state,
             sides: b.sides,
             records: b.records,
             documents,
@@ -340,10 +381,11 @@ impl Store {
         })
     }
 
-    /// A batch that is still being scanned (to resume or close it).
+    /// A batch that is still being scanned (to resume or close it): one
+    /// [`rules::may_scan_into`] allows.
     pub fn open_batch(&self, id_or_prefix: &str) -> Result<BatchRow, StoreError> {
         let b = self.find_batch(id_or_prefix)?;
-        if b.state != BatchState::Scanning.as_str() {
+        if !rules::may_scan_into(b.state) {
             return Err(StoreError::NotOpen {
                 batch: b.id,
                 state: b.state,
@@ -535,39 +577,7 @@ impl Store {
         )?;
         tx.execute("DELETE FROM records WHERE batch_id = ?1", [batch_id])?;
         for (ri, rec) in layout.records.iter().enumerate() {
-            let (nhs, hosp) = match &rec.patient {
-                Some(PatientId::Nhs { number, .. }) => (Some(number.as_str()), None),
-                Some(PatientId::Hospital { number }) => (None, Some(number.as_str())),
-                None => (None, None),
-            };
-            tx.execute(
-                "INSERT INTO records (id, batch_id, ordinal, nhs_number, hospital_number, specialty) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![rec.id, batch_id, ri, nhs, hosp, rec.specialty],
-            )?;
-            for f in &rec.flags {
-                tx.execute(
-                    INSERT_FLAG,
-                    params![batch_id, rec.id, f.side, f.code.as_str(), f.detail],
-                )?;
-            }
-            for (di, doc) in rec.documents.iter().enumerate() {
-                tx.execute(
-                    "INSERT INTO documents (id, record_id, batch_id, ordinal, doc_type) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![doc.id, rec.id, batch_id, di, doc.doc_type],
-                )?;
-                for (pi, page) in doc.pages.iter().enumerate() {
-                    tx.execute(
-                        "INSERT INTO document_pages (document_id, batch_id, side, position) VALUES (?1, ?2, ?3, ?4)",
-                        params![doc.id, batch_id, page.side, pi],
-                    )?;
-                    for f in &page.flags {
-                        tx.execute(
-                            INSERT_FLAG,
-                            params![batch_id, rec.id, page.side, f.code.as_str(), f.detail],
-                        )?;
-                    }
-                }
-            }
+            insert_record(&tx, batch_id, ri, rec)?;
         }
         for r in &layout.removed {
             tx.execute(

@@ -12,6 +12,7 @@ pub mod images;
 mod outbox;
 mod review;
 
+pub use crate::batch::PageDecision;
 pub use audit::Actor;
 pub use batches::{
     BatchRow, BatchTree, NewBatch, PageRow, StoredImage, TreeDocument, TreePage, TreeRecord,
@@ -19,7 +20,7 @@ pub use batches::{
 };
 pub use images::{ImageStore, sha256_hex};
 pub use outbox::{CachedPdf, OutboxRow, sender_name};
-pub use review::{DocChoice, PageDecision, PatientMismatch, ReviewItem, ReviewKind};
+pub use review::{DocChoice, PatientMismatch, ReviewItem, ReviewKind};
 
 use rusqlite::Connection;
 use rusqlite_migration::{M, Migrations};
@@ -58,7 +59,10 @@ pub enum StoreError {
     #[error(
         "batch {batch} is already {state}; only a batch still scanning can be resumed or closed"
     )]
-    NotOpen { batch: String, state: String },
+    NotOpen {
+        batch: String,
+        state: crate::batch::BatchState,
+    },
     #[error("{0}")]
     Damaged(String),
     #[error("no {0} in the station data (it may have changed meanwhile): refresh and try again")]
@@ -98,6 +102,37 @@ impl StoreError {
             _ => false,
         }
     }
+}
+
+/// Reads stored text at column `at` as one of `batch`'s enums. Text this build
+/// does not know (a damaged cache) is an error naming `what`, never a guess.
+pub(crate) fn parsed<T>(
+    r: &rusqlite::Row<'_>,
+    at: usize,
+    what: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
+    let text: String = r.get(at)?;
+    parse(&text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            at,
+            rusqlite::types::Type::Text,
+            format!("unknown {what} {text:?}").into(),
+        )
+    })
+}
+
+/// `'a', 'b'`: stored names for an SQL `IN (...)` list. Only `as_str` names
+/// (constants of this crate) are written, never outside text.
+pub(crate) fn sql_names<T>(
+    items: impl IntoIterator<Item = T>,
+    name: fn(T) -> &'static str,
+) -> String {
+    items
+        .into_iter()
+        .map(|i| format!("'{}'", name(i)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A failed upgrade in words: SQLite's reason, not the statement.
@@ -232,5 +267,51 @@ mod tests {
         assert_eq!(s.images().get(&sha).unwrap(), b"page");
         std::fs::write(s.images().path_of(&sha), b"tampered").unwrap();
         assert!(matches!(s.images().get(&sha), Err(StoreError::Damaged(_))));
+    }
+
+    #[test]
+    fn states_and_sources_are_typed_and_unknown_text_is_an_error() {
+        use crate::batch::{BatchSource, BatchState};
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        let actor = Actor {
+            station: "st".into(),
+            operator: "op".into(),
+        };
+        let new = batches::NewBatch {
+            id: "0123456789ab".into(),
+            label: "box".into(),
+            source: BatchSource::OnDemand,
+            specialty: None,
+            duplex: false,
+            dpi: None,
+            expected_sheets: None,
+        };
+        s.create_batch(&new, &actor).unwrap();
+        let b = s.find_batch("0123456789ab").unwrap();
+        assert_eq!(b.state, BatchState::Scanning);
+        assert_eq!(b.source, BatchSource::OnDemand);
+        assert_eq!(s.open_batch("0123456789ab").unwrap().id, b.id);
+        // What a newer build, or damage, may leave: refused by name, no panic.
+        s.conn
+            .execute("UPDATE batches SET state = 'shredded'", [])
+            .unwrap();
+        let err = s.find_batch("0123456789ab").unwrap_err();
+        assert!(
+            err.to_string().contains("unknown batch state \"shredded\""),
+            "{err}"
+        );
+        assert!(s.list_batches().is_err());
+        // A closed batch is not open any more.
+        s.conn
+            .execute("UPDATE batches SET state = 'in_review'", [])
+            .unwrap();
+        assert!(matches!(
+            s.open_batch("0123456789ab"),
+            Err(StoreError::NotOpen {
+                state: BatchState::InReview,
+                ..
+            })
+        ));
     }
 }

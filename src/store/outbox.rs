@@ -42,16 +42,7 @@ fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
         label: r.get(1)?,
         priority: r.get(2)?,
         queued_at: r.get(3)?,
-        state: {
-            let s: String = r.get(4)?;
-            OutboxState::parse(&s).ok_or_else(|| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    4,
-                    rusqlite::types::Type::Text,
-                    format!("unknown upload state {s:?}").into(),
-                )
-            })?
-        },
+        state: super::parsed(r, 4, "upload state", OutboxState::parse)?,
         attempts: r.get(5)?,
         next_attempt_at: r.get(6)?,
         last_error: r.get(7)?,
@@ -104,10 +95,9 @@ impl Store {
         detail: &str,
     ) -> Result<(), StoreError> {
         let b = self.find_batch(batch_id)?;
-        let priority = if b.source == crate::batch::BatchSource::OnDemand.as_str() {
-            0
-        } else {
-            1
+        let priority = match b.source {
+            crate::batch::BatchSource::OnDemand => 0,
+            _ => 1,
         };
         let now = crate::now_rfc3339();
         let tx = self.conn.transaction()?;

@@ -4,7 +4,7 @@
 
 use super::batches::{IMAGE_COLS, stored_image};
 use super::{Actor, Store, StoreError, audit};
-use crate::batch::PatientId;
+use crate::batch::{BatchState, FlagCode, PageDecision, PatientId, RemovedReason, rules};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -15,12 +15,12 @@ pub enum ReviewKind {
     /// An open flag (its row id, code and words).
     Flag {
         id: i64,
-        code: String,
+        code: FlagCode,
         detail: String,
     },
     /// A side taken out of the output (as blank, or by a supervisor): a
     /// person may put it back.
-    Removed { reason: String },
+    Removed { reason: RemovedReason },
     /// A side, when a supervisor goes through a whole batch: a page of a
     /// document, or (with no record) one that could not be read.
     Page,
@@ -38,18 +38,6 @@ pub struct PatientMismatch {
     pub paper: String,
     /// The patient typed for the batch.
     pub typed: PatientId,
-}
-
-/// A supervisor's decision about one page, kept on the page and applied
-/// whenever the batch is separated again.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PageDecision {
-    /// Take it out of the output.
-    Remove,
-    /// It must be scanned again (why).
-    MarkRescan(String),
-    /// It belongs in this document (of the same batch).
-    MoveTo(String),
 }
 
 /// A document a page can be moved to.
@@ -88,6 +76,15 @@ fn image_cols(t: &str) -> String {
         .join(", ")
 }
 
+/// `b.state IN (...)`: the batches a supervisor may still change
+/// ([`rules::may_review`]).
+fn in_review(b: &str) -> String {
+    format!(
+        "{b}.state IN ({})",
+        super::sql_names(rules::states_where(rules::may_review), BatchState::as_str)
+    )
+}
+
 fn patient_words(nhs: Option<String>, hosp: Option<String>) -> Option<String> {
     nhs.map(|n| format!("NHS {n}"))
         .or(hosp.map(|h| format!("hospital {h}")))
@@ -103,15 +100,15 @@ impl Store {
              FROM flags f JOIN batches b ON b.id = f.batch_id
              LEFT JOIN records r ON r.id = f.record_id
              LEFT JOIN pages p ON p.batch_id = f.batch_id AND p.side = f.side
-             WHERE f.resolved_at IS NULL AND b.state IN ('closed', 'in_review')
-             ORDER BY b.created, f.side, f.id", image_cols("p")),
+             WHERE f.resolved_at IS NULL AND {}
+             ORDER BY b.created, f.side, f.id", image_cols("p"), in_review("b")),
         )?;
         let mut items: Vec<ReviewItem> = stmt
             .query_map([], |r| {
                 Ok(ReviewItem {
                     kind: ReviewKind::Flag {
                         id: r.get(0)?,
-                        code: r.get(1)?,
+                        code: super::parsed(r, 1, "flag code", FlagCode::parse)?,
                         detail: r.get(2)?,
                     },
                     batch_id: r.get(3)?,
@@ -126,16 +123,24 @@ impl Store {
                 })
             })?
             .collect::<Result<_, _>>()?;
-        let mut stmt = self.conn.prepare(
-            &format!("SELECT x.batch_id, b.label, x.side, p.preview_sha256, p.thumb_sha256, x.reason, {}
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT x.batch_id, b.label, x.side, p.preview_sha256, p.thumb_sha256, x.reason, {}
              FROM removed x JOIN batches b ON b.id = x.batch_id
              JOIN pages p ON p.batch_id = x.batch_id AND p.side = x.side
-             WHERE x.reason IN ('blank', 'removed_by_supervisor') AND b.state IN ('closed', 'in_review')
-             ORDER BY b.created, x.side", image_cols("p")),
-        )?;
+             WHERE x.reason IN ({}) AND {}
+             ORDER BY b.created, x.side",
+            image_cols("p"),
+            super::sql_names(
+                [RemovedReason::Blank, RemovedReason::RemovedBySupervisor],
+                RemovedReason::as_str
+            ),
+            in_review("b")
+        ))?;
         let blanks = stmt.query_map([], |r| {
             Ok(ReviewItem {
-                kind: ReviewKind::Removed { reason: r.get(5)? },
+                kind: ReviewKind::Removed {
+                    reason: super::parsed(r, 5, "removal reason", RemovedReason::parse)?,
+                },
                 batch_id: r.get(0)?,
                 batch_label: r.get(1)?,
                 record_id: None,
@@ -173,7 +178,9 @@ impl Store {
                 let reason: Option<String> = r.get(5)?;
                 Ok(ReviewItem {
                     kind: match reason {
-                        Some(reason) => ReviewKind::Removed { reason },
+                        Some(_) => ReviewKind::Removed {
+                            reason: super::parsed(r, 5, "removal reason", RemovedReason::parse)?,
+                        },
                         None => ReviewKind::Page,
                     },
                     batch_id: batch_id.to_string(),
@@ -318,9 +325,9 @@ impl Store {
             params![flag_id, actor.operator, resolution, crate::now_rfc3339()],
         )?;
         tx.execute(
-            "UPDATE batches SET state = CASE WHEN EXISTS (SELECT 1 FROM flags WHERE batch_id = ?1 AND resolved_at IS NULL)
-               THEN 'in_review' ELSE 'closed' END WHERE id = ?1 AND state IN ('closed', 'in_review')",
-            params![batch_id],
+            &format!("UPDATE batches SET state = CASE WHEN EXISTS (SELECT 1 FROM flags WHERE batch_id = ?1 AND resolved_at IS NULL)
+               THEN ?2 ELSE ?3 END WHERE id = ?1 AND {}", in_review("batches")),
+            params![batch_id, BatchState::InReview.as_str(), BatchState::Closed.as_str()],
         )?;
         audit::append(
             &tx,
@@ -515,14 +522,14 @@ impl Store {
     /// On-demand records, in batches not yet approved, whose record sheet
     /// contradicts the patient typed (each waits for a person's choice).
     pub fn patient_mismatches(&self) -> Result<Vec<PatientMismatch>, StoreError> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare(&format!(
             "SELECT f.id, f.batch_id, f.record_id, COALESCE(r.nhs_number, r.hospital_number), b.patient
              FROM flags f
              JOIN records r ON r.id = f.record_id AND r.batch_id = f.batch_id
              JOIN batches b ON b.id = f.batch_id
              WHERE f.code = 'misfiled_identifier' AND f.resolved_at IS NULL AND f.side IS NULL
-               AND b.patient IS NOT NULL AND b.state IN ('closed', 'in_review')
-             ORDER BY f.id",
+               AND b.patient IS NOT NULL AND {}
+             ORDER BY f.id", in_review("b")),
         )?;
         let rows = stmt.query_map([], |r| {
             Ok((

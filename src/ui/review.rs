@@ -7,6 +7,7 @@
 
 use super::StationApp;
 use crate::batch::approval::{self, ApprovalFacts, Overrides};
+use crate::batch::{FlagCode, RemovedReason};
 use crate::store::{BatchRow, PageDecision, ReviewItem, ReviewKind};
 use crate::workers::station::{Command, ImageRequest};
 use eframe::egui;
@@ -73,7 +74,7 @@ pub fn approval_words(facts: Option<&ApprovalFacts>, ov: &Overrides) -> Result<S
 /// Record-level flags a new identifier can settle.
 fn identifier_flag(item: &ReviewItem) -> bool {
     matches!(&item.kind, ReviewKind::Flag { code, .. }
-        if ["invalid_nhs_number", "invalid_patient_id", "no_record_sheet"].contains(&code.as_str()))
+        if matches!(code, FlagCode::InvalidNhsNumber | FlagCode::InvalidPatientId | FlagCode::NoRecordSheet))
         && item.record_id.is_some()
         && item.side.is_none()
 }
@@ -84,19 +85,20 @@ fn identifier_flag(item: &ReviewItem) -> bool {
 fn in_a_document(item: &ReviewItem) -> bool {
     item.side.is_some()
         && match &item.kind {
-            ReviewKind::Flag { code, .. } => {
-                code != "unreadable_image" && code != "unreadable_control_sheet"
-            }
+            ReviewKind::Flag { code, .. } => !matches!(
+                code,
+                FlagCode::UnreadableImage | FlagCode::UnreadableControlSheet
+            ),
             ReviewKind::Page => item.record_id.is_some(),
             ReviewKind::Removed { .. } => false,
         }
 }
 
-fn removed_words(reason: &str) -> &'static str {
+fn removed_words(reason: RemovedReason) -> &'static str {
     match reason {
-        "blank" => "removed as blank",
-        "control_sheet" => "control sheet",
-        _ => "removed by a supervisor",
+        RemovedReason::Blank => "removed as blank",
+        RemovedReason::ControlSheet => "control sheet",
+        RemovedReason::RemovedBySupervisor => "removed by a supervisor",
     }
 }
 
@@ -107,7 +109,7 @@ fn title(item: &ReviewItem) -> String {
         .unwrap_or_else(|| "record".into());
     let what = match &item.kind {
         ReviewKind::Flag { code, .. } => code.as_str(),
-        ReviewKind::Removed { reason } => removed_words(reason),
+        ReviewKind::Removed { reason } => removed_words(*reason),
         ReviewKind::Page if item.record_id.is_none() => "could not be read",
         ReviewKind::Page => "page",
     };
@@ -286,7 +288,7 @@ fn item_ui(app: &mut StationApp, ui: &mut egui::Ui, item: &ReviewItem, keys: &Ke
     }
     let batch = item.batch_id.clone();
     ui.horizontal_wrapped(|ui| match &item.kind {
-        ReviewKind::Removed { reason } if reason == "control_sheet" => {
+        ReviewKind::Removed { reason } if *reason == RemovedReason::ControlSheet => {
             ui.label("Control sheets are left out of the output.");
         }
         ReviewKind::Flag { .. } | ReviewKind::Page => {
@@ -565,7 +567,7 @@ fn batches_ui(app: &mut StationApp, ui: &mut egui::Ui) {
         .snapshot
         .batches
         .iter()
-        .filter(|b| b.state == "closed" || b.state == "in_review")
+        .filter(|b| crate::batch::rules::may_approve(b.state))
         .cloned()
         .collect();
     egui::ScrollArea::vertical()

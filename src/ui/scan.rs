@@ -248,7 +248,7 @@ fn open_batches(app: &StationApp) -> Vec<BatchRow> {
     app.snapshot
         .batches
         .iter()
-        .filter(|b| b.state == "scanning")
+        .filter(|b| crate::batch::rules::may_resume(b.state))
         .cloned()
         .collect()
 }
@@ -397,7 +397,7 @@ fn controls_ui(app: &mut StationApp, ui: &mut egui::Ui) {
                 app.snapshot
                     .batches
                     .iter()
-                    .any(|r| &r.id == *b && r.state == "scanning")
+                    .any(|r| &r.id == *b && crate::batch::rules::may_close(r.state))
             })
             .cloned();
         if ui

@@ -148,7 +148,7 @@ pub fn uploads_ui(app: &mut StationApp, ui: &mut egui::Ui) {
                             ui.add(egui::ProgressBar::new(0.0).desired_width(200.0));
                         }
                     }
-                    if r.state.stopped()
+                    if crate::batch::rules::may_requeue(r.state)
                         && ui
                             .button(format!("Retry {}", &r.batch_id[..8.min(r.batch_id.len())]))
                             .clicked()

@@ -322,7 +322,7 @@ pub fn export_batch(
     actor: &Actor,
 ) -> Result<(Manifest, PathBuf), ExportError> {
     let tree = store.tree(batch)?;
-    if tree.batch.state == crate::batch::BatchState::Scanning.as_str() {
+    if !crate::batch::rules::may_export(tree.batch.state) {
         return Err(ExportError::NotClosed(tree.batch.id));
     }
     let batch_id = tree.batch.id.clone();

@@ -469,7 +469,7 @@ pub struct Closed {
     pub documents: u32,
     pub removed: u32,
     pub flags: u32,
-    pub state: String,
+    pub state: BatchState,
     /// Every side of the batch that could not be read (earlier runs included).
     pub unreadable: Vec<Unreadable>,
 }
@@ -520,7 +520,7 @@ pub fn close_batch<E: From<StoreError> + From<ConfigError>>(
             .sum(),
         removed: layout.removed.len() as u32,
         flags: flags as u32,
-        state: state.as_str().to_string(),
+        state,
         unreadable,
     })
 }

@@ -8,7 +8,7 @@
 
 use super::pipeline::close_batch;
 use super::process::{SideMeta, process_side};
-use crate::batch::{FlagCode, NhsCheck, PatientId, check_nhs_number};
+use crate::batch::{BatchState, FlagCode, NhsCheck, PatientId, check_nhs_number, rules};
 use crate::capture::{CaptureError, ScanSettings};
 use crate::config::{Config, ConfigError};
 use crate::store::{Actor, BatchRow, PageDecision, Store, StoreError};
@@ -31,15 +31,16 @@ pub enum ReviewError {
     #[error("the page was not rescanned: {0}. The stored page is unchanged")]
     Capture(#[from] CaptureError),
     #[error("batch {0} is {1}: only batches closed and not yet approved can be changed")]
-    NotInReview(String, String),
+    NotInReview(String, BatchState),
 }
 
 /// The batch, if it can still be changed (closed or in review).
 fn reviewable(store: &Store, batch: &str) -> Result<BatchRow, ReviewError> {
     let b = store.find_batch(batch)?;
-    match b.state.as_str() {
-        "closed" | "in_review" => Ok(b),
-        other => Err(ReviewError::NotInReview(b.id.clone(), other.to_string())),
+    if rules::may_review(b.state) {
+        Ok(b)
+    } else {
+        Err(ReviewError::NotInReview(b.id, b.state))
     }
 }
 
@@ -79,7 +80,7 @@ pub fn restore_page(
             crate::store::ReviewKind::Flag { id, code, .. }
                 if i.batch_id == batch
                     && i.side == Some(side)
-                    && code == FlagCode::BlankRestored.as_str() =>
+                    && code == FlagCode::BlankRestored =>
             {
                 Some(id)
             }

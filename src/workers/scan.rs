@@ -9,8 +9,8 @@
 
 use super::pipeline::{self, Closed, Feeder, Payload};
 use super::process::SideMeta;
-use crate::batch::separate::{SeparationParams, SideFacts};
-use crate::batch::{BatchSource, separate};
+use crate::batch::BatchSource;
+use crate::batch::separate::{SeparationParams, Separator, SideFacts};
 use crate::capture::demo::DemoFeeder;
 use crate::capture::folder::{self, FolderSource};
 use crate::capture::sane::Sane;
@@ -206,7 +206,7 @@ pub fn scan(
         None => opts.device == DEMO_DEVICE,
     };
     let (batch_id, duplex, specialty) = start_or_resume(store, actor, opts, duplex_wanted)?;
-    let mut facts = store.side_facts(&batch_id)?;
+    let facts = store.side_facts(&batch_id)?;
     let first_side = facts.len() as u32;
     let capture = Capture {
         device: opts.device.clone(),
@@ -232,6 +232,17 @@ pub fn scan(
     let cfg = &cfg;
     let fixes = std::collections::HashMap::new();
     let patient = store.batch_patient(&batch_id)?;
+    let mut separator = Separator::new(SeparationParams {
+        batch_id: &batch_id,
+        default_specialty: None,
+        default_doc_type: cfg.default_document_type.as_deref(),
+        hospital_pattern: &pattern,
+        fixes: &fixes,
+        default_patient: patient.as_ref(),
+    });
+    for f in &facts {
+        separator.push(f);
+    }
     let started = Instant::now();
     let run = pipeline::run(
         store,
@@ -239,17 +250,9 @@ pub fn scan(
         "folio-capture",
         move |f| capture.run(f),
         |row, n| {
-            facts.push(facts_of(row));
+            separator.push(&facts_of(row));
             let minutes = started.elapsed().as_secs_f64() / 60.0;
-            let params = SeparationParams {
-                batch_id: &row.batch_id,
-                default_specialty: None,
-                default_doc_type: cfg.default_document_type.as_deref(),
-                hospital_pattern: &pattern,
-                fixes: &fixes,
-                default_patient: patient.as_ref(),
-            };
-            let layout = separate(&facts, &params);
+            let layout = separator.layout();
             on_progress(ScanProgress {
                 sides: n,
                 sides_per_minute: if minutes > 0.0 {

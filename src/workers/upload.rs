@@ -142,7 +142,7 @@ pub fn run(
             let id = store.find_batch(b)?.id;
             match store.outbox_entry(&id)? {
                 None => return Err(UploadWorkError::NotQueued(id)),
-                Some(row) if row.state.stopped() => {
+                Some(row) if crate::batch::rules::may_requeue(row.state) => {
                     store.approve_batch(&id, actor, "queued again after it was parked")?;
                 }
                 Some(_) => {}

@@ -147,5 +147,5 @@ impl Reader {
 
 /// Batches whose pages Review works on (closed, or with flags to decide).
 fn in_review(b: &BatchRow) -> bool {
-    b.state == "closed" || b.state == "in_review"
+    crate::batch::rules::may_review(b.state)
 }
