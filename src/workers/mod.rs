@@ -12,6 +12,7 @@ pub mod pipeline;
 pub mod process;
 pub mod review;
 pub mod scan;
+pub mod settings;
 pub mod station;
 pub mod upload;
 

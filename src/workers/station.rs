@@ -2,7 +2,7 @@
 //! [`Event`]s; it never touches the database, a socket or a scanner. Threads:
 //!
 //! - `folio-station` owns the store and runs commands one at a time (a scan
-//!   runs here too; Stop reaches it through the cancel flag);
+//!   runs here too; Stop reaches it through the scan's own [`CancelToken`]);
 //! - `folio-preview` shrinks the scanner's bands for the live view;
 //! - `folio-images` decodes thumbnails and previews for textures;
 //! - `folio-upload` works off the outbox (watching for new batches) with its
@@ -107,6 +107,9 @@ pub enum Command {
     RetryUpload(String),
     PauseUploads,
     ResumeUploads,
+    /// Write the Settings screen's form into `config.toml`; answered by
+    /// [`Event::SettingsSaved`].
+    SaveSettings(super::settings::SettingsForm),
 }
 
 /// What the window shows of the station's state.
@@ -138,7 +141,12 @@ pub enum Event {
         items: Arc<Vec<ReviewItem>>,
     },
     Tree(Box<BatchTree>),
-    ScanStarted,
+    /// A scan began; its token stops it (and only it).
+    ScanStarted(CancelToken),
+    /// A page rescan began; its token stops it.
+    RescanStarted(CancelToken),
+    /// The answer to [`Command::SaveSettings`]: the file written, or why not.
+    SettingsSaved(Result<PathBuf, super::settings::SettingsError>),
     Progress(Box<ScanProgress>),
     /// Rows of the side being scanned, shrunk to the preview's width (grey).
     Band {
@@ -178,9 +186,43 @@ pub struct Station {
     /// a scan keeps the station thread busy.
     pub images: Sender<ImageRequest>,
     pub events: Receiver<Event>,
-    /// Set to stop the scan in progress (sides already stored are kept).
-    pub cancel: Arc<AtomicBool>,
 }
+
+/// Stops one scan (or page rescan), after its current sheet; the sides
+/// already stored are kept. The worker makes a fresh one for each scan and
+/// hands it out in [`Event::ScanStarted`] / [`Event::RescanStarted`]; a token
+/// is never reset, so a Stop cannot be lost to the next scan's start. Two
+/// tokens are equal when they are the same token.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    pub fn new() -> CancelToken {
+        CancelToken::default()
+    }
+
+    /// Asks the scan to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// The flag the scan watches (for [`ScanOptions::cancel`]).
+    pub fn flag(&self) -> Arc<AtomicBool> {
+        self.0.clone()
+    }
+}
+
+impl PartialEq for CancelToken {
+    fn eq(&self, other: &CancelToken) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for CancelToken {}
 
 /// An image the window wants as a texture.
 #[derive(Debug, Clone)]
@@ -222,7 +264,6 @@ pub fn spawn(
             wake();
         })
     };
-    let cancel = Arc::new(AtomicBool::new(false));
     let images = spawn_images(store.images().clone(), emit.clone());
     let uploads = spawn_uploads(data_dir.clone(), cfg.clone(), actor.clone(), emit.clone());
     let worker = Worker {
@@ -230,7 +271,6 @@ pub fn spawn(
         cfg,
         actor,
         emit,
-        cancel: cancel.clone(),
         uploads,
         devices: Vec::new(),
         upload_target: String::new(),
@@ -245,7 +285,6 @@ pub fn spawn(
         commands: cmd_tx,
         images,
         events: ev_rx,
-        cancel,
     })
 }
 
@@ -256,7 +295,6 @@ struct Worker {
     cfg: Config,
     actor: Actor,
     emit: Emit,
-    cancel: Arc<AtomicBool>,
     uploads: Sender<bool>,
     devices: Vec<String>,
     /// Where uploads go, in words (worked out once: the configuration does
@@ -413,15 +451,16 @@ impl Worker {
                 side,
                 scanner,
             } => {
-                self.cancel.store(false, Ordering::SeqCst);
                 let (settings, _) = self.settings(&scanner)?;
+                let token = CancelToken::new();
+                (self.emit)(Event::RescanStarted(token.clone()));
                 review::rescan_page(
                     &mut self.store,
                     &self.cfg,
                     &self.actor,
                     (&batch, side),
                     (&scanner.device, &settings),
-                    self.cancel.clone(),
+                    token.flag(),
                 )
                 .map_err(|e| s(&e))?;
                 (self.emit)(Event::Notice(format!(
@@ -464,6 +503,9 @@ impl Worker {
             }
             Command::ResumeUploads => {
                 let _ = self.uploads.send(true);
+            }
+            Command::SaveSettings(f) => {
+                (self.emit)(Event::SettingsSaved(super::settings::save(&f)))
             }
         }
         self.snapshot()
@@ -542,7 +584,7 @@ impl Worker {
     }
 
     fn scan(&mut self, req: ScanRequest) -> Result<(), String> {
-        self.cancel.store(false, Ordering::SeqCst);
+        let token = CancelToken::new();
         let (settings, typed_as_bilevel) = self.settings(&req)?;
         let (patient, specialty, doc_type) = match req.on_demand.clone() {
             Some((p, sp, dt)) => (Some(p), sp, dt),
@@ -558,13 +600,13 @@ impl Worker {
             keep_open: false,
             expected_sheets: req.expected_sheets,
             typed_as_bilevel,
-            cancel: self.cancel.clone(),
+            cancel: token.flag(),
             patient,
             doc_type,
         };
         let (band_tx, band_rx) = crossbeam_channel::bounded::<BandEvent>(64);
         let preview = spawn_preview(band_rx, self.emit.clone());
-        (self.emit)(Event::ScanStarted);
+        (self.emit)(Event::ScanStarted(token));
         let emit = self.emit.clone();
         let result = scan::scan(
             &mut self.store,
