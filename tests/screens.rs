@@ -198,14 +198,14 @@ fn scan_stop_and_esc_send_the_scans_own_token() {
     assert!(h.state().stops().is_empty());
     let token = CancelToken::new();
     scan_event(&mut h, Event::ScanStarted(token.clone()), scan_view);
-    assert_eq!(h.state().stops(), [token.clone()]);
+    assert_eq!(h.state().stops(), std::slice::from_ref(&token));
     h.state_mut().commands.clear();
 
     scan_event(&mut h, progress(0), scan_view);
     h.get_by_label("Sides: 1");
     h.get_by_label("Stop").click();
     h.step();
-    assert_eq!(h.state().stops(), [token.clone()]);
+    assert_eq!(h.state().stops(), std::slice::from_ref(&token));
     h.key_press(egui::Key::Escape);
     h.step();
     assert_eq!(h.state().stops(), [token.clone(), token.clone()]);

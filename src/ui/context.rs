@@ -12,6 +12,9 @@ use eframe::egui;
 use std::collections::VecDeque;
 
 /// What a screen asks for; applied by the app shell once the frame is drawn.
+// A frame queues a few of these at most, moved once each: not worth a box
+// (which would also make every match on a command a match on a box).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum ScreenCommand {
     /// A command for the station's workers.
