@@ -72,7 +72,7 @@ fn demo_window(st: &Station, records: u32) -> Harness<'static, StationApp> {
     wait(&mut h, "the scanner list", |a| {
         !a.snapshot.devices.is_empty()
     });
-    let s = &mut h.state_mut().scan;
+    let s = h.state_mut().scanner_mut();
     s.device = "folio:demo".into();
     s.demo_records = records;
     s.demo_speed = 0;
@@ -127,30 +127,32 @@ fn a_demo_scan_shows_pages_arriving_and_a_jam_in_the_window_then_resumes() {
     let st = Station::new();
     let mut h = demo_window(&st, 2);
     {
-        let s = &mut h.state_mut().scan;
+        let s = h.state_mut().scanner_mut();
         s.extra_options = vec![
             ("fault-after".into(), "5".into()),
             ("fault".into(), "jammed".into()),
         ];
     }
     h.get_by_label("Start").click();
-    wait(&mut h, "pages to arrive", |a| !a.scan.strip.is_empty());
-    wait(&mut h, "the jam", |a| a.scan.fault.is_some());
+    wait(&mut h, "pages to arrive", |a| {
+        !a.scan().view.strip.is_empty()
+    });
+    wait(&mut h, "the jam", |a| a.scan().view.fault.is_some());
     assert_eq!(
-        h.state().scan.strip.len(),
+        h.state().scan().view.strip.len(),
         5,
         "the five sides before the jam are kept"
     );
     h.get_by_label("The scan stopped");
-    let msg = h.state().scan.fault.clone().unwrap().message;
+    let msg = h.state().scan().view.fault.clone().unwrap().message;
     assert!(msg.contains("jam"), "{msg}");
     assert!(h.query_all_by_label_contains("clear the jam").count() >= 1);
-    h.state_mut().scan.extra_options.clear();
+    h.state_mut().scanner_mut().extra_options.clear();
     h.get_by_label("Resume scanning").click();
     wait(&mut h, "the rest of the stack", |a| {
-        a.scan.last_report.is_some() && !a.scan.scanning
+        a.scan().view.last_report.is_some() && !a.scan().view.scanning
     });
-    let report = h.state().scan.last_report.clone().unwrap();
+    let report = h.state().scan().view.last_report.clone().unwrap();
     let closed = report
         .closed
         .expect("the batch closes at the end of the stack");
@@ -197,30 +199,14 @@ fn flagged_stack(dir: &Path) {
     }
 }
 
-#[test]
-fn review_approve_restore_fix_the_nhs_number_then_approve_and_upload() {
-    let _turn = one_at_a_time();
-    let st = Station::new();
-    test_env();
-    let stack = st.dir.path().join("stack");
-    flagged_stack(&stack);
-    let batch = st.import(&[], &[&stack])["batch_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let mut h = window(&st);
-    h.key_press(egui::Key::F3);
-    wait(&mut h, "the review queue", |a| {
-        review_has(a, "misfiled_identifier")
-    });
-    assert!(review_has(h.state(), "invalid_nhs_number") && review_has(h.state(), "removed"));
-
+/// A page fed upside down that orientation missed: turned over
+/// (losslessly), then approved.
+fn turn_over_and_approve(h: &mut Harness<'static, StationApp>) {
     h.get_all_by_label_contains("misfiled_identifier")
         .next()
         .unwrap()
         .click();
     h.step();
-    // A page fed upside down that orientation missed: turned over, losslessly.
     let before = h
         .state()
         .snapshot
@@ -230,25 +216,18 @@ fn review_approve_restore_fix_the_nhs_number_then_approve_and_upload() {
         .cloned()
         .unwrap();
     h.get_by_label("Turn over").click();
-    wait(&mut h, "the turned page", |a| {
+    wait(h, "the turned page", |a| {
         a.snapshot
             .review
             .iter()
             .any(|i| i.side == before.side && i.preview_sha256 != before.preview_sha256)
     });
     h.get_by_label("Approve page").click();
-    wait(&mut h, "the approval", |a| {
-        !review_has(a, "misfiled_identifier")
-    });
+    wait(h, "the approval", |a| !review_has(a, "misfiled_identifier"));
+}
 
-    h.get_all_by_label_contains("removed as blank")
-        .next()
-        .unwrap()
-        .click();
-    h.step();
-    h.get_by_label("Restore page").click();
-    wait(&mut h, "the restored page", |a| !review_has(a, "removed"));
-
+/// A wrong check digit is refused in words; the right one sets the record.
+fn fix_the_nhs_number(h: &mut Harness<'static, StationApp>) {
     h.get_all_by_label_contains("invalid_nhs_number")
         .next()
         .unwrap()
@@ -271,9 +250,38 @@ fn review_approve_restore_fix_the_nhs_number_then_approve_and_upload() {
     h.step();
     h.get_by_label_contains("valid: NHS number");
     h.get_by_label("Set identifier").click();
-    wait(&mut h, "the fixed record", |a| {
+    wait(h, "the fixed record", |a| {
         !review_has(a, "invalid_nhs_number")
     });
+}
+
+#[test]
+fn review_approve_restore_fix_the_nhs_number_then_approve_and_upload() {
+    let _turn = one_at_a_time();
+    let st = Station::new();
+    test_env();
+    let stack = st.dir.path().join("stack");
+    flagged_stack(&stack);
+    let batch = st.import(&[], &[&stack])["batch_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut h = window(&st);
+    h.key_press(egui::Key::F3);
+    wait(&mut h, "the review queue", |a| {
+        review_has(a, "misfiled_identifier")
+    });
+    assert!(review_has(h.state(), "invalid_nhs_number") && review_has(h.state(), "removed"));
+    turn_over_and_approve(&mut h);
+
+    h.get_all_by_label_contains("removed as blank")
+        .next()
+        .unwrap()
+        .click();
+    h.step();
+    h.get_by_label("Restore page").click();
+    wait(&mut h, "the restored page", |a| !review_has(a, "removed"));
+    fix_the_nhs_number(&mut h);
 
     let tree = st.json(&["show", &batch, "--json"]);
     assert_eq!(tree["records"][0]["nhs_number"], "9434765919");
@@ -327,12 +335,11 @@ fn pages_of(tree: &serde_json::Value, record: usize) -> Vec<u64> {
         .collect()
 }
 
-#[test]
-fn review_moves_removes_marks_and_rescans_pages_then_reconciles_the_count() {
-    let _turn = one_at_a_time();
-    let st = Station::new();
-    test_env();
-    // Two records; three pages of the first carry the second patient's label.
+/// Two records; three pages of the first carry the second patient's label;
+/// side 7 is a file that cannot be read. Also the sheets put back on the
+/// scanner: side 4 without the stray label, and side 7. Returns the batch
+/// and those two sheets.
+fn misfiled_batch(st: &Station) -> (String, std::path::PathBuf, std::path::PathBuf) {
     let other = || SideKind::Clinical {
         label: Some(Label {
             text: "4010232137".into(),
@@ -389,20 +396,19 @@ fn review_moves_removes_marks_and_rescans_pages_then_reconciles_the_count() {
     assert_eq!(out.status.code(), Some(3), "one side could not be read");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let batch = report["batch_id"].as_str().unwrap().to_string();
-    let mut h = window(&st);
-    h.key_press(egui::Key::F3);
-    wait(&mut h, "three misfiled pages and an unreadable side", |a| {
-        (2..5).all(|s| side_flags(a, s) == ["misfiled_identifier"])
-            && side_flags(a, 7) == ["unreadable_image"]
-    });
-    let select = |h: &mut Harness<'static, StationApp>, text: &str| {
-        h.get_all_by_label_contains(text).next().unwrap().click();
-        h.step();
-    };
+    (batch, rescanned, unreadable)
+}
 
-    // Side 2 belongs to the second record: moved there, its label now agrees.
-    // Zoomed in with +, the page is shown at full resolution.
-    select(&mut h, "misfiled_identifier · side 2");
+/// Chooses the first item of the queue whose title holds `text`.
+fn select(h: &mut Harness<'static, StationApp>, text: &str) {
+    h.get_all_by_label_contains(text).next().unwrap().click();
+    h.step();
+}
+
+/// Side 2 belongs to the second record: moved there, its label now agrees.
+/// Zoomed in with +, the page is shown at full resolution.
+fn move_side_2(h: &mut Harness<'static, StationApp>, st: &Station, batch: &str) {
+    select(h, "misfiled_identifier · side 2");
     let page = h
         .state()
         .snapshot
@@ -419,7 +425,7 @@ fn review_moves_removes_marks_and_rescans_pages_then_reconciles_the_count() {
     for _ in 0..6 {
         h.key_press(egui::Key::Plus);
     }
-    wait(&mut h, "the full-resolution page", |a| a.has_texture(&full));
+    wait(h, "the full-resolution page", |a| a.has_texture(&full));
     h.key_press(egui::Key::Minus);
     h.get_by_label("Move to").click();
     h.step();
@@ -430,51 +436,60 @@ fn review_moves_removes_marks_and_rescans_pages_then_reconciles_the_count() {
         .click();
     h.step();
     h.get_by_label("Move page").click();
-    wait(&mut h, "the moved page", |a| side_flags(a, 2).is_empty());
-    let tree = st.json(&["show", &batch, "--json"]);
+    wait(h, "the moved page", |a| side_flags(a, 2).is_empty());
+    let tree = st.json(&["show", batch, "--json"]);
     assert_eq!(pages_of(&tree, 0), [1, 3, 4]);
     assert_eq!(pages_of(&tree, 1), [2, 6]);
+}
 
-    // Side 3 is a stray copy: taken out, listed, and could be put back.
-    select(&mut h, "misfiled_identifier · side 3");
+/// Side 3 is a stray copy: taken out, listed, and could be put back.
+fn remove_side_3(h: &mut Harness<'static, StationApp>) {
+    select(h, "misfiled_identifier · side 3");
     h.key_press(egui::Key::Delete);
-    wait(&mut h, "the removed page", |a| {
+    wait(h, "the removed page", |a| {
         review_has(a, "removed_by_supervisor") && side_flags(a, 3).is_empty()
     });
     h.get_by_label_contains("removed by a supervisor · side 3");
+}
 
-    // Side 4 is marked for rescan, then rescanned through SANE's pnm backend.
-    select(&mut h, "misfiled_identifier · side 4");
+/// Side 4 is marked for rescan, then rescanned through SANE's pnm backend;
+/// side 7, which could not be read, is offered for rescanning only, and the
+/// new scan joins the second record.
+fn rescan_sides_4_and_7(
+    h: &mut Harness<'static, StationApp>,
+    st: &Station,
+    batch: &str,
+    (rescanned, unreadable): (&Path, &Path),
+) {
+    select(h, "misfiled_identifier · side 4");
     h.get_by_label("Rescan reason").click();
     h.get_by_label("Rescan reason").type_text("label stuck on");
     h.step();
     h.get_by_label("Mark for rescan").click();
-    wait(&mut h, "the rescan mark", |a| {
+    wait(h, "the rescan mark", |a| {
         side_flags(a, 4).contains(&"rescan_requested".to_string())
     });
-    let old_sha = pages_sha(&st.json(&["show", &batch, "--json"]), 4);
-    let old_sha6 = pages_sha(&st.json(&["show", &batch, "--json"]), 6);
+    let old_sha = pages_sha(&st.json(&["show", batch, "--json"]), 4);
     {
-        let s = &mut h.state_mut().scan;
+        let s = h.state_mut().scanner_mut();
         s.device = "pnm:0".into();
         s.extra_options = vec![("filename".into(), rescanned.display().to_string())];
     }
-    select(&mut h, "rescan_requested · side 4");
+    select(h, "rescan_requested · side 4");
     h.get_by_label("Rescan and replace").click();
-    wait(&mut h, "the replaced page", |a| {
-        side_flags(a, 4).is_empty() && a.review.rescanning.is_none()
+    wait(h, "the replaced page", |a| {
+        side_flags(a, 4).is_empty() && a.review().rescanning.is_none()
     });
-    // Side 7 could not be read: it is offered for rescanning only, and the
-    // new scan joins the second record.
-    select(&mut h, "unreadable_image · side 7");
+    select(h, "unreadable_image · side 7");
     assert!(h.query_by_label("Move page").is_none() && h.query_by_label("Turn over").is_none());
     h.get_by_label_contains("no image: the side could not be read");
-    h.state_mut().scan.extra_options = vec![("filename".into(), unreadable.display().to_string())];
+    h.state_mut().scanner_mut().extra_options =
+        vec![("filename".into(), unreadable.display().to_string())];
     h.key_press(egui::Key::S);
-    wait(&mut h, "the side read at last", |a| {
-        side_flags(a, 7).is_empty() && a.review.rescanning.is_none()
+    wait(h, "the side read at last", |a| {
+        side_flags(a, 7).is_empty() && a.review().rescanning.is_none()
     });
-    let tree = st.json(&["show", &batch, "--json"]);
+    let tree = st.json(&["show", batch, "--json"]);
     assert_ne!(pages_sha(&tree, 4), old_sha, "side 4 has the new image");
     assert_eq!(pages_of(&tree, 0), [1, 4]);
     assert_eq!(pages_of(&tree, 1), [2, 6, 7]);
@@ -488,9 +503,11 @@ fn review_moves_removes_marks_and_rescans_pages_then_reconciles_the_count() {
         removed.contains(&(3, "removed_by_supervisor")),
         "{removed:?}"
     );
+}
 
-    // Every decision is in the audit trail, with the operator.
-    let audit = st.json(&["audit", &batch, "--json"]);
+/// Every decision is in the audit trail, with the operator.
+fn decisions_audited(st: &Station, batch: &str) {
+    let audit = st.json(&["audit", batch, "--json"]);
     for action in [
         "page.move",
         "page.remove",
@@ -516,29 +533,38 @@ fn review_moves_removes_marks_and_rescans_pages_then_reconciles_the_count() {
                 && e["detail"] == "side 4 replaced from pnm:0#rescan"),
         "the new side came through SANE: {audit:#}"
     );
+}
 
-    // Any side can be looked at and acted on, flagged or not: side 6 is
-    // turned over from the batch's own list of sides.
-    h.get_by_label(&format!("Pages {}", h.state().batch_name(&batch)))
+/// Any side can be looked at and acted on, flagged or not: side 6 is turned
+/// over from the batch's own list of sides.
+fn turn_side_6_from_the_batchs_pages(
+    h: &mut Harness<'static, StationApp>,
+    st: &Station,
+    batch: &str,
+) {
+    let old_sha6 = pages_sha(&st.json(&["show", batch, "--json"]), 6);
+    h.get_by_label(&format!("Pages {}", h.state().batch_name(batch)))
         .click_accesskit();
-    wait(&mut h, "every side of the batch", |a| {
-        a.review.pages.len() == 8
+    wait(h, "every side of the batch", |a| {
+        a.review().pages.len() == 8
     });
     for side in ["control sheet · side 0", "removed by a supervisor · side 3"] {
         assert!(h.query_all_by_label_contains(side).count() >= 1, "{side}");
     }
-    select(&mut h, "page · side 6");
+    select(h, "page · side 6");
     h.key_press(egui::Key::U);
-    wait(&mut h, "side 6 turned", |_| {
-        pages_sha(&st.json(&["show", &batch, "--json"]), 6) != old_sha6
+    wait(h, "side 6 turned", |_| {
+        pages_sha(&st.json(&["show", batch, "--json"]), 6) != old_sha6
     });
     h.get_by_label("Back to flags").click();
     h.step();
-    assert!(h.state().review.browse.is_none());
+    assert!(h.state().review().browse.is_none());
+}
 
-    // Reconciliation: 10 sheets counted at import, 8 scanned; then the
-    // supervisor counts again.
-    wait(&mut h, "no open flags", |a| {
+/// Reconciliation: 10 sheets counted at import, 8 scanned; then the
+/// supervisor counts again, and the batch can be approved.
+fn reconcile_and_approve(h: &mut Harness<'static, StationApp>, batch: &str) {
+    wait(h, "no open flags", |a| {
         a.snapshot
             .batches
             .iter()
@@ -552,10 +578,13 @@ fn review_moves_removes_marks_and_rescans_pages_then_reconciles_the_count() {
         "a batch short of sheets is not sent without a decision"
     );
     for (count, words) in [(11, "3 sheets missing"), (8, "matches")] {
-        h.state_mut().review.expected.insert(batch.clone(), count);
+        h.state_mut()
+            .review_mut()
+            .expected
+            .insert(batch.to_string(), count);
         h.step();
         h.get_by_label_contains("Set count").click();
-        wait(&mut h, "the count", |a| {
+        wait(h, "the count", |a| {
             a.snapshot
                 .batches
                 .iter()
@@ -571,9 +600,29 @@ fn review_moves_removes_marks_and_rescans_pages_then_reconciles_the_count() {
         h.state().snapshot.approval
     );
     h.get_by_label_contains("Approve batch").click_accesskit();
-    wait(&mut h, "the batch queued", |a| {
+    wait(h, "the batch queued", |a| {
         a.snapshot.outbox.iter().any(|r| r.batch_id == batch)
     });
+}
+
+#[test]
+fn review_moves_removes_marks_and_rescans_pages_then_reconciles_the_count() {
+    let _turn = one_at_a_time();
+    let st = Station::new();
+    test_env();
+    let (batch, rescanned, unreadable) = misfiled_batch(&st);
+    let mut h = window(&st);
+    h.key_press(egui::Key::F3);
+    wait(&mut h, "three misfiled pages and an unreadable side", |a| {
+        (2..5).all(|s| side_flags(a, s) == ["misfiled_identifier"])
+            && side_flags(a, 7) == ["unreadable_image"]
+    });
+    move_side_2(&mut h, &st, &batch);
+    remove_side_3(&mut h);
+    rescan_sides_4_and_7(&mut h, &st, &batch, (&rescanned, &unreadable));
+    decisions_audited(&st, &batch);
+    turn_side_6_from_the_batchs_pages(&mut h, &st, &batch);
+    reconcile_and_approve(&mut h, &batch);
 }
 
 fn pages_sha(tree: &serde_json::Value, side: u64) -> String {
@@ -588,15 +637,9 @@ fn pages_sha(tree: &serde_json::Value, side: u64) -> String {
         .unwrap()
 }
 
-/// Case 14: the demo folder's record sheet names another patient (NHS 089
-/// 888 9693) than the one typed. The screen says so in words and nothing is
-/// sent until a person chooses; the blanket "send with open flags" tick does
-/// not cover it; the choice is audited and the record goes out as chosen.
-#[test]
-fn case_14_on_demand_says_which_patient_the_paper_shows_and_asks_before_sending() {
-    let _turn = one_at_a_time();
-    let st = Station::new();
-    let mut h = demo_window(&st, 1);
+/// On demand: a wrong check digit is refused in words, the right number
+/// accepted.
+fn type_the_patient(h: &mut Harness<'static, StationApp>) {
     h.key_press(egui::Key::F4);
     h.step();
     h.get_by_label("Patient identifier").click();
@@ -611,11 +654,30 @@ fn case_14_on_demand_says_which_patient_the_paper_shows_and_asks_before_sending(
     h.get_by_label("Patient identifier").type_text("9434765919");
     h.step();
     h.get_by_label_contains("valid: NHS number 943 476 5919");
+}
+
+/// Case 14: the demo folder's record sheet names another patient (NHS 089
+/// 888 9693) than the one typed. The screen says so in words and nothing is
+/// sent until a person chooses; the blanket "send with open flags" tick does
+/// not cover it; the choice is audited and the record goes out as chosen.
+#[test]
+fn case_14_on_demand_says_which_patient_the_paper_shows_and_asks_before_sending() {
+    let _turn = one_at_a_time();
+    let st = Station::new();
+    let mut h = demo_window(&st, 1);
+    type_the_patient(&mut h);
     h.get_by_label("Scan record").click();
     wait(&mut h, "the scan", |a| {
-        a.scan.last_report.is_some() && !a.scan.scanning
+        a.on_demand().view.last_report.is_some() && !a.on_demand().view.scanning
     });
-    let batch = h.state().scan.last_report.clone().unwrap().batch_id;
+    let batch = h
+        .state()
+        .on_demand()
+        .view
+        .last_report
+        .clone()
+        .unwrap()
+        .batch_id;
     wait(&mut h, "the question about the patient", |a| {
         a.snapshot
             .mismatches
@@ -631,7 +693,7 @@ fn case_14_on_demand_says_which_patient_the_paper_shows_and_asks_before_sending(
         .cloned()
         .unwrap();
     assert_eq!(b.source.as_str(), "on_demand");
-    assert!(!h.state().scan.strip.is_empty());
+    assert!(!h.state().on_demand().view.strip.is_empty());
     h.get_by_label_contains("Record 1:");
     // In words: what the paper shows, what was typed.
     h.get_by_label("Which patient is this record?");
@@ -678,7 +740,12 @@ fn case_14_on_demand_says_which_patient_the_paper_shows_and_asks_before_sending(
     h.get_by_label("Delivered to the central store.");
     let tree = st.json(&["show", &batch, "--json"]);
     assert_eq!(tree["records"][0]["nhs_number"], "9434765919");
-    let audit = st.json(&["audit", &batch, "--json"]);
+    patient_choice_audited(&st, &batch);
+}
+
+/// The choice of patient is audited, with the operator and what was seen.
+fn patient_choice_audited(st: &Station, batch: &str) {
+    let audit = st.json(&["audit", batch, "--json"]);
     assert!(
         audit
             .as_array()
@@ -700,12 +767,12 @@ fn end_to_end_demo_scan_review_approve_and_upload() {
     let mut h = demo_window(&st, 3);
     h.key_press(egui::Key::F5);
     wait(&mut h, "the demo scan", |a| {
-        a.scan.last_report.is_some() && !a.scan.scanning
+        a.scan().view.last_report.is_some() && !a.scan().view.scanning
     });
-    let batch = h.state().scan.last_report.clone().unwrap().batch_id;
+    let batch = h.state().scan().view.last_report.clone().unwrap().batch_id;
     // Only the thumbnails in view are laid out (the strip sticks to the
     // newest), however long the batch.
-    let sides = h.state().scan.strip.len();
+    let sides = h.state().scan().view.strip.len();
     assert!(sides >= 30, "{sides}");
     h.step();
     assert!(h.query_by_label("side 0").is_none());
@@ -740,7 +807,7 @@ fn end_to_end_demo_scan_review_approve_and_upload() {
             .iter()
             .position(|i| matches!(i.kind, ReviewKind::Flag { .. }))
             .expect("open flags are in the queue");
-        h.state_mut().review.selected = first_flag;
+        h.state_mut().review_mut().selected = first_flag;
         h.step();
         h.key_press(egui::Key::A);
         wait(&mut h, "the flag approved", |a| {
@@ -786,7 +853,9 @@ fn settings_are_saved_and_a_new_data_folder_is_used_from_the_next_start() {
         .type_text(new_dir.to_str().unwrap());
     h.step();
     h.get_by_label("Save settings").click();
-    h.step();
+    wait(&mut h, "the station's answer", |a| {
+        a.settings().saved.is_some()
+    });
     h.get_by_label_contains("restart the station to use them");
     let cfg = std::fs::read_to_string(new_dir.join("config.toml")).unwrap();
     assert!(cfg.contains("operator = \"a.jones\""), "{cfg}");
@@ -884,9 +953,9 @@ fn case_13_approving_a_batch_leaves_paused_uploads_paused() {
     let batch = import_any(&st, &stack);
     let mut h = window(&st);
     h.key_press(egui::Key::F6);
-    wait(&mut h, "uploads on", |a| a.uploads.running);
+    wait(&mut h, "uploads on", |a| a.uploads().running);
     h.get_by_label("Pause uploads").click();
-    wait(&mut h, "uploads paused", |a| !a.uploads.running);
+    wait(&mut h, "uploads paused", |a| !a.uploads().running);
     h.get_by_label("Uploads: paused");
 
     h.key_press(egui::Key::F3);
@@ -914,7 +983,7 @@ fn case_13_approving_a_batch_leaves_paused_uploads_paused() {
     while Instant::now() < until {
         h.step();
         assert!(
-            !h.state().uploads.running,
+            !h.state().uploads().running,
             "approving a batch turned paused uploads back on"
         );
         std::thread::sleep(Duration::from_millis(20));
@@ -938,11 +1007,9 @@ fn case_13_approving_a_batch_leaves_paused_uploads_paused() {
     h.get_by_label("Uploads: on");
 }
 
-#[test]
-fn case_16_overrides_are_per_batch_need_a_reason_are_cleared_and_empty_batches_are_refused() {
-    let _turn = one_at_a_time();
-    let st = Station::new();
-    test_env();
+/// Two batches with a stray label each, and one of a blank sheet (nothing
+/// to send); their ids.
+fn three_batches(st: &Station) -> (String, String, String) {
     let (da, db, dc) = (
         st.dir.path().join("a"),
         st.dir.path().join("b"),
@@ -960,10 +1027,19 @@ fn case_16_overrides_are_per_batch_need_a_reason_are_cleared_and_empty_batches_a
     let r = folio::synth::render(&SideKind::Blank { bleed: false }, &spec, 800, &mut painter);
     write_page(&dc.join("side-00"), &r, "png");
     let (a, b, c) = (
-        import_any(&st, &da),
-        import_any(&st, &db),
-        import_any(&st, &dc),
+        import_any(st, &da),
+        import_any(st, &db),
+        import_any(st, &dc),
     );
+    (a, b, c)
+}
+
+#[test]
+fn case_16_overrides_are_per_batch_need_a_reason_are_cleared_and_empty_batches_are_refused() {
+    let _turn = one_at_a_time();
+    let st = Station::new();
+    test_env();
+    let (a, b, c) = three_batches(&st);
     let mut h = window(&st);
     h.key_press(egui::Key::F3);
     wait(&mut h, "the three batches' figures", |app| {
@@ -1020,7 +1096,7 @@ fn case_16_overrides_are_per_batch_need_a_reason_are_cleared_and_empty_batches_a
     });
     assert!(
         h.state()
-            .review
+            .review()
             .overrides
             .get(&a)
             .is_none_or(|o| !o.accept_flags && o.reason.is_empty()),
@@ -1040,6 +1116,45 @@ fn case_16_overrides_are_per_batch_need_a_reason_are_cleared_and_empty_batches_a
     assert!(
         st.json(&["show", &c, "--json"])["state"] != "approved",
         "the empty batch stays unapproved"
+    );
+}
+
+/// Closing the window while a scan runs asks first; Stop and close stops
+/// the scan and closes once it has ended.
+fn closing_mid_scan_asks_first(h: &mut Harness<'static, StationApp>) {
+    h.state_mut().scanner_mut().demo_speed = 20;
+    h.key_press(egui::Key::F5);
+    wait(h, "a scan running", |a| a.scan().view.scanning);
+    h.input_mut()
+        .viewports
+        .entry(egui::ViewportId::ROOT)
+        .or_default()
+        .events
+        .push(egui::ViewportEvent::Close);
+    h.step();
+    let cancelled = |h: &Harness<'static, StationApp>, cmd: &egui::ViewportCommand| {
+        h.output()
+            .viewport_output
+            .get(&egui::ViewportId::ROOT)
+            .is_some_and(|v| v.commands.contains(cmd))
+    };
+    assert!(cancelled(h, &egui::ViewportCommand::CancelClose));
+    assert!(h.state().close_asked() && h.state().scan().view.scanning);
+    h.step();
+    h.get_by_label("A scan is running");
+    h.get_by_label("Stop and close").click();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        h.step();
+        if cancelled(h, &egui::ViewportCommand::Close) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the window never closed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !h.state().scan().view.scanning,
+        "closed once the scan had stopped"
     );
 }
 
@@ -1070,10 +1185,7 @@ fn case_15_interrupted_batches_are_listed_and_resumed_and_closing_mid_scan_asks_
     );
     let mut h = demo_window(&st, 2);
     wait(&mut h, "the interrupted batch", |a| {
-        a.snapshot
-            .batches
-            .iter()
-            .any(|b| b.state.as_str() == "scanning")
+        a.snapshot.batches.iter().any(|b| b.state.as_str() == "scanning")
     });
     let id = h.state().snapshot.batches[0].id.clone();
     let s = h.state().batch_name(&id);
@@ -1084,51 +1196,24 @@ fn case_15_interrupted_batches_are_listed_and_resumed_and_closing_mid_scan_asks_
     // F5 asks which to continue instead of starting a second batch.
     h.key_press(egui::Key::F5);
     h.step();
-    assert!(!h.state().scan.scanning, "no new batch without asking");
+    assert!(
+        !h.state().scan().view.scanning,
+        "no new batch without asking"
+    );
     h.get_by_label("A batch is still open");
     h.get_by_label(&format!("Continue {s}")).click();
     wait(&mut h, "the resumed batch", |a| {
-        a.scan
+        a.scan()
+            .view
             .last_report
             .as_ref()
             .is_some_and(|r| r.batch_id == id)
-            && !a.scan.scanning
+            && !a.scan().view.scanning
     });
     wait(&mut h, "the batch closed", |a| {
         a.snapshot.batches.len() == 1 && a.snapshot.batches[0].state.as_str() != "scanning"
     });
     assert!(h.query_by_label_contains("Batches left open").is_none());
 
-    // Closing the window while a scan runs asks first.
-    h.state_mut().scan.demo_speed = 20;
-    h.key_press(egui::Key::F5);
-    wait(&mut h, "a scan running", |a| a.scan.scanning);
-    h.input_mut()
-        .viewports
-        .entry(egui::ViewportId::ROOT)
-        .or_default()
-        .events
-        .push(egui::ViewportEvent::Close);
-    h.step();
-    let cancelled = |h: &Harness<'static, StationApp>, cmd: &egui::ViewportCommand| {
-        h.output()
-            .viewport_output
-            .get(&egui::ViewportId::ROOT)
-            .is_some_and(|v| v.commands.contains(cmd))
-    };
-    assert!(cancelled(&h, &egui::ViewportCommand::CancelClose));
-    assert!(h.state().close_asked && h.state().scan.scanning);
-    h.step();
-    h.get_by_label("A scan is running");
-    h.get_by_label("Stop and close").click();
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        h.step();
-        if cancelled(&h, &egui::ViewportCommand::Close) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the window never closed");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(!h.state().scan.scanning, "closed once the scan had stopped");
+    closing_mid_scan_asks_first(&mut h);
 }

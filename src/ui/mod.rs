@@ -1,20 +1,42 @@
 //! The station window (eframe/egui): Scan, Review, On demand, Uploads and
 //! Settings. It only sends commands to the station workers and renders their
-//! events: no database, socket or scanner is touched on the UI thread. Events
-//! are drained in eframe's logic step within a time budget; textures are made
-//! from images the worker already decoded, once each.
+//! events: no database, socket, scanner or file is touched on the UI thread.
+//!
+//! Each screen is a struct owning its state, drawn with a [`ScreenCtx`] that
+//! lends it only what screens need (the snapshot read-only, textures, the
+//! chosen scanner, the configuration, a command queue, the status line). The
+//! app shell ([`StationApp`]) only routes: it drains worker events within a
+//! time budget (in eframe's logic step) and hands each to the screen that
+//! cares, draws the tabs, the status line, the help and the close
+//! confirmation, and applies the screens' commands after the frame. Textures
+//! are made from images the worker already decoded, once each.
 
+mod context;
+mod on_demand;
+mod patient;
 mod review;
 mod scan;
+mod scan_view;
 mod settings;
+mod textures;
 mod uploads;
+
+pub use context::{Notices, ScannerChoice, Screen, ScreenCommand, ScreenCtx, batch_name, notice};
+pub use on_demand::OnDemandScreen;
+pub use patient::identifier_check;
+pub use review::{BatchOverride, ReviewScreen, approval_words};
+pub use scan::ScanScreen;
+pub use scan_view::{ScanView, StripItem, layout_ui, zoom_ui};
+pub use settings::SettingsScreen;
+pub use textures::Textures;
+pub use uploads::UploadScreen;
 
 use crate::config::Config;
 use crate::store::{Actor, BatchTree};
 use crate::workers::UploadEvent;
-use crate::workers::station::{self, Command, Event, ImageRequest, Snapshot, Station};
+use crate::workers::settings::SettingsForm;
+use crate::workers::station::{self, Command, Event, Snapshot, Station};
 use eframe::egui;
-use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 /// The screens, in the order of the tab bar.
@@ -39,62 +61,6 @@ impl Tab {
 
 /// Longest the window spends on worker events in one frame.
 const DRAIN_BUDGET: Duration = Duration::from_millis(4);
-/// Bytes of textures kept: some hundreds of thumbnails (145 KB each), a few
-/// previews (6 MB) and a page or two at full resolution (35 MB at 300 dpi).
-/// With a software renderer these live in the process's own memory.
-const TEXTURE_BUDGET: usize = 96 << 20;
-
-/// Textures made from stored images, by SHA-256, oldest made first out once
-/// they pass the budget, so memory stays bounded however long the batch.
-#[derive(Default)]
-pub struct Textures {
-    by_sha: HashMap<String, (egui::TextureHandle, usize)>,
-    order: VecDeque<String>,
-    requested: HashSet<String>,
-    bytes: usize,
-}
-
-impl Textures {
-    /// The texture of a thumbnail or preview, asking the workers for it the
-    /// first time.
-    pub fn get(&mut self, sha: &str, station: &Station) -> Option<&egui::TextureHandle> {
-        self.request(ImageRequest::Rendering(sha.to_string()), station)
-    }
-
-    /// The texture of an image, asking the workers for it the first time.
-    pub fn request(
-        &mut self,
-        req: ImageRequest,
-        station: &Station,
-    ) -> Option<&egui::TextureHandle> {
-        let sha = req.sha256();
-        if !self.by_sha.contains_key(sha)
-            && !self.requested.contains(sha)
-            && station.request_image(req.clone())
-        {
-            self.requested.insert(sha.to_string());
-        }
-        self.by_sha.get(req.sha256()).map(|(t, _)| t)
-    }
-
-    fn insert(&mut self, ctx: &egui::Context, sha: String, w: usize, h: usize, rgba: &[u8]) {
-        let image = egui::ColorImage::from_rgba_unmultiplied([w, h], rgba);
-        let tex = ctx.load_texture(&sha, image, egui::TextureOptions::LINEAR);
-        if let Some((_, b)) = self.by_sha.insert(sha.clone(), (tex, rgba.len())) {
-            self.bytes -= b;
-        }
-        self.bytes += rgba.len();
-        self.order.push_back(sha);
-        while self.bytes > TEXTURE_BUDGET && self.order.len() > 1 {
-            if let Some(old) = self.order.pop_front()
-                && let Some((_, b)) = self.by_sha.remove(&old)
-            {
-                self.bytes -= b;
-                self.requested.remove(&old);
-            }
-        }
-    }
-}
 
 /// Frame figures: the UI thread's work per frame (events, layout, textures),
 /// and the time between frames while a scan runs (how smoothly the live page
@@ -162,28 +128,54 @@ pub(crate) fn shown_long(text: &str) -> String {
     crate::batch::printable(text, 1000)
 }
 
-/// What the window knows, from the workers' events.
+/// The app shell: the station's end of the window, the screens, and what
+/// they share (the snapshot, textures, the scanner chosen, the status line).
 pub struct StationApp {
-    pub station: Station,
-    pub cfg: Config,
-    pub actor: Actor,
-    pub tab: Tab,
+    station: Station,
+    cfg: Config,
+    actor: Actor,
+    tab: Tab,
+    /// What the station last said of its state (lent read-only to screens).
     pub snapshot: Snapshot,
-    pub tree: Option<BatchTree>,
-    pub textures: Textures,
-    pub scan: scan::ScanScreen,
-    pub review: review::ReviewScreen,
-    pub uploads: uploads::UploadScreen,
-    pub settings: settings::SettingsScreen,
+    tree: Option<BatchTree>,
+    textures: Textures,
+    scanner: ScannerChoice,
+    scan: ScanScreen,
+    on_demand: OnDemandScreen,
+    review: ReviewScreen,
+    uploads: UploadScreen,
+    settings: SettingsScreen,
     /// Recent messages for the status line (newest last).
-    pub notices: VecDeque<(String, bool)>,
-    pub show_help: bool,
-    pub frame_times: FrameTimes,
+    pub notices: Notices,
+    /// What the screens asked for this frame, applied after it.
+    commands: Vec<ScreenCommand>,
+    /// The screen whose scan the station runs: it gets the scan's events.
+    scan_owner: Tab,
+    show_help: bool,
+    frame_times: FrameTimes,
     exit_after_scan: bool,
     /// The window was asked to close while a scan runs: asking first.
-    pub close_asked: bool,
+    close_asked: bool,
     /// Close once the scan being stopped has ended.
     close_after_scan: bool,
+}
+
+/// The context a screen is drawn with, from the shell's fields (a macro, so
+/// the screens themselves stay borrowable beside it).
+macro_rules! screen_ctx {
+    ($app:ident) => {
+        ScreenCtx {
+            snapshot: &$app.snapshot,
+            tree: $app.tree.as_ref(),
+            textures: &mut $app.textures,
+            actor: &$app.actor,
+            cfg: &$app.cfg,
+            scanner: &mut $app.scanner,
+            scanning: $app.scan.view.scanning || $app.on_demand.view.scanning,
+            commands: &mut $app.commands,
+            notices: &mut $app.notices,
+        }
+    };
 }
 
 impl StationApp {
@@ -195,19 +187,24 @@ impl StationApp {
         wake: std::sync::Arc<dyn Fn() + Send + Sync>,
     ) -> Result<StationApp, crate::store::StoreError> {
         let station = station::spawn(data_dir.clone(), cfg.clone(), actor.clone(), wake)?;
+        let form = SettingsForm::new(&cfg, &actor, &data_dir);
         let mut app = StationApp {
             station,
-            settings: settings::SettingsScreen::new(&cfg, &actor, &data_dir),
+            settings: SettingsScreen::new(form),
             cfg,
             actor,
             tab: Tab::Scan,
             snapshot: Snapshot::default(),
             tree: None,
             textures: Textures::default(),
-            scan: scan::ScanScreen::default(),
-            review: review::ReviewScreen::default(),
-            uploads: uploads::UploadScreen::default(),
-            notices: VecDeque::new(),
+            scanner: ScannerChoice::default(),
+            scan: ScanScreen::default(),
+            on_demand: OnDemandScreen::default(),
+            review: ReviewScreen::default(),
+            uploads: UploadScreen::default(),
+            notices: Notices::new(),
+            commands: Vec::new(),
+            scan_owner: Tab::Scan,
             show_help: false,
             frame_times: FrameTimes::default(),
             exit_after_scan: false,
@@ -234,55 +231,82 @@ impl StationApp {
             };
         }
         if let Some(n) = var("FOLIO_DEMO_AUTOSCAN").and_then(|v| v.parse::<u32>().ok()) {
-            self.scan.device = crate::capture::DEMO_DEVICE.into();
-            self.scan.demo_records = n;
-            self.scan.demo_speed = var("FOLIO_DEMO_SPEED")
+            self.scanner.device = crate::capture::DEMO_DEVICE.into();
+            self.scanner.demo_records = n;
+            self.scanner.demo_speed = var("FOLIO_DEMO_SPEED")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0);
-            self.scan.zoom = 1.0;
-            scan::start(self, None);
+            let mut ctx = screen_ctx!(self);
+            self.scan.start(&mut ctx, None);
+            self.apply_commands();
         }
         self.exit_after_scan = var("FOLIO_EXIT_AFTER_SCAN").is_some();
     }
 
     /// Textures held, and their bytes (tests, and the memory bound).
     pub fn textures_loaded(&self) -> (usize, usize) {
-        (self.textures.by_sha.len(), self.textures.bytes)
+        self.textures.loaded()
     }
 
     /// Whether the image with this SHA-256 is held as a texture.
     pub fn has_texture(&self, sha: &str) -> bool {
-        self.textures.by_sha.contains_key(sha)
+        self.textures.has(sha)
     }
 
-    /// A batch's id as shown on buttons: its first 8 characters, or more
-    /// until no other batch listed shares them (ids made within a minute of
-    /// each other start alike). `folio` accepts any unique prefix of 6+.
+    /// A batch's id as shown on buttons (see [`batch_name`]).
     pub fn batch_name(&self, id: &str) -> String {
-        let others: Vec<&str> = self
-            .snapshot
-            .batches
-            .iter()
-            .map(|b| b.id.as_str())
-            .filter(|o| *o != id)
-            .collect();
-        let mut n = 8.min(id.len());
-        while n < id.len() && others.iter().any(|o| o.starts_with(&id[..n])) {
-            n += 1;
-        }
-        id[..n].to_string()
+        batch_name(&self.snapshot, id)
     }
 
+    /// The screen shown.
+    pub fn tab(&self) -> Tab {
+        self.tab
+    }
+
+    pub fn scan(&self) -> &ScanScreen {
+        &self.scan
+    }
+
+    pub fn on_demand(&self) -> &OnDemandScreen {
+        &self.on_demand
+    }
+
+    pub fn review(&self) -> &ReviewScreen {
+        &self.review
+    }
+
+    pub fn review_mut(&mut self) -> &mut ReviewScreen {
+        &mut self.review
+    }
+
+    pub fn uploads(&self) -> &UploadScreen {
+        &self.uploads
+    }
+
+    pub fn settings(&self) -> &SettingsScreen {
+        &self.settings
+    }
+
+    /// The scanner chosen (on the Scan screen), used by every screen.
+    pub fn scanner_mut(&mut self) -> &mut ScannerChoice {
+        &mut self.scanner
+    }
+
+    /// A scan runs (from the Scan or the On demand screen).
+    pub fn scanning(&self) -> bool {
+        self.scan.view.scanning || self.on_demand.view.scanning
+    }
+
+    /// The window was asked to close while a scan runs, and is asking first.
+    pub fn close_asked(&self) -> bool {
+        self.close_asked
+    }
+
+    /// Hands a command to the station; a refusal (queue full, workers
+    /// gone) is said on the status line.
     pub fn send(&mut self, c: Command) {
         if let Err(e) = self.station.send(c) {
-            self.notice(e.to_string(), true);
-        }
-    }
-
-    fn notice(&mut self, text: String, error: bool) {
-        self.notices.push_back((text, error));
-        while self.notices.len() > 5 {
-            self.notices.pop_front();
+            notice(&mut self.notices, e.to_string(), true);
         }
     }
 
@@ -292,65 +316,103 @@ impl StationApp {
         let start = Instant::now();
         while start.elapsed() < DRAIN_BUDGET {
             let Ok(event) = self.station.events.try_recv() else {
+                self.apply_commands();
                 return;
             };
             self.apply(ctx, event);
         }
+        self.apply_commands();
         // More left: come back next frame.
         ctx.request_repaint();
     }
 
+    /// Hands an event to the screen that cares.
     fn apply(&mut self, ctx: &egui::Context, event: Event) {
         match event {
             Event::Snapshot(s) => {
                 self.snapshot = *s;
                 // The first scanner found until the operator picks one.
-                if self.scan.device.is_empty()
+                if self.scanner.device.is_empty()
                     && let Some(d) = self.snapshot.devices.first()
                 {
-                    self.scan.device = d.clone();
+                    self.scanner.device = d.clone();
                 }
-                self.review.rescanning = None;
+                self.review.on_snapshot();
             }
             Event::Tree(t) => self.tree = Some(*t),
-            Event::Pages { batch, items } => {
-                if self.review.browse.as_ref() == Some(&batch) {
-                    self.review.pages = items;
-                }
-            }
+            Event::Pages { batch, items } => self.review.on_pages(&batch, items),
             Event::Image {
                 sha256,
                 width,
                 height,
                 rgba,
             } => self.textures.insert(ctx, sha256, width, height, &rgba),
-            Event::Notice(n) => self.notice(n, false),
+            Event::Notice(n) => notice(&mut self.notices, n, false),
             Event::Error(e) => {
-                self.review.rescanning = None;
-                self.notice(e.to_string(), true)
+                self.review.on_error();
+                notice(&mut self.notices, e.to_string(), true)
             }
-            Event::Upload(e) => {
-                // A batch's state changed: fetch the queue and batches again.
-                if matches!(
-                    e,
-                    UploadEvent::Done { .. }
-                        | UploadEvent::Parked { .. }
-                        | UploadEvent::Retrying { .. }
-                ) {
-                    self.send(Command::Refresh);
-                }
-                self.uploads.apply(e)
-            }
+            Event::Upload(e) => self.upload_event(e),
             Event::UploadBytes(n) => self.uploads.live_bytes = n,
-            // A page rescan: one sheet, over in seconds.
-            Event::RescanStarted(_) => {}
             Event::UploadsRunning(on) => self.uploads.running = on,
-            other => {
-                if let Some(msg) = self.scan.apply(ctx, other) {
-                    self.notice(msg.0, msg.1);
+            Event::SettingsSaved(r) => self.settings.on_saved(r),
+            Event::RescanStarted(t) => self.review.on_rescan_started(t),
+            e @ (Event::ScanStarted(_)
+            | Event::Progress(_)
+            | Event::Band { .. }
+            | Event::ScanEnded(_)) => {
+                let view = match self.scan_owner {
+                    Tab::OnDemand => &mut self.on_demand.view,
+                    _ => &mut self.scan.view,
+                };
+                if let Some((text, error)) = view.apply(ctx, e, &mut self.commands) {
+                    notice(&mut self.notices, text, error);
                 }
             }
         }
+    }
+
+    fn upload_event(&mut self, e: UploadEvent) {
+        // A batch's state changed: fetch the queue and batches again.
+        if matches!(
+            e,
+            UploadEvent::Done { .. } | UploadEvent::Parked { .. } | UploadEvent::Retrying { .. }
+        ) {
+            self.send(Command::Refresh);
+        }
+        self.uploads.apply(e)
+    }
+
+    /// Applies what the screens asked for: commands to the station (a scan's
+    /// events then go to the screen that asked), Stops, tab switches; and
+    /// sends the images asked for to the image worker.
+    fn apply_commands(&mut self) {
+        for c in std::mem::take(&mut self.commands) {
+            match c {
+                ScreenCommand::Station(c) => {
+                    if let Command::Scan(req) = &c {
+                        self.scan_owner = match req.on_demand {
+                            Some(_) => Tab::OnDemand,
+                            None => Tab::Scan,
+                        };
+                    }
+                    self.send(c);
+                }
+                ScreenCommand::Stop(token) => token.cancel(),
+                ScreenCommand::ShowTab(tab) => self.tab = tab,
+            }
+        }
+        for req in self.textures.take_wanted() {
+            if !self.station.request_image(req.clone()) {
+                self.textures.not_taken(&req);
+            }
+        }
+    }
+
+    /// Stops whichever scan runs, after its current sheet.
+    fn stop_scans(&mut self) {
+        self.scan.view.stop(&mut self.commands);
+        self.on_demand.view.stop(&mut self.commands);
     }
 
     /// One frame: events, then the screens (what eframe's two steps do).
@@ -377,22 +439,21 @@ impl StationApp {
         }
     }
 
-    /// The window's contents.
-    pub fn ui(&mut self, ui: &mut egui::Ui) {
-        self.shortcuts(ui.ctx());
+    /// The tab bar, with who is signed in where, and Help.
+    fn tabs_ui(&mut self, ui: &mut egui::Ui) {
+        // Review counts what waits for a decision (flags), not the pages
+        // taken out, which are listed there too.
+        let flags = self
+            .snapshot
+            .review
+            .iter()
+            .filter(|i| matches!(i.kind, crate::store::ReviewKind::Flag { .. }))
+            .count();
         egui::Panel::top("tabs").show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.heading("Folio");
                 ui.separator();
                 for (tab, name, key) in Tab::ALL {
-                    // Review counts what waits for a decision (flags), not
-                    // the pages taken out, which are listed there too.
-                    let flags = self
-                        .snapshot
-                        .review
-                        .iter()
-                        .filter(|i| matches!(i.kind, crate::store::ReviewKind::Flag { .. }))
-                        .count();
                     let label = match tab {
                         Tab::Review if flags > 0 => format!("{name} ({flags})"),
                         _ => name.to_string(),
@@ -421,6 +482,10 @@ impl StationApp {
                 });
             });
         });
+    }
+
+    /// The status line: the last two messages, errors in red.
+    fn status_ui(&self, ui: &mut egui::Ui) {
         egui::Panel::bottom("status").show(ui, |ui| {
             for (text, error) in self.notices.iter().rev().take(2) {
                 let color = if *error {
@@ -434,26 +499,42 @@ impl StationApp {
                 ui.label("Ready.");
             }
         });
-        egui::CentralPanel::default().show(ui, |ui| match self.tab {
-            Tab::Scan => scan::scan_ui(self, ui),
-            Tab::Review => review::review_ui(self, ui),
-            Tab::OnDemand => scan::on_demand_ui(self, ui),
-            Tab::Uploads => uploads::uploads_ui(self, ui),
-            Tab::Settings => settings::settings_ui(self, ui),
-        });
+    }
+
+    /// The screen of the tab shown, with what it is lent.
+    fn screen_ui(&mut self, ui: &mut egui::Ui) {
+        let mut ctx = screen_ctx!(self);
+        let screen: &mut dyn Screen = match self.tab {
+            Tab::Scan => &mut self.scan,
+            Tab::Review => &mut self.review,
+            Tab::OnDemand => &mut self.on_demand,
+            Tab::Uploads => &mut self.uploads,
+            Tab::Settings => &mut self.settings,
+        };
+        egui::CentralPanel::default().show(ui, |ui| screen.ui(ui, &mut ctx));
+    }
+
+    /// The window's contents.
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        self.shortcuts(ui.ctx());
+        self.tabs_ui(ui);
+        self.status_ui(ui);
+        self.screen_ui(ui);
         if self.show_help {
             help_ui(ui.ctx(), &mut self.show_help);
         }
         // While a scan runs the counters and the live page keep moving even
         // between events, and a slow frame shows in the figures.
-        if self.scan.scanning {
+        if self.scanning() {
             ui.ctx().request_repaint_after(Duration::from_millis(100));
         }
         self.confirm_close(ui.ctx());
-        self.frame_times.end(self.scan.scanning);
+        self.apply_commands();
+        self.frame_times.end(self.scanning());
+        let scan = &self.scan.view;
         if self.exit_after_scan
-            && !self.scan.scanning
-            && (self.scan.last_report.is_some() || self.scan.fault.is_some())
+            && !self.scanning()
+            && (scan.last_report.is_some() || scan.fault.is_some())
         {
             ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
         }
@@ -465,14 +546,12 @@ impl StationApp {
     /// after the current sheet (its sides kept, the batch listed on the Scan
     /// screen at the next start) and the window closes when it has ended.
     fn confirm_close(&mut self, ctx: &egui::Context) {
-        if ctx.input(|i| i.viewport().close_requested())
-            && self.scan.scanning
-            && !self.close_after_scan
-        {
+        let scanning = self.scanning();
+        if ctx.input(|i| i.viewport().close_requested()) && scanning && !self.close_after_scan {
             ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
             self.close_asked = true;
         }
-        if self.close_after_scan && !self.scan.scanning {
+        if self.close_after_scan && !scanning {
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         }
         if !self.close_asked {
@@ -492,7 +571,7 @@ impl StationApp {
                 if ui.button("Stop and close").clicked() {
                     self.close_asked = false;
                     self.close_after_scan = true;
-                    scan::stop(self);
+                    self.stop_scans();
                 }
             });
         });

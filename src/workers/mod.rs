@@ -20,6 +20,7 @@ pub mod process;
 pub mod review;
 pub mod scan;
 pub mod scan_choice;
+pub mod settings;
 pub mod station;
 pub mod upload;
 

@@ -128,6 +128,9 @@ pub enum Command {
     RetryUpload(String),
     PauseUploads,
     ResumeUploads,
+    /// Write the Settings screen's form into `config.toml`; answered by
+    /// [`Event::SettingsSaved`].
+    SaveSettings(super::settings::SettingsForm),
 }
 
 /// What the window shows of the station's state.
@@ -163,6 +166,8 @@ pub enum Event {
     ScanStarted(CancelToken),
     /// A page rescan started; its token stops it.
     RescanStarted(CancelToken),
+    /// The answer to [`Command::SaveSettings`]: the file written, or why not.
+    SettingsSaved(Result<PathBuf, super::settings::SettingsError>),
     Progress(Box<ScanProgress>),
     /// Rows of the side being scanned, shrunk to the preview's width (grey).
     Band {
@@ -239,6 +244,15 @@ impl CancelToken {
         self.0.clone()
     }
 }
+
+impl PartialEq for CancelToken {
+    /// The same token, not two tokens in the same state.
+    fn eq(&self, other: &CancelToken) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for CancelToken {}
 
 /// What went wrong with a command, typed until the window puts it in words.
 #[derive(Debug, Error)]

@@ -142,6 +142,10 @@ fn handle(store: &mut Store, ctx: &Ctx, c: Command) -> Result<(), StationError> 
             patient,
             paper,
         } => choose_patient(store, ctx, (&batch, &record), &patient, paper)?,
+        Command::SaveSettings(f) => {
+            ctx.emit
+                .emit(Event::SettingsSaved(crate::workers::settings::save(&f)));
+        }
         Command::RetryUpload(b) => {
             store.approve_batch(&b, actor, "queued again by a supervisor")?;
         }
