@@ -281,7 +281,7 @@ fn flag(id: i64) -> ReviewItem {
     ReviewItem {
         kind: ReviewKind::Flag {
             id,
-            code: "misfiled_identifier".into(),
+            code: folio::batch::FlagCode::MisfiledIdentifier,
             detail: "another patient's label".into(),
         },
         batch_id: "0123456789abcdef".into(),
