@@ -988,7 +988,8 @@ fn case_13_approving_a_batch_leaves_paused_uploads_paused() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    h.state_mut().send(folio::workers::station::Command::Refresh);
+    h.state_mut()
+        .send(folio::workers::station::Command::Refresh);
     h.key_press(egui::Key::F6);
     wait(&mut h, "the queue", |a| {
         a.snapshot
@@ -1185,7 +1186,10 @@ fn case_15_interrupted_batches_are_listed_and_resumed_and_closing_mid_scan_asks_
     );
     let mut h = demo_window(&st, 2);
     wait(&mut h, "the interrupted batch", |a| {
-        a.snapshot.batches.iter().any(|b| b.state.as_str() == "scanning")
+        a.snapshot
+            .batches
+            .iter()
+            .any(|b| b.state.as_str() == "scanning")
     });
     let id = h.state().snapshot.batches[0].id.clone();
     let s = h.state().batch_name(&id);

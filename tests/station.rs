@@ -174,13 +174,27 @@ fn shutting_down_mid_scan_returns_within_2_s_and_the_batch_resumes_to_the_end() 
 
     // The same stack from where it stopped, to the end, from the command line.
     let done = st.json(&[
-        "scan", "--resume", &id, "--device", "folio:demo", "--option", "records=6",
-        "--option", "speed=0", "--json",
+        "scan",
+        "--resume",
+        &id,
+        "--device",
+        "folio:demo",
+        "--option",
+        "records=6",
+        "--option",
+        "speed=0",
+        "--json",
     ]);
     assert_eq!(done["batch_id"], id.as_str());
     let whole = Station::new();
     let fresh = whole.json(&[
-        "scan", "--device", "folio:demo", "--option", "records=6", "--option", "speed=0",
+        "scan",
+        "--device",
+        "folio:demo",
+        "--option",
+        "records=6",
+        "--option",
+        "speed=0",
         "--json",
     ]);
     assert_eq!(done["records"], fresh["records"], "{done}\n{fresh}");

@@ -447,7 +447,13 @@ fn import(cli: &Cli, a: &ImportArgs) -> Result<u8> {
 fn print_sheets(cli: &Cli, a: &SheetsArgs) -> Result<u8> {
     let dir = config::data_dir(cli.data_dir.as_deref())?;
     let cfg = Config::load(&dir)?;
-    let n = sheets::print(&cfg, a.record.as_deref(), &a.docs, a.batch.as_deref(), &a.out)?;
+    let n = sheets::print(
+        &cfg,
+        a.record.as_deref(),
+        &a.docs,
+        a.batch.as_deref(),
+        &a.out,
+    )?;
     println!(
         "{n} control sheet(s) written to {}",
         output::shown_path(&a.out)

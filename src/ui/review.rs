@@ -90,13 +90,11 @@ fn identifier_flag(item: &ReviewItem) -> bool {
 fn in_a_document(item: &ReviewItem) -> bool {
     item.side.is_some()
         && match &item.kind {
-            ReviewKind::Flag { code, .. } => {
-                !matches!(
-                    code,
-                    crate::batch::FlagCode::UnreadableImage
-                        | crate::batch::FlagCode::UnreadableControlSheet
-                )
-            }
+            ReviewKind::Flag { code, .. } => !matches!(
+                code,
+                crate::batch::FlagCode::UnreadableImage
+                    | crate::batch::FlagCode::UnreadableControlSheet
+            ),
             ReviewKind::Page => item.record_id.is_some(),
             ReviewKind::Removed { .. } => false,
         }

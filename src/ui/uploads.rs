@@ -150,7 +150,8 @@ impl UploadScreen {
         };
         ui.label(state);
         self.progress_ui(ui, r, sending.map(|(_, total)| *total));
-        let retry = crate::batch::rules::may_requeue(r.state) && ui.button(format!("Retry {short}")).clicked();
+        let retry = crate::batch::rules::may_requeue(r.state)
+            && ui.button(format!("Retry {short}")).clicked();
         if !retry {
             ui.label("");
         }

@@ -218,18 +218,7 @@ pub fn scan(
         cancel: opts.cancel.clone(),
     };
     let pattern = cfg.hospital_pattern()?;
-    // Pages are checked against the length the scan asked for.
-    let mut cfg = cfg.clone();
-    if let Some((_, h)) = opts.settings.page_size_mm {
-        cfg.quality.expected_length_mm = Some(h as f32);
-    }
-    if let Some(b) = opts.typed_as_bilevel {
-        cfg.bilevel.enabled = b;
-    }
-    if opts.doc_type.is_some() {
-        cfg.default_document_type = opts.doc_type.clone();
-    }
-    let cfg = &cfg;
+    let cfg = &scan_config(cfg, opts);
     let fixes = std::collections::HashMap::new();
     let patient = store.batch_patient(&batch_id)?;
     let mut separator = Separator::new(SeparationParams {
@@ -251,66 +240,10 @@ pub fn scan(
         move |f| capture.run(f),
         |row, n| {
             separator.push(&facts_of(row));
-            let minutes = started.elapsed().as_secs_f64() / 60.0;
-            let layout = separator.layout();
-            on_progress(ScanProgress {
-                sides: n,
-                sides_per_minute: if minutes > 0.0 {
-                    n as f64 / minutes
-                } else {
-                    0.0
-                },
-                flags: layout.flag_count(),
-                side: row.side,
-                sheet: row.sheet,
-                thumb_sha256: row.thumb_sha256.clone(),
-                preview_sha256: row.preview_sha256.clone(),
-                blank: row.blank,
-                page_flags: row.flags.iter().map(|f| f.code).collect(),
-                layout,
-            });
+            on_progress(progress_of(row, n, started, separator.layout()));
         },
     );
-    let kept = |store: &Store| {
-        store
-            .committed_sides(&batch_id)
-            .map(|c| c.len() as u32)
-            .unwrap_or(first_side)
-    };
-    let stored_now = match run.stored {
-        Ok(n) => n,
-        Err(cause) => {
-            let _ = store.set_batch_error(&batch_id, &cause.to_string(), actor);
-            return Err(ScanError::Storage {
-                kept: kept(store),
-                batch: batch_id,
-                cause,
-            });
-        }
-    };
-    let outcome = run
-        .producer
-        .unwrap_or_else(|| Err(CaptureError::Other("the capture thread crashed".into())));
-    if let Err(fault) = outcome {
-        let nothing_scanned = opts.resume.is_none() && kept(store) == 0;
-        if nothing_scanned
-            && matches!(
-                fault,
-                CaptureError::Unsupported(_) | CaptureError::NoSuchDevice(_)
-            )
-        {
-            // A setting the device cannot honour: no batch was really started.
-            store.discard_empty_batch(&batch_id, &fault.to_string(), actor)?;
-            return Err(ScanError::Capture(fault));
-        }
-        let message = format!("{}: {fault}", fault.code());
-        store.set_batch_error(&batch_id, &message, actor)?;
-        return Err(ScanError::Interrupted {
-            kept: kept(store),
-            batch: batch_id,
-            fault,
-        });
-    }
+    let stored_now = outcome(store, actor, opts, (&batch_id, first_side), run)?;
     if opts.keep_open {
         store.audit(
             actor,
@@ -334,6 +267,99 @@ pub fn scan(
         specialty.as_deref(),
         stored_now,
     )
+}
+
+/// The station's configuration as this scan uses it: pages checked against
+/// the length asked for, the profile's bilevel choice, the on-demand type.
+fn scan_config(cfg: &Config, opts: &ScanOptions) -> Config {
+    let mut cfg = cfg.clone();
+    if let Some((_, h)) = opts.settings.page_size_mm {
+        cfg.quality.expected_length_mm = Some(h as f32);
+    }
+    if let Some(b) = opts.typed_as_bilevel {
+        cfg.bilevel.enabled = b;
+    }
+    if opts.doc_type.is_some() {
+        cfg.default_document_type = opts.doc_type.clone();
+    }
+    cfg
+}
+
+fn progress_of(
+    row: &PageRow,
+    n: u32,
+    started: Instant,
+    layout: crate::batch::Layout,
+) -> ScanProgress {
+    let minutes = started.elapsed().as_secs_f64() / 60.0;
+    ScanProgress {
+        sides: n,
+        sides_per_minute: if minutes > 0.0 {
+            n as f64 / minutes
+        } else {
+            0.0
+        },
+        flags: layout.flag_count(),
+        side: row.side,
+        sheet: row.sheet,
+        thumb_sha256: row.thumb_sha256.clone(),
+        preview_sha256: row.preview_sha256.clone(),
+        blank: row.blank,
+        page_flags: row.flags.iter().map(|f| f.code).collect(),
+        layout,
+    }
+}
+
+/// The sides stored by a scan's run, or why it stopped: a storage failure or
+/// a capture fault is recorded on the batch (left resumable), and a setting
+/// the device refused before any side discards the empty batch.
+fn outcome(
+    store: &mut Store,
+    actor: &Actor,
+    opts: &ScanOptions,
+    (batch_id, first_side): (&str, u32),
+    run: pipeline::RunResult<Result<(), CaptureError>>,
+) -> Result<u32, ScanError> {
+    let kept = |store: &Store| {
+        store
+            .committed_sides(batch_id)
+            .map(|c| c.len() as u32)
+            .unwrap_or(first_side)
+    };
+    let stored_now = match run.stored {
+        Ok(n) => n,
+        Err(cause) => {
+            let _ = store.set_batch_error(batch_id, &cause.to_string(), actor);
+            return Err(ScanError::Storage {
+                kept: kept(store),
+                batch: batch_id.to_string(),
+                cause,
+            });
+        }
+    };
+    let fault = match run.producer {
+        Some(Ok(())) => return Ok(stored_now),
+        Some(Err(fault)) => fault,
+        None => CaptureError::Other("the capture thread crashed".into()),
+    };
+    let nothing_scanned = opts.resume.is_none() && kept(store) == 0;
+    if nothing_scanned
+        && matches!(
+            fault,
+            CaptureError::Unsupported(_) | CaptureError::NoSuchDevice(_)
+        )
+    {
+        // A setting the device cannot honour: no batch was really started.
+        store.discard_empty_batch(batch_id, &fault.to_string(), actor)?;
+        return Err(ScanError::Capture(fault));
+    }
+    let message = format!("{}: {fault}", fault.code());
+    store.set_batch_error(batch_id, &message, actor)?;
+    Err(ScanError::Interrupted {
+        kept: kept(store),
+        batch: batch_id.to_string(),
+        fault,
+    })
 }
 
 /// Separates and closes a batch left open (`--keep-open`, or an interrupted

@@ -96,12 +96,17 @@ fn settings_of(
 ) -> Result<(ScanSettings, Option<String>, Option<bool>), ChoiceError> {
     let profiles = cfg.profiles();
     let profile = match &choice.profile {
-        Some(name) => Some(profiles.get(name).cloned().ok_or_else(|| {
-            ChoiceError::UnknownProfile {
-                name: crate::batch::printable(name, 60),
-                known: profiles.keys().cloned().collect::<Vec<_>>().join(", "),
-            }
-        })?),
+        Some(name) => {
+            Some(
+                profiles
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| ChoiceError::UnknownProfile {
+                        name: crate::batch::printable(name, 60),
+                        known: profiles.keys().cloned().collect::<Vec<_>>().join(", "),
+                    })?,
+            )
+        }
         None => None,
     };
     let mut settings = match &profile {
@@ -133,7 +138,9 @@ fn overrides(settings: &mut ScanSettings, choice: &ScanChoice) -> Result<(), Cho
             Some(config::page_size_mm(p).ok_or_else(|| ChoiceError::PageSize(shown(p)))?);
     }
     for o in &choice.options {
-        let (k, v) = o.split_once('=').ok_or_else(|| ChoiceError::Option(shown(o)))?;
+        let (k, v) = o
+            .split_once('=')
+            .ok_or_else(|| ChoiceError::Option(shown(o)))?;
         settings
             .options
             .push((k.trim().to_string(), v.trim().to_string()));

@@ -430,16 +430,20 @@ impl Station {
         if let Some(token) = self.running.lock().ok().and_then(|r| r.clone()) {
             token.cancel();
         }
-        (self.store, self.scans, self.reads, self.uploads, self.images) =
-            (None, None, None, None, None);
+        (
+            self.store,
+            self.scans,
+            self.reads,
+            self.uploads,
+            self.images,
+        ) = (None, None, None, None, None);
         let deadline = Instant::now() + SHUTDOWN_WITHIN;
         while Instant::now() < deadline && self.threads.iter().any(|t| !t.is_finished()) {
             // Events still sent by the workers must not hold them back.
             while self.events.try_recv().is_ok() {}
             std::thread::sleep(Duration::from_millis(10));
         }
-        let (done, busy): (Vec<_>, Vec<_>) =
-            self.threads.drain(..).partition(|t| t.is_finished());
+        let (done, busy): (Vec<_>, Vec<_>) = self.threads.drain(..).partition(|t| t.is_finished());
         for t in done {
             let _ = t.join();
         }
@@ -453,7 +457,10 @@ impl Drop for Station {
     fn drop(&mut self) {
         let busy = self.shutdown();
         if !busy.is_empty() {
-            tracing::warn!("station closed with threads still ending: {}", busy.join(", "));
+            tracing::warn!(
+                "station closed with threads still ending: {}",
+                busy.join(", ")
+            );
         }
     }
 }

@@ -97,15 +97,20 @@ impl Reader {
     /// Reads everything the window lists, and the per-batch facts of the
     /// `changed` batches (all of them when None) and of batches newly in
     /// review.
-    fn snapshot(&mut self, ctx: &Ctx, changed: Option<&HashSet<String>>) -> Result<(), StationError> {
+    fn snapshot(
+        &mut self,
+        ctx: &Ctx,
+        changed: Option<&HashSet<String>>,
+    ) -> Result<(), StationError> {
         let batches = self.store.list_batches()?;
         let reviewed: Vec<&BatchRow> = batches.iter().filter(|b| in_review(b)).collect();
         self.documents
             .retain(|id, _| reviewed.iter().any(|b| &b.id == id));
-        self.approval.retain(|id, _| reviewed.iter().any(|b| &b.id == id));
+        self.approval
+            .retain(|id, _| reviewed.iter().any(|b| &b.id == id));
         for b in reviewed {
-            let stale = changed.is_none_or(|c| c.contains(&b.id))
-                || !self.approval.contains_key(&b.id);
+            let stale =
+                changed.is_none_or(|c| c.contains(&b.id)) || !self.approval.contains_key(&b.id);
             if stale {
                 self.documents
                     .insert(b.id.clone(), self.store.document_choices(&b.id)?);

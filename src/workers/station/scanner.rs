@@ -5,9 +5,9 @@
 //! answering the window meanwhile. `folio-preview` shrinks the scanner's bands
 //! for the live view for the length of a scan.
 
+use super::StationError;
 use super::actor::Ctx;
 use super::{CancelToken, Command, Emitter, Event, LIVE_WIDTH, Read, ScanFailure, ScanRequest};
-use super::StationError;
 use crate::batch::BatchSource;
 use crate::store::Store;
 use crate::workers::review;
@@ -62,7 +62,11 @@ fn resolve(ctx: &Ctx, req: &ScanRequest) -> Result<Resolved, StationError> {
     let choice = ScanChoice {
         device: Some(req.device.clone()),
         profile: req.profile.clone(),
-        options: req.options.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        options: req
+            .options
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
         ..ScanChoice::default()
     };
     Ok(scan_choice::resolve(&ctx.cfg, &choice)?)

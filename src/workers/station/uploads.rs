@@ -88,7 +88,9 @@ fn upload_until_stopped(ctx: &Ctx, stop: Arc<AtomicBool>) -> Result<(), UploadWo
             // A batch's state changed: the reader shows it again.
             if matches!(
                 e,
-                UploadEvent::Done { .. } | UploadEvent::Parked { .. } | UploadEvent::Retrying { .. }
+                UploadEvent::Done { .. }
+                    | UploadEvent::Parked { .. }
+                    | UploadEvent::Retrying { .. }
             ) {
                 ctx.changed(Read::All);
             }
