@@ -173,10 +173,7 @@ fn shutting_down_mid_scan_returns_within_2_s_and_the_batch_resumes_to_the_end() 
     assert!(sides >= kept as u64, "{sides} sides kept, {kept} reported");
 
     // The same stack from where it stopped, to the end, from the command line.
-    let done = st.json(&[
-        "scan",
-        "--resume",
-        &id,
+    let demo = [
         "--device",
         "folio:demo",
         "--option",
@@ -184,30 +181,21 @@ fn shutting_down_mid_scan_returns_within_2_s_and_the_batch_resumes_to_the_end() 
         "--option",
         "speed=0",
         "--json",
-    ]);
+    ];
+    let done = st.json(&[&["scan", "--resume", &id][..], &demo].concat());
     assert_eq!(done["batch_id"], id.as_str());
     let whole = Station::new();
-    let fresh = whole.json(&[
-        "scan",
-        "--device",
-        "folio:demo",
-        "--option",
-        "records=6",
-        "--option",
-        "speed=0",
-        "--json",
-    ]);
+    let fresh = whole.json(&[&["scan"][..], &demo].concat());
     assert_eq!(done["records"], fresh["records"], "{done}\n{fresh}");
     assert_eq!(done["documents"], fresh["documents"], "{done}\n{fresh}");
-    let total = |s: &Station, id: &str| st_sides(s, id);
     assert_eq!(
-        total(&st, &id),
-        total(&whole, fresh["batch_id"].as_str().unwrap()),
+        sides_of(&st, &id),
+        sides_of(&whole, fresh["batch_id"].as_str().unwrap()),
         "the resumed batch holds the whole stack"
     );
 }
 
-fn st_sides(st: &Station, id: &str) -> u64 {
+fn sides_of(st: &Station, id: &str) -> u64 {
     let batches = st.json(&["batches", "--json"]);
     batches
         .as_array()
