@@ -2,154 +2,17 @@
 //! with a [`ScreenCtx`] built here (no workers, no database): a user action
 //! must produce the right commands for the app shell, or the right state.
 
+mod kit;
+
 use eframe::egui;
 use egui_kittest::Harness;
-use egui_kittest::kittest::{NodeT, Queryable};
 use folio::config::Config;
 use folio::store::{Actor, ReviewItem, ReviewKind};
-use folio::ui::{
-    Notices, OnDemandScreen, ReviewScreen, ScanScreen, ScannerChoice, Screen, ScreenCommand,
-    ScreenCtx, SettingsScreen, Textures, UploadScreen,
-};
-use folio::workers::ScanReport;
-use folio::workers::scan::ScanProgress;
+use folio::ui::{OnDemandScreen, ReviewScreen, ScanScreen, ScreenCommand, SettingsScreen, UploadScreen};
 use folio::workers::settings::{SettingsError, SettingsForm};
-use folio::workers::station::{CancelToken, Command, Event, ScanRequest, Snapshot};
+use folio::workers::station::{CancelToken, Command, Event};
+use kit::*;
 use std::sync::Arc;
-
-/// A screen with everything a frame lends it, owned here.
-struct Bed<S> {
-    screen: S,
-    snapshot: Snapshot,
-    textures: Textures,
-    actor: Actor,
-    cfg: Config,
-    scanner: ScannerChoice,
-    /// Another screen's scan runs.
-    scanning: bool,
-    commands: Vec<ScreenCommand>,
-    notices: Notices,
-}
-
-impl<S: Screen> Bed<S> {
-    fn new(screen: S) -> Bed<S> {
-        let scanner = ScannerChoice {
-            device: "test:0".into(),
-            ..ScannerChoice::default()
-        };
-        Bed {
-            screen,
-            snapshot: Snapshot {
-                devices: vec!["test:0".into(), "folio:demo".into()],
-                ..Snapshot::default()
-            },
-            textures: Textures::default(),
-            actor: Actor {
-                station: "st".into(),
-                operator: "op".into(),
-            },
-            cfg: Config::default(),
-            scanner,
-            scanning: false,
-            commands: Vec::new(),
-            notices: Notices::new(),
-        }
-    }
-
-    fn show(&mut self, ui: &mut egui::Ui) {
-        let mut ctx = ScreenCtx {
-            snapshot: &self.snapshot,
-            tree: None,
-            textures: &mut self.textures,
-            actor: &self.actor,
-            cfg: &self.cfg,
-            scanner: &mut self.scanner,
-            scanning: self.scanning,
-            commands: &mut self.commands,
-            notices: &mut self.notices,
-        };
-        let screen = &mut self.screen;
-        egui::CentralPanel::default().show(ui, |ui| screen.ui(ui, &mut ctx));
-    }
-
-    /// The scans asked for so far.
-    fn scans(&self) -> Vec<ScanRequest> {
-        self.commands
-            .iter()
-            .filter_map(|c| match c {
-                ScreenCommand::Station(Command::Scan(r)) => Some(r.clone()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// The tokens Stop was sent with so far.
-    fn stops(&self) -> Vec<CancelToken> {
-        self.commands
-            .iter()
-            .filter_map(|c| match c {
-                ScreenCommand::Stop(t) => Some(t.clone()),
-                _ => None,
-            })
-            .collect()
-    }
-}
-
-fn harness<S: Screen + 'static>(bed: Bed<S>) -> Harness<'static, Bed<S>> {
-    Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
-        .build_ui_state(|ui, bed: &mut Bed<S>| bed.show(ui), bed)
-}
-
-fn is_disabled<S>(h: &Harness<'static, Bed<S>>, label: &str) -> bool {
-    h.get_by_label(label).accesskit_node().is_disabled()
-}
-
-/// Hands a scan event to a screen's scan, as the shell does.
-fn scan_event<S>(
-    h: &mut Harness<'static, Bed<S>>,
-    e: Event,
-    view: fn(&mut S) -> &mut folio::ui::ScanView,
-) {
-    let ctx = h.ctx.clone();
-    let bed = h.state_mut();
-    let mut commands = std::mem::take(&mut bed.commands);
-    view(&mut bed.screen).apply(&ctx, e, &mut commands);
-    bed.commands = commands;
-    h.step();
-}
-
-fn progress(side: u32) -> Event {
-    Event::Progress(Box::new(ScanProgress {
-        sides: side + 1,
-        sides_per_minute: 60.0,
-        flags: 0,
-        side,
-        sheet: side / 2,
-        thumb_sha256: None,
-        preview_sha256: None,
-        blank: false,
-        page_flags: Vec::new(),
-        layout: folio::batch::Layout::default(),
-    }))
-}
-
-fn ended(batch: &str) -> Event {
-    Event::ScanEnded(Ok(ScanReport {
-        batch_id: batch.into(),
-        device: "test:0".into(),
-        stored_now: 4,
-        closed: None,
-    }))
-}
-
-fn scan_view(s: &mut ScanScreen) -> &mut folio::ui::ScanView {
-    &mut s.view
-}
-
-fn on_demand_view(s: &mut OnDemandScreen) -> &mut folio::ui::ScanView {
-    &mut s.view
-}
 
 #[test]
 fn scan_f5_and_start_ask_for_a_scan_on_the_chosen_scanner_with_the_batch_label() {

@@ -87,6 +87,33 @@ impl FlagCode {
         }
     }
 
+    /// What the flag means, in plain words for the people who decide it (the
+    /// code itself is shown beside it, small, for support and the manifest).
+    pub fn title(self) -> &'static str {
+        match self {
+            FlagCode::MisfiledIdentifier => "Another patient's label on this page",
+            FlagCode::InvalidNhsNumber => "NHS number fails its check",
+            FlagCode::InvalidPatientId => "Hospital number not in the site's format",
+            FlagCode::BlankRestored => "Blank page put back",
+            FlagCode::Skewed => "Page scanned crooked",
+            FlagCode::TooDark => "Page too dark to read",
+            FlagCode::TooLight => "Page too faint to read",
+            FlagCode::LowContrast => "Page has little contrast",
+            FlagCode::UnreadableControlSheet => "Control sheet could not be read",
+            FlagCode::PossibleDoubleFeed => "Two sheets may have fed together",
+            FlagCode::CutShort => "Page cut short",
+            FlagCode::UnreadableImage => "Image could not be read",
+            FlagCode::NoRecordSheet => "Pages before any record sheet",
+            FlagCode::EmptyRecord => "Record with no pages",
+            FlagCode::RescanRequested => "Marked for rescan",
+            FlagCode::MoveTargetMissing => "Page's new document is gone",
+            FlagCode::ConflictingControlSheet => "Control sheets on one side disagree",
+            FlagCode::DuplicateControlSheet => "Record sheet seen twice",
+            FlagCode::DamagedImage => "Image damaged in transfer",
+            FlagCode::ProcessingFailed => "Page could not be processed",
+        }
+    }
+
     /// Flags that a person must decide one by one (no blanket override): each
     /// may mean a page's content is lost, or two patients' sheets on one side.
     pub fn must_be_seen(self) -> bool {
@@ -151,6 +178,17 @@ mod tests {
             assert_eq!(FlagCode::parse(c.as_str()), Some(c));
             let json = serde_json::to_string(&c).unwrap();
             assert_eq!(json, format!("\"{}\"", c.as_str()));
+        }
+    }
+
+    #[test]
+    fn every_code_has_its_own_plain_title() {
+        let titles: std::collections::BTreeSet<&str> =
+            FlagCode::ALL.iter().map(|c| c.title()).collect();
+        assert_eq!(titles.len(), FlagCode::ALL.len(), "two codes share a title");
+        for c in FlagCode::ALL {
+            let t = c.title();
+            assert!(!t.contains('_') && t.starts_with(char::is_uppercase), "{t}");
         }
     }
 }

@@ -26,7 +26,7 @@ pub use on_demand::OnDemandScreen;
 pub use patient::identifier_check;
 pub use review::{BatchOverride, ReviewScreen, approval_words};
 pub use scan::ScanScreen;
-pub use scan_view::{ScanView, StripItem, layout_ui, zoom_ui};
+pub use scan_view::{Fit, PageZoom, ScanView, StripItem, layout_ui};
 pub use settings::SettingsScreen;
 pub use textures::Textures;
 pub use uploads::UploadScreen;

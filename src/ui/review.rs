@@ -7,7 +7,7 @@
 
 use super::context::{Screen, ScreenCommand, ScreenCtx};
 use super::patient::{identifier_words_ui, patient_choice_ui};
-use super::scan_view::zoom_ui;
+use super::scan_view::PageZoom;
 use crate::batch::approval::{self, ApprovalFacts, Overrides};
 use crate::store::{BatchRow, PageDecision, ReviewItem, ReviewKind};
 use crate::workers::station::{CancelToken, Command, ImageRequest};
@@ -17,7 +17,7 @@ use eframe::egui;
 pub struct ReviewScreen {
     pub selected: usize,
     pub identifier: String,
-    pub zoom: f32,
+    pub zoom: PageZoom,
     /// What a supervisor accepts for one batch, by batch id: never shared
     /// between batches, and forgotten once the batch is approved.
     pub overrides: std::collections::HashMap<String, BatchOverride>,
@@ -261,9 +261,6 @@ impl ReviewScreen {
     }
 
     fn screen_ui(&mut self, ui: &mut egui::Ui, ctx: &mut ScreenCtx) {
-        if self.zoom == 0.0 {
-            self.zoom = 1.0;
-        }
         if let Some(t) = &self.rescan_token
             && ui.ctx().input(|i| i.key_pressed(egui::Key::Escape))
         {
@@ -410,7 +407,7 @@ impl ReviewScreen {
         }
         ui.separator();
         self.neighbours_ui(ui, ctx, item);
-        zoom_ui(ui, &mut self.zoom);
+        self.zoom.ui(ui);
         egui::ScrollArea::both().show(ui, |ui| self.page_ui(ui, ctx, item));
     }
 
@@ -429,7 +426,7 @@ impl ReviewScreen {
             return;
         };
         let size = preview.size_vec2();
-        let shown = size * (ui.available_width() / size.x).min(1.0) * self.zoom;
+        let shown = self.zoom.size(size, ui.available_size() - egui::vec2(4.0, 4.0));
         let full = match &item.image {
             Some(img) if shown.x > size.x * 1.1 => ctx
                 .textures

@@ -55,7 +55,7 @@ pub struct ScanView {
     pub last_report: Option<ScanReport>,
     /// The batch being scanned or last scanned.
     pub batch: Option<String>,
-    pub zoom: f32,
+    pub zoom: PageZoom,
     live: LiveView,
 }
 
@@ -71,7 +71,7 @@ impl Default for ScanView {
             fault: None,
             last_report: None,
             batch: None,
-            zoom: 1.0,
+            zoom: PageZoom::default(),
             live: LiveView::default(),
         }
     }
@@ -340,15 +340,16 @@ impl ScanView {
     /// The page: growing live while scanning, else the one chosen in the
     /// strip.
     pub fn page_ui(&mut self, ui: &mut egui::Ui, textures: &mut Textures) {
-        zoom_ui(ui, &mut self.zoom);
+        self.zoom.ui(ui);
         let selected = self.selected.and_then(|i| self.strip.get(i)).cloned();
+        let zoom = self.zoom;
         egui::ScrollArea::both().show(ui, |ui| {
+            // The space the page is fitted to: what the panel has left, less
+            // a little so a fitted page needs no scroll bar.
+            let space = ui.available_size() - egui::vec2(4.0, 4.0);
             if self.scanning && selected.is_none() {
-                let zoom = self.zoom;
                 if let Some(t) = self.live_texture(ui.ctx()) {
-                    let size = t.size_vec2();
-                    let scale = (ui.available_width() / size.x).min(1.6) * zoom;
-                    ui.image((t.id(), size * scale));
+                    ui.image((t.id(), zoom.size(t.size_vec2(), space)));
                 } else {
                     ui.label("Waiting for the first sheet…");
                 }
@@ -357,9 +358,7 @@ impl ScanView {
             match selected.and_then(|s| s.preview) {
                 Some(sha) => match textures.get(&sha) {
                     Some(t) => {
-                        let size = t.size_vec2();
-                        let scale = (ui.available_width() / size.x).min(1.0) * self.zoom;
-                        ui.image((t.id(), size * scale));
+                        ui.image((t.id(), zoom.size(t.size_vec2(), space)));
                     }
                     None => {
                         ui.spinner();
@@ -415,27 +414,98 @@ fn strip_item_ui(
     clicked
 }
 
-/// The zoom slider, and the + and - keys while no text field has the keyboard.
-pub fn zoom_ui(ui: &mut egui::Ui, zoom: &mut f32) {
-    let typing = ui.ctx().memory(|m| m.focused().is_some());
-    let (zoom_in, zoom_out) = ui.ctx().input(|i| {
-        (
-            i.key_pressed(egui::Key::Plus) || i.key_pressed(egui::Key::Equals),
-            i.key_pressed(egui::Key::Minus),
-        )
-    });
-    if zoom_in && !typing {
-        *zoom = (*zoom * 1.25).min(6.0);
+/// How a page is fitted to the space it is shown in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fit {
+    /// The whole page in view (the default: a skew or a missing corner shows
+    /// at a glance).
+    Page,
+    /// The page's width across the space, scrolled up and down.
+    Width,
+    /// One pixel of the image to one point of the screen (1:1).
+    Actual,
+}
+
+/// The fit and the zoom on top of it, with their keys: P (whole page),
+/// W (width), 1 (1:1), + and - (zoom), none while a text field has the
+/// keyboard.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PageZoom {
+    pub fit: Fit,
+    pub zoom: f32,
+}
+
+impl Default for PageZoom {
+    fn default() -> PageZoom {
+        PageZoom {
+            fit: Fit::Page,
+            zoom: 1.0,
+        }
     }
-    if zoom_out && !typing {
-        *zoom = (*zoom / 1.25).max(0.25);
+}
+
+impl PageZoom {
+    /// The size to draw an image of `image` points in `space`.
+    pub fn size(&self, image: egui::Vec2, space: egui::Vec2) -> egui::Vec2 {
+        let (w, h) = (image.x.max(1.0), image.y.max(1.0));
+        let fit = match self.fit {
+            Fit::Page => (space.x / w).min(space.y / h),
+            Fit::Width => space.x / w,
+            Fit::Actual => 1.0,
+        };
+        image * (fit.max(0.01) * self.zoom)
     }
-    ui.horizontal(|ui| {
-        let l = ui.label("Zoom");
-        ui.add(egui::Slider::new(zoom, 0.25..=6.0).logarithmic(true))
-            .labelled_by(l.id)
-            .on_hover_text("+ / -");
-    });
+
+    fn choose(&mut self, fit: Fit) {
+        self.fit = fit;
+        self.zoom = 1.0;
+    }
+
+    /// The keys and the controls: three fit buttons and the zoom slider.
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        let typing = ui.ctx().memory(|m| m.focused().is_some());
+        if !typing {
+            let keys = ui.ctx().input(|i| {
+                let k = |key| i.key_pressed(key);
+                (
+                    k(egui::Key::Plus) || k(egui::Key::Equals),
+                    k(egui::Key::Minus),
+                    [
+                        (egui::Key::P, Fit::Page),
+                        (egui::Key::W, Fit::Width),
+                        (egui::Key::Num1, Fit::Actual),
+                    ]
+                    .into_iter()
+                    .find_map(|(key, fit)| k(key).then_some(fit)),
+                )
+            });
+            match keys {
+                (true, _, _) => self.zoom = (self.zoom * 1.25).min(6.0),
+                (_, true, _) => self.zoom = (self.zoom / 1.25).max(0.25),
+                (_, _, Some(fit)) => self.choose(fit),
+                _ => {}
+            }
+        }
+        ui.horizontal(|ui| {
+            for (fit, name, hint) in [
+                (Fit::Page, "Whole page", "Fit the whole page (P)"),
+                (Fit::Width, "Page width", "Fit the page's width (W)"),
+                (Fit::Actual, "1:1", "One image pixel to a screen point (1)"),
+            ] {
+                if ui
+                    .selectable_label(self.fit == fit, name)
+                    .on_hover_text(hint)
+                    .clicked()
+                {
+                    self.choose(fit);
+                }
+            }
+            let l = ui.label("Zoom");
+            ui.add(egui::Slider::new(&mut self.zoom, 0.25..=6.0).logarithmic(true))
+                .labelled_by(l.id)
+                .on_hover_text("+ / -");
+        });
+    }
 }
 
 /// The records and documents of a layout, as a tree; while scanning, the
