@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the real station window under Xvfb and saves a screenshot of each
-# screen into DIR (default target/screenshots), on a throw-away station with a
+# screen at 800x600 and 1920x1080 into DIR (default target/screenshots), on a throw-away station with a
 # batch to review, a delivered batch and a demo scan in progress. Also prints
 # the window's frame times while the demo feeder scans a 300-side batch, and
 # its peak memory while it scans 2,000 sides.
@@ -29,25 +29,39 @@ sent="$("$bin" import --json --label "Clinic 3 pulls" "$work/a/pages" | sed -n '
 "$bin" generate --out "$work/b" --records 4 --dpi 150 --seed 26 >/dev/null
 "$bin" import --label "Ward 7 box 12" "$work/b/pages" >/dev/null
 
+# Each screen at the two sizes the window is judged at: a field team's
+# 800x600 laptop and a 1920x1080 station monitor (the window fills the
+# screen; Xvfb has no window manager to add borders).
+shot() {
+  local name=$1 size=$2; shift 2
+  local display=":96"
+  Xvfb "$display" -screen 0 "${size}x24" >/dev/null 2>&1 &
+  local xvfb=$!
+  sleep 1
+  env DISPLAY="$display" FOLIO_WINDOW_SIZE="$size" "$@" "$bin" >/dev/null 2>&1 &
+  local pid=$!
+  sleep 7
+  DISPLAY="$display" import -window root "$out/$name-$size.png"
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+  kill "$xvfb" 2>/dev/null; wait "$xvfb" 2>/dev/null || true
+  echo "$out/$name-$size.png"
+}
+trap 'rm -rf "$work"' EXIT
+for size in 800x600 1920x1080; do
+  shot scan "$size" FOLIO_DEMO_AUTOSCAN=4 FOLIO_DEMO_SPEED=40
+  shot scan-jam "$size" FOLIO_DEMO_AUTOSCAN=4 FOLIO_DEMO_SPEED=240 FOLIO_DEMO_JAM_AFTER=7
+  shot review "$size" FOLIO_START_TAB=review
+  shot on-demand "$size" FOLIO_START_TAB=on-demand
+  shot uploads "$size" FOLIO_START_TAB=uploads
+  shot settings "$size" FOLIO_START_TAB=settings
+  shot help "$size" FOLIO_SHOW_HELP=1
+done
+
 display=:97
 Xvfb "$display" -screen 0 1280x800x24 >/dev/null 2>&1 &
 xvfb=$!
 trap 'kill $xvfb 2>/dev/null; rm -rf "$work"' EXIT
 sleep 1
-shot() {
-  local name=$1; shift
-  env DISPLAY="$display" "$@" "$bin" >/dev/null 2>&1 &
-  local pid=$!
-  sleep 7
-  DISPLAY="$display" import -window root "$out/$name.png"
-  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
-  echo "$out/$name.png"
-}
-shot scan FOLIO_DEMO_AUTOSCAN=4 FOLIO_DEMO_SPEED=40
-shot review FOLIO_START_TAB=review
-shot on-demand FOLIO_START_TAB=on-demand
-shot uploads FOLIO_START_TAB=uploads
-shot settings FOLIO_START_TAB=settings
 echo "frame times while the demo feeder scans about 300 sides at 420 sides a minute:"
 DISPLAY="$display" FOLIO_DEMO_AUTOSCAN=24 FOLIO_DEMO_SPEED=420 FOLIO_EXIT_AFTER_SCAN=1 FOLIO_FRAME_STATS=1 \
   "$bin" 2>&1 | grep -E "^frames:" || true

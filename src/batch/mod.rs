@@ -5,6 +5,8 @@
 //! the same sides always give the same records (which is what makes `--resume` and
 //! re-separation after a supervisor's change safe). Runs on whichever thread calls it.
 
+use std::collections::HashMap;
+
 pub mod approval;
 pub mod flags;
 pub mod identifiers;
@@ -246,6 +248,33 @@ pub fn printable(text: &str, max_chars: usize) -> String {
     out
 }
 
+/// Shortest a batch id is shown (batches made within a minute of each other
+/// share more, so their names run longer).
+pub const SHOWN_ID_CHARS: usize = 8;
+
+/// The name each batch id is shown by: its first [`SHOWN_ID_CHARS`]
+/// characters, or as many more as make it the only id starting so among
+/// `ids` (a prefix `folio` accepts for it, then).
+pub fn short_names<'a>(ids: impl IntoIterator<Item = &'a str>) -> HashMap<String, String> {
+    let mut sorted: Vec<&str> = ids.into_iter().collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let common = |a: &str, b: &str| {
+        a.chars()
+            .zip(b.chars())
+            .take_while(|(x, y)| x == y)
+            .count()
+    };
+    let mut names = HashMap::with_capacity(sorted.len());
+    for (i, id) in sorted.iter().enumerate() {
+        let before = i.checked_sub(1).map_or(0, |j| common(sorted[j], id));
+        let after = sorted.get(i + 1).map_or(0, |n| common(n, id));
+        let n = (before.max(after) + 1).max(SHOWN_ID_CHARS);
+        names.insert(id.to_string(), id.chars().take(n).collect());
+    }
+    names
+}
+
 /// Stable id of a record or document: a UUID derived from the batch and the side
 /// where it starts, so re-running separation (resume, review) keeps ids and an
 /// upload retry can never create a second copy.
@@ -257,6 +286,30 @@ pub fn derived_id(batch_id: &str, kind: &str, first_side: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_names_are_unique_and_eight_characters_at_least() {
+        let ids = [
+            "01a23446-7c21-7000-8000-000000000001",
+            "01a23446-7c21-7000-8000-000000000002",
+            "01a23446-9999-7000-8000-000000000003",
+            "0fffffff-0000-7000-8000-000000000004",
+            "ab",
+        ];
+        let names = short_names(ids);
+        assert_eq!(names["0fffffff-0000-7000-8000-000000000004"], "0fffffff");
+        assert_eq!(names["01a23446-9999-7000-8000-000000000003"], "01a23446-9");
+        assert_eq!(
+            names["01a23446-7c21-7000-8000-000000000001"],
+            "01a23446-7c21-7000-8000-000000000001"
+        );
+        assert_eq!(names["ab"], "ab");
+        for id in ids {
+            let name = &names[id];
+            let starting = ids.iter().filter(|o| o.starts_with(name.as_str())).count();
+            assert_eq!(starting, 1, "{name} names more than {id}");
+        }
+    }
 
     #[test]
     fn states_round_trip_and_ids_are_stable() {

@@ -150,21 +150,17 @@ pub struct OptionInfo {
 /// Why capture stopped. Each says what the operator should do.
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum CaptureError {
-    #[error("paper jam{}: clear the jam, put the last sheet back on the feeder, then resume", partial_note(*.partial))]
+    #[error("paper jam{}: {}", partial_note(*.partial), self.to_do())]
     Jammed { partial: bool },
-    #[error("the scanner cover is open{}: close it, put the last sheet back on the feeder, then resume", partial_note(*.partial))]
+    #[error("the scanner cover is open{}: {}", partial_note(*.partial), self.to_do())]
     CoverOpen { partial: bool },
-    #[error("the feeder is empty: load the stack, then start (or resume) the scan")]
+    #[error("the feeder is empty: {}", self.to_do())]
     FeederEmpty,
-    #[error(
-        "the scanner is busy (another program may be using it): close that program or wait, then resume"
-    )]
+    #[error("the scanner is busy (another program may be using it): {}", self.to_do())]
     DeviceBusy,
-    #[error("the scanner reported an I/O error{}: check the cable and power, put the last sheet back, then resume", partial_note(*.partial))]
+    #[error("the scanner reported an I/O error{}: {}", partial_note(*.partial), self.to_do())]
     Io { partial: bool },
-    #[error(
-        "the scanner went away ({0}): reconnect it, put the last sheet back on the feeder, then resume"
-    )]
+    #[error("the scanner went away ({0}): {}", self.to_do())]
     Gone(String),
     #[error("scan cancelled{}", partial_note(*.partial))]
     Cancelled { partial: bool },
@@ -201,6 +197,32 @@ impl CaptureError {
             CaptureError::NoSuchDevice(_) | CaptureError::Unsupported(_) => 2,
             CaptureError::Other(_) | CaptureError::BadSide(_) => 1,
         }
+    }
+
+    /// What the operator should do about it, when there is something to do
+    /// at the scanner (said first, in large text, by the window).
+    pub fn what_to_do(&self) -> Option<&'static str> {
+        Some(match self {
+            CaptureError::Jammed { .. } => {
+                "clear the jam, put the last sheet back on the feeder, then resume"
+            }
+            CaptureError::CoverOpen { .. } => {
+                "close it, put the last sheet back on the feeder, then resume"
+            }
+            CaptureError::FeederEmpty => "load the stack, then start (or resume) the scan",
+            CaptureError::DeviceBusy => "close that program or wait, then resume",
+            CaptureError::Io { .. } => {
+                "check the cable and power, put the last sheet back, then resume"
+            }
+            CaptureError::Gone(_) => {
+                "reconnect it, put the last sheet back on the feeder, then resume"
+            }
+            _ => return None,
+        })
+    }
+
+    fn to_do(&self) -> &'static str {
+        self.what_to_do().unwrap_or_default()
     }
 
     /// A short code stored with the batch.

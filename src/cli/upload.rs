@@ -131,7 +131,7 @@ fn show_event(bar: &indicatif::ProgressBar, e: UploadEvent, parked: &mut usize) 
         } => {
             bar.set_length(bytes);
             bar.set_position(0);
-            bar.set_message(format!("batch {}", &batch_id[..8.min(batch_id.len())]));
+            bar.set_message(format!("batch {batch_id}"));
         }
         UploadEvent::Progress { progress, .. } => bar.set_position(progress.bytes_sent),
         UploadEvent::Retrying {

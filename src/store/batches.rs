@@ -6,7 +6,7 @@ use crate::batch::approval::ApprovalFacts;
 use crate::batch::separate::{Face, Layout, RecordLayout, SideFacts};
 use crate::batch::{BatchSource, BatchState, Flag, FlagCode, PatientId, RemovedReason, rules};
 use crate::pixels::{Encoded, Encoding, PageMetrics, PixelKind};
-use rusqlite::{Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -392,6 +392,32 @@ impl Store {
             });
         }
         Ok(b)
+    }
+
+    /// The name a batch is shown by: the prefix of its id that no other
+    /// batch in the store shares, of [`crate::batch::SHOWN_ID_CHARS`] at
+    /// least (its neighbours in id order are the only ones that can share
+    /// more).
+    pub fn batch_name(&self, id: &str) -> Result<String, StoreError> {
+        let before: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT id FROM batches WHERE id < ?1 ORDER BY id DESC LIMIT 1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let after: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT id FROM batches WHERE id > ?1 ORDER BY id LIMIT 1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let ids = [Some(id), before.as_deref(), after.as_deref()];
+        let names = crate::batch::short_names(ids.into_iter().flatten());
+        Ok(names.get(id).cloned().unwrap_or_else(|| id.to_string()))
     }
 
     /// All batches, newest first.

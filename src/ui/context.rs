@@ -130,21 +130,29 @@ impl ScreenCtx<'_> {
 /// what the frame lends it.
 pub trait Screen {
     fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut ScreenCtx);
+
+    /// The screen has just been opened (its tab chosen): e.g. the keyboard
+    /// goes to its first field.
+    fn opened(&mut self) {}
 }
 
-/// A batch's id as shown on buttons: its first 8 characters, or more until
-/// no other batch listed shares them (ids made within a minute of each other
-/// start alike). `folio` accepts any unique prefix of 6+.
+/// A batch's id as shown: the prefix no other batch in the store shares
+/// (the reader works them out for every snapshot; see
+/// [`crate::batch::short_names`]), or its first characters for a batch the
+/// snapshot does not list yet.
 pub fn batch_name(snapshot: &Snapshot, id: &str) -> String {
-    let others: Vec<&str> = snapshot
-        .batches
-        .iter()
-        .map(|b| b.id.as_str())
-        .filter(|o| *o != id)
-        .collect();
-    let mut n = 8.min(id.len());
-    while n < id.len() && others.iter().any(|o| o.starts_with(&id[..n])) {
-        n += 1;
+    match snapshot.names.get(id) {
+        Some(name) => name.clone(),
+        None => id
+            .chars()
+            .take(crate::batch::SHOWN_ID_CHARS)
+            .collect(),
     }
-    id[..n].to_string()
+}
+
+/// A stored time ("2026-12-02T18:13:18.123Z") as people read it:
+/// "2026-12-02 18:13".
+pub fn when(stored: &str) -> String {
+    let t = crate::batch::printable(stored, 40).replacen('T', " ", 1);
+    t.chars().take(16).collect()
 }

@@ -18,6 +18,7 @@ mod review;
 mod scan;
 mod scan_view;
 mod settings;
+pub mod style;
 mod textures;
 mod uploads;
 
@@ -158,6 +159,8 @@ pub struct StationApp {
     close_asked: bool,
     /// Close once the scan being stopped has ended.
     close_after_scan: bool,
+    /// The station's colours are set on the window's context.
+    styled: bool,
 }
 
 /// The context a screen is drawn with, from the shell's fields (a macro, so
@@ -210,15 +213,20 @@ impl StationApp {
             exit_after_scan: false,
             close_asked: false,
             close_after_scan: false,
+            styled: false,
         };
         app.demo_hooks();
+        let tab = app.tab;
+        app.screen(tab).opened();
         Ok(app)
     }
 
     /// For demonstrations, screenshots and frame-time measurement under Xvfb:
     /// `FOLIO_START_TAB` (scan, review, on-demand, uploads, settings),
     /// `FOLIO_DEMO_AUTOSCAN=N` (scan N demo records at `FOLIO_DEMO_SPEED` sides
-    /// a minute) and `FOLIO_EXIT_AFTER_SCAN` (close the window when it ends).
+    /// a minute; with `FOLIO_DEMO_JAM_AFTER=K` the feeder jams after K sides),
+    /// `FOLIO_SHOW_HELP` (the keys open) and `FOLIO_EXIT_AFTER_SCAN` (close
+    /// the window when the scan ends).
     fn demo_hooks(&mut self) {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         if let Some(t) = var("FOLIO_START_TAB") {
@@ -236,11 +244,18 @@ impl StationApp {
             self.scanner.demo_speed = var("FOLIO_DEMO_SPEED")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0);
+            if let Some(k) = var("FOLIO_DEMO_JAM_AFTER") {
+                self.scanner.extra_options = vec![
+                    ("fault-after".into(), k),
+                    ("fault".into(), "jammed".into()),
+                ];
+            }
             let mut ctx = screen_ctx!(self);
             self.scan.start(&mut ctx, None);
             self.apply_commands();
         }
         self.exit_after_scan = var("FOLIO_EXIT_AFTER_SCAN").is_some();
+        self.show_help = var("FOLIO_SHOW_HELP").is_some();
     }
 
     /// Textures held, and their bytes (tests, and the memory bound).
@@ -361,11 +376,17 @@ impl StationApp {
             | Event::Progress(_)
             | Event::Band { .. }
             | Event::ScanEnded(_)) => {
+                if matches!(e, Event::ScanStarted(_)) {
+                    // A scan under way again: the last one's faults are
+                    // resolved (their banner is gone too).
+                    self.notices.retain(|(_, error)| !error);
+                }
                 let view = match self.scan_owner {
                     Tab::OnDemand => &mut self.on_demand.view,
                     _ => &mut self.scan.view,
                 };
-                if let Some((text, error)) = view.apply(ctx, e, &mut self.commands) {
+                if let Some((text, error)) = view.apply(ctx, e, &mut self.commands, &self.snapshot)
+                {
                     notice(&mut self.notices, text, error);
                 }
             }
@@ -391,21 +412,43 @@ impl StationApp {
             match c {
                 ScreenCommand::Station(c) => {
                     if let Command::Scan(req) = &c {
+                        // A resume asked for on the On demand screen stays there.
                         self.scan_owner = match req.on_demand {
                             Some(_) => Tab::OnDemand,
+                            None if self.tab == Tab::OnDemand => Tab::OnDemand,
                             None => Tab::Scan,
                         };
                     }
                     self.send(c);
                 }
                 ScreenCommand::Stop(token) => token.cancel(),
-                ScreenCommand::ShowTab(tab) => self.tab = tab,
+                ScreenCommand::ShowTab(tab) => self.show_tab(tab),
             }
         }
         for req in self.textures.take_wanted() {
             if !self.station.request_image(req.clone()) {
                 self.textures.not_taken(&req);
             }
+        }
+    }
+
+    /// Shows a screen; one newly opened is told (its first field takes the
+    /// keyboard).
+    pub fn show_tab(&mut self, tab: Tab) {
+        if self.tab == tab {
+            return;
+        }
+        self.tab = tab;
+        self.screen(tab).opened();
+    }
+
+    fn screen(&mut self, tab: Tab) -> &mut dyn Screen {
+        match tab {
+            Tab::Scan => &mut self.scan,
+            Tab::Review => &mut self.review,
+            Tab::OnDemand => &mut self.on_demand,
+            Tab::Uploads => &mut self.uploads,
+            Tab::Settings => &mut self.settings,
         }
     }
 
@@ -431,7 +474,7 @@ impl StationApp {
             (Tab::Settings, egui::Key::F7),
         ] {
             if pressed(key) {
-                self.tab = tab;
+                self.show_tab(tab);
             }
         }
         if pressed(egui::Key::F1) {
@@ -463,7 +506,7 @@ impl StationApp {
                         .on_hover_text(format!("{name} ({key})"))
                         .clicked()
                     {
-                        self.tab = tab;
+                        self.show_tab(tab);
                     }
                 }
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
@@ -516,6 +559,9 @@ impl StationApp {
 
     /// The window's contents.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
+        if !std::mem::replace(&mut self.styled, true) {
+            style::apply(ui.ctx());
+        }
         self.shortcuts(ui.ctx());
         self.tabs_ui(ui);
         self.status_ui(ui);
@@ -578,31 +624,49 @@ impl StationApp {
     }
 }
 
+/// Every key of the window: the key, what it does, and the screens where it
+/// works. Letter keys do nothing while a text field has the keyboard (Esc or
+/// a click elsewhere gives it back).
+pub const KEYS: &[(&str, &str, &str)] = &[
+    ("F1", "this help", "every screen"),
+    ("F2", "the Scan screen", "every screen"),
+    ("F3", "the Review screen", "every screen"),
+    ("F4", "the On demand screen", "every screen"),
+    ("F6", "the Uploads screen", "every screen"),
+    ("F7", "the Settings screen", "every screen"),
+    ("F5", "start scanning a new batch", "Scan"),
+    ("Esc", "stop scanning after the current sheet", "Scan, On demand"),
+    ("F8", "resume the batch that stopped", "Scan"),
+    ("F9", "close the batch as it is (it goes to Review)", "Scan"),
+    ("F10", "show or hide the records tree", "Scan, On demand"),
+    ("Right / Left", "next / previous page in the strip", "Scan, On demand"),
+    ("P / W / 1", "whole page / page width / 1:1", "Scan, On demand, Review"),
+    ("+ / -", "zoom in / out", "Scan, On demand, Review"),
+    ("Down / Up (or Right / Left)", "next / previous item", "Review"),
+    ("A", "approve the page shown (all its flags)", "Review"),
+    ("T / U / L", "turn the page right / over / left", "Review"),
+    ("Delete or X", "remove the page", "Review"),
+    ("R", "restore a removed page", "Review"),
+    ("M", "mark the page for rescan (with its reason)", "Review"),
+    ("S", "rescan it now and replace it", "Review"),
+    ("Esc", "stop a rescan, or go back from a batch's pages to the flags", "Review"),
+];
+
 fn help_ui(ctx: &egui::Context, open: &mut bool) {
     egui::Window::new("Keyboard shortcuts")
         .open(open)
+        .vscroll(true)
         .show(ctx, |ui| {
+            ui.label("Letter keys work when no text field has the keyboard (press Esc or click the page first).");
             egui::Grid::new("keys").striped(true).show(ui, |ui| {
-                for (key, what) in [
-                    ("F1", "this help"),
-                    (
-                        "F2 / F3 / F4 / F6 / F7",
-                        "Scan / Review / On demand / Uploads / Settings",
-                    ),
-                    ("F5", "start scanning (Scan)"),
-                    ("Esc", "stop scanning"),
-                    ("Right / Left", "next / previous page (Scan, Review)"),
-                    ("Down / Up", "next / previous item (Review)"),
-                    ("A", "approve the selected page (Review)"),
-                    ("T / U / L", "turn the page right / over / left (Review)"),
-                    ("Delete or X", "remove the page (Review)"),
-                    ("R", "restore a removed page (Review)"),
-                    ("M", "mark the page for rescan (Review)"),
-                    ("S", "rescan it now and replace it (Review)"),
-                    ("+ / -", "zoom in / out"),
-                ] {
-                    ui.monospace(key);
-                    ui.label(what);
+                ui.strong("Key");
+                ui.strong("What it does");
+                ui.strong("Where");
+                ui.end_row();
+                for (key, what, screen) in KEYS {
+                    ui.monospace(*key);
+                    ui.label(*what);
+                    ui.label(*screen);
                     ui.end_row();
                 }
             });
@@ -633,10 +697,18 @@ impl eframe::App for StationApp {
 
 /// Opens the station window on `data_dir`.
 pub fn run_window(data_dir: std::path::PathBuf, cfg: Config, actor: Actor) -> anyhow::Result<()> {
+    // FOLIO_WINDOW_SIZE=WxH (screenshots at the sizes the window is used at).
+    let size = std::env::var("FOLIO_WINDOW_SIZE")
+        .ok()
+        .and_then(|v| {
+            let (w, h) = v.split_once('x')?;
+            Some([w.trim().parse::<f32>().ok()?, h.trim().parse::<f32>().ok()?])
+        })
+        .unwrap_or([1280.0, 800.0]);
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("Folio scanning station")
-            .with_inner_size([1280.0, 800.0]),
+            .with_inner_size(size),
         ..Default::default()
     };
     eframe::run_native(

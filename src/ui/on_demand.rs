@@ -6,7 +6,7 @@
 
 use super::context::{Screen, ScreenCtx};
 use super::patient::{identifier_words_ui, patient_choice_ui};
-use super::scan_view::ScanView;
+use super::scan_view::{ScanView, StopAction};
 use crate::batch::PatientId;
 use crate::batch::approval::{ApprovalFacts, Overrides};
 use crate::store::PatientMismatch;
@@ -27,6 +27,8 @@ pub struct OnDemandScreen {
     pub send_reason: String,
     /// The record's scan.
     pub view: ScanView,
+    /// The screen has just been opened: the keyboard goes to the identifier.
+    pub focus_first: bool,
 }
 
 /// What the screen knows of the record scanned, worked out once a frame.
@@ -79,12 +81,16 @@ impl OnDemandScreen {
     fn form_ui(&mut self, ui: &mut egui::Ui, ctx: &ScreenCtx) {
         egui::Grid::new("on-demand").num_columns(2).show(ui, |ui| {
             let l = ui.label("Patient identifier");
-            ui.add(
-                egui::TextEdit::singleline(&mut self.patient_text)
-                    .hint_text("NHS number or hospital number")
-                    .desired_width(200.0),
-            )
-            .labelled_by(l.id);
+            let field = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.patient_text)
+                        .hint_text("NHS number or hospital number")
+                        .desired_width(220.0),
+                )
+                .labelled_by(l.id);
+            if std::mem::take(&mut self.focus_first) {
+                field.request_focus();
+            }
             ui.end_row();
             ui.label("");
             identifier_words_ui(ui, ctx.cfg, &self.patient_text);
@@ -195,11 +201,28 @@ impl OnDemandScreen {
         });
     }
 
-    /// A scan that stopped early: its batch waits on the Scan screen.
-    fn fault_ui(&self, ui: &mut egui::Ui) {
-        if let Some(f) = &self.view.fault {
-            ui.colored_label(ui.visuals().error_fg_color, "The scan stopped");
-            ui.label(super::shown_long(&f.message));
+    /// A scan that stopped early: resumed or closed here, like on the Scan
+    /// screen (the batch is also listed there).
+    fn fault_ui(&mut self, ui: &mut egui::Ui, ctx: &mut ScreenCtx) {
+        let Some(f) = self.view.fault.clone() else {
+            return;
+        };
+        let name = f.batch.as_ref().map(|b| ctx.batch_name(b));
+        let action = super::scan_view::stop_banner_ui(ui, &f, name.as_deref());
+        let busy = self.view.scanning || ctx.scanning;
+        match (action, f.batch) {
+            (Some(StopAction::Resume), Some(b)) if !busy => {
+                let mut req = ctx.scanner.request();
+                req.resume = Some(b);
+                ctx.send(Command::Scan(req));
+                self.view.begin();
+            }
+            (Some(StopAction::Close), Some(b)) => {
+                ctx.send(Command::CloseBatch(b));
+                self.view.fault = None;
+            }
+            (Some(StopAction::Dismiss), _) => self.view.fault = None,
+            _ => {}
         }
     }
 }
@@ -226,18 +249,17 @@ impl Screen for OnDemandScreen {
             };
         }
         self.sent_ui(ui, ctx);
-        self.fault_ui(ui);
+        self.fault_ui(ui, ctx);
         self.view.counters_ui(ui);
         if self.view.progress.is_none() {
             return;
         }
         // The record as scanned, to look over before sending.
-        egui::Panel::left("on-demand-tree")
-            .default_size(260.0)
-            .resizable(true)
-            .show(ui, |ui| self.view.tree_ui(ui));
         self.view
-            .strip_panel_ui(ui, "on-demand-strip", ctx.textures);
-        egui::CentralPanel::default().show(ui, |ui| self.view.page_ui(ui, ctx.textures));
+            .panels_ui(ui, ("on-demand-tree", "on-demand-strip"), ctx.textures);
+    }
+
+    fn opened(&mut self) {
+        self.focus_first = true;
     }
 }

@@ -50,7 +50,7 @@ pub fn patient_choice_ui(
         ),
     };
     egui::Frame::new()
-        .fill(warn.gamma_multiply(0.15))
+        .fill(super::style::banner(ui.visuals().panel_fill, warn))
         .inner_margin(8.0)
         .show(ui, |ui| {
             ui.colored_label(warn, "Which patient is this record?");

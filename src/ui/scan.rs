@@ -3,7 +3,7 @@
 //! the scan itself (live page, thumbnail strip, separation tree, counters).
 
 use super::context::{Screen, ScreenCtx};
-use super::scan_view::ScanView;
+use super::scan_view::{ScanView, StopAction};
 use crate::store::BatchRow;
 use crate::workers::station::{Command, ScanFailure};
 use eframe::egui;
@@ -17,6 +17,8 @@ pub struct ScanScreen {
     /// A new scan was asked for while batches are still open: which to
     /// continue is being asked.
     pub ask_open: bool,
+    /// The screen has just been opened: the keyboard goes to its first field.
+    pub focus_first: bool,
 }
 
 impl ScanScreen {
@@ -27,9 +29,15 @@ impl ScanScreen {
         let mut req = ctx.scanner.request();
         req.label = Some(self.label.clone()).filter(|l| !l.trim().is_empty());
         req.expected_sheets = Some(self.expected_sheets).filter(|&n| n > 0);
+        let new_batch = resume.is_none();
         req.resume = resume;
         ctx.send(Command::Scan(req));
         self.view.begin();
+        if new_batch {
+            // They belong to the batch just started: the next starts blank.
+            self.label.clear();
+            self.expected_sheets = 0;
+        }
     }
 
     /// Starts a new batch, unless batches are still open (interrupted): then
@@ -50,18 +58,52 @@ impl ScanScreen {
     }
 
     fn keys(&mut self, ui: &egui::Ui, ctx: &mut ScreenCtx) {
-        let (f5, esc) = ui.ctx().input(|i| {
+        let (f5, esc, f8, f9) = ui.ctx().input(|i| {
+            let k = |key| i.key_pressed(key);
             (
-                i.key_pressed(egui::Key::F5),
-                i.key_pressed(egui::Key::Escape),
+                k(egui::Key::F5),
+                k(egui::Key::Escape),
+                k(egui::Key::F8),
+                k(egui::Key::F9),
             )
         });
-        if f5 && !self.view.scanning && !ctx.scanning && !self.ask_open {
+        let idle = !self.view.scanning && !ctx.scanning && !self.ask_open;
+        if f5 && idle {
             self.start_new(ctx);
         }
         if esc && self.view.scanning {
             self.view.stop(ctx.commands);
         }
+        if f8 && idle && let Some(b) = self.resumable() {
+            self.resume(ctx, &b);
+        }
+        if f9 && idle && let Some(b) = self.closable(ctx) {
+            self.close(ctx, b);
+        }
+    }
+
+    /// The batch a stop or a fault left open, to resume.
+    fn resumable(&self) -> Option<String> {
+        self.view.fault.as_ref().and_then(|f| f.batch.clone())
+    }
+
+    /// The batch last scanned, if it may still be closed.
+    fn closable(&self, ctx: &ScreenCtx) -> Option<String> {
+        self.view
+            .batch
+            .as_ref()
+            .filter(|b| {
+                ctx.snapshot
+                    .batches
+                    .iter()
+                    .any(|r| &r.id == *b && crate::batch::rules::may_close(r.state))
+            })
+            .cloned()
+    }
+
+    fn close(&mut self, ctx: &mut ScreenCtx, batch: String) {
+        ctx.send(Command::CloseBatch(batch));
+        self.view.fault = None;
     }
 
     /// The scanner, the profile, the batch's label and count.
@@ -94,8 +136,16 @@ impl ScanScreen {
                 .response
                 .labelled_by(l.id);
             let l = ui.label("Batch label");
-            ui.add(egui::TextEdit::singleline(&mut self.label).desired_width(140.0))
+            let field = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.label)
+                        .hint_text("e.g. Ward 7 box 12")
+                        .desired_width(160.0),
+                )
                 .labelled_by(l.id);
+            if std::mem::take(&mut self.focus_first) {
+                field.request_focus();
+            }
             let l = ui.label("Sheets counted");
             ui.add(egui::DragValue::new(&mut self.expected_sheets).range(0..=crate::config::limits::EXPECTED_SHEETS.max))
                 .labelled_by(l.id)
@@ -118,7 +168,7 @@ impl ScanScreen {
             let busy = scanning || ctx.scanning;
             if ui
                 .add_enabled(!busy, egui::Button::new("Start"))
-                .on_hover_text("Scan the feeder load (F5)")
+                .on_hover_text("Scan the feeder load as a new batch (F5)")
                 .clicked()
             {
                 self.start_new(ctx);
@@ -130,53 +180,45 @@ impl ScanScreen {
             {
                 self.view.stop(ctx.commands);
             }
-            let resumable = self.view.fault.as_ref().and_then(|f| f.batch.clone());
+            let resumable = self.resumable();
             if ui
                 .add_enabled(!busy && resumable.is_some(), egui::Button::new("Resume"))
+                .on_hover_text("Scan the rest of the stack into the batch that stopped (F8)")
                 .clicked()
+                && let Some(b) = resumable
             {
-                self.start(ctx, resumable);
+                self.resume(ctx, &b);
             }
-            let open = self
-                .view
-                .batch
-                .as_ref()
-                .filter(|b| {
-                    ctx.snapshot
-                        .batches
-                        .iter()
-                        .any(|r| &r.id == *b && crate::batch::rules::may_close(r.state))
-                })
-                .cloned();
+            let open = self.closable(ctx);
             if ui
                 .add_enabled(!busy && open.is_some(), egui::Button::new("Close batch"))
+                .on_hover_text("End the batch with the sides it has; it goes to Review (F9)")
                 .clicked()
                 && let Some(b) = open
             {
-                ctx.send(Command::CloseBatch(b));
-                self.view.fault = None;
+                self.close(ctx, b);
             }
         });
     }
 
+    /// A scan that ended early: a Stop is said calmly; a fault leads with
+    /// what to do at the scanner, in large text, with Resume beside it.
     fn fault_ui(&mut self, ui: &mut egui::Ui, ctx: &mut ScreenCtx, f: &ScanFailure) {
-        egui::Frame::new()
-            .fill(ui.visuals().error_fg_color.gamma_multiply(0.15))
-            .inner_margin(8.0)
-            .show(ui, |ui| {
-                ui.colored_label(ui.visuals().error_fg_color, "The scan stopped");
-                ui.label(super::shown_long(&f.message));
+        let name = f.batch.as_ref().map(|b| ctx.batch_name(b));
+        match super::scan_view::stop_banner_ui(ui, f, name.as_deref()) {
+            Some(StopAction::Resume) => {
                 if let Some(b) = &f.batch {
-                    ui.horizontal(|ui| {
-                        if ui.button("Resume scanning").clicked() {
-                            self.start(ctx, Some(b.clone()));
-                        }
-                        if ui.button("Dismiss").clicked() {
-                            self.view.fault = None;
-                        }
-                    });
+                    self.resume(ctx, b);
                 }
-            });
+            }
+            Some(StopAction::Close) => {
+                if let Some(b) = f.batch.clone() {
+                    self.close(ctx, b);
+                }
+            }
+            Some(StopAction::Dismiss) => self.view.fault = None,
+            None => {}
+        }
     }
 
     /// Every batch left open, whatever stopped it (and whichever window or
@@ -187,7 +229,7 @@ impl ScanScreen {
             return;
         }
         egui::Frame::new()
-            .fill(ui.visuals().warn_fg_color.gamma_multiply(0.12))
+            .fill(super::style::banner(ui.visuals().panel_fill, ui.visuals().warn_fg_color))
             .inner_margin(8.0)
             .show(ui, |ui| {
                 ui.strong(format!(
@@ -271,21 +313,14 @@ impl Screen for ScanScreen {
         if self.ask_open {
             self.ask_open_ui(ui, ctx);
         }
+        self.view.batch_line_ui(ui, ctx);
         self.view.counters_ui(ui);
-        egui::Panel::left("separation")
-            .default_size(260.0)
-            .min_size(220.0)
-            .resizable(true)
-            .show(ui, |ui| {
-                ui.strong("Records and documents");
-                egui::ScrollArea::vertical().show(ui, |ui| {
-                    if !self.view.tree_ui(ui) {
-                        ui.label("Nothing scanned yet.");
-                    }
-                });
-            });
-        self.view.strip_panel_ui(ui, "strip", ctx.textures);
-        egui::CentralPanel::default().show(ui, |ui| self.view.page_ui(ui, ctx.textures));
+        self.view
+            .panels_ui(ui, ("separation", "strip"), ctx.textures);
+    }
+
+    fn opened(&mut self) {
+        self.focus_first = true;
     }
 }
 
@@ -299,11 +334,12 @@ fn open_batches(ctx: &ScreenCtx) -> Vec<BatchRow> {
         .collect()
 }
 
-/// A batch in words: its id, label and what it holds so far.
+/// A batch in words, by what people tell batches apart by: its label, when
+/// and by whom it was started, its id as shown, and what it holds so far.
 fn batch_words(ctx: &ScreenCtx, b: &BatchRow) -> String {
     let label = match b.label.trim() {
-        "" => String::new(),
-        l => format!(" \u{201c}{}\u{201d}", crate::batch::printable(l, 60)),
+        "" => "(no label)".to_string(),
+        l => format!("\u{201c}{}\u{201d}", crate::batch::printable(l, 60)),
     };
     let why = b
         .last_error
@@ -311,9 +347,10 @@ fn batch_words(ctx: &ScreenCtx, b: &BatchRow) -> String {
         .map(|e| format!(": {}", crate::batch::printable(e, 120)))
         .unwrap_or_default();
     format!(
-        "batch {}{label}, started {}, {} sides kept{why}",
+        "{label}, started {} by {} (batch {}), {} sides kept{why}",
+        super::context::when(&b.created),
+        crate::batch::printable(&b.operator, 40),
         ctx.batch_name(&b.id),
-        b.created,
         b.sides
     )
 }

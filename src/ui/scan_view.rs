@@ -4,8 +4,9 @@
 
 use super::context::ScreenCommand;
 use super::textures::Textures;
-use crate::batch::{FlagCode, Layout};
-use crate::workers::station::{CancelToken, Event, ScanFailure};
+use crate::batch::{FlagCode, Layout, RemovedReason};
+use crate::workers::station::{CancelToken, Event, ScanFailure, Snapshot};
+use std::collections::HashMap;
 use crate::workers::{ScanReport, scan::ScanProgress};
 use eframe::egui;
 
@@ -50,12 +51,19 @@ pub struct ScanView {
     stop_asked: bool,
     pub progress: Option<ScanProgress>,
     pub strip: Vec<StripItem>,
+    /// The flags the separation has put on each side so far (a label of
+    /// another patient, a duplicate record sheet...), beside the page checks
+    /// each strip item carries from its capture.
+    pub side_flags: HashMap<u32, Vec<FlagCode>>,
     pub selected: Option<usize>,
     pub fault: Option<ScanFailure>,
     pub last_report: Option<ScanReport>,
     /// The batch being scanned or last scanned.
     pub batch: Option<String>,
     pub zoom: PageZoom,
+    /// The records tree beside the page: shown or not as chosen, else
+    /// shown when the window is wide enough for it and the page.
+    pub show_tree: Option<bool>,
     live: LiveView,
 }
 
@@ -67,21 +75,24 @@ impl Default for ScanView {
             stop_asked: false,
             progress: None,
             strip: Vec::new(),
+            side_flags: HashMap::new(),
             selected: None,
             fault: None,
             last_report: None,
             batch: None,
             zoom: PageZoom::default(),
+            show_tree: None,
             live: LiveView::default(),
         }
     }
 }
 
 impl ScanView {
-    /// Forgets everything shown (the zoom stays as chosen).
+    /// Forgets everything shown (the zoom and the tree stay as chosen).
     pub fn clear(&mut self) {
         *self = ScanView {
             zoom: self.zoom,
+            show_tree: self.show_tree,
             ..ScanView::default()
         };
     }
@@ -102,13 +113,15 @@ impl ScanView {
         }
     }
 
-    /// Applies a scan event; returns a message for the status line. A Stop
-    /// pressed before the scan started is pushed to `commands` here.
+    /// Applies a scan event; returns a message for the status line (batches
+    /// named as `snapshot` names them). A Stop pressed before the scan
+    /// started is pushed to `commands` here.
     pub fn apply(
         &mut self,
         ctx: &egui::Context,
         e: Event,
         commands: &mut Vec<ScreenCommand>,
+        snapshot: &Snapshot,
     ) -> Option<(String, bool)> {
         match e {
             Event::ScanStarted(token) => {
@@ -124,6 +137,7 @@ impl ScanView {
                     blank: p.blank,
                     flags: p.page_flags.clone(),
                 });
+                self.side_flags = side_flags(&p.layout);
                 self.progress = Some(*p);
                 None
             }
@@ -144,7 +158,7 @@ impl ScanView {
                 self.band(ctx, &band);
                 None
             }
-            Event::ScanEnded(ended) => Some(self.ended(ended)),
+            Event::ScanEnded(ended) => Some(self.ended(ended, snapshot)),
             _ => None,
         }
     }
@@ -153,6 +167,7 @@ impl ScanView {
         self.scanning = true;
         self.fault = None;
         self.strip.clear();
+        self.side_flags.clear();
         self.selected = None;
         self.progress = None;
         if std::mem::take(&mut self.stop_asked) {
@@ -161,24 +176,24 @@ impl ScanView {
         self.token = Some(token);
     }
 
-    fn ended(&mut self, ended: Result<ScanReport, ScanFailure>) -> (String, bool) {
+    fn ended(
+        &mut self,
+        ended: Result<ScanReport, ScanFailure>,
+        snapshot: &Snapshot,
+    ) -> (String, bool) {
         self.scanning = false;
         self.token = None;
         self.stop_asked = false;
         match ended {
             Ok(r) => {
                 self.batch = Some(r.batch_id.clone());
+                let name = super::batch_name(snapshot, &r.batch_id);
                 let msg = match &r.closed {
                     Some(c) => format!(
-                        "batch {} done: {} sides, {} records, {} documents, {} removed, {} flags",
-                        &r.batch_id[..8.min(r.batch_id.len())],
-                        c.sides,
-                        c.records,
-                        c.documents,
-                        c.removed,
-                        c.flags
+                        "batch {name} done: {} sides, {} records, {} documents, {} removed, {} flags",
+                        c.sides, c.records, c.documents, c.removed, c.flags
                     ),
-                    None => format!("{} sides scanned; batch left open", r.stored_now),
+                    None => format!("{} sides scanned; batch {name} left open", r.stored_now),
                 };
                 self.last_report = Some(r);
                 (msg, false)
@@ -187,9 +202,16 @@ impl ScanView {
                 if f.batch.is_some() {
                     self.batch = f.batch.clone();
                 }
-                let msg = f.message.clone();
+                let msg = match (&f.batch, f.stopped) {
+                    (Some(b), true) => format!(
+                        "Scan stopped; batch {} is kept open: Resume (F8) or Close batch (F9)",
+                        super::batch_name(snapshot, b)
+                    ),
+                    _ => f.message.clone(),
+                };
+                let error = !f.stopped;
                 self.fault = Some(f);
-                (msg, true)
+                (msg, error)
             }
         }
     }
@@ -235,31 +257,133 @@ impl ScanView {
         live.texture.as_ref()
     }
 
-    /// The counters: sides, sheets, speed, flags, removed, the feeder.
+    /// The batch's figures, all from the latest progress (one source, the
+    /// whole batch, a resume's earlier sides included).
+    pub fn counts(&self) -> Counts {
+        let Some(p) = &self.progress else {
+            return Counts::default();
+        };
+        let removed = p
+            .layout
+            .removed
+            .iter()
+            .filter(|r| r.reason != RemovedReason::ControlSheet)
+            .count();
+        Counts {
+            sides: p.batch_sides,
+            sheets: p.sheet + 1,
+            sides_per_minute: p.sides_per_minute,
+            flags: shown_flags(&p.layout, self.scanning).count(),
+            removed,
+        }
+    }
+
+    /// The counters, large enough to read from the feeder (about 1.5 m): each
+    /// its own label; flags also in words and with a sign, not colour alone.
     pub fn counters_ui(&self, ui: &mut egui::Ui) {
-        let sides = self.progress.as_ref().map_or(0, |p| p.sides);
-        let spm = self.progress.as_ref().map_or(0.0, |p| p.sides_per_minute);
-        let flagged = self.strip.iter().filter(|i| !i.flags.is_empty()).count();
-        let removed = self.progress.as_ref().map_or(0, |p| p.layout.removed.len());
-        let sheets = self.strip.last().map_or(0, |i| i.sheet + 1);
-        ui.horizontal(|ui| {
-            ui.label(format!("Sides: {sides}"));
+        let c = self.counts();
+        let big = |text: String| egui::RichText::new(text).size(COUNTER_TEXT).strong();
+        ui.horizontal_wrapped(|ui| {
+            ui.label(big(format!("Sides: {}", c.sides)));
             ui.separator();
-            ui.label(format!("Sheets: {sheets}"));
+            ui.label(big(format!("Sheets: {}", c.sheets)));
             ui.separator();
-            ui.label(format!("Sides/min: {spm:.0}"));
-            ui.separator();
-            ui.label(format!("Flagged: {flagged}"));
-            ui.separator();
-            ui.label(format!("Removed: {removed}"));
-            ui.separator();
-            ui.label(if self.scanning {
-                "Feeder: scanning"
-            } else if self.fault.is_some() {
-                "Feeder: stopped"
+            if c.flags > 0 {
+                ui.label(
+                    big(format!("\u{26a0} Flagged: {}", c.flags))
+                        .color(ui.visuals().warn_fg_color),
+                )
+                .on_hover_text("Flags are decided on the Review screen once the batch is closed");
             } else {
-                "Feeder: idle"
+                ui.label(big("Flagged: 0".into()));
+            }
+            ui.separator();
+            ui.label(big(format!("Removed: {}", c.removed)))
+                .on_hover_text("Blank sides left out (listed in Review); control sheets not counted");
+            ui.separator();
+            ui.label(
+                egui::RichText::new(format!("Sides/min: {:.0}", c.sides_per_minute))
+                    .size(COUNTER_TEXT * 0.75),
+            );
+            ui.separator();
+            ui.label(egui::RichText::new(self.feeder_words()).size(COUNTER_TEXT * 0.75));
+        });
+    }
+
+    fn feeder_words(&self) -> &'static str {
+        match &self.fault {
+            _ if self.scanning => "Feeder: scanning",
+            Some(f) if f.stopped => "Feeder: stopped by you",
+            Some(_) => "Feeder: needs you",
+            None => "Feeder: idle",
+        }
+    }
+
+    /// Which batch is being scanned (or was last), by what people tell
+    /// batches apart by: its label and its id as shown.
+    pub fn batch_line_ui(&self, ui: &mut egui::Ui, ctx: &super::ScreenCtx) {
+        let label = self
+            .progress
+            .as_ref()
+            .and_then(|p| p.layout.batch_label.clone())
+            .filter(|l| !l.trim().is_empty());
+        let id = self.batch.clone().or_else(|| {
+            self.last_report
+                .as_ref()
+                .map(|r| r.batch_id.clone())
+                .or_else(|| self.progress.as_ref().map(|p| p.batch_id.clone()))
+        });
+        let mut words = match (&label, self.scanning) {
+            (Some(l), true) => format!("Scanning \u{201c}{}\u{201d}", super::shown(l)),
+            (None, true) => "Scanning (no label)".to_string(),
+            (Some(l), false) => format!("Last batch \u{201c}{}\u{201d}", super::shown(l)),
+            (None, false) if id.is_some() => "Last batch".to_string(),
+            (None, false) => return,
+        };
+        if let Some(id) = id.filter(|i| !i.is_empty()) {
+            words.push_str(&format!(" \u{b7} {}", ctx.batch_name(&id)));
+        }
+        ui.label(egui::RichText::new(words).size(COUNTER_TEXT * 0.75));
+    }
+
+    /// The records tree (folding away), the strip and the page, with these
+    /// panel ids.
+    pub fn panels_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        (tree_id, strip_id): (&str, &str),
+        textures: &mut Textures,
+    ) {
+        let wide = ui.available_width() >= 1000.0;
+        let mut show = self.show_tree.unwrap_or(wide);
+        egui::Panel::left(tree_id.to_string())
+            .default_size(260.0)
+            .min_size(200.0)
+            .resizable(true)
+            .show_animated(ui, show, |ui| {
+                ui.strong("Records and documents");
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    if !self.tree_ui(ui) {
+                        ui.label("Nothing scanned yet.");
+                    }
+                });
             });
+        self.strip_panel_ui(ui, strip_id, textures);
+        egui::CentralPanel::default().show(ui, |ui| {
+            ui.horizontal(|ui| {
+                if ui
+                    .toggle_value(&mut show, "Records tree")
+                    .on_hover_text("Show or hide the records and documents beside the page (F10)")
+                    .changed()
+                {
+                    self.show_tree = Some(show);
+                }
+                self.zoom.ui(ui);
+            });
+            if ui.ctx().input(|i| i.key_pressed(egui::Key::F10)) {
+                self.show_tree = Some(!show);
+            }
+            self.page_ui(ui, textures)
         });
     }
 
@@ -327,7 +451,12 @@ impl ScanView {
                     ui.scroll_to_rect(slot(sel), None);
                 }
                 for i in first..last {
-                    let item = self.strip[i].clone();
+                    let mut item = self.strip[i].clone();
+                    for f in self.side_flags.get(&item.side).into_iter().flatten() {
+                        if !item.flags.contains(f) {
+                            item.flags.push(*f);
+                        }
+                    }
                     ui.scope_builder(egui::UiBuilder::new().max_rect(slot(i)), |ui| {
                         if strip_item_ui(ui, &item, self.selected == Some(i), textures) {
                             self.selected = Some(i);
@@ -340,7 +469,6 @@ impl ScanView {
     /// The page: growing live while scanning, else the one chosen in the
     /// strip.
     pub fn page_ui(&mut self, ui: &mut egui::Ui, textures: &mut Textures) {
-        self.zoom.ui(ui);
         let selected = self.selected.and_then(|i| self.strip.get(i)).cloned();
         let zoom = self.zoom;
         egui::ScrollArea::both().show(ui, |ui| {
@@ -376,6 +504,87 @@ impl ScanView {
     }
 }
 
+/// What a stop banner's buttons ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopAction {
+    Resume,
+    Close,
+    Dismiss,
+}
+
+/// A scan that ended early. A Stop is calm: the sides kept and the two ways
+/// on. A fault leads with what to do at the scanner, in large text, then
+/// what happened, with Resume beside it.
+pub fn stop_banner_ui(
+    ui: &mut egui::Ui,
+    f: &ScanFailure,
+    batch: Option<&str>,
+) -> Option<StopAction> {
+    let mut action = None;
+    let kept = match (f.kept, batch) {
+        (Some(n), Some(b)) => format!("{n} sides are kept in batch {b}."),
+        (None, Some(b)) => format!("The sides scanned are kept in batch {b}."),
+        _ => String::new(),
+    };
+    let (fill, stroke) = if f.stopped {
+        (
+            super::style::banner(ui.visuals().panel_fill, ui.visuals().text_color()),
+            ui.visuals().widgets.noninteractive.bg_stroke,
+        )
+    } else {
+        let e = ui.visuals().error_fg_color;
+        (super::style::banner(ui.visuals().panel_fill, e), egui::Stroke::new(2.0, e))
+    };
+    egui::Frame::new()
+        .fill(fill)
+        .stroke(stroke)
+        .inner_margin(10.0)
+        .show(ui, |ui| {
+            if f.stopped {
+                ui.label(egui::RichText::new("Scan stopped").size(COUNTER_TEXT * 0.75).strong());
+                ui.label(format!(
+                    "{kept} Put the rest of the stack on the feeder and press Resume (F8), or Close batch (F9) if it is complete."
+                ));
+            } else {
+                if let Some(todo) = &f.what_to_do {
+                    ui.label(
+                        egui::RichText::new(capitalised(todo))
+                            .size(COUNTER_TEXT * 0.85)
+                            .strong(),
+                    );
+                }
+                ui.colored_label(ui.visuals().error_fg_color, "The scan stopped");
+                ui.label(super::shown_long(&f.message));
+                if !kept.is_empty() {
+                    ui.label(kept);
+                }
+            }
+            if f.batch.is_some() {
+                ui.horizontal(|ui| {
+                    let resume = egui::RichText::new("Resume scanning").size(COUNTER_TEXT * 0.75);
+                    if ui.button(resume).on_hover_text("F8").clicked() {
+                        action = Some(StopAction::Resume);
+                    }
+                    if ui.button("Close the batch").on_hover_text("F9").clicked() {
+                        action = Some(StopAction::Close);
+                    }
+                    if ui.button("Dismiss").clicked() {
+                        action = Some(StopAction::Dismiss);
+                    }
+                });
+            }
+        });
+    action
+}
+
+fn capitalised(text: &str) -> String {
+    let mut c = text.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 /// Width of one thumbnail in the strip, with its spacing.
 const STRIP_ITEM: f32 = 88.0;
 
@@ -396,22 +605,82 @@ fn strip_item_ui(
         Some(id) => ui.add(egui::Button::image((id, size)).selected(selected)),
         None => ui.add_sized(size, egui::Button::new("…")),
     };
-    let mark = if item.blank {
-        "removed"
-    } else if !item.flags.is_empty() {
-        "flagged"
-    } else {
-        ""
-    };
-    let flags: Vec<&str> = item.flags.iter().map(|f| f.as_str()).collect();
-    let hint = if flags.is_empty() {
+    let flagged = !item.flags.is_empty();
+    if flagged {
+        // The mark is a frame and words, not the colour alone.
+        ui.painter().rect_stroke(
+            resp.rect.expand(1.0),
+            2.0,
+            egui::Stroke::new(3.0, ui.visuals().warn_fg_color),
+            egui::StrokeKind::Outside,
+        );
+    }
+    let titles: Vec<&str> = item.flags.iter().map(|f| f.title()).collect();
+    let hint = if titles.is_empty() {
         format!("side {}", item.side)
     } else {
-        format!("side {}: {}", item.side, flags.join(", "))
+        format!("side {}: {}", item.side, titles.join("; "))
     };
     let clicked = resp.on_hover_text(hint).clicked();
-    ui.small(format!("side {} {mark}", item.side).trim_end());
+    let caption = if item.blank {
+        format!("side {} removed (blank)", item.side)
+    } else if flagged {
+        format!("side {} \u{26a0} flagged", item.side)
+    } else {
+        format!("side {}", item.side)
+    };
+    if flagged {
+        ui.label(
+            egui::RichText::new(caption)
+                .small()
+                .strong()
+                .color(ui.visuals().warn_fg_color),
+        );
+    } else {
+        ui.small(caption);
+    }
     clicked
+}
+
+/// Text size of the Scan screen's counters (points): read from the feeder.
+pub const COUNTER_TEXT: f32 = 28.0;
+
+/// A batch's figures as the Scan and On demand screens show them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Counts {
+    pub sides: u32,
+    pub sheets: u32,
+    pub sides_per_minute: f64,
+    pub flags: usize,
+    pub removed: usize,
+}
+
+/// Every flag of a layout with the side it is about (None: the record as a
+/// whole); while scanning, the record being fed is not called empty.
+fn shown_flags(
+    layout: &Layout,
+    scanning: bool,
+) -> impl Iterator<Item = (Option<u32>, FlagCode)> + '_ {
+    let last = layout.records.len().saturating_sub(1);
+    layout
+        .records
+        .iter()
+        .enumerate()
+        .flat_map(move |(i, r)| record_flags(r, scanning && i == last))
+}
+
+/// The flags on each side of a layout.
+fn side_flags(layout: &Layout) -> HashMap<u32, Vec<FlagCode>> {
+    let mut map: HashMap<u32, Vec<FlagCode>> = HashMap::new();
+    for (side, code) in shown_flags(layout, false) {
+        if let Some(side) = side {
+            let codes = map.entry(side).or_default();
+            if !codes.contains(&code) {
+                codes.push(code);
+            }
+        }
+    }
+    map
 }
 
 /// How a page is fitted to the space it is shown in.
@@ -519,17 +788,26 @@ pub fn layout_ui(ui: &mut egui::Ui, layout: &Layout, scanning: bool) {
     if skip > 0 {
         ui.label(format!("… {skip} earlier records"));
     }
+    let warn = ui.visuals().warn_fg_color;
     for (i, r) in layout.records.iter().enumerate().skip(skip) {
         let who = r
             .patient
             .as_ref()
             .map(|p| super::shown(&p.describe()))
             .unwrap_or_else(|| "no patient yet".into());
-        egui::CollapsingHeader::new(format!("Record {}: {who}", i + 1))
+        let flags: Vec<(Option<u32>, FlagCode)> = record_flags(r, scanning && i == last).collect();
+        let mut title = egui::RichText::new(format!("Record {}: {who}", i + 1));
+        if !flags.is_empty() {
+            let n = flags.len();
+            let s = if n == 1 { "" } else { "s" };
+            title = egui::RichText::new(format!("\u{26a0} Record {}: {who} ({n} flag{s})", i + 1))
+                .color(warn);
+        }
+        egui::CollapsingHeader::new(title)
             .id_salt(&r.id)
-            // The last few records open; earlier ones folded, so a long
-            // batch stays a short list.
-            .default_open(i + 3 >= layout.records.len())
+            // The last few records and flagged ones open; earlier ones
+            // folded, so a long batch stays a short list.
+            .default_open(i + 3 >= layout.records.len() || !flags.is_empty())
             .show(ui, |ui| {
                 for d in &r.documents {
                     ui.label(format!(
@@ -538,13 +816,30 @@ pub fn layout_ui(ui: &mut egui::Ui, layout: &Layout, scanning: bool) {
                         d.pages.len()
                     ));
                 }
-                for f in r
-                    .flags
-                    .iter()
-                    .filter(|f| !(scanning && i == last && f.code == FlagCode::EmptyRecord))
-                {
-                    ui.colored_label(ui.visuals().warn_fg_color, format!("flag: {}", f.code));
+                for (side, code) in &flags {
+                    let on = side.map(|s| format!(" (side {s})")).unwrap_or_default();
+                    ui.colored_label(warn, format!("\u{26a0} {}{on}", code.title()))
+                        .on_hover_text(code.as_str());
                 }
             });
     }
+}
+
+/// A record's flags with their sides; the record being fed is not called
+/// empty.
+fn record_flags(
+    r: &crate::batch::RecordLayout,
+    feeding: bool,
+) -> impl Iterator<Item = (Option<u32>, FlagCode)> + '_ {
+    let record = r
+        .flags
+        .iter()
+        .filter(move |f| !(feeding && f.code == FlagCode::EmptyRecord))
+        .map(|f| (f.side, f.code));
+    let pages = r
+        .documents
+        .iter()
+        .flat_map(|d| &d.pages)
+        .flat_map(|p| p.flags.iter().map(move |f| (Some(p.side), f.code)));
+    record.chain(pages)
 }

@@ -102,7 +102,12 @@ pub struct BandEvent {
 /// Progress after each stored side.
 #[derive(Debug, Clone)]
 pub struct ScanProgress {
+    /// The batch being scanned.
+    pub batch_id: String,
+    /// Sides stored by this run of the scan.
     pub sides: u32,
+    /// Sides the batch holds now (with those scanned before a resume).
+    pub batch_sides: u32,
     pub sides_per_minute: f64,
     pub flags: usize,
     /// The side just stored, and what the window shows of it.
@@ -233,6 +238,7 @@ pub fn scan(
         separator.push(f);
     }
     let started = Instant::now();
+    let earlier = first_side;
     let run = pipeline::run(
         store,
         cfg,
@@ -240,7 +246,7 @@ pub fn scan(
         move |f| capture.run(f),
         |row, n| {
             separator.push(&facts_of(row));
-            on_progress(progress_of(row, n, started, separator.layout()));
+            on_progress(progress_of(row, (n, earlier), started, separator.layout()));
         },
     );
     let stored_now = outcome(store, actor, opts, (&batch_id, first_side), run)?;
@@ -285,15 +291,18 @@ fn scan_config(cfg: &Config, opts: &ScanOptions) -> Config {
     cfg
 }
 
+/// `counts`: the sides stored by this run, and those the batch held before.
 fn progress_of(
     row: &PageRow,
-    n: u32,
+    (n, earlier): (u32, u32),
     started: Instant,
     layout: crate::batch::Layout,
 ) -> ScanProgress {
     let minutes = started.elapsed().as_secs_f64() / 60.0;
     ScanProgress {
+        batch_id: row.batch_id.clone(),
         sides: n,
+        batch_sides: earlier + n,
         sides_per_minute: if minutes > 0.0 {
             n as f64 / minutes
         } else {

@@ -137,6 +137,9 @@ pub enum Command {
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub batches: Vec<BatchRow>,
+    /// The name each batch is shown by: an id prefix no other batch in the
+    /// store shares (see [`crate::batch::short_names`]).
+    pub names: HashMap<String, String>,
     /// Shared, so the window can hold it each frame without copying.
     pub review: Arc<Vec<ReviewItem>>,
     /// Documents of the batches in review, by batch id (to move pages into).
@@ -194,10 +197,55 @@ pub enum Event {
 }
 
 /// Why a scan stopped early, and whether it can be resumed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ScanFailure {
+    /// The whole story in one line (status line, log).
     pub message: String,
+    /// The batch left open, to resume or close.
     pub batch: Option<String>,
+    /// Stopped on purpose (Stop, Esc, closing the window): not a fault.
+    pub stopped: bool,
+    /// What to do at the scanner, said first when there is something to do.
+    pub what_to_do: Option<String>,
+    /// The sides the batch keeps.
+    pub kept: Option<u32>,
+}
+
+impl ScanFailure {
+    /// A scan that could not start (a setting refused, no such scanner).
+    pub fn refused(message: String) -> ScanFailure {
+        ScanFailure {
+            message,
+            ..ScanFailure::default()
+        }
+    }
+
+    /// What a scan's error means for the window.
+    pub fn of(e: &crate::workers::scan::ScanError) -> ScanFailure {
+        use crate::capture::CaptureError;
+        use crate::workers::scan::ScanError;
+        let message = e.to_string();
+        match e {
+            ScanError::Interrupted { batch, kept, fault } => ScanFailure {
+                message,
+                batch: Some(batch.clone()),
+                stopped: matches!(fault, CaptureError::Cancelled { .. }),
+                what_to_do: fault.what_to_do().map(str::to_string),
+                kept: Some(*kept),
+            },
+            ScanError::Storage { batch, kept, .. } => ScanFailure {
+                message,
+                batch: Some(batch.clone()),
+                stopped: false,
+                what_to_do: Some(
+                    "fix what the message below says (often: free disk space), then resume"
+                        .into(),
+                ),
+                kept: Some(*kept),
+            },
+            _ => ScanFailure::refused(message),
+        }
+    }
 }
 
 /// An image the window wants as a texture.

@@ -132,7 +132,9 @@ pub fn scan_event<S>(
 
 pub fn progress(side: u32) -> Event {
     Event::Progress(Box::new(ScanProgress {
+        batch_id: "0123456789abcdef".into(),
         sides: side + 1,
+        batch_sides: side + 1,
         sides_per_minute: 60.0,
         flags: 0,
         side,
@@ -189,4 +191,79 @@ pub fn assert_inside<S>(h: &Harness<'static, S>, label: &str, size: egui::Vec2) 
         window.expand(0.5).contains_rect(r) && r.width() >= 4.0 && r.height() >= 4.0,
         "{label:?} is drawn at {r:?}, not whole inside the {size:?} window"
     );
+}
+
+/// For the whole test process (the window's workers run in it): SANE sees
+/// only its `test` and `pnm` backends, and the station file (the data folder
+/// chosen in Settings) lives in a folder of the tests' own.
+pub fn test_env() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let dir = std::env::temp_dir().join(format!("folio-gui-env-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("config")).unwrap();
+        std::fs::write(dir.join("dll.conf"), "test\npnm\n").unwrap();
+        // SAFETY: set once, by a window test holding its turn, before it starts
+        // any worker thread; no other test thread reads the environment then.
+        unsafe {
+            std::env::set_var("SANE_CONFIG_DIR", &dir);
+            std::env::set_var("XDG_CONFIG_HOME", dir.join("config"));
+        }
+    });
+}
+
+/// The window tests take turns: each runs a station's worth of threads, and
+/// several at once on two cores starve the workers past the tests' patience.
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The whole window, with its workers, on the data folder `data` (uploads
+/// going to `store`), drawn at `size`, signed in as `operator`.
+pub fn station_window(
+    data: &std::path::Path,
+    store: &std::path::Path,
+    size: egui::Vec2,
+    operator: &str,
+) -> Harness<'static, folio::ui::StationApp> {
+    test_env();
+    std::fs::create_dir_all(data).unwrap();
+    std::fs::write(
+        data.join("config.toml"),
+        format!("[upload]\nfolder = {store:?}\nretry_base_ms = 20\nmax_attempts = 3\n"),
+    )
+    .unwrap();
+    let cfg = Config::load(data).unwrap();
+    let actor = Actor {
+        station: "test-station".into(),
+        operator: operator.into(),
+    };
+    let app =
+        folio::ui::StationApp::new(data.to_path_buf(), cfg, actor, std::sync::Arc::new(|| {}))
+            .unwrap();
+    Harness::builder()
+        .with_size(size)
+        .build_ui_state(|ui, app: &mut folio::ui::StationApp| app.frame(ui), app)
+}
+
+/// Steps the window until `done` holds (the workers run meanwhile).
+pub fn wait(
+    h: &mut Harness<'static, folio::ui::StationApp>,
+    what: &str,
+    done: impl Fn(&folio::ui::StationApp) -> bool,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        h.step();
+        if done(h.state()) {
+            h.step();
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}; notices: {:?}",
+            h.state().notices
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }

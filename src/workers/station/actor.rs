@@ -87,7 +87,10 @@ fn handle(store: &mut Store, ctx: &Ctx, c: Command) -> Result<(), StationError> 
                 closed.records, closed.documents, closed.flags
             ));
         }
-        Command::ApproveFlag(id) => review::approve_flag(store, actor, id)?,
+        Command::ApproveFlag(id) => {
+            review::approve_flag(store, actor, id)?;
+            ctx.notice("flag approved: the page goes as it is".into());
+        }
         Command::RestorePage { batch, side } => {
             review::restore_page(store, cfg, actor, &batch, side)?;
             ctx.notice(format!("side {side} restored to its document"));
@@ -130,7 +133,7 @@ fn handle(store: &mut Store, ctx: &Ctx, c: Command) -> Result<(), StationError> 
             // it up; a pause stays until the person resumes.
             ctx.notice(format!(
                 "batch {} approved and queued for upload: {} records, {} documents, {} pages",
-                &done.batch_id[..8.min(done.batch_id.len())],
+                store.batch_name(&done.batch_id)?,
                 a.records,
                 a.documents,
                 a.pages

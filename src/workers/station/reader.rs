@@ -127,7 +127,9 @@ impl Reader {
                 (m, paper)
             })
             .collect();
+        let names = crate::batch::short_names(batches.iter().map(|b| b.id.as_str()));
         let s = Snapshot {
+            names,
             batches,
             documents: self.documents.clone(),
             approval: self.approval.clone(),

@@ -11,7 +11,7 @@ use super::{CancelToken, Command, Emitter, Event, LIVE_WIDTH, Read, ScanFailure,
 use crate::batch::BatchSource;
 use crate::store::Store;
 use crate::workers::review;
-use crate::workers::scan::{self, BandEvent, ScanError, ScanOptions};
+use crate::workers::scan::{self, BandEvent, ScanOptions};
 use crate::workers::scan_choice::{self, Resolved, ScanChoice};
 use crossbeam_channel::Receiver;
 use std::sync::{Arc, Mutex};
@@ -76,10 +76,7 @@ fn run_scan(store: &mut Store, ctx: &Ctx, req: &ScanRequest, token: &CancelToken
     let resolved = match resolve(ctx, req) {
         Ok(r) => r,
         Err(e) => {
-            ctx.emit.emit(Event::ScanEnded(Err(ScanFailure {
-                message: e.to_string(),
-                batch: None,
-            })));
+            ctx.emit.emit(Event::ScanEnded(Err(ScanFailure::refused(e.to_string()))));
             return Read::All;
         }
     };
@@ -111,15 +108,7 @@ fn run_scan(store: &mut Store, ctx: &Ctx, req: &ScanRequest, token: &CancelToken
     if let Ok(p) = preview {
         let _ = p.join();
     }
-    let ended = result.map_err(|e| ScanFailure {
-        message: e.to_string(),
-        batch: match &e {
-            ScanError::Interrupted { batch, .. } | ScanError::Storage { batch, .. } => {
-                Some(batch.clone())
-            }
-            _ => None,
-        },
-    });
+    let ended = result.map_err(|e| ScanFailure::of(&e));
     let changed = match &ended {
         Ok(r) => Read::Batch(r.batch_id.clone()),
         Err(_) => Read::All,
