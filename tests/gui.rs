@@ -146,7 +146,7 @@ fn a_demo_scan_shows_pages_arriving_and_a_jam_in_the_window_then_resumes() {
     h.get_by_label("The scan stopped");
     let msg = h.state().scan().view.fault.clone().unwrap().message;
     assert!(msg.contains("jam"), "{msg}");
-    assert!(h.query_all_by_label_contains("clear the jam").count() >= 1);
+    assert!(h.query_all_by_label_contains("Clear the jam").count() >= 1);
     h.state_mut().scanner_mut().extra_options.clear();
     h.get_by_label("Resume scanning").click();
     wait(&mut h, "the rest of the stack", |a| {

@@ -301,6 +301,9 @@ fn finding_4_a_stop_is_calm_and_a_fault_leads_with_what_to_do() {
     assert!(big.max.y <= what.min.y, "{big:?} is not above {what:?}");
     assert!(big.height() >= 20.0, "not large: {big:?}");
     h.get_by_label("Feeder: needs you");
+    h.get_by_label("Paper jam");
+    assert!(h.query_by_label_contains("folio scan").is_none(), "no command line");
+    assert!(h.query_by_label_contains(batch).is_none(), "no whole id");
     h.get_by_label("Resume scanning").click();
     h.step();
     assert_eq!(h.state().scans()[2].resume.as_deref(), Some(batch));

@@ -221,6 +221,17 @@ impl CaptureError {
         })
     }
 
+    /// What happened, without what to do about it.
+    pub fn what(&self) -> String {
+        let full = self.to_string();
+        match self.what_to_do() {
+            Some(t) => full
+                .strip_suffix(&format!(": {t}"))
+                .map_or_else(|| full.clone(), str::to_string),
+            None => full,
+        }
+    }
+
     fn to_do(&self) -> &'static str {
         self.what_to_do().unwrap_or_default()
     }

@@ -207,7 +207,12 @@ impl ScanView {
                         "Scan stopped; batch {} is kept open: Resume (F8) or Close batch (F9)",
                         super::batch_name(snapshot, b)
                     ),
-                    _ => f.message.clone(),
+                    (Some(b), false) => format!(
+                        "The scan of batch {} stopped: {}",
+                        super::batch_name(snapshot, b),
+                        f.what
+                    ),
+                    (None, _) => f.what.clone(),
                 };
                 let error = !f.stopped;
                 self.fault = Some(f);
@@ -554,7 +559,7 @@ pub fn stop_banner_ui(
                     );
                 }
                 ui.colored_label(ui.visuals().error_fg_color, "The scan stopped");
-                ui.label(super::shown_long(&f.message));
+                ui.label(super::shown_long(&capitalised(&f.what)));
                 if !kept.is_empty() {
                     ui.label(kept);
                 }

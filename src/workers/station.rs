@@ -199,8 +199,10 @@ pub enum Event {
 /// Why a scan stopped early, and whether it can be resumed.
 #[derive(Debug, Clone, Default)]
 pub struct ScanFailure {
-    /// The whole story in one line (status line, log).
+    /// The whole story in one line, as the command line says it (log).
     pub message: String,
+    /// What happened, in the window's words (no ids, no commands).
+    pub what: String,
     /// The batch left open, to resume or close.
     pub batch: Option<String>,
     /// Stopped on purpose (Stop, Esc, closing the window): not a fault.
@@ -215,6 +217,7 @@ impl ScanFailure {
     /// A scan that could not start (a setting refused, no such scanner).
     pub fn refused(message: String) -> ScanFailure {
         ScanFailure {
+            what: message.clone(),
             message,
             ..ScanFailure::default()
         }
@@ -228,13 +231,15 @@ impl ScanFailure {
         match e {
             ScanError::Interrupted { batch, kept, fault } => ScanFailure {
                 message,
+                what: fault.what(),
                 batch: Some(batch.clone()),
                 stopped: matches!(fault, CaptureError::Cancelled { .. }),
                 what_to_do: fault.what_to_do().map(str::to_string),
                 kept: Some(*kept),
             },
-            ScanError::Storage { batch, kept, .. } => ScanFailure {
+            ScanError::Storage { batch, kept, cause } => ScanFailure {
                 message,
+                what: format!("the sides could not be stored: {cause}"),
                 batch: Some(batch.clone()),
                 stopped: false,
                 what_to_do: Some(

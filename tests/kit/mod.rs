@@ -125,7 +125,7 @@ pub fn scan_event<S>(
     let ctx = h.ctx.clone();
     let bed = h.state_mut();
     let mut commands = std::mem::take(&mut bed.commands);
-    view(&mut bed.screen).apply(&ctx, e, &mut commands);
+    view(&mut bed.screen).apply(&ctx, e, &mut commands, &bed.snapshot);
     bed.commands = commands;
     h.step();
 }
