@@ -3,9 +3,13 @@
 # screen at 800x600 and 1920x1080 into DIR (default target/screenshots), on a throw-away station with a
 # batch to review, a delivered batch and a demo scan in progress. Also prints
 # the window's frame times while the demo feeder scans a 300-side batch, and
-# its peak memory while it scans 2,000 sides.
+# its peak memory while it scans 2,000 sides (a release build). With --dev it
+# takes the screenshots with the dev build only (no figures: the dev build's
+# are not the station's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+profile=release
+if [ "${1:-}" = "--dev" ]; then profile=dev; shift; fi
 out="$(realpath -m "${1:-target/screenshots}")"
 bash installer/setup.sh
 missing=()
@@ -16,8 +20,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
   $SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-cargo build --locked --release
-bin="$PWD/target/release/folio"
+cargo build --locked --profile "$profile"
+bin="$PWD/target/$([ "$profile" = dev ] && echo debug || echo release)/folio"
 work="$(mktemp -d)"
 export FOLIO_DATA_DIR="$work/data" FOLIO_OPERATOR=j.smith FOLIO_STATION=scan-01
 mkdir -p "$out" "$FOLIO_DATA_DIR"
@@ -56,6 +60,7 @@ for size in 800x600 1920x1080; do
   shot settings "$size" FOLIO_START_TAB=settings
   shot help "$size" FOLIO_SHOW_HELP=1
 done
+[ "$profile" = dev ] && exit 0
 
 display=:97
 Xvfb "$display" -screen 0 1280x800x24 >/dev/null 2>&1 &

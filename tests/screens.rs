@@ -8,7 +8,9 @@ use eframe::egui;
 use egui_kittest::Harness;
 use folio::config::Config;
 use folio::store::{Actor, ReviewItem, ReviewKind};
-use folio::ui::{OnDemandScreen, ReviewScreen, ScanScreen, ScreenCommand, SettingsScreen, UploadScreen};
+use folio::ui::{
+    OnDemandScreen, ReviewScreen, ScanScreen, ScreenCommand, SettingsScreen, UploadScreen,
+};
 use folio::workers::settings::{SettingsError, SettingsForm};
 use folio::workers::station::{CancelToken, Command, Event};
 use kit::*;

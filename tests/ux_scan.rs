@@ -24,9 +24,7 @@ fn misfiled_layout(last: u32) -> Layout {
         .map(|side| PageLayout {
             side,
             flags: match side {
-                2 => vec![
-                    Flag::new(FlagCode::MisfiledIdentifier, "label 4010232137").on_side(2),
-                ],
+                2 => vec![Flag::new(FlagCode::MisfiledIdentifier, "label 4010232137").on_side(2)],
                 _ => Vec::new(),
             },
         })
@@ -146,7 +144,14 @@ fn finding_1_on_demand_starts_blank_after_a_bureau_scan() {
     wait(&mut h, "the on-demand scan", |a| {
         a.on_demand().view.last_report.is_some() && !a.scanning()
     });
-    let batch = h.state().on_demand().view.last_report.clone().unwrap().batch_id;
+    let batch = h
+        .state()
+        .on_demand()
+        .view
+        .last_report
+        .clone()
+        .unwrap()
+        .batch_id;
     wait(&mut h, "the batch list", |a| {
         a.snapshot.batches.iter().any(|b| b.id == batch)
     });
@@ -176,7 +181,11 @@ fn finding_2_flags_are_counted_and_marked_live_and_counters_agree_after_a_resume
     scan_event(&mut h, Event::ScanStarted(CancelToken::new()), scan_view);
     // A resumed batch: 36 sides were scanned before, this run adds 37 to 46.
     for side in 36..46 {
-        scan_event(&mut h, progress_in(side, 36, misfiled_layout(side)), scan_view);
+        scan_event(
+            &mut h,
+            progress_in(side, 36, misfiled_layout(side)),
+            scan_view,
+        );
     }
     h.get_by_label("Sides: 46");
     h.get_by_label("Sheets: 23");
@@ -193,7 +202,11 @@ fn finding_2_flags_are_counted_and_marked_live_and_counters_agree_after_a_resume
     h.step();
     scan_event(&mut h, Event::ScanStarted(CancelToken::new()), scan_view);
     for side in 0..4 {
-        scan_event(&mut h, progress_in(side, 0, misfiled_layout(side)), scan_view);
+        scan_event(
+            &mut h,
+            progress_in(side, 0, misfiled_layout(side)),
+            scan_view,
+        );
     }
     h.get_by_label("side 2 \u{26a0} flagged");
     h.get_by_label("side 3");
@@ -279,7 +292,10 @@ fn finding_4_a_stop_is_calm_and_a_fault_leads_with_what_to_do() {
     scan_event(&mut h, Event::ScanStarted(CancelToken::new()), scan_view);
     let (said, error) = end_with(&mut h, Err(stopped(batch))).unwrap();
     assert!(!error, "a Stop is not an error: {said}");
-    assert!(!said.contains("folio scan") && !said.contains(batch), "{said}");
+    assert!(
+        !said.contains("folio scan") && !said.contains(batch),
+        "{said}"
+    );
     h.get_by_label("Scan stopped");
     h.get_by_label("Feeder: stopped by you");
     assert!(h.query_by_label("The scan stopped").is_none());
@@ -302,7 +318,10 @@ fn finding_4_a_stop_is_calm_and_a_fault_leads_with_what_to_do() {
     assert!(big.height() >= 20.0, "not large: {big:?}");
     h.get_by_label("Feeder: needs you");
     h.get_by_label("Paper jam");
-    assert!(h.query_by_label_contains("folio scan").is_none(), "no command line");
+    assert!(
+        h.query_by_label_contains("folio scan").is_none(),
+        "no command line"
+    );
     assert!(h.query_by_label_contains(batch).is_none(), "no whole id");
     h.get_by_label("Resume scanning").click();
     h.step();
@@ -347,7 +366,10 @@ fn finding_4_faults_clear_on_resume_and_f1_says_where_each_key_works() {
         a.scan().view.last_report.is_some() && !a.scanning()
     });
     let errors: Vec<_> = h.state().notices.iter().filter(|(_, e)| *e).collect();
-    assert!(errors.is_empty(), "red lines stay after the resume: {errors:?}");
+    assert!(
+        errors.is_empty(),
+        "red lines stay after the resume: {errors:?}"
+    );
     assert!(h.query_by_label("The scan stopped").is_none());
 
     h.key_press(egui::Key::F1);
@@ -431,11 +453,21 @@ fn finding_7_the_page_fits_whole_and_the_screen_holds_at_800x600() {
         h.step();
         let page = page_rect(&h);
         let window = egui::Rect::from_min_size(egui::Pos2::ZERO, size);
-        assert!(window.contains_rect(page), "{size:?}: page at {page:?} is cut");
+        assert!(
+            window.contains_rect(page),
+            "{size:?}: page at {page:?} is cut"
+        );
         let ratio = page.height() / page.width();
         assert!((ratio - 594.0 / 420.0).abs() < 0.02, "{page:?}");
         assert!(page.height() >= 200.0, "{size:?}: page only {page:?}");
-        for label in ["Start", "Stop", "Resume", "Close batch", "Sides: 1", "Whole page"] {
+        for label in [
+            "Start",
+            "Stop",
+            "Resume",
+            "Close batch",
+            "Sides: 1",
+            "Whole page",
+        ] {
             assert_inside(&h, label, size);
         }
         // W: the width; 1: one pixel a point; P: whole page again.
@@ -503,8 +535,14 @@ fn finding_10_contrast_meets_wcag_aa_and_every_control_is_named() {
             for (bg_name, bg) in [
                 ("panel", v.panel_fill),
                 ("window", v.window_fill),
-                ("error banner", style::banner(v.panel_fill, v.error_fg_color)),
-                ("warning banner", style::banner(v.panel_fill, v.warn_fg_color)),
+                (
+                    "error banner",
+                    style::banner(v.panel_fill, v.error_fg_color),
+                ),
+                (
+                    "warning banner",
+                    style::banner(v.panel_fill, v.warn_fg_color),
+                ),
             ] {
                 let c = style::contrast(colour, bg);
                 assert!(c >= 4.5, "{theme:?}: {name} on {bg_name} is {c:.2}:1");
@@ -514,7 +552,12 @@ fn finding_10_contrast_meets_wcag_aa_and_every_control_is_named() {
     fn named<S: Screen + 'static>(screen: S) {
         let mut h = harness_at(Bed::new(screen), SMALL);
         h.step();
-        for role in [Role::Button, Role::TextInput, Role::ComboBox, Role::SpinButton] {
+        for role in [
+            Role::Button,
+            Role::TextInput,
+            Role::ComboBox,
+            Role::SpinButton,
+        ] {
             for n in h.query_all_by_role(role) {
                 let label = n.accesskit_node().label().unwrap_or_default();
                 assert!(!label.trim().is_empty(), "a {role:?} without a name");

@@ -259,12 +259,7 @@ pub fn short_names<'a>(ids: impl IntoIterator<Item = &'a str>) -> HashMap<String
     let mut sorted: Vec<&str> = ids.into_iter().collect();
     sorted.sort_unstable();
     sorted.dedup();
-    let common = |a: &str, b: &str| {
-        a.chars()
-            .zip(b.chars())
-            .take_while(|(x, y)| x == y)
-            .count()
-    };
+    let common = |a: &str, b: &str| a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
     let mut names = HashMap::with_capacity(sorted.len());
     for (i, id) in sorted.iter().enumerate() {
         let before = i.checked_sub(1).map_or(0, |j| common(sorted[j], id));

@@ -160,7 +160,7 @@ pub enum CaptureError {
     DeviceBusy,
     #[error("the scanner reported an I/O error{}: {}", partial_note(*.partial), self.to_do())]
     Io { partial: bool },
-    #[error("the scanner went away ({0}): {}", self.to_do())]
+    #[error("the scanner went away ({}): {}", .0, self.to_do())]
     Gone(String),
     #[error("scan cancelled{}", partial_note(*.partial))]
     Cancelled { partial: bool },

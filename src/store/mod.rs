@@ -259,6 +259,47 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_is_named_by_a_prefix_no_other_batch_in_the_store_shares() {
+        use crate::batch::BatchSource;
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        let actor = Actor {
+            station: "st".into(),
+            operator: "op".into(),
+        };
+        let ids = [
+            "01a23446-7c21-7000-8000-00000000000a",
+            "01a23446-7c99-7000-8000-00000000000b",
+            "01a23446-9d02-7000-8000-00000000000c",
+            "02000000-0000-7000-8000-00000000000d",
+        ];
+        for id in ids {
+            let new = batches::NewBatch {
+                id: id.into(),
+                label: "box".into(),
+                source: BatchSource::SiteLibrary,
+                specialty: None,
+                duplex: false,
+                dpi: None,
+                expected_sheets: None,
+            };
+            s.create_batch(&new, &actor).unwrap();
+        }
+        let names: Vec<String> = ids.iter().map(|id| s.batch_name(id).unwrap()).collect();
+        assert_eq!(
+            names,
+            ["01a23446-7c2", "01a23446-7c9", "01a23446-9", "02000000"]
+        );
+        // The window's names (from the whole list) are the same.
+        let all = crate::batch::short_names(ids);
+        for (id, name) in ids.iter().zip(&names) {
+            assert_eq!(&all[*id], name);
+            // And the command line finds the batch by it.
+            assert_eq!(&s.find_batch(name).unwrap().id, id);
+        }
+    }
+
+    #[test]
     fn images_are_content_addressed_and_checked() {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(dir.path()).unwrap();

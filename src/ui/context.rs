@@ -143,10 +143,7 @@ pub trait Screen {
 pub fn batch_name(snapshot: &Snapshot, id: &str) -> String {
     match snapshot.names.get(id) {
         Some(name) => name.clone(),
-        None => id
-            .chars()
-            .take(crate::batch::SHOWN_ID_CHARS)
-            .collect(),
+        None => id.chars().take(crate::batch::SHOWN_ID_CHARS).collect(),
     }
 }
 

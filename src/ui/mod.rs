@@ -245,10 +245,8 @@ impl StationApp {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0);
             if let Some(k) = var("FOLIO_DEMO_JAM_AFTER") {
-                self.scanner.extra_options = vec![
-                    ("fault-after".into(), k),
-                    ("fault".into(), "jammed".into()),
-                ];
+                self.scanner.extra_options =
+                    vec![("fault-after".into(), k), ("fault".into(), "jammed".into())];
             }
             let mut ctx = screen_ctx!(self);
             self.scan.start(&mut ctx, None);
@@ -635,21 +633,41 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     ("F6", "the Uploads screen", "every screen"),
     ("F7", "the Settings screen", "every screen"),
     ("F5", "start scanning a new batch", "Scan"),
-    ("Esc", "stop scanning after the current sheet", "Scan, On demand"),
+    (
+        "Esc",
+        "stop scanning after the current sheet",
+        "Scan, On demand",
+    ),
     ("F8", "resume the batch that stopped", "Scan"),
     ("F9", "close the batch as it is (it goes to Review)", "Scan"),
     ("F10", "show or hide the records tree", "Scan, On demand"),
-    ("Right / Left", "next / previous page in the strip", "Scan, On demand"),
-    ("P / W / 1", "whole page / page width / 1:1", "Scan, On demand, Review"),
+    (
+        "Right / Left",
+        "next / previous page in the strip",
+        "Scan, On demand",
+    ),
+    (
+        "P / W / 1",
+        "whole page / page width / 1:1",
+        "Scan, On demand, Review",
+    ),
     ("+ / -", "zoom in / out", "Scan, On demand, Review"),
-    ("Down / Up (or Right / Left)", "next / previous item", "Review"),
+    (
+        "Down / Up (or Right / Left)",
+        "next / previous item",
+        "Review",
+    ),
     ("A", "approve the page shown (all its flags)", "Review"),
     ("T / U / L", "turn the page right / over / left", "Review"),
     ("Delete or X", "remove the page", "Review"),
     ("R", "restore a removed page", "Review"),
     ("M", "mark the page for rescan (with its reason)", "Review"),
     ("S", "rescan it now and replace it", "Review"),
-    ("Esc", "stop a rescan, or go back from a batch's pages to the flags", "Review"),
+    (
+        "Esc",
+        "stop a rescan, or go back from a batch's pages to the flags",
+        "Review",
+    ),
 ];
 
 fn help_ui(ctx: &egui::Context, open: &mut bool) {

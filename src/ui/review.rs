@@ -426,7 +426,9 @@ impl ReviewScreen {
             return;
         };
         let size = preview.size_vec2();
-        let shown = self.zoom.size(size, ui.available_size() - egui::vec2(4.0, 4.0));
+        let shown = self
+            .zoom
+            .size(size, ui.available_size() - egui::vec2(4.0, 4.0));
         let full = match &item.image {
             Some(img) if shown.x > size.x * 1.1 => ctx
                 .textures

@@ -19,6 +19,9 @@ pub struct ScanScreen {
     pub ask_open: bool,
     /// The screen has just been opened: the keyboard goes to its first field.
     pub focus_first: bool,
+    /// A scan was started: the keyboard leaves the fields, so the page's
+    /// keys (arrows, zoom) work while it runs.
+    release_focus: bool,
 }
 
 impl ScanScreen {
@@ -33,6 +36,7 @@ impl ScanScreen {
         req.resume = resume;
         ctx.send(Command::Scan(req));
         self.view.begin();
+        self.release_focus = true;
         if new_batch {
             // They belong to the batch just started: the next starts blank.
             self.label.clear();
@@ -74,10 +78,16 @@ impl ScanScreen {
         if esc && self.view.scanning {
             self.view.stop(ctx.commands);
         }
-        if f8 && idle && let Some(b) = self.resumable() {
+        if f8
+            && idle
+            && let Some(b) = self.resumable()
+        {
             self.resume(ctx, &b);
         }
-        if f9 && idle && let Some(b) = self.closable(ctx) {
+        if f9
+            && idle
+            && let Some(b) = self.closable(ctx)
+        {
             self.close(ctx, b);
         }
     }
@@ -302,6 +312,13 @@ impl ScanScreen {
 impl Screen for ScanScreen {
     fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut ScreenCtx) {
         self.keys(ui, ctx);
+        if std::mem::take(&mut self.release_focus) {
+            ui.ctx().memory_mut(|m| {
+                if let Some(id) = m.focused() {
+                    m.surrender_focus(id);
+                }
+            });
+        }
         self.settings_ui(ui, ctx);
         self.buttons_ui(ui, ctx);
         if let Some(f) = self.view.fault.clone() {

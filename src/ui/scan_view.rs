@@ -6,9 +6,9 @@ use super::context::ScreenCommand;
 use super::textures::Textures;
 use crate::batch::{FlagCode, Layout, RemovedReason};
 use crate::workers::station::{CancelToken, Event, ScanFailure, Snapshot};
-use std::collections::HashMap;
 use crate::workers::{ScanReport, scan::ScanProgress};
 use eframe::egui;
+use std::collections::HashMap;
 
 /// A side in the thumbnail strip.
 #[derive(Debug, Clone)]
@@ -42,6 +42,7 @@ struct Band<'a> {
 }
 
 /// One screen's scan: running or not, its token, what it has shown so far.
+#[derive(Default)]
 pub struct ScanView {
     /// Asked for and not ended yet.
     pub scanning: bool,
@@ -65,26 +66,6 @@ pub struct ScanView {
     /// shown when the window is wide enough for it and the page.
     pub show_tree: Option<bool>,
     live: LiveView,
-}
-
-impl Default for ScanView {
-    fn default() -> ScanView {
-        ScanView {
-            scanning: false,
-            token: None,
-            stop_asked: false,
-            progress: None,
-            strip: Vec::new(),
-            side_flags: HashMap::new(),
-            selected: None,
-            fault: None,
-            last_report: None,
-            batch: None,
-            zoom: PageZoom::default(),
-            show_tree: None,
-            live: LiveView::default(),
-        }
-    }
 }
 
 impl ScanView {
@@ -295,8 +276,7 @@ impl ScanView {
             ui.separator();
             if c.flags > 0 {
                 ui.label(
-                    big(format!("\u{26a0} Flagged: {}", c.flags))
-                        .color(ui.visuals().warn_fg_color),
+                    big(format!("\u{26a0} Flagged: {}", c.flags)).color(ui.visuals().warn_fg_color),
                 )
                 .on_hover_text("Flags are decided on the Review screen once the batch is closed");
             } else {
@@ -304,7 +284,9 @@ impl ScanView {
             }
             ui.separator();
             ui.label(big(format!("Removed: {}", c.removed)))
-                .on_hover_text("Blank sides left out (listed in Review); control sheets not counted");
+                .on_hover_text(
+                    "Blank sides left out (listed in Review); control sheets not counted",
+                );
             ui.separator();
             ui.label(
                 egui::RichText::new(format!("Sides/min: {:.0}", c.sides_per_minute))
@@ -361,11 +343,12 @@ impl ScanView {
     ) {
         let wide = ui.available_width() >= 1000.0;
         let mut show = self.show_tree.unwrap_or(wide);
+        let before = show;
         egui::Panel::left(tree_id.to_string())
             .default_size(260.0)
             .min_size(200.0)
             .resizable(true)
-            .show_animated(ui, show, |ui| {
+            .show_collapsible(ui, &mut show, |ui| {
                 ui.strong("Records and documents");
                 egui::ScrollArea::vertical().show(ui, |ui| {
                     if !self.tree_ui(ui) {
@@ -373,6 +356,10 @@ impl ScanView {
                     }
                 });
             });
+        if show != before {
+            // Dragged shut (or open) by its edge.
+            self.show_tree = Some(show);
+        }
         self.strip_panel_ui(ui, strip_id, textures);
         egui::CentralPanel::default().show(ui, |ui| {
             ui.horizontal(|ui| {
@@ -538,7 +525,10 @@ pub fn stop_banner_ui(
         )
     } else {
         let e = ui.visuals().error_fg_color;
-        (super::style::banner(ui.visuals().panel_fill, e), egui::Stroke::new(2.0, e))
+        (
+            super::style::banner(ui.visuals().panel_fill, e),
+            egui::Stroke::new(2.0, e),
+        )
     };
     egui::Frame::new()
         .fill(fill)

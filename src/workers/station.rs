@@ -243,8 +243,7 @@ impl ScanFailure {
                 batch: Some(batch.clone()),
                 stopped: false,
                 what_to_do: Some(
-                    "fix what the message below says (often: free disk space), then resume"
-                        .into(),
+                    "fix what the message below says (often: free disk space), then resume".into(),
                 ),
                 kept: Some(*kept),
             },

@@ -7,7 +7,7 @@
 
 use eframe::egui;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+pub use egui_kittest::kittest::{NodeT, Queryable};
 use folio::config::Config;
 use folio::store::Actor;
 use folio::ui::{
@@ -163,7 +163,6 @@ pub fn scan_view(s: &mut ScanScreen) -> &mut folio::ui::ScanView {
 pub fn on_demand_view(s: &mut OnDemandScreen) -> &mut folio::ui::ScanView {
     &mut s.view
 }
-
 
 /// The commands the screen sent to the station so far.
 pub fn sent<S>(h: &Harness<'static, Bed<S>>) -> Vec<Command> {

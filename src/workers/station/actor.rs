@@ -87,42 +87,11 @@ fn handle(store: &mut Store, ctx: &Ctx, c: Command) -> Result<(), StationError> 
                 closed.records, closed.documents, closed.flags
             ));
         }
-        Command::ApproveFlag(id) => {
-            review::approve_flag(store, actor, id)?;
-            ctx.notice("flag approved: the page goes as it is".into());
-        }
-        Command::RestorePage { batch, side } => {
-            review::restore_page(store, cfg, actor, &batch, side)?;
-            ctx.notice(format!("side {side} restored to its document"));
-        }
-        Command::RotatePage {
-            batch,
-            side,
-            degrees,
-        } => {
-            review::rotate_page(store, actor, &batch, side, degrees)?;
-            ctx.notice(format!("side {side} turned {degrees} degrees"));
-        }
-        Command::FixIdentifier {
-            batch,
-            record,
-            text,
-        } => {
-            let p = review::fix_identifier(store, cfg, actor, &batch, &record, &text)?;
-            ctx.notice(format!("record set to {}", p.describe()));
-        }
-        Command::DecidePage {
-            batch,
-            side,
-            decision,
-        } => {
-            review::decide_page(store, cfg, actor, &batch, side, &decision)?;
-            ctx.notice(match decision {
-                PageDecision::Remove => format!("side {side} removed (Restore puts it back)"),
-                PageDecision::MarkRescan(_) => format!("side {side} marked for rescan"),
-                PageDecision::MoveTo(_) => format!("side {side} moved"),
-            });
-        }
+        Command::ApproveFlag(_)
+        | Command::RestorePage { .. }
+        | Command::RotatePage { .. }
+        | Command::FixIdentifier { .. }
+        | Command::DecidePage { .. } => review_command(store, ctx, c)?,
         Command::SetExpectedSheets { batch, sheets } => {
             store.set_expected_sheets(&batch, sheets, actor)?;
         }
@@ -160,6 +129,51 @@ fn handle(store: &mut Store, ctx: &Ctx, c: Command) -> Result<(), StationError> 
         | Command::RescanPage { .. }
         | Command::PauseUploads
         | Command::ResumeUploads => {}
+    }
+    Ok(())
+}
+
+/// A supervisor's decision on one side or record of a closed batch.
+fn review_command(store: &mut Store, ctx: &Ctx, c: Command) -> Result<(), StationError> {
+    let (cfg, actor) = (&ctx.cfg, &ctx.actor);
+    match c {
+        Command::ApproveFlag(id) => {
+            review::approve_flag(store, actor, id)?;
+            ctx.notice("flag approved: the page goes as it is".into());
+        }
+        Command::RestorePage { batch, side } => {
+            review::restore_page(store, cfg, actor, &batch, side)?;
+            ctx.notice(format!("side {side} restored to its document"));
+        }
+        Command::RotatePage {
+            batch,
+            side,
+            degrees,
+        } => {
+            review::rotate_page(store, actor, &batch, side, degrees)?;
+            ctx.notice(format!("side {side} turned {degrees} degrees"));
+        }
+        Command::FixIdentifier {
+            batch,
+            record,
+            text,
+        } => {
+            let p = review::fix_identifier(store, cfg, actor, &batch, &record, &text)?;
+            ctx.notice(format!("record set to {}", p.describe()));
+        }
+        Command::DecidePage {
+            batch,
+            side,
+            decision,
+        } => {
+            review::decide_page(store, cfg, actor, &batch, side, &decision)?;
+            ctx.notice(match decision {
+                PageDecision::Remove => format!("side {side} removed (Restore puts it back)"),
+                PageDecision::MarkRescan(_) => format!("side {side} marked for rescan"),
+                PageDecision::MoveTo(_) => format!("side {side} moved"),
+            });
+        }
+        _ => {}
     }
     Ok(())
 }

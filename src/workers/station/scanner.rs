@@ -76,7 +76,8 @@ fn run_scan(store: &mut Store, ctx: &Ctx, req: &ScanRequest, token: &CancelToken
     let resolved = match resolve(ctx, req) {
         Ok(r) => r,
         Err(e) => {
-            ctx.emit.emit(Event::ScanEnded(Err(ScanFailure::refused(e.to_string()))));
+            ctx.emit
+                .emit(Event::ScanEnded(Err(ScanFailure::refused(e.to_string()))));
             return Read::All;
         }
     };
