@@ -3,66 +3,27 @@
 //! feeder, a folder upload target.
 
 mod common;
+mod kit;
 
 use common::*;
 use eframe::egui;
 use egui_kittest::Harness;
-use egui_kittest::kittest::{NodeT, Queryable};
-use folio::config::Config;
-use folio::store::{Actor, ReviewKind};
+use folio::store::ReviewKind;
 use folio::synth::{Label, SideKind, Symbology};
 use folio::ui::StationApp;
+use kit::*;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// For the whole test process (the window's workers run in it): SANE sees
-/// only its `test` and `pnm` backends, and the station file (the data folder
-/// chosen in Settings) lives in a folder of the tests' own.
-fn test_env() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let dir = std::env::temp_dir().join(format!("folio-gui-env-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("config")).unwrap();
-        std::fs::write(dir.join("dll.conf"), "test\npnm\n").unwrap();
-        // SAFETY: set once, by a window test holding its turn, before it starts
-        // any worker thread; no other test thread reads the environment then.
-        unsafe {
-            std::env::set_var("SANE_CONFIG_DIR", &dir);
-            std::env::set_var("XDG_CONFIG_HOME", dir.join("config"));
-        }
-    });
-}
-
-/// The window tests take turns: each runs a station's worth of threads, and
-/// four at once on two cores starve the uploader past the tests' patience.
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    TURN.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// A window on a station's data folder, uploads going to `store/` beside it.
 fn window(st: &Station) -> Harness<'static, StationApp> {
-    test_env();
-    let data = st.data_dir();
-    std::fs::create_dir_all(&data).unwrap();
     let store = st.dir.path().join("store");
-    std::fs::write(
-        data.join("config.toml"),
-        format!(
-            "[upload]\nfolder = {:?}\nretry_base_ms = 20\nmax_attempts = 3\n",
-            store
-        ),
+    station_window(
+        &st.data_dir(),
+        &store,
+        egui::vec2(1280.0, 860.0),
+        "supervisor",
     )
-    .unwrap();
-    let cfg = Config::load(&data).unwrap();
-    let actor = Actor {
-        station: "test-station".into(),
-        operator: "supervisor".into(),
-    };
-    let app = StationApp::new(data, cfg, actor, std::sync::Arc::new(|| {})).unwrap();
-    Harness::builder()
-        .with_size(egui::vec2(1280.0, 860.0))
-        .build_ui_state(|ui, app: &mut StationApp| app.frame(ui), app)
 }
 
 /// A window whose scanner is the demo feeder with `records` folders, flat out.
@@ -77,25 +38,6 @@ fn demo_window(st: &Station, records: u32) -> Harness<'static, StationApp> {
     s.demo_records = records;
     s.demo_speed = 0;
     h
-}
-
-/// Steps the window until `done` holds (the workers run meanwhile).
-fn wait(h: &mut Harness<'static, StationApp>, what: &str, done: impl Fn(&StationApp) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        h.step();
-        if done(h.state()) {
-            h.step();
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; review queue: {:?}; notices: {:?}",
-            h.state().snapshot.review,
-            h.state().notices
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Steps the window until the outbox says the batch is delivered.

@@ -518,6 +518,76 @@ fn finding_9_large_counters_focus_in_the_first_field_and_keys_for_resume_and_clo
     );
 }
 
+/// Finding 9, for field teams: On demand scans the record with F5 once the
+/// identifier checks out, and a stopped record is resumed (F8) or closed
+/// (F9) from the keyboard, as on the Scan screen.
+#[test]
+fn finding_9_on_demand_scans_resumes_and_closes_from_the_keyboard() {
+    let batch = "0123456789abcdef";
+    let mut h = harness(Bed::new(OnDemandScreen::default()));
+    h.state_mut().screen.opened();
+    h.step();
+    h.step();
+    h.key_press(egui::Key::F5);
+    h.step();
+    assert!(
+        kit::sent(&h).is_empty(),
+        "no identifier yet: {:?}",
+        kit::sent(&h)
+    );
+    h.get_by_label("Patient identifier").type_text("9434765919");
+    h.step();
+    h.key_press(egui::Key::F5);
+    h.step();
+    let scans = |h: &Harness<'static, Bed<OnDemandScreen>>| {
+        kit::sent(h)
+            .into_iter()
+            .filter_map(|c| match c {
+                Command::Scan(r) => Some(r),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let first = scans(&h);
+    assert_eq!(first.len(), 1, "{:?}", kit::sent(&h));
+    assert!(first[0].on_demand.is_some() && first[0].resume.is_none());
+    scan_event(
+        &mut h,
+        Event::ScanStarted(CancelToken::new()),
+        on_demand_view,
+    );
+    scan_event(
+        &mut h,
+        Event::ScanEnded(Err(stopped(batch))),
+        on_demand_view,
+    );
+    h.get_by_label("Scan stopped");
+    h.key_press(egui::Key::F8);
+    h.step();
+    let all = scans(&h);
+    assert_eq!(all.len(), 2, "{:?}", kit::sent(&h));
+    assert_eq!(all[1].resume.as_deref(), Some(batch));
+    scan_event(
+        &mut h,
+        Event::ScanStarted(CancelToken::new()),
+        on_demand_view,
+    );
+    scan_event(
+        &mut h,
+        Event::ScanEnded(Err(stopped(batch))),
+        on_demand_view,
+    );
+    h.key_press(egui::Key::F9);
+    h.step();
+    assert!(
+        kit::sent(&h)
+            .iter()
+            .any(|c| matches!(c, Command::CloseBatch(b) if b == batch)),
+        "{:?}",
+        kit::sent(&h)
+    );
+}
+
 /// Finding 10: text, warnings and errors meet WCAG AA contrast on the
 /// panels and banners in both themes, and every control of the Scan and On
 /// demand screens has an accessible name.

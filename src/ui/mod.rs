@@ -632,14 +632,22 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     ("F4", "the On demand screen", "every screen"),
     ("F6", "the Uploads screen", "every screen"),
     ("F7", "the Settings screen", "every screen"),
-    ("F5", "start scanning a new batch", "Scan"),
+    (
+        "F5",
+        "start scanning a new batch / the patient's record",
+        "Scan, On demand",
+    ),
     (
         "Esc",
         "stop scanning after the current sheet",
         "Scan, On demand",
     ),
-    ("F8", "resume the batch that stopped", "Scan"),
-    ("F9", "close the batch as it is (it goes to Review)", "Scan"),
+    ("F8", "resume the batch that stopped", "Scan, On demand"),
+    (
+        "F9",
+        "close the batch as it is (it goes to Review)",
+        "Scan, On demand",
+    ),
     ("F10", "show or hide the records tree", "Scan, On demand"),
     (
         "Right / Left",

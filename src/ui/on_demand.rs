@@ -127,11 +127,16 @@ impl OnDemandScreen {
         let patient = crate::workers::review::parse_identifier(ctx.cfg, &self.patient_text).ok();
         let scanning = self.view.scanning;
         let can = patient.is_some() && !scanning && !ctx.scanning;
-        let hint = format!("Scan the record on {}", super::shown(&ctx.scanner.device));
-        if ui
+        let hint = format!(
+            "Scan the record on {} (F5)",
+            super::shown(&ctx.scanner.device)
+        );
+        let f5 = ui.ctx().input(|i| i.key_pressed(egui::Key::F5));
+        let clicked = ui
             .add_enabled(can, egui::Button::new("Scan record"))
             .on_hover_text(hint)
-            .clicked()
+            .clicked();
+        if (clicked || (f5 && can))
             && let Some(p) = patient
         {
             self.scan(ctx, p);
@@ -208,7 +213,16 @@ impl OnDemandScreen {
             return;
         };
         let name = f.batch.as_ref().map(|b| ctx.batch_name(b));
-        let action = super::scan_view::stop_banner_ui(ui, &f, name.as_deref());
+        let keyed = ui.ctx().input(|i| {
+            if i.key_pressed(egui::Key::F8) {
+                Some(StopAction::Resume)
+            } else if i.key_pressed(egui::Key::F9) {
+                Some(StopAction::Close)
+            } else {
+                None
+            }
+        });
+        let action = super::scan_view::stop_banner_ui(ui, &f, name.as_deref()).or(keyed);
         let busy = self.view.scanning || ctx.scanning;
         match (action, f.batch) {
             (Some(StopAction::Resume), Some(b)) if !busy => {

@@ -260,7 +260,8 @@ pub fn wait(
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "timed out waiting for {what}; notices: {:?}",
+            "timed out waiting for {what}; review queue: {:?}; notices: {:?}",
+            h.state().snapshot.review,
             h.state().notices
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
