@@ -28,7 +28,7 @@ mkdir -p "$out" "$FOLIO_DATA_DIR"
 printf '[upload]\nfolder = "%s"\n' "$work/store" > "$FOLIO_DATA_DIR/config.toml"
 "$bin" generate --out "$work/a" --records 2 --dpi 150 --seed 21 >/dev/null
 sent="$("$bin" import --json --label "Clinic 3 pulls" "$work/a/pages" | sed -n 's/.*"batch_id": "\([^"]*\)".*/\1/p')"
-"$bin" approve "$sent" --accept-flags >/dev/null
+"$bin" approve "$sent" --accept-flags --reason "demo batch: its flags were looked at" >/dev/null
 "$bin" upload >/dev/null 2>&1
 "$bin" generate --out "$work/b" --records 4 --dpi 150 --seed 26 >/dev/null
 "$bin" import --label "Ward 7 box 12" "$work/b/pages" >/dev/null

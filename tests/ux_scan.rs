@@ -208,7 +208,7 @@ fn finding_2_flags_are_counted_and_marked_live_and_counters_agree_after_a_resume
             scan_view,
         );
     }
-    h.get_by_label("side 2 \u{26a0} flagged");
+    h.get_by_label("side 2\n\u{26a0} flagged");
     h.get_by_label("side 3");
     h.get_by_label("Sides: 4");
     h.get_by_label("\u{26a0} Flagged: 1");

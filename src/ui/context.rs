@@ -141,10 +141,14 @@ pub trait Screen {
 /// [`crate::batch::short_names`]), or its first characters for a batch the
 /// snapshot does not list yet.
 pub fn batch_name(snapshot: &Snapshot, id: &str) -> String {
-    match snapshot.names.get(id) {
-        Some(name) => name.clone(),
-        None => id.chars().take(crate::batch::SHOWN_ID_CHARS).collect(),
+    if let Some(name) = snapshot.names.get(id) {
+        return name.clone();
     }
+    // A batch newer than the snapshot: named apart from those it knows.
+    let known = snapshot.names.keys().map(String::as_str);
+    crate::batch::short_names(known.chain([id]))
+        .remove(id)
+        .unwrap_or_else(|| id.to_string())
 }
 
 /// A stored time ("2026-12-02T18:13:18.123Z") as people read it:
@@ -152,4 +156,21 @@ pub fn batch_name(snapshot: &Snapshot, id: &str) -> String {
 pub fn when(stored: &str) -> String {
     let t = crate::batch::printable(stored, 40).replacen('T', " ", 1);
     t.chars().take(16).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_newer_than_the_snapshot_is_named_apart_from_those_it_knows() {
+        let known = "01a24d56-3c00-7000-8000-000000000001";
+        let snapshot = Snapshot {
+            names: crate::batch::short_names([known]),
+            ..Snapshot::default()
+        };
+        assert_eq!(batch_name(&snapshot, known), "01a24d56");
+        let newer = "01a24d56-5c00-7000-8000-000000000002";
+        assert_eq!(batch_name(&snapshot, newer), "01a24d56-5");
+    }
 }

@@ -618,9 +618,9 @@ fn strip_item_ui(
     };
     let clicked = resp.on_hover_text(hint).clicked();
     let caption = if item.blank {
-        format!("side {} removed (blank)", item.side)
+        format!("side {}\nremoved (blank)", item.side)
     } else if flagged {
-        format!("side {} \u{26a0} flagged", item.side)
+        format!("side {}\n\u{26a0} flagged", item.side)
     } else {
         format!("side {}", item.side)
     };
