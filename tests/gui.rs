@@ -118,9 +118,10 @@ fn review_kind(i: &folio::store::ReviewItem) -> &str {
 }
 
 fn review_has(app: &StationApp, code: &str) -> bool {
-    app.snapshot.review.iter().any(|i| {
-        review_kind(i) == code || i.flags().iter().any(|(_, c)| c.as_str() == code)
-    })
+    app.snapshot
+        .review
+        .iter()
+        .any(|i| review_kind(i) == code || i.flags().iter().any(|(_, c)| c.as_str() == code))
 }
 
 #[test]

@@ -177,8 +177,10 @@ fn finding_8_plain_titles_and_one_decision_for_a_sides_flags() {
     let item = side_item(7, FlagCode::MisfiledIdentifier, &[(8, FlagCode::Skewed)]);
     let mut h = review_bed(vec![item], USUAL);
     h.get_by_label("To review: 1");
-    let title = "Flags: Another patient's label on this page; Page scanned crooked · side 2 · box 3";
-    h.get_by_label(title);
+    let title =
+        "Flags: Another patient's label on this page; Page scanned crooked · side 2 · box 3";
+    // In the queue and as the heading.
+    assert_eq!(h.query_all_by_label(title).count(), 2);
     assert!(h.query_all_by_label("misfiled_identifier, skewed").count() >= 1);
     assert!(
         h.query_all_by_label_contains("misfiled_identifier ·")
@@ -195,17 +197,18 @@ fn finding_8_plain_titles_and_one_decision_for_a_sides_flags() {
             _ => None,
         })
         .collect();
-    assert_eq!(approved, [7, 8], "both of the side's flags, in one decision");
+    assert_eq!(
+        approved,
+        [7, 8],
+        "both of the side's flags, in one decision"
+    );
 }
 
 /// Finding 8: "Move to" offers a new record for the patient on the page's
 /// label, beside the batch's documents.
 #[test]
 fn finding_8_move_to_offers_a_new_record_for_the_labels_patient() {
-    let mut h = review_bed(
-        vec![side_item(7, FlagCode::MisfiledIdentifier, &[])],
-        USUAL,
-    );
+    let mut h = review_bed(vec![side_item(7, FlagCode::MisfiledIdentifier, &[])], USUAL);
     h.get_by_label("Move to").click();
     h.step();
     h.step();
@@ -223,10 +226,12 @@ fn finding_8_move_to_offers_a_new_record_for_the_labels_patient() {
     h.step();
     assert_eq!(
         decisions(&h),
-        [PageDecision::MoveTo(MoveTarget::NewRecord(PatientId::Nhs {
-            number: "4010232137".into(),
-            valid: true
-        }))]
+        [PageDecision::MoveTo(MoveTarget::NewRecord(
+            PatientId::Nhs {
+                number: "4010232137".into(),
+                valid: true
+            }
+        ))]
     );
     // A page flagged for another reason is offered no new record.
     let mut h = review_bed(vec![side_item(7, FlagCode::Skewed, &[])], USUAL);
@@ -246,7 +251,10 @@ fn finding_8_every_action_has_a_key_and_f1_lists_it() {
     h.get_by_label("Batches awaiting approval");
     h.key_press(egui::Key::Q);
     h.step();
-    assert!(h.query_by_label("To review: 1").is_none(), "Q hides the queue");
+    assert!(
+        h.query_by_label("To review: 1").is_none(),
+        "Q hides the queue"
+    );
     h.key_press(egui::Key::B);
     h.step();
     assert!(h.query_by_label("Batches awaiting approval").is_none());
@@ -383,7 +391,9 @@ fn misfiled_window(st: &Station) -> (String, Harness<'static, StationApp>) {
     let store = st.dir.path().join("store");
     let mut h = station_window(&st.data_dir(), &store, USUAL, "supervisor");
     h.key_press(egui::Key::F3);
-    wait(&mut h, "the misfiled side", |a| side_codes(a, 2) == ["misfiled_identifier"]);
+    wait(&mut h, "the misfiled side", |a| {
+        side_codes(a, 2) == ["misfiled_identifier"]
+    });
     h.get_all_by_label_contains("label on this page · side 2")
         .next()
         .unwrap()
@@ -414,7 +424,9 @@ fn finding_8_approve_says_so_and_turns_are_said_as_the_net_turn() {
     let st = Station::new();
     let (_batch, mut h) = misfiled_window(&st);
     h.get_by_label("Turn right").click();
-    wait(&mut h, "the turn", |a| said(a, "side 2 now turned 90° right"));
+    wait(&mut h, "the turn", |a| {
+        said(a, "side 2 now turned 90° right")
+    });
     h.get_by_label("Turn left").click();
     wait(&mut h, "the turn back", |a| {
         said(a, "side 2 turned back to as scanned")
@@ -467,9 +479,13 @@ fn finding_8_a_misfiled_page_moves_to_a_new_record_for_its_labels_patient() {
     assert_eq!(sides(&records[1]), [2]);
     let audit = st.json(&["audit", &batch, "--json"]);
     assert!(
-        audit.as_array().unwrap().iter().any(|e| e["action"] == "page.move"
-            && e["detail"] == "side 2 to a new record for NHS number 401 023 2137"
-            && e["operator"] == "supervisor"),
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "page.move"
+                && e["detail"] == "side 2 to a new record for NHS number 401 023 2137"
+                && e["operator"] == "supervisor"),
         "{audit:#}"
     );
     approve_as_is(&st, &batch);

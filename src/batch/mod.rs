@@ -359,7 +359,11 @@ mod tests {
         ] {
             assert_eq!(MoveTarget::from_stored(&t.to_stored()), t);
         }
-        assert!(MoveTarget::NewRecord(p).to_stored().starts_with("new-record:{"));
+        assert!(
+            MoveTarget::NewRecord(p)
+                .to_stored()
+                .starts_with("new-record:{")
+        );
         assert_eq!(
             MoveTarget::from_stored("new-record:garbage"),
             MoveTarget::Document("new-record:garbage".into())

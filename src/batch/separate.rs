@@ -724,7 +724,12 @@ impl<'p> Separator<'p> {
     fn apply_new_record(&mut self, m: Move, patient: PatientId) {
         let mut doc_type = None;
         let mut found = false;
-        for d in self.layout.records.iter_mut().flat_map(|r| &mut r.documents) {
+        for d in self
+            .layout
+            .records
+            .iter_mut()
+            .flat_map(|r| &mut r.documents)
+        {
             let before = d.pages.len();
             d.pages.retain(|p| p.side != m.side);
             if d.pages.len() != before {

@@ -279,7 +279,10 @@ mod tests {
         // A pattern from the configuration is shown escaped.
         cfg.hospital_number_pattern = "^X\u{1b}[0-9]$".into();
         let refused = parse_identifier(&cfg, "nope").unwrap_err().to_string();
-        assert!(refused.contains("\\u{1b}") && !refused.contains('\u{1b}'), "{refused}");
+        assert!(
+            refused.contains("\\u{1b}") && !refused.contains('\u{1b}'),
+            "{refused}"
+        );
     }
 
     #[test]

@@ -87,7 +87,9 @@ impl ReviewScreen {
         ui.horizontal_wrapped(|ui| {
             if ui
                 .button(format!("Pages {name}"))
-                .on_hover_text("Go through every side of this batch, flagged or not (Esc comes back)")
+                .on_hover_text(
+                    "Go through every side of this batch, flagged or not (Esc comes back)",
+                )
                 .clicked()
             {
                 self.browse_batch(ctx, Some(b.id.clone()));
@@ -123,7 +125,9 @@ impl ReviewScreen {
             .or_insert(b.expected_sheets.unwrap_or(0));
         let resp = ui
             .add(egui::DragValue::new(count).range(0..=crate::config::limits::EXPECTED_SHEETS.max))
-            .on_hover_text("Sheets counted for this batch (from the box's transmittal slip); Enter saves it");
+            .on_hover_text(
+                "Sheets counted for this batch (from the box's transmittal slip); Enter saves it",
+            );
         let label = format!("Sheets counted for {name}");
         ui.ctx()
             .accesskit_node_builder(resp.id, |node| node.set_label(label));

@@ -194,10 +194,9 @@ impl ReviewScreen {
         ui.horizontal_wrapped(|ui| {
             let l = ui.label("Move to");
             let chosen = match &self.move_to {
-                Some(MoveTarget::Document(id)) => docs
-                    .iter()
-                    .find(|d| &d.id == id)
-                    .map(|d| d.words.clone()),
+                Some(MoveTarget::Document(id)) => {
+                    docs.iter().find(|d| &d.id == id).map(|d| d.words.clone())
+                }
                 Some(MoveTarget::NewRecord(p)) => Some(new_record_words(p)),
                 None => None,
             };

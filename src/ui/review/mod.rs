@@ -295,8 +295,9 @@ impl ReviewScreen {
                 .resizable(true)
                 .show(ui, |ui| self.batches_ui(ui, ctx, current.as_deref(), &keys));
         } else {
-            egui::Panel::bottom("batch-bar")
-                .show(ui, |ui| self.batch_bar_ui(ui, ctx, current.as_deref(), &keys));
+            egui::Panel::bottom("batch-bar").show(ui, |ui| {
+                self.batch_bar_ui(ui, ctx, current.as_deref(), &keys)
+            });
         }
         if queue_open {
             egui::Panel::left("queue")
@@ -342,7 +343,11 @@ impl ReviewScreen {
                 ),
             ] {
                 let shown = open.unwrap_or(true);
-                if ui.selectable_label(shown, name).on_hover_text(hint).clicked() {
+                if ui
+                    .selectable_label(shown, name)
+                    .on_hover_text(hint)
+                    .clicked()
+                {
                     *open = Some(!shown);
                 }
             }
