@@ -294,6 +294,18 @@ impl Clone for CompiledPattern {
     }
 }
 
+/// How identifiers typed by people (Review, On demand) are read
+/// (`[identifiers]` in `config.toml`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IdentifierParams {
+    /// `case_insensitive = true` accepts a hospital number typed in lower
+    /// case ("rx648221") when its upper case matches the site's pattern, and
+    /// keeps it in upper case ("RX648221"). Off by default (`false`): the
+    /// pattern is matched exactly as written.
+    pub case_insensitive: bool,
+}
+
 /// Everything configurable about a station.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -310,6 +322,8 @@ pub struct Config {
     /// (the window checks typed identifiers every frame).
     #[serde(skip)]
     pub compiled_pattern: CompiledPattern,
+    /// How typed patient identifiers are read (`[identifiers]`).
+    pub identifiers: IdentifierParams,
     /// Type of the pages before a record's first document sheet (none if unset).
     pub default_document_type: Option<String>,
     /// JPEG quality of grey and colour pages.
@@ -354,6 +368,7 @@ impl Default for Config {
             operator: None,
             hospital_number_pattern: String::from(r"^[A-Z]{1,3}[0-9]{5,8}$"),
             compiled_pattern: CompiledPattern::default(),
+            identifiers: IdentifierParams::default(),
             default_document_type: None,
             jpeg_quality: 75,
             blank: BlankParams::default(),
@@ -763,6 +778,9 @@ mod tests {
         let changed = cfg.hospital_pattern().unwrap();
         assert!(changed.is_match("H123") && !changed.is_match("AB12345"));
         assert!(copy.hospital_pattern().unwrap().is_match("AB12345"));
+        let read: Config = toml::from_str("[identifiers]\ncase_insensitive = true\n").unwrap();
+        assert!(read.identifiers.case_insensitive);
+        assert!(!Config::default().identifiers.case_insensitive);
         cfg.hospital_number_pattern = "(".into();
         assert!(matches!(
             cfg.hospital_pattern(),

@@ -60,7 +60,10 @@ fn review_kind(i: &folio::store::ReviewItem) -> &str {
 }
 
 fn review_has(app: &StationApp, code: &str) -> bool {
-    app.snapshot.review.iter().any(|i| review_kind(i) == code)
+    app.snapshot
+        .review
+        .iter()
+        .any(|i| review_kind(i) == code || i.flags().iter().any(|(_, c)| c.as_str() == code))
 }
 
 #[test]
@@ -144,7 +147,7 @@ fn flagged_stack(dir: &Path) {
 /// A page fed upside down that orientation missed: turned over
 /// (losslessly), then approved.
 fn turn_over_and_approve(h: &mut Harness<'static, StationApp>) {
-    h.get_all_by_label_contains("misfiled_identifier")
+    h.get_all_by_label_contains("Another patient's label on this page")
         .next()
         .unwrap()
         .click();
@@ -170,7 +173,7 @@ fn turn_over_and_approve(h: &mut Harness<'static, StationApp>) {
 
 /// A wrong check digit is refused in words; the right one sets the record.
 fn fix_the_nhs_number(h: &mut Harness<'static, StationApp>) {
-    h.get_all_by_label_contains("invalid_nhs_number")
+    h.get_all_by_label_contains("NHS number fails its check")
         .next()
         .unwrap()
         .click();
@@ -257,13 +260,14 @@ fn review_approve_restore_fix_the_nhs_number_then_approve_and_upload() {
     assert!(!audit.is_empty());
 }
 
-/// Open flags of one side, by code.
+/// Open flags of one side, by code (a side's flags are one item).
 fn side_flags(app: &StationApp, side: u32) -> Vec<String> {
     app.snapshot
         .review
         .iter()
-        .filter(|i| i.side == Some(side) && matches!(i.kind, ReviewKind::Flag { .. }))
-        .map(|i| review_kind(i).to_string())
+        .filter(|i| i.side == Some(side))
+        .flat_map(|i| i.flags())
+        .map(|(_, code)| code.as_str().to_string())
         .collect()
 }
 
@@ -350,7 +354,7 @@ fn select(h: &mut Harness<'static, StationApp>, text: &str) {
 /// Side 2 belongs to the second record: moved there, its label now agrees.
 /// Zoomed in with +, the page is shown at full resolution.
 fn move_side_2(h: &mut Harness<'static, StationApp>, st: &Station, batch: &str) {
-    select(h, "misfiled_identifier · side 2");
+    select(h, "label on this page · side 2");
     let page = h
         .state()
         .snapshot
@@ -386,7 +390,7 @@ fn move_side_2(h: &mut Harness<'static, StationApp>, st: &Station, batch: &str) 
 
 /// Side 3 is a stray copy: taken out, listed, and could be put back.
 fn remove_side_3(h: &mut Harness<'static, StationApp>) {
-    select(h, "misfiled_identifier · side 3");
+    select(h, "label on this page · side 3");
     h.key_press(egui::Key::Delete);
     wait(h, "the removed page", |a| {
         review_has(a, "removed_by_supervisor") && side_flags(a, 3).is_empty()
@@ -403,7 +407,7 @@ fn rescan_sides_4_and_7(
     batch: &str,
     (rescanned, unreadable): (&Path, &Path),
 ) {
-    select(h, "misfiled_identifier · side 4");
+    select(h, "label on this page · side 4");
     h.get_by_label("Rescan reason").click();
     h.get_by_label("Rescan reason").type_text("label stuck on");
     h.step();
@@ -417,12 +421,12 @@ fn rescan_sides_4_and_7(
         s.device = "pnm:0".into();
         s.extra_options = vec![("filename".into(), rescanned.display().to_string())];
     }
-    select(h, "rescan_requested · side 4");
+    select(h, "Marked for rescan");
     h.get_by_label("Rescan and replace").click();
     wait(h, "the replaced page", |a| {
         side_flags(a, 4).is_empty() && a.review().rescanning.is_none()
     });
-    select(h, "unreadable_image · side 7");
+    select(h, "Image could not be read · side 7");
     assert!(h.query_by_label("Move page").is_none() && h.query_by_label("Turn over").is_none());
     h.get_by_label_contains("no image: the side could not be read");
     h.state_mut().scanner_mut().extra_options =

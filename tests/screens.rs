@@ -149,6 +149,8 @@ fn flag(id: i64) -> ReviewItem {
             code: folio::batch::FlagCode::MisfiledIdentifier,
             detail: "another patient's label".into(),
         },
+        more_flags: Vec::new(),
+        barcodes: Vec::new(),
         batch_id: "0123456789abcdef".into(),
         batch_label: "box 3".into(),
         record_id: Some("r1".into()),

@@ -109,6 +109,85 @@ impl PatientId {
     }
 }
 
+/// An identifier that would match a simple hospital-number pattern (such as
+/// `^[A-Z]{2}[0-9]{6}$`, giving "AB123456"), to show people what is
+/// expected; `None` when the pattern uses more than literal characters,
+/// `\d`, classes and counted repeats, or the example would not match it.
+pub fn pattern_example(pattern: &str) -> Option<String> {
+    let body = pattern.strip_prefix('^').unwrap_or(pattern);
+    let body = body.strip_suffix('$').unwrap_or(body);
+    let mut chars = body.chars().peekable();
+    let mut out = String::new();
+    while let Some(c) = chars.next() {
+        let ranges: Vec<(char, char)> = match c {
+            '[' => class_ranges(&mut chars)?,
+            '\\' => match chars.next()? {
+                'd' => vec![('0', '9')],
+                l if l.is_ascii_punctuation() => vec![(l, l)],
+                _ => return None,
+            },
+            l if l.is_ascii_alphanumeric() || l == '-' || l == '/' => vec![(l, l)],
+            _ => return None,
+        };
+        let times = repeats(&mut chars)?;
+        let (lo, hi) = *ranges.first()?;
+        let span = hi as u32 - lo as u32 + 1;
+        for i in 0..times {
+            // Digits read as "123456", letters as "ABC".
+            let step = if (lo, hi) == ('0', '9') { i + 1 } else { i };
+            out.push(char::from_u32(lo as u32 + step % span)?);
+        }
+    }
+    let re = Regex::new(pattern).ok()?;
+    (!out.is_empty() && re.is_match(&out)).then_some(out)
+}
+
+/// The ranges of a class (after its `[`), up to its `]`.
+fn class_ranges(chars: &mut std::iter::Peekable<std::str::Chars>) -> Option<Vec<(char, char)>> {
+    let mut ranges = Vec::new();
+    loop {
+        let c = chars.next()?;
+        match c {
+            ']' => return (!ranges.is_empty()).then_some(ranges),
+            '^' | '[' | '\\' => return None,
+            _ if chars.peek() == Some(&'-') => {
+                chars.next();
+                let hi = chars.next()?;
+                if hi == ']' || hi < c {
+                    return None;
+                }
+                ranges.push((c, hi));
+            }
+            _ => ranges.push((c, c)),
+        }
+    }
+}
+
+/// How many times the atom before is written in an example: `{n}`,
+/// `{n,m}` and `+` the fewest allowed (at least once), `?` and `*` once.
+fn repeats(chars: &mut std::iter::Peekable<std::str::Chars>) -> Option<u32> {
+    match chars.peek() {
+        Some('+' | '?' | '*') => {
+            chars.next();
+            Some(1)
+        }
+        Some('{') => {
+            chars.next();
+            let mut inside = String::new();
+            loop {
+                match chars.next()? {
+                    '}' => break,
+                    c => inside.push(c),
+                }
+            }
+            let first = inside.split(',').next()?.trim();
+            let n: u32 = first.parse().ok()?;
+            (n <= 64).then_some(n.max(1))
+        }
+        _ => Some(1),
+    }
+}
+
 /// Makes a valid NHS number from nine digits by appending the check digit, or
 /// `None` when those nine digits cannot have one (the sum gives 10).
 pub fn complete_nhs_number(first_nine: &str) -> Option<String> {
@@ -156,5 +235,21 @@ mod tests {
         assert!(!a.contradicts(&h));
         assert_eq!(PatientId::classify("hello", &pat), None);
         assert_eq!(a.describe(), "NHS number 943 476 5919");
+    }
+
+    #[test]
+    fn simple_patterns_give_an_example_that_matches() {
+        assert_eq!(
+            pattern_example("^[A-Z]{2}[0-9]{6}$").as_deref(),
+            Some("AB123456")
+        );
+        assert_eq!(
+            pattern_example(r"^[A-Z]{1,3}[0-9]{5,8}$").as_deref(),
+            Some("A12345")
+        );
+        assert_eq!(pattern_example(r"^H\d{3}$").as_deref(), Some("H123"));
+        assert_eq!(pattern_example(r"^(RX|RY)\d+$"), None);
+        assert_eq!(pattern_example(r"^[^0-9]{2}$"), None);
+        assert_eq!(pattern_example(""), None);
     }
 }

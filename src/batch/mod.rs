@@ -189,8 +189,46 @@ pub enum PageDecision {
     Remove,
     /// It must be scanned again (why).
     MarkRescan(String),
-    /// It belongs in this document (of the same batch).
-    MoveTo(String),
+    /// It belongs elsewhere: another document of the batch, or a record of
+    /// its own for the patient whose label it carries.
+    MoveTo(MoveTarget),
+}
+
+/// Where a supervisor moves a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MoveTarget {
+    /// A document of the same batch (its id).
+    Document(String),
+    /// A new record holding this page alone, for this patient (the one on
+    /// the page's label), placed after the batch's other records.
+    NewRecord(PatientId),
+}
+
+/// How [`MoveTarget::NewRecord`] is kept in the store, before its JSON.
+const NEW_RECORD_PREFIX: &str = "new-record:";
+
+impl MoveTarget {
+    /// The text kept on the page (a document id, or `new-record:{json}`).
+    pub fn to_stored(&self) -> String {
+        match self {
+            MoveTarget::Document(id) => id.clone(),
+            MoveTarget::NewRecord(p) => format!(
+                "{NEW_RECORD_PREFIX}{}",
+                serde_json::to_string(p).unwrap_or_default()
+            ),
+        }
+    }
+
+    /// Reads what [`MoveTarget::to_stored`] kept. Anything else is a
+    /// document id (one that does not exist is flagged by separation).
+    pub fn from_stored(text: &str) -> MoveTarget {
+        text.strip_prefix(NEW_RECORD_PREFIX)
+            .and_then(|json| serde_json::from_str(json).ok())
+            .map_or_else(
+                || MoveTarget::Document(text.to_string()),
+                MoveTarget::NewRecord,
+            )
+    }
 }
 
 /// Sheets counted (from the box's slip) against sheets scanned.
@@ -304,6 +342,32 @@ mod tests {
             let starting = ids.iter().filter(|o| o.starts_with(name.as_str())).count();
             assert_eq!(starting, 1, "{name} names more than {id}");
         }
+    }
+
+    #[test]
+    fn move_targets_round_trip_through_their_stored_text() {
+        let p = PatientId::Nhs {
+            number: "4010232137".into(),
+            valid: true,
+        };
+        for t in [
+            MoveTarget::Document("d1".into()),
+            MoveTarget::NewRecord(p.clone()),
+            MoveTarget::NewRecord(PatientId::Hospital {
+                number: "RX123456".into(),
+            }),
+        ] {
+            assert_eq!(MoveTarget::from_stored(&t.to_stored()), t);
+        }
+        assert!(
+            MoveTarget::NewRecord(p)
+                .to_stored()
+                .starts_with("new-record:{")
+        );
+        assert_eq!(
+            MoveTarget::from_stored("new-record:garbage"),
+            MoveTarget::Document("new-record:garbage".into())
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use super::flags::{Flag, FlagCode};
 use super::identifiers::PatientId;
 use super::protocol::{Control, SheetCode, parse_barcode};
-use super::{derived_id, printable};
+use super::{MoveTarget, derived_id, printable};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -71,7 +71,8 @@ pub struct SideFacts {
     pub removed: bool,
     /// A supervisor marked this side for rescanning (why), until it is replaced.
     pub rescan: Option<String>,
-    /// The document a supervisor moved this side to.
+    /// Where a supervisor moved this side, as kept in the store
+    /// ([`MoveTarget::to_stored`]).
     pub moved_to: Option<String>,
     /// Why the side's image could not be read, if it could not.
     pub unreadable: Option<String>,
@@ -211,12 +212,13 @@ pub struct Separator<'p> {
     moves: Vec<Move>,
 }
 
-/// A page to move to another document: its flags apart from the label checks,
-/// which are made again against the record it lands in.
+/// A page to move to another document or a record of its own: its flags
+/// apart from the label checks, which are made again against the record it
+/// lands in.
 #[derive(Clone)]
 struct Move {
     side: u32,
-    to: String,
+    to: MoveTarget,
     flags: Vec<Flag>,
     labels: Vec<PatientId>,
 }
@@ -618,7 +620,7 @@ impl<'p> Separator<'p> {
         if let Some(to) = &side.moved_to {
             self.moves.push(Move {
                 side: side.side,
-                to: to.clone(),
+                to: MoveTarget::from_stored(to),
                 flags: flags.clone(),
                 labels: labels.clone(),
             });
@@ -673,9 +675,16 @@ impl<'p> Separator<'p> {
     /// Moves a page into the document a supervisor chose, in feed order; when
     /// that document no longer exists the page stays, flagged.
     fn apply_move(&mut self, m: Move) {
+        let to = match &m.to {
+            MoveTarget::Document(id) => id.clone(),
+            MoveTarget::NewRecord(p) => {
+                let p = p.clone();
+                return self.apply_new_record(m, p);
+            }
+        };
         let recs = &mut self.layout.records;
         let Some((ri, di)) = recs.iter().enumerate().find_map(|(ri, r)| {
-            let di = r.documents.iter().position(|d| d.id == m.to)?;
+            let di = r.documents.iter().position(|d| d.id == to)?;
             Some((ri, di))
         }) else {
             let page = recs
@@ -709,6 +718,48 @@ impl<'p> Separator<'p> {
         );
     }
 
+    /// Makes a record of the moved page alone, for the patient of its
+    /// label, after the batch's other records; the page keeps its document
+    /// type. Its label now agrees with its record, so no misfiled flag.
+    fn apply_new_record(&mut self, m: Move, patient: PatientId) {
+        let mut doc_type = None;
+        let mut found = false;
+        for d in self
+            .layout
+            .records
+            .iter_mut()
+            .flat_map(|r| &mut r.documents)
+        {
+            let before = d.pages.len();
+            d.pages.retain(|p| p.side != m.side);
+            if d.pages.len() != before {
+                found = true;
+                doc_type = d.doc_type.clone();
+            }
+        }
+        if !found {
+            return;
+        }
+        let id = derived_id(self.p.batch_id, "rec-moved", m.side);
+        let patient = self.p.fixes.get(&id).cloned().unwrap_or(patient);
+        let mut flags = m.flags;
+        flags.extend(label_flags(&m.labels, Some(&patient)));
+        self.layout.records.push(RecordLayout {
+            id,
+            patient: Some(patient),
+            specialty: self.p.default_specialty.map(str::to_string),
+            flags: Vec::new(),
+            documents: vec![DocumentLayout {
+                id: derived_id(self.p.batch_id, "doc-moved", m.side),
+                doc_type,
+                pages: vec![PageLayout {
+                    side: m.side,
+                    flags,
+                }],
+            }],
+        });
+    }
+
     fn record_flag(&mut self, flag: Flag) {
         match self.layout.records.last_mut() {
             Some(r) => r.flags.push(flag),
@@ -723,7 +774,13 @@ impl<'p> Separator<'p> {
             let flags = std::mem::take(&mut self.pending_flags);
             self.current_record(side).flags.extend(flags);
         }
-        for m in std::mem::take(&mut self.moves) {
+        // Pages to records of their own first (in feed order, after the
+        // batch's records), so a page moved into such a record's document
+        // finds it.
+        let (new, docs): (Vec<Move>, Vec<Move>) = std::mem::take(&mut self.moves)
+            .into_iter()
+            .partition(|m| matches!(m.to, MoveTarget::NewRecord(_)));
+        for m in new.into_iter().chain(docs) {
             self.apply_move(m);
         }
         for r in &mut self.layout.records {
@@ -995,6 +1052,52 @@ mod tests {
             codes,
             [FlagCode::MisfiledIdentifier, FlagCode::MoveTargetMissing]
         );
+    }
+
+    #[test]
+    fn a_page_moved_to_a_new_record_makes_a_record_of_it_alone_after_the_others() {
+        let mut s = sides(
+            false,
+            &[
+                (&["FOLIO:REC:9434765919"], false),
+                (&["FOLIO:DOC:letters"], false),
+                (&[], false),
+                (&["4010232137"], false), // another patient's label
+                (&[], false),
+                (&["FOLIO:REC:RX123456"], false),
+                (&[], false),
+            ],
+        );
+        let label = PatientId::Nhs {
+            number: "4010232137".into(),
+            valid: true,
+        };
+        s[3].moved_to = Some(MoveTarget::NewRecord(label.clone()).to_stored());
+        let l = run(&s);
+        assert_eq!(l.records.len(), 3, "{l:?}");
+        let sides_of = |r: &RecordLayout| -> Vec<u32> {
+            r.documents
+                .iter()
+                .flat_map(|d| &d.pages)
+                .map(|p| p.side)
+                .collect()
+        };
+        assert_eq!(sides_of(&l.records[0]), [2, 4]);
+        assert_eq!(sides_of(&l.records[1]), [6]);
+        let new = &l.records[2];
+        assert_eq!(new.patient, Some(label));
+        assert_eq!(sides_of(new), [3]);
+        assert_eq!(new.documents[0].doc_type.as_deref(), Some("letters"));
+        assert!(new.flags.is_empty() && new.documents[0].pages[0].flags.is_empty());
+        assert_eq!(new.id, derived_id("b1", "rec-moved", 3));
+        // Ids stay put across separations, and another page can join it.
+        let doc = new.documents[0].id.clone();
+        s[4].moved_to = Some(doc.clone());
+        let again = run(&s);
+        assert_eq!(again.records[2].id, new.id);
+        assert_eq!(again.records[2].documents[0].id, doc);
+        assert_eq!(sides_of(&again.records[2]), [3, 4]);
+        assert_eq!(sides_of(&again.records[0]), [2]);
     }
 
     fn flag_codes(r: &RecordLayout) -> Vec<FlagCode> {

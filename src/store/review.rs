@@ -4,7 +4,9 @@
 
 use super::batches::{IMAGE_COLS, stored_image};
 use super::{Actor, Store, StoreError, audit};
-use crate::batch::{BatchState, FlagCode, PageDecision, PatientId, RemovedReason, rules};
+use crate::batch::{
+    BatchState, FlagCode, MoveTarget, PageDecision, PatientId, RemovedReason, rules,
+};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -49,10 +51,17 @@ pub struct DocChoice {
     pub words: String,
 }
 
-/// One entry of the review queue.
+/// One entry of the review queue: a side with its open flags (the first in
+/// `kind`, the others in `more_flags`), a record's flag, or a side taken out.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReviewItem {
     pub kind: ReviewKind,
+    /// The side's other open flags (each a [`ReviewKind::Flag`]), decided
+    /// with the first: one decision per side.
+    pub more_flags: Vec<ReviewKind>,
+    /// The barcodes read on the side, as stored (patients' labels among
+    /// them, e.g. to offer a record for the label's patient).
+    pub barcodes: Vec<String>,
     pub batch_id: String,
     pub batch_label: String,
     pub record_id: Option<String>,
@@ -85,25 +94,77 @@ fn in_review(b: &str) -> String {
     )
 }
 
+impl ReviewItem {
+    /// Every open flag of the item (id, code), its own first.
+    pub fn flags(&self) -> Vec<(i64, FlagCode)> {
+        std::iter::once(&self.kind)
+            .chain(&self.more_flags)
+            .filter_map(|k| match k {
+                ReviewKind::Flag { id, code, .. } => Some((*id, *code)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The patients' labels among the side's barcodes, each once.
+    pub fn labels(&self, hospital_pattern: &regex::Regex) -> Vec<PatientId> {
+        let mut out: Vec<PatientId> = Vec::new();
+        for b in &self.barcodes {
+            if let crate::batch::SheetCode::Identifier(p) =
+                crate::batch::parse_barcode(b, hospital_pattern)
+                && !out.contains(&p)
+            {
+                out.push(p);
+            }
+        }
+        out
+    }
+}
+
+/// The side's barcodes from their stored JSON (none if it cannot be read).
+fn barcodes(json: Option<String>) -> Vec<String> {
+    json.and_then(|j| serde_json::from_str(&j).ok())
+        .unwrap_or_default()
+}
+
+/// Puts the flags of one side (consecutive in the queue) into one item.
+fn group_sides(items: Vec<ReviewItem>) -> Vec<ReviewItem> {
+    let mut out: Vec<ReviewItem> = Vec::with_capacity(items.len());
+    for item in items {
+        if let Some(last) = out.last_mut()
+            && matches!(item.kind, ReviewKind::Flag { .. })
+            && matches!(last.kind, ReviewKind::Flag { .. })
+            && item.side.is_some()
+            && last.side == item.side
+            && last.batch_id == item.batch_id
+        {
+            last.more_flags.push(item.kind);
+            continue;
+        }
+        out.push(item);
+    }
+    out
+}
+
 fn patient_words(nhs: Option<String>, hosp: Option<String>) -> Option<String> {
     nhs.map(|n| format!("NHS {n}"))
         .or(hosp.map(|h| format!("hospital {h}")))
 }
 
 impl Store {
-    /// Open flags, then removed blank pages, of batches closed and not yet
-    /// approved; oldest batch first.
+    /// Open flags (those of one side in one item), then removed blank
+    /// pages, of batches closed and not yet approved; oldest batch first.
     pub fn review_queue(&self) -> Result<Vec<ReviewItem>, StoreError> {
         let mut stmt = self.conn.prepare(
             &format!("SELECT f.id, f.code, f.detail, f.batch_id, b.label, f.record_id, r.nhs_number, r.hospital_number,
-                    f.side, p.preview_sha256, p.thumb_sha256, {}
+                    f.side, p.preview_sha256, p.thumb_sha256, p.barcodes, {}
              FROM flags f JOIN batches b ON b.id = f.batch_id
              LEFT JOIN records r ON r.id = f.record_id
              LEFT JOIN pages p ON p.batch_id = f.batch_id AND p.side = f.side
              WHERE f.resolved_at IS NULL AND {}
-             ORDER BY b.created, f.side, f.id", image_cols("p"), in_review("b")),
+             ORDER BY b.created, f.batch_id, f.side, f.id", image_cols("p"), in_review("b")),
         )?;
-        let mut items: Vec<ReviewItem> = stmt
+        let items: Vec<ReviewItem> = stmt
             .query_map([], |r| {
                 Ok(ReviewItem {
                     kind: ReviewKind::Flag {
@@ -111,6 +172,8 @@ impl Store {
                         code: super::parsed(r, 1, "flag code", FlagCode::parse)?,
                         detail: r.get(2)?,
                     },
+                    more_flags: Vec::new(),
+                    barcodes: barcodes(r.get(11)?),
                     batch_id: r.get(3)?,
                     batch_label: r.get(4)?,
                     record_id: r.get(5)?,
@@ -119,12 +182,13 @@ impl Store {
                     preview_sha256: r.get(9)?,
                     thumb_sha256: r.get(10)?,
                     neighbours: Vec::new(),
-                    image: stored_image(r, 11)?,
+                    image: stored_image(r, 12)?,
                 })
             })?
             .collect::<Result<_, _>>()?;
+        let mut items = group_sides(items);
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT x.batch_id, b.label, x.side, p.preview_sha256, p.thumb_sha256, x.reason, {}
+            "SELECT x.batch_id, b.label, x.side, p.preview_sha256, p.thumb_sha256, x.reason, p.barcodes, {}
              FROM removed x JOIN batches b ON b.id = x.batch_id
              JOIN pages p ON p.batch_id = x.batch_id AND p.side = x.side
              WHERE x.reason IN ({}) AND {}
@@ -141,6 +205,8 @@ impl Store {
                 kind: ReviewKind::Removed {
                     reason: super::parsed(r, 5, "removal reason", RemovedReason::parse)?,
                 },
+                more_flags: Vec::new(),
+                barcodes: barcodes(r.get(6)?),
                 batch_id: r.get(0)?,
                 batch_label: r.get(1)?,
                 record_id: None,
@@ -149,7 +215,7 @@ impl Store {
                 preview_sha256: r.get(3)?,
                 thumb_sha256: r.get(4)?,
                 neighbours: Vec::new(),
-                image: stored_image(r, 6)?,
+                image: stored_image(r, 7)?,
             })
         })?;
         for b in blanks {
@@ -164,7 +230,7 @@ impl Store {
     pub fn batch_pages(&self, batch_id: &str) -> Result<Vec<ReviewItem>, StoreError> {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT p.side, b.label, d.record_id, r.nhs_number, r.hospital_number, x.reason,
-                    p.preview_sha256, p.thumb_sha256, {}
+                    p.preview_sha256, p.thumb_sha256, p.barcodes, {}
              FROM pages p JOIN batches b ON b.id = p.batch_id
              LEFT JOIN document_pages dp ON dp.batch_id = p.batch_id AND dp.side = p.side
              LEFT JOIN documents d ON d.id = dp.document_id
@@ -183,6 +249,8 @@ impl Store {
                         },
                         None => ReviewKind::Page,
                     },
+                    more_flags: Vec::new(),
+                    barcodes: barcodes(r.get(8)?),
                     batch_id: batch_id.to_string(),
                     batch_label: r.get(1)?,
                     side: r.get(0)?,
@@ -191,7 +259,7 @@ impl Store {
                     preview_sha256: r.get(6)?,
                     thumb_sha256: r.get(7)?,
                     neighbours: Vec::new(),
-                    image: stored_image(r, 8)?,
+                    image: stored_image(r, 9)?,
                 })
             })?
             .collect::<Result<_, _>>()?;
@@ -275,7 +343,13 @@ impl Store {
                 "page.mark_rescan",
                 format!("side {side}: {why}"),
             ),
-            PageDecision::MoveTo(doc) => {
+            PageDecision::MoveTo(MoveTarget::NewRecord(p)) => (
+                "UPDATE pages SET moved_to = ?3 WHERE batch_id = ?1 AND side = ?2",
+                MoveTarget::NewRecord(p.clone()).to_stored(),
+                "page.move",
+                format!("side {side} to a new record for {}", p.describe()),
+            ),
+            PageDecision::MoveTo(MoveTarget::Document(doc)) => {
                 let known: bool = tx.query_row(
                     "SELECT EXISTS (SELECT 1 FROM documents WHERE id = ?1 AND batch_id = ?2)",
                     params![doc, batch_id],
@@ -302,6 +376,51 @@ impl Store {
         audit::append(&tx, actor, action, batch_id, &detail)?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// The side a flag is about (if any) and its code.
+    pub fn flag_about(&self, flag_id: i64) -> Result<(Option<u32>, FlagCode), StoreError> {
+        self.conn
+            .query_row(
+                "SELECT side, code FROM flags WHERE id = ?1",
+                params![flag_id],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        super::parsed(r, 1, "flag code", FlagCode::parse)?,
+                    ))
+                },
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("flag {flag_id}")))
+    }
+
+    /// How far a side is turned from how it was scanned (degrees clockwise,
+    /// 0 to 270): its turns since it was last scanned, from the audit trail.
+    pub fn page_turn(&self, batch_id: &str, side: u32) -> Result<u16, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT action, detail FROM audit WHERE subject = ?1
+               AND action IN ('page.replace_image', 'page.rescan') ORDER BY seq",
+        )?;
+        let turned = format!("side {side}: turned ");
+        let rescanned = format!("side {side} ");
+        let mut degrees: u32 = 0;
+        let rows = stmt.query_map([batch_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        for row in rows {
+            let (action, detail) = row?;
+            if action == "page.rescan" && detail.starts_with(&rescanned) {
+                degrees = 0;
+            } else if let Some(d) = detail
+                .strip_prefix(&turned)
+                .and_then(|rest| rest.strip_suffix(" degrees"))
+                .and_then(|d| d.parse::<u32>().ok())
+            {
+                degrees = (degrees + d) % 360;
+            }
+        }
+        Ok(degrees as u16)
     }
 
     /// Marks a flag resolved by the actor ("approved", "accepted as it is"...).
@@ -554,5 +673,73 @@ impl Store {
             });
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: i64, code: FlagCode, batch: &str, side: Option<u32>) -> ReviewItem {
+        ReviewItem {
+            kind: ReviewKind::Flag {
+                id,
+                code,
+                detail: String::new(),
+            },
+            more_flags: Vec::new(),
+            barcodes: Vec::new(),
+            batch_id: batch.into(),
+            batch_label: String::new(),
+            record_id: None,
+            patient: None,
+            side,
+            preview_sha256: None,
+            thumb_sha256: None,
+            neighbours: Vec::new(),
+            image: None,
+        }
+    }
+
+    #[test]
+    fn a_sides_flags_are_one_item_and_record_flags_stay_apart() {
+        let grouped = group_sides(vec![
+            item(1, FlagCode::InvalidNhsNumber, "a", None),
+            item(2, FlagCode::EmptyRecord, "a", None),
+            item(3, FlagCode::MisfiledIdentifier, "a", Some(2)),
+            item(4, FlagCode::Skewed, "a", Some(2)),
+            item(5, FlagCode::Skewed, "a", Some(3)),
+            item(6, FlagCode::Skewed, "b", Some(3)),
+        ]);
+        let ids: Vec<Vec<i64>> = grouped
+            .iter()
+            .map(|i| i.flags().into_iter().map(|(id, _)| id).collect())
+            .collect();
+        assert_eq!(ids, [vec![1], vec![2], vec![3, 4], vec![5], vec![6]]);
+    }
+
+    #[test]
+    fn a_pages_turn_is_counted_from_its_last_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let actor = Actor {
+            station: "st".into(),
+            operator: "op".into(),
+        };
+        let log = |action: &str, detail: &str| {
+            audit::append(&store.conn, &actor, action, "b1", detail).unwrap();
+        };
+        assert_eq!(store.page_turn("b1", 3).unwrap(), 0);
+        log("page.replace_image", "side 3: turned 90 degrees");
+        log("page.replace_image", "side 13: turned 180 degrees");
+        assert_eq!(store.page_turn("b1", 3).unwrap(), 90);
+        log("page.replace_image", "side 3: turned 270 degrees");
+        assert_eq!(store.page_turn("b1", 3).unwrap(), 0);
+        log("page.replace_image", "side 3: turned 180 degrees");
+        log("page.rescan", "side 3 replaced from pnm:0#rescan");
+        assert_eq!(store.page_turn("b1", 3).unwrap(), 0);
+        log("page.replace_image", "side 3: turned 270 degrees");
+        assert_eq!(store.page_turn("b1", 3).unwrap(), 270);
+        assert_eq!(store.page_turn("b1", 13).unwrap(), 180);
     }
 }

@@ -22,8 +22,10 @@ pub enum ReviewError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("'{0}' is neither an NHS number (ten digits) nor a hospital number of this site")]
-    NotAnIdentifier(String),
+    /// Typed text that is no identifier: what was typed and what the site
+    /// expects (its pattern, with an example when one can be made).
+    #[error("{}", not_an_identifier(.text, .pattern))]
+    NotAnIdentifier { text: String, pattern: String },
     #[error("NHS number {0} fails the check digit: check the folder and type it again")]
     BadCheckDigit(String),
     #[error("cannot turn the page: {0}")]
@@ -44,10 +46,48 @@ fn reviewable(store: &Store, batch: &str) -> Result<BatchRow, ReviewError> {
     }
 }
 
-/// Approves a flagged page or record as it is.
-pub fn approve_flag(store: &mut Store, actor: &Actor, flag_id: i64) -> Result<(), ReviewError> {
+/// Why typed text is refused, in words: the site's pattern (escaped, as it
+/// comes from the configuration) and an example of it.
+fn not_an_identifier(text: &str, pattern: &str) -> String {
+    let shown = crate::batch::printable(text.trim(), 40);
+    let example = crate::batch::identifiers::pattern_example(pattern)
+        .map(|e| format!("e.g. {e} "))
+        .unwrap_or_default();
+    let pattern = crate::batch::printable(pattern, 80);
+    let digits = text
+        .trim()
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == ' ' || c == '-');
+    if digits {
+        format!(
+            "{shown} is not an NHS number (ten digits), nor a hospital number here: expected {example}(pattern {pattern})"
+        )
+    } else {
+        format!("{shown} is not a hospital number here: expected {example}(pattern {pattern})")
+    }
+}
+
+/// Approves a flagged page or record as it is; says so in words ("side 3
+/// approved as it is: Page scanned crooked").
+pub fn approve_flag(store: &mut Store, actor: &Actor, flag_id: i64) -> Result<String, ReviewError> {
+    let (side, code) = store.flag_about(flag_id)?;
     store.resolve_flag(flag_id, "approved as it is", actor)?;
-    Ok(())
+    let what = match side {
+        Some(s) => format!("side {s}"),
+        None => "record".into(),
+    };
+    Ok(format!("{what} approved as it is: {}", code.title()))
+}
+
+/// A page's turn from how it was scanned, in words for the status line.
+pub fn turned_words(side: u32, net_degrees: u16) -> String {
+    match net_degrees % 360 {
+        0 => format!("side {side} turned back to as scanned"),
+        90 => format!("side {side} now turned 90° right"),
+        180 => format!("side {side} now turned upside down (180°)"),
+        270 => format!("side {side} now turned 90° left"),
+        d => format!("side {side} now turned {d}° right"),
+    }
 }
 
 fn separate_again(
@@ -94,14 +134,26 @@ pub fn restore_page(
 
 /// Checks typed text as a patient identifier: a valid NHS number, or a
 /// hospital number of this site.
+///
+/// With `[identifiers] case_insensitive = true` a hospital number typed in
+/// lower case is taken in upper case.
 pub fn parse_identifier(cfg: &Config, text: &str) -> Result<PatientId, ReviewError> {
     let pattern = cfg.hospital_pattern()?;
-    match PatientId::classify(text, &pattern) {
+    let found = PatientId::classify(text, &pattern).or_else(|| {
+        cfg.identifiers
+            .case_insensitive
+            .then(|| PatientId::classify(&text.to_uppercase(), &pattern))
+            .flatten()
+    });
+    match found {
         Some(PatientId::Nhs { number, .. }) if check_nhs_number(&number) != NhsCheck::Valid => {
             Err(ReviewError::BadCheckDigit(number))
         }
         Some(p) => Ok(p),
-        None => Err(ReviewError::NotAnIdentifier(text.trim().to_string())),
+        None => Err(ReviewError::NotAnIdentifier {
+            text: text.trim().to_string(),
+            pattern: cfg.hospital_number_pattern.clone(),
+        }),
     }
 }
 
@@ -124,14 +176,17 @@ pub fn fix_identifier(
 
 /// Turns a page clockwise by 90, 180 or 270 degrees (losslessly), with new
 /// thumbnail and preview; its document's PDF is rebuilt when next needed.
+/// Returns how far it is now turned from how it was scanned (0 to 270
+/// degrees clockwise): right then left is 0, back as scanned.
 pub fn rotate_page(
     store: &mut Store,
     actor: &Actor,
     batch: &str,
     side: u32,
     degrees: u16,
-) -> Result<(), ReviewError> {
+) -> Result<u16, ReviewError> {
     reviewable(store, batch)?;
+    let before = store.page_turn(batch, side)?;
     let img = store.page_image(batch, side)?;
     let bytes = store.images().get(&img.sha256)?;
     let (out, page) = crate::imaging::encode::rotate_stored(
@@ -159,7 +214,7 @@ pub fn rotate_page(
         &format!("turned {degrees} degrees"),
         actor,
     )?;
-    Ok(())
+    Ok((before + degrees) % 360)
 }
 
 /// Keeps a decision about a page (remove it, mark it for rescan, move it to
@@ -197,4 +252,43 @@ pub fn rescan_page(
     let row = process_side(&meta, &raster, cfg, store.images())?;
     store.replace_page(&row, actor)?;
     separate_again(store, cfg, actor, &b.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_identifier_shows_the_pattern_and_lower_case_is_taken_where_allowed() {
+        let mut cfg = Config {
+            hospital_number_pattern: "^[A-Z]{2}[0-9]{6}$".into(),
+            ..Config::default()
+        };
+        let refused = parse_identifier(&cfg, "rx648221").unwrap_err().to_string();
+        assert_eq!(
+            refused,
+            "rx648221 is not a hospital number here: expected e.g. AB123456 (pattern ^[A-Z]{2}[0-9]{6}$)"
+        );
+        cfg.identifiers.case_insensitive = true;
+        assert_eq!(
+            parse_identifier(&cfg, " rx648221 ").unwrap(),
+            PatientId::Hospital {
+                number: "RX648221".into()
+            }
+        );
+        // A pattern from the configuration is shown escaped.
+        cfg.hospital_number_pattern = "^X\u{1b}[0-9]$".into();
+        let refused = parse_identifier(&cfg, "nope").unwrap_err().to_string();
+        assert!(
+            refused.contains("\\u{1b}") && !refused.contains('\u{1b}'),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn turns_are_said_as_the_net_turn_from_the_scan() {
+        assert_eq!(turned_words(3, 0), "side 3 turned back to as scanned");
+        assert_eq!(turned_words(3, 90), "side 3 now turned 90° right");
+        assert_eq!(turned_words(3, 270), "side 3 now turned 90° left");
+    }
 }

@@ -5,7 +5,7 @@
 //! for its status line or a typed error.
 
 use super::{Command, Emitter, Event, Read, StationError};
-use crate::batch::PatientId;
+use crate::batch::{MoveTarget, PatientId};
 use crate::config::Config;
 use crate::store::{Actor, PageDecision, Store};
 use crate::workers::review;
@@ -138,8 +138,7 @@ fn review_command(store: &mut Store, ctx: &Ctx, c: Command) -> Result<(), Statio
     let (cfg, actor) = (&ctx.cfg, &ctx.actor);
     match c {
         Command::ApproveFlag(id) => {
-            review::approve_flag(store, actor, id)?;
-            ctx.notice("flag approved: the page goes as it is".into());
+            ctx.notice(review::approve_flag(store, actor, id)?);
         }
         Command::RestorePage { batch, side } => {
             review::restore_page(store, cfg, actor, &batch, side)?;
@@ -150,8 +149,8 @@ fn review_command(store: &mut Store, ctx: &Ctx, c: Command) -> Result<(), Statio
             side,
             degrees,
         } => {
-            review::rotate_page(store, actor, &batch, side, degrees)?;
-            ctx.notice(format!("side {side} turned {degrees} degrees"));
+            let net = review::rotate_page(store, actor, &batch, side, degrees)?;
+            ctx.notice(review::turned_words(side, net));
         }
         Command::FixIdentifier {
             batch,
@@ -169,8 +168,14 @@ fn review_command(store: &mut Store, ctx: &Ctx, c: Command) -> Result<(), Statio
             review::decide_page(store, cfg, actor, &batch, side, &decision)?;
             ctx.notice(match decision {
                 PageDecision::Remove => format!("side {side} removed (Restore puts it back)"),
-                PageDecision::MarkRescan(_) => format!("side {side} marked for rescan"),
-                PageDecision::MoveTo(_) => format!("side {side} moved"),
+                PageDecision::MarkRescan(why) => format!(
+                    "side {side} marked for rescan: {}",
+                    crate::batch::printable(&why, 80)
+                ),
+                PageDecision::MoveTo(MoveTarget::Document(_)) => format!("side {side} moved"),
+                PageDecision::MoveTo(MoveTarget::NewRecord(p)) => {
+                    format!("side {side} moved to a new record for {}", p.describe())
+                }
             });
         }
         _ => {}
