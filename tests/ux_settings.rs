@@ -384,7 +384,7 @@ fn uploads_say_states_in_words_and_when_they_are_paused() {
     assert_inside(&h, "Uploads: paused", SMALL);
     assert_inside(&h, "Resume uploads", SMALL);
     h.get_by_label("waiting: uploads are paused");
-    h.get_by_label_contains("stopped: retry once the cause");
+    h.get_by_label("stopped: press Retry once the cause is fixed");
     h.get_by_label("the central store refused it: 403 forbidden");
     h.get_by_label("done");
     h.get_by_label("sent 2026-12-02 10:05");

@@ -256,12 +256,15 @@ fn identity_ui(ui: &mut egui::Ui, row: &Row) {
 fn state_words(r: &OutboxRow, sending: bool, running: bool) -> String {
     match r.state {
         OutboxState::Queued if sending => "sending".into(),
+        OutboxState::Queued if !running && r.attempts > 0 => {
+            format!("waiting: uploads are paused (try {} next)", r.attempts + 1)
+        }
+        OutboxState::Queued if !running => "waiting: uploads are paused".into(),
         OutboxState::Queued if r.attempts > 0 => {
             format!("waiting to retry (try {})", r.attempts + 1)
         }
-        OutboxState::Queued if !running => "waiting: uploads are paused".into(),
         OutboxState::Queued => "waiting to be sent".into(),
-        OutboxState::Parked => "stopped: retry once the cause below is fixed".into(),
+        OutboxState::Parked => "stopped: press Retry once the cause is fixed".into(),
         OutboxState::Conflict => {
             "stopped: the central store holds other content under its ids; a supervisor decides"
                 .into()
