@@ -1,9 +1,12 @@
-//! The Uploads screen: the outbox with state, progress of the batch being
-//! sent, the last error in words; retry a parked batch; pause and resume.
+//! The Uploads screen: the outbox, each batch shown by what people tell
+//! batches apart by (its label, its unique name, when and by whom it was
+//! made) with its state in words, progress of the batch being sent and the
+//! last error in words; retry a parked batch; pause and resume (paused
+//! uploads are said in the warning colour).
 
-use super::context::{Screen, ScreenCtx};
+use super::context::{Screen, ScreenCtx, batch_name, when};
 use crate::batch::OutboxState;
-use crate::store::OutboxRow;
+use crate::store::{BatchRow, OutboxRow};
 use crate::workers::UploadEvent;
 use crate::workers::station::Command;
 use eframe::egui;
@@ -85,33 +88,50 @@ impl Screen for UploadScreen {
             ui.label("The upload queue is empty: approve a batch in Review to send it.");
             return;
         }
+        let made: HashMap<&str, &BatchRow> = ctx
+            .snapshot
+            .batches
+            .iter()
+            .map(|b| (b.id.as_str(), b))
+            .collect();
         let mut retry = None;
-        egui::ScrollArea::vertical().show(ui, |ui| {
-            egui::Grid::new("outbox")
-                .striped(true)
-                .num_columns(5)
-                .show(ui, |ui| {
-                    for h in ["batch", "label", "state", "progress", ""] {
-                        ui.strong(h);
+        egui::ScrollArea::vertical()
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
+                for r in rows {
+                    let row = Row {
+                        name: batch_name(ctx.snapshot, &r.batch_id),
+                        batch: made.get(r.batch_id.as_str()).copied(),
+                        outbox: r,
+                    };
+                    if self.row_ui(ui, &row) {
+                        retry = Some(r.batch_id.clone());
                     }
-                    ui.end_row();
-                    for r in rows {
-                        if self.row_ui(ui, r) {
-                            retry = Some(r.batch_id.clone());
-                        }
-                    }
-                });
-        });
+                    ui.add_space(4.0);
+                }
+            });
         if let Some(b) = retry {
             ctx.send(Command::RetryUpload(b));
         }
     }
 }
 
+/// A batch of the queue with what people tell it apart by.
+struct Row<'a> {
+    outbox: &'a OutboxRow,
+    /// The id prefix no other batch shares.
+    name: String,
+    /// The batch as listed (who made it and when), if the snapshot has it.
+    batch: Option<&'a BatchRow>,
+}
+
+/// Widest a progress bar is drawn.
+const BAR_WIDTH: f32 = 160.0;
+
 impl UploadScreen {
     /// Where uploads go, whether they run, Pause or Resume, and Refresh.
     fn header_ui(&self, ui: &mut egui::Ui, ctx: &mut ScreenCtx) {
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.label(format!(
                 "Delivering to {}",
                 super::shown(&ctx.snapshot.upload_target)
@@ -123,7 +143,11 @@ impl UploadScreen {
                     ctx.send(Command::PauseUploads);
                 }
             } else {
-                ui.label("Uploads: paused");
+                ui.label(
+                    egui::RichText::new("Uploads: paused")
+                        .strong()
+                        .color(ui.visuals().warn_fg_color),
+                );
                 ui.label("(approved batches wait in the queue until someone resumes)");
                 if ui.button("Resume uploads").clicked() {
                     ctx.send(Command::ResumeUploads);
@@ -135,39 +159,45 @@ impl UploadScreen {
         });
     }
 
-    /// One batch of the queue (and its last words); whether Retry was pressed.
-    fn row_ui(&self, ui: &mut egui::Ui, r: &OutboxRow) -> bool {
-        let short = &r.batch_id[..8.min(r.batch_id.len())];
-        ui.monospace(short);
-        ui.label(super::shown(&r.label));
-        let sending = self.current.as_ref().filter(|(b, _)| *b == r.batch_id);
-        let state = match (r.state, sending) {
-            (OutboxState::Queued, Some(_)) => "sending".to_string(),
-            (OutboxState::Queued, None) if r.attempts > 0 => {
-                format!("waiting to retry (try {})", r.attempts + 1)
+    /// One batch of the queue: its label, name, when and by whom it was
+    /// made; its state, progress and last words; whether Retry was pressed.
+    fn row_ui(&self, ui: &mut egui::Ui, row: &Row) -> bool {
+        let r = row.outbox;
+        let sending = self
+            .current
+            .as_ref()
+            .filter(|(b, _)| *b == r.batch_id)
+            .map(|(_, total)| *total);
+        let mut retry = false;
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            identity_ui(ui, row);
+            ui.horizontal_wrapped(|ui| {
+                ui.label(
+                    egui::RichText::new(state_words(r, sending.is_some(), self.running)).strong(),
+                );
+                self.progress_ui(ui, r, sending);
+                if let Some(done) = r
+                    .done_at
+                    .as_deref()
+                    .filter(|_| r.state == OutboxState::Done)
+                {
+                    ui.label(format!("sent {}", when(done)));
+                }
+                retry = crate::batch::rules::may_requeue(r.state)
+                    && ui.button(format!("Retry {}", row.name)).clicked();
+            });
+            let words = self.words.get(&r.batch_id).or(r.last_error.as_ref());
+            if let Some(w) = words.filter(|w| !w.is_empty()) {
+                let stopped = crate::batch::rules::may_requeue(r.state);
+                let text = egui::RichText::new(super::shown_long(w));
+                ui.label(if stopped {
+                    text.color(ui.visuals().error_fg_color)
+                } else {
+                    text
+                });
             }
-            (s, _) => s.as_str().to_string(),
-        };
-        ui.label(state);
-        self.progress_ui(ui, r, sending.map(|(_, total)| *total));
-        let retry = crate::batch::rules::may_requeue(r.state)
-            && ui.button(format!("Retry {short}")).clicked();
-        if !retry {
-            ui.label("");
-        }
-        ui.end_row();
-        let words = self
-            .words
-            .get(&r.batch_id)
-            .cloned()
-            .or(r.last_error.clone())
-            .unwrap_or_default();
-        if !words.is_empty() {
-            ui.label("");
-            ui.label("");
-            ui.label(super::shown_long(&words));
-            ui.end_row();
-        }
+        });
         retry
     }
 
@@ -178,20 +208,67 @@ impl UploadScreen {
                 let f = self.live_bytes as f32 / total.max(1) as f32;
                 ui.add(
                     egui::ProgressBar::new(f.min(1.0))
-                        .desired_width(200.0)
+                        .desired_width(BAR_WIDTH)
                         .show_percentage(),
                 );
             }
             None if r.state == OutboxState::Done => {
                 ui.add(
                     egui::ProgressBar::new(1.0)
-                        .desired_width(200.0)
+                        .desired_width(BAR_WIDTH)
                         .text("delivered"),
                 );
             }
+            None if r.state == OutboxState::Queued => {
+                ui.add(egui::ProgressBar::new(0.0).desired_width(BAR_WIDTH));
+            }
+            None => {}
+        }
+    }
+}
+
+/// What tells a batch apart: its label, its unique name, when and by whom
+/// it was made.
+fn identity_ui(ui: &mut egui::Ui, row: &Row) {
+    let r = row.outbox;
+    ui.horizontal_wrapped(|ui| {
+        let label = if r.label.trim().is_empty() {
+            egui::RichText::new("(no label)").italics()
+        } else {
+            egui::RichText::new(super::shown(&r.label)).strong()
+        };
+        ui.label(label.size(16.0));
+        ui.label(egui::RichText::new(&row.name).monospace())
+            .on_hover_text("The batch's name: folio show and folio approve take it");
+        match row.batch {
+            Some(b) => {
+                ui.label(format!("made {}", when(&b.created)));
+                ui.label(format!("by {}", super::shown(&b.operator)));
+            }
             None => {
-                ui.add(egui::ProgressBar::new(0.0).desired_width(200.0));
+                ui.label(format!("queued {}", when(&r.queued_at)));
             }
         }
+    });
+}
+
+/// A batch's upload state in words.
+fn state_words(r: &OutboxRow, sending: bool, running: bool) -> String {
+    match r.state {
+        OutboxState::Queued if sending => "sending".into(),
+        OutboxState::Queued if !running && r.attempts > 0 => {
+            format!("waiting: uploads are paused (try {} next)", r.attempts + 1)
+        }
+        OutboxState::Queued if !running => "waiting: uploads are paused".into(),
+        OutboxState::Queued if r.attempts > 0 => {
+            format!("waiting to retry (try {})", r.attempts + 1)
+        }
+        OutboxState::Queued => "waiting to be sent".into(),
+        OutboxState::Parked => "stopped: press Retry once the cause is fixed".into(),
+        OutboxState::Conflict => {
+            "stopped: the central store holds other content under its ids; a supervisor decides"
+                .into()
+        }
+        OutboxState::Done => "done".into(),
     }
 }

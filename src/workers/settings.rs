@@ -106,7 +106,7 @@ fn edited(form: &SettingsForm) -> Result<String, SettingsError> {
     };
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     let mut doc: toml::Table = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
-    regex::Regex::new(&form.pattern).map_err(|e| SettingsError::Pattern(e.to_string()))?;
+    regex::Regex::new(&form.pattern).map_err(|e| SettingsError::Pattern(regex_words(&e)))?;
     let threads = limits::THREADS
         .parse(&form.threads)
         .map_err(SettingsError::OutOfRange)?;
@@ -145,6 +145,21 @@ fn edited(form: &SettingsForm) -> Result<String, SettingsError> {
     cfg.validate(&path.display().to_string())
         .map_err(|e| SettingsError::OutOfRange(e.to_string()))?;
     Ok(out)
+}
+
+/// What is wrong with a pattern, in one line: the regex crate's own words
+/// come after a drawing of the pattern ("regex parse error: … error:
+/// unclosed character class").
+fn regex_words(e: &regex::Error) -> String {
+    match e {
+        regex::Error::Syntax(text) => text
+            .lines()
+            .rev()
+            .find_map(|l| l.trim().strip_prefix("error: "))
+            .unwrap_or(text)
+            .to_string(),
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -215,5 +230,18 @@ mod tests {
         assert!(left.is_empty(), "{left:?}");
         s.new_data_dir = "  ".into();
         assert_eq!(save(&s), Err(SettingsError::NoDataFolder));
+    }
+
+    #[test]
+    fn a_bad_pattern_is_refused_in_one_line_of_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = form(dir.path());
+        s.pattern = "^[A-".into();
+        let err = save(&s).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "the hospital-number pattern is not valid: unclosed character class"
+        );
+        assert!(!dir.path().join("config.toml").exists());
     }
 }
