@@ -28,15 +28,8 @@ fn window(st: &Station) -> Harness<'static, StationApp> {
 
 /// A window whose scanner is the demo feeder with `records` folders, flat out.
 fn demo_window(st: &Station, records: u32) -> Harness<'static, StationApp> {
-    test_env();
     let mut h = window(st);
-    wait(&mut h, "the scanner list", |a| {
-        !a.snapshot.devices.is_empty()
-    });
-    let s = h.state_mut().scanner_mut();
-    s.device = "folio:demo".into();
-    s.demo_records = records;
-    s.demo_speed = 0;
+    use_demo_feeder(&mut h, records);
     h
 }
 

@@ -11,7 +11,6 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use folio::batch::separate::{DocumentLayout, PageLayout};
 use folio::batch::{Flag, FlagCode, Layout, PatientId, RecordLayout};
-use folio::store::BatchRow;
 use folio::ui::{OnDemandScreen, ScanScreen, Screen, StationApp};
 use folio::workers::scan::ScanProgress;
 use folio::workers::station::{CancelToken, Command, Event, ScanFailure, Snapshot};
@@ -69,32 +68,6 @@ fn progress_in(side: u32, earlier: u32, layout: Layout) -> Event {
     }))
 }
 
-fn batch_row(id: &str, label: &str, operator: &str, state: &str) -> BatchRow {
-    BatchRow {
-        id: id.into(),
-        label: label.into(),
-        source: folio::batch::BatchSource::parse("site_library").unwrap(),
-        specialty: None,
-        duplex: true,
-        station: "scan-01".into(),
-        operator: operator.into(),
-        created: "2026-12-02T09:14:05.120Z".into(),
-        closed: None,
-        state: folio::batch::BatchState::parse(state).unwrap(),
-        expected_sheets: None,
-        last_error: None,
-        sides: 12,
-        unreadable_sides: 0,
-        records: 1,
-        open_flags: 0,
-    }
-}
-
-fn with_names(mut s: Snapshot) -> Snapshot {
-    s.names = folio::batch::short_names(s.batches.iter().map(|b| b.id.as_str()));
-    s
-}
-
 /// Finding 1: On demand has its own state, blank for each patient; nothing
 /// comes from the Scan screen's batch (its label, its sheets counted, its
 /// counters).
@@ -108,15 +81,7 @@ fn finding_1_on_demand_starts_blank_after_a_bureau_scan() {
         USUAL,
         "j.smith",
     );
-    wait(&mut h, "the scanner list", |a| {
-        !a.snapshot.devices.is_empty()
-    });
-    {
-        let s = h.state_mut().scanner_mut();
-        s.device = folio::capture::DEMO_DEVICE.into();
-        s.demo_records = 2;
-        s.demo_speed = 0;
-    }
+    use_demo_feeder(&mut h, 2);
     h.get_by_label("Batch label").click();
     h.step();
     h.get_by_label("Batch label").type_text("Ward 7 box 12");
@@ -344,14 +309,9 @@ fn finding_4_faults_clear_on_resume_and_f1_says_where_each_key_works() {
         USUAL,
         "j.smith",
     );
-    wait(&mut h, "the scanner list", |a| {
-        !a.snapshot.devices.is_empty()
-    });
+    use_demo_feeder(&mut h, 2);
     {
         let s = h.state_mut().scanner_mut();
-        s.device = folio::capture::DEMO_DEVICE.into();
-        s.demo_records = 2;
-        s.demo_speed = 0;
         s.extra_options = vec![
             ("fault-after".into(), "5".into()),
             ("fault".into(), "jammed".into()),

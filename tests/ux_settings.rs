@@ -257,22 +257,8 @@ fn finding_5_an_invalid_pattern_shows_not_saved_in_words() {
 
 fn batch(id: &str, label: &str, operator: &str, created: &str) -> BatchRow {
     BatchRow {
-        id: id.into(),
-        label: label.into(),
-        source: folio::batch::BatchSource::parse("site_library").unwrap(),
-        specialty: None,
-        duplex: true,
-        station: "scan-01".into(),
-        operator: operator.into(),
         created: created.into(),
-        closed: None,
-        state: folio::batch::BatchState::parse("approved").unwrap(),
-        expected_sheets: None,
-        last_error: None,
-        sides: 12,
-        unreadable_sides: 0,
-        records: 1,
-        open_flags: 0,
+        ..batch_row(id, label, operator, "approved")
     }
 }
 

@@ -9,7 +9,7 @@ use eframe::egui;
 use egui_kittest::Harness;
 pub use egui_kittest::kittest::{NodeT, Queryable};
 use folio::config::Config;
-use folio::store::Actor;
+use folio::store::{Actor, BatchRow};
 use folio::ui::{
     Notices, OnDemandScreen, ScanScreen, ScannerChoice, Screen, ScreenCommand, ScreenCtx, Textures,
 };
@@ -266,4 +266,42 @@ pub fn wait(
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// Waits for the scanner list, then chooses the demo feeder with `records`
+/// folders, flat out.
+pub fn use_demo_feeder(h: &mut Harness<'static, folio::ui::StationApp>, records: u32) {
+    wait(h, "the scanner list", |a| !a.snapshot.devices.is_empty());
+    let s = h.state_mut().scanner_mut();
+    s.device = folio::capture::DEMO_DEVICE.into();
+    s.demo_records = records;
+    s.demo_speed = 0;
+}
+
+/// A batch as the store lists it, made on 2 December at 09:14.
+pub fn batch_row(id: &str, label: &str, operator: &str, state: &str) -> BatchRow {
+    BatchRow {
+        id: id.into(),
+        label: label.into(),
+        source: folio::batch::BatchSource::parse("site_library").unwrap(),
+        specialty: None,
+        duplex: true,
+        station: "scan-01".into(),
+        operator: operator.into(),
+        created: "2026-12-02T09:14:05.120Z".into(),
+        closed: None,
+        state: folio::batch::BatchState::parse(state).unwrap(),
+        expected_sheets: None,
+        last_error: None,
+        sides: 12,
+        unreadable_sides: 0,
+        records: 1,
+        open_flags: 0,
+    }
+}
+
+/// The snapshot with its batches' names, as the reader fills them.
+pub fn with_names(mut s: Snapshot) -> Snapshot {
+    s.names = folio::batch::short_names(s.batches.iter().map(|b| b.id.as_str()));
+    s
 }
