@@ -5,6 +5,7 @@
 //! window's reader does. No SQL, image code or file formats here beyond
 //! printing. Runs on the main thread; a scan or import starts its own.
 
+mod operators;
 mod output;
 mod sheets;
 mod upload;
@@ -120,6 +121,9 @@ enum Command {
     /// Deliver approved batches to the central store (the configured FHIR
     /// server or folder; the flags override it).
     Upload(UploadArgs),
+    /// The station's operator accounts: init, add, disable, enable,
+    /// set-role, list.
+    Operators(operators::OperatorsArgs),
 }
 
 #[derive(Args, Debug)]
@@ -400,6 +404,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             upload::approve(&mut ctx, &a.batch, &overrides)
         }
         Command::Upload(a) => upload_cmd(&cli, a),
+        Command::Operators(a) => operators::run(&cli, a),
         Command::Close { batch, json } => close(&cli, batch, *json),
         Command::Audit { batch, json } => {
             let ctx = open(&cli)?;

@@ -9,6 +9,7 @@
 pub mod audit;
 mod batches;
 pub mod images;
+mod operators;
 mod outbox;
 mod review;
 
@@ -19,6 +20,9 @@ pub use batches::{
     TreeRemoved,
 };
 pub use images::{ImageStore, sha256_hex};
+pub use operators::{
+    LOCK_MINUTES, MAX_FAILURES, MIN_SECRET_CHARS, NewOperator, Operator, OperatorError, SignedIn,
+};
 pub use outbox::{CachedPdf, OutboxRow, sender_name};
 pub use review::{DocChoice, PatientMismatch, ReviewItem, ReviewKind};
 
@@ -161,6 +165,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("schema_5.sql")),
         M::up(include_str!("schema_6.sql")),
         M::up(include_str!("schema_7.sql")),
+        M::up(include_str!("schema_8.sql")),
     ])
 }
 
@@ -254,7 +259,7 @@ mod tests {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 7);
+        assert_eq!(v, 8);
         assert_eq!(s.check().unwrap(), 0);
     }
 

@@ -1,0 +1,238 @@
+//! May this person do this? One rule, decided here for the window, the CLI and
+//! the station worker alike: operators scan, close and rescan; supervisors
+//! also decide flagged pages, restore them, change identifiers, set counts and
+//! approve (with overrides when they give a reason); admins also manage
+//! accounts and settings. The four-eyes rule: whoever approves a batch did
+//! not scan it.
+//!
+//! Pure: the caller knows who is signed in and who scanned the batch.
+
+use std::fmt;
+
+/// What a signed-in person is allowed to be at a station.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    Operator,
+    Supervisor,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Operator, Role::Supervisor, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Operator => "operator",
+            Role::Supervisor => "supervisor",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// "an operator", "a supervisor", "an admin".
+    pub fn with_article(self) -> &'static str {
+        match self {
+            Role::Operator => "an operator",
+            Role::Supervisor => "a supervisor",
+            Role::Admin => "an admin",
+        }
+    }
+
+    /// A role by its name, as stored and typed (`folio operators add --role`).
+    pub fn parse(text: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == text.trim())
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything at a station that changes data, as the rule sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Scan or import a batch, resume it, scan one record on demand.
+    Scan,
+    CloseBatch,
+    /// Mark a page for rescan, or rescan it in place.
+    Rescan,
+    /// Approve a flag, turn, remove or move a page.
+    DecidePage,
+    RestorePage,
+    FixIdentifier,
+    /// Say which patient an on-demand record belongs to.
+    ChoosePatient,
+    SetExpectedSheets,
+    ApproveBatch,
+    /// Approve although flags are open or the count differs (with a reason).
+    OverrideApproval,
+    /// Queue a stopped upload again, pause or resume uploads.
+    ManageUploads,
+    ChangeSettings,
+    ManageOperators,
+}
+
+impl Action {
+    /// The least role that may do it.
+    pub fn needs(self) -> Role {
+        match self {
+            Action::Scan | Action::CloseBatch | Action::Rescan => Role::Operator,
+            Action::DecidePage
+            | Action::RestorePage
+            | Action::FixIdentifier
+            | Action::ChoosePatient
+            | Action::SetExpectedSheets
+            | Action::ApproveBatch
+            | Action::OverrideApproval
+            | Action::ManageUploads => Role::Supervisor,
+            Action::ChangeSettings | Action::ManageOperators => Role::Admin,
+        }
+    }
+
+    /// What it is, in words for a refusal.
+    pub fn words(self) -> &'static str {
+        match self {
+            Action::Scan => "scan",
+            Action::CloseBatch => "close a batch",
+            Action::Rescan => "rescan a page",
+            Action::DecidePage => "decide a flagged page",
+            Action::RestorePage => "restore a page",
+            Action::FixIdentifier => "change a record's identifier",
+            Action::ChoosePatient => "say whose record it is",
+            Action::SetExpectedSheets => "set the sheets counted",
+            Action::ApproveBatch => "approve a batch",
+            Action::OverrideApproval => "approve a batch as it is",
+            Action::ManageUploads => "manage uploads",
+            Action::ChangeSettings => "change the settings",
+            Action::ManageOperators => "manage operator accounts",
+        }
+    }
+}
+
+/// Why someone may not do something, in words that say who may.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The role is not enough for the action.
+    Role { role: Role, action: Action },
+    /// The approver scanned (part of) the batch.
+    FourEyes { operator: String },
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::Role { role, action } => write!(
+                f,
+                "{} may not {}: ask {}",
+                role.with_article(),
+                action.words(),
+                action.needs().with_article()
+            ),
+            Refusal::FourEyes { operator } => write!(
+                f,
+                "{} scanned this batch, so another supervisor must approve it (four-eyes rule)",
+                super::printable(operator, 64)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// May `role` do `action`? Each role may do what the roles below it may.
+pub fn may(role: Role, action: Action) -> Result<(), Refusal> {
+    if role >= action.needs() {
+        Ok(())
+    } else {
+        Err(Refusal::Role { role, action })
+    }
+}
+
+/// May `approver` approve a batch scanned by `scanned_by` (everyone who
+/// stored a side of it)? Not if they scanned any of it, when the four-eyes
+/// rule is on.
+pub fn may_approve(
+    approver: &str,
+    role: Role,
+    scanned_by: &[&str],
+    four_eyes: bool,
+) -> Result<(), Refusal> {
+    may(role, Action::ApproveBatch)?;
+    match scanned_by.iter().find(|o| o.trim() == approver.trim()) {
+        Some(o) if four_eyes => Err(Refusal::FourEyes {
+            operator: (*o).to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_role_may_do_what_the_roles_below_it_may() {
+        for action in [Action::Scan, Action::CloseBatch, Action::Rescan] {
+            for role in Role::ALL {
+                assert_eq!(may(role, action), Ok(()), "{role} {action:?}");
+            }
+        }
+        for action in [
+            Action::DecidePage,
+            Action::RestorePage,
+            Action::FixIdentifier,
+            Action::ApproveBatch,
+            Action::OverrideApproval,
+        ] {
+            assert!(may(Role::Operator, action).is_err(), "{action:?}");
+            assert_eq!(may(Role::Supervisor, action), Ok(()));
+            assert_eq!(may(Role::Admin, action), Ok(()));
+        }
+        for action in [Action::ChangeSettings, Action::ManageOperators] {
+            assert!(may(Role::Operator, action).is_err());
+            assert!(may(Role::Supervisor, action).is_err());
+            assert_eq!(may(Role::Admin, action), Ok(()));
+        }
+    }
+
+    #[test]
+    fn a_refusal_says_who_may() {
+        let e = may(Role::Operator, Action::ApproveBatch).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "an operator may not approve a batch: ask a supervisor"
+        );
+        let e = may(Role::Supervisor, Action::ManageOperators).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "a supervisor may not manage operator accounts: ask an admin"
+        );
+    }
+
+    #[test]
+    fn the_four_eyes_rule_refuses_whoever_scanned_the_batch() {
+        let scanned = ["j.smith", "a.khan"];
+        assert!(may_approve("m.jones", Role::Supervisor, &scanned, true).is_ok());
+        let e = may_approve("a.khan", Role::Supervisor, &scanned, true).unwrap_err();
+        assert!(matches!(&e, Refusal::FourEyes { operator } if operator == "a.khan"));
+        assert!(e.to_string().contains("another supervisor"), "{e}");
+        // Off: a one-person station approves its own scans.
+        assert!(may_approve("a.khan", Role::Supervisor, &scanned, false).is_ok());
+        // The role still counts, whatever the rule.
+        assert!(may_approve("m.jones", Role::Operator, &scanned, false).is_err());
+        // A name from outside is printed safely.
+        let e = may_approve("x\u{1b}[2J", Role::Admin, &["x\u{1b}[2J"], true).unwrap_err();
+        assert!(!e.to_string().contains('\u{1b}'), "{e}");
+    }
+
+    #[test]
+    fn roles_are_read_by_name() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::parse(" supervisor "), Some(Role::Supervisor));
+        assert_eq!(Role::parse("Supervisor"), None);
+        assert_eq!(Role::parse(""), None);
+    }
+}
