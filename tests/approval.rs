@@ -177,6 +177,13 @@ fn case_10_the_cli_applies_the_count_rule_and_audits_the_reason() {
         "{}",
         stderr(&out)
     );
+    // The command line says how it takes an override (the window has its own
+    // tick box, and its words name no flags).
+    assert!(
+        stderr(&out).contains("(--accept-count-mismatch --reason \"...\")"),
+        "{}",
+        stderr(&out)
+    );
     // The flags override does not cover the count, and no override goes without a reason.
     let out = st.run(&["approve", &batch, "--accept-flags", "--reason", "x"]);
     assert!(stderr(&out).contains("sheets missing"), "{}", stderr(&out));

@@ -136,14 +136,12 @@ impl fmt::Display for Refusal {
             }
             Refusal::OpenFlags(n) => write!(
                 f,
-                "it has {n} open flags: review them first, or accept them with a reason \
-                 (--accept-flags --reason \"...\")"
+                "it has {n} open flags: review them first, or accept them with a reason"
             ),
             Refusal::CountMismatch(words) => write!(
                 f,
                 "the sheets counted do not match those scanned ({words}): find the missing \
-                 sheets, correct the count, or accept the difference with a reason \
-                 (--accept-count-mismatch --reason \"...\")"
+                 sheets, correct the count, or accept the difference with a reason"
             ),
             Refusal::ReasonMissing => write!(
                 f,
@@ -153,6 +151,18 @@ impl fmt::Display for Refusal {
                 f,
                 "the reason is longer than {MAX_REASON_CHARS} characters: shorten it"
             ),
+        }
+    }
+}
+
+impl Refusal {
+    /// How the command line accepts what is refused, if an override can
+    /// (the window shows its own tick box and reason field instead).
+    pub fn cli_hint(&self) -> Option<&'static str> {
+        match self {
+            Refusal::OpenFlags(_) => Some("--accept-flags --reason \"...\""),
+            Refusal::CountMismatch(_) => Some("--accept-count-mismatch --reason \"...\""),
+            _ => None,
         }
     }
 }
@@ -255,6 +265,21 @@ fn clean_reason(reason: Option<&str>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_name_no_command_line_flags_and_say_which_override_takes_them() {
+        let flags = Refusal::OpenFlags(3);
+        assert!(!flags.to_string().contains("--"), "{flags}");
+        assert_eq!(flags.cli_hint(), Some("--accept-flags --reason \"...\""));
+        let count = Refusal::CountMismatch("2 sheets missing".into());
+        assert!(!count.to_string().contains("--"), "{count}");
+        assert!(
+            count
+                .cli_hint()
+                .is_some_and(|h| h.starts_with("--accept-count"))
+        );
+        assert_eq!(Refusal::ReasonMissing.cli_hint(), None);
+    }
 
     fn facts() -> ApprovalFacts {
         ApprovalFacts {

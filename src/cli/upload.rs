@@ -9,7 +9,19 @@ use anyhow::Result;
 use std::sync::Arc;
 
 pub fn approve(ctx: &mut Ctx, batch: &str, overrides: &Overrides) -> Result<u8> {
-    let done = worker::approve(&mut ctx.store, batch, &ctx.actor, overrides)?;
+    // The rule's words name no flags (the window shows them too); here the
+    // command line says how it takes an override.
+    let hint = |e: &worker::UploadWorkError| match e {
+        worker::UploadWorkError::Refused { why, .. } => why.cli_hint(),
+        _ => None,
+    };
+    let done =
+        worker::approve(&mut ctx.store, batch, &ctx.actor, overrides).map_err(|e| {
+            match hint(&e) {
+                Some(h) => anyhow::anyhow!("{e} ({h})"),
+                None => e.into(),
+            }
+        })?;
     let a = &done.approval;
     eprintln!(
         "batch {} approved and queued for upload (`folio upload` sends it): {} records, {} documents, {} pages",
