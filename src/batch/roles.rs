@@ -45,7 +45,8 @@ impl Role {
 
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        // `pad` keeps widths ("{:<10}") for the accounts listing.
+        f.pad(self.as_str())
     }
 }
 
@@ -234,5 +235,6 @@ mod tests {
         assert_eq!(Role::parse(" supervisor "), Some(Role::Supervisor));
         assert_eq!(Role::parse("Supervisor"), None);
         assert_eq!(Role::parse(""), None);
+        assert_eq!(format!("[{:<10}]", Role::Admin), "[admin     ]");
     }
 }
