@@ -180,6 +180,21 @@ impl Store {
     /// Opens (creating and migrating as needed) the cache under `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|e| StoreError::io(data_dir, e))?;
+        // The schema version is read before the migration's transaction
+        // starts, so two processes opening a new data folder at once would
+        // both migrate from the start, and turning a new database to WAL
+        // races with the other connections opening it (seen as "database is
+        // locked" when the window's workers open a new folder together):
+        // openers take turns on a lock file (released when the file closes,
+        // also if we crash).
+        let lock_path = data_dir.join("folio.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| StoreError::io(&lock_path, e))?;
+        lock.lock().map_err(|e| StoreError::io(&lock_path, e))?;
         let mut conn = Connection::open(data_dir.join("folio.sqlite3"))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -191,18 +206,6 @@ impl Store {
         // locked") when another process wrote in between, whatever the
         // busy timeout.
         conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
-        // The schema version is read before the migration's transaction
-        // starts, so two processes opening a new data folder at once would
-        // both migrate from the start: they take turns on a lock file
-        // instead (released when the file closes, also if we crash).
-        let lock_path = data_dir.join("folio.lock");
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| StoreError::io(&lock_path, e))?;
-        lock.lock().map_err(|e| StoreError::io(&lock_path, e))?;
         migrations()
             .to_latest(&mut conn)
             .map_err(|e| migration_error(&data_dir.join("folio.sqlite3"), e))?;
