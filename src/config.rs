@@ -220,6 +220,22 @@ pub mod limits {
         min: 1,
         max: 1000,
     };
+    /// Minutes without a key or the mouse before the window locks (0: never).
+    pub const IDLE_LOCK_MINUTES: Limit<u32> = Limit {
+        name: "accounts.idle_lock_minutes",
+        min: 0,
+        max: 480,
+    };
+    pub const SAMPLE_PERCENT: Limit<f32> = Limit {
+        name: "sampling.percent",
+        min: 0.1,
+        max: 100.0,
+    };
+    pub const SAMPLE_MIN_PAGES: Limit<u32> = Limit {
+        name: "sampling.min_pages",
+        min: 1,
+        max: 1000,
+    };
     /// SANE's brightness and contrast, percent either way.
     pub const fn percent(name: &'static str) -> Limit<f64> {
         Limit {
@@ -306,6 +322,71 @@ pub struct IdentifierParams {
     pub case_insensitive: bool,
 }
 
+/// Operator accounts (`[accounts]` in `config.toml`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AccountsConfig {
+    /// The four-eyes rule: whoever approves a batch (or inspects its sample)
+    /// did not scan any of it. On by default; a one-person station may turn
+    /// it off.
+    pub four_eyes: bool,
+    /// Minutes without a key press or mouse movement before the window locks
+    /// (a running scan goes on); 0 never locks. Ctrl+L locks at once.
+    pub idle_lock_minutes: u32,
+    /// The station's first admin, made when the station starts with no
+    /// accounts: `first_admin = { id = "a.admin", name = "A. Admin",
+    /// secret_hash = "$argon2id$..." }` (the hash from `folio operators
+    /// hash-pin`, so no PIN is ever written in the file).
+    pub first_admin: Option<FirstAdmin>,
+    /// Public keys (`ed25519:BASE64`, from `folio operators keygen`) whose
+    /// signed operator lists `folio operators import` takes.
+    pub import_keys: Vec<String>,
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        AccountsConfig {
+            four_eyes: true,
+            idle_lock_minutes: 10,
+            first_admin: None,
+            import_keys: Vec::new(),
+        }
+    }
+}
+
+/// `[accounts] first_admin`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirstAdmin {
+    pub id: String,
+    pub name: String,
+    /// An Argon2id hash in PHC form (`$argon2id$v=19$...`).
+    pub secret_hash: String,
+}
+
+/// Sampling QA before approval (`[sampling]`): a supervisor inspects a
+/// random sample of each batch's sides besides everything flagged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SamplingConfig {
+    /// Share of a batch's sides in its sample, percent.
+    pub percent: f32,
+    /// The least sides in a sample (all of them for a smaller batch).
+    pub min_pages: u32,
+    /// Approval needs a passed sample at a station with accounts (on by
+    /// default; a station without accounts never asks for one).
+    pub required: bool,
+}
+
+impl Default for SamplingConfig {
+    fn default() -> Self {
+        SamplingConfig {
+            percent: 5.0,
+            min_pages: 5,
+            required: true,
+        }
+    }
+}
+
 /// Everything configurable about a station.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -324,6 +405,10 @@ pub struct Config {
     pub compiled_pattern: CompiledPattern,
     /// How typed patient identifiers are read (`[identifiers]`).
     pub identifiers: IdentifierParams,
+    /// Operator accounts: four-eyes rule, idle lock, first admin.
+    pub accounts: AccountsConfig,
+    /// Sampling QA before approval.
+    pub sampling: SamplingConfig,
     /// Type of the pages before a record's first document sheet (none if unset).
     pub default_document_type: Option<String>,
     /// JPEG quality of grey and colour pages.
@@ -369,6 +454,8 @@ impl Default for Config {
             hospital_number_pattern: String::from(r"^[A-Z]{1,3}[0-9]{5,8}$"),
             compiled_pattern: CompiledPattern::default(),
             identifiers: IdentifierParams::default(),
+            accounts: AccountsConfig::default(),
+            sampling: SamplingConfig::default(),
             default_document_type: None,
             jpeg_quality: 75,
             blank: BlankParams::default(),
@@ -530,6 +617,9 @@ impl Config {
             RETRY_BASE_MS.problem(u.retry_base_ms),
             RETRY_MAX_MS.problem(u.retry_max_ms),
             MAX_ATTEMPTS.problem(u.max_attempts),
+            IDLE_LOCK_MINUTES.problem(self.accounts.idle_lock_minutes),
+            SAMPLE_PERCENT.problem(self.sampling.percent),
+            SAMPLE_MIN_PAGES.problem(self.sampling.min_pages),
         ];
         if u.retry_max_ms < u.retry_base_ms {
             out.push(Some(format!(

@@ -20,6 +20,7 @@ fn actor() -> Actor {
     Actor {
         station: "test-station".into(),
         operator: "tester".into(),
+        role: None,
     }
 }
 

@@ -431,6 +431,7 @@ fn slow_processing_holds_capture_back_without_losing_a_side() {
     let actor = folio::store::Actor {
         station: "test-station".into(),
         operator: "tester".into(),
+        role: None,
     };
     let opts = folio::workers::ScanOptions {
         device: "folio:demo".into(),

@@ -27,6 +27,7 @@ fn bands_per_side(options: &[(&str, &str)], device: &str) -> BTreeMap<u32, Vec<B
     let actor = Actor {
         station: "s".into(),
         operator: "o".into(),
+        role: None,
     };
     let mut opts = ScanOptions {
         device: device.into(),

@@ -250,6 +250,7 @@ fn settings_screen() -> SettingsScreen {
     let actor = Actor {
         station: "st".into(),
         operator: "op".into(),
+        role: None,
     };
     let dir = std::path::Path::new("/nonexistent/folio-data");
     SettingsScreen::new(SettingsForm::new(&Config::default(), &actor, dir))

@@ -39,8 +39,9 @@ fn workers(st: &Station) -> Workers {
     let actor = Actor {
         station: "test-station".into(),
         operator: "supervisor".into(),
+        role: None,
     };
-    station::spawn(data, cfg, actor, std::sync::Arc::new(|| {})).unwrap()
+    station::spawn(data, cfg, actor, false, std::sync::Arc::new(|| {})).unwrap()
 }
 
 /// Waits for an event the test wants, keeping the latest snapshot.

@@ -238,6 +238,7 @@ fn the_window_shows_outside_text_escaped() {
     let actor = folio::store::Actor {
         station: format!("st{NASTY}"),
         operator,
+        role: None,
     };
     let app = folio::ui::StationApp::new(data, cfg, actor, std::sync::Arc::new(|| {})).unwrap();
     let mut h = egui_kittest::Harness::builder()

@@ -82,6 +82,7 @@ fn facts() -> ApprovalFacts {
         patient_contradictions: 0,
         open_flags: Vec::new(),
         count: Reconciliation::new(None, 12),
+        sample: folio::batch::sample::SampleState::NotRequired,
     }
 }
 

@@ -29,6 +29,7 @@ fn running_form() -> SettingsForm {
     let actor = Actor {
         station: "scan-01".into(),
         operator: "j.smith".into(),
+        role: None,
     };
     let cfg = Config {
         hospital_number_pattern: PATTERN.into(),
@@ -235,6 +236,7 @@ fn finding_5_an_invalid_pattern_shows_not_saved_in_words() {
     let actor = Actor {
         station: "scan-01".into(),
         operator: "j.smith".into(),
+        role: None,
     };
     let form = SettingsForm::new(&Config::default(), &actor, dir.path());
     let mut h = harness_at(Bed::new(SettingsScreen::new(form)), SMALL);

@@ -5,6 +5,7 @@
 //! Pure: the caller gathers the facts from the cache and applies the verdict.
 
 use super::flags::FlagCode;
+use super::sample::SampleState;
 use super::{BatchState, Reconciliation};
 use std::fmt;
 
@@ -32,6 +33,8 @@ pub struct ApprovalFacts {
     pub open_flags: Vec<(FlagCode, u32)>,
     /// Sheets counted against sheets scanned.
     pub count: Reconciliation,
+    /// The sampling QA's state (see [`super::sample`]).
+    pub sample: SampleState,
 }
 
 impl ApprovalFacts {
@@ -70,7 +73,7 @@ impl Overrides {
         Overrides::default()
     }
 
-    fn any(&self) -> bool {
+    pub fn any(&self) -> bool {
         self.accept_flags || self.accept_count
     }
 }
@@ -92,6 +95,8 @@ pub enum Refusal {
     MustBeSeen(Vec<(FlagCode, u32)>),
     OpenFlags(u32),
     CountMismatch(String),
+    /// The sample was not drawn, not finished, or failed.
+    Sample(SampleState),
     /// An override was asked for without a reason.
     ReasonMissing,
     ReasonTooLong,
@@ -143,6 +148,19 @@ impl fmt::Display for Refusal {
                 "the sheets counted do not match those scanned ({words}): find the missing \
                  sheets, correct the count, or accept the difference with a reason"
             ),
+            Refusal::Sample(state) => match state {
+                SampleState::Failed { .. } => write!(f, "its {}", state.words()),
+                SampleState::Open { done, of, .. } => write!(
+                    f,
+                    "its sample is not finished ({done} of {of} sides checked): check the rest \
+                     in Review (Sample)"
+                ),
+                _ => write!(
+                    f,
+                    "its pages have not been sampled: a supervisor who did not scan it checks \
+                     a sample in Review (Sample) first"
+                ),
+            },
             Refusal::ReasonMissing => write!(
                 f,
                 "an override needs a reason: say why the batch may go as it is"
@@ -216,6 +234,12 @@ pub fn decide(facts: &ApprovalFacts, ov: &Overrides) -> Result<Approval, Refusal
     let seen = facts.must_be_seen();
     if !seen.is_empty() {
         return Err(Refusal::MustBeSeen(seen));
+    }
+    // No override takes the sample's place: it is the evidence that the
+    // capture was checked by a person.
+    match &facts.sample {
+        SampleState::NotRequired | SampleState::Passed { .. } => {}
+        other => return Err(Refusal::Sample(other.clone())),
     }
     let reason = clean_reason(ov.reason.as_deref());
     if ov.any() && reason.is_none() {
@@ -293,6 +317,7 @@ mod tests {
             patient_contradictions: 0,
             open_flags: vec![],
             count: Reconciliation::new(None, 10),
+            sample: SampleState::NotRequired,
         }
     }
 
@@ -406,5 +431,46 @@ mod tests {
                 "{state}"
             );
         }
+    }
+
+    #[test]
+    fn no_override_takes_the_place_of_a_passed_sample() {
+        let all = Overrides {
+            accept_flags: true,
+            accept_count: true,
+            reason: Some("urgent".into()),
+        };
+        for (sample, words) in [
+            (SampleState::NotDrawn, "not been sampled"),
+            (
+                SampleState::Open {
+                    draw: 1,
+                    done: 2,
+                    of: 5,
+                },
+                "2 of 5",
+            ),
+            (
+                SampleState::Failed {
+                    draw: 1,
+                    failed: vec![4, 9],
+                },
+                "side(s) 4, 9",
+            ),
+        ] {
+            let f = ApprovalFacts { sample, ..facts() };
+            let e = decide(&f, &all).unwrap_err();
+            assert!(matches!(e, Refusal::Sample(_)), "{e:?}");
+            assert!(e.to_string().contains(words), "{e}");
+        }
+        let passed = ApprovalFacts {
+            sample: SampleState::Passed {
+                draw: 1,
+                by: "m.jones".into(),
+                at: "t".into(),
+            },
+            ..facts()
+        };
+        assert!(decide(&passed, &Overrides::none()).is_ok());
     }
 }

@@ -14,6 +14,7 @@ pub mod manifest;
 pub mod protocol;
 pub mod roles;
 pub mod rules;
+pub mod sample;
 pub mod separate;
 
 pub use flags::{Flag, FlagCode};

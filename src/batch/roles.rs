@@ -68,6 +68,11 @@ pub enum Action {
     ApproveBatch,
     /// Approve although flags are open or the count differs (with a reason).
     OverrideApproval,
+    /// Draw a batch's sample and give each sampled side its verdict.
+    InspectSample,
+    /// Write a batch's PDFs and manifest to a folder (patient data leaves
+    /// the station).
+    Export,
     /// Queue a stopped upload again, pause or resume uploads.
     ManageUploads,
     ChangeSettings,
@@ -78,7 +83,7 @@ impl Action {
     /// The least role that may do it.
     pub fn needs(self) -> Role {
         match self {
-            Action::Scan | Action::CloseBatch | Action::Rescan => Role::Operator,
+            Action::Scan | Action::CloseBatch | Action::Rescan | Action::Export => Role::Operator,
             Action::DecidePage
             | Action::RestorePage
             | Action::FixIdentifier
@@ -86,6 +91,7 @@ impl Action {
             | Action::SetExpectedSheets
             | Action::ApproveBatch
             | Action::OverrideApproval
+            | Action::InspectSample
             | Action::ManageUploads => Role::Supervisor,
             Action::ChangeSettings | Action::ManageOperators => Role::Admin,
         }
@@ -104,6 +110,8 @@ impl Action {
             Action::SetExpectedSheets => "set the sheets counted",
             Action::ApproveBatch => "approve a batch",
             Action::OverrideApproval => "approve a batch as it is",
+            Action::InspectSample => "inspect a batch's sample",
+            Action::Export => "export a batch",
             Action::ManageUploads => "manage uploads",
             Action::ChangeSettings => "change the settings",
             Action::ManageOperators => "manage operator accounts",
@@ -118,6 +126,8 @@ pub enum Refusal {
     Role { role: Role, action: Action },
     /// The approver scanned (part of) the batch.
     FourEyes { operator: String },
+    /// The station has accounts and nobody is signed in.
+    SignInNeeded,
 }
 
 impl fmt::Display for Refusal {
@@ -132,8 +142,13 @@ impl fmt::Display for Refusal {
             ),
             Refusal::FourEyes { operator } => write!(
                 f,
-                "{} scanned this batch, so another supervisor must approve it (four-eyes rule)",
+                "{} scanned this batch, so another supervisor must check and approve it (four-eyes rule)",
                 super::printable(operator, 64)
+            ),
+            Refusal::SignInNeeded => write!(
+                f,
+                "sign in first: this station has operator accounts, so every change is made by \
+                 someone signed in (in the window, or `--operator ID` with the PIN)"
             ),
         }
     }
@@ -148,6 +163,27 @@ pub fn may(role: Role, action: Action) -> Result<(), Refusal> {
     } else {
         Err(Refusal::Role { role, action })
     }
+}
+
+/// May whoever acts do `action`? `role` is theirs when signed in, `None`
+/// when nobody is; `accounts` says whether the station has accounts (one
+/// without any is a demo or trial station where anyone may do anything, and
+/// nothing is attributed to a signed-in person).
+pub fn permit(role: Option<Role>, action: Action, accounts: bool) -> Result<(), Refusal> {
+    match role {
+        Some(role) => may(role, action),
+        None if accounts => Err(Refusal::SignInNeeded),
+        None => Ok(()),
+    }
+}
+
+/// Whether the four-eyes rule applies to the action: approving a batch and
+/// inspecting its sample are the check on whoever scanned it.
+pub fn needs_other_eyes(action: Action) -> bool {
+    matches!(
+        action,
+        Action::ApproveBatch | Action::OverrideApproval | Action::InspectSample
+    )
 }
 
 /// May `approver` approve a batch scanned by `scanned_by` (everyone who
@@ -225,6 +261,23 @@ mod tests {
         // A name from outside is printed safely.
         let e = may_approve("x\u{1b}[2J", Role::Admin, &["x\u{1b}[2J"], true).unwrap_err();
         assert!(!e.to_string().contains('\u{1b}'), "{e}");
+    }
+
+    #[test]
+    fn nobody_signed_in_may_act_only_where_there_are_no_accounts() {
+        assert_eq!(permit(None, Action::ApproveBatch, false), Ok(()));
+        assert_eq!(permit(None, Action::Scan, true), Err(Refusal::SignInNeeded));
+        assert!(permit(Some(Role::Operator), Action::ApproveBatch, true).is_err());
+        assert!(permit(Some(Role::Operator), Action::Scan, true).is_ok());
+        assert!(needs_other_eyes(Action::InspectSample));
+        assert!(!needs_other_eyes(Action::Rescan));
+        assert!(
+            Refusal::SignInNeeded
+                .to_string()
+                .starts_with("sign in first"),
+            "{}",
+            Refusal::SignInNeeded
+        );
     }
 
     #[test]

@@ -7,9 +7,11 @@
 
 mod operators;
 mod output;
+mod sample;
 mod sheets;
 mod upload;
 
+use crate::batch::roles::Action;
 use crate::capture::ColorMode;
 use crate::config::{self, Config};
 use crate::store::{Actor, Store};
@@ -29,6 +31,9 @@ pub mod exit {
     pub const INTERRUPTED: u8 = 4;
     /// Some batches could not be delivered and wait for a person (`folio upload --list`).
     pub const UPLOAD_PARKED: u8 = 5;
+    /// Not allowed: nobody signed in, a wrong PIN, a role that may not, or
+    /// the four-eyes rule. Nothing was changed.
+    pub const REFUSED: u8 = 6;
 }
 
 #[derive(Parser, Debug)]
@@ -41,7 +46,10 @@ pub struct Cli {
     /// Station data folder (default: $FOLIO_DATA_DIR, else the one chosen in Settings, else ~/.local/share/folio).
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// Operator to record on batches and audit events (default: config, $FOLIO_OPERATOR, $USER).
+    /// Who acts. At a station with operator accounts: the account id to
+    /// sign in as, with the PIN in $FOLIO_PIN or typed when asked (default:
+    /// $FOLIO_OPERATOR, the config's `operator`). At a station without
+    /// accounts: the name recorded (default: $FOLIO_OPERATOR, config, $USER).
     #[arg(long, global = true)]
     operator: Option<String>,
     #[command(subcommand)]
@@ -86,9 +94,9 @@ enum Command {
     /// Show the audit trail (who did what, when), of one batch or all.
     ///
     /// One line per event, its fields separated by tabs: sequence number,
-    /// time, station, operator, action, subject, detail. Text in the fields
-    /// is shown with control characters, tabs, line breaks and direction
-    /// marks escaped (`\u{1b}`, `\n`), so no field can start a line or a
+    /// time, station, operator (with the role they signed in with, if any),
+    /// action, subject, detail. Text in the fields is shown with control
+    /// characters, tabs, line breaks and direction marks escaped (`\u{1b}`, `\n`), so no field can start a line or a
     /// field of its own; `--json` gives every field exactly as stored.
     Audit {
         /// Batch id or prefix.
@@ -122,8 +130,11 @@ enum Command {
     /// server or folder; the flags override it).
     Upload(UploadArgs),
     /// The station's operator accounts: init, add, disable, enable,
-    /// set-role, list.
+    /// set-role, hash-pin, list.
     Operators(operators::OperatorsArgs),
+    /// A batch's sampling QA: show its sample, draw one, give verdicts
+    /// (a supervisor who did not scan the batch).
+    Sample(sample::SampleArgs),
 }
 
 #[derive(Args, Debug)]
@@ -323,6 +334,15 @@ pub fn run() -> ExitCode {
             ) {
                 (Some(ImportError::Interrupted { .. }), _) => exit::INTERRUPTED,
                 (_, Some(scan_error)) => scan_error.exit_code(),
+                _ if e.downcast_ref::<workers::access::AccessError>().is_some()
+                    || e.downcast_ref::<crate::store::OperatorError>().is_some()
+                    || matches!(
+                        e.downcast_ref::<crate::store::ListError>(),
+                        Some(crate::store::ListError::Operator(_))
+                    ) =>
+                {
+                    exit::REFUSED
+                }
                 _ => exit::ERROR,
             };
             ExitCode::from(code)
@@ -336,22 +356,45 @@ struct Ctx {
     actor: Actor,
 }
 
+/// Opens the station for a command that changes nothing (or for the
+/// station's own uploader): the actor is not signed in. The first admin from
+/// `[accounts] first_admin` is made here when the station has no account.
 fn open(cli: &Cli) -> Result<Ctx> {
     let dir = config::data_dir(cli.data_dir.as_deref())?;
     let cfg = Config::load(&dir)?;
-    let store = Store::open(&dir)
+    let mut store = Store::open(&dir)
         .with_context(|| format!("cannot open the station data in {}", dir.display()))?;
+    if let Some(first) = &cfg.accounts.first_admin
+        && let Some(made) = store
+            .init_from_config(&cfg.station, first)
+            .context("[accounts] first_admin in config.toml")?
+    {
+        eprintln!(
+            "first admin {} made from config.toml",
+            output::shown(&made.id)
+        );
+    }
     let operator = cli
         .operator
         .clone()
         .or_else(|| cfg.operator.clone())
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "unknown".into());
-    let actor = Actor {
-        station: cfg.station.clone(),
-        operator,
-    };
+    let actor = Actor::unaccounted(&cfg.station, &operator);
     Ok(Ctx { store, cfg, actor })
+}
+
+/// Opens the station for someone who may do `action` (on `batch`, an id or
+/// prefix): at a station with accounts, the operator `--operator` names,
+/// signed in with the PIN from `FOLIO_PIN` or typed on the terminal. The
+/// rule is the window's ([`workers::access::permit`]).
+fn open_as(cli: &Cli, action: Action, batch: Option<&str>) -> Result<Ctx> {
+    let mut ctx = open(cli)?;
+    if ctx.store.has_operators()? {
+        ctx.actor = operators::sign_in(cli, &mut ctx.store, &ctx.cfg)?.actor;
+    }
+    workers::access::permit(&ctx.store, &ctx.cfg, &ctx.actor, action, batch)?;
+    Ok(ctx)
 }
 
 fn dispatch(cli: Cli) -> Result<u8> {
@@ -376,7 +419,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             Ok(exit::OK)
         }
         Command::Export { batch, to, json } => {
-            let mut ctx = open(&cli)?;
+            let mut ctx = open_as(&cli, Action::Export, Some(batch))?;
             let (manifest, path) = workers::export_batch(&mut ctx.store, batch, to, &ctx.actor)?;
             output::exported(&manifest, &path, *json)?;
             Ok(exit::OK)
@@ -395,16 +438,21 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Scan(a) => scan(&cli, a),
         Command::Bench(a) => bench(&cli, a),
         Command::Approve(a) => {
-            let mut ctx = open(&cli)?;
             let overrides = crate::batch::approval::Overrides {
                 accept_flags: a.accept_flags,
                 accept_count: a.accept_count_mismatch,
                 reason: a.reason.clone(),
             };
+            let action = match overrides.any() {
+                true => Action::OverrideApproval,
+                false => Action::ApproveBatch,
+            };
+            let mut ctx = open_as(&cli, action, Some(&a.batch))?;
             upload::approve(&mut ctx, &a.batch, &overrides)
         }
         Command::Upload(a) => upload_cmd(&cli, a),
         Command::Operators(a) => operators::run(&cli, a),
+        Command::Sample(a) => sample::run(&cli, a),
         Command::Close { batch, json } => close(&cli, batch, *json),
         Command::Audit { batch, json } => {
             let ctx = open(&cli)?;
@@ -424,7 +472,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
 }
 
 fn import(cli: &Cli, a: &ImportArgs) -> Result<u8> {
-    let mut ctx = open(cli)?;
+    let mut ctx = open_as(cli, Action::Scan, None)?;
     ctx.cfg.bilevel.enabled |= a.typed_as_bilevel;
     let opts = ImportOptions {
         paths: a.paths.clone(),
@@ -485,7 +533,7 @@ fn generate(a: &GenerateArgs) -> Result<u8> {
 }
 
 fn scan(cli: &Cli, a: &ScanArgs) -> Result<u8> {
-    let mut ctx = open(cli)?;
+    let mut ctx = open_as(cli, Action::Scan, None)?;
     let opts = scan_options(&ctx.cfg, a)?;
     let cancel = opts.cancel.clone();
     // Ctrl-C stops the scan cleanly: completed sides are kept.
@@ -540,7 +588,12 @@ fn bench(cli: &Cli, a: &BenchArgs) -> Result<u8> {
 }
 
 fn upload_cmd(cli: &Cli, a: &UploadArgs) -> Result<u8> {
-    let mut ctx = open(cli)?;
+    // Working off the queue is the station's own job (often unattended);
+    // queueing a stopped batch again is a supervisor's.
+    let mut ctx = match &a.batch {
+        Some(b) if !a.list => open_as(cli, Action::ManageUploads, Some(b))?,
+        _ => open(cli)?,
+    };
     if a.list {
         return upload::list(&ctx, a.json);
     }
@@ -554,7 +607,7 @@ fn upload_cmd(cli: &Cli, a: &UploadArgs) -> Result<u8> {
 }
 
 fn close(cli: &Cli, batch: &str, json: bool) -> Result<u8> {
-    let mut ctx = open(cli)?;
+    let mut ctx = open_as(cli, Action::CloseBatch, Some(batch))?;
     let closed = workers::scan::close(&mut ctx.store, &ctx.cfg, &ctx.actor, batch)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&closed)?);

@@ -65,7 +65,12 @@ pub fn audit(events: &[crate::store::audit::AuditEvent], json: bool) -> Result<(
             e.seq.to_string(),
             shown(&e.at),
             shown(&e.station),
-            shown(&e.operator),
+            // The role an operator signed in with, beside their id.
+            if e.role.is_empty() {
+                shown(&e.operator)
+            } else {
+                format!("{} ({})", shown(&e.operator), shown(&e.role))
+            },
             shown(&e.action),
             shown(&e.subject),
             shown_long(&e.detail),

@@ -16,7 +16,7 @@ pub fn approve(ctx: &mut Ctx, batch: &str, overrides: &Overrides) -> Result<u8> 
         _ => None,
     };
     let done =
-        worker::approve(&mut ctx.store, batch, &ctx.actor, overrides).map_err(|e| {
+        worker::approve(&mut ctx.store, &ctx.cfg, batch, &ctx.actor, overrides).map_err(|e| {
             match hint(&e) {
                 Some(h) => anyhow::anyhow!("{e} ({h})"),
                 None => e.into(),

@@ -2,14 +2,36 @@
 //! that editing or deleting a row breaks the chain visibly.
 
 use super::StoreError;
+use crate::batch::roles::Role;
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
-/// Who did something, on which station.
-#[derive(Debug, Clone)]
+/// Who did something, on which station, and in which role.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
     pub station: String,
+    /// The operator's account id when signed in, else the name given (a
+    /// station without accounts) or the station's own name for its workers.
     pub operator: String,
+    /// The role they signed in with; `None` when nobody signed in (a station
+    /// without accounts, or the station's own uploader).
+    pub role: Option<Role>,
+}
+
+impl Actor {
+    /// Someone not signed in: a station without accounts, or the station's
+    /// own workers (its uploader).
+    pub fn unaccounted(station: &str, operator: &str) -> Actor {
+        Actor {
+            station: station.into(),
+            operator: operator.into(),
+            role: None,
+        }
+    }
+
+    fn role_str(&self) -> &'static str {
+        self.role.map(Role::as_str).unwrap_or("")
+    }
 }
 
 fn row_hash(prev: &str, at: &str, a: &Actor, action: &str, subject: &str, detail: &str) -> String {
@@ -17,6 +39,13 @@ fn row_hash(prev: &str, at: &str, a: &Actor, action: &str, subject: &str, detail
     for part in [prev, at, &a.station, &a.operator, action, subject, detail] {
         h.update((part.len() as u64).to_le_bytes());
         h.update(part.as_bytes());
+    }
+    // Rows from before roles (and without one) hash as they always did; a
+    // role, once written, is covered like every other field.
+    let role = a.role_str();
+    if !role.is_empty() {
+        h.update((role.len() as u64).to_le_bytes());
+        h.update(role.as_bytes());
     }
     hex::encode(h.finalize())
 }
@@ -41,12 +70,13 @@ pub fn append(
     let at = crate::now_rfc3339();
     let hash = row_hash(&prev, &at, actor, action, subject, detail);
     conn.execute(
-        "INSERT INTO audit (at, station, operator, action, subject, detail, prev_hash, hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO audit (at, station, operator, role, action, subject, detail, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             at,
             actor.station,
             actor.operator,
+            actor.role_str(),
             action,
             subject,
             detail,
@@ -64,6 +94,8 @@ pub struct AuditEvent {
     pub at: String,
     pub station: String,
     pub operator: String,
+    /// The role the operator signed in with; empty when nobody signed in.
+    pub role: String,
     pub action: String,
     pub subject: String,
     pub detail: String,
@@ -73,7 +105,7 @@ pub struct AuditEvent {
 /// `subject` is given.
 pub fn events(conn: &Connection, subject: Option<&str>) -> Result<Vec<AuditEvent>, StoreError> {
     let mut stmt = conn.prepare(
-        "SELECT seq, at, station, operator, action, subject, detail FROM audit
+        "SELECT seq, at, station, operator, action, subject, detail, role FROM audit
          WHERE ?1 IS NULL OR subject = ?1 OR substr(subject, 1, length(?1) + 1) = ?1 || '/' ORDER BY seq",
     )?;
     let rows = stmt.query_map([subject], |r| {
@@ -85,6 +117,7 @@ pub fn events(conn: &Connection, subject: Option<&str>) -> Result<Vec<AuditEvent
             action: r.get(4)?,
             subject: r.get(5)?,
             detail: r.get(6)?,
+            role: r.get(7)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -93,17 +126,25 @@ pub fn events(conn: &Connection, subject: Option<&str>) -> Result<Vec<AuditEvent
 /// Walks the chain; returns the number of events, or the first broken row.
 pub fn verify(conn: &Connection) -> Result<usize, StoreError> {
     let mut stmt = conn.prepare(
-        "SELECT seq, at, station, operator, action, subject, detail, prev_hash, hash FROM audit ORDER BY seq",
+        "SELECT seq, at, station, operator, action, subject, detail, prev_hash, hash, role
+         FROM audit ORDER BY seq",
     )?;
     let mut rows = stmt.query([])?;
     let mut prev = String::new();
     let mut n = 0;
     while let Some(r) = rows.next()? {
         let seq: i64 = r.get(0)?;
+        let role: String = r.get(9)?;
         let actor = Actor {
             station: r.get(2)?,
             operator: r.get(3)?,
+            role: Role::parse(&role),
         };
+        if actor.role_str() != role {
+            return Err(StoreError::Damaged(format!(
+                "audit event {seq} holds a role Folio does not know"
+            )));
+        }
         let (at, action, subject, detail): (String, String, String, String) =
             (r.get(1)?, r.get(4)?, r.get(5)?, r.get(6)?);
         let (stored_prev, stored): (String, String) = (r.get(7)?, r.get(8)?);

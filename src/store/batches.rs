@@ -378,6 +378,7 @@ impl Store {
             patient_contradictions,
             open_flags,
             count: b.count(),
+            sample: self.sample_state(&b.id)?,
         })
     }
 

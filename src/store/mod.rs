@@ -9,9 +9,11 @@
 pub mod audit;
 mod batches;
 pub mod images;
+mod operator_list;
 mod operators;
 mod outbox;
 mod review;
+mod samples;
 
 pub use crate::batch::PageDecision;
 pub use audit::Actor;
@@ -20,11 +22,14 @@ pub use batches::{
     TreeRemoved,
 };
 pub use images::{ImageStore, sha256_hex};
+pub use operator_list::{ListError, OperatorList, new_signing_key, sign as sign_operator_list};
 pub use operators::{
     LOCK_MINUTES, MAX_FAILURES, MIN_SECRET_CHARS, NewOperator, Operator, OperatorError, SignedIn,
+    check_hash, hash_secret, peek_accounts,
 };
 pub use outbox::{CachedPdf, OutboxRow, sender_name};
 pub use review::{DocChoice, PatientMismatch, ReviewItem, ReviewKind};
+pub use samples::{MAX_SAMPLE_REASON_CHARS, Sample, SampleError};
 
 use rusqlite::Connection;
 use rusqlite_migration::{M, Migrations};
@@ -166,6 +171,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("schema_6.sql")),
         M::up(include_str!("schema_7.sql")),
         M::up(include_str!("schema_8.sql")),
+        M::up(include_str!("schema_9.sql")),
     ])
 }
 
@@ -262,7 +268,7 @@ mod tests {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 8);
+        assert_eq!(v, 9);
         assert_eq!(s.check().unwrap(), 0);
     }
 
@@ -274,6 +280,7 @@ mod tests {
         let actor = Actor {
             station: "st".into(),
             operator: "op".into(),
+            role: None,
         };
         let ids = [
             "01a23446-7c21-7000-8000-00000000000a",
@@ -326,6 +333,7 @@ mod tests {
         let actor = Actor {
             station: "st".into(),
             operator: "op".into(),
+            role: None,
         };
         let new = batches::NewBatch {
             id: "0123456789ab".into(),

@@ -75,6 +75,10 @@ pub enum OperatorError {
     Refused(#[from] Refusal),
     #[error("cannot hash the PIN or passphrase: {0}")]
     Hash(String),
+    #[error(
+        "the PIN hash for {0} is not an Argon2id hash (`$argon2id$v=19$...`): make one with `folio operators hash-pin`"
+    )]
+    BadHash(String),
 }
 
 impl From<rusqlite::Error> for OperatorError {
@@ -97,7 +101,7 @@ pub fn check_id(id: &str) -> Result<&str, OperatorError> {
     }
 }
 
-fn check_name(name: &str) -> Result<&str, OperatorError> {
+pub(super) fn check_name(name: &str) -> Result<&str, OperatorError> {
     let name = name.trim();
     let n = name.chars().count();
     if (1..=MAX_NAME_CHARS).contains(&n) && !name.chars().any(char::is_control) {
@@ -123,6 +127,18 @@ pub fn hash_secret(secret: &str) -> Result<String, OperatorError> {
         .hash_password(check_secret(secret)?.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| OperatorError::Hash(e.to_string()))
+}
+
+/// Refuses a hash (of account `id`) that is not Argon2id in PHC form (a hash
+/// from elsewhere, or a PIN pasted where its hash belongs: so it is never
+/// printed).
+pub fn check_hash(id: &str, hash: &str) -> Result<(), OperatorError> {
+    match PasswordHash::new(hash) {
+        Ok(h) if h.algorithm.as_str() == "argon2id" && h.salt.is_some() && h.hash.is_some() => {
+            Ok(())
+        }
+        _ => Err(OperatorError::BadHash(crate::batch::printable(id, 40))),
+    }
 }
 
 fn secret_matches(secret: &str, stored: &str) -> bool {
@@ -156,6 +172,35 @@ pub struct NewOperator<'a> {
     pub secret: &'a str,
 }
 
+/// Whether the station in `data_dir` has accounts, read without opening the
+/// store (no lock, no migration: quick enough for a window that is opening).
+/// When it cannot be told (a damaged or locked file) the answer is yes, so a
+/// window opens on its sign-in screen rather than without one; the station's
+/// reader says for certain a moment later.
+pub fn peek_accounts(data_dir: &std::path::Path) -> bool {
+    let path = data_dir.join("folio.sqlite3");
+    if !path.exists() {
+        return false;
+    }
+    let flags =
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let Ok(conn) = rusqlite::Connection::open_with_flags(&path, flags) else {
+        return true;
+    };
+    let has_table: rusqlite::Result<bool> = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'operators')",
+        [],
+        |r| r.get(0),
+    );
+    match has_table {
+        Ok(false) => false,
+        Ok(true) => conn
+            .query_row("SELECT EXISTS (SELECT 1 FROM operators)", [], |r| r.get(0))
+            .unwrap_or(true),
+        Err(_) => true,
+    }
+}
+
 impl Store {
     /// Every account, by id.
     pub fn operators(&self) -> Result<Vec<Operator>, OperatorError> {
@@ -177,6 +222,51 @@ impl Store {
             .ok_or_else(|| OperatorError::NoSuchOperator(crate::batch::printable(id, 40)))
     }
 
+    /// Whether the station has accounts: from then on every change needs
+    /// someone signed in.
+    pub fn has_operators(&self) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT EXISTS (SELECT 1 FROM operators)", [], |r| r.get(0))?)
+    }
+
+    /// Everyone who put sides into a batch: who started it, resumed it,
+    /// rescanned or replaced a page of it (for the four-eyes rule).
+    pub fn batch_scanners(&self, batch_id: &str) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT operator FROM batches WHERE id = ?1
+             UNION
+             SELECT operator FROM audit
+              WHERE (subject = ?1 OR substr(subject, 1, length(?1) + 1) = ?1 || '/')
+                AND action IN ('batch.create', 'batch.resume', 'batch.load',
+                               'page.rescan', 'page.replace_image')",
+        )?;
+        let rows = stmt.query_map([batch_id], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The first admin from `[accounts] first_admin` in `config.toml`, made
+    /// when the station has no account yet (nothing happens once it has).
+    /// The hash must be an Argon2id PHC string.
+    pub fn init_from_config(
+        &mut self,
+        station: &str,
+        first: &crate::config::FirstAdmin,
+    ) -> Result<Option<Operator>, OperatorError> {
+        if self.has_operators()? {
+            return Ok(None);
+        }
+        check_hash(&first.id, &first.secret_hash)?;
+        let new = NewOperator {
+            id: &first.id,
+            name: &first.name,
+            role: Role::Admin,
+            secret: "",
+        };
+        self.init_with_hash(station, &new, &first.secret_hash, "from config.toml")
+            .map(Some)
+    }
+
     /// The station's first account, an admin, made while it has none (in the
     /// same transaction as the check, so two first runs cannot both make one).
     pub fn init_operators(
@@ -185,6 +275,16 @@ impl Store {
         first: &NewOperator<'_>,
     ) -> Result<Operator, OperatorError> {
         let hash = hash_secret(first.secret)?;
+        self.init_with_hash(station, first, &hash, "")
+    }
+
+    fn init_with_hash(
+        &mut self,
+        station: &str,
+        first: &NewOperator<'_>,
+        hash: &str,
+        how: &str,
+    ) -> Result<Operator, OperatorError> {
         let tx = self.conn.transaction()?;
         let any: i64 = tx.query_row("SELECT count(*) FROM operators", [], |r| r.get(0))?;
         if any > 0 {
@@ -194,18 +294,17 @@ impl Store {
             role: Role::Admin,
             ..*first
         };
-        insert(&tx, &first, &hash)?;
+        insert(&tx, &first, hash)?;
         let actor = audit::Actor {
             station: station.into(),
             operator: first.id.into(),
+            role: Some(Role::Admin),
         };
-        audit::append(
-            &tx,
-            &actor,
-            "operator.init",
-            first.id,
-            "the station's first admin",
-        )?;
+        let detail = match how {
+            "" => "the station's first admin".to_string(),
+            how => format!("the station's first admin, {how}"),
+        };
+        audit::append(&tx, &actor, "operator.init", first.id, &detail)?;
         tx.commit()?;
         self.operator(first.id)
     }
@@ -287,6 +386,8 @@ impl Store {
         let actor = audit::Actor {
             station: station.into(),
             operator: op.id.clone(),
+            // Not signed in until the secret is checked.
+            role: None,
         };
         let now = crate::now_rfc3339();
         if let Some(until) = op
@@ -310,6 +411,10 @@ impl Store {
             |r| r.get(0),
         )?;
         if secret_matches(secret, &stored) {
+            let actor = audit::Actor {
+                role: Some(op.role),
+                ..actor
+            };
             let tx = self.conn.transaction()?;
             tx.execute(
                 "UPDATE operators SET failures = 0, locked_until = NULL WHERE id = ?1",

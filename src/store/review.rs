@@ -725,6 +725,7 @@ mod tests {
         let actor = Actor {
             station: "st".into(),
             operator: "op".into(),
+            role: None,
         };
         let log = |action: &str, detail: &str| {
             audit::append(&store.conn, &actor, action, "b1", detail).unwrap();

@@ -18,6 +18,7 @@ mod review;
 mod scan;
 mod scan_view;
 mod settings;
+mod sign_in;
 pub mod style;
 mod textures;
 mod uploads;
@@ -29,6 +30,7 @@ pub use review::{BatchOverride, ReviewScreen, approval_words};
 pub use scan::ScanScreen;
 pub use scan_view::{Fit, PageZoom, ScanView, StripItem, layout_ui};
 pub use settings::SettingsScreen;
+pub use sign_in::SignInScreen;
 pub use textures::Textures;
 pub use uploads::UploadScreen;
 
@@ -144,6 +146,9 @@ pub struct StationApp {
     scan: ScanScreen,
     on_demand: OnDemandScreen,
     review: ReviewScreen,
+    sign_in: SignInScreen,
+    /// The last key press or pointer movement (for the idle lock).
+    last_input: Instant,
     uploads: UploadScreen,
     settings: SettingsScreen,
     /// Recent messages for the status line (newest last).
@@ -189,7 +194,8 @@ impl StationApp {
         actor: Actor,
         wake: std::sync::Arc<dyn Fn() + Send + Sync>,
     ) -> Result<StationApp, crate::store::StoreError> {
-        let station = station::spawn(data_dir.clone(), cfg.clone(), actor.clone(), wake)?;
+        let accounts = crate::store::peek_accounts(&data_dir);
+        let station = station::spawn(data_dir.clone(), cfg.clone(), actor.clone(), accounts, wake)?;
         let form = SettingsForm::new(&cfg, &actor, &data_dir);
         let mut app = StationApp {
             station,
@@ -204,6 +210,8 @@ impl StationApp {
             scan: ScanScreen::default(),
             on_demand: OnDemandScreen::default(),
             review: ReviewScreen::default(),
+            sign_in: SignInScreen::default(),
+            last_input: Instant::now(),
             uploads: UploadScreen::default(),
             notices: Notices::new(),
             commands: Vec::new(),
@@ -215,6 +223,7 @@ impl StationApp {
             close_after_scan: false,
             styled: false,
         };
+        app.sign_in.opened(None);
         app.demo_hooks();
         let tab = app.tab;
         app.screen(tab).opened();
@@ -269,6 +278,40 @@ impl StationApp {
     /// A batch's id as shown on buttons (see [`batch_name`]).
     pub fn batch_name(&self, id: &str) -> String {
         batch_name(&self.snapshot, id)
+    }
+
+    /// Whether the window waits for someone to sign in (a station with
+    /// accounts, locked or not yet signed in); a scan running goes on.
+    pub fn locked(&self) -> bool {
+        self.station.has_accounts() && self.station.signed_in().is_none_or(|a| a.role.is_none())
+    }
+
+    /// Who acts at the window: the operator signed in, or the demo account
+    /// at a station without accounts.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// Locks the window (Ctrl+L, the idle time): the sign-in screen until
+    /// someone signs in; a scan running goes on. A station without accounts
+    /// has nobody to sign in, so nothing happens there.
+    pub fn lock(&mut self, why: &str) {
+        if !self.station.has_accounts() {
+            return;
+        }
+        self.station.lock();
+        self.sign_in.opened(Some(why.to_string()));
+        self.show_help = false;
+    }
+
+    /// Tests: the last key press or pointer movement was `d` ago.
+    #[doc(hidden)]
+    pub fn pretend_idle(&mut self, d: Duration) {
+        self.last_input = Instant::now().checked_sub(d).unwrap_or(self.last_input);
+    }
+
+    pub fn sign_in_screen(&self) -> &SignInScreen {
+        &self.sign_in
     }
 
     /// The screen shown.
@@ -342,6 +385,22 @@ impl StationApp {
     /// Hands an event to the screen that cares.
     fn apply(&mut self, ctx: &egui::Context, event: Event) {
         match event {
+            Event::SignedIn(r) => {
+                self.sign_in.answered(&r);
+                if let Ok(who) = r {
+                    notice(
+                        &mut self.notices,
+                        format!(
+                            "signed in as {}{}",
+                            shown(&who.operator),
+                            who.role.map(|r| format!(" ({r})")).unwrap_or_default()
+                        ),
+                        false,
+                    );
+                    self.actor = who;
+                    self.last_input = Instant::now();
+                }
+            }
             Event::Snapshot(s) => {
                 self.snapshot = *s;
                 // The first scanner found until the operator picks one.
@@ -462,6 +521,48 @@ impl StationApp {
         self.ui(ui);
     }
 
+    /// Locks the window after `[accounts] idle_lock_minutes` without a key
+    /// press or pointer movement, and on Ctrl+L.
+    fn idle_lock(&mut self, ctx: &egui::Context) {
+        if self.locked() || !self.station.has_accounts() {
+            return;
+        }
+        let (touched, ctrl_l) = ctx.input(|i| {
+            let touched = i.events.iter().any(|e| {
+                matches!(
+                    e,
+                    egui::Event::Key { .. }
+                        | egui::Event::Text(_)
+                        | egui::Event::PointerMoved(_)
+                        | egui::Event::PointerButton { .. }
+                        | egui::Event::MouseWheel { .. }
+                )
+            });
+            (touched, i.modifiers.command && i.key_pressed(egui::Key::L))
+        });
+        if ctrl_l {
+            ctx.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::L));
+            self.lock("Locked. Sign in to go on.");
+            return;
+        }
+        if touched {
+            self.last_input = Instant::now();
+        }
+        let minutes = self.cfg.accounts.idle_lock_minutes;
+        if minutes == 0 {
+            return;
+        }
+        let limit = Duration::from_secs(u64::from(minutes) * 60);
+        let idle = self.last_input.elapsed();
+        if idle >= limit {
+            self.lock(&format!(
+                "Locked after {minutes} minutes without use. Sign in to go on."
+            ));
+        } else {
+            ctx.request_repaint_after(limit - idle);
+        }
+    }
+
     fn shortcuts(&mut self, ctx: &egui::Context) {
         let pressed = |k| ctx.input(|i| i.key_pressed(k));
         for (tab, key) in [
@@ -515,14 +616,49 @@ impl StationApp {
                     {
                         self.show_help = !self.show_help;
                     }
-                    ui.label(format!(
-                        "{} at {}",
-                        shown(&self.actor.operator),
-                        shown(&self.actor.station)
-                    ));
+                    self.who_ui(ui);
                 });
             });
         });
+    }
+
+    /// Who acts, where, and the Lock button; the demo account stands out.
+    fn who_ui(&mut self, ui: &mut egui::Ui) {
+        let a = &self.actor;
+        match a.role {
+            Some(role) => {
+                if ui
+                    .button("Lock")
+                    .on_hover_text("Lock the window (Ctrl+L); a scan running goes on")
+                    .clicked()
+                {
+                    self.lock("Locked. Sign in to go on.");
+                    return;
+                }
+                ui.label(format!(
+                    "{} ({role}) at {}",
+                    shown(&a.operator),
+                    shown(&a.station)
+                ));
+            }
+            None => {
+                ui.label(
+                    egui::RichText::new(format!(
+                        "\u{26a0} Demo account ({}) at {}",
+                        shown(&a.operator),
+                        shown(&a.station)
+                    ))
+                    .strong()
+                    .color(ui.visuals().warn_fg_color),
+                )
+                .on_hover_text(
+                    "This station has no operator accounts: anyone may do anything here, and \
+                     nothing is attributed to a signed-in person. Before real work an admin \
+                     makes the first account (folio operators init); the window then opens \
+                     on a sign-in screen.",
+                );
+            }
+        }
     }
 
     /// The status line: the last two messages, errors in red.
@@ -560,12 +696,19 @@ impl StationApp {
         if !std::mem::replace(&mut self.styled, true) {
             style::apply(ui.ctx());
         }
-        self.shortcuts(ui.ctx());
-        self.tabs_ui(ui);
-        self.status_ui(ui);
-        self.screen_ui(ui);
-        if self.show_help {
-            help_ui(ui.ctx(), &mut self.show_help);
+        self.idle_lock(ui.ctx());
+        if self.locked() {
+            self.status_ui(ui);
+            let (station, scanning) = (self.actor.station.clone(), self.scanning());
+            self.sign_in.ui(ui, &station, scanning, &mut self.commands);
+        } else {
+            self.shortcuts(ui.ctx());
+            self.tabs_ui(ui);
+            self.status_ui(ui);
+            self.screen_ui(ui);
+            if self.show_help {
+                help_ui(ui.ctx(), &mut self.show_help);
+            }
         }
         // While a scan runs the counters and the live page keep moving even
         // between events, and a slow frame shows in the figures.
@@ -627,6 +770,7 @@ impl StationApp {
 /// a click elsewhere gives it back).
 pub const KEYS: &[(&str, &str, &str)] = &[
     ("F1", "this help", "every screen"),
+    ("Ctrl+L", "lock the window (a scan goes on)", "every screen"),
     ("F2", "the Scan screen", "every screen"),
     ("F3", "the Review screen", "every screen"),
     ("F4", "the On demand screen", "every screen"),
@@ -691,6 +835,11 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     ),
     ("Q", "show or hide the queue", "Review"),
     ("B", "show or hide the batches awaiting approval", "Review"),
+    (
+        "Y / N",
+        "the sampled side passes / fails (the reason typed)",
+        "Review (sample check)",
+    ),
     (
         "Esc",
         "stop a rescan, or go back from a batch's pages to the flags",

@@ -210,6 +210,7 @@ fn measure(
     let actor = Actor {
         station: "bench".into(),
         operator: "bench".into(),
+        role: None,
     };
     let batch_id = uuid::Uuid::now_v7().to_string();
     let new = NewBatch {

@@ -10,8 +10,11 @@
 //!   and manifest; `upload` approves batches and works off the outbox;
 //! - `station` runs the window's threads (store actor, scanner, reader, image
 //!   decoder, uploader) and routes its commands to them;
+//! - `access` is the gate every data-changing command passes (who may do
+//!   what, decided in `batch::roles`);
 //! - `bench` measures the pipeline.
 
+pub mod access;
 pub mod bench;
 pub mod export;
 pub mod import;

@@ -34,6 +34,8 @@ pub enum ReviewError {
     Capture(#[from] CaptureError),
     #[error("batch {0} is {1}: only batches closed and not yet approved can be changed")]
     NotInReview(String, BatchState),
+    #[error(transparent)]
+    Sample(#[from] crate::store::SampleError),
 }
 
 /// The batch, if it can still be changed (closed or in review).
@@ -230,6 +232,39 @@ pub fn decide_page(
     reviewable(store, batch)?;
     store.decide_page(batch, side, decision, actor)?;
     separate_again(store, cfg, actor, batch)
+}
+
+/// Draws a batch's sample for inspection (the station's `[sampling]` size).
+pub fn draw_sample(
+    store: &mut Store,
+    cfg: &Config,
+    actor: &Actor,
+    batch: &str,
+) -> Result<crate::store::Sample, ReviewError> {
+    let b = reviewable(store, batch)?;
+    let size = (cfg.sampling.percent, cfg.sampling.min_pages);
+    Ok(store.draw_sample(&b.id, actor, size)?)
+}
+
+/// A sampled side's verdict: passed (`failure` None) or failed with the
+/// reason. A failed sample sends its failing sides back for rescan, and the
+/// batch is separated again so they show as flags.
+pub fn sample_verdict(
+    store: &mut Store,
+    cfg: &Config,
+    actor: &Actor,
+    (batch, side): (&str, u32),
+    failure: Option<&str>,
+) -> Result<crate::store::Sample, ReviewError> {
+    let b = reviewable(store, batch)?;
+    let sample = store.record_verdict(&b.id, side, failure, actor)?;
+    if matches!(
+        sample.state(),
+        crate::batch::sample::SampleState::Failed { .. }
+    ) {
+        separate_again(store, cfg, actor, &b.id)?;
+    }
+    Ok(sample)
 }
 
 /// Scans a page again from `device` and puts it in place of the stored one,

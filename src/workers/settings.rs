@@ -170,6 +170,7 @@ mod tests {
         let actor = crate::store::Actor {
             station: "s".into(),
             operator: "o".into(),
+            role: None,
         };
         SettingsForm::new(&Config::default(), &actor, dir)
     }

@@ -35,6 +35,7 @@ use super::scan_choice::ChoiceError;
 use super::upload::{UploadEvent, UploadWorkError};
 use crate::batch::PatientId;
 use crate::batch::approval::{ApprovalFacts, Overrides};
+use crate::batch::roles::{self, Action, Refusal};
 use crate::config::Config;
 use crate::store::{
     Actor, BatchRow, BatchTree, DocChoice, OutboxRow, PageDecision, PatientMismatch, ReviewItem,
@@ -65,8 +66,34 @@ pub struct ScanRequest {
     pub expected_sheets: Option<u32>,
 }
 
+/// A PIN or passphrase as typed: never printed (its `Debug` hides it).
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(text: String) -> Secret {
+        Secret(text)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Command {
+    /// Check an operator's PIN; answered by [`Event::SignedIn`]. Every
+    /// outcome is audited; five wrong PINs lock the account.
+    SignIn {
+        id: String,
+        secret: Secret,
+    },
     Refresh,
     /// The record and document tree of a batch.
     OpenBatch(String),
@@ -124,6 +151,15 @@ pub enum Command {
         patient: PatientId,
         paper: bool,
     },
+    /// Draw a batch's sample for inspection (refused while one is open or
+    /// passed).
+    DrawSample(String),
+    /// A sampled side's verdict: passed (`failure` None) or failed, why.
+    SampleVerdict {
+        batch: String,
+        side: u32,
+        failure: Option<String>,
+    },
     /// Queue a parked batch again (sent when uploads are on: a pause stays).
     RetryUpload(String),
     PauseUploads,
@@ -131,6 +167,51 @@ pub enum Command {
     /// Write the Settings screen's form into `config.toml`; answered by
     /// [`Event::SettingsSaved`].
     SaveSettings(super::settings::SettingsForm),
+}
+
+impl Command {
+    /// What the rule ([`crate::batch::roles`]) calls the command, and the
+    /// batch it is about; `None` for reading and signing in.
+    pub fn action(&self) -> Option<(Action, Option<&str>)> {
+        use Action as A;
+        Some(match self {
+            Command::SignIn { .. }
+            | Command::Refresh
+            | Command::OpenBatch(_)
+            | Command::BrowseBatch(_) => return None,
+            Command::Scan(_) => (A::Scan, None),
+            Command::CloseBatch(b) => (A::CloseBatch, Some(b.as_str())),
+            Command::ApproveFlag(_) => (A::DecidePage, None),
+            Command::RestorePage { batch, .. } => (A::RestorePage, Some(batch.as_str())),
+            Command::RotatePage { batch, .. } => (A::DecidePage, Some(batch.as_str())),
+            Command::FixIdentifier { batch, .. } => (A::FixIdentifier, Some(batch.as_str())),
+            Command::DecidePage {
+                batch,
+                decision: PageDecision::MarkRescan(_),
+                ..
+            }
+            | Command::RescanPage { batch, .. } => (A::Rescan, Some(batch.as_str())),
+            Command::DecidePage { batch, .. } => (A::DecidePage, Some(batch.as_str())),
+            Command::SetExpectedSheets { batch, .. } => {
+                (A::SetExpectedSheets, Some(batch.as_str()))
+            }
+            Command::ApproveBatch { batch, overrides } => (
+                if overrides.any() {
+                    A::OverrideApproval
+                } else {
+                    A::ApproveBatch
+                },
+                Some(batch.as_str()),
+            ),
+            Command::ChoosePatient { batch, .. } => (A::ChoosePatient, Some(batch.as_str())),
+            Command::DrawSample(b) | Command::SampleVerdict { batch: b, .. } => {
+                (A::InspectSample, Some(b.as_str()))
+            }
+            Command::RetryUpload(b) => (A::ManageUploads, Some(b.as_str())),
+            Command::PauseUploads | Command::ResumeUploads => (A::ManageUploads, None),
+            Command::SaveSettings(_) => (A::ChangeSettings, None),
+        })
+    }
 }
 
 /// What the window shows of the station's state.
@@ -144,6 +225,8 @@ pub struct Snapshot {
     pub review: Arc<Vec<ReviewItem>>,
     /// Documents of the batches in review, by batch id (to move pages into).
     pub documents: HashMap<String, Vec<DocChoice>>,
+    /// The latest sample of each batch in review that has one, by batch id.
+    pub samples: HashMap<String, crate::store::Sample>,
     /// What the approval rule knows of each batch in review, by batch id, so
     /// the window asks [`crate::batch::approval::decide`] as the CLI does.
     pub approval: HashMap<String, ApprovalFacts>,
@@ -154,10 +237,16 @@ pub struct Snapshot {
     pub devices: Vec<String>,
     pub profiles: Vec<String>,
     pub upload_target: String,
+    /// Whether the station has operator accounts (without any, the window
+    /// runs as the demo account).
+    pub accounts: bool,
 }
 
 #[derive(Debug)]
 pub enum Event {
+    /// The answer to [`Command::SignIn`]: who signed in (their role in
+    /// [`Actor::role`]), or why not, in words.
+    SignedIn(Result<Actor, String>),
     Snapshot(Box<Snapshot>),
     /// Every side of the batch being gone through in Review.
     Pages {
@@ -321,6 +410,12 @@ pub enum StationError {
     Upload(#[from] UploadWorkError),
     #[error("uploads paused: {0}")]
     UploadsPaused(UploadWorkError),
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    Access(#[from] crate::workers::access::AccessError),
+    #[error(transparent)]
+    Operator(#[from] crate::store::OperatorError),
     #[error("that record no longer waits for a choice of patient: look again")]
     NoLongerAsked,
     #[error("the station is still busy with earlier {0}: try again in a moment")]
@@ -386,41 +481,87 @@ pub(crate) enum Read {
     Devices(Vec<String>),
 }
 
+/// A command with whoever sent it.
+pub(crate) type Job = (Actor, Command);
+
+/// Who is signed in at the window (`None`: locked, or nobody yet), and
+/// whether the station has accounts; shared by the window's end and the
+/// workers (the store actor signs people in, the reader sees accounts made).
+#[derive(Clone, Default)]
+pub(crate) struct Session {
+    signed_in: Arc<Mutex<Option<Actor>>>,
+    accounts: Arc<AtomicBool>,
+}
+
+impl Session {
+    pub(crate) fn set(&self, who: Option<Actor>) {
+        if let Ok(mut s) = self.signed_in.lock() {
+            *s = who;
+        }
+    }
+
+    fn get(&self) -> Option<Actor> {
+        self.signed_in.lock().ok().and_then(|s| s.clone())
+    }
+
+    pub(crate) fn set_accounts(&self, on: bool) {
+        self.accounts.store(on, Ordering::SeqCst);
+    }
+
+    fn accounts(&self) -> bool {
+        self.accounts.load(Ordering::SeqCst)
+    }
+}
+
 /// The window's end of the workers.
 pub struct Station {
-    store: Option<Sender<Command>>,
-    scans: Option<Sender<Command>>,
+    store: Option<Sender<Job>>,
+    scans: Option<Sender<Job>>,
     reads: Option<Sender<Read>>,
     uploads: Option<Sender<bool>>,
     images: Option<Sender<ImageRequest>>,
     pub events: Receiver<Event>,
     /// The token of the scan running, to stop it when the station shuts down.
     running: Arc<Mutex<Option<CancelToken>>>,
+    session: Session,
+    /// Who reads and signs in (the station itself).
+    station_actor: Actor,
     threads: Vec<JoinHandle<()>>,
 }
 
-/// Starts the workers on the station data in `data_dir`.
+/// Starts the workers on the station data in `data_dir`. `actor` is who
+/// acts until someone signs in: at a station without accounts, everyone (the
+/// demo account); `accounts` says whether the station has them, as far as
+/// the caller knows (the reader keeps it up to date), so that until someone
+/// signs in nothing but reading is let through.
 pub fn spawn(
     data_dir: PathBuf,
     cfg: Config,
     actor: Actor,
+    accounts: bool,
     wake: Wake,
 ) -> Result<Station, StoreError> {
     let (ev_tx, ev_rx) = bounded::<Event>(EVENT_QUEUE);
     let emit = Emitter { tx: ev_tx, wake };
     let spawn_err = |e: std::io::Error| StoreError::io(&data_dir, e);
     let (read_tx, read_rx) = bounded::<Read>(COMMAND_QUEUE);
-    let (store_tx, store_rx) = bounded::<Command>(COMMAND_QUEUE);
-    let (scan_tx, scan_rx) = bounded::<Command>(SCAN_QUEUE);
+    let (store_tx, store_rx) = bounded::<Job>(COMMAND_QUEUE);
+    let (scan_tx, scan_rx) = bounded::<Job>(SCAN_QUEUE);
     let (upload_tx, upload_rx) = bounded::<bool>(COMMAND_QUEUE);
     let (image_tx, image_rx) = bounded::<ImageRequest>(images::QUEUE);
     let running = Arc::new(Mutex::new(None));
+    let session = Session::default();
+    session.set_accounts(accounts);
+    if !accounts || actor.role.is_some() {
+        session.set(Some(actor.clone()));
+    }
     let ctx = actor::Ctx {
         data_dir: data_dir.clone(),
         cfg,
-        actor,
+        actor: actor.clone(),
         emit: emit.clone(),
         reads: read_tx.clone(),
+        session: session.clone(),
     };
     let threads = vec![
         reader::spawn(&ctx, read_rx).map_err(spawn_err)?,
@@ -438,6 +579,8 @@ pub fn spawn(
         images: Some(image_tx),
         events: ev_rx,
         running,
+        session,
+        station_actor: actor,
         threads,
     })
 }
@@ -453,15 +596,48 @@ impl Station {
                 TrySendError::Disconnected(_) => StationError::Stopped(what),
             })
         }
+        // The rule first, as far as it can be told here (the role); the
+        // workers ask it again with what the store knows (four eyes).
+        let actor = match c.action() {
+            Some((action, _)) => {
+                let who = self.session.get();
+                roles::permit(
+                    who.as_ref().and_then(|a| a.role),
+                    action,
+                    self.session.accounts(),
+                )?;
+                who.unwrap_or_else(|| self.station_actor.clone())
+            }
+            None => self.station_actor.clone(),
+        };
         match c {
             Command::Refresh => put(&self.reads, Read::All, "reads"),
             Command::OpenBatch(b) => put(&self.reads, Read::Tree(b), "reads"),
             Command::BrowseBatch(b) => put(&self.reads, Read::Browse(b), "reads"),
             Command::PauseUploads => put(&self.uploads, false, "upload commands"),
             Command::ResumeUploads => put(&self.uploads, true, "upload commands"),
-            c @ (Command::Scan(_) | Command::RescanPage { .. }) => put(&self.scans, c, "scans"),
-            c => put(&self.store, c, "commands"),
+            c @ (Command::Scan(_) | Command::RescanPage { .. }) => {
+                put(&self.scans, (actor, c), "scans")
+            }
+            c => put(&self.store, (actor, c), "commands"),
         }
+    }
+
+    /// Locks the window's end: nothing but reading and signing in passes
+    /// until someone signs in (a scan running goes on).
+    pub fn lock(&self) {
+        self.session.set(None);
+    }
+
+    /// Who is signed in (`None` while locked).
+    pub fn signed_in(&self) -> Option<Actor> {
+        self.session.get()
+    }
+
+    /// Whether the station has operator accounts (the window runs as the
+    /// demo account where it has none).
+    pub fn has_accounts(&self) -> bool {
+        self.session.accounts()
     }
 
     /// Asks for an image to be decoded for a texture; false when the decoder

@@ -103,11 +103,12 @@ pub struct UploadOptions {
 /// it, with what was overridden and why in the audit trail.
 pub fn approve(
     store: &mut Store,
+    cfg: &Config,
     batch: &str,
     actor: &Actor,
     overrides: &Overrides,
 ) -> Result<Approved, UploadWorkError> {
-    let facts = store.approval_facts(batch)?;
+    let facts = super::access::approval_facts(store, cfg, batch)?;
     let approval = decide(&facts, overrides).map_err(|why| UploadWorkError::Refused {
         id: facts.batch_id.clone(),
         why,

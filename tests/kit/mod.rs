@@ -53,6 +53,7 @@ impl<S: Screen> Bed<S> {
             actor: Actor {
                 station: "st".into(),
                 operator: "op".into(),
+                role: None,
             },
             cfg: Config::default(),
             scanner,
@@ -236,6 +237,7 @@ pub fn station_window(
     let actor = Actor {
         station: "test-station".into(),
         operator: operator.into(),
+        role: None,
     };
     let app =
         folio::ui::StationApp::new(data.to_path_buf(), cfg, actor, std::sync::Arc::new(|| {}))

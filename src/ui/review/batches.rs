@@ -4,10 +4,28 @@
 //! stays: Approve for the batch of the item shown (also Ctrl+Enter).
 
 use super::{BatchOverride, ReviewScreen, approval_words};
+use crate::batch::roles::{self, Action, Refusal};
 use crate::store::BatchRow;
 use crate::ui::context::ScreenCtx;
 use crate::workers::station::Command;
 use eframe::egui;
+
+/// Whether the person signed in may do `action` on batch `b`, as far as the
+/// window can tell (the station asks the rule again with everyone who
+/// scanned the batch).
+pub(super) fn may(ctx: &ScreenCtx, action: Action, b: &BatchRow) -> Result<(), Refusal> {
+    let a = ctx.actor;
+    roles::permit(a.role, action, ctx.snapshot.accounts)?;
+    match a.role {
+        Some(role) if roles::needs_other_eyes(action) => roles::may_approve(
+            &a.operator,
+            role,
+            &[b.operator.as_str()],
+            ctx.cfg.accounts.four_eyes,
+        ),
+        _ => Ok(()),
+    }
+}
 
 /// The batches a supervisor may approve, as the snapshot lists them.
 fn awaiting(ctx: &ScreenCtx) -> Vec<BatchRow> {
@@ -71,6 +89,7 @@ impl ReviewScreen {
                 } else {
                     ui.colored_label(ui.visuals().warn_fg_color, words);
                 }
+                self.sample_ui(ui, ctx, b);
                 self.approve_ui(ui, ctx, b, keys.approve_batch);
             }
             None => {
@@ -111,6 +130,7 @@ impl ReviewScreen {
             ui.label(format!("{} records", b.records));
             ui.label(format!("{} open flags", b.open_flags));
         });
+        ui.horizontal_wrapped(|ui| self.sample_ui(ui, ctx, b));
         ui.horizontal_wrapped(|ui| self.approve_ui(ui, ctx, b, key));
     }
 
@@ -166,7 +186,10 @@ impl ReviewScreen {
         ov.accept_flags &= offer_flags > 0;
         ov.accept_count &= offer_count;
         let overrides = ov.overrides();
-        let verdict = approval_words(facts.as_ref(), &overrides);
+        let verdict = match may(ctx, Action::ApproveBatch, b) {
+            Err(why) => Err(format!("Not yours to approve: {why}")),
+            Ok(()) => approval_words(facts.as_ref(), &overrides),
+        };
         let label = match &verdict {
             Ok(words) => format!("Approve batch {id}: send {words}"),
             Err(_) => format!("Approve batch {id}"),

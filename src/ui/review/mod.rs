@@ -12,6 +12,7 @@
 
 mod batches;
 mod decide;
+mod sample;
 
 use super::context::{Screen, ScreenCommand, ScreenCtx};
 use super::patient::patient_choice_ui;
@@ -52,6 +53,10 @@ pub struct ReviewScreen {
     /// window's size decides at the first frame, Q and B after that).
     pub queue_open: Option<bool>,
     pub batches_open: Option<bool>,
+    /// The batch whose sample is being checked (its sides only are walked).
+    pub sampling: Option<String>,
+    /// Why the sampled side shown fails, as typed.
+    pub sample_reason: String,
 }
 
 /// Overrides being set for one batch, as ticked and typed.
@@ -185,6 +190,9 @@ struct Keys {
     queue: bool,
     batches: bool,
     back: bool,
+    /// Sampling: the side shown passes (Y) or fails (N).
+    pass: bool,
+    fail: bool,
 }
 
 impl Keys {
@@ -210,6 +218,8 @@ impl Keys {
                 queue: k(egui::Key::Q),
                 batches: k(egui::Key::B),
                 back: k(egui::Key::Escape),
+                pass: k(egui::Key::Y),
+                fail: k(egui::Key::N),
             }
         })
     }
@@ -252,6 +262,7 @@ impl ReviewScreen {
                 ctx.commands.push(ScreenCommand::Stop(t.clone()));
             }
         } else if keys.back && self.browse.is_some() {
+            self.sampling = None;
             self.browse_batch(ctx, None);
         }
     }
@@ -270,9 +281,10 @@ impl ReviewScreen {
     fn screen_ui(&mut self, ui: &mut egui::Ui, ctx: &mut ScreenCtx) {
         let keys = Keys::read(ui.ctx());
         self.escape(ui, ctx, &keys);
-        let items = match self.browse {
-            Some(_) => self.pages.clone(),
-            None => ctx.snapshot.review.clone(),
+        let items = match (&self.sampling, &self.browse) {
+            (Some(_), _) => std::sync::Arc::new(self.sample_items(ctx)),
+            (None, Some(_)) => self.pages.clone(),
+            (None, None) => ctx.snapshot.review.clone(),
         };
         let n = items.len();
         if n > 0 {
@@ -317,9 +329,10 @@ impl ReviewScreen {
         egui::CentralPanel::default().show(ui, |ui| {
             self.top_bar_ui(ui, items.len());
             let Some(item) = items.get(self.selected).cloned() else {
-                ui.label(match self.browse {
-                    Some(_) => "Loading the batch's sides…",
-                    None => "Flagged pages of closed batches appear here.",
+                ui.label(match (&self.sampling, &self.browse) {
+                    (Some(_), _) => "Drawing the sample…",
+                    (None, Some(_)) => "Loading the batch's sides…",
+                    (None, None) => "Flagged pages of closed batches appear here.",
                 });
                 return;
             };
@@ -375,7 +388,15 @@ impl ReviewScreen {
             .count();
         if let Some(b) = self.browse.clone() {
             ui.horizontal_wrapped(|ui| {
-                ui.strong(format!("All {} sides of batch {}", items.len(), short(&b)));
+                let what = match self.sampling {
+                    Some(_) => "Sample",
+                    None => "All",
+                };
+                ui.strong(format!(
+                    "{what}: {} sides of batch {}",
+                    items.len(),
+                    short(&b)
+                ));
                 if ui
                     .button("Back to flags")
                     .on_hover_text("The queue of flagged pages of every batch (Esc)")
@@ -434,6 +455,7 @@ impl ReviewScreen {
     /// The item: what it is (plain words, the codes small), the decisions,
     /// then the page as large as the room allows, its neighbours beside it.
     fn item_ui(&mut self, ui: &mut egui::Ui, ctx: &mut ScreenCtx, item: &ReviewItem, keys: &Keys) {
+        self.verdict_ui(ui, ctx, item, keys);
         ui.horizontal_wrapped(|ui| {
             ui.heading(title(item));
             if let Some(codes) = codes(item) {

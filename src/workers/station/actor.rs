@@ -4,7 +4,7 @@
 //! command it tells the reader which batch changed; the window is sent words
 //! for its status line or a typed error.
 
-use super::{Command, Emitter, Event, Read, StationError};
+use super::{Command, Emitter, Event, Job, Read, Session, StationError};
 use crate::batch::{MoveTarget, PatientId};
 use crate::config::Config;
 use crate::store::{Actor, PageDecision, Store};
@@ -23,6 +23,7 @@ pub(crate) struct Ctx {
     pub actor: Actor,
     pub emit: Emitter,
     pub reads: Sender<Read>,
+    pub session: Session,
 }
 
 impl Ctx {
@@ -37,9 +38,26 @@ impl Ctx {
     pub fn notice(&self, text: String) {
         self.emit.emit(Event::Notice(text));
     }
+
+    /// This context as `actor` (who sent the command being answered).
+    pub fn acting(&self, actor: Actor) -> Ctx {
+        Ctx {
+            actor,
+            ..self.clone()
+        }
+    }
+
+    /// Asks the rule whether the job's sender may do what it asks, with
+    /// what the store knows (accounts, who scanned the batch).
+    pub fn permit(&self, store: &Store, c: &Command) -> Result<(), StationError> {
+        if let Some((action, batch)) = c.action() {
+            crate::workers::access::permit(store, &self.cfg, &self.actor, action, batch)?;
+        }
+        Ok(())
+    }
 }
 
-pub(super) fn spawn(ctx: &Ctx, commands: Receiver<Command>) -> std::io::Result<JoinHandle<()>> {
+pub(super) fn spawn(ctx: &Ctx, commands: Receiver<Job>) -> std::io::Result<JoinHandle<()>> {
     let ctx = ctx.clone();
     std::thread::Builder::new()
         .name("folio-store".into())
@@ -48,9 +66,13 @@ pub(super) fn spawn(ctx: &Ctx, commands: Receiver<Command>) -> std::io::Result<J
                 Ok(s) => s,
                 Err(e) => return ctx.emit.error(e),
             };
-            for c in commands {
+            for (actor, c) in commands {
                 let changed = batch_of(&c);
-                match handle(&mut store, &ctx, c) {
+                let ctx = ctx.acting(actor);
+                let done = ctx
+                    .permit(&store, &c)
+                    .and_then(|()| handle(&mut store, &ctx, c));
+                match done {
                     Ok(()) => ctx.changed(changed),
                     Err(e) => {
                         ctx.emit.error(e);
@@ -65,7 +87,10 @@ pub(super) fn spawn(ctx: &Ctx, commands: Receiver<Command>) -> std::io::Result<J
 /// The batch a command changes, for the reader.
 fn batch_of(c: &Command) -> Read {
     match c {
-        Command::CloseBatch(b) | Command::RetryUpload(b) => Read::Batch(b.clone()),
+        Command::CloseBatch(b) | Command::RetryUpload(b) | Command::DrawSample(b) => {
+            Read::Batch(b.clone())
+        }
+        Command::SampleVerdict { batch, .. } => Read::Batch(batch.clone()),
         Command::RestorePage { batch, .. }
         | Command::RotatePage { batch, .. }
         | Command::FixIdentifier { batch, .. }
@@ -80,6 +105,7 @@ fn batch_of(c: &Command) -> Read {
 fn handle(store: &mut Store, ctx: &Ctx, c: Command) -> Result<(), StationError> {
     let (cfg, actor) = (&ctx.cfg, &ctx.actor);
     match c {
+        Command::SignIn { id, secret } => sign_in(store, ctx, &id, &secret),
         Command::CloseBatch(b) => {
             let closed = scan::close(store, cfg, actor, &b)?;
             ctx.notice(format!(
@@ -88,6 +114,8 @@ fn handle(store: &mut Store, ctx: &Ctx, c: Command) -> Result<(), StationError> 
             ));
         }
         Command::ApproveFlag(_)
+        | Command::DrawSample(_)
+        | Command::SampleVerdict { .. }
         | Command::RestorePage { .. }
         | Command::RotatePage { .. }
         | Command::FixIdentifier { .. }
@@ -96,7 +124,7 @@ fn handle(store: &mut Store, ctx: &Ctx, c: Command) -> Result<(), StationError> 
             store.set_expected_sheets(&batch, sheets, actor)?;
         }
         Command::ApproveBatch { batch, overrides } => {
-            let done = uploader::approve(store, &batch, actor, &overrides)?;
+            let done = uploader::approve(store, cfg, &batch, actor, &overrides)?;
             let a = &done.approval;
             // Queued only: the uploader (watching the outbox while on) picks
             // it up; a pause stays until the person resumes.
@@ -133,12 +161,49 @@ fn handle(store: &mut Store, ctx: &Ctx, c: Command) -> Result<(), StationError> 
     Ok(())
 }
 
-/// A supervisor's decision on one side or record of a closed batch.
+/// Checks an operator's PIN; signed in, they act at the window from now on.
+fn sign_in(store: &mut Store, ctx: &Ctx, id: &str, secret: &super::Secret) {
+    let answer = store
+        .sign_in(&ctx.cfg.station, id, secret.expose())
+        .map(|s| s.actor)
+        .map_err(|e| e.to_string());
+    if let Ok(who) = &answer {
+        ctx.session.set(Some(who.clone()));
+    }
+    ctx.emit.emit(Event::SignedIn(answer));
+}
+
+/// A supervisor's decision on one side or record of a closed batch, or on
+/// a side of its sample.
 fn review_command(store: &mut Store, ctx: &Ctx, c: Command) -> Result<(), StationError> {
     let (cfg, actor) = (&ctx.cfg, &ctx.actor);
     match c {
         Command::ApproveFlag(id) => {
             ctx.notice(review::approve_flag(store, actor, id)?);
+        }
+        Command::DrawSample(b) => {
+            let s = review::draw_sample(store, cfg, actor, &b)?;
+            ctx.notice(format!(
+                "sample drawn for batch {}: {} sides to check",
+                store.batch_name(&s.batch_id)?,
+                s.sides.len()
+            ));
+        }
+        Command::SampleVerdict {
+            batch,
+            side,
+            failure,
+        } => {
+            let s = review::sample_verdict(store, cfg, actor, (&batch, side), failure.as_deref())?;
+            ctx.notice(format!(
+                "side {side} {}; {}",
+                if failure.is_some() {
+                    "failed"
+                } else {
+                    "passed"
+                },
+                s.state().words()
+            ));
         }
         Command::RestorePage { batch, side } => {
             review::restore_page(store, cfg, actor, &batch, side)?;

@@ -9,7 +9,7 @@ use super::actor::Ctx;
 use super::{Event, Read, Snapshot, StationError};
 use crate::batch::approval::ApprovalFacts;
 use crate::store::{BatchRow, DocChoice, Store};
-use crate::workers::review;
+use crate::workers::{access, review};
 use crossbeam_channel::Receiver;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -49,6 +49,7 @@ struct Reader {
     upload_target: String,
     documents: HashMap<String, Vec<DocChoice>>,
     approval: HashMap<String, ApprovalFacts>,
+    samples: HashMap<String, crate::store::Sample>,
     /// The batch whose every side Review is going through.
     browsing: Option<String>,
 }
@@ -65,6 +66,7 @@ impl Reader {
             upload_target,
             documents: HashMap::new(),
             approval: HashMap::new(),
+            samples: HashMap::new(),
             browsing: None,
         }
     }
@@ -108,14 +110,22 @@ impl Reader {
             .retain(|id, _| reviewed.iter().any(|b| &b.id == id));
         self.approval
             .retain(|id, _| reviewed.iter().any(|b| &b.id == id));
+        self.samples
+            .retain(|id, _| reviewed.iter().any(|b| &b.id == id));
         for b in reviewed {
             let stale =
                 changed.is_none_or(|c| c.contains(&b.id)) || !self.approval.contains_key(&b.id);
             if stale {
                 self.documents
                     .insert(b.id.clone(), self.store.document_choices(&b.id)?);
-                self.approval
-                    .insert(b.id.clone(), self.store.approval_facts(&b.id)?);
+                self.approval.insert(
+                    b.id.clone(),
+                    access::approval_facts(&self.store, &ctx.cfg, &b.id)?,
+                );
+                match self.store.sample(&b.id)? {
+                    Some(s) => self.samples.insert(b.id.clone(), s),
+                    None => self.samples.remove(&b.id),
+                };
             }
         }
         let mismatches = self
@@ -128,11 +138,17 @@ impl Reader {
             })
             .collect();
         let names = crate::batch::short_names(batches.iter().map(|b| b.id.as_str()));
+        // Accounts made while the window runs (`folio operators init`) end
+        // the demo account's free hand at once.
+        let accounts = self.store.has_operators()?;
+        ctx.session.set_accounts(accounts);
         let s = Snapshot {
+            accounts,
             names,
             batches,
             documents: self.documents.clone(),
             approval: self.approval.clone(),
+            samples: self.samples.clone(),
             mismatches,
             review: Arc::new(self.store.review_queue()?),
             outbox: self.store.outbox()?,

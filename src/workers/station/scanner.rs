@@ -7,7 +7,9 @@
 
 use super::StationError;
 use super::actor::Ctx;
-use super::{CancelToken, Command, Emitter, Event, LIVE_WIDTH, Read, ScanFailure, ScanRequest};
+use super::{
+    CancelToken, Command, Emitter, Event, Job, LIVE_WIDTH, Read, ScanFailure, ScanRequest,
+};
 use crate::batch::BatchSource;
 use crate::store::Store;
 use crate::workers::review;
@@ -19,7 +21,7 @@ use std::thread::JoinHandle;
 
 pub(super) fn spawn(
     ctx: &Ctx,
-    jobs: Receiver<Command>,
+    jobs: Receiver<Job>,
     running: Arc<Mutex<Option<CancelToken>>>,
 ) -> std::io::Result<JoinHandle<()>> {
     let ctx = ctx.clone();
@@ -34,7 +36,16 @@ pub(super) fn spawn(
                 Ok(s) => s,
                 Err(e) => return ctx.emit.error(e),
             };
-            for job in jobs {
+            for (actor, job) in jobs {
+                let ctx = ctx.acting(actor);
+                if let Err(e) = ctx.permit(&store, &job) {
+                    let refused = ScanFailure::refused(e.to_string());
+                    ctx.emit.emit(match job {
+                        Command::Scan(_) => Event::ScanEnded(Err(refused)),
+                        _ => Event::Error(e),
+                    });
+                    continue;
+                }
                 let token = CancelToken::new();
                 if let Ok(mut r) = running.lock() {
                     *r = Some(token.clone());
