@@ -9,6 +9,7 @@ mod operators;
 mod output;
 mod sample;
 mod sheets;
+mod target;
 mod upload;
 
 use crate::batch::roles::Action;
@@ -79,7 +80,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print control sheets (record, document, batch) to a PDF.
+    /// Print control sheets (record, document, batch), or the session test
+    /// target (--target), to a PDF.
     ///
     /// Values must be printable ASCII (what Code 128 holds): accented letters,
     /// other scripts, control characters, empty values, ':' in a document type
@@ -135,6 +137,8 @@ enum Command {
     /// A batch's sampling QA: show its sample, draw one, give verdicts
     /// (a supervisor who did not scan the batch).
     Sample(sample::SampleArgs),
+    /// The session test target (`folio sheets --target` prints it): check a scan of it.
+    Target(target::TargetArgs),
 }
 
 #[derive(Args, Debug)]
@@ -178,6 +182,10 @@ struct SheetsArgs {
     /// Batch label sheet.
     #[arg(long, value_name = "LABEL")]
     batch: Option<String>,
+    /// Folio's session test target instead (scan it first in each session;
+    /// `folio target check` measures the scan).
+    #[arg(long, conflicts_with_all = ["record", "docs", "batch"])]
+    target: bool,
     #[arg(long, value_name = "FILE.pdf")]
     out: PathBuf,
 }
@@ -453,6 +461,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Upload(a) => upload_cmd(&cli, a),
         Command::Operators(a) => operators::run(&cli, a),
         Command::Sample(a) => sample::run(&cli, a),
+        Command::Target(a) => target::run(a),
         Command::Close { batch, json } => close(&cli, batch, *json),
         Command::Audit { batch, json } => {
             let ctx = open(&cli)?;
@@ -498,6 +507,12 @@ fn import(cli: &Cli, a: &ImportArgs) -> Result<u8> {
 }
 
 fn print_sheets(cli: &Cli, a: &SheetsArgs) -> Result<u8> {
+    if a.target {
+        sheets::print_target(&a.out)?;
+        let out = output::shown_path(&a.out);
+        println!("Folio's session test target written to {out}: print it at actual size (100%)");
+        return Ok(exit::OK);
+    }
     let dir = config::data_dir(cli.data_dir.as_deref())?;
     let cfg = Config::load(&dir)?;
     let n = sheets::print(

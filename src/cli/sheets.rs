@@ -9,6 +9,10 @@
 //! handheld scanners read, with the symbology's quiet zones, inside a 10 mm
 //! printable margin, it must parse back to the instruction asked, and the drawn
 //! page must decode back to exactly that text at 300 and at 200 dpi.
+//!
+//! `--target` prints Folio's session test target instead (one grey page at
+//! 600 dpi, so that its finest line pairs print as drawn), after checking
+//! that the page drawn passes the target check itself.
 
 use crate::batch::identifiers::{NhsCheck, PatientId, check_nhs_number};
 use crate::batch::printable;
@@ -21,6 +25,7 @@ use crate::imaging::draw::TextPainter;
 use crate::imaging::encode::{encode, threshold};
 use crate::imaging::pdf::PdfStream;
 use crate::imaging::sheet::{self, PRINT_DPI, Symbol, max_chars};
+use crate::imaging::target::{self, layout};
 use crate::pixels::{Encoded, Raster};
 use anyhow::{Context, Result, bail};
 use regex::Regex;
@@ -127,8 +132,33 @@ pub fn print(
         .iter()
         .map(|s| checked_page(s, &pattern, &mut painter))
         .collect::<Result<Vec<Encoded>, SheetError>>()?;
-    write_pdf(&pages, out)?;
+    write_pdf(&pages, out, "Folio control sheets")?;
     Ok(pages.len())
+}
+
+/// The resolution the test target is printed at: its 6 lp/mm bars are
+/// under two pixels a pair at 300 dpi, four at 600.
+const TARGET_DPI: u32 = 600;
+/// JPEG quality of the target's page: high, so that the grey steps and the
+/// finest bars print as drawn.
+const TARGET_JPEG_QUALITY: u8 = 92;
+
+/// Writes Folio's session test target to `out` atomically, once the page
+/// drawn has passed the target check.
+pub fn print_target(out: &Path) -> Result<()> {
+    let mut page = layout::blank(TARGET_DPI);
+    layout::draw(&mut page, &mut TextPainter::new());
+    let report = target::measure_raster(&page)
+        .context("the test target drawn could not be measured (please report this)")?;
+    if !report.passed {
+        bail!(
+            "the test target drawn fails its own check ({}): nothing was printed (please report this)",
+            report.failures.join("; ")
+        );
+    }
+    let encoded = encode(&page, TARGET_JPEG_QUALITY)?;
+    write_pdf(&[encoded], out, "Folio session test target")?;
+    Ok(())
 }
 
 /// The sheets asked for, each checked as text.
@@ -169,7 +199,9 @@ fn plan(
         });
     }
     if sheets.is_empty() {
-        bail!("nothing to print: give --record, --doc or --batch");
+        bail!(
+            "nothing to print: give --record, --doc or --batch (or --target for the test target)"
+        );
     }
     Ok(sheets)
 }
@@ -242,24 +274,26 @@ fn draw(s: &Sheet, symbol: &Symbol, dpi: u32, painter: &mut TextPainter) -> Rast
     page
 }
 
-fn write_pdf(pages: &[Encoded], out: &Path) -> Result<()> {
+fn write_pdf(pages: &[Encoded], out: &Path, title: &str) -> Result<()> {
     let dir = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let mut staged = crate::durable::Staged::new(dir)?;
-    let mut pdf = PdfStream::start(
-        std::io::BufWriter::new(staged.file()),
-        pages.len(),
-        "Folio control sheets",
-    )?;
+    let mut pdf = PdfStream::start(std::io::BufWriter::new(staged.file()), pages.len(), title)?;
     for p in pages {
         pdf.add_page(p)?;
     }
     let mut w = pdf.finish(uuid::Uuid::new_v4().as_bytes())?;
     std::io::Write::flush(&mut w)?;
     drop(w);
-    staged.commit(out).with_context(|| {
+    // The commit syncs the target's folder, which for a bare file name
+    // ("sheets.pdf") is "": it must be named "./sheets.pdf" to be opened.
+    let target = match out.parent() {
+        Some(p) if p.as_os_str().is_empty() => Path::new(".").join(out),
+        _ => out.to_path_buf(),
+    };
+    staged.commit(&target).with_context(|| {
         format!(
             "cannot write {}",
             printable(&out.display().to_string(), 200)

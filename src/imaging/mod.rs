@@ -1,8 +1,9 @@
 //! Pure functions on pixel buffers (the value types of `crate::pixels`):
 //! decoding, blank detection and metrics, barcode reading, encoding (JPEG,
-//! CCITT G4), PDF writing and drawing (the control sheet in `sheet`, and the
-//! primitives synthetic pages are drawn with). Runs on the imaging pool's
-//! threads; nothing here touches the store, the network or a device.
+//! CCITT G4), PDF writing and drawing (the control sheet in `sheet`, the
+//! session test target in `target_layout` and its measurement in `target`,
+//! and the primitives synthetic pages are drawn with). Runs on the imaging
+//! pool's threads; nothing here touches the store, the network or a device.
 
 pub mod analyze;
 pub mod barcode;
@@ -15,6 +16,9 @@ pub mod encode;
 pub mod orient;
 pub mod pdf;
 pub mod sheet;
+pub mod target;
+pub mod target_layout;
+mod target_marks;
 
 use thiserror::Error;
 

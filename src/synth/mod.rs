@@ -11,6 +11,7 @@ pub mod files;
 pub mod plan;
 pub mod render;
 mod rng;
+pub mod target;
 
 pub use plan::{Label, SideKind, StackSpec, Symbology, Truth, TruthDocument, TruthRecord, plan};
 pub use render::render;
