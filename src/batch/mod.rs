@@ -15,6 +15,7 @@ pub mod protocol;
 pub mod roles;
 pub mod rules;
 pub mod separate;
+pub mod stats;
 
 pub use flags::{Flag, FlagCode};
 pub use identifiers::{NhsCheck, PatientId, check_nhs_number};

@@ -8,6 +8,7 @@
 mod operators;
 mod output;
 mod sheets;
+mod stats;
 mod upload;
 
 use crate::capture::ColorMode;
@@ -124,6 +125,11 @@ enum Command {
     /// The station's operator accounts: init, add, disable, enable,
     /// set-role, list.
     Operators(operators::OperatorsArgs),
+    /// Productivity figures for a range of UTC days, per operator, station
+    /// or day: sheets and sides per hour of scanning, flags per 1,000 sides
+    /// by code, rescans, time from first scan to verified upload, and the
+    /// run rate against `[stats] target_sheets_per_day`.
+    Stats(stats::StatsArgs),
 }
 
 #[derive(Args, Debug)]
@@ -405,6 +411,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
         }
         Command::Upload(a) => upload_cmd(&cli, a),
         Command::Operators(a) => operators::run(&cli, a),
+        Command::Stats(a) => stats::run(&cli, a),
         Command::Close { batch, json } => close(&cli, batch, *json),
         Command::Audit { batch, json } => {
             let ctx = open(&cli)?;

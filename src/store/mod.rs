@@ -12,6 +12,7 @@ pub mod images;
 mod operators;
 mod outbox;
 mod review;
+mod stats;
 
 pub use crate::batch::PageDecision;
 pub use audit::Actor;
