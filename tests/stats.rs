@@ -279,7 +279,11 @@ fn the_statistics_screen_shows_the_figures_and_filters_by_date() {
         .unwrap()
         .to_string();
     let sides = sides_of(&st, &batch);
-    let mut h = station_window(&st.data_dir(), &st.dir.path().join("store"), LARGE, "ann");
+    let mut h = station_window(&st.data_dir(), &st.dir.path().join("store"), SMALL, "ann");
+    // The tab bar keeps every tab and Help whole on a field team's laptop.
+    for tab in ["Settings", "Statistics", "Help"] {
+        assert_inside(&h, tab, SMALL);
+    }
     h.key_press(egui::Key::F11);
     wait(&mut h, "the figures", |a| a.stats().overview.is_some());
     assert_eq!(h.state().tab(), folio::ui::Tab::Statistics);
@@ -317,4 +321,59 @@ fn the_statistics_screen_shows_the_figures_and_filters_by_date() {
         h.state().stats().overview.as_ref().unwrap().total.batches,
         1
     );
+}
+
+/// The screen alone at 800x600, with figures of two operators: the filter
+/// is whole in the window, the table names both, and the range buttons ask
+/// the station for their days.
+#[test]
+fn at_800x600_the_filter_is_whole_and_the_buttons_ask_for_their_days() {
+    use folio::batch::stats::{BatchFacts, DateRange, overview};
+    use folio::workers::station::Command;
+    let today = time::OffsetDateTime::now_utc().date();
+    let day = folio::batch::stats::day_text(today);
+    let facts: Vec<BatchFacts> = [("ann", 40), ("bob", 24)]
+        .into_iter()
+        .map(|(op, sides)| BatchFacts {
+            batch_id: format!("{op}-1"),
+            operator: op.into(),
+            station: "scan-01".into(),
+            source: folio::batch::BatchSource::SiteLibrary,
+            day: day.clone(),
+            started_ms: None,
+            closed_ms: None,
+            sheets: sides / 2,
+            sides,
+            flags: BTreeMap::from([("skewed".to_string(), 2)]),
+            rescans: 1,
+            sample_failures: 0,
+            side_times_ms: (0..i64::from(sides)).map(|i| i * 1_000).collect(),
+            uploaded_ms: None,
+        })
+        .collect();
+    let mut screen = folio::ui::StatsScreen::default();
+    screen.on_stats(overview(&facts, DateRange::last_days(today, 30), 100));
+    let mut h = harness_at(Bed::new(screen), SMALL);
+    h.step();
+    for label in ["From", "To", "Show", "Last 7 days", "Last 30 days"] {
+        assert_inside(&h, label, SMALL);
+    }
+    h.get_by_label_contains("2 batches, 32 sheets, 64 sides");
+    h.get_by_label_contains("32% of the target of 100");
+    h.get_by_label("operator").click();
+    h.step();
+    h.get_by_label("ann");
+    h.get_by_label("bob");
+    h.get_by_label("Last 7 days").click();
+    h.step();
+    let asked: Vec<(time::Date, time::Date)> = sent(&h)
+        .into_iter()
+        .filter_map(|c| match c {
+            Command::Stats { from, to } => Some((from, to)),
+            _ => None,
+        })
+        .collect();
+    let week = DateRange::last_days(today, 7);
+    assert_eq!(asked, [(week.from, week.to)]);
+    assert_eq!(h.state().screen.from, week.from_text());
 }

@@ -144,9 +144,10 @@ impl Screen for StatsScreen {
                         table_ui(&mut cols[1], o, by);
                     });
                 } else {
-                    charts_ui(ui, o);
-                    ui.separator();
+                    // Narrow: the figures first, the charts under them.
                     table_ui(ui, o, by);
+                    ui.separator();
+                    charts_ui(ui, o);
                 }
             });
     }
