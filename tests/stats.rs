@@ -324,8 +324,8 @@ fn the_statistics_screen_shows_the_figures_and_filters_by_date() {
 }
 
 /// The screen alone at 800x600, with figures of two operators: the filter
-/// is whole in the window, the table names both, and the range buttons ask
-/// the station for their days.
+/// is whole in the window, the table names both, the days shown are asked
+/// for again when a batch closes, and the range buttons ask for their days.
 #[test]
 fn at_800x600_the_filter_is_whole_and_the_buttons_ask_for_their_days() {
     use folio::batch::stats::{BatchFacts, DateRange, overview};
@@ -364,6 +364,14 @@ fn at_800x600_the_filter_is_whole_and_the_buttons_ask_for_their_days() {
     h.step();
     h.get_by_label("ann");
     h.get_by_label("bob");
+    assert!(
+        sent(&h).is_empty(),
+        "the figures given are shown, not asked for"
+    );
+    // A batch closed meanwhile: the same days are asked for again.
+    let closed = batch_row("0123456789abcdef", "box 9", "ann", "closed");
+    h.state_mut().snapshot.batches.push(closed);
+    h.step();
     h.get_by_label("Last 7 days").click();
     h.step();
     let asked: Vec<(time::Date, time::Date)> = sent(&h)
@@ -373,7 +381,10 @@ fn at_800x600_the_filter_is_whole_and_the_buttons_ask_for_their_days() {
             _ => None,
         })
         .collect();
-    let week = DateRange::last_days(today, 7);
-    assert_eq!(asked, [(week.from, week.to)]);
+    let (month, week) = (
+        DateRange::last_days(today, 30),
+        DateRange::last_days(today, 7),
+    );
+    assert_eq!(asked, [(month.from, month.to), (week.from, week.to)]);
     assert_eq!(h.state().screen.from, week.from_text());
 }

@@ -1,15 +1,18 @@
 //! The Statistics screen: a bureau manager's view of the work done in a
 //! range of days (typed, or the last 7 or 30): charts of sheets per day and
 //! per operator, flags per 1,000 sides by code and the run rate against the
-//! daily target, with every figure in a table beside them (per day, operator
-//! or station). The figures come from the reader ([`Command::Stats`],
-//! answered by [`crate::workers::station::Event::Stats`]); nothing here
-//! reads the database. Runs on the UI thread.
+//! daily target, with every figure in a table beside them (above them in a
+//! narrow window; per day, operator or station). The figures come from the
+//! reader ([`Command::Stats`], answered by
+//! [`crate::workers::station::Event::Stats`]), and are asked for again when a
+//! batch is started, closed or delivered while the screen is shown; nothing
+//! here reads the database. Runs on the UI thread.
 
 use super::context::{Screen, ScreenCtx};
 use super::shown;
 use crate::batch::stats::{DateRange, GroupBy, GroupStats, Overview, day_text, duration_words};
-use crate::workers::station::Command;
+use crate::batch::{BatchState, OutboxState};
+use crate::workers::station::{Command, Snapshot};
 use eframe::egui;
 use egui_plot::{Bar, BarChart, GridMark, HLine, Legend, Line, Plot};
 use std::ops::RangeInclusive;
@@ -33,6 +36,8 @@ pub struct StatsScreen {
     want: bool,
     /// Asked, and no answer yet.
     pub waiting: bool,
+    /// What the figures depend on in the snapshot, when last seen.
+    seen: Option<(usize, usize, usize)>,
 }
 
 impl Default for StatsScreen {
@@ -45,6 +50,7 @@ impl Default for StatsScreen {
             by: GroupBy::Day,
             want: false,
             waiting: false,
+            seen: None,
         };
         s.set_range(DateRange::last_days(today(), 30));
         s
@@ -115,12 +121,35 @@ impl StatsScreen {
     }
 }
 
+/// Batches, those past scanning, and those uploaded: when one of these
+/// changes (a batch started, closed or delivered), the figures are read again.
+fn fingerprint(s: &Snapshot) -> (usize, usize, usize) {
+    let done = s.outbox.iter().filter(|o| o.state == OutboxState::Done);
+    let closed = s.batches.iter().filter(|b| b.state != BatchState::Scanning);
+    (s.batches.len(), closed.count(), done.count())
+}
+
+impl StatsScreen {
+    /// Asks again for the days shown when the station's batches changed.
+    fn follow(&mut self, ctx: &mut ScreenCtx) {
+        let now = fingerprint(ctx.snapshot);
+        let changed = self.seen.is_some_and(|seen| seen != now);
+        self.seen = Some(now);
+        if let (true, false, Some(o)) = (changed, self.waiting, &self.overview) {
+            let (from, to) = (o.range.from, o.range.to);
+            self.waiting = true;
+            ctx.send(Command::Stats { from, to });
+        }
+    }
+}
+
 impl Screen for StatsScreen {
     fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut ScreenCtx) {
         self.filter_ui(ui);
         if self.want {
             self.ask(ctx);
         }
+        self.follow(ctx);
         if let Some(p) = &self.problem {
             ui.colored_label(ui.visuals().error_fg_color, p);
         }
