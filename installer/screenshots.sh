@@ -58,6 +58,7 @@ for size in 800x600 1920x1080; do
   shot on-demand "$size" FOLIO_START_TAB=on-demand
   shot uploads "$size" FOLIO_START_TAB=uploads
   shot settings "$size" FOLIO_START_TAB=settings
+  shot statistics "$size" FOLIO_START_TAB=statistics
   shot help "$size" FOLIO_SHOW_HELP=1
 done
 [ "$profile" = dev ] && exit 0

@@ -236,6 +236,12 @@ pub mod limits {
         min: 1,
         max: 1000,
     };
+    /// Sheets one station is meant to scan in a day (`[stats]`).
+    pub const TARGET_SHEETS_PER_DAY: Limit<u32> = Limit {
+        name: "stats.target_sheets_per_day",
+        min: 1,
+        max: 1_000_000,
+    };
     /// SANE's brightness and contrast, percent either way.
     pub const fn percent(name: &'static str) -> Limit<f64> {
         Limit {
@@ -387,6 +393,29 @@ impl Default for SamplingConfig {
     }
 }
 
+/// Default of [`StatsParams::target_sheets_per_day`]: a production duplex
+/// scanner's day of prepared stacks.
+pub const DEFAULT_TARGET_SHEETS_PER_DAY: u32 = 2000;
+
+/// The productivity figures (`[stats]` in `config.toml`), as `folio stats`
+/// and the Statistics screen show them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StatsParams {
+    /// `target_sheets_per_day = 2000`: the sheets one station is planned to
+    /// scan in a day (1 to 1,000,000), the plan the run rate (sheets per
+    /// station per day worked) is measured against.
+    pub target_sheets_per_day: u32,
+}
+
+impl Default for StatsParams {
+    fn default() -> Self {
+        StatsParams {
+            target_sheets_per_day: DEFAULT_TARGET_SHEETS_PER_DAY,
+        }
+    }
+}
+
 /// Everything configurable about a station.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -434,6 +463,8 @@ pub struct Config {
     pub default_device: Option<String>,
     /// Named scan settings (`[profiles.NAME]`).
     pub profiles: BTreeMap<String, ScanProfile>,
+    /// The productivity figures' plan (`[stats]`).
+    pub stats: StatsParams,
     /// Extra milliseconds per side, to rehearse a slow workstation (tests of
     /// backpressure); 0 in production.
     pub process_delay_ms: u64,
@@ -468,6 +499,7 @@ impl Default for Config {
             panic_on_side: None,
             default_device: None,
             profiles: BTreeMap::new(),
+            stats: StatsParams::default(),
         }
     }
 }
@@ -620,6 +652,7 @@ impl Config {
             IDLE_LOCK_MINUTES.problem(self.accounts.idle_lock_minutes),
             SAMPLE_PERCENT.problem(self.sampling.percent),
             SAMPLE_MIN_PAGES.problem(self.sampling.min_pages),
+            TARGET_SHEETS_PER_DAY.problem(self.stats.target_sheets_per_day),
         ];
         if u.retry_max_ms < u.retry_base_ms {
             out.push(Some(format!(
@@ -876,5 +909,21 @@ mod tests {
             cfg.hospital_pattern(),
             Err(ConfigError::Pattern { .. })
         ));
+    }
+
+    #[test]
+    fn the_daily_target_is_read_from_stats_and_checked() {
+        assert_eq!(Config::default().stats.target_sheets_per_day, 2000);
+        let read: Config = toml::from_str("[stats]\ntarget_sheets_per_day = 1500\n").unwrap();
+        assert_eq!(read.stats.target_sheets_per_day, 1500);
+        assert!(read.validate("config.toml").is_ok());
+        let zero: Config = toml::from_str("[stats]\ntarget_sheets_per_day = 0\n").unwrap();
+        let e = zero.validate("config.toml").unwrap_err().to_string();
+        assert!(
+            e.contains(
+                "stats.target_sheets_per_day = 0 is out of range (it must be from 1 to 1000000)"
+            ),
+            "{e}"
+        );
     }
 }

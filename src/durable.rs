@@ -59,7 +59,13 @@ impl Staged {
     /// and syncs the target's folder.
     pub fn commit(self, target: &Path) -> Result<(), PathError> {
         self.tmp.as_file().sync_all().map_err(at(&self.dir))?;
-        let folder = target.parent().unwrap_or(&self.dir).to_path_buf();
+        // A bare file name's parent is "": the current folder.
+        let folder = match target.parent() {
+            Some(p) if p.as_os_str().is_empty() => Path::new("."),
+            Some(p) => p,
+            None => &self.dir,
+        }
+        .to_path_buf();
         std::fs::create_dir_all(&folder).map_err(at(&folder))?;
         self.tmp.persist(target).map_err(|e| at(target)(e.error))?;
         sync_dir(&folder)

@@ -16,6 +16,7 @@ pub mod roles;
 pub mod rules;
 pub mod sample;
 pub mod separate;
+pub mod stats;
 
 pub use flags::{Flag, FlagCode};
 pub use identifiers::{NhsCheck, PatientId, check_nhs_number};

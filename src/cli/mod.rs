@@ -9,6 +9,7 @@ mod operators;
 mod output;
 mod sample;
 mod sheets;
+mod stats;
 mod target;
 mod upload;
 
@@ -139,6 +140,11 @@ enum Command {
     Sample(sample::SampleArgs),
     /// The session test target (`folio sheets --target` prints it): check a scan of it.
     Target(target::TargetArgs),
+    /// Productivity figures for a range of UTC days, per operator, station
+    /// or day: sheets and sides per hour of scanning, flags per 1,000 sides
+    /// by code, rescans, time from first scan to verified upload, and the
+    /// run rate against `[stats] target_sheets_per_day`.
+    Stats(stats::StatsArgs),
 }
 
 #[derive(Args, Debug)]
@@ -462,6 +468,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Operators(a) => operators::run(&cli, a),
         Command::Sample(a) => sample::run(&cli, a),
         Command::Target(a) => target::run(a),
+        Command::Stats(a) => stats::run(&cli, a),
         Command::Close { batch, json } => close(&cli, batch, *json),
         Command::Audit { batch, json } => {
             let ctx = open(&cli)?;

@@ -14,6 +14,7 @@ mod operators;
 mod outbox;
 mod review;
 mod samples;
+mod stats;
 
 pub use crate::batch::PageDecision;
 pub use audit::Actor;

@@ -1,5 +1,5 @@
-//! The station window (eframe/egui): Scan, Review, On demand, Uploads and
-//! Settings. It only sends commands to the station workers and renders their
+//! The station window (eframe/egui): Scan, Review, On demand, Uploads,
+//! Settings and Statistics. It only sends commands to the station workers and renders their
 //! events: no database, socket, scanner or file is touched on the UI thread.
 //!
 //! Each screen is a struct owning its state, drawn with a [`ScreenCtx`] that
@@ -19,6 +19,7 @@ mod scan;
 mod scan_view;
 mod settings;
 mod sign_in;
+mod stats;
 pub mod style;
 mod textures;
 mod uploads;
@@ -31,6 +32,7 @@ pub use scan::ScanScreen;
 pub use scan_view::{Fit, PageZoom, ScanView, StripItem, layout_ui};
 pub use settings::SettingsScreen;
 pub use sign_in::SignInScreen;
+pub use stats::StatsScreen;
 pub use textures::Textures;
 pub use uploads::UploadScreen;
 
@@ -50,15 +52,17 @@ pub enum Tab {
     OnDemand,
     Uploads,
     Settings,
+    Statistics,
 }
 
 impl Tab {
-    const ALL: [(Tab, &'static str, &'static str); 5] = [
+    const ALL: [(Tab, &'static str, &'static str); 6] = [
         (Tab::Scan, "Scan", "F2"),
         (Tab::Review, "Review", "F3"),
         (Tab::OnDemand, "On demand", "F4"),
         (Tab::Uploads, "Uploads", "F6"),
         (Tab::Settings, "Settings", "F7"),
+        (Tab::Statistics, "Statistics", "F11"),
     ];
 }
 
@@ -151,6 +155,7 @@ pub struct StationApp {
     last_input: Instant,
     uploads: UploadScreen,
     settings: SettingsScreen,
+    stats: StatsScreen,
     /// Recent messages for the status line (newest last).
     pub notices: Notices,
     /// What the screens asked for this frame, applied after it.
@@ -213,6 +218,7 @@ impl StationApp {
             sign_in: SignInScreen::default(),
             last_input: Instant::now(),
             uploads: UploadScreen::default(),
+            stats: StatsScreen::default(),
             notices: Notices::new(),
             commands: Vec::new(),
             scan_owner: Tab::Scan,
@@ -231,7 +237,7 @@ impl StationApp {
     }
 
     /// For demonstrations, screenshots and frame-time measurement under Xvfb:
-    /// `FOLIO_START_TAB` (scan, review, on-demand, uploads, settings),
+    /// `FOLIO_START_TAB` (scan, review, on-demand, uploads, settings, statistics),
     /// `FOLIO_DEMO_AUTOSCAN=N` (scan N demo records at `FOLIO_DEMO_SPEED` sides
     /// a minute; with `FOLIO_DEMO_JAM_AFTER=K` the feeder jams after K sides),
     /// `FOLIO_SHOW_HELP` (the keys open) and `FOLIO_EXIT_AFTER_SCAN` (close
@@ -244,6 +250,7 @@ impl StationApp {
                 "on-demand" => Tab::OnDemand,
                 "uploads" => Tab::Uploads,
                 "settings" => Tab::Settings,
+                "statistics" => Tab::Statistics,
                 _ => Tab::Scan,
             };
         }
@@ -343,6 +350,10 @@ impl StationApp {
         &self.settings
     }
 
+    pub fn stats(&self) -> &StatsScreen {
+        &self.stats
+    }
+
     /// The scanner chosen (on the Scan screen), used by every screen.
     pub fn scanner_mut(&mut self) -> &mut ScannerChoice {
         &mut self.scanner
@@ -428,6 +439,7 @@ impl StationApp {
             Event::UploadBytes(n) => self.uploads.live_bytes = n,
             Event::UploadsRunning(on) => self.uploads.running = on,
             Event::SettingsSaved(r) => self.settings.on_saved(r),
+            Event::Stats(o) => self.stats.on_stats(*o),
             Event::RescanStarted(t) => self.review.on_rescan_started(t),
             e @ (Event::ScanStarted(_)
             | Event::Progress(_)
@@ -506,6 +518,7 @@ impl StationApp {
             Tab::OnDemand => &mut self.on_demand,
             Tab::Uploads => &mut self.uploads,
             Tab::Settings => &mut self.settings,
+            Tab::Statistics => &mut self.stats,
         }
     }
 
@@ -571,6 +584,7 @@ impl StationApp {
             (Tab::OnDemand, egui::Key::F4),
             (Tab::Uploads, egui::Key::F6),
             (Tab::Settings, egui::Key::F7),
+            (Tab::Statistics, egui::Key::F11),
         ] {
             if pressed(key) {
                 self.show_tab(tab);
@@ -687,6 +701,7 @@ impl StationApp {
             Tab::OnDemand => &mut self.on_demand,
             Tab::Uploads => &mut self.uploads,
             Tab::Settings => &mut self.settings,
+            Tab::Statistics => &mut self.stats,
         };
         egui::CentralPanel::default().show(ui, |ui| screen.ui(ui, &mut ctx));
     }
@@ -776,6 +791,7 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     ("F4", "the On demand screen", "every screen"),
     ("F6", "the Uploads screen", "every screen"),
     ("F7", "the Settings screen", "every screen"),
+    ("F11", "the Statistics screen", "every screen"),
     (
         "F5",
         "start scanning a new batch / the patient's record",

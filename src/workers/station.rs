@@ -167,6 +167,12 @@ pub enum Command {
     /// Write the Settings screen's form into `config.toml`; answered by
     /// [`Event::SettingsSaved`].
     SaveSettings(super::settings::SettingsForm),
+    /// Productivity figures of the batches started on these UTC days (both
+    /// included), read by the reader; answered by [`Event::Stats`].
+    Stats {
+        from: time::Date,
+        to: time::Date,
+    },
 }
 
 impl Command {
@@ -178,7 +184,8 @@ impl Command {
             Command::SignIn { .. }
             | Command::Refresh
             | Command::OpenBatch(_)
-            | Command::BrowseBatch(_) => return None,
+            | Command::BrowseBatch(_)
+            | Command::Stats { .. } => return None,
             Command::Scan(_) => (A::Scan, None),
             Command::CloseBatch(b) => (A::CloseBatch, Some(b.as_str())),
             Command::ApproveFlag(_) => (A::DecidePage, None),
@@ -283,6 +290,8 @@ pub enum Event {
     /// Words for the status line.
     Notice(String),
     Error(StationError),
+    /// The answer to [`Command::Stats`]: every grouping of the figures.
+    Stats(Box<crate::batch::stats::Overview>),
 }
 
 /// Why a scan stopped early, and whether it can be resumed.
@@ -479,6 +488,8 @@ pub(crate) enum Read {
     Browse(Option<String>),
     /// The scanners found.
     Devices(Vec<String>),
+    /// Productivity figures for these days.
+    Stats { from: time::Date, to: time::Date },
 }
 
 /// A command with whoever sent it.
@@ -614,6 +625,7 @@ impl Station {
             Command::Refresh => put(&self.reads, Read::All, "reads"),
             Command::OpenBatch(b) => put(&self.reads, Read::Tree(b), "reads"),
             Command::BrowseBatch(b) => put(&self.reads, Read::Browse(b), "reads"),
+            Command::Stats { from, to } => put(&self.reads, Read::Stats { from, to }, "reads"),
             Command::PauseUploads => put(&self.uploads, false, "upload commands"),
             Command::ResumeUploads => put(&self.uploads, true, "upload commands"),
             c @ (Command::Scan(_) | Command::RescanPage { .. }) => {

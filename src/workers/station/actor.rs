@@ -156,7 +156,8 @@ fn handle(store: &mut Store, ctx: &Ctx, c: Command) -> Result<(), StationError> 
         | Command::Scan(_)
         | Command::RescanPage { .. }
         | Command::PauseUploads
-        | Command::ResumeUploads => {}
+        | Command::ResumeUploads
+        | Command::Stats { .. } => {}
     }
     Ok(())
 }

@@ -88,6 +88,7 @@ impl Reader {
                     let tree = self.store.tree(&b)?;
                     ctx.emit.emit(Event::Tree(Box::new(tree)));
                 }
+                Read::Stats { from, to } => self.stats(ctx, from, to)?,
             }
         }
         if snapshot {
@@ -171,4 +172,24 @@ impl Reader {
 /// Batches whose pages Review works on (closed, or with flags to decide).
 fn in_review(b: &BatchRow) -> bool {
     crate::batch::rules::may_review(b.state)
+}
+
+impl Reader {
+    /// The figures of the batches started from `from` to `to`, for the
+    /// Statistics screen (which checks the range before asking).
+    fn stats(&self, ctx: &Ctx, from: time::Date, to: time::Date) -> Result<(), StationError> {
+        use crate::batch::stats::{DateRange, overview};
+        let range = match DateRange::new(from, to) {
+            Ok(r) => r,
+            Err(e) => {
+                ctx.emit.emit(Event::Notice(format!("no statistics: {e}")));
+                return Ok(());
+            }
+        };
+        let facts = self.store.stats_facts(range)?;
+        let target = ctx.cfg.stats.target_sheets_per_day;
+        ctx.emit
+            .emit(Event::Stats(Box::new(overview(&facts, range, target))));
+        Ok(())
+    }
 }
