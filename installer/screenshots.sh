@@ -61,6 +61,25 @@ for size in 800x600 1920x1080; do
   shot statistics "$size" FOLIO_START_TAB=statistics
   shot help "$size" FOLIO_SHOW_HELP=1
 done
+
+# A station with accounts: its sign-in screen, and a supervisor (not the
+# operator who scanned the batch) walking the batch's sample.
+acct="$work/accounts"
+mkdir -p "$acct"
+printf '[upload]\nfolder = "%s"\n' "$work/store2" > "$acct/config.toml"
+run() { FOLIO_DATA_DIR="$acct" "$bin" "$@"; }
+FOLIO_NEW_PIN=246810 run operators init --id a.admin --name "Ann Admin" >/dev/null
+FOLIO_PIN=246810 FOLIO_NEW_PIN=135790 run --operator a.admin operators add --id j.smith --name "Jo Smith" --role operator >/dev/null
+FOLIO_PIN=246810 FOLIO_NEW_PIN=112233 run --operator a.admin operators add --id m.jones --name "Mo Jones" --role supervisor >/dev/null
+"$bin" generate --out "$work/c" --records 3 --dpi 150 --seed 31 >/dev/null
+sampled="$(FOLIO_PIN=135790 run --operator j.smith import --json --label "Ward 9 box 3" "$work/c/pages" | sed -n 's/.*"batch_id": "\([^"]*\)".*/\1/p')"
+FOLIO_PIN=112233 run --operator m.jones sample "$sampled" --draw >/dev/null
+first="$(run sample "$sampled" | sed -n 's/^side \([0-9]*\)\t.*/\1/p' | head -1)"
+FOLIO_PIN=112233 run --operator m.jones sample "$sampled" --pass "$first" >/dev/null
+for size in 800x600 1920x1080; do
+  shot sign-in "$size" FOLIO_DATA_DIR="$acct"
+  shot sample "$size" FOLIO_DATA_DIR="$acct" FOLIO_DEMO_SIGN_IN=m.jones FOLIO_PIN=112233 FOLIO_START_SAMPLE="$sampled"
+done
 [ "$profile" = dev ] && exit 0
 
 display=:97

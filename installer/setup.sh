@@ -52,6 +52,11 @@ fi
 # The MHD tests run Medplum's FHIR engine (npm packages pinned in
 # tests/fhir_engine/package-lock.json) under Node 20 or later.
 if [ "$FOR_TESTS" = 1 ]; then
+if ! command -v sqlite3 >/dev/null 2>&1; then
+  echo "Installing: sqlite3 (the audit-tamper tests drop the append-only triggers with it)"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends sqlite3
+fi
 if ! command -v valgrind >/dev/null 2>&1; then
   echo "Installing: valgrind (a SANE scan is checked for invalid memory reads)"
   $SUDO apt-get update -q

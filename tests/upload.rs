@@ -281,8 +281,12 @@ fn sha256_file(p: &std::path::Path) -> String {
 /// Bundle per record, and no temporary files.
 fn assert_folder_complete(dir: &std::path::Path, batch: &str, m: &Manifest) {
     let b = dir.join(batch);
-    let delivered: Manifest =
+    let mut delivered: Manifest =
         serde_json::from_slice(&std::fs::read(b.join("manifest.json")).unwrap()).unwrap();
+    // Delivered, it also carries the station's audit chain head (the
+    // anchor `folio check` compares the chain with).
+    let head = delivered.audit_head.take().expect("the audit chain head");
+    assert!(head.seq > 0 && head.hash.len() == 64, "{head:?}");
     assert_eq!(&delivered, m, "the delivered manifest is the export's");
     for r in &m.records {
         let bundle: serde_json::Value = serde_json::from_slice(

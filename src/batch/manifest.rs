@@ -15,6 +15,18 @@ pub struct Manifest {
     pub batch: BatchInfo,
     pub records: Vec<ManifestRecord>,
     pub removed: Vec<ManifestRemoved>,
+    /// The station's audit chain head when the batch was delivered: kept by
+    /// the central store, it lets `folio check` see a chain whose last events
+    /// were removed. Absent from exports and from older manifests.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub audit_head: Option<AuditHead>,
+}
+
+/// The audit chain's head: the last event's sequence number and hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditHead {
+    pub seq: i64,
+    pub hash: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

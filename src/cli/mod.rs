@@ -480,8 +480,10 @@ fn dispatch(cli: Cli) -> Result<u8> {
             Ok(exit::OK)
         }
         Command::Check => {
-            let events = open(&cli)?.store.check()?;
-            println!("database ok; audit chain intact ({events} events)");
+            let ctx = open(&cli)?;
+            let events = ctx.store.check()?;
+            let anchored = upload::central_anchor(&ctx)?;
+            println!("database ok; audit chain intact ({events} events){anchored}");
             Ok(exit::OK)
         }
     }

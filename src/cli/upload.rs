@@ -195,3 +195,33 @@ fn show_event(bar: &indicatif::ProgressBar, e: UploadEvent, parked: &mut usize) 
         }),
     }
 }
+
+/// The chain against the newest head the central store keeps (a folder
+/// target's manifests; a FHIR server's are not read back yet): words to add
+/// to `folio check`'s line, or why the chain does not match.
+pub fn central_anchor(ctx: &Ctx) -> Result<String> {
+    let Some(folder) = &ctx.cfg.upload.folder else {
+        return Ok(String::new());
+    };
+    let target = upload::folder::FolderTarget::new(folder.clone());
+    let Some((head, path)) = target.newest_anchor().map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read the central store's manifests in {}: {e}",
+            super::output::shown_path(folder)
+        )
+    })?
+    else {
+        return Ok(String::new());
+    };
+    let whence = format!(
+        "kept by the central store in {}",
+        super::output::shown_path(&path)
+    );
+    match ctx.store.against_anchor(&head, &whence)? {
+        Some(why) => Err(crate::store::StoreError::Damaged(why).into()),
+        None => Ok(format!(
+            "; it holds event {} as the central store keeps it",
+            head.seq
+        )),
+    }
+}

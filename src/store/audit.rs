@@ -159,3 +159,49 @@ pub fn verify(conn: &Connection) -> Result<usize, StoreError> {
     }
     Ok(n)
 }
+
+pub use crate::batch::manifest::AuditHead;
+
+pub fn head(conn: &Connection) -> Result<Option<AuditHead>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| {
+                Ok(AuditHead {
+                    seq: r.get(0)?,
+                    hash: r.get(1)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// Why the chain does not match an anchor kept outside it, in words; `None`
+/// when the event the anchor names is there with its hash.
+pub fn against_anchor(
+    conn: &Connection,
+    anchor: &AuditHead,
+    whence: &str,
+) -> Result<Option<String>, StoreError> {
+    let at: Option<String> = conn
+        .query_row("SELECT hash FROM audit WHERE seq = ?1", [anchor.seq], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    Ok(match at {
+        Some(h) if h == anchor.hash => None,
+        Some(_) => Some(format!(
+            "audit event {} differs from the one {whence}: the trail was rewritten",
+            anchor.seq
+        )),
+        None => {
+            let last = head(conn)?.map_or(0, |h| h.seq);
+            Some(format!(
+                "the audit chain is shorter than its anchor: event {} was {whence}, but the \
+                 chain now ends at event {last} (its last events were removed)",
+                anchor.seq
+            ))
+        }
+    })
+}

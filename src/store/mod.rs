@@ -32,7 +32,7 @@ pub use outbox::{CachedPdf, OutboxRow, sender_name};
 pub use review::{DocChoice, PatientMismatch, ReviewItem, ReviewKind};
 pub use samples::{MAX_SAMPLE_REASON_CHARS, Sample, SampleError};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use rusqlite_migration::{M, Migrations};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -241,7 +241,38 @@ impl Store {
         audit::events(&self.conn, id.as_deref())
     }
 
-    /// `PRAGMA integrity_check` and the audit chain.
+    /// The audit chain's head (none while the trail is empty).
+    pub fn audit_head(&self) -> Result<Option<audit::AuditHead>, StoreError> {
+        audit::head(&self.conn)
+    }
+
+    /// Remembers the head a delivered batch carried to `target`.
+    pub fn remember_anchor(
+        &self,
+        head: &audit::AuditHead,
+        batch_id: &str,
+        target: &str,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO audit_anchors (seq, hash, batch_id, target, at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            rusqlite::params![head.seq, head.hash, batch_id, target, crate::now_rfc3339()],
+        )?;
+        Ok(())
+    }
+
+    /// The chain against an anchor read back from the central store (or
+    /// remembered): why it does not match, if it does not.
+    pub fn against_anchor(
+        &self,
+        anchor: &audit::AuditHead,
+        whence: &str,
+    ) -> Result<Option<String>, StoreError> {
+        audit::against_anchor(&self.conn, anchor, whence)
+    }
+
+    /// `PRAGMA integrity_check`, the audit chain, and the chain against the
+    /// newest head this station remembers sending (a removed tail shows).
     pub fn check(&self) -> Result<usize, StoreError> {
         let ok: String = self
             .conn
@@ -251,7 +282,29 @@ impl Store {
                 "database integrity check failed: {ok}"
             )));
         }
-        audit::verify(&self.conn)
+        let n = audit::verify(&self.conn)?;
+        let newest: Option<(i64, String, String, String, String)> = self
+            .conn
+            .query_row(
+                "SELECT seq, hash, batch_id, target, at FROM audit_anchors ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()?;
+        if let Some((seq, hash, batch, target, at)) = newest {
+            let whence = format!(
+                "sent to {} with batch {} at {}",
+                crate::batch::printable(&target, 80),
+                crate::batch::printable(&batch, 40),
+                crate::batch::printable(&at, 40)
+            );
+            if let Some(why) =
+                audit::against_anchor(&self.conn, &audit::AuditHead { seq, hash }, &whence)?
+            {
+                return Err(StoreError::Damaged(why));
+            }
+        }
+        Ok(n)
     }
 }
 

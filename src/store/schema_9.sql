@@ -38,3 +38,15 @@ CREATE TABLE operator_lists (
     imported_by TEXT NOT NULL,
     imported_at TEXT NOT NULL
 ) STRICT;
+
+-- The audit chain's head (sequence number and hash) as each delivered batch
+-- carried it to the central store: `folio check` finds a chain shorter than
+-- an anchor (its last events removed) or differing from it.
+CREATE TABLE audit_anchors (
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    batch_id TEXT NOT NULL,
+    target TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (batch_id, target)
+) STRICT;

@@ -240,10 +240,26 @@ impl StationApp {
     /// `FOLIO_START_TAB` (scan, review, on-demand, uploads, settings, statistics),
     /// `FOLIO_DEMO_AUTOSCAN=N` (scan N demo records at `FOLIO_DEMO_SPEED` sides
     /// a minute; with `FOLIO_DEMO_JAM_AFTER=K` the feeder jams after K sides),
-    /// `FOLIO_SHOW_HELP` (the keys open) and `FOLIO_EXIT_AFTER_SCAN` (close
-    /// the window when the scan ends).
+    /// `FOLIO_SHOW_HELP` (the keys open), `FOLIO_EXIT_AFTER_SCAN` (close
+    /// the window when the scan ends), `FOLIO_DEMO_SIGN_IN=ID` (sign in as ID
+    /// with the PIN in `FOLIO_PIN`, as the command line does) and
+    /// `FOLIO_START_SAMPLE=BATCH` (Review walking that batch's sample).
     fn demo_hooks(&mut self) {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        if let (Some(id), Some(pin)) = (var("FOLIO_DEMO_SIGN_IN"), var("FOLIO_PIN")) {
+            self.sign_in.id = id.clone();
+            self.sign_in.waiting = true;
+            self.send(Command::SignIn {
+                id,
+                secret: station::Secret::new(pin),
+            });
+        }
+        if let Some(batch) = var("FOLIO_START_SAMPLE") {
+            self.tab = Tab::Review;
+            let mut ctx = screen_ctx!(self);
+            self.review.start_sample(&mut ctx, batch);
+            self.apply_commands();
+        }
         if let Some(t) = var("FOLIO_START_TAB") {
             self.tab = match t.as_str() {
                 "review" => Tab::Review,

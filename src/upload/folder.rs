@@ -21,6 +21,35 @@ impl FolderTarget {
     fn batch_dir(&self, batch_id: &str) -> PathBuf {
         self.root.join(batch_id)
     }
+
+    /// The newest audit chain head the folder's manifests hold, and the
+    /// manifest holding it (manifests that cannot be read are skipped: an
+    /// ingester may have moved them on).
+    pub fn newest_anchor(
+        &self,
+    ) -> std::io::Result<Option<(crate::batch::manifest::AuditHead, PathBuf)>> {
+        let mut newest: Option<(crate::batch::manifest::AuditHead, PathBuf)> = None;
+        let entries = match std::fs::read_dir(&self.root) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        for entry in entries.flatten() {
+            let path = entry.path().join("manifest.json");
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            let Ok(m) = serde_json::from_slice::<crate::batch::manifest::Manifest>(&bytes) else {
+                continue;
+            };
+            if let Some(head) = m.audit_head
+                && newest.as_ref().is_none_or(|(n, _)| head.seq > n.seq)
+            {
+                newest = Some((head, path));
+            }
+        }
+        Ok(newest)
+    }
 }
 
 /// An I/O failure in words: a full disk may clear (retry); a read-only or

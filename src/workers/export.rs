@@ -257,6 +257,7 @@ pub fn build_manifest(tree: &BatchTree, pdfs: &HashMap<String, (PathBuf, CachedP
                 barcode: r.barcode.clone(),
             })
             .collect(),
+        audit_head: None,
     }
 }
 

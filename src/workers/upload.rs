@@ -363,7 +363,14 @@ fn deliver_batch(
             progress,
         });
     }
+    // The chain's head goes with the batch (the folder target keeps it in
+    // the manifest) and is remembered here, so a removed tail shows.
+    let mut manifest = manifest;
+    manifest.audit_head = store.audit_head()?;
     target.finish_batch(&manifest)?;
+    if let Some(head) = &manifest.audit_head {
+        store.remember_anchor(head, batch_id, &name)?;
+    }
     Ok(UploadEvent::Done {
         batch_id: batch_id.into(),
         target: name,

@@ -53,9 +53,14 @@ impl ReviewScreen {
             if state.may_draw() {
                 ctx.send(Command::DrawSample(batch.to_string()));
             }
-            self.sampling = Some(batch.to_string());
-            self.browse_batch(ctx, Some(batch.to_string()));
+            self.start_sample(ctx, batch.to_string());
         }
+    }
+
+    /// Walks a batch's sample (drawn already, or being drawn).
+    pub fn start_sample(&mut self, ctx: &mut ScreenCtx, batch: String) {
+        self.sampling = Some(batch.clone());
+        self.browse_batch(ctx, Some(batch));
     }
 
     /// The sides of the sample being walked, in order, from the batch's
