@@ -40,6 +40,10 @@ fn awaiting(ctx: &ScreenCtx) -> Vec<BatchRow> {
 impl ReviewScreen {
     /// Goes through every side of a batch (or back to the flags).
     pub(super) fn browse_batch(&mut self, ctx: &mut ScreenCtx, batch: Option<String>) {
+        if batch.is_none() {
+            // Back to the flags ends a sample check too.
+            self.sampling = None;
+        }
         ctx.send(Command::BrowseBatch(batch.clone()));
         self.browse = batch;
         self.pages = Default::default();

@@ -57,6 +57,9 @@ pub struct ReviewScreen {
     pub sampling: Option<String>,
     /// Why the sampled side shown fails, as typed.
     pub sample_reason: String,
+    /// A sample check was just started: its first side without a verdict
+    /// is shown once its sides arrive.
+    sample_started: bool,
 }
 
 /// Overrides being set for one batch, as ticked and typed.

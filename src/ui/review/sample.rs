@@ -60,12 +60,15 @@ impl ReviewScreen {
     /// Walks a batch's sample (drawn already, or being drawn).
     pub fn start_sample(&mut self, ctx: &mut ScreenCtx, batch: String) {
         self.sampling = Some(batch.clone());
+        self.sample_started = true;
         self.browse_batch(ctx, Some(batch));
     }
 
     /// The sides of the sample being walked, in order, from the batch's
-    /// sides (empty until both have arrived).
-    pub(super) fn sample_items(&self, ctx: &ScreenCtx) -> Vec<ReviewItem> {
+    /// sides (empty until both have arrived). Once they are there, the walk
+    /// starts at the first side without a verdict (a check taken up again
+    /// goes on where it stopped).
+    pub(super) fn sample_items(&mut self, ctx: &ScreenCtx) -> Vec<ReviewItem> {
         let Some(sample) = self
             .sampling
             .as_ref()
@@ -73,11 +76,19 @@ impl ReviewScreen {
         else {
             return Vec::new();
         };
-        sample
+        let items: Vec<ReviewItem> = sample
             .sides
             .iter()
             .filter_map(|s| self.pages.iter().find(|i| i.side == Some(*s)).cloned())
-            .collect()
+            .collect();
+        if !items.is_empty() && std::mem::take(&mut self.sample_started) {
+            let next = sample.next_side();
+            self.selected = items
+                .iter()
+                .position(|i| i.side.is_some() && i.side == next)
+                .unwrap_or(0);
+        }
+        items
     }
 
     /// Above the page being sampled: where the sample stands, and the
