@@ -11,7 +11,7 @@ use common::*;
 use eframe::egui;
 use egui_kittest::Harness;
 use folio::batch::roles::Role;
-use folio::store::{NewOperator, ReviewKind, Store};
+use folio::store::{NewOperator, Store};
 use folio::ui::StationApp;
 use kit::*;
 
@@ -163,42 +163,6 @@ fn operator_scans_and_is_refused(h: &mut Harness<'static, StationApp>) -> String
     );
 
     batch
-}
-
-/// The flags of the demo folders, looked at and approved one by one.
-fn approve_every_flag(h: &mut Harness<'static, StationApp>, batch: &str) {
-    // The flags of the demo folders are looked at and approved one by one.
-    loop {
-        h.step();
-        let open = h
-            .state()
-            .snapshot
-            .batches
-            .iter()
-            .find(|b| b.id == batch)
-            .map_or(0, |b| b.open_flags);
-        if open == 0 {
-            break;
-        }
-        let first = h
-            .state()
-            .snapshot
-            .review
-            .iter()
-            .position(|i| matches!(i.kind, ReviewKind::Flag { .. }))
-            .expect("open flags are in the queue");
-        h.state_mut().review_mut().selected = first;
-        h.step();
-        h.key_press(egui::Key::A);
-        wait(h, "the flag approved", |a| {
-            a.snapshot
-                .batches
-                .iter()
-                .find(|b| b.id == batch)
-                .map_or(0, |b| b.open_flags)
-                < open
-        });
-    }
 }
 
 /// The sample drawn and walked with one key per side, then the approval.

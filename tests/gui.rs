@@ -728,36 +728,7 @@ fn end_to_end_demo_scan_review_approve_and_upload() {
             .any(|b| b.id == batch && b.state.as_str() != "scanning")
     });
     // Approve every flagged page with the keyboard, one at a time.
-    loop {
-        let open = h
-            .state()
-            .snapshot
-            .batches
-            .iter()
-            .find(|b| b.id == batch)
-            .map_or(0, |b| b.open_flags);
-        if open == 0 {
-            break;
-        }
-        let first_flag = h
-            .state()
-            .snapshot
-            .review
-            .iter()
-            .position(|i| matches!(i.kind, ReviewKind::Flag { .. }))
-            .expect("open flags are in the queue");
-        h.state_mut().review_mut().selected = first_flag;
-        h.step();
-        h.key_press(egui::Key::A);
-        wait(&mut h, "the flag approved", |a| {
-            a.snapshot
-                .batches
-                .iter()
-                .find(|b| b.id == batch)
-                .map_or(0, |b| b.open_flags)
-                < open
-        });
-    }
+    approve_every_flag(&mut h, &batch);
     h.get_all_by_label_contains("Approve batch")
         .next()
         .unwrap()

@@ -307,3 +307,33 @@ pub fn with_names(mut s: Snapshot) -> Snapshot {
     s.names = folio::batch::short_names(s.batches.iter().map(|b| b.id.as_str()));
     s
 }
+
+/// Approves every open flag of `batch` in Review with the keyboard (A), one
+/// at a time, each once the station has taken the last.
+pub fn approve_every_flag(h: &mut Harness<'static, folio::ui::StationApp>, batch: &str) {
+    let open_flags = |a: &folio::ui::StationApp| {
+        a.snapshot
+            .batches
+            .iter()
+            .find(|b| b.id == batch)
+            .map_or(0, |b| b.open_flags)
+    };
+    loop {
+        h.step();
+        let open = open_flags(h.state());
+        if open == 0 {
+            return;
+        }
+        let first = h
+            .state()
+            .snapshot
+            .review
+            .iter()
+            .position(|i| matches!(i.kind, folio::store::ReviewKind::Flag { .. }))
+            .expect("open flags are in the queue");
+        h.state_mut().review_mut().selected = first;
+        h.step();
+        h.key_press(egui::Key::A);
+        wait(h, "the flag approved", |a| open_flags(a) < open);
+    }
+}
