@@ -65,6 +65,7 @@ fn package(doc: DocumentFile, i: usize) -> RecordPackage {
             station: "bench-station".into(),
             site: "bench".into(),
             scanned: folio::now_rfc3339(),
+            audit_head: None,
         },
         record: ManifestRecord {
             id: uuid::Uuid::new_v4().to_string(),

@@ -393,6 +393,30 @@ impl Default for SamplingConfig {
     }
 }
 
+/// The session test target (`[session_target]`): the first sheet of each
+/// scanning session (a sign-in, a scanner, a profile) is Folio's test target
+/// (`folio sheets --target`), measured as it is scanned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SessionTargetConfig {
+    /// Sides from a session without a passing target are flagged
+    /// `no_session_target` at a station with accounts (on by default; a
+    /// station without accounts never asks).
+    pub required: bool,
+    /// Such a batch may not be approved at all, flag decided or not: it is
+    /// scanned again after a passing target (off by default).
+    pub block_approval: bool,
+}
+
+impl Default for SessionTargetConfig {
+    fn default() -> Self {
+        SessionTargetConfig {
+            required: true,
+            block_approval: false,
+        }
+    }
+}
+
 /// Default of [`StatsParams::target_sheets_per_day`]: a production duplex
 /// scanner's day of prepared stacks.
 pub const DEFAULT_TARGET_SHEETS_PER_DAY: u32 = 2000;
@@ -438,6 +462,8 @@ pub struct Config {
     pub accounts: AccountsConfig,
     /// Sampling QA before approval.
     pub sampling: SamplingConfig,
+    /// The session test target.
+    pub session_target: SessionTargetConfig,
     /// Type of the pages before a record's first document sheet (none if unset).
     pub default_document_type: Option<String>,
     /// JPEG quality of grey and colour pages.
@@ -487,6 +513,7 @@ impl Default for Config {
             identifiers: IdentifierParams::default(),
             accounts: AccountsConfig::default(),
             sampling: SamplingConfig::default(),
+            session_target: SessionTargetConfig::default(),
             default_document_type: None,
             jpeg_quality: 75,
             blank: BlankParams::default(),

@@ -283,3 +283,89 @@ fn a_station_without_accounts_runs_as_a_clearly_marked_demo_account() {
     assert!(h.state().locked());
     assert!(h.query_by_label("Operator id").is_some());
 }
+
+/// The flag codes of a batch, as stored.
+fn flag_codes(data: &std::path::Path, batch: &str) -> Vec<String> {
+    let tree = Store::open(data).unwrap().tree(batch).unwrap();
+    tree.records
+        .iter()
+        .flat_map(|r| {
+            r.flags.iter().map(|f| f.code.as_str().to_string()).chain(
+                r.documents
+                    .iter()
+                    .flat_map(|d| &d.pages)
+                    .flat_map(|p| p.flags.iter().map(|f| f.code.as_str().to_string())),
+            )
+        })
+        .collect()
+}
+
+/// Scans `records` demo folders (after the test target when `target`); the
+/// batch.
+fn demo_scan(h: &mut Harness<'static, StationApp>, records: u32, target: bool) -> String {
+    let last = |a: &StationApp| {
+        a.scan()
+            .view
+            .last_report
+            .as_ref()
+            .map(|r| r.batch_id.clone())
+    };
+    let before = last(h.state());
+    use_demo_feeder(h, records);
+    h.state_mut().scanner_mut().demo_target = target;
+    h.key_press(egui::Key::F1);
+    h.key_press(egui::Key::F5);
+    wait(h, "the demo scan", |a| {
+        last(a).is_some() && last(a) != before && !a.scan().view.scanning
+    });
+    last(h.state()).unwrap()
+}
+
+#[test]
+fn a_sitting_proves_itself_with_the_test_target_first_and_another_operator_starts_anew() {
+    let _turn = one_at_a_time();
+    let st = Station::new();
+    let mut h = window(&st);
+    sign_in(&mut h, "j.op", "135790");
+    // The target first: measured, shown under the counters, no page, no flag.
+    let first = demo_scan(&mut h, 1, true);
+    let target = h
+        .state()
+        .scan()
+        .view
+        .target
+        .clone()
+        .expect("the target's result");
+    assert!(target.passed, "{target:?}");
+    h.step();
+    assert!(h.query_by_label_contains("Test target passed").is_some());
+    assert!(
+        h.query_by_label_contains(" lp/mm at ").is_some(),
+        "the figures are not shown"
+    );
+    assert!(!flag_codes(&st.data_dir(), &first).contains(&"no_session_target".to_string()));
+    // Locked and unlocked by the same operator: the same sitting, proven.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::L);
+    h.step();
+    sign_in(&mut h, "j.op", "135790");
+    let second = demo_scan(&mut h, 1, false);
+    assert!(!flag_codes(&st.data_dir(), &second).contains(&"no_session_target".to_string()));
+    // Someone else at the station starts a sitting of their own: without a
+    // target, their sides are flagged.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::L);
+    h.step();
+    sign_in(&mut h, "m.sup", "112233");
+    let third = demo_scan(&mut h, 1, false);
+    let codes = flag_codes(&st.data_dir(), &third);
+    assert_eq!(
+        codes.iter().filter(|c| *c == "no_session_target").count(),
+        1,
+        "{codes:?}"
+    );
+    let store = Store::open(&st.data_dir()).unwrap();
+    let sessions = store.sessions(10).unwrap();
+    assert_eq!(sessions.len(), 2, "{sessions:?}");
+    assert_eq!(sessions[0].operator, "m.sup");
+    assert!(!sessions[0].proven() && sessions[1].proven());
+    assert_eq!(sessions[1].vendor, "Folio");
+}

@@ -16,6 +16,7 @@ fn duplex_200dpi_noisy_mixed_formats_match_the_truth() {
         noise_sigma: 8.0,
         max_skew_deg: 5.0,
         drift: 30.0,
+        target_first: false,
     };
     let stack = st.dir.path().join("stack");
     let truth = write_stack(&spec, &stack, "mixed");
@@ -70,6 +71,7 @@ fn simplex_300dpi_multipage_tiff_typed_as_bilevel_matches_the_truth() {
         noise_sigma: 6.0,
         max_skew_deg: 4.0,
         drift: 20.0,
+        target_first: false,
     };
     let stack = st.dir.path().join("stack");
     let truth = write_stack(&spec, &stack, "tiff");

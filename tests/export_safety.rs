@@ -20,6 +20,7 @@ fn batch(st: &Station, seed: u64) -> String {
         noise_sigma: 2.0,
         max_skew_deg: 0.0,
         drift: 0.0,
+        target_first: false,
     };
     let stack = st.dir.path().join(format!("stack-{seed}"));
     write_stack(&spec, &stack, "pgm");

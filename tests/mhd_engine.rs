@@ -85,6 +85,7 @@ fn station_with_documents(docs: usize) -> (Station, String) {
         noise_sigma: 2.0,
         max_skew_deg: 0.5,
         drift: 5.0,
+        target_first: false,
     };
     for (i, r) in synth::files::render_stack(&spec, &sides).iter().enumerate() {
         write_page(&stack.join(format!("side-{i:04}")), r, "pgm");

@@ -20,6 +20,7 @@ fn spec(dpi: u32, seed: u64) -> StackSpec {
         noise_sigma: 8.0,
         max_skew_deg: 5.0,
         drift: 40.0,
+        target_first: false,
     }
 }
 
@@ -843,6 +844,7 @@ fn case_8_odd_page_shapes_pass_every_stage() {
             sheet: 0,
             face: Face::Front,
             origin: "odd.png".into(),
+            probe_target: false,
         };
         let row = process_side(&meta, &page, &cfg, &images).unwrap();
         assert!(row.error.is_none(), "{what}: {:?}", row.error);

@@ -59,6 +59,7 @@ fn hostile_batch() -> (Station, String, String, String) {
         noise_sigma: 2.0,
         max_skew_deg: 0.0,
         drift: 0.0,
+        target_first: false,
     };
     let stack = st.dir.path().join("stack");
     write_stack(&spec, &stack, "pgm");

@@ -547,6 +547,7 @@ fn hostile_package(dir: &std::path::Path) -> folio::upload::RecordPackage {
             station: hostile("station"),
             site: hostile("site"),
             scanned: "2026-01-02T03:04:05Z".into(),
+            audit_head: None,
         },
         record: ManifestRecord {
             id: uuid::Uuid::new_v4().to_string(),

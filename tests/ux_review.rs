@@ -83,6 +83,7 @@ fn facts() -> ApprovalFacts {
         open_flags: Vec::new(),
         count: Reconciliation::new(None, 12),
         sample: folio::batch::sample::SampleState::NotRequired,
+        unproven_sessions: 0,
     }
 }
 

@@ -65,6 +65,7 @@ fn progress_in(side: u32, earlier: u32, layout: Layout) -> Event {
         // The page checks found nothing: the flag is the separation's.
         page_flags: Vec::new(),
         layout,
+        target: None,
     }))
 }
 

@@ -35,6 +35,10 @@ pub struct ApprovalFacts {
     pub count: Reconciliation,
     /// The sampling QA's state (see [`super::sample`]).
     pub sample: SampleState,
+    /// Scanning sessions of the batch without a passing test target, counted
+    /// only where the station refuses such batches (`[session_target]
+    /// block_approval`).
+    pub unproven_sessions: u32,
 }
 
 impl ApprovalFacts {
@@ -97,6 +101,9 @@ pub enum Refusal {
     CountMismatch(String),
     /// The sample was not drawn, not finished, or failed.
     Sample(SampleState),
+    /// Sides from sessions without a passing test target, at a station that
+    /// refuses them.
+    NoSessionTarget(u32),
     /// An override was asked for without a reason.
     ReasonMissing,
     ReasonTooLong,
@@ -161,6 +168,12 @@ impl fmt::Display for Refusal {
                      a sample in Review (Sample) first"
                 ),
             },
+            Refusal::NoSessionTarget(n) => write!(
+                f,
+                "{n} of its scanning sessions had no passing test target, and this station sends \
+                 nothing scanned without one: scan the test target (`folio sheets --target`) first, \
+                 then scan these sheets again"
+            ),
             Refusal::ReasonMissing => write!(
                 f,
                 "an override needs a reason: say why the batch may go as it is"
@@ -234,6 +247,10 @@ pub fn decide(facts: &ApprovalFacts, ov: &Overrides) -> Result<Approval, Refusal
     let seen = facts.must_be_seen();
     if !seen.is_empty() {
         return Err(Refusal::MustBeSeen(seen));
+    }
+    // Nor the session target's, where the station asks for it.
+    if facts.unproven_sessions > 0 {
+        return Err(Refusal::NoSessionTarget(facts.unproven_sessions));
     }
     // No override takes the sample's place: it is the evidence that the
     // capture was checked by a person.
@@ -318,6 +335,7 @@ mod tests {
             open_flags: vec![],
             count: Reconciliation::new(None, 10),
             sample: SampleState::NotRequired,
+            unproven_sessions: 0,
         }
     }
 
@@ -472,5 +490,22 @@ mod tests {
             ..facts()
         };
         assert!(decide(&passed, &Overrides::none()).is_ok());
+    }
+
+    #[test]
+    fn a_station_that_blocks_unproven_sessions_takes_no_override_for_them() {
+        let f = ApprovalFacts {
+            unproven_sessions: 2,
+            ..facts()
+        };
+        let all = Overrides {
+            accept_flags: true,
+            accept_count: true,
+            reason: Some("urgent".into()),
+        };
+        let e = decide(&f, &all).unwrap_err();
+        assert_eq!(e, Refusal::NoSessionTarget(2));
+        assert!(e.to_string().contains("folio sheets --target"), "{e}");
+        assert_eq!(e.cli_hint(), None);
     }
 }

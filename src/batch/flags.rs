@@ -34,11 +34,14 @@ pub enum FlagCode {
     DamagedImage,
     /// Processing the side failed unexpectedly; its raw image is kept.
     ProcessingFailed,
+    /// Sides scanned in a session (sign-in, scanner, profile) that scanned no
+    /// passing test target: the capture's quality is not shown.
+    NoSessionTarget,
 }
 
 impl FlagCode {
     /// Every code, for parsing stored names.
-    pub const ALL: [FlagCode; 20] = [
+    pub const ALL: [FlagCode; 21] = [
         FlagCode::MisfiledIdentifier,
         FlagCode::InvalidNhsNumber,
         FlagCode::InvalidPatientId,
@@ -59,6 +62,7 @@ impl FlagCode {
         FlagCode::DuplicateControlSheet,
         FlagCode::DamagedImage,
         FlagCode::ProcessingFailed,
+        FlagCode::NoSessionTarget,
     ];
 
     /// The snake_case code written to the cache and the manifest.
@@ -84,6 +88,7 @@ impl FlagCode {
             FlagCode::DuplicateControlSheet => "duplicate_control_sheet",
             FlagCode::DamagedImage => "damaged_image",
             FlagCode::ProcessingFailed => "processing_failed",
+            FlagCode::NoSessionTarget => "no_session_target",
         }
     }
 
@@ -111,6 +116,7 @@ impl FlagCode {
             FlagCode::DuplicateControlSheet => "Record sheet seen twice",
             FlagCode::DamagedImage => "Image damaged in transfer",
             FlagCode::ProcessingFailed => "Page could not be processed",
+            FlagCode::NoSessionTarget => "Scanned without a passing test target",
         }
     }
 

@@ -1,13 +1,19 @@
-//! `manifest.json` (`folio.manifest/1`): the batch's contract with the central
-//! store, exactly the fields of PRODUCT.md. Optional fields are omitted, not null.
+//! `manifest.json`: the batch's contract with the central store. Version 2
+//! (`folio.manifest/2`, written now) is PRODUCT.md's `folio.manifest/1` with
+//! each document's provenance added (who scanned it, at which station, with
+//! which device and settings, when, the session test target's and the
+//! sample's results); version 1 is still read. Optional fields are omitted,
+//! not null.
 
 use super::flags::Flag;
 use super::identifiers::PatientId;
 use super::separate::Face;
 use serde::{Deserialize, Serialize};
 
-/// The format tag of this version of the manifest.
-pub const FORMAT: &str = "folio.manifest/1";
+/// The format tag of the manifest written now.
+pub const FORMAT: &str = "folio.manifest/2";
+/// Every format tag this Folio reads.
+pub const READABLE: [&str; 2] = ["folio.manifest/1", FORMAT];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -96,6 +102,73 @@ pub struct ManifestDocument {
     pub doc_type: Option<String>,
     pub pdf: PdfInfo,
     pub pages: Vec<ManifestPage>,
+    /// Where the document comes from (version 2; absent in version 1).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub provenance: Option<Provenance>,
+}
+
+/// A document's provenance: what BS 10008 asks to attribute every image to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The station it was scanned at.
+    pub station: String,
+    /// Who started the batch.
+    pub operator: String,
+    /// The scanning sessions its pages come from, in page order: who scanned
+    /// them (and in which role), the device (its name, vendor and model),
+    /// the settings, and the session test target's result. Empty for pages
+    /// stored before sessions were kept.
+    pub sessions: Vec<ProvenanceSession>,
+    /// When its first and its last page were stored.
+    pub captured_from: String,
+    pub captured_to: String,
+    /// The batch's sampling check, when one was drawn.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sample: Option<ProvenanceSample>,
+    pub pages: u32,
+    /// The PDF's SHA-256 (as `pdf.sha256`).
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProvenanceSession {
+    pub id: String,
+    pub operator: String,
+    /// The role they signed in with (absent at a station without accounts).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub role: Option<String>,
+    /// As named to SANE (or `folio:demo`, or `import`).
+    pub device: String,
+    pub vendor: String,
+    pub model: String,
+    pub profile: String,
+    /// What was asked of the device: dpi, mode, source, page size.
+    pub settings: serde_json::Value,
+    pub started: String,
+    /// The session test target's result (absent: none was scanned).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub target: Option<ProvenanceTarget>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProvenanceTarget {
+    pub passed: bool,
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProvenanceSample {
+    pub draw: u32,
+    /// `passed`, `failed` or `open`.
+    pub result: String,
+    /// Who judged it and when (a passed sample).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub at: Option<String>,
+    /// Sides in the sample, and those that failed.
+    pub sides: u32,
+    pub failed: Vec<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,9 +212,11 @@ mod tests {
                 pages: 1,
             },
             pages: vec![],
+            provenance: None,
         };
         let v = serde_json::to_value(&d).unwrap();
         assert!(v.get("type").is_none());
+        assert!(v.get("provenance").is_none());
         let p = serde_json::to_value(Patient::from_id(Some(&PatientId::Hospital {
             number: "RX1".into(),
         })))

@@ -16,6 +16,9 @@ pub enum Control {
     Document { doc_type: String },
     /// `FOLIO:BATCH:<label>`: names the batch.
     Batch { label: String },
+    /// `FOLIO:TARGET:<version>`: Folio's session test target
+    /// (`folio sheets --target`): measured, never part of a record.
+    Target { version: String },
 }
 
 /// What one barcode on a page says.
@@ -154,6 +157,11 @@ pub fn parse_barcode(text: &str, hospital_pattern: &Regex) -> SheetCode {
         "BATCH" if ok(Field::BatchLabel, arg) => SheetCode::Control(Control::Batch {
             label: arg.to_string(),
         }),
+        // Only versions this Folio can measure; another is a sheet it does
+        // not know, kept apart like any malformed control sheet.
+        "TARGET" if arg == TARGET_VERSION => SheetCode::Control(Control::Target {
+            version: arg.to_string(),
+        }),
         _ => malformed(),
     }
 }
@@ -167,6 +175,14 @@ fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 fn non_empty(s: &str) -> Option<String> {
     let s = s.trim();
     (!s.is_empty()).then(|| s.to_string())
+}
+
+/// The version of the test target this Folio prints and measures.
+pub const TARGET_VERSION: &str = "1";
+
+/// Whether a barcode's text is the session test target's.
+pub fn is_target_code(text: &str) -> bool {
+    strip_prefix_ci(text.trim(), "FOLIO:TARGET:").is_some_and(|v| v.trim() == TARGET_VERSION)
 }
 
 /// The barcode text for a record sheet.
@@ -220,6 +236,14 @@ mod tests {
         ));
         assert_eq!(parse_barcode("LAB-ORDER-77", &pat()), SheetCode::Other);
         assert_eq!(
+            parse_barcode(crate::imaging::target_layout::CODE, &pat()),
+            SheetCode::Control(Control::Target {
+                version: TARGET_VERSION.into()
+            })
+        );
+        assert!(is_target_code(" folio:target:1 "));
+        assert!(!is_target_code("FOLIO:TARGET:2"));
+        assert_eq!(
             parse_barcode("folio:doc:results", &pat()),
             SheetCode::Control(Control::Document {
                 doc_type: "results".into()
@@ -249,6 +273,9 @@ mod tests {
             "FOLIO:DOC:a:b",
             "FOLIO:BATCH:",
             "FOLIO:BATCH:box\n12",
+            "FOLIO:TARGET:",
+            "FOLIO:TARGET:2",
+            "FOLIO:TARGET:1:extra",
             long.as_str(),
         ] {
             assert!(

@@ -78,6 +78,12 @@ pub struct SideFacts {
     pub unreadable: Option<String>,
     /// Page flags from image checks.
     pub flags: Vec<Flag>,
+    /// The scanning session this side came from, in words, when that session
+    /// has no passing test target and the station asks for one.
+    pub unproven_session: Option<String>,
+    /// The side is the session test target (measured as one, its barcode
+    /// read or not): never a page.
+    pub target: bool,
 }
 
 /// Why a side is not in the output.
@@ -210,6 +216,8 @@ pub struct Separator<'p> {
     pending_flags: Vec<Flag>,
     /// Pages a supervisor moved, placed once every document exists.
     moves: Vec<Move>,
+    /// Sessions without a passing test target already flagged.
+    unproven: HashSet<String>,
 }
 
 /// A page to move to another document or a record of its own: its flags
@@ -293,13 +301,39 @@ impl<'p> Separator<'p> {
             record_sheets: HashMap::new(),
             pending_flags: Vec::new(),
             moves: Vec::new(),
+            unproven: HashSet::new(),
         }
     }
 
     /// Takes the next side in feed order.
     pub fn push(&mut self, side: &SideFacts) {
+        self.push_side(side);
+        // Once per session, on the record its first side went to.
+        if let Some(session) = &side.unproven_session
+            && self.unproven.insert(session.clone())
+        {
+            let flag = Flag::new(
+                FlagCode::NoSessionTarget,
+                format!(
+                    "side {} and the sides after it were scanned in a session with no passing test target ({}): \
+                     the scanner's quality that day is not shown. Look at these pages closely, or rescan them \
+                     after scanning the test target (`folio sheets --target`) first",
+                    side.side,
+                    printable(session, 120)
+                ),
+            )
+            .on_side(side.side);
+            self.record_flag(flag);
+        }
+    }
+
+    fn push_side(&mut self, side: &SideFacts) {
         if let Some(why) = &side.unreadable {
             self.unreadable(side.side, why);
+            return;
+        }
+        if side.target {
+            self.target_side(side);
             return;
         }
         let codes = sheet_codes(side, self.p.hospital_pattern);
@@ -340,8 +374,22 @@ impl<'p> Separator<'p> {
             record_sheets: HashMap::new(),
             pending_flags: self.pending_flags.clone(),
             moves: self.moves.clone(),
+            unproven: HashSet::new(),
         }
         .finish()
+    }
+
+    /// The session test target: left out like a control sheet (its back too),
+    /// acting on nothing, whatever else its barcodes say.
+    fn target_side(&mut self, side: &SideFacts) {
+        self.layout.removed.push(Removed {
+            side: side.side,
+            reason: RemovedReason::ControlSheet,
+            barcode: side.barcodes.first().cloned(),
+        });
+        if side.face != Some(Face::Back) {
+            self.control_sheets.insert(side.sheet, Vec::new());
+        }
     }
 
     /// A side whose image could not be read: a flag for the record, no page.
@@ -525,7 +573,10 @@ impl<'p> Separator<'p> {
                 self.layout.batch_label.get_or_insert_with(|| label.clone());
             }
             SheetCode::MalformedControl(text) => self.malformed(text, side),
-            SheetCode::Identifier(_) | SheetCode::Other => {}
+            // The session's test target: measured when processed, never a page.
+            SheetCode::Control(Control::Target { .. })
+            | SheetCode::Identifier(_)
+            | SheetCode::Other => {}
         }
     }
 
@@ -893,6 +944,68 @@ mod tests {
                 default_patient: None,
             },
         )
+    }
+
+    #[test]
+    fn a_test_target_is_left_out_and_an_unproven_session_is_flagged_once() {
+        let mut s = sides(
+            true,
+            &[
+                (&["FOLIO:TARGET:1"], false),
+                (&[], true), // back of the target
+                (&["FOLIO:REC:9434765919"], false),
+                (&[], true),
+                (&[], false),
+                (&[], false),
+                (&["FOLIO:REC:4010232137"], false),
+                (&[], true),
+                (&[], false),
+                (&[], false),
+            ],
+        );
+        let clean = run(&s);
+        assert_eq!(clean.records.len(), 2, "the target starts no record");
+        assert_eq!(clean.flag_count(), 0, "nor is it an unreadable sheet");
+        assert!(clean.removed.iter().any(|r| r.side == 0
+            && r.reason == RemovedReason::ControlSheet
+            && r.barcode.as_deref() == Some("FOLIO:TARGET:1")));
+        // A target measured as one although its barcode did not read (a
+        // blurred scan of it): the same, never a page of the first record.
+        let mut blurred = s.clone();
+        blurred[0].barcodes.clear();
+        blurred[0].target = true;
+        let l = run(&blurred);
+        assert_eq!(l.records.len(), 2);
+        assert_eq!(l.flag_count(), 0);
+        assert!(
+            l.removed
+                .iter()
+                .any(|r| r.side == 0 && r.reason == RemovedReason::ControlSheet)
+        );
+        assert!(
+            l.removed
+                .iter()
+                .any(|r| r.side == 1 && r.reason == RemovedReason::ControlSheet)
+        );
+        // Sides 4.. came from a session whose target failed: one flag, on the
+        // record side 4 went to, about side 4.
+        for f in &mut s[4..] {
+            f.unproven_session = Some("j.op on test:0, profile 'Letters'".into());
+        }
+        let l = run(&s);
+        let flagged: Vec<_> = l
+            .records
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| r.flags.iter().map(move |f| (i, f)))
+            .collect();
+        assert_eq!(flagged.len(), 1, "{flagged:?}");
+        let (record, flag) = flagged[0];
+        assert_eq!(
+            (record, flag.code, flag.side),
+            (0, FlagCode::NoSessionTarget, Some(4))
+        );
+        assert!(flag.detail.contains("j.op on test:0"), "{}", flag.detail);
     }
 
     #[test]
@@ -1403,6 +1516,8 @@ mod tests {
                         1 => vec![Flag::new(FlagCode::Skewed, "4 degrees")],
                         _ => Vec::new(),
                     },
+                    target: next(20) == 0,
+                    unproven_session: (next(6) == 0).then(|| format!("session {}", next(2))),
                 }
             })
             .collect()

@@ -51,6 +51,13 @@ impl DemoFeeder {
                 "speed" => speed = v.parse().map_err(|_| bad(k, v))?,
                 "noise" => spec.noise_sigma = v.parse().map_err(|_| bad(k, v))?,
                 "skew" => spec.max_skew_deg = v.parse().map_err(|_| bad(k, v))?,
+                "target" => {
+                    spec.target_first = match v.as_str() {
+                        "yes" | "true" | "1" => true,
+                        "no" | "false" | "0" => false,
+                        _ => return Err(bad(k, v)),
+                    }
+                }
                 "fault-after" => fault_after = Some(v.parse().map_err(|_| bad(k, v))?),
                 "fault" => {
                     fault = Some(match v.as_str() {

@@ -43,6 +43,21 @@ fn status_text(status: ffi::Status) -> String {
 /// in one test process, take turns).
 static SESSION: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// Vendor and model of every device listed so far, by name: a scanning
+/// session records them without listing the devices again (seconds, with
+/// network scanners).
+static IDENTITIES: std::sync::Mutex<std::collections::BTreeMap<String, (String, String)>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// The vendor and model SANE listed `device` with, if it was listed.
+pub fn listed_identity(device: &str) -> Option<(String, String)> {
+    IDENTITIES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(device)
+        .cloned()
+}
+
 /// The SANE library, initialised; holds the process's SANE session until
 /// dropped (after `sane_exit`).
 pub struct Sane {
@@ -93,6 +108,10 @@ impl Sane {
             let d = unsafe { &*dev };
             out.push((cstr(d.name), cstr(d.vendor), cstr(d.model), cstr(d.kind)));
             i += 1;
+        }
+        let mut known = IDENTITIES.lock().unwrap_or_else(|e| e.into_inner());
+        for (name, vendor, model, _) in &out {
+            known.insert(name.clone(), (vendor.clone(), model.clone()));
         }
         Ok(out)
     }

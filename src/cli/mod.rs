@@ -67,8 +67,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Show a batch's records, documents, pages and flags.
+    /// Show a batch's records, documents, pages and flags; or a delivered or
+    /// exported manifest.json (folio.manifest/1 or /2: give the file or its
+    /// folder) with each document's provenance.
     Show {
+        /// Batch id or prefix, or a manifest.json (or the folder holding it).
         batch: String,
         #[arg(long)]
         json: bool,
@@ -104,6 +107,17 @@ enum Command {
     Audit {
         /// Batch id or prefix.
         batch: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List scanning sessions (a sign-in, a scanner, a profile) with their
+    /// test target's result: the newest first, or those of one batch.
+    Sessions {
+        /// Batch id or prefix.
+        batch: Option<String>,
+        /// At most this many (newest first).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
         #[arg(long)]
         json: bool,
     },
@@ -218,6 +232,10 @@ struct GenerateArgs {
     /// File format: pgm, png, jpeg, tiff (one multi-page file) or mixed.
     #[arg(long, default_value = "pgm")]
     format: String,
+    /// Start the stack with Folio's session test target, as the first sheet
+    /// of a scanning session.
+    #[arg(long)]
+    target: bool,
 }
 
 #[derive(Args, Debug)]
@@ -427,11 +445,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             output::batches(&ctx.store.list_batches()?, *json)?;
             Ok(exit::OK)
         }
-        Command::Show { batch, json } => {
-            let ctx = open(&cli)?;
-            output::tree(&ctx.store.tree(batch)?, *json)?;
-            Ok(exit::OK)
-        }
+        Command::Show { batch, json } => show(&cli, batch, *json),
         Command::Export { batch, to, json } => {
             let mut ctx = open_as(&cli, Action::Export, Some(batch))?;
             let (manifest, path) = workers::export_batch(&mut ctx.store, batch, to, &ctx.actor)?;
@@ -479,6 +493,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             output::audit(&ctx.store.audit_events(id.as_deref())?, *json)?;
             Ok(exit::OK)
         }
+        Command::Sessions { batch, limit, json } => sessions(&cli, batch.as_deref(), *limit, *json),
         Command::Check => {
             let ctx = open(&cli)?;
             let events = ctx.store.check()?;
@@ -538,6 +553,28 @@ fn print_sheets(cli: &Cli, a: &SheetsArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
+/// `folio show`: a batch from the cache, or a manifest.json of either version.
+fn show(cli: &Cli, batch: &str, json: bool) -> Result<u8> {
+    if output::manifest_path(batch).is_some() {
+        output::manifest(&output::read_manifest(batch)?, json)?;
+    } else {
+        let ctx = open(cli)?;
+        output::tree(&ctx.store.tree(batch)?, json)?;
+    }
+    Ok(exit::OK)
+}
+
+/// `folio sessions`: a batch's scanning sessions, or the newest `limit`.
+fn sessions(cli: &Cli, batch: Option<&str>, limit: u32, json: bool) -> Result<u8> {
+    let ctx = open(cli)?;
+    let rows = match batch {
+        Some(b) => ctx.store.batch_sessions(&ctx.store.find_batch(b)?.id)?,
+        None => ctx.store.sessions(limit)?,
+    };
+    output::sessions(&rows, json)?;
+    Ok(exit::OK)
+}
+
 fn generate(a: &GenerateArgs) -> Result<u8> {
     let spec = crate::synth::StackSpec {
         seed: a.seed,
@@ -547,6 +584,7 @@ fn generate(a: &GenerateArgs) -> Result<u8> {
         noise_sigma: a.noise,
         max_skew_deg: a.skew,
         drift: 20.0,
+        target_first: a.target,
     };
     let n = output::generate(&spec, &a.out, &a.format)?;
     println!(
@@ -575,6 +613,9 @@ fn scan(cli: &Cli, a: &ScanArgs) -> Result<u8> {
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
+        if let Some(s) = &report.session {
+            output::session_target(s);
+        }
         match &report.closed {
             Some(c) => output::closed(c, report.stored_now),
             None => eprintln!(
@@ -668,5 +709,8 @@ fn scan_options(cfg: &Config, a: &ScanArgs) -> Result<workers::ScanOptions> {
         expected_sheets: a.expected_sheets,
         typed_as_bilevel: resolved.typed_as_bilevel,
         cancel: Default::default(),
+        // Each command is a sign-in, and so a scanning session, of its own.
+        sign_in: None,
+        profile: a.profile.clone(),
     })
 }

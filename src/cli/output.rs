@@ -29,8 +29,169 @@ pub fn import_report(r: &ImportReport, json: bool) -> Result<()> {
         return Ok(());
     }
     closed(&r.closed, r.stored_now);
+    if let Some(s) = &r.session {
+        session_target(s);
+    }
     println!("{}", r.batch_id);
     Ok(())
+}
+
+/// The manifest a `folio show` argument names, if it names one: a
+/// `manifest.json` file, or a folder holding one.
+pub fn manifest_path(arg: &str) -> Option<std::path::PathBuf> {
+    let p = Path::new(arg);
+    if p.is_file() {
+        Some(p.to_path_buf())
+    } else {
+        Some(p.join("manifest.json")).filter(|m| p.is_dir() && m.is_file())
+    }
+}
+
+/// Reads a manifest of any format this Folio reads.
+pub fn read_manifest(arg: &str) -> Result<Manifest> {
+    use crate::batch::manifest::READABLE;
+    let path = manifest_path(arg).with_context(|| format!("no manifest at {}", shown(arg)))?;
+    let shown_at = shown_path(&path);
+    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {shown_at}"))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).with_context(|| format!("{shown_at} is not JSON"))?;
+    let format = value["format"].as_str().unwrap_or_default().to_string();
+    if !READABLE.contains(&format.as_str()) {
+        bail!(
+            "{shown_at} is not a Folio manifest this version reads (format '{}'; it reads {})",
+            shown(&format),
+            READABLE.join(" and ")
+        );
+    }
+    serde_json::from_value(value).with_context(|| format!("{shown_at} is a damaged {format}"))
+}
+
+/// A manifest for people: the batch, then each document with its pages,
+/// hash and provenance (version 2); `--json` prints it as read.
+pub fn manifest(m: &Manifest, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(m)?);
+        return Ok(());
+    }
+    let b = &m.batch;
+    println!(
+        "{} of batch {} '{}', station {}, operator {}, {} sides scanned",
+        shown(&m.format),
+        shown(&b.id),
+        shown(&b.label),
+        shown(&b.station),
+        shown(&b.operator),
+        b.sides_scanned
+    );
+    for r in &m.records {
+        let who = match (&r.patient.nhs_number, &r.patient.hospital_number) {
+            (Some(n), _) => format!("NHS {}", shown(n)),
+            (None, Some(h)) => format!("hospital {}", shown(h)),
+            _ => "no patient".into(),
+        };
+        println!("  record {who}");
+        for d in &r.documents {
+            println!(
+                "    document {} ({}), {} pages, sha256 {}",
+                shown(&d.id),
+                shown(d.doc_type.as_deref().unwrap_or("untyped")),
+                d.pdf.pages,
+                shown(&d.pdf.sha256)
+            );
+            let Some(p) = &d.provenance else { continue };
+            println!(
+                "      captured {} to {} at {}",
+                shown(&p.captured_from),
+                shown(&p.captured_to),
+                shown(&p.station)
+            );
+            for s in &p.sessions {
+                let target = match &s.target {
+                    Some(t) if t.passed => "test target passed",
+                    Some(_) => "test target FAILED",
+                    None => "no test target",
+                };
+                println!(
+                    "      scanned by {}{} on {} ({} {}), profile {}: {target}",
+                    shown(&s.operator),
+                    s.role
+                        .as_deref()
+                        .map(|r| format!(" ({})", shown(r)))
+                        .unwrap_or_default(),
+                    shown(&s.device),
+                    shown(&s.vendor),
+                    shown(&s.model),
+                    shown(&s.profile)
+                );
+            }
+            if let Some(s) = &p.sample {
+                println!(
+                    "      sample {} {} ({} sides){}",
+                    s.draw,
+                    shown(&s.result),
+                    s.sides,
+                    s.by.as_deref()
+                        .map(|by| format!(" by {}", shown(by)))
+                        .unwrap_or_default()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Scanning sessions, one line each (tab-separated: started, operator with
+/// role, device with vendor and model, profile, sides, target verdict and
+/// figures); `--json` gives them as stored.
+pub fn sessions(rows: &[crate::store::SessionRow], json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(rows)?);
+        return Ok(());
+    }
+    for s in rows {
+        let who = if s.role.is_empty() {
+            shown(&s.operator)
+        } else {
+            format!("{} ({})", shown(&s.operator), shown(&s.role))
+        };
+        let target = match &s.target {
+            Some(t) if t.passed => format!("target passed: {}", shown_long(&t.summary)),
+            Some(t) => format!("target FAILED: {}", shown_long(&t.failures.join("; "))),
+            None => "no test target".to_string(),
+        };
+        let fields = [
+            shown(&s.started),
+            who,
+            format!(
+                "{} ({} {})",
+                shown(&s.device),
+                shown(&s.vendor),
+                shown(&s.model)
+            ),
+            shown(&s.profile),
+            format!("{} sides", s.sides),
+            target,
+        ];
+        println!("{}", fields.join("\t"));
+    }
+    Ok(())
+}
+
+/// The session test target's result, on stderr: figures when it passed,
+/// why when it failed (nothing when none was scanned: the batch's
+/// `no_session_target` flag says so where the station asks for one).
+pub fn session_target(s: &crate::store::SessionRow) {
+    let Some(t) = &s.target else {
+        return;
+    };
+    if t.passed {
+        eprintln!("session test target passed: {}", shown_long(&t.summary));
+        return;
+    }
+    eprintln!("session test target FAILED: {}", shown_long(&t.summary));
+    for f in &t.failures {
+        eprintln!("  - {}", shown_long(f));
+    }
 }
 
 /// Text from outside (labels, barcodes, file names, messages, operator names,

@@ -197,9 +197,14 @@ fn show_event(bar: &indicatif::ProgressBar, e: UploadEvent, parked: &mut usize) 
 }
 
 /// The chain against the newest head the central store keeps (a folder
-/// target's manifests; a FHIR server's are not read back yet): words to add
-/// to `folio check`'s line, or why the chain does not match.
+/// target's manifests; the Provenance of the newest record delivered to a
+/// FHIR server): words to add to `folio check`'s line, or why the chain does
+/// not match. A server that cannot be reached is said, not an error: the
+/// anchors remembered here were compared already.
 pub fn central_anchor(ctx: &Ctx) -> Result<String> {
+    if let Some(url) = &ctx.cfg.upload.fhir_url {
+        return fhir_anchor(ctx, url);
+    }
     let Some(folder) = &ctx.cfg.upload.folder else {
         return Ok(String::new());
     };
@@ -217,11 +222,38 @@ pub fn central_anchor(ctx: &Ctx) -> Result<String> {
         "kept by the central store in {}",
         super::output::shown_path(&path)
     );
-    match ctx.store.against_anchor(&head, &whence)? {
+    compare(ctx, &head, &whence)
+}
+
+fn compare(ctx: &Ctx, head: &crate::batch::manifest::AuditHead, whence: &str) -> Result<String> {
+    match ctx.store.against_anchor(head, whence)? {
         Some(why) => Err(crate::store::StoreError::Damaged(why).into()),
         None => Ok(format!(
             "; it holds event {} as the central store keeps it",
             head.seq
+        )),
+    }
+}
+
+fn fhir_anchor(ctx: &Ctx, url: &str) -> Result<String> {
+    let Some((batch, record)) = ctx.store.newest_delivery()? else {
+        return Ok(String::new());
+    };
+    let asked = upload::fhir::FhirTarget::new(url, &ctx.cfg.upload)
+        .and_then(|t| t.provenance_anchor(&batch, &record));
+    match asked {
+        Ok(Some(head)) => {
+            let whence = format!(
+                "kept by the FHIR server in the Provenance of record {}",
+                printable(&record, 80)
+            );
+            compare(ctx, &head, &whence)
+        }
+        // Delivered before Provenances carried the head.
+        Ok(None) => Ok(String::new()),
+        Err(e) => Ok(format!(
+            "; the FHIR server was not asked for its copy ({})",
+            printable(&e.to_string(), 300)
         )),
     }
 }

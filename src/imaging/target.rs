@@ -125,6 +125,80 @@ pub struct TargetReport {
     pub failures: Vec<String>,
 }
 
+/// A session test target's result as the cache keeps it: the verdict, one
+/// line of figures for people, and the whole report when it could be measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetCheck {
+    pub passed: bool,
+    /// The figures in one line, or why the sheet could not be measured.
+    pub summary: String,
+    /// Why it failed, one sentence each, with what to do.
+    pub failures: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<TargetReport>,
+}
+
+impl TargetCheck {
+    /// Measures a side that carries the target's barcode: one that cannot be
+    /// measured (a photocopied barcode on another page, a torn target) fails.
+    pub fn of(page: &crate::pixels::Raster) -> TargetCheck {
+        match measure_raster(page) {
+            Ok(r) => TargetCheck {
+                passed: r.passed,
+                summary: r.summary(),
+                failures: r.failures.clone(),
+                report: Some(r),
+            },
+            Err(e) => TargetCheck {
+                passed: false,
+                summary: format!("could not be measured: {e}"),
+                failures: vec![e.to_string()],
+                report: None,
+            },
+        }
+    }
+}
+
+impl TargetCheck {
+    /// Measures a side that may be the target although its barcode did not
+    /// read: the target when its registration marks are found (passing or
+    /// not), `None` for any other page.
+    pub fn probe(page: &crate::pixels::Raster) -> Option<TargetCheck> {
+        measure_raster(page).ok().map(|r| TargetCheck {
+            passed: r.passed,
+            summary: r.summary(),
+            failures: r.failures.clone(),
+            report: Some(r),
+        })
+    }
+}
+
+impl TargetReport {
+    /// The figures in one line: resolution reached against what is needed,
+    /// grey steps, skew, barcode.
+    pub fn summary(&self) -> String {
+        let lp = |v: Option<f32>| v.map_or("none".to_string(), |f| format!("{f:.1}"));
+        format!(
+            "line pairs {} across, {} down (needs {:.1} lp/mm at {} dpi); grey steps {}; skew {:.1}°; barcode {}",
+            lp(self.finest_across_lp_per_mm),
+            lp(self.finest_down_lp_per_mm),
+            self.required_lp_per_mm,
+            self.dpi,
+            if self.steps_separated {
+                "all told apart"
+            } else {
+                "run together"
+            },
+            self.skew_deg,
+            if self.barcode_read {
+                "read"
+            } else {
+                "not read"
+            }
+        )
+    }
+}
+
 /// Measures a grey scan of the test target at `dpi`.
 pub fn measure(img: &image::GrayImage, dpi: u32) -> Result<TargetReport, TargetError> {
     let (w, h) = img.dimensions();

@@ -119,6 +119,10 @@ pub struct PageRow {
     /// Small and screen-sized JPEG renderings for the station window.
     pub thumb_sha256: Option<String>,
     pub preview_sha256: Option<String>,
+    /// The session test target's result, when this side is the target.
+    pub target: Option<crate::imaging::target::TargetCheck>,
+    /// The scanning session the side came from (set when it is committed).
+    pub session: Option<String>,
 }
 
 /// A page in the separated tree.
@@ -379,6 +383,8 @@ impl Store {
             open_flags,
             count: b.count(),
             sample: self.sample_state(&b.id)?,
+            // Counted by `workers::access::approval_facts` where it applies.
+            unproven_sessions: 0,
         })
     }
 
@@ -489,9 +495,10 @@ impl Store {
     /// Commits one processed side (its image file must already be stored).
     pub fn insert_page(&mut self, p: &PageRow) -> Result<(), StoreError> {
         let img = p.image.as_ref();
-        self.conn.execute(
-            &format!("INSERT INTO pages (batch_id, side, sheet, face, origin, {IMAGE_COLS}, barcodes, metrics, blank, error, created, flags, skew_deg, pixels_sha256, thumb_sha256, preview_sha256)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"),
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            &format!("INSERT INTO pages (batch_id, side, sheet, face, origin, {IMAGE_COLS}, barcodes, metrics, blank, error, created, flags, skew_deg, pixels_sha256, thumb_sha256, preview_sha256, session_id, target, target_passed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)"),
             params![
                 p.batch_id, p.side, p.sheet, p.face.as_str(), p.origin,
                 img.map(|i| &i.sha256), img.map(|i| i.encoding.as_str()), img.map(|i| i.kind.as_str()),
@@ -500,9 +507,15 @@ impl Store {
                 p.metrics.as_ref().and_then(|m| serde_json::to_string(m).ok()),
                 p.blank, p.error, crate::now_rfc3339(),
                 serde_json::to_string(&p.flags).unwrap_or_else(|_| "[]".into()), p.skew_deg,
-                p.pixels_sha256, p.thumb_sha256, p.preview_sha256
+                p.pixels_sha256, p.thumb_sha256, p.preview_sha256,
+                p.session, p.target.as_ref().and_then(|t| serde_json::to_string(t).ok()),
+                p.target.as_ref().map(|t| t.passed)
             ],
         )?;
+        if let (Some(target), Some(session)) = (&p.target, &p.session) {
+            Store::audit_target(&tx, session, (&p.batch_id, p.side), target)?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -515,6 +528,7 @@ impl Store {
             "UPDATE pages SET origin = ?3, image_sha256 = ?4, encoding = ?5, kind = ?6, width = ?7, height = ?8,
                dpi = ?9, bytes = ?10, barcodes = ?11, metrics = ?12, blank = ?13, error = ?14, flags = ?15,
                skew_deg = ?16, pixels_sha256 = ?17, thumb_sha256 = ?18, preview_sha256 = ?19,
+               session_id = ?20, target = ?21, target_passed = ?22,
                restored = 0, rescan = NULL
              WHERE batch_id = ?1 AND side = ?2",
             params![
@@ -525,7 +539,9 @@ impl Store {
                 p.metrics.as_ref().and_then(|m| serde_json::to_string(m).ok()),
                 p.blank, p.error,
                 serde_json::to_string(&p.flags).unwrap_or_else(|_| "[]".into()), p.skew_deg,
-                p.pixels_sha256, p.thumb_sha256, p.preview_sha256
+                p.pixels_sha256, p.thumb_sha256, p.preview_sha256,
+                p.session, p.target.as_ref().and_then(|t| serde_json::to_string(t).ok()),
+                p.target.as_ref().map(|t| t.passed)
             ],
         )?;
         if n == 0 {
@@ -554,7 +570,8 @@ impl Store {
     /// What separation needs of every stored side, in feed order.
     pub fn side_facts(&self, batch_id: &str) -> Result<Vec<SideFacts>, StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT side, sheet, face, barcodes, blank, restored, error, flags, removed_by IS NOT NULL, rescan, moved_to
+            "SELECT side, sheet, face, barcodes, blank, restored, error, flags, removed_by IS NOT NULL, rescan, moved_to,
+               target IS NOT NULL
              FROM pages WHERE batch_id = ?1 ORDER BY side",
         )?;
         let rows = stmt
@@ -576,6 +593,8 @@ impl Store {
                     removed: r.get(8)?,
                     rescan: r.get(9)?,
                     moved_to: r.get(10)?,
+                    target: r.get(11)?,
+                    unproven_session: None,
                 })
             })?
             .collect::<Result<_, _>>()?;

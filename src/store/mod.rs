@@ -14,6 +14,7 @@ mod operators;
 mod outbox;
 mod review;
 mod samples;
+mod sessions;
 mod stats;
 
 pub use crate::batch::PageDecision;
@@ -31,6 +32,7 @@ pub use operators::{
 pub use outbox::{CachedPdf, OutboxRow, sender_name};
 pub use review::{DocChoice, PatientMismatch, ReviewItem, ReviewKind};
 pub use samples::{MAX_SAMPLE_REASON_CHARS, Sample, SampleError};
+pub use sessions::{BatchProvenance, NewSession, SessionRow};
 
 use rusqlite::{Connection, OptionalExtension};
 use rusqlite_migration::{M, Migrations};
@@ -173,6 +175,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("schema_7.sql")),
         M::up(include_str!("schema_8.sql")),
         M::up(include_str!("schema_9.sql")),
+        M::up(include_str!("schema_10.sql")),
     ])
 }
 
@@ -247,6 +250,18 @@ impl Store {
     }
 
     /// Remembers the head a delivered batch carried to `target`.
+    /// The batch and record delivered last (to any target), if any.
+    pub fn newest_delivery(&self) -> Result<Option<(String, String)>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT batch_id, record_id FROM deliveries ORDER BY delivered_at DESC, rowid DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
     pub fn remember_anchor(
         &self,
         head: &audit::AuditHead,
@@ -322,7 +337,7 @@ mod tests {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 9);
+        assert_eq!(v, 10);
         assert_eq!(s.check().unwrap(), 0);
     }
 

@@ -19,6 +19,10 @@ pub struct StackSpec {
     pub max_skew_deg: f32,
     /// Largest brightness change from top to bottom, grey levels.
     pub drift: f32,
+    /// The stack starts with Folio's session test target (`folio sheets
+    /// --target`), as the first sheet of a scanning session does.
+    #[serde(default)]
+    pub target_first: bool,
 }
 
 impl Default for StackSpec {
@@ -31,6 +35,7 @@ impl Default for StackSpec {
             noise_sigma: 6.0,
             max_skew_deg: 3.0,
             drift: 20.0,
+            target_first: false,
         }
     }
 }
@@ -62,6 +67,8 @@ pub enum SideKind {
     },
     /// The (empty) back of a control sheet.
     ControlBack,
+    /// Folio's session test target, scanned sharp.
+    Target,
     /// A typed clinical page, perhaps with an ID label.
     Clinical {
         label: Option<Label>,
@@ -119,6 +126,11 @@ pub fn plan(spec: &StackSpec) -> (Vec<SideKind>, Truth) {
         sides: Vec::new(),
         truth: Truth::default(),
     };
+    if spec.target_first {
+        let s = p.push(SideKind::Target);
+        p.removed(s, "control_sheet");
+        p.control_back();
+    }
     for i in 0..spec.records {
         p.record(i);
     }

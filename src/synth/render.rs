@@ -84,6 +84,15 @@ pub fn render_skewed(
     painter: &mut TextPainter,
     skew: Option<f32>,
 ) -> Raster {
+    if *kind == SideKind::Target {
+        let faults = super::target::Faults {
+            skew_deg: skew.unwrap_or(0.0),
+            noise_sigma: spec.noise_sigma.min(3.0),
+            seed,
+            ..Default::default()
+        };
+        return super::target::scan(spec.dpi, &faults, painter);
+    }
     let mut rng = Rng::new(seed);
     let mm = spec.dpi as f32 / 25.4;
     let (w, h) = ((210.0 * mm) as u32, (297.0 * mm) as u32);
@@ -93,7 +102,7 @@ pub fn render_skewed(
         SideKind::RecordSheet { code, words } | SideKind::DocSheet { code, words } => {
             control_sheet(&mut r, code, words, painter);
         }
-        SideKind::ControlBack | SideKind::Blank { bleed: false } => {}
+        SideKind::ControlBack | SideKind::Blank { bleed: false } | SideKind::Target => {}
         SideKind::Blank { bleed: true } => bleed_through(&mut r, &mut rng, painter, pt),
         SideKind::Clinical { label } => {
             let top = if let Some(l) = label {

@@ -48,6 +48,8 @@ pub struct ScannerChoice {
     /// The demo feeder's stack size and speed (sides a minute; 0 = flat out).
     pub demo_records: u32,
     pub demo_speed: u32,
+    /// The demo stack starts with the session test target.
+    pub demo_target: bool,
     /// Extra backend options (NAME=VALUE), e.g. to rehearse a fault.
     pub extra_options: Vec<(String, String)>,
 }
@@ -59,6 +61,7 @@ impl Default for ScannerChoice {
             profile: None,
             demo_records: 5,
             demo_speed: 120,
+            demo_target: false,
             extra_options: Vec::new(),
         }
     }
@@ -72,6 +75,9 @@ impl ScannerChoice {
         if self.device == crate::capture::DEMO_DEVICE {
             options.push(("records".into(), self.demo_records.max(1).to_string()));
             options.push(("speed".into(), self.demo_speed.to_string()));
+            if self.demo_target {
+                options.push(("target".into(), "yes".into()));
+            }
         }
         ScanRequest {
             device: self.device.clone(),

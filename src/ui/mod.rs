@@ -273,6 +273,7 @@ impl StationApp {
         if let Some(n) = var("FOLIO_DEMO_AUTOSCAN").and_then(|v| v.parse::<u32>().ok()) {
             self.scanner.device = crate::capture::DEMO_DEVICE.into();
             self.scanner.demo_records = n;
+            self.scanner.demo_target = var("FOLIO_DEMO_TARGET").is_some_and(|v| v == "1");
             self.scanner.demo_speed = var("FOLIO_DEMO_SPEED")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0);

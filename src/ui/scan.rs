@@ -167,6 +167,8 @@ impl ScanScreen {
                 let l = ui.label("Demo sides/min");
                 ui.add(egui::DragValue::new(&mut s.demo_speed).range(0..=2000))
                     .labelled_by(l.id);
+                ui.checkbox(&mut s.demo_target, "Test target first")
+                    .on_hover_text("The demo stack starts with Folio's session test target");
             }
         });
     }

@@ -5,6 +5,7 @@
 use super::context::ScreenCommand;
 use super::textures::Textures;
 use crate::batch::{FlagCode, Layout, RemovedReason};
+use crate::imaging::target::TargetCheck;
 use crate::workers::station::{CancelToken, Event, ScanFailure, Snapshot};
 use crate::workers::{ScanReport, scan::ScanProgress};
 use eframe::egui;
@@ -66,6 +67,9 @@ pub struct ScanView {
     /// shown when the window is wide enough for it and the page.
     pub show_tree: Option<bool>,
     live: LiveView,
+    /// The session test target last measured here (kept from scan to scan:
+    /// it holds for the session).
+    pub target: Option<TargetCheck>,
 }
 
 impl ScanView {
@@ -74,6 +78,7 @@ impl ScanView {
         *self = ScanView {
             zoom: self.zoom,
             show_tree: self.show_tree,
+            target: self.target.take(),
             ..ScanView::default()
         };
     }
@@ -119,6 +124,9 @@ impl ScanView {
                     flags: p.page_flags.clone(),
                 });
                 self.side_flags = side_flags(&p.layout);
+                if p.target.is_some() {
+                    self.target = p.target.clone();
+                }
                 self.progress = Some(*p);
                 None
             }
@@ -176,6 +184,10 @@ impl ScanView {
                     ),
                     None => format!("{} sides scanned; batch {name} left open", r.stored_now),
                 };
+                // The session's best target so far (a pass anywhere in it).
+                if let Some(t) = r.session.as_ref().and_then(|s| s.target.clone()) {
+                    self.target = Some(t);
+                }
                 self.last_report = Some(r);
                 (msg, false)
             }
@@ -295,6 +307,26 @@ impl ScanView {
             ui.separator();
             ui.label(egui::RichText::new(self.feeder_words()).size(COUNTER_TEXT * 0.75));
         });
+        self.target_ui(ui);
+    }
+
+    /// The session test target's verdict and figures, once one was scanned.
+    fn target_ui(&self, ui: &mut egui::Ui) {
+        let Some(t) = &self.target else {
+            return;
+        };
+        let (words, colour) = if t.passed {
+            ("\u{2714} Test target passed", ui.visuals().text_color())
+        } else {
+            ("\u{26a0} Test target FAILED", ui.visuals().warn_fg_color)
+        };
+        ui.horizontal_wrapped(|ui| {
+            ui.label(egui::RichText::new(words).strong().color(colour));
+            ui.label(super::shown(&t.summary));
+        });
+        for f in &t.failures {
+            ui.label(egui::RichText::new(format!("\u{2022} {}", super::shown(f))).color(colour));
+        }
     }
 
     fn feeder_words(&self) -> &'static str {

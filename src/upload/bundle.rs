@@ -25,6 +25,18 @@ pub const STATION_SYSTEM: &str = "urn:folio:station";
 pub const BINARY_TAG_SYSTEM: &str = "urn:folio:document";
 /// Where the PDF's SHA-256 (hex) rides on the attachment, next to FHIR's SHA-1.
 pub const SHA256_EXTENSION: &str = "urn:folio:attachment-sha256";
+/// The identifier system of operators (their account ids).
+pub const OPERATOR_SYSTEM: &str = "urn:folio:operator";
+/// Where a document's provenance (the manifest's, as JSON) rides on its
+/// DocumentReference.
+pub const PROVENANCE_EXTENSION: &str = "urn:folio:provenance";
+/// The tag that keys a record's Provenance to it (Provenance has no
+/// identifier), for its conditional create.
+pub const PROVENANCE_TAG_SYSTEM: &str = "urn:folio:provenance";
+/// Where the station's audit chain head ("seq:hash") rides on a Provenance.
+pub const AUDIT_HEAD_EXTENSION: &str = "urn:folio:audit-head";
+/// The id of the station's organisation, contained when configured.
+const ORGANISATION_ID: &str = "organisation";
 
 /// A stable urn:uuid derived from a name (the same on every retry).
 pub fn urn(name: &str) -> String {
@@ -51,6 +63,19 @@ pub fn identifier_query(doc_id: &str) -> String {
 /// The conditional-create search that finds a document's Binary.
 pub fn binary_query(doc_id: &str) -> String {
     format!("_tag={BINARY_TAG_SYSTEM}|{}", search_value(doc_id))
+}
+
+/// The tag code of a record's Provenance.
+pub fn provenance_code(batch_id: &str, record_id: &str) -> String {
+    format!("{batch_id}:{record_id}")
+}
+
+/// The conditional-create search that finds a record's Provenance.
+pub fn provenance_query(batch_id: &str, record_id: &str) -> String {
+    format!(
+        "_tag={PROVENANCE_TAG_SYSTEM}|{}",
+        search_value(&provenance_code(batch_id, record_id))
+    )
 }
 
 /// A token's value as it may stand in a FHIR search (a conditional create's
@@ -354,15 +379,112 @@ fn author() -> Value {
     json!({"reference": format!("#{STATION_ID}")})
 }
 
+/// A document's provenance, as the manifest gives it.
+fn provenance_of<'p>(
+    p: &'p RecordPackage,
+    doc_id: &str,
+) -> Option<&'p crate::batch::manifest::Provenance> {
+    p.record
+        .documents
+        .iter()
+        .find(|d| d.id == doc_id)?
+        .provenance
+        .as_ref()
+}
+
+/// Who scanned the documents `ids`: each operator once, in the order they
+/// first scanned, with the role they signed in with.
+fn operators<'p>(p: &'p RecordPackage, ids: &[&str]) -> Vec<(&'p str, Option<&'p str>)> {
+    let mut out: Vec<(&str, Option<&str>)> = Vec::new();
+    let sessions = ids
+        .iter()
+        .filter_map(|id| provenance_of(p, id))
+        .flat_map(|prov| &prov.sessions);
+    for s in sessions {
+        if out.iter().all(|(op, _)| *op != s.operator) {
+            out.push((s.operator.as_str(), s.role.as_deref()));
+        }
+    }
+    out
+}
+
+/// The resources a resource about `ids` contains (the station's Device, the
+/// operators as Practitioners, the organisation when configured) and the
+/// references to them, the Device's first.
+fn people(p: &RecordPackage, ids: &[&str]) -> (Vec<Value>, Vec<Value>) {
+    let mut contained = vec![station_device(p)];
+    let mut refs = vec![author()];
+    for (i, (op, role)) in operators(p, ids).into_iter().enumerate() {
+        let id = format!("operator-{}", i + 1);
+        let mut practitioner = json!({
+            "resourceType": "Practitioner",
+            "id": id,
+            "identifier": [{"system": OPERATOR_SYSTEM, "value": op}],
+            "name": [{"text": op}],
+        });
+        if let Some(role) = role {
+            practitioner["extension"] = json!([{"url": "urn:folio:role", "valueString": role}]);
+        }
+        contained.push(practitioner);
+        refs.push(json!({"reference": format!("#{id}")}));
+    }
+    if let Some(mut org) = p.mhd.custodian() {
+        if let Some(name) = org.get("display").cloned() {
+            org["name"] = name;
+        }
+        if let Some(identifier) = org.get("identifier").cloned() {
+            org["identifier"] = json!([identifier]);
+        }
+        let mut org = object(org);
+        org.remove("display");
+        org.insert("resourceType".into(), json!("Organization"));
+        org.insert("id".into(), json!(ORGANISATION_ID));
+        contained.push(Value::Object(org));
+        refs.push(json!({"reference": format!("#{ORGANISATION_ID}")}));
+    }
+    (contained, refs)
+}
+
+/// The record's Provenance: its documents were captured by these operators
+/// at this station, with the station's audit chain head when it was sent.
+fn provenance_resource(p: &RecordPackage, docrefs: Vec<Value>) -> Value {
+    let ids: Vec<&str> = p.documents.iter().map(|d| d.id.as_str()).collect();
+    let (contained, refs) = people(p, &ids);
+    let agent_type = |code: &str| json!({"coding": [{"system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "code": code}]});
+    let agents: Vec<Value> = refs
+        .into_iter()
+        .enumerate()
+        .map(|(i, who)| {
+            // The station assembled the record; each operator performed the scan.
+            let role = if i == 0 { "assembler" } else { "performer" };
+            json!({"type": agent_type(role), "who": who})
+        })
+        .collect();
+    let mut r = json!({
+        "resourceType": "Provenance",
+        "meta": {"tag": [{"system": PROVENANCE_TAG_SYSTEM, "code": provenance_code(&p.origin.batch_id, &p.record.id)}]},
+        "contained": contained,
+        "target": docrefs,
+        "recorded": p.origin.scanned,
+        "activity": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation", "code": "CREATE"}]},
+        "agent": agents,
+    });
+    if let Some(head) = &p.origin.audit_head {
+        r["extension"] = json!([{"url": AUDIT_HEAD_EXTENSION, "valueString": format!("{}:{}", head.seq, head.hash)}]);
+    }
+    r
+}
+
 /// A document's DocumentReference (MHD Minimal), its attachment at `binary`.
 fn document_reference(p: &RecordPackage, d: &DocumentFile, binary: &str) -> Value {
     let m = &p.mhd;
     let doc_type = d.doc_type.as_deref();
     let name = doc_type.unwrap_or("document");
+    let (contained, authors) = people(p, &[d.id.as_str()]);
     let mut resource = json!({
         "resourceType": "DocumentReference",
         "meta": {"profile": [mhd::DOCUMENT_REFERENCE_PROFILE]},
-        "contained": [station_device(p)],
+        "contained": contained,
         "masterIdentifier": {"use": "usual", "system": mhd::URI_SYSTEM, "value": master_identifier(&d.id)},
         "identifier": [{"use": "official", "system": mhd::URI_SYSTEM, "value": document_entry_uuid(&d.id)}],
         "status": "current",
@@ -370,7 +492,7 @@ fn document_reference(p: &RecordPackage, d: &DocumentFile, binary: &str) -> Valu
         "category": [m.category.concept()],
         "subject": subject(p),
         "date": p.origin.scanned,
-        "author": [author()],
+        "author": authors,
         "description": format!("{name}, {} pages, scanned in batch {}", d.pages, batch_name(p)),
         "securityLabel": m.security_label(),
         "content": [{
@@ -393,6 +515,9 @@ fn document_reference(p: &RecordPackage, d: &DocumentFile, binary: &str) -> Valu
     }
     if let Some(c) = m.custodian() {
         resource["custodian"] = c;
+    }
+    if let Some(prov) = provenance_of(p, &d.id).and_then(|v| serde_json::to_string(v).ok()) {
+        resource["extension"] = json!([{"url": PROVENANCE_EXTENSION, "valueString": prov}]);
     }
     resource
 }
@@ -429,7 +554,8 @@ fn submission_set(p: &RecordPackage, items: Vec<Value>) -> Value {
 }
 
 /// The Bundle's own members (all but `entry`), and its entries in order: the
-/// SubmissionSet List, then each document's DocumentReference and Binary.
+/// SubmissionSet List, then each document's DocumentReference and Binary,
+/// then the record's Provenance.
 /// Every entry is a conditional create on an identifier of its own, so a
 /// re-send (after a timeout, a reset, a crash) creates nothing twice.
 fn bundle_parts(p: &RecordPackage, binaries: &Binaries) -> (Map<String, Value>, Vec<Entry>) {
@@ -463,6 +589,16 @@ fn bundle_parts(p: &RecordPackage, binaries: &Binaries) -> (Map<String, Value>, 
             });
         }
     }
+    // Last, so the answers to the List and the documents keep their places.
+    let targets = items.iter().map(|i| i["item"].clone()).collect();
+    entries.push(Entry {
+        json: object(json!({
+            "fullUrl": urn(&format!("provenance:{}:{}", p.origin.batch_id, p.record.id)),
+            "resource": provenance_resource(p, targets),
+            "request": {"method": "POST", "url": "Provenance", "ifNoneExist": provenance_query(&p.origin.batch_id, &p.record.id)},
+        })),
+        data_of: None,
+    });
     let (unique_id, _) = submission_set_ids(&p.origin.batch_id, &p.record.id);
     let mut all = vec![Entry {
         json: object(json!({
@@ -598,6 +734,7 @@ mod tests {
                 station: hostile("station"),
                 site: hostile("site"),
                 scanned: "2026-01-02T03:04:05Z".into(),
+                audit_head: None,
             },
             record: ManifestRecord {
                 id: uuid::Uuid::new_v4().to_string(),
@@ -689,7 +826,7 @@ mod tests {
             "stable across tries"
         );
         let entries = b["entry"].as_array().unwrap();
-        assert_eq!(entries.len(), 1 + 2 * p.documents.len());
+        assert_eq!(entries.len(), 1 + 2 * p.documents.len() + 1);
         let full_urls: Vec<&str> = entries
             .iter()
             .map(|e| e["fullUrl"].as_str().unwrap())
@@ -745,6 +882,111 @@ mod tests {
         assert!(docref["content"][0]["attachment"].get("data").is_none());
     }
 
+    /// A package whose first document was scanned by one operator and the
+    /// second by two, sent with an audit head, from a configured organisation.
+    fn attributed(dir: &std::path::Path) -> RecordPackage {
+        let mut p = package(dir, &[5, 6]);
+        p.origin.audit_head = Some(crate::batch::manifest::AuditHead {
+            seq: 42,
+            hash: "ff".repeat(32),
+        });
+        let session = |op: &str| crate::batch::manifest::ProvenanceSession {
+            id: format!("s-{op}"),
+            operator: op.into(),
+            role: Some("operator".into()),
+            device: "test:0".into(),
+            vendor: "Noname".into(),
+            model: "frontend-tester".into(),
+            profile: "default".into(),
+            settings: json!({"dpi": 300}),
+            started: "2026-01-02T03:00:00Z".into(),
+            target: None,
+        };
+        // The first document scanned by one operator, the second by two.
+        p.record.documents = p
+            .documents
+            .iter()
+            .enumerate()
+            .map(|(i, d)| crate::batch::manifest::ManifestDocument {
+                id: d.id.clone(),
+                doc_type: None,
+                pdf: crate::batch::manifest::PdfInfo {
+                    path: String::new(),
+                    sha256: d.sha256.clone(),
+                    bytes: d.bytes,
+                    pages: d.pages,
+                },
+                pages: Vec::new(),
+                provenance: Some(crate::batch::manifest::Provenance {
+                    station: "st".into(),
+                    operator: hostile("op"),
+                    sessions: (0..=i)
+                        .map(|k| session(&hostile(&format!("op{k}"))))
+                        .collect(),
+                    captured_from: "a".into(),
+                    captured_to: "b".into(),
+                    sample: None,
+                    pages: d.pages,
+                    sha256: d.sha256.clone(),
+                }),
+            })
+            .collect();
+        p.mhd.organisation_ods_code = Some("RX1".into());
+        p
+    }
+
+    #[test]
+    fn operators_are_authors_and_the_records_provenance_carries_the_audit_head() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = attributed(dir.path());
+        let b = bundle_json(&p, |_, _| Value::Null);
+        let entries = b["entry"].as_array().unwrap();
+        let docref = &entries[3]["resource"];
+        assert_eq!(docref["resourceType"], "DocumentReference");
+        let authors: Vec<&str> = docref["author"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["reference"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            authors,
+            ["#station", "#operator-1", "#operator-2", "#organisation"]
+        );
+        let contained = docref["contained"].as_array().unwrap();
+        assert_eq!(contained[1]["resourceType"], "Practitioner");
+        assert_eq!(contained[1]["identifier"][0]["system"], OPERATOR_SYSTEM);
+        assert_eq!(contained[1]["identifier"][0]["value"], hostile("op0"));
+        assert_eq!(contained[3]["resourceType"], "Organization");
+        assert_eq!(contained[3]["identifier"][0]["value"], "RX1");
+        let prov: crate::batch::manifest::Provenance =
+            serde_json::from_str(docref["extension"][0]["valueString"].as_str().unwrap()).unwrap();
+        assert_eq!(prov.sessions.len(), 2);
+        // The record's Provenance comes last: every document its target.
+        let last = entries.last().unwrap();
+        let r = &last["resource"];
+        assert_eq!(r["resourceType"], "Provenance");
+        let targets: Vec<&Value> = r["target"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| &t["reference"])
+            .collect();
+        assert_eq!(targets, [&entries[1]["fullUrl"], &entries[3]["fullUrl"]]);
+        assert_eq!(r["agent"][0]["who"]["reference"], "#station");
+        assert_eq!(r["agent"][0]["type"]["coding"][0]["code"], "assembler");
+        assert_eq!(r["agent"][1]["type"]["coding"][0]["code"], "performer");
+        assert_eq!(
+            r["extension"][0],
+            json!({"url": AUDIT_HEAD_EXTENSION, "valueString": format!("42:{}", "ff".repeat(32))})
+        );
+        assert_eq!(
+            last["request"]["ifNoneExist"],
+            provenance_query(&p.origin.batch_id, &p.record.id)
+        );
+        assert_eq!(r["meta"]["tag"][0]["system"], PROVENANCE_TAG_SYSTEM);
+    }
+
     #[test]
     fn binaries_sent_separately_are_put_whole_and_referenced_by_url() {
         let dir = tempfile::tempdir().unwrap();
@@ -761,7 +1003,11 @@ mod tests {
         assert_eq!(out.len() as u64, len);
         let b: Value = serde_json::from_slice(&out).unwrap();
         let entries = b["entry"].as_array().unwrap();
-        assert_eq!(entries.len(), 1 + p.documents.len(), "no Binary entries");
+        assert_eq!(
+            entries.len(),
+            1 + p.documents.len() + 1,
+            "no Binary entries"
+        );
         for (i, url) in urls.iter().enumerate() {
             let docref = &entries[1 + i]["resource"];
             assert_eq!(docref["resourceType"], "DocumentReference");

@@ -310,6 +310,41 @@ impl FhirTarget {
         }))
     }
 
+    /// The station's audit chain head as a record's Provenance carries it
+    /// on the server (none: no Provenance, or one without the head).
+    pub fn provenance_anchor(
+        &self,
+        batch_id: &str,
+        record_id: &str,
+    ) -> Result<Option<crate::batch::manifest::AuditHead>, UploadError> {
+        let mut url = self.base.join("Provenance").map_err(config_err)?;
+        // Already escaped and percent-encoded for a query.
+        url.set_query(Some(&super::bundle::provenance_query(batch_id, record_id)));
+        let (status, body) = self.exchange(self.client.get(url), None)?;
+        if !status.is_success() {
+            return Err(refusal(status, &body, "reading a record's Provenance back"));
+        }
+        let entries = body["entry"].as_array().cloned().unwrap_or_default();
+        let head = entries
+            .iter()
+            .filter(|e| e["resource"]["resourceType"] == "Provenance")
+            .flat_map(|e| {
+                e["resource"]["extension"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .find(|x| x["url"] == super::bundle::AUDIT_HEAD_EXTENSION)
+            .and_then(|x| x["valueString"].as_str().map(str::to_string));
+        Ok(head.and_then(|v| {
+            let (seq, hash) = v.split_once(':')?;
+            Some(crate::batch::manifest::AuditHead {
+                seq: seq.parse().ok()?,
+                hash: hash.to_string(),
+            })
+        }))
+    }
+
     /// Stores a document's Binary at `url` (`PUT Binary/<id>`, an update that
     /// creates: sending it again replaces it with the same bytes).
     fn put_binary(
@@ -441,8 +476,9 @@ impl super::Target for FhirTarget {
         }
         let entries = answer["entry"].as_array().cloned().unwrap_or_default();
         // A transaction-response lists the entries in the order sent: the
-        // List, then per document its DocumentReference (and its Binary).
-        let expected = per_doc * p.documents.len() + 1;
+        // List, then per document its DocumentReference (and its Binary),
+        // then the record's Provenance.
+        let expected = per_doc * p.documents.len() + 2;
         if entries.len() != expected {
             return Err(UploadError::transient(format!(
                 "the server's transaction-response has {} entries, {expected} expected",
@@ -709,6 +745,7 @@ fn refused_entry(entries: &[Value], per_doc: usize, p: &RecordPackage) -> Option
         .checked_sub(1)
         .and_then(|k| p.documents.get(k / per_doc).map(|d| (d, k % per_doc)));
     let what = match doc {
+        None if index > 0 => format!("the Provenance of record {}", p.record.id),
         None => format!("the SubmissionSet List of record {}", p.record.id),
         Some((d, 0)) => format!("the DocumentReference of document {}", d.id),
         Some((d, _)) => format!("the Binary of document {}", d.id),
@@ -895,6 +932,7 @@ mod tests {
                 station: "st".into(),
                 site: "site".into(),
                 scanned: "2026-01-02T03:04:05Z".into(),
+                audit_head: None,
             },
             record: ManifestRecord {
                 id: "r-1".into(),
@@ -1012,6 +1050,10 @@ mod tests {
             "{m}"
         );
         assert!(!m.contains('\u{7}'), "{m}");
+        // The record's Provenance, after the documents.
+        let prov = entry("422", "Provenance.agent missing");
+        let e = refused_entry(&[ok.clone(), ok.clone(), ok.clone(), prov], 1, &p).unwrap();
+        assert!(e.to_string().contains("Provenance of record r-1"), "{e}");
         // A 5xx may pass.
         let e = refused_entry(&[ok.clone(), entry("503", "busy"), ok], 1, &p).unwrap();
         assert!(e.retryable());

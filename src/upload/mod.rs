@@ -36,6 +36,9 @@ pub struct Origin {
     pub site: String,
     /// When the batch was closed (RFC 3339); the documents' date.
     pub scanned: String,
+    /// The station's audit chain head as the batch's delivery began: each
+    /// record's Provenance carries it to the central store.
+    pub audit_head: Option<crate::batch::manifest::AuditHead>,
 }
 
 /// One record: what the central store files under one patient.

@@ -37,8 +37,10 @@ pub fn permit(
 }
 
 /// What the approval rule knows of a batch, with this station's sampling
-/// policy applied: a sample is required where `[sampling] required` is on
-/// and the station has accounts (without them nobody can be held to it).
+/// and session-target policies applied: a sample is required where
+/// `[sampling] required` is on and the station has accounts (without them
+/// nobody can be held to it); sessions without a passing target count where
+/// [`targets_required`] and `[session_target] block_approval`.
 pub fn approval_facts(
     store: &Store,
     cfg: &Config,
@@ -48,5 +50,16 @@ pub fn approval_facts(
     if !(cfg.sampling.required && store.has_operators()?) {
         facts.sample = crate::batch::sample::SampleState::NotRequired;
     }
+    if cfg.session_target.block_approval && targets_required(store, cfg)? {
+        let sessions = store.batch_sessions(&facts.batch_id)?;
+        facts.unproven_sessions = sessions.iter().filter(|s| !s.proven()).count() as u32;
+    }
     Ok(facts)
+}
+
+/// Whether sides must come from a session with a passing test target:
+/// `[session_target] required`, at a station with accounts (a demo or trial
+/// station never asks).
+pub fn targets_required(store: &Store, cfg: &Config) -> Result<bool, StoreError> {
+    Ok(cfg.session_target.required && store.has_operators()?)
 }

@@ -235,7 +235,7 @@ fn measure(
     let run = pipeline::run(
         &mut store,
         cfg,
-        "folio-bench-feed",
+        ("folio-bench-feed", None),
         move |feeder| {
             for side in 0..pages as u32 {
                 let meta = SideMeta::at(&id, side, true, format!("bench#{side}"));

@@ -9,13 +9,15 @@
 
 use crate::batch::manifest::{
     BatchInfo, FORMAT, Manifest, ManifestDocument, ManifestFlag, ManifestPage, ManifestRecord,
-    ManifestRemoved, Patient, PdfInfo,
+    ManifestRemoved, Patient, PdfInfo, Provenance, ProvenanceSample, ProvenanceSession,
+    ProvenanceTarget,
 };
+use crate::batch::sample::SampleState;
 use crate::imaging::ImagingError;
 use crate::imaging::pdf::PdfStream;
 use crate::pixels::Encoded;
 use crate::store::images::sync_dir;
-use crate::store::{Actor, BatchTree, CachedPdf, Store, StoreError, TreeDocument};
+use crate::store::{Actor, BatchProvenance, BatchTree, CachedPdf, Store, StoreError, TreeDocument};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -215,8 +217,13 @@ pub fn pdf_relative_path(doc_id: &str) -> String {
     format!("documents/{doc_id}.pdf")
 }
 
-/// The manifest of a separated batch whose PDFs are built.
-pub fn build_manifest(tree: &BatchTree, pdfs: &HashMap<String, (PathBuf, CachedPdf)>) -> Manifest {
+/// The manifest of a separated batch whose PDFs are built, with each
+/// document's provenance from `prov`.
+pub fn build_manifest(
+    tree: &BatchTree,
+    pdfs: &HashMap<String, (PathBuf, CachedPdf)>,
+    prov: &BatchProvenance,
+) -> Manifest {
     let b = &tree.batch;
     let records = tree
         .records
@@ -232,7 +239,12 @@ pub fn build_manifest(tree: &BatchTree, pdfs: &HashMap<String, (PathBuf, CachedP
             documents: r
                 .documents
                 .iter()
-                .map(|d| manifest_document(d, pdfs.get(&d.id).map(|(_, c)| c)))
+                .map(|d| {
+                    let pdf = pdfs.get(&d.id).map(|(_, c)| c);
+                    let mut doc = manifest_document(d, pdf);
+                    doc.provenance = Some(provenance(b, d, &doc.pdf.sha256, prov));
+                    doc
+                })
                 .collect(),
         })
         .collect();
@@ -286,6 +298,71 @@ fn manifest_document(d: &TreeDocument, pdf: Option<&CachedPdf>) -> ManifestDocum
                 flags: p.flags.iter().map(ManifestFlag::from).collect(),
             })
             .collect(),
+        provenance: None,
+    }
+}
+
+/// A document's provenance: the sessions its pages were scanned in (in page
+/// order, each once), when its pages were stored, and the batch's sample.
+fn provenance(
+    b: &crate::store::BatchRow,
+    d: &TreeDocument,
+    sha256: &str,
+    prov: &BatchProvenance,
+) -> Provenance {
+    let mut sessions: Vec<ProvenanceSession> = Vec::new();
+    let mut times: Vec<&str> = Vec::new();
+    for p in &d.pages {
+        let Some((session, created)) = prov.sides.get(&p.side) else {
+            continue;
+        };
+        times.push(created);
+        let Some(s) = session.as_ref().and_then(|id| prov.sessions.get(id)) else {
+            continue;
+        };
+        if sessions.iter().all(|known| known.id != s.id) {
+            sessions.push(ProvenanceSession {
+                id: s.id.clone(),
+                operator: s.operator.clone(),
+                role: Some(s.role.clone()).filter(|r| !r.is_empty()),
+                device: s.device.clone(),
+                vendor: s.vendor.clone(),
+                model: s.model.clone(),
+                profile: s.profile.clone(),
+                settings: s.settings.clone(),
+                started: s.started.clone(),
+                target: s.target.as_ref().map(|t| ProvenanceTarget {
+                    passed: t.passed,
+                    summary: t.summary.clone(),
+                }),
+            });
+        }
+    }
+    times.sort_unstable();
+    let sample = prov.sample.as_ref().map(|s| {
+        let (result, by, at, failed) = match s.state() {
+            SampleState::Passed { by, at, .. } => ("passed", Some(by), Some(at), Vec::new()),
+            SampleState::Failed { failed, .. } => ("failed", None, None, failed),
+            _ => ("open", None, None, Vec::new()),
+        };
+        ProvenanceSample {
+            draw: s.draw,
+            result: result.into(),
+            by,
+            at,
+            sides: s.sides.len() as u32,
+            failed,
+        }
+    });
+    Provenance {
+        station: b.station.clone(),
+        operator: b.operator.clone(),
+        sessions,
+        captured_from: times.first().map(|t| t.to_string()).unwrap_or_default(),
+        captured_to: times.last().map(|t| t.to_string()).unwrap_or_default(),
+        sample,
+        pages: d.pages.len() as u32,
+        sha256: sha256.to_string(),
     }
 }
 
@@ -330,7 +407,7 @@ pub fn export_batch(
     let parent = export_parent(dir)?;
     check_target(dir, &parent, &batch_id)?;
     let pdfs = batch_pdfs(store, &tree)?;
-    let manifest = build_manifest(&tree, &pdfs);
+    let manifest = build_manifest(&tree, &pdfs, &store.batch_provenance(&batch_id)?);
     let json =
         serde_json::to_vec_pretty(&manifest).map_err(|e| StoreError::Damaged(e.to_string()))?;
 

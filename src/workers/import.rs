@@ -71,6 +71,8 @@ pub struct ImportReport {
     pub batch_id: String,
     pub stored_now: u32,
     pub already_stored: u32,
+    /// The import's session, with its test target's result.
+    pub session: Option<crate::store::SessionRow>,
     #[serde(flatten)]
     pub closed: Closed,
 }
@@ -121,6 +123,20 @@ pub fn import(
     crate::config::check_import(opts.dpi, opts.expected_sheets)?;
     let files = list_inputs(&opts.paths)?;
     let (batch_id, duplex, specialty) = start_or_resume(store, actor, opts)?;
+    // Files scanned elsewhere prove their quality as scans do: the first
+    // file of each import is the test target.
+    let sign_in = uuid::Uuid::now_v7().to_string();
+    let session = store.open_session(
+        &crate::store::NewSession {
+            sign_in: &sign_in,
+            device: "import",
+            vendor: "",
+            model: "image files",
+            profile: "import",
+            settings: serde_json::json!({ "dpi": opts.dpi }),
+        },
+        actor,
+    )?;
     let committed = store.committed_sides(&batch_id)?;
     let already = committed.len() as u32;
     let ctx = ReaderCtx {
@@ -133,7 +149,7 @@ pub fn import(
     let run = pipeline::run(
         store,
         cfg,
-        "folio-reader",
+        ("folio-reader", Some(&session)),
         move |feeder| ctx.run(feeder),
         |_, n| on_side(n),
     );
@@ -155,15 +171,19 @@ pub fn import(
     if let Some(Err(e)) = run.producer {
         return Err(e);
     }
-    finish(
-        store,
-        cfg,
-        actor,
-        &batch_id,
-        specialty.as_deref(),
-        already,
+    Ok(ImportReport {
         stored_now,
-    )
+        already_stored: already,
+        session: store.session(&session)?,
+        closed: pipeline::close_batch::<ImportError>(
+            store,
+            cfg,
+            actor,
+            &batch_id,
+            specialty.as_deref(),
+        )?,
+        batch_id,
+    })
 }
 
 fn start_or_resume(
@@ -301,7 +321,9 @@ impl ReaderCtx {
         if self.committed.contains_key(&this) {
             return self.check_origin(this, origin);
         }
-        let meta = SideMeta::at(&self.batch_id, this, self.duplex, origin.to_string());
+        let mut meta = SideMeta::at(&self.batch_id, this, self.duplex, origin.to_string());
+        // Sides are committed in order: the first not stored begins this run.
+        meta.probe_target = this as usize == self.committed.len();
         Ok(feeder.send(meta, payload())?)
     }
 
@@ -339,21 +361,4 @@ fn read_head(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(n)
-}
-
-fn finish(
-    store: &mut Store,
-    cfg: &Config,
-    actor: &Actor,
-    batch_id: &str,
-    specialty: Option<&str>,
-    already: u32,
-    stored_now: u32,
-) -> Result<ImportReport, ImportError> {
-    Ok(ImportReport {
-        batch_id: batch_id.to_string(),
-        stored_now,
-        already_stored: already,
-        closed: pipeline::close_batch::<ImportError>(store, cfg, actor, batch_id, specialty)?,
-    })
 }

@@ -99,11 +99,12 @@ pub struct RunResult<T> {
     pub producer: Option<T>,
 }
 
-/// Runs `producer` on a thread called `name` and processes what it sends.
+/// Runs `producer` on a thread called `name` and processes what it sends;
+/// the sides are stored as scanned in `session` (see `Store::open_session`).
 pub fn run<T: Send + 'static>(
     store: &mut Store,
     cfg: &Config,
-    name: &str,
+    (name, session): (&str, Option<&str>),
     producer: impl FnOnce(&mut Feeder) -> T + Send + 'static,
     mut on_side: impl FnMut(&PageRow, u32),
 ) -> RunResult<T> {
@@ -139,7 +140,7 @@ pub fn run<T: Send + 'static>(
         }));
     }
     drop((job_rx, res_tx));
-    let stored = write_in_order(store, res_rx, &tok_tx, &cancel, &mut on_side);
+    let stored = write_in_order(store, session, res_rx, (&tok_tx, &cancel), &mut on_side);
     if stored.is_err() {
         cancel.store(true, Ordering::SeqCst);
     }
@@ -178,9 +179,9 @@ fn spawn<T: Send + 'static>(
 /// Commits results in the order the producer sent them; returns how many.
 fn write_in_order(
     store: &mut Store,
+    session: Option<&str>,
     results: Receiver<Outcome>,
-    tokens: &Sender<()>,
-    cancel: &AtomicBool,
+    (tokens, cancel): (&Sender<()>, &AtomicBool),
     on_side: &mut impl FnMut(&PageRow, u32),
 ) -> Result<u32, StoreError> {
     let mut pending: BTreeMap<u64, PageRow> = BTreeMap::new();
@@ -193,7 +194,8 @@ fn write_in_order(
                 return Err(e);
             }
         };
-        while let Some(row) = pending.remove(&next) {
+        while let Some(mut row) = pending.remove(&next) {
+            row.session = session.map(str::to_string);
             store.insert_page(&row)?;
             next += 1;
             stored += 1;
@@ -483,7 +485,13 @@ pub fn close_batch<E: From<StoreError> + From<ConfigError>>(
     batch_id: &str,
     specialty: Option<&str>,
 ) -> Result<Closed, E> {
-    let facts = store.side_facts(batch_id)?;
+    let mut facts = store.side_facts(batch_id)?;
+    if super::access::targets_required(store, cfg)? {
+        let unproven = store.unproven_sides(batch_id)?;
+        for f in &mut facts {
+            f.unproven_session = unproven.get(&f.side).cloned();
+        }
+    }
     let origins = store.committed_sides(batch_id)?;
     let unreadable = facts
         .iter()

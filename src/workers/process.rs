@@ -5,6 +5,7 @@ use crate::batch::separate::Face;
 use crate::batch::{Flag, FlagCode};
 use crate::config::Config;
 use crate::imaging::decode::Decoded;
+use crate::imaging::target::TargetCheck;
 use crate::imaging::{analyze, barcode, bilevel, crop, deskew, encode, orient};
 use crate::pixels::Raster;
 use crate::store::{ImageStore, PageRow, StoreError, StoredImage, sha256_hex};
@@ -19,6 +20,10 @@ pub struct SideMeta {
     pub sheet: u32,
     pub face: Face,
     pub origin: String,
+    /// The first side of a scan or an import: measured as the session test
+    /// target when it looks like one, even if its barcode does not read (a
+    /// blurred target must fail, not pass for a patient's page).
+    pub probe_target: bool,
 }
 
 impl SideMeta {
@@ -31,6 +36,7 @@ impl SideMeta {
             sheet,
             face,
             origin,
+            probe_target: false,
         }
     }
 }
@@ -138,6 +144,20 @@ pub fn process_side(
         },
         _ => timed(2, || barcode::read_page(page)),
     };
+    // Folio's session test target is measured as scanned, uncorrected: its
+    // marks show the skew and scale themselves.
+    let as_scanned = cropped.as_ref().unwrap_or(captured);
+    let target = if codes
+        .codes
+        .iter()
+        .any(|c| crate::batch::protocol::is_target_code(c))
+    {
+        Some(timed(2, || TargetCheck::of(as_scanned)))
+    } else if meta.probe_target && !metrics.blank {
+        timed(2, || TargetCheck::probe(as_scanned))
+    } else {
+        None
+    };
     let bilevel = timed(3, || {
         bilevel::wanted(page, &metrics, &cfg.bilevel)
             .then(|| bilevel::to_bilevel(page, cfg.bilevel.ink_delta))
@@ -172,6 +192,8 @@ pub fn process_side(
         pixels_sha256: Some(pixels_sha256),
         thumb_sha256,
         preview_sha256,
+        target,
+        session: None,
     })
 }
 
@@ -193,6 +215,8 @@ pub fn unreadable_side(meta: &SideMeta, why: String) -> PageRow {
         pixels_sha256: None,
         thumb_sha256: None,
         preview_sha256: None,
+        target: None,
+        session: None,
     }
 }
 

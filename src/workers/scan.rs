@@ -18,7 +18,8 @@ use crate::capture::{
     Band, CaptureError, DEMO_DEVICE, DeviceInfo, PageSource, ScanSettings, SourceKind,
 };
 use crate::config::{Config, ConfigError};
-use crate::store::{Actor, NewBatch, PageRow, Store, StoreError};
+use crate::imaging::target::TargetCheck;
+use crate::store::{Actor, NewBatch, NewSession, PageRow, SessionRow, Store, StoreError};
 use crossbeam_channel::Sender;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -86,6 +87,11 @@ pub struct ScanOptions {
     pub doc_type: Option<String>,
     /// Set from another thread (Ctrl-C, the Stop button) to stop the scan.
     pub cancel: Arc<AtomicBool>,
+    /// The sign-in this scan belongs to (the window's); unset, this scan is
+    /// a sign-in of its own (one CLI command).
+    pub sign_in: Option<String>,
+    /// The scan profile's name (unset: `default`, the station's settings).
+    pub profile: Option<String>,
 }
 
 /// Lines of a side for a live preview.
@@ -119,6 +125,8 @@ pub struct ScanProgress {
     pub page_flags: Vec<crate::batch::FlagCode>,
     /// The batch separated as far as it has been scanned.
     pub layout: crate::batch::Layout,
+    /// The session test target's result, when the side just stored is it.
+    pub target: Option<TargetCheck>,
 }
 
 /// The outcome of a scan that reached the end of the feeder load.
@@ -127,6 +135,8 @@ pub struct ScanReport {
     pub batch_id: String,
     pub device: String,
     pub stored_now: u32,
+    /// The scanning session, with its test target's result.
+    pub session: Option<Box<SessionRow>>,
     /// None when the batch was left open.
     #[serde(flatten)]
     pub closed: Option<Closed>,
@@ -211,6 +221,7 @@ pub fn scan(
         None => opts.device == DEMO_DEVICE,
     };
     let (batch_id, duplex, specialty) = start_or_resume(store, actor, opts, duplex_wanted)?;
+    let session = open_session(store, actor, opts)?;
     let facts = store.side_facts(&batch_id)?;
     let first_side = facts.len() as u32;
     let capture = Capture {
@@ -242,7 +253,7 @@ pub fn scan(
     let run = pipeline::run(
         store,
         cfg,
-        "folio-capture",
+        ("folio-capture", Some(&session)),
         move |f| capture.run(f),
         |row, n| {
             separator.push(&facts_of(row));
@@ -250,6 +261,7 @@ pub fn scan(
         },
     );
     let stored_now = outcome(store, actor, opts, (&batch_id, first_side), run)?;
+    let session = store.session(&session)?.map(Box::new);
     if opts.keep_open {
         store.audit(
             actor,
@@ -261,18 +273,74 @@ pub fn scan(
             batch_id,
             device: opts.device.clone(),
             stored_now,
+            session,
             closed: None,
         });
     }
-    finish(
-        store,
-        cfg,
-        actor,
-        &batch_id,
-        &opts.device,
-        specialty.as_deref(),
+    Ok(ScanReport {
+        device: opts.device.clone(),
         stored_now,
+        session,
+        closed: Some(pipeline::close_batch::<ScanError>(
+            store,
+            cfg,
+            actor,
+            &batch_id,
+            specialty.as_deref(),
+        )?),
+        batch_id,
+    })
+}
+
+/// The scanning session this scan belongs to: its sign-in (this command,
+/// when none is given), the device and the profile.
+fn open_session(
+    store: &mut Store,
+    actor: &Actor,
+    opts: &ScanOptions,
+) -> Result<String, StoreError> {
+    let (vendor, model) = device_identity(&opts.device);
+    let own = uuid::Uuid::now_v7().to_string();
+    let st = &opts.settings;
+    store.open_session(
+        &NewSession {
+            sign_in: opts.sign_in.as_deref().unwrap_or(&own),
+            device: &opts.device,
+            vendor: &vendor,
+            model: &model,
+            profile: opts.profile.as_deref().unwrap_or("default"),
+            settings: serde_json::json!({
+                "dpi": st.dpi,
+                "mode": st.mode,
+                "source": st.source,
+                "page_size_mm": st.page_size_mm,
+            }),
+        },
+        actor,
     )
+}
+
+/// The vendor and model of `device`, as SANE lists it (once per process:
+/// listing can take seconds with network scanners); empty when unknown.
+pub fn device_identity(device: &str) -> (String, String) {
+    if device == DEMO_DEVICE {
+        let d = demo_info();
+        return (d.vendor, d.model);
+    }
+    if device.starts_with(folder::PREFIX) {
+        return ("Folio".into(), "drop folder".into());
+    }
+    if let Some(known) = crate::capture::sane::listed_identity(device) {
+        return known;
+    }
+    let listed = std::thread::Builder::new()
+        .name("folio-capture".into())
+        .spawn(|| Sane::init().and_then(|s| s.devices()).is_ok())
+        .ok()
+        .and_then(|h| h.join().ok());
+    listed
+        .and_then(|_| crate::capture::sane::listed_identity(device))
+        .unwrap_or_default()
 }
 
 /// The station's configuration as this scan uses it: pages checked against
@@ -316,6 +384,7 @@ fn progress_of(
         blank: row.blank,
         page_flags: row.flags.iter().map(|f| f.code).collect(),
         layout,
+        target: row.target.clone(),
     }
 }
 
@@ -392,6 +461,7 @@ fn facts_of(row: &PageRow) -> SideFacts {
         blank: row.blank,
         unreadable: row.error.clone(),
         flags: row.flags.clone(),
+        target: row.target.is_some(),
         ..Default::default()
     }
 }
@@ -558,7 +628,8 @@ impl Capture {
                 Err(fault) => return Err(fault),
             };
             let origin = format!("{}#{}", self.device, side);
-            let meta = SideMeta::at(&self.batch_id, side, self.duplex, origin);
+            let mut meta = SideMeta::at(&self.batch_id, side, self.duplex, origin);
+            meta.probe_target = scanned == 0;
             if feeder.send(meta, payload).is_err() {
                 return Ok(());
             }
@@ -566,23 +637,4 @@ impl Capture {
             scanned += 1;
         }
     }
-}
-
-fn finish(
-    store: &mut Store,
-    cfg: &Config,
-    actor: &Actor,
-    batch_id: &str,
-    device: &str,
-    specialty: Option<&str>,
-    stored_now: u32,
-) -> Result<ScanReport, ScanError> {
-    Ok(ScanReport {
-        batch_id: batch_id.to_string(),
-        device: device.to_string(),
-        stored_now,
-        closed: Some(pipeline::close_batch::<ScanError>(
-            store, cfg, actor, batch_id, specialty,
-        )?),
-    })
 }

@@ -502,13 +502,30 @@ pub(crate) type Job = (Actor, Command);
 pub(crate) struct Session {
     signed_in: Arc<Mutex<Option<Actor>>>,
     accounts: Arc<AtomicBool>,
+    /// The sitting: who signed in last, and an id for their sign-in. The
+    /// same operator signing in again after a lock goes on with it (the
+    /// scanning session and its test target hold); anyone else starts anew.
+    sitting: Arc<Mutex<Option<(String, String)>>>,
 }
 
 impl Session {
     pub(crate) fn set(&self, who: Option<Actor>) {
+        if let (Some(a), Ok(mut sitting)) = (&who, self.sitting.lock())
+            && sitting.as_ref().is_none_or(|(op, _)| *op != a.operator)
+        {
+            *sitting = Some((a.operator.clone(), uuid::Uuid::now_v7().to_string()));
+        }
         if let Ok(mut s) = self.signed_in.lock() {
             *s = who;
         }
+    }
+
+    /// The id of the current sitting (see [`Session::set`]).
+    pub(crate) fn sitting(&self) -> Option<String> {
+        self.sitting
+            .lock()
+            .ok()
+            .and_then(|s| s.as_ref().map(|(_, id)| id.clone()))
     }
 
     fn get(&self) -> Option<Actor> {

@@ -313,7 +313,7 @@ fn deliver_batch(
     let started = Instant::now();
     let tree = store.tree(batch_id)?;
     let pdfs = batch_pdfs(store, &tree)?;
-    let manifest = build_manifest(&tree, &pdfs);
+    let manifest = build_manifest(&tree, &pdfs, &store.batch_provenance(&tree.batch.id)?);
     let name = target.describe();
     let delivered = store.delivered_documents(batch_id, &name)?;
     let documents = pdfs.len() as u64;
@@ -330,7 +330,10 @@ fn deliver_batch(
         documents_total: documents,
         ..Progress::default()
     };
-    let origin = origin(batch_id, &tree, cfg);
+    let origin = Origin {
+        audit_head: store.audit_head()?,
+        ..origin(batch_id, &tree, cfg)
+    };
     for record in &manifest.records {
         let package = package(&origin, record, &pdfs, cfg);
         let record_bytes: u64 = package.documents.iter().map(|d| d.bytes).sum();
@@ -392,6 +395,7 @@ fn origin(batch_id: &str, tree: &BatchTree, cfg: &Config) -> Origin {
             .closed
             .clone()
             .unwrap_or_else(|| tree.batch.created.clone()),
+        audit_head: None,
     }
 }
 

@@ -186,8 +186,16 @@ pub fn write_page(stem: &Path, r: &Raster, fmt: &str) -> PathBuf {
 
 /// Compares a manifest with the truth, field by field; panics with the difference.
 pub fn assert_matches_truth(m: &Manifest, t: &Truth) {
-    assert_eq!(m.format, "folio.manifest/1");
+    assert_eq!(m.format, "folio.manifest/2");
     assert_eq!(m.batch.sides_scanned, t.sides, "sides scanned");
+    // Every document says where it comes from.
+    for d in m.records.iter().flat_map(|r| &r.documents) {
+        let p = d.provenance.as_ref().expect("a document's provenance");
+        assert_eq!((p.pages, &p.sha256), (d.pdf.pages, &d.pdf.sha256));
+        assert_eq!(p.station, m.batch.station);
+        assert!(!p.sessions.is_empty(), "the session of document {}", d.id);
+        assert!(!p.captured_from.is_empty() && p.captured_from <= p.captured_to);
+    }
     let removed: BTreeSet<(u32, String)> = m
         .removed
         .iter()

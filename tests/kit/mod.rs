@@ -145,6 +145,7 @@ pub fn progress(side: u32) -> Event {
         blank: false,
         page_flags: Vec::new(),
         layout: folio::batch::Layout::default(),
+        target: None,
     }))
 }
 
@@ -153,6 +154,7 @@ pub fn ended(batch: &str) -> Event {
         batch_id: batch.into(),
         device: "test:0".into(),
         stored_now: 4,
+        session: None,
         closed: None,
     }))
 }
