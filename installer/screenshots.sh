@@ -52,7 +52,7 @@ shot() {
 }
 trap 'rm -rf "$work"' EXIT
 for size in 800x600 1920x1080; do
-  shot scan "$size" FOLIO_DEMO_AUTOSCAN=4 FOLIO_DEMO_SPEED=40
+  shot scan "$size" FOLIO_DEMO_AUTOSCAN=4 FOLIO_DEMO_SPEED=40 FOLIO_DEMO_TARGET=1
   shot scan-jam "$size" FOLIO_DEMO_AUTOSCAN=4 FOLIO_DEMO_SPEED=240 FOLIO_DEMO_JAM_AFTER=7
   shot review "$size" FOLIO_START_TAB=review
   shot on-demand "$size" FOLIO_START_TAB=on-demand
@@ -71,7 +71,7 @@ run() { FOLIO_DATA_DIR="$acct" "$bin" "$@"; }
 FOLIO_NEW_PIN=246810 run operators init --id a.admin --name "Ann Admin" >/dev/null
 FOLIO_PIN=246810 FOLIO_NEW_PIN=135790 run --operator a.admin operators add --id j.smith --name "Jo Smith" --role operator >/dev/null
 FOLIO_PIN=246810 FOLIO_NEW_PIN=112233 run --operator a.admin operators add --id m.jones --name "Mo Jones" --role supervisor >/dev/null
-"$bin" generate --out "$work/c" --records 3 --dpi 150 --seed 31 >/dev/null
+"$bin" generate --out "$work/c" --records 3 --dpi 150 --seed 31 --target >/dev/null
 sampled="$(FOLIO_PIN=135790 run --operator j.smith import --json --label "Ward 9 box 3" "$work/c/pages" | sed -n 's/.*"batch_id": "\([^"]*\)".*/\1/p')"
 FOLIO_PIN=112233 run --operator m.jones sample "$sampled" --draw >/dev/null
 first="$(run sample "$sampled" | sed -n 's/^side \([0-9]*\)\t.*/\1/p' | head -1)"

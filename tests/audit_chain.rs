@@ -152,3 +152,55 @@ fn a_removed_tail_and_the_stations_record_of_it_are_found_by_the_central_store()
     );
     check_fails(&st, "audit event");
 }
+
+#[test]
+fn a_removed_tail_and_the_stations_record_of_it_are_found_by_the_fhir_servers_provenance() {
+    let (st, batch) = imported_station(
+        "",
+        &StackSpec {
+            records: 1,
+            dpi: 150,
+            max_skew_deg: 0.0,
+            ..Default::default()
+        },
+    );
+    let server = common::fhir_server::FhirServer::start();
+    std::fs::write(
+        st.data_dir().join("config.toml"),
+        format!("[upload]\nfhir_url = {:?}\n", server.base),
+    )
+    .unwrap();
+    approve_as_is(&st, &batch);
+    st.ok(&["upload"]);
+    // The record's Provenance on the server carries the chain's head.
+    let provenances = server.state.lock().unwrap().resources("Provenance");
+    assert_eq!(provenances.len(), 1, "{provenances:?}");
+    let head = provenances[0].1["extension"][0]["valueString"]
+        .as_str()
+        .expect("the audit head on the Provenance")
+        .to_string();
+    let seq: i64 = head.split(':').next().unwrap().parse().unwrap();
+    let out = st.run(&["check"]);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains(&format!(
+            "it holds event {seq} as the central store keeps it"
+        )),
+        "{said}"
+    );
+    sqlite3(
+        &st,
+        &format!(
+            "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq >= {seq}; DELETE FROM audit_anchors;"
+        ),
+    );
+    check_fails(
+        &st,
+        &format!("event {seq} was kept by the FHIR server in the Provenance of record"),
+    );
+}

@@ -289,3 +289,100 @@ fn a_station_without_accounts_records_sessions_but_asks_for_no_target() {
     assert_eq!(sessions[0]["sides"], r["sides"]);
     assert!(st.ok(&["sessions"]).contains("no test target"));
 }
+
+/// A supervisor who did not scan `batch` draws its sample and passes it.
+fn pass_the_sample(st: &Station, batch: &str) {
+    let drawn = as_who(st, SUPERVISOR, &["sample", batch, "--draw", "--json"]);
+    assert!(drawn.status.success(), "{}", said(&drawn));
+    let sample = st.json(&["sample", batch, "--json"]);
+    let mut args = vec!["sample".to_string(), batch.to_string()];
+    for side in sample["sample"]["sides"].as_array().unwrap() {
+        args.extend(["--pass".into(), side.to_string()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let judged = as_who(st, SUPERVISOR, &args);
+    assert!(judged.status.success(), "{}", said(&judged));
+}
+
+#[test]
+fn every_document_carries_its_provenance_in_manifest_2_and_show_reads_both_versions() {
+    let st = accounted("");
+    let sharp = Faults {
+        noise_sigma: 3.0,
+        ..Faults::default()
+    };
+    let batch = id(&import(&st, &stack(&st, "good", Some(sharp))));
+    pass_the_sample(&st, &batch);
+
+    let dir = st.dir.path().join("export");
+    let out = as_who(
+        &st,
+        OPERATOR,
+        &["export", &batch, "--to", dir.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", said(&out));
+    let text = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
+    let m: folio::batch::manifest::Manifest = serde_json::from_str(&text).unwrap();
+    assert_eq!(m.format, "folio.manifest/2");
+    let docs: Vec<_> = m.records.iter().flat_map(|r| &r.documents).collect();
+    assert!(!docs.is_empty());
+    for d in docs {
+        let p = d.provenance.as_ref().expect("provenance");
+        assert_eq!(
+            (p.pages, p.sha256.as_str()),
+            (d.pdf.pages, d.pdf.sha256.as_str())
+        );
+        assert_eq!(p.station, "test-station");
+        assert!(!p.captured_from.is_empty() && p.captured_from <= p.captured_to);
+        let [s] = p.sessions.as_slice() else {
+            panic!("one session: {:?}", p.sessions)
+        };
+        assert_eq!(
+            (s.operator.as_str(), s.role.as_deref()),
+            ("j.op", Some("operator"))
+        );
+        assert_eq!(
+            (s.device.as_str(), s.model.as_str()),
+            ("import", "image files")
+        );
+        assert_eq!(s.settings["dpi"], 300);
+        let t = s.target.as_ref().expect("the session's target");
+        assert!(t.passed && t.summary.contains("lp/mm"), "{t:?}");
+        let sample = p.sample.as_ref().expect("the sample");
+        assert_eq!(
+            (sample.result.as_str(), sample.by.as_deref()),
+            ("passed", Some(SUPERVISOR.0))
+        );
+    }
+    // `folio show` reads it, from the folder or the file.
+    let shown = st.ok(&["show", dir.to_str().unwrap()]);
+    assert!(
+        shown.starts_with("folio.manifest/2 of batch")
+            && shown.contains("scanned by j.op (operator) on import (")
+            && shown.contains("test target passed")
+            && shown.contains("sample 1 passed"),
+        "{shown}"
+    );
+    // A version-1 manifest (no provenance) still reads; an unknown one is
+    // refused in words.
+    let mut v1: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v1["format"] = "folio.manifest/1".into();
+    for r in v1["records"].as_array_mut().unwrap() {
+        for d in r["documents"].as_array_mut().unwrap() {
+            d.as_object_mut().unwrap().remove("provenance");
+        }
+    }
+    let old = st.dir.path().join("v1.json");
+    std::fs::write(&old, v1.to_string()).unwrap();
+    let shown = st.ok(&["show", old.to_str().unwrap()]);
+    assert!(shown.starts_with("folio.manifest/1 of batch") && !shown.contains("scanned by"));
+    v1["format"] = "folio.manifest/9".into();
+    std::fs::write(&old, v1.to_string()).unwrap();
+    let out = st.run(&["show", old.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        said(&out).contains("reads folio.manifest/1 and folio.manifest/2"),
+        "{}",
+        said(&out)
+    );
+}

@@ -316,7 +316,7 @@ impl<'p> Separator<'p> {
                 FlagCode::NoSessionTarget,
                 format!(
                     "side {} and the sides after it were scanned in a session with no passing test target ({}): \
-                     the scanner's quality that day is not shown. Look at these pages closely, or rescan them \
+                     the capture's quality is not shown. Look at these pages closely, or rescan them \
                      after scanning the test target (`folio sheets --target`) first",
                     side.side,
                     printable(session, 120)

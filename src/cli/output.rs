@@ -112,15 +112,14 @@ pub fn manifest(m: &Manifest, json: bool) -> Result<()> {
                     None => "no test target",
                 };
                 println!(
-                    "      scanned by {}{} on {} ({} {}), profile {}: {target}",
+                    "      scanned by {}{} on {} ({}), profile {}: {target}",
                     shown(&s.operator),
                     s.role
                         .as_deref()
                         .map(|r| format!(" ({})", shown(r)))
                         .unwrap_or_default(),
                     shown(&s.device),
-                    shown(&s.vendor),
-                    shown(&s.model),
+                    shown(format!("{} {}", s.vendor, s.model).trim()),
                     shown(&s.profile)
                 );
             }
@@ -163,10 +162,9 @@ pub fn sessions(rows: &[crate::store::SessionRow], json: bool) -> Result<()> {
             shown(&s.started),
             who,
             format!(
-                "{} ({} {})",
+                "{} ({})",
                 shown(&s.device),
-                shown(&s.vendor),
-                shown(&s.model)
+                shown(format!("{} {}", s.vendor, s.model).trim())
             ),
             shown(&s.profile),
             format!("{} sides", s.sides),

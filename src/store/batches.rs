@@ -563,6 +563,9 @@ impl Store {
             &p.batch_id,
             &format!("side {} replaced from {}", p.side, p.origin),
         )?;
+        if let (Some(target), Some(session)) = (&p.target, &p.session) {
+            Store::audit_target(&tx, session, (&p.batch_id, p.side), target)?;
+        }
         tx.commit()?;
         Ok(())
     }

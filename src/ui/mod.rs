@@ -239,7 +239,8 @@ impl StationApp {
     /// For demonstrations, screenshots and frame-time measurement under Xvfb:
     /// `FOLIO_START_TAB` (scan, review, on-demand, uploads, settings, statistics),
     /// `FOLIO_DEMO_AUTOSCAN=N` (scan N demo records at `FOLIO_DEMO_SPEED` sides
-    /// a minute; with `FOLIO_DEMO_JAM_AFTER=K` the feeder jams after K sides),
+    /// a minute; with `FOLIO_DEMO_JAM_AFTER=K` the feeder jams after K sides;
+    /// with `FOLIO_DEMO_TARGET=1` the stack starts with the session target),
     /// `FOLIO_SHOW_HELP` (the keys open), `FOLIO_EXIT_AFTER_SCAN` (close
     /// the window when the scan ends), `FOLIO_DEMO_SIGN_IN=ID` (sign in as ID
     /// with the PIN in `FOLIO_PIN`, as the command line does) and

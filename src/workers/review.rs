@@ -270,21 +270,25 @@ pub fn sample_verdict(
 /// Scans a page again from `device` and puts it in place of the stored one,
 /// processed and checked like any scanned side; then separates the batch
 /// again. A fault (jam, empty feeder) leaves the stored page as it was.
+/// The new page belongs to the scanning session of `sitting` (the window's
+/// sign-in and the profile), like a scan's sides.
 pub fn rescan_page(
     store: &mut Store,
     cfg: &Config,
     actor: &Actor,
     (batch, side): (&str, u32),
     (device, settings): (&str, &ScanSettings),
-    cancel: Arc<AtomicBool>,
+    (sitting, cancel): ((Option<&str>, Option<&str>), Arc<AtomicBool>),
 ) -> Result<(), ReviewError> {
     let b = reviewable(store, batch)?;
     if !store.committed_sides(&b.id)?.contains_key(&side) {
         return Err(StoreError::NotFound(format!("side {side} of batch {}", b.id)).into());
     }
     let raster = super::scan::capture_one(device, settings, b.duplex, side, cancel)?;
+    let session = super::scan::session_of(store, actor, (device, settings), sitting)?;
     let meta = SideMeta::at(&b.id, side, b.duplex, format!("{device}#rescan"));
-    let row = process_side(&meta, &raster, cfg, store.images())?;
+    let mut row = process_side(&meta, &raster, cfg, store.images())?;
+    row.session = Some(session);
     store.replace_page(&row, actor)?;
     separate_again(store, cfg, actor, &b.id)
 }

@@ -299,21 +299,32 @@ fn open_session(
     actor: &Actor,
     opts: &ScanOptions,
 ) -> Result<String, StoreError> {
-    let (vendor, model) = device_identity(&opts.device);
+    let sitting = (opts.sign_in.as_deref(), opts.profile.as_deref());
+    session_of(store, actor, (&opts.device, &opts.settings), sitting)
+}
+
+/// The session of a scan (or a page's rescan) on `device` with `settings`,
+/// for the sign-in and profile of `sitting` (no sign-in: this call is one).
+pub fn session_of(
+    store: &mut Store,
+    actor: &Actor,
+    (device, settings): (&str, &ScanSettings),
+    (sign_in, profile): (Option<&str>, Option<&str>),
+) -> Result<String, StoreError> {
+    let (vendor, model) = device_identity(device);
     let own = uuid::Uuid::now_v7().to_string();
-    let st = &opts.settings;
     store.open_session(
         &NewSession {
-            sign_in: opts.sign_in.as_deref().unwrap_or(&own),
-            device: &opts.device,
+            sign_in: sign_in.unwrap_or(&own),
+            device,
             vendor: &vendor,
             model: &model,
-            profile: opts.profile.as_deref().unwrap_or("default"),
+            profile: profile.unwrap_or("default"),
             settings: serde_json::json!({
-                "dpi": st.dpi,
-                "mode": st.mode,
-                "source": st.source,
-                "page_size_mm": st.page_size_mm,
+                "dpi": settings.dpi,
+                "mode": settings.mode,
+                "source": settings.source,
+                "page_size_mm": settings.page_size_mm,
             }),
         },
         actor,

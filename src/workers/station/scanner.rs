@@ -152,7 +152,10 @@ fn rescan(
             &ctx.actor,
             (batch, side),
             (&r.device, &r.settings),
-            token.flag(),
+            (
+                (ctx.session.sitting().as_deref(), req.profile.as_deref()),
+                token.flag(),
+            ),
         )?;
         Ok(r.device)
     });
