@@ -156,6 +156,7 @@ fn expected(ms: &[&Manifest]) -> Counts {
         lists: ms.iter().map(|m| m.records.len() as u64).sum(),
         document_references: docs as u64,
         binaries: docs as u64,
+        provenances: ms.iter().map(|m| m.records.len() as u64).sum(),
     }
 }
 
@@ -231,12 +232,27 @@ fn assert_stored_once(engine: &FhirEngine, m: &Manifest, pdfs: &Path) {
         lists_by_record.values().all(|n| *n == 1),
         "Lists per record (want one each): {lists_by_record:?}"
     );
+    // One Provenance per record, found by its tag: the operators as
+    // performers, the station's audit chain head.
+    for r in &m.records {
+        let found = engine.search_resources(
+            "Provenance",
+            &format!("_tag=urn:folio:provenance|{}:{}", m.batch.id, r.id),
+        );
+        assert_eq!(found.len(), 1, "the Provenance of record {}", r.id);
+        let p = &found[0];
+        assert_eq!(
+            p["target"].as_array().map(Vec::len),
+            Some(r.documents.len())
+        );
+        assert_eq!(p["extension"][0]["url"], "urn:folio:audit-head");
+    }
 }
 
 /// Entries a record's Bundle has: its List, then a DocumentReference per
-/// document (the Binaries go first, on their own).
+/// document (the Binaries go first, on their own), then its Provenance.
 fn entry_counts(m: &Manifest) -> Vec<usize> {
-    let mut v: Vec<usize> = m.records.iter().map(|r| 1 + r.documents.len()).collect();
+    let mut v: Vec<usize> = m.records.iter().map(|r| 2 + r.documents.len()).collect();
     v.sort();
     v
 }
@@ -604,7 +620,8 @@ fn binaries_in_the_bundle_are_refused_by_an_engine_that_cannot_search_them_and_f
         Counts {
             lists: 0,
             document_references: 0,
-            binaries: 0
+            binaries: 0,
+            provenances: 0,
         },
         "the transaction is all or nothing"
     );
@@ -659,7 +676,7 @@ fn a_record_of_ten_documents_is_stored_once_by_an_engine_running_transactions_en
     upload_ok(&before, &engine);
     let posts = engine.transactions();
     assert_eq!(posts.len(), 2, "{:?}", post_summary(&posts));
-    assert_eq!(posts[1].entries.as_ref().map(Vec::len), Some(11));
+    assert_eq!(posts[1].entries.as_ref().map(Vec::len), Some(12));
     assert!(
         posts[1].entries.iter().flatten().all(|s| s == "200"),
         "{:?}",

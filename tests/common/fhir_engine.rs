@@ -49,6 +49,7 @@ pub struct Counts {
     pub lists: u64,
     pub document_references: u64,
     pub binaries: u64,
+    pub provenances: u64,
 }
 
 /// One write request (not a GET) as the engine's front saw it.
@@ -218,6 +219,7 @@ impl FhirEngine {
             lists: c["List"].as_u64().expect("List count"),
             document_references: c["DocumentReference"].as_u64().expect("DR count"),
             binaries: c["Binary"].as_u64().expect("Binary count"),
+            provenances: c["Provenance"].as_u64().expect("Provenance count"),
         }
     }
 

@@ -30,7 +30,7 @@
 //       status        answer `status` with an OperationOutcome, without processing
 //       pass          no fault (lets N POSTs through, to place a later fault)
 //   POST /_control  {"clear": true}      drops queued faults
-//   GET  /_control/counts                {"List": n, "DocumentReference": n, "Binary": n, ...}
+//   GET  /_control/counts                {"List": n, "DocumentReference": n, "Binary": n, "Provenance": n, ...}
 //   GET  /_control/log                   one object per write request (not GETs): method, path (after
 //                                        /fhir/), kind ("transaction", "binary" or null), the fault applied,
 //                                        the status sent ("reset", "stalled" or a number), the engine's
@@ -408,7 +408,7 @@ function wantsJson(accept) {
 async function handleControl(req, res, url) {
   if (req.method === 'GET' && url.pathname === '/_control/counts') {
     const counts = {};
-    for (const t of ['List', 'DocumentReference', 'Binary', 'Device', 'Patient']) counts[t] = repo.count(t);
+    for (const t of ['List', 'DocumentReference', 'Binary', 'Provenance', 'Device', 'Patient']) counts[t] = repo.count(t);
     send(res, 200, counts, 'application/json');
     return;
   }
