@@ -53,6 +53,17 @@ fn sqlite3(st: &Station, sql: &str) {
     );
 }
 
+/// Removes the events from `seq` on, and the station's record of the
+/// anchors it sent.
+fn remove_tail_and_anchors(st: &Station, seq: i64) {
+    sqlite3(
+        st,
+        &format!(
+            "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq >= {seq}; DELETE FROM audit_anchors;"
+        ),
+    );
+}
+
 fn check_fails(st: &Station, words: &str) {
     let out = st.run(&["check"]);
     let said = String::from_utf8_lossy(&out.stderr);
@@ -130,12 +141,7 @@ fn a_removed_tail_is_found_by_the_anchor_the_station_remembers() {
 fn a_removed_tail_and_the_stations_record_of_it_are_found_by_the_central_store() {
     let (st, _) = delivered();
     let seq = anchor_seq(&st);
-    sqlite3(
-        &st,
-        &format!(
-            "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq >= {seq}; DELETE FROM audit_anchors;"
-        ),
-    );
+    remove_tail_and_anchors(&st, seq);
     check_fails(
         &st,
         &format!("event {seq} was kept by the central store in"),
@@ -193,12 +199,7 @@ fn a_removed_tail_and_the_stations_record_of_it_are_found_by_the_fhir_servers_pr
         )),
         "{said}"
     );
-    sqlite3(
-        &st,
-        &format!(
-            "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq >= {seq}; DELETE FROM audit_anchors;"
-        ),
-    );
+    remove_tail_and_anchors(&st, seq);
     check_fails(
         &st,
         &format!("event {seq} was kept by the FHIR server in the Provenance of record"),

@@ -154,7 +154,14 @@ fn the_audit_listing_is_one_line_per_event_whatever_the_fields_hold() {
     );
     assert!(events.iter().all(|e| e["operator"] == operator.as_str()));
 
-    for text in [st.ok(&["audit", &batch]), st.ok(&["audit"])] {
+    // The batch's events, and every event (the scanning session's too).
+    let all = st.json(&["audit", "--json"]);
+    let all = all.as_array().unwrap();
+    assert!(all.len() > events.len(), "{all:?}");
+    for (text, events) in [
+        (st.ok(&["audit", &batch]), events),
+        (st.ok(&["audit"]), all),
+    ] {
         assert_shown_safely("folio audit", &text, true, 6000);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(

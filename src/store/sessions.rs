@@ -147,8 +147,11 @@ impl Store {
         )?;
         if added > 0 {
             let detail = format!(
-                "{} ({} {}), profile {}, settings {}",
-                s.device, s.vendor, s.model, s.profile, s.settings
+                "{} ({}), profile {}, settings {}",
+                s.device,
+                format!("{} {}", s.vendor, s.model).trim(),
+                s.profile,
+                s.settings
             );
             audit::append(&tx, actor, "session.start", &id, &detail)?;
         }
