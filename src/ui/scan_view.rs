@@ -20,6 +20,8 @@ pub struct StripItem {
     pub preview: Option<String>,
     pub blank: bool,
     pub flags: Vec<FlagCode>,
+    /// The session test target, passed or not.
+    pub target: Option<bool>,
 }
 
 /// The page growing band by band as the scanner delivers it.
@@ -122,6 +124,7 @@ impl ScanView {
                     preview: p.preview_sha256.clone(),
                     blank: p.blank,
                     flags: p.page_flags.clone(),
+                    target: p.target.as_ref().map(|t| t.passed),
                 });
                 self.side_flags = side_flags(&p.layout);
                 if p.target.is_some() {
@@ -649,7 +652,10 @@ fn strip_item_ui(
         format!("side {}: {}", item.side, titles.join("; "))
     };
     let clicked = resp.on_hover_text(hint).clicked();
-    let caption = if item.blank {
+    let caption = if let Some(passed) = item.target {
+        let verdict = if passed { "passed" } else { "FAILED" };
+        format!("side {}\ntest target {verdict}", item.side)
+    } else if item.blank {
         format!("side {}\nremoved (blank)", item.side)
     } else if flagged {
         format!("side {}\n\u{26a0} flagged", item.side)
