@@ -348,6 +348,10 @@ fn a_sitting_proves_itself_with_the_test_target_first_and_another_operator_start
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::L);
     h.step();
     sign_in(&mut h, "j.op", "135790");
+    assert!(
+        h.state().scan().view.target.is_some(),
+        "still j.op's session"
+    );
     let second = demo_scan(&mut h, 1, false);
     assert!(!flag_codes(&st.data_dir(), &second).contains(&"no_session_target".to_string()));
     // Someone else at the station starts a sitting of their own: without a
@@ -355,6 +359,10 @@ fn a_sitting_proves_itself_with_the_test_target_first_and_another_operator_start
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::L);
     h.step();
     sign_in(&mut h, "m.sup", "112233");
+    assert!(
+        h.state().scan().view.target.is_none(),
+        "j.op's target is not m.sup's"
+    );
     let third = demo_scan(&mut h, 1, false);
     let codes = flag_codes(&st.data_dir(), &third);
     assert_eq!(

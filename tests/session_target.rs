@@ -281,13 +281,35 @@ fn a_station_that_blocks_unproven_sessions_refuses_their_batches_outright() {
 #[test]
 fn a_station_without_accounts_records_sessions_but_asks_for_no_target() {
     let st = Station::new();
-    let r = st.import(&["--dpi", "300"], &[&stack(&st, "none", None)]);
+    let dir = stack(&st, "none", None);
+    // The target's barcode alone, printed on a page that is not the target.
+    let spec = StackSpec {
+        dpi: 300,
+        max_skew_deg: 0.0,
+        ..Default::default()
+    };
+    let copied = folio::synth::SideKind::DocSheet {
+        code: "FOLIO:TARGET:1".into(),
+        words: vec!["a copied barcode".into()],
+    };
+    let page = folio::synth::render(&copied, &spec, 5, &mut TextPainter::new());
+    write_page(&dir.join("0-copied"), &page, "pgm");
+    let r = st.import(&["--dpi", "300"], &[&dir]);
     assert!(no_target_flags(&st, &id(&r)).is_empty());
+    let copied: Vec<_> = flags(&st, &id(&r))
+        .into_iter()
+        .filter(|(_, detail, _)| detail.contains("is not the test target"))
+        .collect();
+    assert_eq!(copied.len(), 1, "{copied:?}");
+    assert_eq!(copied[0].0, "unreadable_control_sheet");
+    assert_eq!(copied[0].2, Some(0));
     let sessions = st.json(&["sessions", "--json"]);
     assert_eq!(sessions.as_array().unwrap().len(), 1);
     assert_eq!(sessions[0]["operator"], "tester");
     assert_eq!(sessions[0]["sides"], r["sides"]);
-    assert!(st.ok(&["sessions"]).contains("no test target"));
+    // The copied barcode was measured as a target, and failed.
+    let listed = st.ok(&["sessions"]);
+    assert!(listed.contains("target FAILED"), "{listed}");
 }
 
 /// A supervisor who did not scan `batch` draws its sample and passes it.

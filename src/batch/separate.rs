@@ -81,8 +81,8 @@ pub struct SideFacts {
     /// The scanning session this side came from, in words, when that session
     /// has no passing test target and the station asks for one.
     pub unproven_session: Option<String>,
-    /// The side is the session test target (measured as one, its barcode
-    /// read or not): never a page.
+    /// The side measured as the session test target (its registration
+    /// marks found, its barcode read or not): never a page.
     pub target: bool,
 }
 
@@ -428,10 +428,29 @@ impl<'p> Separator<'p> {
             barcode: control.first().map(|(_, t)| (*t).clone()),
         });
         // A control sheet printed on both faces: its back repeats the front.
-        let front = self.control_sheets.get(&side.sheet);
-        if side.face == Some(Face::Back) && front == Some(&texts) {
+        if side.face == Some(Face::Back) && self.control_sheets.get(&side.sheet) == Some(&texts) {
             return;
+        } // The target's barcode on a page that did not measure as the target
+        // (a copied barcode, a torn target): left out like any control
+        // sheet, and a person looks at what it was.
+        if !side.target
+            && control
+                .iter()
+                .any(|(c, _)| matches!(c, SheetCode::Control(Control::Target { .. })))
+        {
+            let flag = Flag::new(
+                FlagCode::UnreadableControlSheet,
+                format!(
+                    "side {} carries the test target's barcode but is not the test target (its registration marks \
+                     were not found): it is left out like a control sheet; look at it, and rescan the page \
+                     without that barcode if it belongs to the record",
+                    side.side
+                ),
+            )
+            .on_side(side.side);
+            self.record_flag(flag);
         }
+        let front = self.control_sheets.get(&side.sheet);
         if let (Some(Face::Back), Some(front)) = (side.face, front) {
             let flag = Flag::new(
                 FlagCode::ConflictingControlSheet,
@@ -963,6 +982,8 @@ mod tests {
                 (&[], false),
             ],
         );
+        // Measured as the target when it was processed.
+        s[0].target = true;
         let clean = run(&s);
         assert_eq!(clean.records.len(), 2, "the target starts no record");
         assert_eq!(clean.flag_count(), 0, "nor is it an unreadable sheet");
@@ -973,7 +994,6 @@ mod tests {
         // blurred scan of it): the same, never a page of the first record.
         let mut blurred = s.clone();
         blurred[0].barcodes.clear();
-        blurred[0].target = true;
         let l = run(&blurred);
         assert_eq!(l.records.len(), 2);
         assert_eq!(l.flag_count(), 0);
@@ -986,6 +1006,28 @@ mod tests {
             l.removed
                 .iter()
                 .any(|r| r.side == 1 && r.reason == RemovedReason::ControlSheet)
+        );
+        // The target's barcode on a page that is not the target: left out,
+        // and flagged for a person.
+        let mut copied = s.clone();
+        copied[8].barcodes = vec!["FOLIO:TARGET:1".into()];
+        let l = run(&copied);
+        assert!(
+            l.removed
+                .iter()
+                .any(|r| r.side == 8 && r.reason == RemovedReason::ControlSheet)
+        );
+        // (Its record is left empty: sheet 4 was its only page.)
+        let flags: Vec<_> = l
+            .records
+            .iter()
+            .flat_map(|r| &r.flags)
+            .filter(|f| f.code != FlagCode::EmptyRecord)
+            .collect();
+        assert_eq!(flags.len(), 1, "{flags:?}");
+        assert_eq!(
+            (flags[0].code, flags[0].side),
+            (FlagCode::UnreadableControlSheet, Some(8))
         );
         // Sides 4.. came from a session whose target failed: one flag, on the
         // record side 4 went to, about side 4.

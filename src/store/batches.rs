@@ -574,7 +574,7 @@ impl Store {
     pub fn side_facts(&self, batch_id: &str) -> Result<Vec<SideFacts>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT side, sheet, face, barcodes, blank, restored, error, flags, removed_by IS NOT NULL, rescan, moved_to,
-               target IS NOT NULL
+               json_extract(target, '$.report') IS NOT NULL
              FROM pages WHERE batch_id = ?1 ORDER BY side",
         )?;
         let rows = stmt

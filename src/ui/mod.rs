@@ -426,6 +426,12 @@ impl StationApp {
                         ),
                         false,
                     );
+                    // Another person starts a scanning session of their
+                    // own: the last one's test target is not theirs.
+                    if who.operator != self.actor.operator {
+                        self.scan.view.target = None;
+                        self.on_demand.view.target = None;
+                    }
                     self.actor = who;
                     self.last_input = Instant::now();
                 }

@@ -472,7 +472,7 @@ fn facts_of(row: &PageRow) -> SideFacts {
         blank: row.blank,
         unreadable: row.error.clone(),
         flags: row.flags.clone(),
-        target: row.target.is_some(),
+        target: row.target.as_ref().is_some_and(|t| t.report.is_some()),
         ..Default::default()
     }
 }
