@@ -10,6 +10,37 @@
 
 use super::{BatchState, OutboxState};
 
+/// May a batch move from `from` to `to`? The one table of a batch's life
+/// (PRODUCT.md, "Batch life"), which every state the store writes goes
+/// through: scanned; closed, or in review while anything is flagged (and
+/// back as flags are decided); approved; uploading; uploaded; its paper
+/// held; due for destruction (held again under a new hold); destroyed, for
+/// good. A state written again is a move only where that happens: a batch
+/// separated again stays closed or in review, one approved again stays
+/// approved.
+pub fn may_move(from: BatchState, to: BatchState) -> bool {
+    use BatchState::*;
+    matches!(
+        (from, to),
+        (Scanning, Closed | InReview)
+            | (Closed | InReview, Closed | InReview | Approved)
+            | (Approved, Approved | Uploading | Uploaded)
+            | (Uploading, Uploaded)
+            | (Uploaded, PaperHeld)
+            | (PaperHeld, DestructionDue)
+            | (DestructionDue, PaperHeld | Destroyed)
+    )
+}
+
+/// Every state a batch may move to `to` from: the guard the store writes
+/// into its update, so the check and the change are one statement.
+pub fn sources(to: BatchState) -> Vec<BatchState> {
+    BatchState::ALL
+        .into_iter()
+        .filter(|from| may_move(*from, to))
+        .collect()
+}
+
 /// May more sides be stored in the batch (a scan or an import adding to it)?
 /// Only while it is still being scanned: once closed, its sides are settled
 /// and changed only through review (rescanning a page in place).
@@ -111,6 +142,49 @@ mod tests {
                 Destroyed
             ]
         );
+    }
+
+    #[test]
+    fn every_pair_of_states_is_a_legal_move_or_refused() {
+        let legal = [
+            (Scanning, Closed),
+            (Scanning, InReview),
+            (Closed, Closed),
+            (Closed, InReview),
+            (Closed, Approved),
+            (InReview, Closed),
+            (InReview, InReview),
+            (InReview, Approved),
+            (Approved, Approved),
+            (Approved, Uploading),
+            (Approved, Uploaded),
+            (Uploading, Uploaded),
+            (Uploaded, PaperHeld),
+            (PaperHeld, DestructionDue),
+            (DestructionDue, PaperHeld),
+            (DestructionDue, Destroyed),
+        ];
+        for from in BatchState::ALL {
+            for to in BatchState::ALL {
+                assert_eq!(
+                    may_move(from, to),
+                    legal.contains(&(from, to)),
+                    "{from} -> {to}"
+                );
+            }
+        }
+        // What the review found skipped: nothing jumps to the shredder,
+        // nothing leaves it, nothing goes back to scanning.
+        assert!(!may_move(Uploaded, Destroyed));
+        assert!(
+            BatchState::ALL
+                .into_iter()
+                .all(|to| !may_move(Destroyed, to))
+        );
+        assert_eq!(sources(Scanning), vec![]);
+        assert_eq!(sources(Destroyed), vec![DestructionDue]);
+        assert_eq!(sources(Uploaded), vec![Approved, Uploading]);
+        assert_eq!(sources(Closed), sources(InReview));
     }
 
     #[test]

@@ -642,14 +642,21 @@ impl Store {
         }
         // Flags a supervisor already resolved do not count: a batch whose
         // remaining flags are all resolved is closed, not in review.
-        tx.execute(
-            "UPDATE batches SET closed = COALESCE(closed, ?3), last_error = NULL,
+        let moved = tx.execute(
+            &format!(
+                "UPDATE batches SET closed = COALESCE(closed, ?3), last_error = NULL,
                state = CASE WHEN ?2 IN ('closed', 'in_review') THEN
                  (CASE WHEN EXISTS (SELECT 1 FROM flags WHERE batch_id = ?1 AND resolved_at IS NULL)
                   THEN 'in_review' ELSE 'closed' END) ELSE ?2 END
-             WHERE id = ?1",
+             WHERE id = ?1 AND {}",
+                super::from_states(state)
+            ),
             params![batch_id, state.as_str(), crate::now_rfc3339()],
         )?;
+        if moved == 0 {
+            // Approved (or further) meanwhile: its separation is settled.
+            super::refused_move(&tx, batch_id, state)?;
+        }
         let detail = format!(
             "records={} removed={} flags={}",
             layout.records.len(),

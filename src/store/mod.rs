@@ -75,6 +75,14 @@ pub enum StoreError {
         batch: String,
         state: crate::batch::BatchState,
     },
+    #[error(
+        "batch {batch} is {from}: it cannot become {to} (no step of a batch's life leads there)"
+    )]
+    IllegalMove {
+        batch: String,
+        from: crate::batch::BatchState,
+        to: crate::batch::BatchState,
+    },
     #[error("{0}")]
     Damaged(String),
     #[error("no {0} in the station data (it may have changed meanwhile): refresh and try again")]
@@ -160,6 +168,45 @@ fn migration_error(path: &Path, e: rusqlite_migration::Error) -> StoreError {
     StoreError::Migration {
         path: path.to_path_buf(),
         why,
+    }
+}
+
+/// The guard of an update that moves a batch to `to`: `state IN (...)` of
+/// the states [`crate::batch::rules::sources`] allows, so the rule and the
+/// change are one statement.
+pub(crate) fn from_states(to: crate::batch::BatchState) -> String {
+    let list: Vec<String> = crate::batch::rules::sources(to)
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect();
+    format!("state IN ({})", list.join(", "))
+}
+
+/// After an update guarded by [`from_states`] changed nothing: fine when the
+/// batch already is `to`, else the move is refused, naming both states.
+pub(crate) fn refused_move(
+    conn: &Connection,
+    batch_id: &str,
+    to: crate::batch::BatchState,
+) -> Result<(), StoreError> {
+    let state: Option<String> = conn
+        .query_row("SELECT state FROM batches WHERE id = ?1", [batch_id], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    let Some(state) = state else {
+        return Err(StoreError::NotFound(format!("batch {batch_id}")));
+    };
+    match crate::batch::BatchState::parse(&state) {
+        Some(from) if from == to => Ok(()),
+        Some(from) => Err(StoreError::IllegalMove {
+            batch: batch_id.to_string(),
+            from,
+            to,
+        }),
+        None => Err(StoreError::Damaged(format!(
+            "batch {batch_id} has the unknown state {state:?}"
+        ))),
     }
 }
 
@@ -392,6 +439,73 @@ mod tests {
         assert_eq!(s.images().get(&sha).unwrap(), b"page");
         std::fs::write(s.images().path_of(&sha), b"tampered").unwrap();
         assert!(matches!(s.images().get(&sha), Err(StoreError::Damaged(_))));
+    }
+
+    #[test]
+    fn the_store_moves_a_batch_only_along_its_life() {
+        use crate::batch::{BatchSource, BatchState};
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        let actor = Actor::unaccounted("st", "op");
+        let new = batches::NewBatch {
+            id: "0123456789ab".into(),
+            label: "box".into(),
+            source: BatchSource::SiteLibrary,
+            specialty: None,
+            duplex: false,
+            dpi: None,
+            expected_sheets: None,
+        };
+        s.create_batch(&new, &actor).unwrap();
+        // A batch still scanning is not uploaded: refused, nothing changed.
+        let e = s.upload_done("0123456789ab", "folder", &actor).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                StoreError::IllegalMove {
+                    from: BatchState::Scanning,
+                    to: BatchState::Uploaded,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(
+            e.to_string()
+                .contains("is scanning: it cannot become uploaded"),
+            "{e}"
+        );
+        assert_eq!(
+            s.find_batch("0123456789ab").unwrap().state,
+            BatchState::Scanning
+        );
+        // Separating it closes it; once approved, separating it again is
+        // refused (its documents are settled), and it stays approved.
+        let layout = crate::batch::Layout::default();
+        s.save_layout("0123456789ab", &layout, BatchState::Closed, &actor)
+            .unwrap();
+        assert_eq!(
+            s.find_batch("0123456789ab").unwrap().state,
+            BatchState::Closed
+        );
+        s.conn
+            .execute("UPDATE batches SET state = 'approved'", [])
+            .unwrap();
+        let e = s
+            .save_layout("0123456789ab", &layout, BatchState::Closed, &actor)
+            .unwrap_err();
+        assert!(matches!(e, StoreError::IllegalMove { .. }), "{e}");
+        assert_eq!(
+            s.find_batch("0123456789ab").unwrap().state,
+            BatchState::Approved
+        );
+        // Uploaded, then uploaded again (a second sender finishing): fine.
+        s.upload_done("0123456789ab", "folder", &actor).unwrap();
+        s.upload_done("0123456789ab", "folder", &actor).unwrap();
+        assert_eq!(
+            s.find_batch("0123456789ab").unwrap().state,
+            BatchState::Uploaded
+        );
     }
 
     #[test]

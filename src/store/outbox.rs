@@ -5,7 +5,7 @@
 //! the records still to send.
 
 use super::{Actor, Store, StoreError, audit};
-use crate::batch::OutboxState;
+use crate::batch::{BatchState, OutboxState};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
@@ -108,8 +108,12 @@ impl Store {
                next_attempt_at = ?3, last_error = NULL WHERE state != 'done'",
             params![b.id, priority, now],
         )?;
+        // Queued again while uploading, it stays uploading.
         tx.execute(
-            "UPDATE batches SET state = 'approved' WHERE id = ?1 AND state IN ('closed', 'in_review', 'approved')",
+            &format!(
+                "UPDATE batches SET state = 'approved' WHERE id = ?1 AND {}",
+                super::from_states(BatchState::Approved)
+            ),
             params![b.id],
         )?;
         audit::append(&tx, actor, "batch.approve", &b.id, detail)?;
@@ -279,7 +283,10 @@ impl Store {
             )?;
         }
         tx.execute(
-            "UPDATE batches SET state = 'uploading' WHERE id = ?1 AND state = 'approved'",
+            &format!(
+                "UPDATE batches SET state = 'uploading' WHERE id = ?1 AND {}",
+                super::from_states(BatchState::Uploading)
+            ),
             params![batch_id],
         )?;
         tx.commit()?;
@@ -313,10 +320,16 @@ impl Store {
                lease_owner = NULL, lease_until = NULL WHERE batch_id = ?1",
             params![batch_id, now, target],
         )?;
-        tx.execute(
-            "UPDATE batches SET state = 'uploaded' WHERE id = ?1",
+        let moved = tx.execute(
+            &format!(
+                "UPDATE batches SET state = 'uploaded' WHERE id = ?1 AND {}",
+                super::from_states(BatchState::Uploaded)
+            ),
             params![batch_id],
         )?;
+        if moved == 0 {
+            super::refused_move(&tx, batch_id, BatchState::Uploaded)?;
+        }
         audit::append(&tx, actor, "batch.uploaded", batch_id, target)?;
         tx.commit()?;
         Ok(())
