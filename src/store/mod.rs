@@ -374,6 +374,19 @@ impl Store {
 mod tests {
     use super::*;
 
+    /// A new batch named `id`, from `source`, for the store's own tests.
+    fn new_batch(id: &str, source: crate::batch::BatchSource) -> batches::NewBatch {
+        batches::NewBatch {
+            id: id.into(),
+            label: "box".into(),
+            source,
+            specialty: None,
+            duplex: false,
+            dpi: None,
+            expected_sheets: None,
+        }
+    }
+
     #[test]
     fn migrations_are_valid_and_idempotent() {
         migrations().validate().unwrap();
@@ -405,15 +418,7 @@ mod tests {
             "02000000-0000-7000-8000-00000000000d",
         ];
         for id in ids {
-            let new = batches::NewBatch {
-                id: id.into(),
-                label: "box".into(),
-                source: BatchSource::SiteLibrary,
-                specialty: None,
-                duplex: false,
-                dpi: None,
-                expected_sheets: None,
-            };
+            let new = new_batch(id, BatchSource::SiteLibrary);
             s.create_batch(&new, &actor).unwrap();
         }
         let names: Vec<String> = ids.iter().map(|id| s.batch_name(id).unwrap()).collect();
@@ -447,15 +452,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(dir.path()).unwrap();
         let actor = Actor::unaccounted("st", "op");
-        let new = batches::NewBatch {
-            id: "0123456789ab".into(),
-            label: "box".into(),
-            source: BatchSource::SiteLibrary,
-            specialty: None,
-            duplex: false,
-            dpi: None,
-            expected_sheets: None,
-        };
+        let new = new_batch("0123456789ab", BatchSource::SiteLibrary);
         s.create_batch(&new, &actor).unwrap();
         // A batch still scanning is not uploaded: refused, nothing changed.
         let e = s.upload_done("0123456789ab", "folder", &actor).unwrap_err();
@@ -518,15 +515,7 @@ mod tests {
             operator: "op".into(),
             role: None,
         };
-        let new = batches::NewBatch {
-            id: "0123456789ab".into(),
-            label: "box".into(),
-            source: BatchSource::OnDemand,
-            specialty: None,
-            duplex: false,
-            dpi: None,
-            expected_sheets: None,
-        };
+        let new = new_batch("0123456789ab", BatchSource::OnDemand);
         s.create_batch(&new, &actor).unwrap();
         let b = s.find_batch("0123456789ab").unwrap();
         assert_eq!(b.state, BatchState::Scanning);
