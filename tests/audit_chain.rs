@@ -10,9 +10,9 @@ mod common;
 use common::*;
 use folio::synth::StackSpec;
 
-/// A station whose batch was delivered to a folder store; the batch id.
-fn delivered() -> (Station, String) {
-    let (st, batch) = imported_station(
+/// A station with one imported record's batch (not approved); its id.
+fn one_record() -> (Station, String) {
+    imported_station(
         "",
         &StackSpec {
             records: 1,
@@ -20,7 +20,12 @@ fn delivered() -> (Station, String) {
             max_skew_deg: 0.0,
             ..Default::default()
         },
-    );
+    )
+}
+
+/// A station whose batch was delivered to a folder store; the batch id.
+fn delivered() -> (Station, String) {
+    let (st, batch) = one_record();
     let store = st.dir.path().join("store");
     std::fs::write(
         st.data_dir().join("config.toml"),
@@ -161,15 +166,7 @@ fn a_removed_tail_and_the_stations_record_of_it_are_found_by_the_central_store()
 
 #[test]
 fn a_removed_tail_and_the_stations_record_of_it_are_found_by_the_fhir_servers_provenance() {
-    let (st, batch) = imported_station(
-        "",
-        &StackSpec {
-            records: 1,
-            dpi: 150,
-            max_skew_deg: 0.0,
-            ..Default::default()
-        },
-    );
+    let (st, batch) = one_record();
     let server = common::fhir_server::FhirServer::start();
     std::fs::write(
         st.data_dir().join("config.toml"),
