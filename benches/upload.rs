@@ -79,6 +79,7 @@ fn package(doc: DocumentFile, i: usize) -> RecordPackage {
         },
         documents: vec![doc],
         hospital_number_system: "urn:folio:hospital-number".into(),
+        resend: Vec::new(),
         mhd: Default::default(),
     }
 }

@@ -56,6 +56,13 @@ pub fn now_rfc3339() -> String {
         .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
 }
 
+/// A moment as RFC 3339 UTC.
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| now_rfc3339())
+}
+
 /// The time `d` from now, as RFC 3339 UTC.
 pub fn rfc3339_after(d: std::time::Duration) -> String {
     (time::OffsetDateTime::now_utc() + d)

@@ -744,6 +744,21 @@ fn end_to_end_demo_scan_review_approve_and_upload() {
     let m: folio::batch::manifest::Manifest =
         serde_json::from_slice(&std::fs::read(manifest).unwrap()).unwrap();
     assert_eq!(m.records.len(), 3);
+    // Uploads shows what the store gave back: every document read back as sent.
+    let documents: usize = m.records.iter().map(|r| r.documents.len()).sum();
+    wait(&mut h, "the receipts", |a| {
+        a.snapshot
+            .receipts
+            .get(&batch)
+            .is_some_and(|r| r.len() == documents && r.iter().all(|r| r.verified))
+    });
+    h.step();
+    let line =
+        format!("Verified in the store: {documents} of {documents} documents read back as sent");
+    assert!(
+        h.query_all_by_label_contains(&line).count() == 1,
+        "the Uploads screen says: {line}"
+    );
 }
 
 #[test]

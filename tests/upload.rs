@@ -561,6 +561,7 @@ fn hostile_package(dir: &std::path::Path) -> folio::upload::RecordPackage {
         },
         documents,
         hospital_number_system: hostile("system"),
+        resend: Vec::new(),
         mhd: Default::default(),
     }
 }

@@ -37,11 +37,14 @@ pub enum FlagCode {
     /// Sides scanned in a session (sign-in, scanner, profile) that scanned no
     /// passing test target: the capture's quality is not shown.
     NoSessionTarget,
+    /// A document the central store accepted did not read back as sent (a
+    /// different size or hash, or not there at all): it is sent again.
+    UploadNotVerified,
 }
 
 impl FlagCode {
     /// Every code, for parsing stored names.
-    pub const ALL: [FlagCode; 21] = [
+    pub const ALL: [FlagCode; 22] = [
         FlagCode::MisfiledIdentifier,
         FlagCode::InvalidNhsNumber,
         FlagCode::InvalidPatientId,
@@ -63,6 +66,7 @@ impl FlagCode {
         FlagCode::DamagedImage,
         FlagCode::ProcessingFailed,
         FlagCode::NoSessionTarget,
+        FlagCode::UploadNotVerified,
     ];
 
     /// The snake_case code written to the cache and the manifest.
@@ -89,6 +93,7 @@ impl FlagCode {
             FlagCode::DamagedImage => "damaged_image",
             FlagCode::ProcessingFailed => "processing_failed",
             FlagCode::NoSessionTarget => "no_session_target",
+            FlagCode::UploadNotVerified => "upload_not_verified",
         }
     }
 
@@ -117,6 +122,7 @@ impl FlagCode {
             FlagCode::DamagedImage => "Image damaged in transfer",
             FlagCode::ProcessingFailed => "Page could not be processed",
             FlagCode::NoSessionTarget => "Scanned without a passing test target",
+            FlagCode::UploadNotVerified => "Stored copy did not read back as sent",
         }
     }
 

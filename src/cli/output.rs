@@ -175,6 +175,40 @@ pub fn sessions(rows: &[crate::store::SessionRow], json: bool) -> Result<()> {
     Ok(())
 }
 
+/// Verified receipts, one line each (tab-separated, text from the store
+/// shown escaped), or as JSON exactly as kept.
+pub fn receipts(rows: &[crate::store::Receipt], json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(rows)?);
+        return Ok(());
+    }
+    let opt = |v: &Option<String>| v.as_deref().map(shown).unwrap_or_else(|| "-".into());
+    for r in rows {
+        let read = match (&r.read_bytes, &r.read_sha256) {
+            (Some(b), Some(h)) => format!("{b}\t{}", shown(h)),
+            _ => "-\t-".into(),
+        };
+        let fields = [
+            if r.verified {
+                "verified"
+            } else {
+                "NOT VERIFIED"
+            }
+            .to_string(),
+            shown(&r.document_id),
+            format!("{}\t{}", r.sent_bytes, shown(&r.sent_sha256)),
+            read,
+            shown(&r.location),
+            opt(&r.version),
+            opt(&r.etag),
+            shown(&r.checked_at),
+            shown_long(&r.detail),
+        ];
+        println!("{}", fields.join("\t"));
+    }
+    Ok(())
+}
+
 /// The session test target's result, on stderr: figures when it passed,
 /// why when it failed (nothing when none was scanned: the batch's
 /// `no_session_target` flag says so where the station asks for one).

@@ -12,6 +12,7 @@ pub mod images;
 mod operator_list;
 mod operators;
 mod outbox;
+mod receipts;
 mod review;
 mod samples;
 mod sessions;
@@ -30,6 +31,7 @@ pub use operators::{
     check_hash, hash_secret, peek_accounts,
 };
 pub use outbox::{CachedPdf, OutboxRow, sender_name};
+pub use receipts::Receipt;
 pub use review::{DocChoice, PatientMismatch, ReviewItem, ReviewKind};
 pub use samples::{MAX_SAMPLE_REASON_CHARS, Sample, SampleError};
 pub use sessions::{BatchProvenance, NewSession, SessionRow};
@@ -82,6 +84,14 @@ pub enum StoreError {
         batch: String,
         from: crate::batch::BatchState,
         to: crate::batch::BatchState,
+    },
+    #[error(
+        "batch {batch}: {count} document(s) have not read back from {target} as sent, so it is not uploaded yet; `folio upload --batch {batch}` sends them again"
+    )]
+    Unverified {
+        batch: String,
+        target: String,
+        count: u64,
     },
     #[error("{0}")]
     Damaged(String),
@@ -223,6 +233,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("schema_8.sql")),
         M::up(include_str!("schema_9.sql")),
         M::up(include_str!("schema_10.sql")),
+        M::up(include_str!("schema_11.sql")),
     ])
 }
 
@@ -397,7 +408,7 @@ mod tests {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 10);
+        assert_eq!(v, 11);
         assert_eq!(s.check().unwrap(), 0);
     }
 

@@ -315,6 +315,14 @@ impl Store {
     ) -> Result<(), StoreError> {
         let now = crate::now_rfc3339();
         let tx = self.conn.transaction()?;
+        let count = super::receipts::unverified_count(&tx, batch_id, target)?;
+        if count > 0 {
+            return Err(StoreError::Unverified {
+                batch: batch_id.to_string(),
+                target: target.to_string(),
+                count,
+            });
+        }
         tx.execute(
             "UPDATE outbox SET state = 'done', done_at = ?2, target = ?3, last_error = NULL,
                lease_owner = NULL, lease_until = NULL WHERE batch_id = ?1",

@@ -6,7 +6,7 @@
 
 use super::context::{Screen, ScreenCtx, batch_name, when};
 use crate::batch::OutboxState;
-use crate::store::{BatchRow, OutboxRow};
+use crate::store::{BatchRow, OutboxRow, Receipt};
 use crate::workers::UploadEvent;
 use crate::workers::station::Command;
 use eframe::egui;
@@ -103,6 +103,12 @@ impl Screen for UploadScreen {
                         name: batch_name(ctx.snapshot, &r.batch_id),
                         batch: made.get(r.batch_id.as_str()).copied(),
                         outbox: r,
+                        receipts: ctx
+                            .snapshot
+                            .receipts
+                            .get(&r.batch_id)
+                            .map(Vec::as_slice)
+                            .unwrap_or_default(),
                     };
                     if self.row_ui(ui, &row) {
                         retry = Some(r.batch_id.clone());
@@ -123,6 +129,8 @@ struct Row<'a> {
     name: String,
     /// The batch as listed (who made it and when), if the snapshot has it.
     batch: Option<&'a BatchRow>,
+    /// The newest read-back of each of its documents.
+    receipts: &'a [Receipt],
 }
 
 /// Widest a progress bar is drawn.
@@ -187,6 +195,7 @@ impl UploadScreen {
                 retry = crate::batch::rules::may_requeue(r.state)
                     && ui.button(format!("Retry {}", row.name)).clicked();
             });
+            receipts_ui(ui, row.receipts);
             let words = self.words.get(&r.batch_id).or(r.last_error.as_ref());
             if let Some(w) = words.filter(|w| !w.is_empty()) {
                 let stopped = crate::batch::rules::may_requeue(r.state);
@@ -250,6 +259,92 @@ fn identity_ui(ui: &mut egui::Ui, row: &Row) {
             }
         }
     });
+}
+
+/// What the store gave back when the batch's documents were read again: a
+/// line of counts (the failures in the error colour), and each document's
+/// receipt under it, folded.
+fn receipts_ui(ui: &mut egui::Ui, receipts: &[Receipt]) {
+    if receipts.is_empty() {
+        return;
+    }
+    let failed = receipts.iter().filter(|r| !r.verified).count();
+    let checked = receipts
+        .iter()
+        .map(|r| r.checked_at.as_str())
+        .max()
+        .unwrap_or_default();
+    let line = if failed == 0 {
+        egui::RichText::new(format!(
+            "Verified in the store: {} of {} documents read back as sent ({})",
+            receipts.len(),
+            receipts.len(),
+            when(checked)
+        ))
+    } else {
+        egui::RichText::new(format!(
+            "NOT verified: {failed} of {} documents did not read back as sent ({}); they are flagged and sent again",
+            receipts.len(),
+            when(checked)
+        ))
+        .color(ui.visuals().error_fg_color)
+    };
+    egui::CollapsingHeader::new(line)
+        .id_salt(("receipts", receipts[0].batch_id.as_str()))
+        .show(ui, |ui| {
+            egui::Grid::new(("receipt-grid", receipts[0].batch_id.as_str()))
+                .striped(true)
+                .show(ui, |ui| {
+                    for h in [
+                        "",
+                        "Document",
+                        "Sent",
+                        "Read back",
+                        "In the store",
+                        "Checked",
+                    ] {
+                        ui.strong(h);
+                    }
+                    ui.end_row();
+                    for r in receipts {
+                        receipt_row(ui, r);
+                        ui.end_row();
+                    }
+                });
+        });
+}
+
+/// One document's receipt as a grid row.
+fn receipt_row(ui: &mut egui::Ui, r: &Receipt) {
+    let short = |h: &str| h.get(..12).unwrap_or(h).to_string();
+    if r.verified {
+        ui.label("verified");
+    } else {
+        ui.label(egui::RichText::new("NOT VERIFIED").color(ui.visuals().error_fg_color))
+            .on_hover_text(super::shown_long(&r.detail));
+    }
+    ui.label(egui::RichText::new(short(&r.document_id)).monospace())
+        .on_hover_text(super::shown(&r.document_id));
+    ui.label(format!(
+        "{} bytes, {}…",
+        r.sent_bytes,
+        short(&r.sent_sha256)
+    ))
+    .on_hover_text(format!("SHA-256 {}", r.sent_sha256));
+    match (&r.read_bytes, &r.read_sha256) {
+        (Some(b), Some(h)) => ui
+            .label(format!("{b} bytes, {}…", super::shown(&short(h))))
+            .on_hover_text(format!("SHA-256 {}", super::shown(h))),
+        _ => ui.label(egui::RichText::new("nothing").italics()),
+    };
+    let mut place = super::shown(&r.location);
+    for (what, v) in [("version", &r.version), ("ETag", &r.etag)] {
+        if let Some(v) = v {
+            place.push_str(&format!(", {what} {}", super::shown(v)));
+        }
+    }
+    ui.label(place);
+    ui.label(when(&r.checked_at));
 }
 
 /// A batch's upload state in words.

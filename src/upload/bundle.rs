@@ -157,9 +157,14 @@ impl StreamedBundle {
     /// A document's Binary alone, as sent by `PUT Binary/<id>` when Binaries
     /// travel separately: `{"resourceType":"Binary","id":...,"data":"<PDF>"}`.
     pub fn binary(doc: &DocumentFile) -> StreamedBundle {
+        StreamedBundle::binary_as(doc, &binary_id(&doc.id))
+    }
+
+    /// A document's Binary with the server's id `id`, for `PUT Binary/<id>`.
+    pub fn binary_as(doc: &DocumentFile, id: &str) -> StreamedBundle {
         let mut w = PieceWriter::default();
         let mut resource = binary_resource(doc);
-        resource.insert("id".into(), Value::String(binary_id(&doc.id)));
+        resource.insert("id".into(), Value::String(id.to_string()));
         w.resource_with_data(&resource, doc);
         w.finish()
     }
@@ -748,6 +753,7 @@ mod tests {
             },
             documents,
             hospital_number_system: hostile("system"),
+            resend: Vec::new(),
             mhd: mhd::MhdConfig::default(),
         }
     }

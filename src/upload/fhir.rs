@@ -9,8 +9,10 @@ use super::bundle::{Binaries, StreamedBundle, binary_id, identifier_query};
 use super::mhd::BinaryTransport;
 use super::{RecordPackage, Stored, UploadConfig, UploadError};
 use crate::batch::printable;
+use base64::Engine;
 use reqwest::{Body, Client, RequestBuilder, Response, StatusCode};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -285,9 +287,9 @@ impl FhirTarget {
         Ok(())
     }
 
-    /// What the server holds under a document's masterIdentifier: (size, SHA-1
-    /// base64, resource URL), if anything.
-    fn lookup(&self, doc_id: &str) -> Result<Option<(u64, String, String)>, UploadError> {
+    /// The DocumentReference entry the server holds under a document's
+    /// masterIdentifier, if any.
+    fn find_document(&self, doc_id: &str) -> Result<Option<Value>, UploadError> {
         let mut url = self.base.join("DocumentReference").map_err(config_err)?;
         // Already escaped and percent-encoded for a query.
         url.set_query(Some(&identifier_query(doc_id)));
@@ -295,11 +297,17 @@ impl FhirTarget {
         if !status.is_success() {
             return Err(refusal(status, &body, "looking up a stored document"));
         }
-        let found = body["entry"].as_array().and_then(|e| {
+        Ok(body["entry"].as_array().and_then(|e| {
             e.iter()
                 .find(|e| e["resource"]["resourceType"] == "DocumentReference")
-        });
-        Ok(found.map(|e| {
+                .cloned()
+        }))
+    }
+
+    /// What the server holds under a document's masterIdentifier: (size, SHA-1
+    /// base64, resource URL), if anything.
+    fn lookup(&self, doc_id: &str) -> Result<Option<(u64, String, String)>, UploadError> {
+        Ok(self.find_document(doc_id)?.map(|e| {
             let a = &e["resource"]["content"][0]["attachment"];
             let location = redact_url(e["fullUrl"].as_str().unwrap_or_default());
             (
@@ -308,6 +316,115 @@ impl FhirTarget {
                 location,
             )
         }))
+    }
+
+    /// A URL the store gave (absolute, or relative to the base) if it is the
+    /// store's own: the token is never sent anywhere else.
+    fn own_url(&self, given: &str) -> Result<reqwest::Url, String> {
+        let url = self
+            .base
+            .join(given)
+            .map_err(|e| format!("its attachment URL cannot be read ({e})"))?;
+        if url.origin() != self.base.origin() {
+            return Err(format!(
+                "its attachment points outside the store ({}): not followed",
+                printable(&redact_url(url.as_str()), 200)
+            ));
+        }
+        Ok(url)
+    }
+
+    /// Reads a Binary back, measuring its content as it streams in: the raw
+    /// bytes as most servers send them for a PDF, or a Binary resource whose
+    /// `data` is the content in base64. `Ok(Err(why))` when the server does
+    /// not have it.
+    fn fetch_binary(
+        &self,
+        url: reqwest::Url,
+        expected: u64,
+    ) -> Result<Result<Fetched, String>, UploadError> {
+        let clock = Arc::new(Clock::new());
+        let mut r = self
+            .client
+            .get(url.clone())
+            .header(reqwest::header::ACCEPT, "application/pdf");
+        if let Some(t) = &self.token {
+            r = r.bearer_auth(t);
+        }
+        let shown = printable(&redact_url(url.as_str()), 200);
+        let work = async {
+            let mut resp = r.send().await.map_err(|e| network(&self.base, e))?;
+            clock.touch();
+            let status = resp.status();
+            if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
+                return Ok(Err(format!("its content {shown} is gone ({status})")));
+            }
+            if !status.is_success() {
+                let (status, body) = answer(resp, &self.base, &clock).await?;
+                return Err(refusal(status, &body, "reading a stored document back"));
+            }
+            let header = |name| {
+                resp.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| printable(v, 200))
+            };
+            let etag = header(reqwest::header::ETAG);
+            let json = header(reqwest::header::CONTENT_TYPE).is_some_and(|t| t.contains("json"));
+            // A Binary resource carries the content in base64: at most a
+            // third more than the PDF, and its JSON.
+            let limit = expected.saturating_mul(4) / 3 + (1 << 20);
+            let mut hasher = Sha256::new();
+            let (mut bytes, mut raw) = (0u64, Vec::new());
+            loop {
+                match resp.chunk().await {
+                    Ok(Some(c)) => {
+                        clock.touch();
+                        if json {
+                            if raw.len() as u64 + c.len() as u64 > limit {
+                                return Ok(Err(format!(
+                                    "its content {shown} is far larger than the document sent"
+                                )));
+                            }
+                            raw.extend_from_slice(&c);
+                        } else {
+                            hasher.update(&c);
+                            bytes += c.len() as u64;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        return Err(UploadError::transient(format!(
+                            "reading {shown} back broke off: {e}"
+                        )));
+                    }
+                }
+            }
+            if json {
+                let v: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+                let data = v["data"]
+                    .as_str()
+                    .map(|d| base64::engine::general_purpose::STANDARD.decode(d.trim()));
+                match (v["resourceType"].as_str(), data) {
+                    (Some("Binary"), Some(Ok(content))) => {
+                        hasher.update(&content);
+                        bytes = content.len() as u64;
+                    }
+                    _ => {
+                        return Ok(Err(format!(
+                            "its content {shown} came back as JSON that is not a Binary with data"
+                        )));
+                    }
+                }
+            }
+            Ok(Ok(Fetched {
+                bytes,
+                sha256: hex::encode(hasher.finalize()),
+                etag,
+            }))
+        };
+        self.rt
+            .block_on(until_idle(work, &clock, self.idle, &self.base))
     }
 
     /// The station's audit chain head as a record's Provenance carries it
@@ -381,6 +498,80 @@ impl FhirTarget {
         Err(e)
     }
 
+    /// What the transaction-response `entries` say of each document: stored
+    /// now, or found from an earlier try (and checked).
+    fn acknowledged(
+        &self,
+        p: &RecordPackage,
+        entries: &[Value],
+        per_doc: usize,
+    ) -> Result<Vec<Stored>, UploadError> {
+        p.documents
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let r = &entries[1 + per_doc * i]["response"];
+                if r["status"].as_str().unwrap_or("").starts_with("200") {
+                    // Conditional create found it: one from an earlier try.
+                    return self.verify_existing(d);
+                }
+                Ok(Stored {
+                    document_id: d.id.clone(),
+                    location: redact_url(r["location"].as_str().unwrap_or_default()),
+                    already_there: false,
+                })
+            })
+            .collect()
+    }
+
+    /// Sends again the content of documents that did not read back as sent
+    /// and that the store kept (its DocumentReference matched): the Binary
+    /// the DocumentReference points at is replaced (`PUT`, an update) with
+    /// the document's bytes.
+    fn replace_binaries(
+        &self,
+        p: &RecordPackage,
+        stored: &[Stored],
+        progress: &super::ProgressSink,
+    ) -> Result<(), UploadError> {
+        for d in &p.documents {
+            let kept = stored
+                .iter()
+                .any(|s| s.document_id == d.id && s.already_there);
+            if !kept || !p.resend.contains(&d.id) {
+                continue;
+            }
+            let given = self.find_document(&d.id)?.and_then(|e| {
+                e["resource"]["content"][0]["attachment"]["url"]
+                    .as_str()
+                    .map(str::to_string)
+            });
+            let url = given
+                .ok_or_else(|| "its DocumentReference has no attachment URL".to_string())
+                .and_then(|g| self.own_url(&g))
+                .map_err(|why| UploadError::Permanent {
+                    why: format!("cannot send document {} again: {why}", d.id),
+                })?;
+            let id = url
+                .path_segments()
+                .and_then(|mut s| s.next_back())
+                .unwrap_or_default()
+                .to_string();
+            let (status, answer) = self.exchange(
+                self.client.put(url),
+                Some((StreamedBundle::binary_as(d, &id), progress)),
+            )?;
+            if !status.is_success() {
+                return Err(refusal(
+                    status,
+                    &answer,
+                    &format!("the Binary of document {} sent again", d.id),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks a document the server says it already has.
     fn verify_existing(&self, doc: &super::DocumentFile) -> Result<Stored, UploadError> {
         let ours = super::bundle::sha1_base64_of_hex(&doc.sha1);
@@ -414,6 +605,56 @@ impl super::Target for FhirTarget {
         self.warnings.clone()
     }
 
+    fn read_back(
+        &mut self,
+        _batch_id: &str,
+        doc: &super::DocumentFile,
+    ) -> Result<super::ReadBack, UploadError> {
+        let missing = |location: &str, why: String| super::ReadBack {
+            location: location.to_string(),
+            missing: Some(why),
+            ..super::ReadBack::default()
+        };
+        let Some(entry) = self.find_document(&doc.id)? else {
+            return Ok(missing(
+                &format!("DocumentReference?{}", identifier_query(&doc.id)),
+                format!(
+                    "the store has no DocumentReference for document {} (it answered its upload with success)",
+                    doc.id
+                ),
+            ));
+        };
+        let location = redact_url(entry["fullUrl"].as_str().unwrap_or_default());
+        let r = &entry["resource"];
+        let version = r["meta"]["versionId"].as_str().map(|v| printable(v, 64));
+        let Some(given) = r["content"][0]["attachment"]["url"].as_str() else {
+            return Ok(missing(
+                &location,
+                "its DocumentReference has no attachment URL".into(),
+            ));
+        };
+        let url = match self.own_url(given) {
+            Ok(u) => u,
+            Err(why) => return Ok(missing(&location, why)),
+        };
+        let content_location = Some(redact_url(url.as_str()));
+        Ok(match self.fetch_binary(url, doc.bytes)? {
+            Ok(f) => super::ReadBack {
+                location,
+                content_location,
+                version,
+                etag: f.etag,
+                content: Some((f.bytes, f.sha256)),
+                missing: None,
+            },
+            Err(why) => super::ReadBack {
+                content_location,
+                version,
+                ..missing(&location, why)
+            },
+        })
+    }
+
     fn deliver(
         &mut self,
         p: &RecordPackage,
@@ -434,7 +675,7 @@ impl super::Target for FhirTarget {
                         .map_err(config_err)?;
                     // A document stored by an earlier send is compared after
                     // the transaction, its Binary never overwritten.
-                    if self.lookup(&d.id)?.is_none() {
+                    if p.resend.contains(&d.id) || self.lookup(&d.id)?.is_none() {
                         self.put_binary(p, d, url.clone(), progress)?;
                     }
                     urls.push(url.to_string());
@@ -488,23 +729,19 @@ impl super::Target for FhirTarget {
         if let Some(e) = refused_entry(&entries, per_doc, p) {
             return Err(e);
         }
-        p.documents
-            .iter()
-            .enumerate()
-            .map(|(i, d)| {
-                let r = &entries[1 + per_doc * i]["response"];
-                if r["status"].as_str().unwrap_or("").starts_with("200") {
-                    // Conditional create found it: one from an earlier try.
-                    return self.verify_existing(d);
-                }
-                Ok(Stored {
-                    document_id: d.id.clone(),
-                    location: redact_url(r["location"].as_str().unwrap_or_default()),
-                    already_there: false,
-                })
-            })
-            .collect()
+        let stored = self.acknowledged(p, &entries, per_doc)?;
+        if let Binaries::InBundle = binaries {
+            self.replace_binaries(p, &stored, progress)?;
+        }
+        Ok(stored)
     }
+}
+
+/// A stored document's content as read back.
+struct Fetched {
+    bytes: u64,
+    sha256: String,
+    etag: Option<String>,
 }
 
 /// When a request last moved (a byte sent or received).
@@ -958,6 +1195,7 @@ mod tests {
                 })
                 .collect(),
             hospital_number_system: "urn:x".into(),
+            resend: Vec::new(),
             mhd: Default::default(),
         }
     }

@@ -105,6 +105,26 @@ fn write_atomic(
     }
 }
 
+/// Size and SHA-256 (hex) of everything `r` yields.
+pub fn hash_reader(mut r: impl Read) -> std::io::Result<(u64, String)> {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut n = 0u64;
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(k) => {
+                h.update(&buf[..k]);
+                n += k as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((n, hex::encode(h.finalize())))
+}
+
 impl super::Target for FolderTarget {
     fn describe(&self) -> String {
         format!("folder {}", self.root.display())
@@ -143,6 +163,50 @@ impl super::Target for FolderTarget {
             &|_| {},
         )?;
         Ok(stored)
+    }
+
+    fn read_back(
+        &mut self,
+        batch_id: &str,
+        doc: &super::DocumentFile,
+    ) -> Result<super::ReadBack, UploadError> {
+        let path = self
+            .root
+            .join(batch_id)
+            .join("documents")
+            .join(format!("{}.pdf", doc.id));
+        let location = path.display().to_string();
+        let missing = |why: String| super::ReadBack {
+            location: location.clone(),
+            missing: Some(why),
+            ..super::ReadBack::default()
+        };
+        let file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(missing(format!("{location} is not there")));
+            }
+            Err(e) => {
+                return Err(UploadError::transient(format!(
+                    "cannot read {location} back: {e}"
+                )));
+            }
+        };
+        let version = file
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .map(|t| crate::rfc3339(t.into()));
+        let (bytes, sha256) = hash_reader(file)
+            .map_err(|e| UploadError::transient(format!("cannot read {location} back: {e}")))?;
+        Ok(super::ReadBack {
+            location: location.clone(),
+            content_location: Some(location),
+            version,
+            etag: None,
+            content: Some((bytes, sha256)),
+            missing: None,
+        })
     }
 
     fn finish_batch(

@@ -52,6 +52,10 @@ pub struct RecordPackage {
     pub hospital_number_system: String,
     /// The MHD metadata settings.
     pub mhd: mhd::MhdConfig,
+    /// Documents whose copy in the store did not read back as sent: the
+    /// target sends their content again even where the store says it holds
+    /// them (a truncated Binary under a correct DocumentReference).
+    pub resend: Vec<String>,
 }
 
 /// What the store said it holds for a document.
@@ -62,6 +66,62 @@ pub struct Stored {
     pub location: String,
     /// It was there already from an earlier attempt, with the same content.
     pub already_there: bool,
+}
+
+/// What the store gave back when a stored document was read again: where it
+/// is, the store's ids and version, and the content's size and SHA-256 as
+/// read (none when the store no longer has it).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReadBack {
+    /// The store's record of the document (a DocumentReference URL, a file path).
+    pub location: String,
+    /// Where the content was read from (the Binary's URL, the file).
+    pub content_location: Option<String>,
+    /// The store's version of the document (FHIR `meta.versionId`, the
+    /// file's modification time).
+    pub version: Option<String>,
+    /// The content's ETag, as the store sent it.
+    pub etag: Option<String>,
+    /// Size and SHA-256 (hex) of what was read back.
+    pub content: Option<(u64, String)>,
+    /// Why nothing could be read back, in words (the store's words printable).
+    pub missing: Option<String>,
+}
+
+/// Whether a document read back is the document sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Same size and SHA-256.
+    Verified,
+    /// The store holds something else under this document.
+    Mismatch(String),
+    /// The store does not have it (any more).
+    Missing(String),
+}
+
+impl ReadBack {
+    /// Compares what was read back with what was sent.
+    pub fn verdict(&self, sent: &DocumentFile) -> Verdict {
+        match (&self.content, &self.missing) {
+            (Some((bytes, sha)), _) if *bytes == sent.bytes && *sha == sent.sha256 => {
+                Verdict::Verified
+            }
+            (Some((bytes, sha)), _) => Verdict::Mismatch(format!(
+                "the store returned {bytes} bytes (SHA-256 {}…) where {} bytes (SHA-256 {}…) were sent",
+                short(sha),
+                sent.bytes,
+                short(&sent.sha256)
+            )),
+            (None, why) => Verdict::Missing(
+                why.clone()
+                    .unwrap_or_else(|| "the store returned nothing".into()),
+            ),
+        }
+    }
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
 }
 
 /// Bytes and documents delivered so far, for progress bars.
@@ -146,6 +206,11 @@ pub trait Target: Send {
     fn warnings(&self) -> Vec<String> {
         Vec::new()
     }
+    /// Reads a document of batch `batch_id` back from the store and
+    /// measures what comes back. A document the store does
+    /// not have is `Ok` with [`ReadBack::missing`]; an error is a failure to
+    /// ask (the network, a refusal), worth trying again later.
+    fn read_back(&mut self, batch_id: &str, doc: &DocumentFile) -> Result<ReadBack, UploadError>;
     /// Called once a batch's records are all delivered (the folder target
     /// writes its manifest last).
     fn finish_batch(

@@ -221,6 +221,9 @@ impl Command {
     }
 }
 
+/// How many of the outbox's batches the window shows receipts of.
+pub const RECEIPT_BATCHES: usize = 50;
+
 /// What the window shows of the station's state.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
@@ -241,6 +244,9 @@ pub struct Snapshot {
     /// one typed, each with the paper's identifier when it is a valid one.
     pub mismatches: Vec<(PatientMismatch, Option<PatientId>)>,
     pub outbox: Vec<OutboxRow>,
+    /// The newest read-back of each document of the batches in the outbox
+    /// (the newest [`RECEIPT_BATCHES`] of them), by batch id.
+    pub receipts: HashMap<String, Vec<crate::store::Receipt>>,
     pub devices: Vec<String>,
     pub profiles: Vec<String>,
     pub upload_target: String,

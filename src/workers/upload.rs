@@ -10,9 +10,10 @@ use super::export::{ExportError, batch_pdfs, build_manifest};
 use crate::batch::OutboxState;
 use crate::batch::approval::{Approval, Overrides, Refusal, decide};
 use crate::config::Config;
-use crate::store::{Actor, BatchTree, CachedPdf, OutboxRow, Store, StoreError};
+use crate::store::{Actor, BatchTree, CachedPdf, OutboxRow, Receipt, Store, StoreError};
 use crate::upload::{
-    DocumentFile, Origin, Progress, ProgressSink, RecordPackage, Target, UploadError, backoff,
+    DocumentFile, Origin, Progress, ProgressSink, RecordPackage, Target, UploadError, Verdict,
+    backoff,
 };
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -236,7 +237,12 @@ fn upload_batch(
     live: &Option<ProgressSink>,
     on_event: &mut dyn FnMut(UploadEvent),
 ) -> Result<bool, UploadWorkError> {
-    match deliver_batch(store, cfg, target, &row.batch_id, sender, live, on_event) {
+    let at = Delivery {
+        batch_id: &row.batch_id,
+        sender,
+        actor,
+    };
+    match deliver_batch(store, cfg, target, &at, live, on_event) {
         Ok(done) => {
             // Said once the outbox says so: whoever hears it and looks finds
             // the batch done.
@@ -298,24 +304,32 @@ fn upload_batch(
     }
 }
 
-/// Sends every record of a batch the target does not hold yet, then lets the
-/// target finish the batch; returns the `Done` event, for the caller to send
-/// once the outbox records it.
+/// One batch being delivered: by which sender, in whose name.
+struct Delivery<'a> {
+    batch_id: &'a str,
+    sender: &'a Sender,
+    actor: &'a Actor,
+}
+
+/// Sends every record of a batch the target does not hold yet and reads
+/// back every document not yet verified, then lets the target finish the
+/// batch; returns the `Done` event, for the caller to send once the outbox
+/// records it. Documents that did not read back as sent are flagged and
+/// make the batch's try fail (transient: they are sent again on the next).
 fn deliver_batch(
     store: &mut Store,
     cfg: &Config,
     target: &mut dyn Target,
-    batch_id: &str,
-    sender: &Sender,
+    at: &Delivery<'_>,
     live: &Option<ProgressSink>,
     on_event: &mut dyn FnMut(UploadEvent),
 ) -> Result<UploadEvent, UploadWorkError> {
+    let batch_id = at.batch_id;
     let started = Instant::now();
     let tree = store.tree(batch_id)?;
     let pdfs = batch_pdfs(store, &tree)?;
     let manifest = build_manifest(&tree, &pdfs, &store.batch_provenance(&tree.batch.id)?);
     let name = target.describe();
-    let delivered = store.delivered_documents(batch_id, &name)?;
     let documents = pdfs.len() as u64;
     let bytes: u64 = pdfs.values().map(|(_, c)| c.bytes).sum();
     on_event(UploadEvent::Started {
@@ -334,29 +348,32 @@ fn deliver_batch(
         audit_head: store.audit_head()?,
         ..origin(batch_id, &tree, cfg)
     };
+    let known = Known {
+        delivered: store.delivered_documents(batch_id, &name)?,
+        verified: store.verified_documents(batch_id, &name)?,
+        resend: store.unverified_documents(batch_id, &name)?,
+    };
+    let mut unverified = Vec::new();
     for record in &manifest.records {
-        let package = package(&origin, record, &pdfs, cfg);
-        let record_bytes: u64 = package.documents.iter().map(|d| d.bytes).sum();
-        let done = package
+        let mut package = package(&origin, record, &pdfs, cfg);
+        package.resend = package
             .documents
             .iter()
-            .all(|d| delivered.get(&d.id) == Some(&d.sha256));
+            .filter(|d| known.resend.contains(&d.id))
+            .map(|d| d.id.clone())
+            .collect();
+        let record_bytes: u64 = package.documents.iter().map(|d| d.bytes).sum();
         let before = sent.load(Ordering::Relaxed);
-        if !done && !store.renew_upload_lease(batch_id, &sender.id, sender.lease)? {
-            return Err(UploadWorkError::LostClaim {
-                batch_id: batch_id.into(),
-            });
-        }
-        if !done {
-            let (counter, live) = (sent.clone(), live.clone());
-            let sink: ProgressSink = Arc::new(move |n| {
-                let now = counter.fetch_add(n, Ordering::Relaxed) + n;
-                if let Some(f) = &live {
-                    f(now.min(before + record_bytes));
-                }
-            });
-            send_record(store, target, batch_id, &record.id, &name, &package, &sink)?;
-        }
+        let (counter, live) = (sent.clone(), live.clone());
+        let sink: ProgressSink = Arc::new(move |n| {
+            let now = counter.fetch_add(n, Ordering::Relaxed) + n;
+            if let Some(f) = &live {
+                f(now.min(before + record_bytes));
+            }
+        });
+        unverified.extend(deliver_record(
+            store, target, at, &known, &record.id, &package, &sink,
+        )?);
         // Progress counts PDF bytes; a Bundle's JSON and base64 overhead is not.
         sent.store(before + record_bytes, Ordering::Relaxed);
         progress.bytes_sent = before + record_bytes;
@@ -365,6 +382,13 @@ fn deliver_batch(
             batch_id: batch_id.into(),
             progress,
         });
+    }
+    if let Some(first) = unverified.first() {
+        return Err(UploadError::transient(format!(
+            "{} document(s) did not read back from {name} as sent (first: {first}); they are flagged and sent again",
+            unverified.len()
+        ))
+        .into());
     }
     // The chain's head goes with the batch (the folder target keeps it in
     // the manifest) and is remembered here, so a removed tail shows.
@@ -381,6 +405,95 @@ fn deliver_batch(
         bytes,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// What the station knows of a batch at a target as its try begins: the
+/// documents acknowledged and verified (with the hash sent), and those whose
+/// last read-back failed.
+struct Known {
+    delivered: HashMap<String, String>,
+    verified: HashMap<String, String>,
+    resend: Vec<String>,
+}
+
+/// Sends one record unless the target acknowledged all of it, then reads
+/// back what is not verified yet; returns what did not read back as sent.
+fn deliver_record(
+    store: &mut Store,
+    target: &mut dyn Target,
+    at: &Delivery<'_>,
+    known: &Known,
+    record_id: &str,
+    package: &RecordPackage,
+    sink: &ProgressSink,
+) -> Result<Vec<String>, UploadWorkError> {
+    let holds = |m: &HashMap<String, String>| {
+        package
+            .documents
+            .iter()
+            .all(|d| m.get(&d.id) == Some(&d.sha256))
+    };
+    if holds(&known.verified) {
+        return Ok(Vec::new());
+    }
+    if !store.renew_upload_lease(at.batch_id, &at.sender.id, at.sender.lease)? {
+        return Err(UploadWorkError::LostClaim {
+            batch_id: at.batch_id.into(),
+        });
+    }
+    let name = target.describe();
+    if !holds(&known.delivered) {
+        send_record(store, target, at.batch_id, record_id, &name, package, sink)?;
+    }
+    let theirs = |d: &DocumentFile| known.verified.get(&d.id) == Some(&d.sha256);
+    read_back(store, target, at, record_id, package, &theirs)
+}
+
+/// Reads back from the store each document of a record not verified yet
+/// (`verified` says which are) and keeps the receipts; returns what was
+/// wrong with each that did not read back as sent.
+fn read_back(
+    store: &mut Store,
+    target: &mut dyn Target,
+    at: &Delivery<'_>,
+    record_id: &str,
+    package: &RecordPackage,
+    verified: &dyn Fn(&DocumentFile) -> bool,
+) -> Result<Vec<String>, UploadWorkError> {
+    let name = target.describe();
+    let mut receipts = Vec::new();
+    let mut wrong = Vec::new();
+    for d in package.documents.iter().filter(|d| !verified(d)) {
+        let back = target.read_back(at.batch_id, d)?;
+        let verdict = back.verdict(d);
+        let detail = match &verdict {
+            Verdict::Verified => String::new(),
+            Verdict::Mismatch(why) | Verdict::Missing(why) => {
+                wrong.push(format!("document {}: {why}", d.id));
+                why.clone()
+            }
+        };
+        let (read_bytes, read_sha256) = back.content.clone().unzip();
+        receipts.push(Receipt {
+            document_id: d.id.clone(),
+            target: name.clone(),
+            batch_id: at.batch_id.to_string(),
+            record_id: record_id.to_string(),
+            sent_bytes: d.bytes,
+            sent_sha256: d.sha256.clone(),
+            read_bytes,
+            read_sha256,
+            location: back.location,
+            content_location: back.content_location,
+            version: back.version,
+            etag: back.etag,
+            verified: verdict == Verdict::Verified,
+            detail,
+            checked_at: String::new(),
+        });
+    }
+    store.record_receipts(&receipts, at.actor)?;
+    Ok(wrong)
 }
 
 /// Where a batch's documents come from, as the target records it.
@@ -456,5 +569,6 @@ fn package(
         documents,
         hospital_number_system: cfg.upload.hospital_number_system.clone(),
         mhd: cfg.upload.mhd.clone(),
+        resend: Vec::new(),
     }
 }

@@ -114,6 +114,30 @@ pub struct State {
     pub bundles: Vec<Value>,
     /// The last server-assigned id.
     pub next_id: u64,
+    /// The content of every Binary as stored (in a transaction or by PUT),
+    /// by id: what `GET Binary/<id>` returns.
+    pub binary_data: HashMap<String, Vec<u8>>,
+    /// Store this many of the next Binaries with their last bytes cut off,
+    /// saying nothing (a silently broken store).
+    pub truncate_binaries: u32,
+    /// Answer this many of the next DocumentReferences 201 Created, then
+    /// keep nothing of them (a store that loses a document after 200).
+    pub lose_documents: u32,
+    /// Binaries stored truncated, DocumentReferences lost, so far.
+    pub truncated: u32,
+    pub lost: u32,
+}
+
+impl State {
+    /// Keeps a Binary's content, cut short if the store is to truncate it.
+    fn keep_binary(&mut self, id: &str, mut bytes: Vec<u8>) {
+        if self.truncate_binaries > 0 {
+            self.truncate_binaries -= 1;
+            self.truncated += 1;
+            bytes.truncate(bytes.len().saturating_sub(1000).max(bytes.len() / 2));
+        }
+        self.binary_data.insert(id.to_string(), bytes);
+    }
 }
 
 impl State {
@@ -314,6 +338,35 @@ fn respond(w: &mut impl Write, status: &str, extra: &[(&str, String)], body: &Va
     let _ = w.flush();
 }
 
+fn respond_raw(w: &mut impl Write, status: &str, content_type: &str, body: &[u8]) {
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nETag: W/\"1\"\r\n\r\n",
+        body.len()
+    );
+    let _ = w.write_all(head.as_bytes());
+    let _ = w.write_all(body);
+    let _ = w.flush();
+}
+
+/// `GET Binary/<id>` asking for the content (not for JSON): the bytes as
+/// stored, or 404. None for any other request.
+fn read_binary(state: &Arc<Mutex<State>>, req: &Request) -> Option<(&'static str, Vec<u8>)> {
+    let (_, id) = req
+        .path
+        .split_once('?')
+        .map_or(req.path.as_str(), |(p, _)| p)
+        .rsplit_once("/Binary/")?;
+    let accept = req.headers.get("accept").map(String::as_str).unwrap_or("");
+    if accept.contains("json") {
+        return None;
+    }
+    let s = state.lock().unwrap();
+    Some(match s.binary_data.get(id) {
+        Some(bytes) => ("200 OK", bytes.clone()),
+        None => ("404 Not Found", Vec::new()),
+    })
+}
+
 fn outcome(code: &str, diagnostics: &str) -> Value {
     json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": code, "diagnostics": diagnostics}]})
 }
@@ -351,6 +404,10 @@ fn serve(stream: impl Conn, state: Arc<Mutex<State>>) {
                 .unwrap()
                 .auth_seen
                 .push(req.headers.get("authorization").cloned());
+            if let Some((status, pdf)) = read_binary(&state, &req) {
+                respond_raw(r.get_mut(), status, "application/pdf", &pdf);
+                continue;
+            }
             let (status, body) = search(&state, &req.path);
             respond(r.get_mut(), status, &[], &body);
             continue;
@@ -624,6 +681,9 @@ fn put_binary(state: &Arc<Mutex<State>>, id: &str, body: &[u8]) -> (&'static str
             outcome("invalid", &why.join("; ")),
         );
     }
+    if let Some(Ok(bytes)) = r["data"].as_str().map(|d| B64.decode(d)) {
+        s.keep_binary(id, bytes);
+    }
     let created = s.put_binaries.insert(id.to_string(), r.clone()).is_none();
     let mut stored = r;
     if let Some(m) = stored.as_object_mut() {
@@ -691,6 +751,11 @@ fn apply(state: &Arc<Mutex<State>>, bundle: &Value, checked: &Checked) -> (&'sta
             m.insert("id".into(), Value::String(id.clone()));
         }
         rewrite_strings(&mut r, &rewrite);
+        if rt == "Binary"
+            && let Some(bytes) = e["fullUrl"].as_str().and_then(|u| checked.bytes_of.get(u))
+        {
+            s.keep_binary(&id, bytes.clone());
+        }
         if rt == "DocumentReference" {
             store_document(&mut s, e, r, id, checked);
         } else {
@@ -782,6 +847,11 @@ fn if_none_exist(s: &State, rt: &str, q: &str) -> Result<Option<String>, Refusal
 /// Stores a created DocumentReference `r` (entry `e`) as `id`, with the PDF
 /// its attachment pointed at; a second create of the same document counts.
 fn store_document(s: &mut State, e: &Value, r: Value, id: String, checked: &Checked) {
+    if s.lose_documents > 0 {
+        s.lose_documents -= 1;
+        s.lost += 1;
+        return;
+    }
     let a = &e["resource"]["content"][0]["attachment"];
     let url = a["url"].as_str().unwrap_or_default();
     let mi = e["resource"]["masterIdentifier"]["value"]

@@ -143,6 +143,13 @@ impl Reader {
         // the demo account's free hand at once.
         let accounts = self.store.has_operators()?;
         ctx.session.set_accounts(accounts);
+        let outbox = self.store.outbox()?;
+        let mut receipts = HashMap::new();
+        let mut newest: Vec<&crate::store::OutboxRow> = outbox.iter().collect();
+        newest.sort_by(|a, b| b.queued_at.cmp(&a.queued_at));
+        for r in newest.into_iter().take(super::RECEIPT_BATCHES) {
+            receipts.insert(r.batch_id.clone(), self.store.latest_receipts(&r.batch_id)?);
+        }
         let s = Snapshot {
             accounts,
             names,
@@ -152,7 +159,8 @@ impl Reader {
             samples: self.samples.clone(),
             mismatches,
             review: Arc::new(self.store.review_queue()?),
-            outbox: self.store.outbox()?,
+            outbox,
+            receipts,
             devices: self.devices.clone(),
             profiles: self.profiles.clone(),
             upload_target: self.upload_target.clone(),
