@@ -464,6 +464,8 @@ pub struct Config {
     pub sampling: SamplingConfig,
     /// The session test target.
     pub session_target: SessionTargetConfig,
+    /// How long paper is held after upload (`[retention]`).
+    pub retention: crate::batch::retention::RetentionConfig,
     /// Type of the pages before a record's first document sheet (none if unset).
     pub default_document_type: Option<String>,
     /// JPEG quality of grey and colour pages.
@@ -514,6 +516,7 @@ impl Default for Config {
             accounts: AccountsConfig::default(),
             sampling: SamplingConfig::default(),
             session_target: SessionTargetConfig::default(),
+            retention: Default::default(),
             default_document_type: None,
             jpeg_quality: 75,
             blank: BlankParams::default(),

@@ -56,6 +56,20 @@ pub fn now_rfc3339() -> String {
         .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
 }
 
+/// The time the paper's life is judged by (hold dates, destruction): now;
+/// in a debug build, the moment `FOLIO_TEST_NOW` names (RFC 3339) when set,
+/// so tests can let a hold period pass. A release build ignores it.
+pub fn paper_now() -> time::OffsetDateTime {
+    let fmt = &time::format_description::well_known::Rfc3339;
+    if cfg!(debug_assertions)
+        && let Ok(at) = std::env::var("FOLIO_TEST_NOW")
+        && let Ok(t) = time::OffsetDateTime::parse(&at, fmt)
+    {
+        return t;
+    }
+    time::OffsetDateTime::now_utc()
+}
+
 /// A moment as RFC 3339 UTC.
 pub fn rfc3339(t: time::OffsetDateTime) -> String {
     t.to_offset(time::UtcOffset::UTC)

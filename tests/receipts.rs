@@ -83,7 +83,7 @@ fn only_a_store_that_returns_what_was_sent_verifies() {
     assert!(docs.len() >= 2, "{docs:?}");
     st.ok(&["upload", "--fhir", &good.base]);
     assert_eq!(outbox_state(&st, &batch), "done");
-    assert_eq!(batch_row(&st, &batch)["state"], "uploaded");
+    assert_eq!(batch_row(&st, &batch)["state"], "paper_held");
     let got = receipts(&st, &batch, false);
     assert_eq!(got.len(), docs.len());
     for (r, (id, bytes, sha)) in got.iter().zip(&docs) {
@@ -131,7 +131,7 @@ fn only_a_store_that_returns_what_was_sent_verifies() {
         assert_eq!(out.status.code(), Some(5), "parked: {err}");
         assert!(err.contains("did not read back"), "{err}");
         assert_eq!(outbox_state(&st, &batch), "parked");
-        assert_ne!(batch_row(&st, &batch)["state"], "uploaded");
+        assert_eq!(batch_row(&st, &batch)["state"], "uploading");
         let got = receipts(&st, &batch, false);
         assert_eq!(got.len(), docs.len());
         for r in &got {
@@ -178,7 +178,7 @@ fn broken_once_then_verified(transport: &str) {
     assert!(out.status.success(), "{transport}: {err}");
     assert!(err.contains("did not read back"), "{transport}: {err}");
     assert_eq!(outbox_state(&st, &batch), "done");
-    assert_eq!(batch_row(&st, &batch)["state"], "uploaded");
+    assert_eq!(batch_row(&st, &batch)["state"], "paper_held");
     assert_eq!(
         batch_row(&st, &batch)["open_flags"],
         before,
@@ -241,7 +241,7 @@ fn the_folder_target_reads_back_each_file_it_wrote() {
     let dir = tempfile::tempdir().unwrap();
     let folder = dir.path().join("store");
     st.ok(&["upload", "--folder", folder.to_str().unwrap()]);
-    assert_eq!(batch_row(&st, &batch)["state"], "uploaded");
+    assert_eq!(batch_row(&st, &batch)["state"], "paper_held");
     let got = receipts(&st, &batch, false);
     assert_eq!(got.len(), docs.len());
     for (r, (id, bytes, sha)) in got.iter().zip(&docs) {

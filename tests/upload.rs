@@ -155,7 +155,7 @@ fn fhir_upload_rides_out_faults_and_stores_each_document_once() {
     assert_stored_once(&server, &m);
     assert_eq!(outbox_state(&st, &batch), "done");
     let batches = st.json(&["batches", "--json"]);
-    assert_eq!(batches[0]["state"], "uploaded");
+    assert_eq!(batches[0]["state"], "paper_held");
     // Nothing is sent twice.
     let posts = server.with(|s| s.posts);
     st.ok(&["upload", "--fhir", &server.base]);

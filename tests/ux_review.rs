@@ -66,6 +66,8 @@ fn batch_row() -> BatchRow {
         unreadable_sides: 0,
         records: 2,
         open_flags: 1,
+        paper_location: None,
+        hold_until: None,
     }
 }
 

@@ -12,6 +12,7 @@ pub mod flags;
 pub mod identifiers;
 pub mod manifest;
 pub mod protocol;
+pub mod retention;
 pub mod roles;
 pub mod rules;
 pub mod sample;

@@ -77,13 +77,28 @@ pub enum Action {
     ManageUploads,
     ChangeSettings,
     ManageOperators,
+    /// Record where a batch's paper is (a box or trolley label).
+    RecordPaperLocation,
+    /// Place or lift a legal hold on a batch or a record.
+    LegalHold,
+    /// Authorise the destruction of paper and sign its certificate.
+    CertifyDestruction,
+    /// Witness a destruction (the second person of the four eyes).
+    WitnessDestruction,
+    /// Purge page images of destroyed batches from the cache.
+    PurgeCache,
 }
 
 impl Action {
     /// The least role that may do it.
     pub fn needs(self) -> Role {
         match self {
-            Action::Scan | Action::CloseBatch | Action::Rescan | Action::Export => Role::Operator,
+            Action::Scan
+            | Action::CloseBatch
+            | Action::Rescan
+            | Action::Export
+            | Action::RecordPaperLocation
+            | Action::WitnessDestruction => Role::Operator,
             Action::DecidePage
             | Action::RestorePage
             | Action::FixIdentifier
@@ -92,7 +107,10 @@ impl Action {
             | Action::ApproveBatch
             | Action::OverrideApproval
             | Action::InspectSample
-            | Action::ManageUploads => Role::Supervisor,
+            | Action::ManageUploads
+            | Action::LegalHold
+            | Action::CertifyDestruction
+            | Action::PurgeCache => Role::Supervisor,
             Action::ChangeSettings | Action::ManageOperators => Role::Admin,
         }
     }
@@ -115,6 +133,11 @@ impl Action {
             Action::ManageUploads => "manage uploads",
             Action::ChangeSettings => "change the settings",
             Action::ManageOperators => "manage operator accounts",
+            Action::RecordPaperLocation => "record where paper is",
+            Action::LegalHold => "place or lift a legal hold",
+            Action::CertifyDestruction => "authorise the destruction of paper",
+            Action::WitnessDestruction => "witness the destruction of paper",
+            Action::PurgeCache => "purge page images from the cache",
         }
     }
 }
@@ -128,6 +151,10 @@ pub enum Refusal {
     FourEyes { operator: String },
     /// The station has accounts and nobody is signed in.
     SignInNeeded,
+    /// The action needs named people and the station has no accounts.
+    AccountsNeeded { action: Action },
+    /// The witness of a destruction is the person who authorises it.
+    SameWitness { operator: String },
 }
 
 impl fmt::Display for Refusal {
@@ -143,6 +170,16 @@ impl fmt::Display for Refusal {
             Refusal::FourEyes { operator } => write!(
                 f,
                 "{} scanned this batch, so another supervisor must check and approve it (four-eyes rule)",
+                super::printable(operator, 64)
+            ),
+            Refusal::AccountsNeeded { action } => write!(
+                f,
+                "only named people may {}: this station has no operator accounts; an admin sets them up with `folio operators init`",
+                action.words()
+            ),
+            Refusal::SameWitness { operator } => write!(
+                f,
+                "{} cannot witness their own authorisation: a second person signs as witness (four eyes)",
                 super::printable(operator, 64)
             ),
             Refusal::SignInNeeded => write!(
@@ -173,8 +210,19 @@ pub fn permit(role: Option<Role>, action: Action, accounts: bool) -> Result<(), 
     match role {
         Some(role) => may(role, action),
         None if accounts => Err(Refusal::SignInNeeded),
+        // Destroying paper is never anonymous: it needs two named people.
+        None if needs_accounts(action) => Err(Refusal::AccountsNeeded { action }),
         None => Ok(()),
     }
+}
+
+/// Actions that only people with accounts may do, even at a station
+/// without any: the paper's destruction is signed by two named people.
+pub fn needs_accounts(action: Action) -> bool {
+    matches!(
+        action,
+        Action::CertifyDestruction | Action::WitnessDestruction
+    )
 }
 
 /// Whether the four-eyes rule applies to the action: approving a batch and

@@ -7,6 +7,7 @@
 
 mod operators;
 mod output;
+mod paper;
 mod sample;
 mod sheets;
 mod stats;
@@ -169,6 +170,12 @@ enum Command {
     /// A batch's sampling QA: show its sample, draw one, give verdicts
     /// (a supervisor who did not scan the batch).
     Sample(sample::SampleArgs),
+    /// Record where a batch's paper is (a box or trolley label).
+    Paper(paper::PaperArgs),
+    /// Legal holds: place one on a batch or a record, lift it, list them.
+    Hold(paper::HoldArgs),
+    /// The paper's destruction: what is due, certify it (two people), the register.
+    Destruction(paper::DestructionArgs),
     /// The session test target (`folio sheets --target` prints it): check a scan of it.
     Target(target::TargetArgs),
     /// Productivity figures for a range of UTC days, per operator, station
@@ -498,6 +505,9 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Upload(a) => upload_cmd(&cli, a),
         Command::Operators(a) => operators::run(&cli, a),
         Command::Sample(a) => sample::run(&cli, a),
+        Command::Paper(a) => paper::paper(&cli, a),
+        Command::Hold(a) => paper::hold(&cli, a),
+        Command::Destruction(a) => paper::destruction(&cli, a),
         Command::Target(a) => target::run(a),
         Command::Stats(a) => stats::run(&cli, a),
         Command::Close { batch, json } => close(&cli, batch, *json),

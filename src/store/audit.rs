@@ -29,7 +29,7 @@ impl Actor {
         }
     }
 
-    fn role_str(&self) -> &'static str {
+    pub(crate) fn role_str(&self) -> &'static str {
         self.role.map(Role::as_str).unwrap_or("")
     }
 }

@@ -44,6 +44,10 @@ pub struct BatchRow {
     pub unreadable_sides: u32,
     pub records: u32,
     pub open_flags: u32,
+    /// Where the paper is (a box or trolley label), once recorded.
+    pub paper_location: Option<String>,
+    /// Until when the paper is held, once every document is verified.
+    pub hold_until: Option<String>,
 }
 
 impl BatchRow {
@@ -172,7 +176,8 @@ const BATCH_COLS: &str = "b.id, b.label, b.source, b.specialty, b.duplex, b.stat
     (SELECT COUNT(*) FROM pages p WHERE p.batch_id = b.id),
     (SELECT COUNT(*) FROM pages p WHERE p.batch_id = b.id AND p.error IS NOT NULL),
     (SELECT COUNT(*) FROM records r WHERE r.batch_id = b.id),
-    (SELECT COUNT(*) FROM flags f WHERE f.batch_id = b.id AND f.resolved_at IS NULL)";
+    (SELECT COUNT(*) FROM flags f WHERE f.batch_id = b.id AND f.resolved_at IS NULL),
+    b.paper_location, b.hold_until";
 
 fn batch_row(r: &Row<'_>) -> rusqlite::Result<BatchRow> {
     Ok(BatchRow {
@@ -192,6 +197,8 @@ fn batch_row(r: &Row<'_>) -> rusqlite::Result<BatchRow> {
         unreadable_sides: r.get(13)?,
         records: r.get(14)?,
         open_flags: r.get(15)?,
+        paper_location: r.get(16)?,
+        hold_until: r.get(17)?,
     })
 }
 

@@ -12,6 +12,7 @@ pub mod images;
 mod operator_list;
 mod operators;
 mod outbox;
+mod paper;
 mod receipts;
 mod review;
 mod samples;
@@ -31,6 +32,7 @@ pub use operators::{
     check_hash, hash_secret, peek_accounts,
 };
 pub use outbox::{CachedPdf, OutboxRow, sender_name};
+pub use paper::{LegalHold, NewCertificate, PaperMove, RegisterEntry};
 pub use receipts::Receipt;
 pub use review::{DocChoice, PatientMismatch, ReviewItem, ReviewKind};
 pub use samples::{MAX_SAMPLE_REASON_CHARS, Sample, SampleError};
@@ -93,6 +95,8 @@ pub enum StoreError {
         target: String,
         count: u64,
     },
+    #[error("nothing was destroyed: {0}")]
+    DestructionRefused(String),
     #[error("{0}")]
     Damaged(String),
     #[error("no {0} in the station data (it may have changed meanwhile): refresh and try again")]
@@ -234,6 +238,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("schema_9.sql")),
         M::up(include_str!("schema_10.sql")),
         M::up(include_str!("schema_11.sql")),
+        M::up(include_str!("schema_12.sql")),
     ])
 }
 
@@ -377,6 +382,7 @@ impl Store {
                 return Err(StoreError::Damaged(why));
             }
         }
+        self.check_register()?;
         Ok(n)
     }
 }
@@ -408,7 +414,7 @@ mod tests {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 11);
+        assert_eq!(v, 12);
         assert_eq!(s.check().unwrap(), 0);
     }
 

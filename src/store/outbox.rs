@@ -108,10 +108,13 @@ impl Store {
                next_attempt_at = ?3, last_error = NULL WHERE state != 'done'",
             params![b.id, priority, now],
         )?;
-        // Queued again while uploading, it stays uploading.
+        // Queued again while uploading, it stays uploading. The newest flag
+        // now is what this approval decided.
         tx.execute(
             &format!(
-                "UPDATE batches SET state = 'approved' WHERE id = ?1 AND {}",
+                "UPDATE batches SET state = 'approved',
+                   flags_at_approval = (SELECT coalesce(max(id), 0) FROM flags WHERE batch_id = ?1)
+                 WHERE id = ?1 AND {}",
                 super::from_states(BatchState::Approved)
             ),
             params![b.id],

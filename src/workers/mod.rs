@@ -16,6 +16,7 @@
 
 pub mod access;
 pub mod bench;
+pub mod destruction;
 pub mod export;
 pub mod import;
 pub mod pipeline;

@@ -247,6 +247,9 @@ fn upload_batch(
             // Said once the outbox says so: whoever hears it and looks finds
             // the batch done.
             store.upload_done(&row.batch_id, &target.describe(), actor)?;
+            // Every document verified: the paper is held from now.
+            let now = crate::rfc3339(crate::paper_now());
+            store.advance_paper(&row.batch_id, &cfg.retention, &now, actor)?;
             on_event(done);
             Ok(true)
         }

@@ -301,6 +301,8 @@ pub fn batch_row(id: &str, label: &str, operator: &str, state: &str) -> BatchRow
         unreadable_sides: 0,
         records: 1,
         open_flags: 0,
+        paper_location: None,
+        hold_until: None,
     }
 }
 
