@@ -10,152 +10,10 @@
 mod common;
 
 use common::fhir_server::FhirServer;
+use common::paper::*;
 use common::*;
 use serde_json::Value;
 use std::process::{Command, Output};
-
-const ADMIN: (&str, &str) = ("a.admin", "246810");
-const OPERATOR: (&str, &str) = ("j.op", "135790");
-const SUPERVISOR: (&str, &str) = ("m.sup", "112233");
-const WITNESS: (&str, &str) = ("w.wit", "778899");
-
-fn said(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// `folio ARGS` as `who`, at the moment `now` (RFC 3339) when given.
-fn as_who(st: &Station, who: Option<(&str, &str)>, now: Option<&str>, args: &[&str]) -> Output {
-    let mut c: Command = st.cmd();
-    c.env_remove("FOLIO_PIN").env_remove("FOLIO_NEW_PIN");
-    if let Some((id, pin)) = who {
-        c.args(["--operator", id]).env("FOLIO_PIN", pin);
-    }
-    if let Some(t) = now {
-        c.env("FOLIO_TEST_NOW", t);
-    }
-    c.args(args).output().unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(out.status.success(), "{}", said(&out));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A station with accounts (an admin, an operator, a supervisor and a
-/// witness) that uploads to `server`.
-fn station(server: &FhirServer) -> Station {
-    let st = Station::new();
-    std::fs::create_dir_all(st.data_dir()).unwrap();
-    std::fs::write(
-        st.data_dir().join("config.toml"),
-        format!(
-            "[upload]\nfhir_url = \"{}\"\nretry_base_ms = 20\nretry_max_ms = 100\nmax_attempts = 3\ntimeout_secs = 5\n[retention]\narchive_days = 30\n",
-            server.base
-        ),
-    )
-    .unwrap();
-    let mut c = st.cmd();
-    c.env("FOLIO_NEW_PIN", ADMIN.1).args([
-        "operators",
-        "init",
-        "--id",
-        ADMIN.0,
-        "--name",
-        "Ann Admin",
-    ]);
-    ok(c.output().unwrap());
-    for ((id, pin), role, name) in [
-        (OPERATOR, "operator", "Jo Operator"),
-        (SUPERVISOR, "supervisor", "Siân O'Connor"),
-        (WITNESS, "operator", "Will Witness"),
-    ] {
-        let mut c = st.cmd();
-        c.args(["--operator", ADMIN.0])
-            .env("FOLIO_PIN", ADMIN.1)
-            .env("FOLIO_NEW_PIN", pin)
-            .args([
-                "operators",
-                "add",
-                "--id",
-                id,
-                "--name",
-                name,
-                "--role",
-                role,
-            ]);
-        ok(c.output().unwrap());
-    }
-    st
-}
-
-/// Scans `records` records on the demo feeder (test target first) as the
-/// operator; the closed batch's id.
-fn scan(st: &Station, records: u32) -> String {
-    let r = format!("records={records}");
-    let out = ok(as_who(
-        st,
-        Some(OPERATOR),
-        None,
-        &[
-            "scan",
-            "--device",
-            "folio:demo",
-            "--option",
-            &r,
-            "--option",
-            "speed=0",
-            "--option",
-            "target=yes",
-            "--json",
-        ],
-    ));
-    let v: Value = serde_json::from_str(&out).unwrap();
-    v["batch_id"].as_str().unwrap().to_string()
-}
-
-/// The supervisor samples (every drawn side passes), approves and uploads.
-fn sample_approve_upload(st: &Station, batch: &str) {
-    let drawn: Value = serde_json::from_str(&ok(as_who(
-        st,
-        Some(SUPERVISOR),
-        None,
-        &["sample", batch, "--draw", "--json"],
-    )))
-    .unwrap();
-    let mut args = vec!["sample".to_string(), batch.to_string()];
-    for s in drawn["sample"]["sides"].as_array().unwrap() {
-        args.extend(["--pass".to_string(), s.to_string()]);
-    }
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    ok(as_who(st, Some(SUPERVISOR), None, &refs));
-    ok(as_who(
-        st,
-        Some(SUPERVISOR),
-        None,
-        &[
-            "approve",
-            batch,
-            "--accept-flags",
-            "--reason",
-            "generated stack",
-        ],
-    ));
-    ok(as_who(st, Some(SUPERVISOR), None, &["upload"]));
-}
-
-fn batch(st: &Station, id: &str) -> Value {
-    st.json(&["batches", "--json"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["id"] == id)
-        .unwrap()
-        .clone()
-}
 
 fn certify(st: &Station, batches: &str, now: &str) -> Output {
     let mut c = st.cmd();
@@ -176,13 +34,6 @@ fn certify(st: &Station, batches: &str, now: &str) -> Output {
             "--json",
         ]);
     c.output().unwrap()
-}
-
-/// A moment `days` after now, RFC 3339.
-fn days_on(days: i64) -> String {
-    (time::OffsetDateTime::now_utc() + time::Duration::days(days))
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap()
 }
 
 #[test]
@@ -265,7 +116,48 @@ fn from_scan_to_a_signed_destruction_certificate() {
     let register: Value = st.json(&["destruction", "register", "--json"]);
     assert_eq!(register.as_array().unwrap().len(), 1);
     assert_eq!(register[0]["witness"], WITNESS.0);
+    purge_keeps_the_history(&st, &id);
+}
+
+/// After destruction the cache may go: page images purged, rows, hashes,
+/// receipts and the certificate kept; the batch says so and is not exported.
+fn purge_keeps_the_history(st: &Station, id: &str) {
+    let before: Value = st.json(&["status", "--json"]);
+    assert_eq!(before["batches"]["destroyed"], 1, "{before}");
+    let images = before["disk"]["images_bytes"].as_u64().unwrap();
+    let purge = ["purge", "--destroyed", "--json"];
+    assert!(!as_who(st, Some(OPERATOR), None, &purge).status.success());
+    let done: Value =
+        serde_json::from_str(&ok(as_who(st, Some(SUPERVISOR), None, &purge))).unwrap();
+    assert_eq!(done["batches"], 1, "{done}");
+    assert!(done["files"].as_u64().unwrap() > 0 && done["pages"].as_u64().unwrap() > 0);
+    let after: Value = st.json(&["status", "--json"]);
+    assert!(
+        after["disk"]["images_bytes"].as_u64().unwrap() < images,
+        "{after}"
+    );
+    let shown = st.ok(&["show", id]);
+    assert!(shown.contains("page images purged"), "{shown}");
+    let to = st.dir.path().join("after-purge");
+    let out = as_who(
+        st,
+        Some(OPERATOR),
+        None,
+        &["export", id, "--to", to.to_str().unwrap()],
+    );
+    assert!(
+        said(&out).contains("purged from this station"),
+        "{}",
+        said(&out)
+    );
+    assert!(receipts_all_verified(st, id));
     st.ok(&["check"]);
+}
+
+fn receipts_all_verified(st: &Station, id: &str) -> bool {
+    let r: Value = st.json(&["receipts", id, "--json"]);
+    let r = r.as_array().unwrap();
+    !r.is_empty() && r.iter().all(|r| r["verified"] == true)
 }
 
 /// The batch's manifest, exported by the operator.

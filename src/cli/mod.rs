@@ -176,6 +176,15 @@ enum Command {
     Hold(paper::HoldArgs),
     /// The paper's destruction: what is due, certify it (two people), the register.
     Destruction(paper::DestructionArgs),
+    /// Free the cache: `--destroyed` purges the page images of batches whose
+    /// paper was destroyed (rows, hashes and receipts stay).
+    Purge(paper::PurgeArgs),
+    /// The station at a glance: batches by state, uploads waiting, legal
+    /// holds, and what the cache takes on disk.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
     /// The session test target (`folio sheets --target` prints it): check a scan of it.
     Target(target::TargetArgs),
     /// Productivity figures for a range of UTC days, per operator, station
@@ -508,6 +517,8 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Paper(a) => paper::paper(&cli, a),
         Command::Hold(a) => paper::hold(&cli, a),
         Command::Destruction(a) => paper::destruction(&cli, a),
+        Command::Purge(a) => paper::purge(&cli, a),
+        Command::Status { json } => paper::status(&cli, *json),
         Command::Target(a) => target::run(a),
         Command::Stats(a) => stats::run(&cli, a),
         Command::Close { batch, json } => close(&cli, batch, *json),
@@ -587,7 +598,14 @@ fn show(cli: &Cli, batch: &str, json: bool) -> Result<u8> {
         output::manifest(&output::read_manifest(batch)?, json)?;
     } else {
         let ctx = open(cli)?;
-        output::tree(&ctx.store.tree(batch)?, json)?;
+        let tree = ctx.store.tree(batch)?;
+        output::tree(&tree, json)?;
+        let purged = ctx.store.purged_pages(&tree.batch.id)?;
+        if purged > 0 && !json {
+            println!(
+                "  {purged} page images purged from this station after the paper was destroyed (rows, hashes and receipts kept)"
+            );
+        }
     }
     Ok(exit::OK)
 }

@@ -336,6 +336,13 @@ pub fn tree(t: &BatchTree, json: bool) -> Result<()> {
         shown(&b.station),
         shown(&b.operator)
     );
+    if b.paper_location.is_some() || b.hold_until.is_some() {
+        println!(
+            "  paper at {}, held until {}",
+            shown(b.paper_location.as_deref().unwrap_or("(not recorded)")),
+            shown(b.hold_until.as_deref().unwrap_or("(not held yet)"))
+        );
+    }
     if let Some(counted) = b.expected_sheets {
         println!(
             "  {} sheets scanned, {counted} counted: {}",

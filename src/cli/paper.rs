@@ -9,6 +9,7 @@ use super::{Cli, exit, open, open_as};
 use crate::batch::retention::{HoldKind, checked_text};
 use crate::batch::roles::Action;
 use crate::store::Actor;
+use crate::ui::bytes_words;
 use crate::workers::destruction::{self, CertifyRequest};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
@@ -284,6 +285,86 @@ fn register(cli: &Cli, json: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct PurgeArgs {
+    /// Purge the page images and PDFs of batches whose paper was destroyed
+    /// (their rows, hashes and receipts stay).
+    #[arg(long, required = true)]
+    destroyed: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+/// Frees the cache of what destroyed batches no longer need.
+pub fn purge(cli: &Cli, a: &PurgeArgs) -> Result<u8> {
+    let mut ctx = open_as(cli, Action::PurgeCache, None)?;
+    let done = ctx.store.purge_destroyed(&ctx.actor)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&done)?);
+    } else {
+        println!(
+            "purged {} pages of {} destroyed batch(es): {} files, {}",
+            done.pages,
+            done.batches,
+            done.files,
+            bytes_words(done.bytes)
+        );
+    }
+    Ok(exit::OK)
+}
+
+/// The station at a glance: batches by state, the upload queue, paper due
+/// and held, legal holds, and what the cache takes on disk.
+pub fn status(cli: &Cli, json: bool) -> Result<u8> {
+    let mut ctx = open(cli)?;
+    let now = crate::rfc3339(crate::paper_now());
+    ctx.store
+        .advance_all_paper(&ctx.cfg.retention, &now, &ctx.actor)?;
+    let mut states: std::collections::BTreeMap<&str, u32> = Default::default();
+    let batches = ctx.store.list_batches()?;
+    for b in &batches {
+        *states.entry(b.state.as_str()).or_default() += 1;
+    }
+    let outbox = ctx.store.outbox()?;
+    let waiting = outbox
+        .iter()
+        .filter(|o| o.state != crate::batch::OutboxState::Done)
+        .count();
+    let holds = ctx.store.legal_holds(None, false)?.len();
+    let disk = ctx.store.disk_usage();
+    if json {
+        let v = serde_json::json!({
+            "station": ctx.cfg.station,
+            "batches": states,
+            "uploads_waiting": waiting,
+            "legal_holds": holds,
+            "disk": disk,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(exit::OK);
+    }
+    let by_state: Vec<String> = states.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    println!("station {}", shown(&ctx.cfg.station));
+    println!(
+        "batches: {}",
+        if by_state.is_empty() {
+            "none".into()
+        } else {
+            by_state.join(", ")
+        }
+    );
+    println!("uploads waiting: {waiting}; legal holds in force: {holds}");
+    println!(
+        "cache: page images {} ({} files), database {}, other {}; {} free on this disk",
+        bytes_words(disk.images_bytes),
+        disk.files,
+        bytes_words(disk.database_bytes),
+        bytes_words(disk.other_bytes),
+        bytes_words(disk.free_bytes)
+    );
+    Ok(exit::OK)
 }
 
 /// The witness, signed in with their own PIN (`FOLIO_WITNESS_PIN`, else

@@ -8,6 +8,7 @@
 
 pub mod audit;
 mod batches;
+mod cache;
 pub mod images;
 mod operator_list;
 mod operators;
@@ -25,6 +26,7 @@ pub use batches::{
     BatchRow, BatchTree, NewBatch, PageRow, StoredImage, TreeDocument, TreePage, TreeRecord,
     TreeRemoved,
 };
+pub use cache::{DiskUsage, Purged};
 pub use images::{ImageStore, sha256_hex};
 pub use operator_list::{ListError, OperatorList, new_signing_key, sign as sign_operator_list};
 pub use operators::{

@@ -12,6 +12,7 @@
 //! are made from images the worker already decoded, once each.
 
 mod context;
+mod destruction;
 mod on_demand;
 mod patient;
 mod review;
@@ -25,6 +26,7 @@ mod textures;
 mod uploads;
 
 pub use context::{Notices, ScannerChoice, Screen, ScreenCommand, ScreenCtx, batch_name, notice};
+pub use destruction::{DestructionScreen, bytes_words};
 pub use on_demand::OnDemandScreen;
 pub use patient::identifier_check;
 pub use review::{BatchOverride, ReviewScreen, approval_words};
@@ -53,16 +55,18 @@ pub enum Tab {
     Uploads,
     Settings,
     Statistics,
+    Destruction,
 }
 
 impl Tab {
-    const ALL: [(Tab, &'static str, &'static str); 6] = [
+    const ALL: [(Tab, &'static str, &'static str); 7] = [
         (Tab::Scan, "Scan", "F2"),
         (Tab::Review, "Review", "F3"),
         (Tab::OnDemand, "On demand", "F4"),
         (Tab::Uploads, "Uploads", "F6"),
         (Tab::Settings, "Settings", "F7"),
         (Tab::Statistics, "Statistics", "F11"),
+        (Tab::Destruction, "Destruction", "F12"),
     ];
 }
 
@@ -156,6 +160,7 @@ pub struct StationApp {
     uploads: UploadScreen,
     settings: SettingsScreen,
     stats: StatsScreen,
+    destruction: DestructionScreen,
     /// Recent messages for the status line (newest last).
     pub notices: Notices,
     /// What the screens asked for this frame, applied after it.
@@ -219,6 +224,7 @@ impl StationApp {
             last_input: Instant::now(),
             uploads: UploadScreen::default(),
             stats: StatsScreen::default(),
+            destruction: DestructionScreen::default(),
             notices: Notices::new(),
             commands: Vec::new(),
             scan_owner: Tab::Scan,
@@ -268,6 +274,7 @@ impl StationApp {
                 "uploads" => Tab::Uploads,
                 "settings" => Tab::Settings,
                 "statistics" => Tab::Statistics,
+                "destruction" => Tab::Destruction,
                 _ => Tab::Scan,
             };
         }
@@ -370,6 +377,10 @@ impl StationApp {
 
     pub fn stats(&self) -> &StatsScreen {
         &self.stats
+    }
+
+    pub fn destruction(&self) -> &DestructionScreen {
+        &self.destruction
     }
 
     /// The scanner chosen (on the Scan screen), used by every screen.
@@ -543,6 +554,7 @@ impl StationApp {
             Tab::Uploads => &mut self.uploads,
             Tab::Settings => &mut self.settings,
             Tab::Statistics => &mut self.stats,
+            Tab::Destruction => &mut self.destruction,
         }
     }
 
@@ -609,6 +621,7 @@ impl StationApp {
             (Tab::Uploads, egui::Key::F6),
             (Tab::Settings, egui::Key::F7),
             (Tab::Statistics, egui::Key::F11),
+            (Tab::Destruction, egui::Key::F12),
         ] {
             if pressed(key) {
                 self.show_tab(tab);
@@ -726,6 +739,7 @@ impl StationApp {
             Tab::Uploads => &mut self.uploads,
             Tab::Settings => &mut self.settings,
             Tab::Statistics => &mut self.stats,
+            Tab::Destruction => &mut self.destruction,
         };
         egui::CentralPanel::default().show(ui, |ui| screen.ui(ui, &mut ctx));
     }
@@ -816,6 +830,7 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     ("F6", "the Uploads screen", "every screen"),
     ("F7", "the Settings screen", "every screen"),
     ("F11", "the Statistics screen", "every screen"),
+    ("F12", "the Destruction screen", "every screen"),
     (
         "F5",
         "start scanning a new batch / the patient's record",

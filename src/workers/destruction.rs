@@ -75,6 +75,61 @@ pub fn due(
     Ok(groups.into_iter().collect())
 }
 
+/// A batch whose paper is held or due, as the Destruction screen lists it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PaperRow {
+    pub batch_id: String,
+    pub label: String,
+    pub state: crate::batch::BatchState,
+    pub paper_location: Option<String>,
+    pub hold_until: Option<String>,
+    pub records: u32,
+    pub documents: u32,
+    pub legal_holds: u32,
+    /// Due for destruction now (its hold date passed, nothing holds it).
+    pub due: bool,
+    /// Why it may not go now (empty: it may).
+    pub refusals: Vec<Refusal>,
+}
+
+/// Every batch whose paper is held or due, judged at `now` without
+/// changing anything (a held batch whose date has passed shows as due: the
+/// next write moves it).
+pub fn paper_rows(store: &Store, now: &str) -> Result<Vec<PaperRow>, StoreError> {
+    use crate::batch::BatchState::{DestructionDue, PaperHeld};
+    let mut rows = Vec::new();
+    for b in store.list_batches()? {
+        if !matches!(b.state, PaperHeld | DestructionDue) {
+            continue;
+        }
+        let mut f = store.paper_facts(&b.id)?;
+        if crate::batch::retention::next_state(&f, now) == Some(DestructionDue) {
+            f.state = DestructionDue;
+        }
+        let refusals = may_destroy(&f, now).err().unwrap_or_default();
+        rows.push(PaperRow {
+            batch_id: b.id,
+            label: b.label,
+            state: f.state,
+            paper_location: b.paper_location,
+            hold_until: b.hold_until,
+            records: b.records,
+            documents: f.documents,
+            legal_holds: f.legal_holds,
+            due: f.state == DestructionDue && f.legal_holds == 0,
+            refusals,
+        });
+    }
+    rows.sort_by(|a, b| {
+        (&a.paper_location, &a.hold_until, &a.batch_id).cmp(&(
+            &b.paper_location,
+            &b.hold_until,
+            &b.batch_id,
+        ))
+    });
+    Ok(rows)
+}
+
 /// What `folio destruction certify` (and the Destruction screen) asks for.
 #[derive(Debug, Clone)]
 pub struct CertifyRequest {

@@ -31,6 +31,10 @@ pub enum ExportError {
     Store(#[from] StoreError),
     #[error("batch {0} is still scanning: finish it (`folio import --resume`) before exporting")]
     NotClosed(String),
+    #[error(
+        "batch {batch}: {pages} page images were purged from this station after its paper was destroyed; its documents are in the central store (`folio receipts {batch}` says where)"
+    )]
+    Purged { batch: String, pages: u32 },
     #[error("cannot build the PDF of document {doc}: {source}")]
     Pdf { doc: String, source: ImagingError },
     #[error(
@@ -404,6 +408,13 @@ pub fn export_batch(
         return Err(ExportError::NotClosed(tree.batch.id));
     }
     let batch_id = tree.batch.id.clone();
+    let purged = store.purged_pages(&batch_id)?;
+    if purged > 0 {
+        return Err(ExportError::Purged {
+            batch: batch_id,
+            pages: purged,
+        });
+    }
     let parent = export_parent(dir)?;
     check_target(dir, &parent, &batch_id)?;
     let pdfs = batch_pdfs(store, &tree)?;

@@ -167,6 +167,31 @@ pub enum Command {
     /// Write the Settings screen's form into `config.toml`; answered by
     /// [`Event::SettingsSaved`].
     SaveSettings(super::settings::SettingsForm),
+    /// Record where a batch's paper is (a box or trolley label).
+    SetPaperLocation {
+        batch: String,
+        location: String,
+    },
+    /// Place a legal hold on a batch or one of its records.
+    PlaceHold {
+        batch: String,
+        record: Option<String>,
+        kind: crate::batch::retention::HoldKind,
+        reason: String,
+    },
+    /// Lift a legal hold in force.
+    LiftHold {
+        id: i64,
+        reason: String,
+    },
+    /// Certify the destruction of batches' paper: the signed-in supervisor
+    /// authorises, the witness signs in with their own secret here.
+    CertifyDestruction {
+        batches: Vec<String>,
+        method: String,
+        witness: String,
+        witness_secret: Secret,
+    },
     /// Productivity figures of the batches started on these UTC days (both
     /// included), read by the reader; answered by [`Event::Stats`].
     Stats {
@@ -217,6 +242,9 @@ impl Command {
             Command::RetryUpload(b) => (A::ManageUploads, Some(b.as_str())),
             Command::PauseUploads | Command::ResumeUploads => (A::ManageUploads, None),
             Command::SaveSettings(_) => (A::ChangeSettings, None),
+            Command::SetPaperLocation { .. } => (A::RecordPaperLocation, None),
+            Command::PlaceHold { .. } | Command::LiftHold { .. } => (A::LegalHold, None),
+            Command::CertifyDestruction { .. } => (A::CertifyDestruction, None),
         })
     }
 }
@@ -247,6 +275,15 @@ pub struct Snapshot {
     /// The newest read-back of each document of the batches in the outbox
     /// (the newest [`RECEIPT_BATCHES`] of them), by batch id.
     pub receipts: HashMap<String, Vec<crate::store::Receipt>>,
+    /// Batches whose paper is held or due for destruction, with what still
+    /// stops each going (the Destruction screen).
+    pub paper: Vec<crate::workers::destruction::PaperRow>,
+    /// Legal holds in force.
+    pub holds: Vec<crate::store::LegalHold>,
+    /// The destruction register's newest entries, newest first.
+    pub certificates: Vec<crate::store::RegisterEntry>,
+    /// What the cache takes on disk and what is free there.
+    pub disk: Option<crate::store::DiskUsage>,
     pub devices: Vec<String>,
     pub profiles: Vec<String>,
     pub upload_target: String,
@@ -431,6 +468,10 @@ pub enum StationError {
     Access(#[from] crate::workers::access::AccessError),
     #[error(transparent)]
     Operator(#[from] crate::store::OperatorError),
+    #[error(transparent)]
+    Destruction(#[from] crate::workers::destruction::DestructionError),
+    #[error("{0}")]
+    Input(String),
     #[error("that record no longer waits for a choice of patient: look again")]
     NoLongerAsked,
     #[error("the station is still busy with earlier {0}: try again in a moment")]

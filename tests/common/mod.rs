@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fhir_server;
+pub mod paper;
 
 use folio::batch::manifest::Manifest;
 use folio::pixels::Raster;

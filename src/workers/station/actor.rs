@@ -149,6 +149,10 @@ fn handle(store: &mut Store, ctx: &Ctx, c: Command) -> Result<(), StationError> 
         Command::RetryUpload(b) => {
             store.approve_batch(&b, actor, "queued again by a supervisor")?;
         }
+        Command::SetPaperLocation { .. }
+        | Command::PlaceHold { .. }
+        | Command::LiftHold { .. }
+        | Command::CertifyDestruction { .. } => paper_command(store, ctx, c)?,
         // Routed to the other threads by `Station::send`.
         Command::Refresh
         | Command::OpenBatch(_)
@@ -158,6 +162,67 @@ fn handle(store: &mut Store, ctx: &Ctx, c: Command) -> Result<(), StationError> 
         | Command::PauseUploads
         | Command::ResumeUploads
         | Command::Stats { .. } => {}
+    }
+    Ok(())
+}
+
+/// Where paper is, legal holds and destruction: the same calls as `folio
+/// paper`, `folio hold` and `folio destruction certify`.
+fn paper_command(store: &mut Store, ctx: &Ctx, c: Command) -> Result<(), StationError> {
+    use crate::batch::retention::checked_text;
+    let (cfg, actor) = (&ctx.cfg, &ctx.actor);
+    let now = crate::rfc3339(crate::paper_now());
+    let input = |r: Result<String, String>| r.map_err(StationError::Input);
+    match c {
+        Command::SetPaperLocation { batch, location } => {
+            let location = input(checked_text("the location", &location))?;
+            store.set_paper_location(&batch, &location, actor)?;
+            ctx.notice(format!(
+                "batch {}: paper at {}",
+                store.batch_name(&batch)?,
+                crate::batch::printable(&location, 80)
+            ));
+        }
+        Command::PlaceHold {
+            batch,
+            record,
+            kind,
+            reason,
+        } => {
+            let reason = input(checked_text("the reason", &reason))?;
+            let id = store.place_hold(&batch, record.as_deref(), kind, &reason, actor)?;
+            store.advance_paper(&batch, &cfg.retention, &now, actor)?;
+            ctx.notice(format!(
+                "legal hold {id} placed on batch {}",
+                store.batch_name(&batch)?
+            ));
+        }
+        Command::LiftHold { id, reason } => {
+            let reason = input(checked_text("the reason", &reason))?;
+            let h = store.lift_hold(id, &reason, actor)?;
+            store.advance_paper(&h.batch_id, &cfg.retention, &now, actor)?;
+            ctx.notice(format!("legal hold {id} lifted"));
+        }
+        Command::CertifyDestruction {
+            batches,
+            method,
+            witness,
+            witness_secret,
+        } => {
+            let witness = store
+                .sign_in(&cfg.station, &witness, witness_secret.expose())
+                .map_err(|e| StationError::Input(format!("the witness cannot sign in: {e}")))?
+                .actor;
+            let req = crate::workers::destruction::CertifyRequest { batches, method };
+            let done = crate::workers::destruction::certify(store, cfg, actor, &witness, &req)?;
+            ctx.notice(format!(
+                "certificate {} written: {} batch(es) destroyed; {}",
+                done.certificate_id,
+                done.register.batches.len(),
+                done.pdf.display()
+            ));
+        }
+        _ => {}
     }
     Ok(())
 }

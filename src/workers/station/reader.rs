@@ -52,6 +52,9 @@ struct Reader {
     samples: HashMap<String, crate::store::Sample>,
     /// The batch whose every side Review is going through.
     browsing: Option<String>,
+    /// The cache's disk usage and when it was measured (walking the image
+    /// folder is slow: once a minute at most).
+    disk: Option<(std::time::Instant, crate::store::DiskUsage)>,
 }
 
 impl Reader {
@@ -68,7 +71,20 @@ impl Reader {
             approval: HashMap::new(),
             samples: HashMap::new(),
             browsing: None,
+            disk: None,
         }
+    }
+
+    /// The cache's disk usage, measured again when a minute old.
+    fn disk(&mut self) -> crate::store::DiskUsage {
+        let stale = self
+            .disk
+            .as_ref()
+            .is_none_or(|(at, _)| at.elapsed() > std::time::Duration::from_secs(60));
+        if stale {
+            self.disk = Some((std::time::Instant::now(), self.store.disk_usage()));
+        }
+        self.disk.map(|(_, d)| d).unwrap_or_default()
     }
 
     fn apply(&mut self, ctx: &Ctx, burst: Vec<Read>) -> Result<(), StationError> {
@@ -150,7 +166,18 @@ impl Reader {
         for r in newest.into_iter().take(super::RECEIPT_BATCHES) {
             receipts.insert(r.batch_id.clone(), self.store.latest_receipts(&r.batch_id)?);
         }
+        let now = crate::rfc3339(crate::paper_now());
+        let paper = crate::workers::destruction::paper_rows(&self.store, &now)?;
+        let holds = self.store.legal_holds(None, false)?;
+        let mut certificates = self.store.destruction_register()?;
+        certificates.reverse();
+        certificates.truncate(20);
+        let disk = Some(self.disk());
         let s = Snapshot {
+            paper,
+            holds,
+            certificates,
+            disk,
             accounts,
             names,
             batches,
