@@ -76,9 +76,33 @@ sampled="$(FOLIO_PIN=135790 run --operator j.smith import --json --label "Ward 9
 FOLIO_PIN=112233 run --operator m.jones sample "$sampled" --draw >/dev/null
 first="$(run sample "$sampled" | sed -n 's/^side \([0-9]*\)\t.*/\1/p' | head -1)"
 FOLIO_PIN=112233 run --operator m.jones sample "$sampled" --pass "$first" >/dev/null
+# Two more batches sampled, approved, sent and verified, their paper in an
+# archive box; 70 days on (the dev build's injected clock, FOLIO_TEST_NOW)
+# one is certified destroyed by the supervisor with a witness, the other is
+# due: the Destruction screen, and the certificate's first page.
+FOLIO_PIN=246810 FOLIO_NEW_PIN=778899 run --operator a.admin operators add --id w.wit --name "Will Witness" --role operator >/dev/null
+later="$(date -u -d '+70 days' +%Y-%m-%dT%H:%M:%SZ)"
+for seed in 41 42; do
+  "$bin" generate --out "$work/d$seed" --records 2 --dpi 150 --seed "$seed" --target >/dev/null
+  b="$(FOLIO_PIN=135790 run --operator j.smith import --json --label "Archive box $seed" "$work/d$seed/pages" | sed -n 's/.*"batch_id": "\([^"]*\)".*/\1/p')"
+  FOLIO_PIN=112233 run --operator m.jones sample "$b" --draw >/dev/null
+  # shellcheck disable=SC2046
+  FOLIO_PIN=112233 run --operator m.jones sample "$b" $(run sample "$b" | sed -n 's/^side \([0-9]*\)\t.*/--pass \1/p') >/dev/null
+  FOLIO_PIN=112233 run --operator m.jones approve "$b" --accept-flags --reason "demo batch: its flags were looked at" >/dev/null
+  FOLIO_PIN=112233 run --operator m.jones upload >/dev/null 2>&1
+  FOLIO_PIN=135790 run --operator j.smith paper "$b" --location "Archive room 2, box $seed" >/dev/null
+  gone="$b"
+done
+if [ "$profile" = dev ]; then
+  FOLIO_TEST_NOW="$later" FOLIO_PIN=112233 FOLIO_WITNESS_PIN=778899 run --operator m.jones destruction certify \
+    --batches "$gone" --method "cross-cut shredding (DIN 66399 P-4), contractor Shredco" --witness w.wit >/dev/null
+  pdftoppm -png -r 80 -f 1 -l 1 -singlefile "$acct"/certificates/*.pdf "$out/certificate"
+  echo "$out/certificate.png"
+fi
 for size in 800x600 1920x1080; do
   shot sign-in "$size" FOLIO_DATA_DIR="$acct"
   shot sample "$size" FOLIO_DATA_DIR="$acct" FOLIO_DEMO_SIGN_IN=m.jones FOLIO_PIN=112233 FOLIO_START_SAMPLE="$sampled"
+  shot destruction "$size" FOLIO_DATA_DIR="$acct" FOLIO_DEMO_SIGN_IN=m.jones FOLIO_PIN=112233 FOLIO_START_TAB=destruction FOLIO_TEST_NOW="$later"
 done
 [ "$profile" = dev ] && exit 0
 

@@ -42,7 +42,7 @@ fn from_scan_to_a_signed_destruction_certificate() {
     let st = station(&server);
     let id = scan(&st, 3);
     sample_approve_upload(&st, &id);
-    let b = batch(&st, &id);
+    let b = batch_listed(&st, &id);
     assert_eq!(b["state"], "paper_held", "{b}");
     let hold_until = b["hold_until"].as_str().unwrap().to_string();
     assert!(
@@ -108,7 +108,7 @@ fn from_scan_to_a_signed_destruction_certificate() {
 
     let out = certify(&st, &id, &later);
     let done: Value = serde_json::from_str(&ok(out)).unwrap();
-    assert_eq!(batch(&st, &id)["state"], "destroyed");
+    assert_eq!(batch_listed(&st, &id)["state"], "destroyed");
     check_certificate(&st, &server, &done, &id);
     // Destroyed is for good: not certified twice.
     let again = certify(&st, &id, &later);
@@ -313,7 +313,7 @@ fn a_legal_hold_stops_certification_and_lifting_it_allows_it() {
     ));
     let out = certify(&st, &id, &later);
     assert!(said(&out).contains("legal hold"), "{}", said(&out));
-    assert_ne!(batch(&st, &id)["state"], "destroyed");
+    assert_ne!(batch_listed(&st, &id)["state"], "destroyed");
     let holds: Value = st.json(&["hold", "list", "--json"]);
     assert_eq!(holds.as_array().unwrap().len(), 1);
     assert_eq!(holds[0]["reason"], why);
@@ -334,7 +334,7 @@ fn a_legal_hold_stops_certification_and_lifting_it_allows_it() {
     assert_eq!((listed(false), listed(true)), (0, 1));
     let out = certify(&st, &id, &later);
     assert!(out.status.success(), "{}", said(&out));
-    assert_eq!(batch(&st, &id)["state"], "destroyed");
+    assert_eq!(batch_listed(&st, &id)["state"], "destroyed");
     let audit = ok(as_who(&st, None, None, &["audit", &id]));
     for action in [
         "hold.place",

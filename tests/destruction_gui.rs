@@ -108,5 +108,5 @@ fn a_supervisor_and_a_witness_certify_a_destruction_in_the_window() {
         "{notices:?}"
     );
     h.get_by_label(&entry.certificate_id);
-    assert_eq!(batch(&st, &id)["state"], "destroyed");
+    assert_eq!(batch_listed(&st, &id)["state"], "destroyed");
 }

@@ -115,16 +115,6 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn outbox_state(st: &Station, batch: &str) -> String {
-    st.json(&["upload", "--list", "--json"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["batch_id"] == batch)
-        .map(|r| r["state"].as_str().unwrap().to_string())
-        .unwrap_or_default()
-}
-
 fn upload(st: &Station, engine: &FhirEngine) -> Output {
     st.run(&["upload", "--fhir", &engine.base])
 }

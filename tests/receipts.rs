@@ -39,26 +39,6 @@ fn receipts(st: &Station, batch: &str, all: bool) -> Vec<Value> {
     st.json(&args).as_array().unwrap().clone()
 }
 
-fn batch_row(st: &Station, batch: &str) -> Value {
-    st.json(&["batches", "--json"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["id"] == batch)
-        .unwrap()
-        .clone()
-}
-
-fn outbox_state(st: &Station, batch: &str) -> String {
-    st.json(&["upload", "--list", "--json"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["batch_id"] == batch)
-        .map(|r| r["state"].as_str().unwrap().to_string())
-        .unwrap_or_default()
-}
-
 /// The documents of the batch's manifest: (id, bytes, SHA-256).
 fn documents(st: &Station, batch: &str) -> Vec<(String, u64, String)> {
     let (m, _) = st.export(batch);
@@ -83,7 +63,7 @@ fn only_a_store_that_returns_what_was_sent_verifies() {
     assert!(docs.len() >= 2, "{docs:?}");
     st.ok(&["upload", "--fhir", &good.base]);
     assert_eq!(outbox_state(&st, &batch), "done");
-    assert_eq!(batch_row(&st, &batch)["state"], "paper_held");
+    assert_eq!(batch_listed(&st, &batch)["state"], "paper_held");
     let got = receipts(&st, &batch, false);
     assert_eq!(got.len(), docs.len());
     for (r, (id, bytes, sha)) in got.iter().zip(&docs) {
@@ -125,13 +105,13 @@ fn only_a_store_that_returns_what_was_sent_verifies() {
         (&losing, "has no DocumentReference"),
     ] {
         let (st, batch) = approved(61, 2, "");
-        let before = batch_row(&st, &batch)["open_flags"].as_u64().unwrap();
+        let before = batch_listed(&st, &batch)["open_flags"].as_u64().unwrap();
         let out = st.run(&["upload", "--fhir", &server.base]);
         let err = String::from_utf8_lossy(&out.stderr).to_string();
         assert_eq!(out.status.code(), Some(5), "parked: {err}");
         assert!(err.contains("did not read back"), "{err}");
         assert_eq!(outbox_state(&st, &batch), "parked");
-        assert_eq!(batch_row(&st, &batch)["state"], "uploading");
+        assert_eq!(batch_listed(&st, &batch)["state"], "uploading");
         let got = receipts(&st, &batch, false);
         assert_eq!(got.len(), docs.len());
         for r in &got {
@@ -145,7 +125,7 @@ fn only_a_store_that_returns_what_was_sent_verifies() {
             "two tries"
         );
         assert_eq!(
-            batch_row(&st, &batch)["open_flags"].as_u64(),
+            batch_listed(&st, &batch)["open_flags"].as_u64(),
             Some(before + docs.len() as u64)
         );
         let text = st.ok(&["receipts", &batch]);
@@ -172,15 +152,15 @@ fn broken_once_then_verified(transport: &str) {
     );
     let docs = documents(&st, &batch);
     // Flags accepted at approval stay open; the read-back adds to them.
-    let before = batch_row(&st, &batch)["open_flags"].clone();
+    let before = batch_listed(&st, &batch)["open_flags"].clone();
     let out = st.run(&["upload", "--fhir", &server.base]);
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(out.status.success(), "{transport}: {err}");
     assert!(err.contains("did not read back"), "{transport}: {err}");
     assert_eq!(outbox_state(&st, &batch), "done");
-    assert_eq!(batch_row(&st, &batch)["state"], "paper_held");
+    assert_eq!(batch_listed(&st, &batch)["state"], "paper_held");
     assert_eq!(
-        batch_row(&st, &batch)["open_flags"],
+        batch_listed(&st, &batch)["open_flags"],
         before,
         "the flag is resolved"
     );
@@ -241,7 +221,7 @@ fn the_folder_target_reads_back_each_file_it_wrote() {
     let dir = tempfile::tempdir().unwrap();
     let folder = dir.path().join("store");
     st.ok(&["upload", "--folder", folder.to_str().unwrap()]);
-    assert_eq!(batch_row(&st, &batch)["state"], "paper_held");
+    assert_eq!(batch_listed(&st, &batch)["state"], "paper_held");
     let got = receipts(&st, &batch, false);
     assert_eq!(got.len(), docs.len());
     for (r, (id, bytes, sha)) in got.iter().zip(&docs) {

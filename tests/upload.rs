@@ -29,16 +29,6 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn outbox_state(st: &Station, batch: &str) -> String {
-    let rows = st.json(&["upload", "--list", "--json"]);
-    rows.as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["batch_id"] == batch)
-        .map(|r| r["state"].as_str().unwrap().to_string())
-        .unwrap_or_default()
-}
-
 /// Every document of the manifest is on the server once, with its hash.
 fn assert_stored_once(server: &FhirServer, m: &Manifest) {
     server.with(|s| {

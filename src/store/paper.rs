@@ -455,7 +455,7 @@ impl Store {
         let mut e = RegisterEntry {
             seq: 0,
             certificate_id: c.certificate_id.to_string(),
-            at: crate::now_rfc3339(),
+            at: now.to_string(),
             station: authoriser.station.clone(),
             authorised_by: authoriser.operator.clone(),
             witness: witness.operator.clone(),

@@ -70,6 +70,9 @@ impl Tab {
     ];
 }
 
+/// Below this width the top bar takes two rows.
+const NARROW_TOP_BAR: f32 = 1100.0;
+
 /// Longest the window spends on worker events in one frame.
 const DRAIN_BUDGET: Duration = Duration::from_millis(4);
 
@@ -643,6 +646,9 @@ impl StationApp {
             .filter(|i| matches!(i.kind, crate::store::ReviewKind::Flag { .. }))
             .count();
         egui::Panel::top("tabs").show(ui, |ui| {
+            // On a field team's laptop the tabs take the whole row: who is
+            // signed in, and Help, go on a row of their own.
+            let narrow = ui.available_width() < NARROW_TOP_BAR;
             ui.horizontal(|ui| {
                 ui.heading("Folio");
                 ui.separator();
@@ -659,17 +665,27 @@ impl StationApp {
                         self.show_tab(tab);
                     }
                 }
-                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    if ui
-                        .button("Help")
-                        .on_hover_text("Keyboard shortcuts (F1)")
-                        .clicked()
-                    {
-                        self.show_help = !self.show_help;
-                    }
-                    self.who_ui(ui);
-                });
+                if !narrow {
+                    self.help_and_who_ui(ui);
+                }
             });
+            if narrow {
+                ui.horizontal(|ui| self.help_and_who_ui(ui));
+            }
+        });
+    }
+
+    /// Help and who is signed in, from the right.
+    fn help_and_who_ui(&mut self, ui: &mut egui::Ui) {
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            if ui
+                .button("Help")
+                .on_hover_text("Keyboard shortcuts (F1)")
+                .clicked()
+            {
+                self.show_help = !self.show_help;
+            }
+            self.who_ui(ui);
         });
     }
 

@@ -132,6 +132,28 @@ pub fn imported_station(config: &str, spec: &StackSpec) -> (Station, String) {
     (st, id)
 }
 
+/// The batch's state in the upload queue (`folio upload --list`), or "".
+pub fn outbox_state(st: &Station, batch: &str) -> String {
+    st.json(&["upload", "--list", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["batch_id"] == batch)
+        .map(|r| r["state"].as_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+/// The batch as `folio batches --json` lists it.
+pub fn batch_listed(st: &Station, batch: &str) -> serde_json::Value {
+    st.json(&["batches", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["id"] == batch)
+        .unwrap()
+        .clone()
+}
+
 /// Approves a batch with its open flags accepted (generated stacks carry some).
 pub fn approve_as_is(st: &Station, batch: &str) {
     st.ok(&["approve", batch, "--accept-flags", "--reason", "test stack"]);

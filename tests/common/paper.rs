@@ -142,16 +142,6 @@ pub fn sample_approve_upload(st: &Station, batch: &str) {
     ok(as_who(st, Some(SUPERVISOR), None, &["upload"]));
 }
 
-pub fn batch(st: &Station, id: &str) -> Value {
-    st.json(&["batches", "--json"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["id"] == id)
-        .unwrap()
-        .clone()
-}
-
 /// A moment `days` after now, RFC 3339.
 pub fn days_on(days: i64) -> String {
     (time::OffsetDateTime::now_utc() + time::Duration::days(days))
