@@ -19,6 +19,10 @@ pub struct RetentionConfig {
     pub archive_days: u32,
     pub on_demand_days: u32,
     pub import_days: u32,
+    /// Days after every document of an on-demand batch is verified that
+    /// `folio purge --on-demand` may take its page images off the station
+    /// (a field laptop should not carry patients' pages longer than needed).
+    pub on_demand_purge_days: u32,
 }
 
 impl Default for RetentionConfig {
@@ -28,6 +32,7 @@ impl Default for RetentionConfig {
             archive_days: DEFAULT_HOLD_DAYS,
             on_demand_days: DEFAULT_HOLD_DAYS,
             import_days: DEFAULT_HOLD_DAYS,
+            on_demand_purge_days: 14,
         }
     }
 }
@@ -242,6 +247,36 @@ pub fn next_state(f: &PaperFacts, now: &str) -> Option<BatchState> {
     Some(to)
 }
 
+/// Why the station may take a batch's page images off its disk at `now`:
+/// its paper was destroyed; or, asked for (`on_demand`), it was scanned on
+/// demand and every document has been verified in the store for
+/// `on_demand_purge_days`. None: it keeps them.
+pub fn may_purge(
+    f: &PaperFacts,
+    cfg: &RetentionConfig,
+    now: time::OffsetDateTime,
+    on_demand: bool,
+) -> Option<&'static str> {
+    if f.state == BatchState::Destroyed {
+        return Some("its paper was destroyed");
+    }
+    let fmt = &time::format_description::well_known::Rfc3339;
+    let verified = f.documents > 0 && f.verified >= f.documents;
+    let since = f
+        .verified_at
+        .as_deref()
+        .and_then(|v| time::OffsetDateTime::parse(v, fmt).ok());
+    let days = time::Duration::days(i64::from(cfg.on_demand_purge_days));
+    match since {
+        Some(t)
+            if on_demand && verified && f.source == BatchSource::OnDemand && t + days <= now =>
+        {
+            Some("scanned on demand and verified in the store")
+        }
+        _ => None,
+    }
+}
+
 /// A patient identifier as a certificate for people shows it: the last four
 /// characters, the rest masked.
 pub fn masked(id: &str) -> String {
@@ -366,6 +401,49 @@ mod tests {
             None,
             "destroyed for good"
         );
+    }
+
+    #[test]
+    fn destroyed_batches_and_old_verified_on_demand_ones_may_be_purged() {
+        let cfg = RetentionConfig::default();
+        let now = time::macros::datetime!(2026-12-07 10:00 UTC);
+        let on_demand = PaperFacts {
+            state: BatchState::PaperHeld,
+            source: BatchSource::OnDemand,
+            verified_at: Some("2026-11-20T09:00:00Z".into()),
+            ..due()
+        };
+        assert!(may_purge(&on_demand, &cfg, now, true).is_some());
+        assert!(
+            may_purge(&on_demand, &cfg, now, false).is_none(),
+            "not asked for"
+        );
+        let recent = PaperFacts {
+            verified_at: Some("2026-12-01T09:00:00Z".into()),
+            ..on_demand.clone()
+        };
+        assert!(
+            may_purge(&recent, &cfg, now, true).is_none(),
+            "14 days not passed"
+        );
+        let unverified = PaperFacts {
+            verified: 2,
+            ..on_demand.clone()
+        };
+        assert!(may_purge(&unverified, &cfg, now, true).is_none());
+        let archive = PaperFacts {
+            source: BatchSource::Archive,
+            ..on_demand.clone()
+        };
+        assert!(
+            may_purge(&archive, &cfg, now, true).is_none(),
+            "held paper's scans stay"
+        );
+        let destroyed = PaperFacts {
+            state: BatchState::Destroyed,
+            ..archive
+        };
+        assert!(may_purge(&destroyed, &cfg, now, false).is_some());
     }
 
     #[test]

@@ -288,11 +288,16 @@ fn register(cli: &Cli, json: bool) -> Result<()> {
 }
 
 #[derive(Args, Debug)]
+#[group(required = true, multiple = true, id = "what")]
 pub struct PurgeArgs {
     /// Purge the page images and PDFs of batches whose paper was destroyed
     /// (their rows, hashes and receipts stay).
-    #[arg(long, required = true)]
+    #[arg(long, group = "what")]
     destroyed: bool,
+    /// Also those of on-demand batches whose documents have all been
+    /// verified in the store for `[retention] on_demand_purge_days`.
+    #[arg(long, group = "what")]
+    on_demand: bool,
     #[arg(long)]
     json: bool,
 }
@@ -300,12 +305,13 @@ pub struct PurgeArgs {
 /// Frees the cache of what destroyed batches no longer need.
 pub fn purge(cli: &Cli, a: &PurgeArgs) -> Result<u8> {
     let mut ctx = open_as(cli, Action::PurgeCache, None)?;
-    let done = ctx.store.purge_destroyed(&ctx.actor)?;
+    let (now, retention) = (crate::paper_now(), ctx.cfg.retention.clone());
+    let done = ctx.store.purge(&retention, now, a.on_demand, &ctx.actor)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&done)?);
     } else {
         println!(
-            "purged {} pages of {} destroyed batch(es): {} files, {}",
+            "purged {} pages of {} batch(es): {} files, {}",
             done.pages,
             done.batches,
             done.files,

@@ -1,6 +1,6 @@
 //! The station's cache on disk (issue 18, item 5): what it takes and what is
 //! free, and purging the page images (and built PDFs) of batches whose paper
-//! was destroyed. Rows, hashes and receipts stay, so the history stays
+//! was destroyed, or of on-demand batches verified in the store long enough. Rows, hashes and receipts stay, so the history stays
 //! provable; a purged page says so instead of failing to load.
 
 use super::{Actor, Store, StoreError, audit};
@@ -95,21 +95,35 @@ impl Store {
         }
     }
 
-    /// Removes the page images, previews and built PDFs of batches whose
-    /// paper was destroyed, keeping every row and hash; a file another
-    /// batch still uses stays. Pages are marked purged, audited per batch.
-    pub fn purge_destroyed(&mut self, actor: &Actor) -> Result<Purged, StoreError> {
+    /// Removes the page images, previews and built PDFs of the batches
+    /// [`crate::batch::retention::may_purge`] lets go at `now` (destroyed
+    /// ones; with `on_demand`, on-demand ones verified long enough), keeping
+    /// every row and hash; a file another batch still uses stays. Pages are
+    /// marked purged, audited per batch with why.
+    pub fn purge(
+        &mut self,
+        retention: &crate::batch::retention::RetentionConfig,
+        now: time::OffsetDateTime,
+        on_demand: bool,
+        actor: &Actor,
+    ) -> Result<Purged, StoreError> {
         let batches: Vec<String> = {
             let mut stmt = self.conn.prepare(
                 "SELECT DISTINCT b.id FROM batches b JOIN pages p ON p.batch_id = b.id
-                 WHERE b.state = 'destroyed' AND p.purged_at IS NULL ORDER BY b.id",
+                 WHERE b.state IN ('paper_held', 'destruction_due', 'destroyed')
+                   AND p.purged_at IS NULL ORDER BY b.id",
             )?;
             stmt.query_map([], |r| r.get(0))?
                 .collect::<Result<_, _>>()?
         };
         let mut done = Purged::default();
         for b in batches {
-            let p = self.purge_batch(&b, actor)?;
+            let facts = self.paper_facts(&b)?;
+            let Some(why) = crate::batch::retention::may_purge(&facts, retention, now, on_demand)
+            else {
+                continue;
+            };
+            let p = self.purge_batch(&b, why, actor)?;
             done.batches += 1;
             done.pages += p.pages;
             done.files += p.files;
@@ -118,7 +132,12 @@ impl Store {
         Ok(done)
     }
 
-    fn purge_batch(&mut self, batch_id: &str, actor: &Actor) -> Result<Purged, StoreError> {
+    fn purge_batch(
+        &mut self,
+        batch_id: &str,
+        why: &str,
+        actor: &Actor,
+    ) -> Result<Purged, StoreError> {
         // Every file of the batch: its pages' images and its documents' PDFs.
         let shas: Vec<String> = {
             let mut stmt = self.conn.prepare(
@@ -136,9 +155,10 @@ impl Store {
         for sha in shas {
             // Kept while a batch not destroyed holds the same bytes.
             let shared: bool = self.conn.query_row(
-                "SELECT EXISTS (SELECT 1 FROM pages p JOIN batches b ON b.id = p.batch_id
-                   WHERE b.state != 'destroyed' AND ?1 IN (p.image_sha256, p.pixels_sha256, p.thumb_sha256, p.preview_sha256))",
-                params![sha],
+                "SELECT EXISTS (SELECT 1 FROM pages p
+                   WHERE p.batch_id != ?2 AND p.purged_at IS NULL
+                     AND ?1 IN (p.image_sha256, p.pixels_sha256, p.thumb_sha256, p.preview_sha256))",
+                params![sha, batch_id],
                 |r| r.get(0),
             )?;
             let path = self.images().path_of(&sha);
@@ -167,7 +187,7 @@ impl Store {
             "cache.purge",
             batch_id,
             &format!(
-                "{} pages, {} files, {} bytes",
+                "{why}: {} pages, {} files, {} bytes",
                 done.pages, done.files, done.bytes
             ),
         )?;
