@@ -238,3 +238,46 @@ fn the_folder_target_reads_back_each_file_it_wrote() {
         );
     }
 }
+
+/// `folio receipts --check` reads a delivered batch back again: a copy the
+/// store broke since is flagged (its paper may not go), and once the store
+/// holds it again the check verifies and resolves the flag.
+#[test]
+fn a_check_after_upload_catches_a_copy_the_store_broke_since() {
+    let server = FhirServer::start();
+    let (st, batch) = approved(64, 2, "");
+    st.ok(&["upload", "--fhir", &server.base]);
+    assert_eq!(batch_listed(&st, &batch)["state"], "paper_held");
+    let before = batch_listed(&st, &batch)["open_flags"].as_u64().unwrap();
+    let (binary, good) = server.with(|s| {
+        let d = s.docs.values().next().unwrap();
+        let url = d.resource["content"][0]["attachment"]["url"]
+            .as_str()
+            .unwrap();
+        let id = url.rsplit('/').next().unwrap().to_string();
+        let good = s.binary_data[&id].clone();
+        s.binary_data.get_mut(&id).unwrap().truncate(100);
+        (id, good)
+    });
+    let check = ["receipts", &batch, "--check", "--fhir", &server.base];
+    let out = st.run(&check);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("NOT VERIFIED") && err.contains("did not read back"),
+        "{err}"
+    );
+    assert_eq!(batch_listed(&st, &batch)["open_flags"], before + 1);
+    // Checked against a store it did not go to: refused in words.
+    let out = st.run(&["receipts", &batch, "--check", "--folder", "/nonexistent"]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(err.contains("was delivered to FHIR server"), "{err}");
+    server.with(|s| s.binary_data.insert(binary, good));
+    st.ok(&check);
+    assert_eq!(batch_listed(&st, &batch)["open_flags"], before);
+    assert!(
+        receipts(&st, &batch, false)
+            .iter()
+            .all(|r| r["verified"] == true)
+    );
+}

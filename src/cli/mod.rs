@@ -130,15 +130,7 @@ enum Command {
     /// NOT VERIFIED, document id, bytes and SHA-256 sent, bytes and SHA-256
     /// read back, the store's location, version and ETag, when it was
     /// checked, and why it is not verified.
-    Receipts {
-        /// Batch id or prefix.
-        batch: String,
-        /// Every read-back, oldest first, not just the newest of each document.
-        #[arg(long)]
-        all: bool,
-        #[arg(long)]
-        json: bool,
-    },
+    Receipts(upload::ReceiptsArgs),
     /// List scanners (SANE devices and the demo feeder) with their options.
     Devices {
         #[arg(long)]
@@ -532,7 +524,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             Ok(exit::OK)
         }
         Command::Sessions { batch, limit, json } => sessions(&cli, batch.as_deref(), *limit, *json),
-        Command::Receipts { batch, all, json } => receipts(&cli, batch, *all, *json),
+        Command::Receipts(a) => upload::receipts_cmd(&cli, a),
         Command::Check => {
             let ctx = open(&cli)?;
             let events = ctx.store.check()?;
@@ -618,17 +610,6 @@ fn sessions(cli: &Cli, batch: Option<&str>, limit: u32, json: bool) -> Result<u8
         None => ctx.store.sessions(limit)?,
     };
     output::sessions(&rows, json)?;
-    Ok(exit::OK)
-}
-
-fn receipts(cli: &Cli, batch: &str, all: bool, json: bool) -> Result<u8> {
-    let ctx = open(cli)?;
-    let id = ctx.store.find_batch(batch)?.id;
-    let rows = match all {
-        true => ctx.store.receipts(&id)?,
-        false => ctx.store.latest_receipts(&id)?,
-    };
-    output::receipts(&rows, json)?;
     Ok(exit::OK)
 }
 

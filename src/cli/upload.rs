@@ -257,3 +257,73 @@ fn fhir_anchor(ctx: &Ctx, url: &str) -> Result<String> {
         )),
     }
 }
+
+/// `folio receipts`: see [`super::Command::Receipts`].
+#[derive(clap::Args, Debug)]
+pub struct ReceiptsArgs {
+    /// Batch id or prefix.
+    pub batch: String,
+    /// Every read-back, oldest first, not just the newest of each document.
+    #[arg(long)]
+    all: bool,
+    /// Read every document back from the store now (a supervisor) and
+    /// keep the receipts: for a batch uploaded before receipts were
+    /// kept, or a last check before its paper goes.
+    #[arg(long)]
+    check: bool,
+    /// With --check: the FHIR server the batch went to (else config).
+    #[arg(long)]
+    fhir: Option<String>,
+    /// With --check: the folder the batch went to (else config).
+    #[arg(long)]
+    folder: Option<std::path::PathBuf>,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn receipts_cmd(cli: &super::Cli, a: &ReceiptsArgs) -> Result<u8> {
+    if a.check {
+        check_receipts(cli, &a.batch, a.fhir.as_deref(), a.folder.as_deref())?;
+    }
+    let ctx = super::open(cli)?;
+    let id = ctx.store.find_batch(&a.batch)?.id;
+    let rows = match a.all {
+        true => ctx.store.receipts(&id)?,
+        false => ctx.store.latest_receipts(&id)?,
+    };
+    super::output::receipts(&rows, a.json)?;
+    Ok(exit::OK)
+}
+
+/// `folio receipts BATCH --check`: reads every document of a delivered batch
+/// back from the store it went to (a supervisor), and says what did not
+/// read back as sent.
+pub fn check_receipts(
+    cli: &super::Cli,
+    batch: &str,
+    fhir: Option<&str>,
+    folder: Option<&std::path::Path>,
+) -> Result<()> {
+    let mut ctx = super::open_as(cli, crate::batch::roles::Action::ManageUploads, None)?;
+    if let Some(url) = fhir {
+        (ctx.cfg.upload.fhir_url, ctx.cfg.upload.folder) = (Some(url.to_string()), None);
+    }
+    if let Some(dir) = folder {
+        (ctx.cfg.upload.fhir_url, ctx.cfg.upload.folder) = (None, Some(dir.to_path_buf()));
+    }
+    let dir = ctx.store.data_dir().to_path_buf();
+    let mut target = upload::target(&ctx.cfg.upload, &dir)?;
+    let wrong =
+        worker::check_receipts(&mut ctx.store, &ctx.cfg, &ctx.actor, target.as_mut(), batch)?;
+    for w in &wrong {
+        eprintln!("NOT VERIFIED: {}", printable(w, 1000));
+    }
+    if !wrong.is_empty() {
+        anyhow::bail!(
+            "{} document(s) did not read back from {} as sent: they are flagged, and the batch's paper is not destroyed until a person resolves it",
+            wrong.len(),
+            target.describe()
+        );
+    }
+    Ok(())
+}

@@ -34,6 +34,8 @@ pub enum UploadWorkError {
     Refused { id: String, why: Refusal },
     #[error("batch {0} is not in the upload queue: approve it first (`folio approve {0}`)")]
     NotQueued(String),
+    #[error("batch {0} has not been delivered yet: `folio upload` sends it and checks it")]
+    NotDelivered(String),
     /// This sender's claim ran out and another sender took the batch over.
     #[error("batch {batch_id} was taken over by another sender")]
     LostClaim { batch_id: String },
@@ -449,7 +451,14 @@ fn deliver_record(
         send_record(store, target, at.batch_id, record_id, &name, package, sink)?;
     }
     let theirs = |d: &DocumentFile| known.verified.get(&d.id) == Some(&d.sha256);
-    read_back(store, target, at, record_id, package, &theirs)
+    read_back(
+        store,
+        target,
+        (at.batch_id, at.actor),
+        record_id,
+        package,
+        &theirs,
+    )
 }
 
 /// Reads back from the store each document of a record not verified yet
@@ -458,7 +467,7 @@ fn deliver_record(
 fn read_back(
     store: &mut Store,
     target: &mut dyn Target,
-    at: &Delivery<'_>,
+    at: (&str, &Actor),
     record_id: &str,
     package: &RecordPackage,
     verified: &dyn Fn(&DocumentFile) -> bool,
@@ -467,7 +476,7 @@ fn read_back(
     let mut receipts = Vec::new();
     let mut wrong = Vec::new();
     for d in package.documents.iter().filter(|d| !verified(d)) {
-        let back = target.read_back(at.batch_id, d)?;
+        let back = target.read_back(at.0, d)?;
         let verdict = back.verdict(d);
         let detail = match &verdict {
             Verdict::Verified => String::new(),
@@ -480,7 +489,7 @@ fn read_back(
         receipts.push(Receipt {
             document_id: d.id.clone(),
             target: name.clone(),
-            batch_id: at.batch_id.to_string(),
+            batch_id: at.0.to_string(),
             record_id: record_id.to_string(),
             sent_bytes: d.bytes,
             sent_sha256: d.sha256.clone(),
@@ -495,7 +504,55 @@ fn read_back(
             checked_at: String::new(),
         });
     }
-    store.record_receipts(&receipts, at.actor)?;
+    store.record_receipts(&receipts, at.1)?;
+    Ok(wrong)
+}
+
+/// Reads every document of a delivered batch back from `target` now (a
+/// batch uploaded before receipts were kept, or a check before its paper
+/// goes) and keeps the receipts; a batch whose documents all verify has
+/// its paper moved on. Returns what did not read back as sent (flagged:
+/// such a batch's paper is not destroyed until a person resolves it).
+pub fn check_receipts(
+    store: &mut Store,
+    cfg: &Config,
+    actor: &Actor,
+    target: &mut dyn Target,
+    batch: &str,
+) -> Result<Vec<String>, UploadWorkError> {
+    let id = store.find_batch(batch)?.id;
+    let name = target.describe();
+    let sent_to = store
+        .outbox_entry(&id)?
+        .filter(|o| o.state == OutboxState::Done);
+    match sent_to.and_then(|o| o.target) {
+        Some(t) if t == name => {}
+        Some(t) => {
+            return Err(UploadError::Config(format!(
+                "batch {id} was delivered to {t}, not to {name}: check it against the store it went to (--fhir or --folder)"
+            ))
+            .into());
+        }
+        None => return Err(UploadWorkError::NotDelivered(id)),
+    }
+    let tree = store.tree(&id)?;
+    let pdfs = batch_pdfs(store, &tree)?;
+    let manifest = build_manifest(&tree, &pdfs, &store.batch_provenance(&id)?);
+    let origin = origin(&id, &tree, cfg);
+    let mut wrong = Vec::new();
+    for record in &manifest.records {
+        let p = package(&origin, record, &pdfs, cfg);
+        wrong.extend(read_back(
+            store,
+            target,
+            (&id, actor),
+            &record.id,
+            &p,
+            &|_| false,
+        )?);
+    }
+    let now = crate::rfc3339(crate::paper_now());
+    store.advance_paper(&id, &cfg.retention, &now, actor)?;
     Ok(wrong)
 }
 
