@@ -62,6 +62,18 @@ if ! command -v valgrind >/dev/null 2>&1; then
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends valgrind
 fi
+# Apache PDFBox Preflight (Debian's, on Java) checks the destruction
+# certificate is PDF/A-1b.
+pdfa=()
+command -v java >/dev/null 2>&1 || pdfa+=(default-jre-headless)
+for p in libpdfbox2-java libactivation-java libjaxb-api-java; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || pdfa+=("$p")
+done
+if [ ${#pdfa[@]} -gt 0 ]; then
+  echo "Installing: ${pdfa[*]} (PDFBox Preflight, a PDF/A-1b validator)"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${pdfa[@]}"
+fi
 FOLIO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ENGINE_DIR="$FOLIO_ROOT/tests/fhir_engine"
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

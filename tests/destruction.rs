@@ -2,7 +2,8 @@
 //! closed, sampled, approved, uploaded to the local MHD test server and
 //! verified there is held; once its hold date passes (an injected clock) a
 //! supervisor and a witness certify its destruction. The certificate's PDF
-//! passes `qpdf --check` and carries the batch and page counts; its JSON
+//! passes `qpdf --check` and Apache PDFBox Preflight's PDF/A-1b validation
+//! and carries the batch and page counts; its JSON
 //! lists every document's hash, matching the server's copy; the register's
 //! chain holds. A legal hold stops certification; lifting it allows it.
 //! Real binary, real SQLite file, real HTTP server on 127.0.0.1.
@@ -187,6 +188,7 @@ fn check_certificate(st: &Station, server: &FhirServer, done: &Value, id: &str) 
         folio::store::sha256_hex(&json_bytes),
         done["json_sha256"].as_str().unwrap()
     );
+    assert_pdfa_1b(&pdf);
     let qpdf = Command::new("qpdf")
         .arg("--check")
         .arg(&pdf)
@@ -231,6 +233,37 @@ fn check_certificate(st: &Station, server: &FhirServer, done: &Value, id: &str) 
     assert!(text.contains("Siân O'Connor"), "{text}");
     check_against_server(server, &cert, documents);
     check_masked(&m, &json_bytes, &text);
+}
+
+/// Apache PDFBox Preflight (Debian's `libpdfbox2-java`, installed by
+/// `installer/setup.sh --tests`) says the file is PDF/A-1b: exit 0 only
+/// when valid.
+fn assert_pdfa_1b(pdf: &std::path::Path) {
+    let jars = [
+        "preflight",
+        "pdfbox2",
+        "fontbox2",
+        "xmpbox",
+        "commons-logging",
+        "javax.activation",
+        "jaxb-api",
+    ];
+    let cp: Vec<String> = jars
+        .iter()
+        .map(|j| format!("/usr/share/java/{j}.jar"))
+        .collect();
+    let out = Command::new("java")
+        .args([
+            "-cp",
+            &cp.join(":"),
+            "org.apache.pdfbox.preflight.Validator_A1b",
+        ])
+        .arg(pdf)
+        .output()
+        .expect("java runs (installer/setup.sh --tests installs it with PDFBox)");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "PDFBox Preflight: {said}");
+    assert!(said.contains("is a valid PDF/A-1b file"), "{said}");
 }
 
 /// Every document the JSON lists is on the server with that hash.
