@@ -56,7 +56,8 @@ impl Screen for DestructionScreen {
             ));
             ui.separator();
         }
-        egui::ScrollArea::vertical()
+        // Both ways: the certificates' table is wider than a field laptop.
+        egui::ScrollArea::both()
             .auto_shrink([false, false])
             .show(ui, |ui| {
                 self.due_ui(ui, ctx);
