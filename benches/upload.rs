@@ -6,6 +6,9 @@
 //!    stores them): MB/s and documents/s.
 //! 2. One record of 2,000 pages: the uploader's peak memory, which must not
 //!    grow with the record (the Bundle streams from the PDF file).
+//!
+//! After each, every document is read back from the server and checked
+//! (size and SHA-256: the verified receipt), timed apart, its memory too.
 
 #[path = "../tests/common/fhir_server.rs"]
 mod fhir_server;
@@ -16,7 +19,9 @@ use folio::imaging::pdf::PdfStream;
 use folio::pixels::Encoded;
 use folio::synth::{SideKind, StackSpec, render};
 use folio::upload::fhir::FhirTarget;
-use folio::upload::{DocumentFile, Origin, ProgressSink, RecordPackage, Target, UploadConfig};
+use folio::upload::{
+    DocumentFile, Origin, ProgressSink, RecordPackage, Target, UploadConfig, Verdict,
+};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use std::io::{BufRead, Write};
@@ -84,6 +89,22 @@ fn package(doc: DocumentFile, i: usize) -> RecordPackage {
     }
 }
 
+/// Reads every document back and checks it, timed.
+fn read_back(target: &mut FhirTarget, docs: &[DocumentFile]) {
+    let total: u64 = docs.iter().map(|d| d.bytes).sum();
+    let started = Instant::now();
+    for d in docs {
+        let back = target.read_back("bench", d).expect("read back");
+        assert_eq!(back.verdict(d), Verdict::Verified);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "  read back and checked ({} documents, size and SHA-256): {secs:.1} s, {:.1} MB/s",
+        docs.len(),
+        total as f64 / 1e6 / secs
+    );
+}
+
 fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
@@ -142,8 +163,10 @@ fn main() {
         .collect();
     let total: u64 = docs.iter().map(|d| d.bytes).sum();
     let started = Instant::now();
-    for (i, d) in docs.into_iter().enumerate() {
-        target.deliver(&package(d, i), &sink).expect("delivered");
+    for (i, d) in docs.iter().enumerate() {
+        target
+            .deliver(&package(d.clone(), i), &sink)
+            .expect("delivered");
     }
     let secs = started.elapsed().as_secs_f64();
     println!(
@@ -152,15 +175,23 @@ fn main() {
         total as f64 / 1e6 / secs,
         50.0 / secs
     );
+    read_back(&mut target, &docs);
     let before = peak_rss_mib();
     let pages150 = sample(150, &mut painter);
     let big = pdf(dir.path(), "big", &pages150, 2000);
     let mb = big.bytes as f64 / 1e6;
     let started = Instant::now();
-    target.deliver(&package(big, 0), &sink).expect("delivered");
+    target
+        .deliver(&package(big.clone(), 0), &sink)
+        .expect("delivered");
     println!(
         "one record of 2,000 pages ({mb:.0} MB of PDF): {:.1} s; uploader peak memory {:.0} MiB (before it: {before:.0} MiB)",
         started.elapsed().as_secs_f64(),
+        peak_rss_mib()
+    );
+    read_back(&mut target, std::slice::from_ref(&big));
+    println!(
+        "uploader peak memory after reading it back: {:.0} MiB",
         peak_rss_mib()
     );
     drop(child.stdin.take());
