@@ -263,6 +263,16 @@ impl Reconciliation {
     }
 }
 
+/// A size for people, in decimal units: "512 bytes", "48 KB", "1.7 MB", "2.1 GB".
+pub fn bytes_words(n: u64) -> String {
+    match n {
+        0..1_000 => format!("{n} bytes"),
+        1_000..1_000_000 => format!("{:.0} KB", n as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", n as f64 / 1e6),
+        _ => format!("{:.1} GB", n as f64 / 1e9),
+    }
+}
+
 /// Text that came from outside (a barcode, a label, a file name, a server's
 /// message), made safe to show on a terminal, in the window or in a log line:
 /// every character [`protocol::hidden_char`] names (C0 and C1 controls such as

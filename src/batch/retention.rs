@@ -105,7 +105,7 @@ impl fmt::Display for HoldKind {
 pub const MAX_TEXT_CHARS: usize = 500;
 
 /// A reason, location or method as typed: trimmed, not empty, not too long,
-/// no control characters (it goes on a certificate).
+/// no hidden characters (it goes on a certificate).
 pub fn checked_text(what: &str, text: &str) -> Result<String, String> {
     let t = text.trim();
     if t.is_empty() {
@@ -114,9 +114,12 @@ pub fn checked_text(what: &str, text: &str) -> Result<String, String> {
     if t.chars().count() > MAX_TEXT_CHARS {
         return Err(format!("{what} is longer than {MAX_TEXT_CHARS} characters"));
     }
-    if t.chars().any(char::is_control) {
+    // The same characters `printable` escapes: controls, tabs and line
+    // breaks, zero-width and direction marks (which could reorder a
+    // certificate's words).
+    if t.chars().any(super::protocol::hidden_char) {
         return Err(format!(
-            "{what} holds a control character (a line break, a tab): type it on one line"
+            "{what} holds a hidden character (a line break, a tab, a direction mark): type it on one line"
         ));
     }
     Ok(t.to_string())
@@ -469,5 +472,14 @@ mod tests {
         );
         assert!(checked_text("a reason", "a\nb").is_err());
         assert_eq!(checked_text("a reason", " ok "), Ok("ok".into()));
+        assert!(checked_text("a reason", &"x".repeat(MAX_TEXT_CHARS + 1)).is_err());
+        assert!(
+            checked_text("a reason", &"é".repeat(MAX_TEXT_CHARS)).is_ok(),
+            "characters, not bytes"
+        );
+        assert!(checked_text("a reason", "RTL \u{202e}override").is_err());
+        assert_eq!(crate::batch::bytes_words(999), "999 bytes");
+        assert_eq!(crate::batch::bytes_words(34_900_000), "34.9 MB");
+        assert_eq!(crate::batch::bytes_words(65_500_000_000), "65.5 GB");
     }
 }

@@ -6,10 +6,10 @@
 
 use super::output::{shown, shown_long};
 use super::{Cli, exit, open, open_as};
+use crate::batch::bytes_words;
 use crate::batch::retention::{HoldKind, checked_text};
 use crate::batch::roles::Action;
 use crate::store::Actor;
-use crate::ui::bytes_words;
 use crate::workers::destruction::{self, CertifyRequest};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};

@@ -10,6 +10,7 @@
 
 use super::context::{Screen, ScreenCtx, when};
 use super::{shown, shown_long};
+use crate::batch::bytes_words;
 use crate::batch::retention::HoldKind;
 use crate::batch::roles::{Action, permit};
 use crate::workers::destruction::PaperRow;
@@ -32,15 +33,6 @@ pub struct DestructionScreen {
     pub hold_reason: String,
     /// Reasons being typed to lift holds, by hold id.
     pub lift_reasons: HashMap<i64, String>,
-}
-
-/// Bytes in words: "1.2 GB".
-pub fn bytes_words(n: u64) -> String {
-    match n {
-        n if n >= 1 << 30 => format!("{:.1} GB", n as f64 / (1u64 << 30) as f64),
-        n if n >= 1 << 20 => format!("{:.1} MB", n as f64 / (1u64 << 20) as f64),
-        n => format!("{:.0} kB", n as f64 / 1024.0),
-    }
 }
 
 impl Screen for DestructionScreen {

@@ -26,7 +26,7 @@ mod textures;
 mod uploads;
 
 pub use context::{Notices, ScannerChoice, Screen, ScreenCommand, ScreenCtx, batch_name, notice};
-pub use destruction::{DestructionScreen, bytes_words};
+pub use destruction::DestructionScreen;
 pub use on_demand::OnDemandScreen;
 pub use patient::identifier_check;
 pub use review::{BatchOverride, ReviewScreen, approval_words};

@@ -1061,8 +1061,8 @@ fn size_refusal(
                     .map(|t| printable(t, 64))
                     .unwrap_or_else(|| "no type".into()),
                 d.pages,
-                human_bytes(d.bytes),
-                human_bytes(encoded(d)),
+                crate::batch::bytes_words(d.bytes),
+                crate::batch::bytes_words(encoded(d)),
             )
         })
         .collect::<Vec<_>>()
@@ -1076,9 +1076,9 @@ fn size_refusal(
                     let largest = over.iter().map(|d| d.bytes).max().unwrap_or(0);
                     format!(
                         " (now {}) to at least {} of PDF ({} if it counts the base64 text)",
-                        human_bytes(l),
-                        human_bytes(largest),
-                        human_bytes(largest.div_ceil(3) * 4)
+                        crate::batch::bytes_words(l),
+                        crate::batch::bytes_words(largest),
+                        crate::batch::bytes_words(largest.div_ceil(3) * 4)
                     )
                 })
                 .unwrap_or_default(),
@@ -1088,14 +1088,6 @@ fn size_refusal(
 }
 
 /// Bytes in words: "1.7 MB", "640 KB", "12 bytes" (decimal units).
-fn human_bytes(n: u64) -> String {
-    match n {
-        0..1_000 => format!("{n} bytes"),
-        1_000..1_000_000 => format!("{:.0} KB", n as f64 / 1e3),
-        _ => format!("{:.1} MB", n as f64 / 1e6),
-    }
-}
-
 /// An OperationOutcome's diagnostics in one line, as printable text (the
 /// server's words are evidence: shown, never trusted to be clean).
 fn diagnostics(body: &Value) -> String {
