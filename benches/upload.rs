@@ -15,7 +15,7 @@ mod fhir_server;
 
 use folio::batch::manifest::{ManifestRecord, Patient};
 use folio::imaging::encode::encode;
-use folio::imaging::pdf::PdfStream;
+use folio::imaging::pdf::{DocMeta, PdfStream};
 use folio::pixels::Encoded;
 use folio::synth::{SideKind, StackSpec, render};
 use folio::upload::fhir::FhirTarget;
@@ -33,7 +33,12 @@ use std::time::Instant;
 fn pdf(dir: &Path, name: &str, sample: &[Encoded], pages: usize) -> DocumentFile {
     let path = dir.join(format!("{name}.pdf"));
     let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-    let mut pdf = PdfStream::start(file, pages, name).unwrap();
+    let meta = DocMeta {
+        title: name,
+        subject: "Scanned paper health record",
+        created: time::OffsetDateTime::UNIX_EPOCH,
+    };
+    let mut pdf = PdfStream::start(file, pages, &meta).unwrap();
     for i in 0..pages {
         pdf.add_page(&sample[i % sample.len()]).unwrap();
     }

@@ -188,7 +188,6 @@ fn check_certificate(st: &Station, server: &FhirServer, done: &Value, id: &str) 
         folio::store::sha256_hex(&json_bytes),
         done["json_sha256"].as_str().unwrap()
     );
-    assert_pdfa_1b(&pdf);
     let qpdf = Command::new("qpdf")
         .arg("--check")
         .arg(&pdf)
@@ -204,6 +203,10 @@ fn check_certificate(st: &Station, server: &FhirServer, done: &Value, id: &str) 
     assert_eq!(cert["authorised_by"]["operator"], SUPERVISOR.0);
     assert_eq!(cert["witness"]["operator"], WITNESS.0);
     let m = export(st, id);
+    // The certificate and every document PDF, as exported, are PDF/A-1b.
+    let exported = common::pdfa::pdfs_under(&st.dir.path().join(format!("export-{id}")));
+    assert!(!exported.is_empty());
+    common::pdfa::assert_pdfa_1b(&[vec![pdf.clone()], exported].concat());
     let pages: u32 = m
         .records
         .iter()
@@ -238,34 +241,6 @@ fn check_certificate(st: &Station, server: &FhirServer, done: &Value, id: &str) 
 /// Apache PDFBox Preflight (Debian's `libpdfbox2-java`, installed by
 /// `installer/setup.sh --tests`) says the file is PDF/A-1b: exit 0 only
 /// when valid.
-fn assert_pdfa_1b(pdf: &std::path::Path) {
-    let jars = [
-        "preflight",
-        "pdfbox2",
-        "fontbox2",
-        "xmpbox",
-        "commons-logging",
-        "javax.activation",
-        "jaxb-api",
-    ];
-    let cp: Vec<String> = jars
-        .iter()
-        .map(|j| format!("/usr/share/java/{j}.jar"))
-        .collect();
-    let out = Command::new("java")
-        .args([
-            "-cp",
-            &cp.join(":"),
-            "org.apache.pdfbox.preflight.Validator_A1b",
-        ])
-        .arg(pdf)
-        .output()
-        .expect("java runs (installer/setup.sh --tests installs it with PDFBox)");
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "PDFBox Preflight: {said}");
-    assert!(said.contains("is a valid PDF/A-1b file"), "{said}");
-}
-
 /// Every document the JSON lists is on the server with that hash.
 fn check_against_server(server: &FhirServer, cert: &Value, documents: usize) {
     server.with(|s| {

@@ -237,6 +237,10 @@ fn the_folder_target_reads_back_each_file_it_wrote() {
             "the file's modification time"
         );
     }
+    // What the store keeps for decades is PDF/A-1b.
+    let stored = common::pdfa::pdfs_under(&folder);
+    assert_eq!(stored.len(), docs.len());
+    common::pdfa::assert_pdfa_1b(&stored);
 }
 
 /// `folio receipts --check` reads a delivered batch back again: a copy the

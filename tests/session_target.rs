@@ -343,6 +343,7 @@ fn every_document_carries_its_provenance_in_manifest_2_and_show_reads_both_versi
         &["export", &batch, "--to", dir.to_str().unwrap()],
     );
     assert!(out.status.success(), "{}", said(&out));
+    common::pdfa::assert_pdfa_1b(&common::pdfa::pdfs_under(&dir));
     let text = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
     let m: folio::batch::manifest::Manifest = serde_json::from_str(&text).unwrap();
     assert_eq!(m.format, "folio.manifest/2");

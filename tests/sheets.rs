@@ -74,6 +74,7 @@ fn printed_sheets_round_trip_through_pdftoppm_and_import() {
         pdf.to_str().unwrap(),
     ]);
     assert!(out.contains("4 control sheet(s)"), "{out}");
+    common::pdfa::assert_pdfa_1b(&[&pdf]);
     let order = stack_around_printed_sheets(&st, &pdf);
     let paths: Vec<&std::path::Path> = order.iter().map(|p| p.as_path()).collect();
     let report = st.import(&["--dpi", "200"], &paths);

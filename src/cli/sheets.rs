@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::imaging::barcode::read_page;
 use crate::imaging::draw::TextPainter;
 use crate::imaging::encode::{encode, threshold};
-use crate::imaging::pdf::PdfStream;
+use crate::imaging::pdf::{DocMeta, PdfStream};
 use crate::imaging::sheet::{self, PRINT_DPI, Symbol, max_chars};
 use crate::imaging::target::{self, layout};
 use crate::pixels::{Encoded, Raster};
@@ -280,7 +280,12 @@ fn write_pdf(pages: &[Encoded], out: &Path, title: &str) -> Result<()> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let mut staged = crate::durable::Staged::new(dir)?;
-    let mut pdf = PdfStream::start(std::io::BufWriter::new(staged.file()), pages.len(), title)?;
+    let meta = DocMeta {
+        title,
+        subject: "Folio control sheets",
+        created: time::OffsetDateTime::now_utc(),
+    };
+    let mut pdf = PdfStream::start(std::io::BufWriter::new(staged.file()), pages.len(), &meta)?;
     for p in pages {
         pdf.add_page(p)?;
     }

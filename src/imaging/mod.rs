@@ -15,6 +15,7 @@ pub mod draw;
 pub mod encode;
 pub mod orient;
 pub mod pdf;
+pub mod pdfa;
 pub mod report_pdf;
 pub mod sheet;
 pub mod target;

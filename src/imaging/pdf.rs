@@ -4,18 +4,42 @@
 //! cross-reference table ourselves, so a document of thousands of pages never has
 //! more than one page image in memory. Each page image is embedded as encoded
 //! (DCTDecode for JPEG, CCITTFaxDecode for G4): no re-compression, no loss.
+//! Every PDF written here is PDF/A-1b (see `pdfa`): the pages' DeviceRGB and
+//! DeviceGray images sit under an sRGB output intent.
 
 use super::ImagingError;
+use super::pdfa::{self, Meta, Profile};
 use crate::pixels::{Encoded, Encoding, PixelKind};
 use pdf_writer::writers::{Catalog, DocumentInfo};
 use pdf_writer::{Chunk, Content, Filter, Finish, Name, Rect, Ref};
 use std::io::Write;
+use time::OffsetDateTime;
 
 const CATALOG: Ref = Ref::new(1);
 const PAGES: Ref = Ref::new(2);
 const INFO: Ref = Ref::new(3);
-const FIRST_PAGE_OBJ: i32 = 4;
+const XMP: Ref = Ref::new(4);
+const ICC: Ref = Ref::new(5);
+/// Intermediate page tree nodes (if any) follow, then the pages.
+const FIRST_FREE_OBJ: i32 = 6;
 const OBJS_PER_PAGE: i32 = 3;
+
+/// PDF/A-1 arrays hold at most 8191 entries: past that many pages, the pages
+/// hang in groups of this many under intermediate page tree nodes.
+const PAGES_PER_NODE: i32 = 4096;
+const MAX_KIDS: i32 = 8191;
+/// PDF/A-1 allows 8,388,607 indirect objects: three a page, and a few more.
+const MAX_PAGES: usize = 2_700_000;
+
+/// What a document PDF says about itself (Info and XMP alike).
+pub struct DocMeta<'a> {
+    /// E.g. "referral 6f1c…": no patient identifier.
+    pub title: &'a str,
+    /// A patient-free description, e.g. "Scanned paper health record".
+    pub subject: &'a str,
+    /// When the document was made, kept fixed so a rebuilt PDF is the same.
+    pub created: OffsetDateTime,
+}
 
 /// Counts bytes written so object offsets are known without seeking.
 struct Counting<W> {
@@ -31,45 +55,86 @@ impl<W: Write> Counting<W> {
     }
 }
 
-/// A PDF being written to `W`, page by page. `finish` must be called.
+/// A PDF/A-1b document being written to `W`, page by page. `finish` must be
+/// called.
 pub struct PdfStream<W: Write> {
     out: Counting<W>,
     offsets: Vec<u64>,
     page_count: i32,
+    nodes: i32,
     written: i32,
-}
-
-fn page_ref(i: i32) -> Ref {
-    Ref::new(FIRST_PAGE_OBJ + i * OBJS_PER_PAGE)
 }
 
 impl<W: Write> PdfStream<W> {
     /// Starts a PDF that will hold exactly `page_count` pages.
-    pub fn start(out: W, page_count: usize, title: &str) -> Result<Self, ImagingError> {
+    pub fn start(out: W, page_count: usize, meta: &DocMeta<'_>) -> Result<Self, ImagingError> {
         let page_count = i32::try_from(page_count)
-            .map_err(|_| ImagingError::Encode("too many pages for one PDF".into()))?;
+            .ok()
+            .filter(|_| page_count <= MAX_PAGES)
+            .ok_or_else(|| ImagingError::Encode("too many pages for one PDF".into()))?;
+        let nodes = if page_count > MAX_KIDS {
+            (page_count + PAGES_PER_NODE - 1) / PAGES_PER_NODE
+        } else {
+            0
+        };
+        let tool = format!("Folio {}", env!("CARGO_PKG_VERSION"));
+        let meta = Meta::new(meta.title, meta.subject, "", &tool, meta.created)
+            .map_err(|e| ImagingError::Encode(e.to_string()))?;
         let mut s = PdfStream {
             out: Counting { inner: out, pos: 0 },
             offsets: Vec::new(),
             page_count,
+            nodes,
             written: 0,
         };
-        s.out.put(b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n")?;
+        // PDF/A-1 is PDF 1.4; the comment's bytes above 127 mark it binary.
+        s.out.put(b"%PDF-1.4\n%\xE2\xE3\xCF\xD3\n")?;
         let mut c = Chunk::new();
-        c.indirect(CATALOG).start::<Catalog>().pages(PAGES);
+        let mut cat = c.indirect(CATALOG).start::<Catalog>();
+        cat.pages(PAGES);
+        pdfa::catalog_entries(&mut cat, XMP, ICC, Profile::Srgb);
+        cat.finish();
         s.object(c)?;
         let mut c = Chunk::new();
-        c.pages(PAGES)
-            .kids((0..page_count).map(page_ref))
-            .count(page_count);
+        let kids: Vec<Ref> = if nodes > 0 {
+            (0..nodes).map(node_ref).collect()
+        } else {
+            (0..page_count).map(|i| s.page_ref(i)).collect()
+        };
+        c.pages(PAGES).kids(kids).count(page_count);
         s.object(c)?;
         let mut c = Chunk::new();
-        c.indirect(INFO)
-            .start::<DocumentInfo>()
-            .producer(pdf_writer::TextStr("Folio"))
-            .title(pdf_writer::TextStr(title));
+        pdfa::fill_info(&mut c.indirect(INFO).start::<DocumentInfo>(), &meta);
         s.object(c)?;
+        let mut c = Chunk::new();
+        pdfa::write_xmp(&mut c, XMP, &meta);
+        s.object(c)?;
+        let mut c = Chunk::new();
+        pdfa::write_icc(&mut c, ICC, Profile::Srgb);
+        s.object(c)?;
+        for n in 0..nodes {
+            let first = n * PAGES_PER_NODE;
+            let last = (first + PAGES_PER_NODE).min(page_count);
+            let mut c = Chunk::new();
+            c.pages(node_ref(n))
+                .parent(PAGES)
+                .kids((first..last).map(|i| s.page_ref(i)))
+                .count(last - first);
+            s.object(c)?;
+        }
         Ok(s)
+    }
+
+    fn page_ref(&self, i: i32) -> Ref {
+        Ref::new(FIRST_FREE_OBJ + self.nodes + i * OBJS_PER_PAGE)
+    }
+
+    fn parent_of(&self, i: i32) -> Ref {
+        if self.nodes > 0 {
+            node_ref(i / PAGES_PER_NODE)
+        } else {
+            PAGES
+        }
     }
 
     fn object(&mut self, chunk: Chunk) -> std::io::Result<()> {
@@ -82,7 +147,7 @@ impl<W: Write> PdfStream<W> {
         if self.written >= self.page_count {
             return Err(ImagingError::Encode("more pages than announced".into()));
         }
-        let page = page_ref(self.written);
+        let page = self.page_ref(self.written);
         let content_id = Ref::new(page.get() + 1);
         let image_id = Ref::new(page.get() + 2);
         let dpi = img.dpi.max(1) as f32;
@@ -94,7 +159,7 @@ impl<W: Write> PdfStream<W> {
 
         let mut c = Chunk::new();
         let mut p = c.page(page);
-        p.parent(PAGES)
+        p.parent(self.parent_of(self.written))
             .media_box(Rect::new(0.0, 0.0, w_pt, h_pt))
             .contents(content_id);
         p.resources().x_objects().pair(name, image_id);
@@ -164,4 +229,8 @@ impl<W: Write> PdfStream<W> {
         self.out.put(t.as_bytes())?;
         Ok(self.out.inner)
     }
+}
+
+fn node_ref(n: i32) -> Ref {
+    Ref::new(FIRST_FREE_OBJ + n)
 }

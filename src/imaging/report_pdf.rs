@@ -22,13 +22,14 @@
 //! invisible bidirectional overrides) a visible U+FFFD, so nothing is written
 //! raw and nothing can reorder what a reader sees.
 
+use super::pdfa::{self, Meta, Profile, clean, clean_line};
 use ab_glyph::{Font, FontRef, GlyphId};
-use pdf_writer::types::{CidFontType, FontFlags, OutputIntentSubtype, SystemInfo, UnicodeCmap};
-use pdf_writer::{Content, Filter, Name, Pdf, Rect, Ref, Str, TextStr};
+use pdf_writer::types::{CidFontType, FontFlags, SystemInfo, UnicodeCmap};
+use pdf_writer::{Content, Filter, Name, Pdf, Rect, Ref, Str};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use subsetter::GlyphRemapper;
-use time::{OffsetDateTime, UtcOffset};
+use time::OffsetDateTime;
 
 /// A document to write: metadata, a footer and the blocks of the body.
 pub struct Report<'a> {
@@ -85,7 +86,8 @@ pub enum ReportError {
 /// Writes the report as a PDF/A-1b file and returns its bytes.
 pub fn write(r: &Report<'_>) -> Result<Vec<u8>, ReportError> {
     let fonts = Fonts::load()?;
-    let meta = Meta::new(r)?;
+    let meta = Meta::new(r.title, r.subject, r.author, r.creator_tool, r.created)
+        .map_err(|e| ReportError::Year(e.0))?;
     let pages = layout(r, &fonts)?;
     if pages.len() > MAX_PAGES {
         return Err(ReportError::TooLarge(pages.len()));
@@ -127,53 +129,6 @@ const TABLE_SIZE: f32 = 9.0;
 const FOOTER_SIZE: f32 = 8.0;
 /// Space left above a signature line to sign in.
 const SIGN_SPACE: f32 = 30.0;
-
-// ---------------------------------------------------------------------------
-// Text cleaning.
-
-/// Makes outside text safe to lay out: CR LF, CR and the Unicode line and
-/// paragraph separators become `\n`, a tab a space; any other control
-/// character, the invisible direction overrides/isolates, a BOM and the
-/// non-characters U+FFFE/U+FFFF become U+FFFD.
-fn clean(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\r' => {
-                if chars.peek() == Some(&'\n') {
-                    chars.next();
-                }
-                out.push('\n');
-            }
-            '\n' | '\u{2028}' | '\u{2029}' => out.push('\n'),
-            '\t' => out.push(' '),
-            c if c.is_control() || is_invisible_format(c) => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Bidirectional controls, the BOM and XML-forbidden non-characters.
-fn is_invisible_format(c: char) -> bool {
-    matches!(
-        c,
-        '\u{061C}'
-            | '\u{200E}'
-            | '\u{200F}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2066}'..='\u{2069}'
-            | '\u{FEFF}'
-            | '\u{FFFE}'
-            | '\u{FFFF}'
-    )
-}
-
-/// Cleaned text for metadata: one line.
-fn clean_line(s: &str) -> String {
-    clean(s).replace('\n', " ")
-}
 
 /// Combining marks stay with the character before them when a word is broken.
 fn is_combining(c: char) -> bool {
@@ -1226,262 +1181,18 @@ fn draw_shape(c: &mut Content, op: &Op) {
 }
 
 // ---------------------------------------------------------------------------
-// Metadata: Info dictionary, XMP, output intent.
-
-/// Cleaned metadata strings and the creation date in both notations.
-struct Meta {
-    title: String,
-    subject: String,
-    author: String,
-    tool: String,
-    /// `D:YYYYMMDDHHmmSSOHH'mm'`
-    pdf_date: String,
-    /// `YYYY-MM-DDThh:mm:ssTZD`
-    xmp_date: String,
-}
-
-impl Meta {
-    fn new(r: &Report<'_>) -> Result<Meta, ReportError> {
-        let (pdf_date, xmp_date) = dates(r.created)?;
-        Ok(Meta {
-            title: clean_line(r.title),
-            subject: clean_line(r.subject),
-            author: clean_line(r.author),
-            tool: clean_line(r.creator_tool),
-            pdf_date,
-            xmp_date,
-        })
-    }
-}
-
-/// The instant as a PDF date string and an XMP date, to the second, in the
-/// given offset (or UTC if the offset has seconds, which neither can carry).
-fn dates(t: OffsetDateTime) -> Result<(String, String), ReportError> {
-    let t = if t.offset().seconds_past_minute() != 0 {
-        t.to_offset(UtcOffset::UTC)
-    } else {
-        t
-    };
-    let year = t.year();
-    if !(0..=9999).contains(&year) {
-        return Err(ReportError::Year(year));
-    }
-    let (mo, d, h, mi, s) = (
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-    );
-    let off = t.offset();
-    let (pdf_tz, xmp_tz) = if off.is_utc() {
-        ("Z".to_owned(), "Z".to_owned())
-    } else {
-        let sign = if off.is_negative() { '-' } else { '+' };
-        let (oh, om) = (
-            off.whole_hours().unsigned_abs(),
-            off.minutes_past_hour().unsigned_abs(),
-        );
-        (
-            format!("{sign}{oh:02}'{om:02}'"),
-            format!("{sign}{oh:02}:{om:02}"),
-        )
-    };
-    Ok((
-        format!("D:{year:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}{pdf_tz}"),
-        format!("{year:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{xmp_tz}"),
-    ))
-}
+// Metadata: Info dictionary, XMP and the grey output intent (see `pdfa`).
 
 fn write_catalog(doc: &mut Doc, catalog: Ref, tree: Ref, meta: &Meta) {
     let info_ref = doc.alloc();
     let xmp_ref = doc.alloc();
     let icc_ref = doc.alloc();
-    write_info(doc, info_ref, meta);
-    let xmp = xmp(meta);
-    doc.pdf.metadata(xmp_ref, xmp.as_bytes());
-    let icc = icc_grey_profile();
-    doc.pdf
-        .icc_profile(icc_ref, &icc)
-        .n(1)
-        .range([0.0, 1.0])
-        .alternate_name(Name(b"DeviceGray"));
+    pdfa::fill_info(&mut doc.pdf.document_info(info_ref), meta);
+    pdfa::write_xmp(&mut doc.pdf, xmp_ref, meta);
+    pdfa::write_icc(&mut doc.pdf, icc_ref, Profile::Grey);
     let mut cat = doc.pdf.catalog(catalog);
-    cat.pages(tree).metadata(xmp_ref);
-    cat.output_intents()
-        .push()
-        .subtype(OutputIntentSubtype::PDFA)
-        .output_condition_identifier(TextStr("Custom"))
-        .output_condition(TextStr(ICC_DESCRIPTION))
-        .info(TextStr(ICC_DESCRIPTION))
-        .dest_output_profile(icc_ref);
-}
-
-/// The Info dictionary; every entry also in the XMP, empty ones in neither.
-fn write_info(doc: &mut Doc, info_ref: Ref, meta: &Meta) {
-    let mut info = doc.pdf.document_info(info_ref);
-    if !meta.title.is_empty() {
-        info.title(TextStr(&meta.title));
-    }
-    if !meta.author.is_empty() {
-        info.author(TextStr(&meta.author));
-    }
-    if !meta.subject.is_empty() {
-        info.subject(TextStr(&meta.subject));
-    }
-    if !meta.tool.is_empty() {
-        info.creator(TextStr(&meta.tool));
-        info.producer(TextStr(&meta.tool));
-    }
-    info.pair(Name(b"CreationDate"), Str(meta.pdf_date.as_bytes()));
-    info.pair(Name(b"ModDate"), Str(meta.pdf_date.as_bytes()));
-}
-
-fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// The XMP packet: Dublin Core, XMP basic, Adobe PDF and PDF/A identification.
-fn xmp(m: &Meta) -> String {
-    let mut dc = String::from("<dc:format>application/pdf</dc:format>\n");
-    let alt = |v: &str| {
-        format!(
-            "<rdf:Alt><rdf:li xml:lang=\"x-default\">{}</rdf:li></rdf:Alt>",
-            xml_escape(v)
-        )
-    };
-    if !m.title.is_empty() {
-        dc += &format!("<dc:title>{}</dc:title>\n", alt(&m.title));
-    }
-    if !m.author.is_empty() {
-        dc += &format!(
-            "<dc:creator><rdf:Seq><rdf:li>{}</rdf:li></rdf:Seq></dc:creator>\n",
-            xml_escape(&m.author)
-        );
-    }
-    if !m.subject.is_empty() {
-        dc += &format!("<dc:description>{}</dc:description>\n", alt(&m.subject));
-    }
-    let date = &m.xmp_date;
-    let mut basic = format!(
-        "<xmp:CreateDate>{date}</xmp:CreateDate>\n<xmp:ModifyDate>{date}</xmp:ModifyDate>\n<xmp:MetadataDate>{date}</xmp:MetadataDate>\n"
-    );
-    let mut producer = String::new();
-    if !m.tool.is_empty() {
-        let tool = xml_escape(&m.tool);
-        basic += &format!("<xmp:CreatorTool>{tool}</xmp:CreatorTool>\n");
-        producer = format!("<pdf:Producer>{tool}</pdf:Producer>\n");
-    }
-    format!(
-        "<?xpacket begin=\"\u{FEFF}\" id=\"W5M0MpCehiHzreSzNTczkc9d\"?>
-<x:xmpmeta xmlns:x=\"adobe:ns:meta/\">
-<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\">
-<rdf:Description rdf:about=\"\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\">
-{dc}</rdf:Description>
-<rdf:Description rdf:about=\"\" xmlns:xmp=\"http://ns.adobe.com/xap/1.0/\">
-{basic}</rdf:Description>
-<rdf:Description rdf:about=\"\" xmlns:pdf=\"http://ns.adobe.com/pdf/1.3/\">
-{producer}</rdf:Description>
-<rdf:Description rdf:about=\"\" xmlns:pdfaid=\"http://www.aiim.org/pdfa/ns/id/\">
-<pdfaid:part>1</pdfaid:part>
-<pdfaid:conformance>B</pdfaid:conformance>
-</rdf:Description>
-</rdf:RDF>
-</x:xmpmeta>
-<?xpacket end=\"w\"?>"
-    )
-}
-
-// ---------------------------------------------------------------------------
-// ICC profile.
-
-const ICC_DESCRIPTION: &str = "Grey, gamma 2.2, D50 white";
-
-/// D50 in s15Fixed16 (X 0.9642, Y 1.0, Z 0.8249), as the ICC spec encodes it.
-const D50: [u32; 3] = [0x0000_F6D6, 0x0001_0000, 0x0000_D32D];
-
-/// A minimal ICC v2.1 display ('mntr') profile for grey ('GRAY' data, 'XYZ '
-/// connection space): desc, cprt, wtpt (D50) and kTRC (gamma 2.2).
-fn icc_grey_profile() -> Vec<u8> {
-    let mut wtpt = b"XYZ \0\0\0\0".to_vec();
-    for v in D50 {
-        wtpt.extend_from_slice(&v.to_be_bytes());
-    }
-    // curveType with one entry: a gamma in u8Fixed8 (0x0233 = 2.1992).
-    let ktrc = [
-        b"curv".as_slice(),
-        &[0; 4],
-        &1u32.to_be_bytes(),
-        &0x0233u16.to_be_bytes(),
-    ]
-    .concat();
-    let mut cprt = b"text\0\0\0\0".to_vec();
-    cprt.extend_from_slice(b"No copyright, use freely\0");
-    let tags: [(&[u8; 4], Vec<u8>); 4] = [
-        (b"desc", icc_text_description(ICC_DESCRIPTION)),
-        (b"cprt", cprt),
-        (b"wtpt", wtpt),
-        (b"kTRC", ktrc),
-    ];
-    let table_len = 4 + 12 * tags.len();
-    let mut table = (tags.len() as u32).to_be_bytes().to_vec();
-    let mut data = Vec::new();
-    for (sig, body) in &tags {
-        let offset = 128 + table_len + data.len();
-        table.extend_from_slice(*sig);
-        table.extend_from_slice(&(offset as u32).to_be_bytes());
-        table.extend_from_slice(&(body.len() as u32).to_be_bytes());
-        data.extend_from_slice(body);
-        data.resize(data.len().next_multiple_of(4), 0);
-    }
-    let size = 128 + table.len() + data.len();
-    let mut out = icc_header(size as u32);
-    out.extend(table);
-    out.extend(data);
-    out
-}
-
-/// The 128-byte profile header.
-fn icc_header(size: u32) -> Vec<u8> {
-    let mut h = Vec::with_capacity(size as usize);
-    h.extend_from_slice(&size.to_be_bytes());
-    h.extend_from_slice(&[0; 4]); // preferred CMM: none
-    h.extend_from_slice(&0x0210_0000u32.to_be_bytes()); // version 2.1.0
-    h.extend_from_slice(b"mntrGRAYXYZ ");
-    for v in [2024u16, 1, 1, 0, 0, 0] {
-        h.extend_from_slice(&v.to_be_bytes()); // fixed date: deterministic
-    }
-    h.extend_from_slice(b"acsp");
-    h.extend_from_slice(&[0; 24]); // platform, flags, manufacturer, model, attributes
-    h.extend_from_slice(&0u32.to_be_bytes()); // perceptual intent
-    for v in D50 {
-        h.extend_from_slice(&v.to_be_bytes()); // PCS illuminant
-    }
-    h.resize(128, 0); // creator, reserved
-    h
-}
-
-/// A textDescriptionType: ASCII text, empty Unicode and ScriptCode parts.
-fn icc_text_description(text: &str) -> Vec<u8> {
-    let mut d = b"desc\0\0\0\0".to_vec();
-    d.extend_from_slice(&(text.len() as u32 + 1).to_be_bytes());
-    d.extend_from_slice(text.as_bytes());
-    d.push(0);
-    d.extend_from_slice(&[0; 8]); // Unicode language code, count
-    d.extend_from_slice(&[0; 3]); // ScriptCode code, count
-    d.extend_from_slice(&[0; 67]); // ScriptCode text
-    d
+    cat.pages(tree);
+    pdfa::catalog_entries(&mut cat, xmp_ref, icc_ref, Profile::Grey);
 }
 
 #[cfg(test)]
@@ -1489,6 +1200,7 @@ mod tests {
     use super::*;
     use std::path::Path;
     use std::process::Command;
+    use time::UtcOffset;
 
     fn sample_blocks() -> Vec<Block> {
         let rows = (1..=300)
@@ -1619,33 +1331,6 @@ mod tests {
             write(&report(&blocks)).unwrap(),
             write(&report(&blocks)).unwrap()
         );
-    }
-
-    #[test]
-    fn icc_profile_is_well_formed() {
-        let icc = icc_grey_profile();
-        let size = u32::from_be_bytes(icc[0..4].try_into().unwrap()) as usize;
-        assert_eq!(size, icc.len());
-        assert_eq!(size % 4, 0);
-        assert_eq!(&icc[36..40], b"acsp");
-        assert_eq!(&icc[12..24], b"mntrGRAYXYZ ");
-        let count = u32::from_be_bytes(icc[128..132].try_into().unwrap()) as usize;
-        assert_eq!(count, 4);
-        for i in 0..count {
-            let e = 132 + 12 * i;
-            let off = u32::from_be_bytes(icc[e + 4..e + 8].try_into().unwrap()) as usize;
-            let len = u32::from_be_bytes(icc[e + 8..e + 12].try_into().unwrap()) as usize;
-            assert_eq!(off % 4, 0);
-            assert!(off >= 132 + 12 * count && off + len <= size);
-            let kind: &[u8] = match &icc[e..e + 4] {
-                b"desc" => b"desc",
-                b"cprt" => b"text",
-                b"wtpt" => b"XYZ ",
-                b"kTRC" => b"curv",
-                other => panic!("unexpected tag {other:?}"),
-            };
-            assert_eq!(&icc[off..off + 4], kind);
-        }
     }
 
     #[test]

@@ -366,6 +366,18 @@ impl Store {
             .optional()?)
     }
 
+    /// Whether these bytes of a document's PDF have left the station: a
+    /// target acknowledged or read them back. Such a PDF is never rebuilt for
+    /// a change of format alone, so a store never holds two versions.
+    pub fn pdf_sent(&self, document_id: &str, sha256: &str) -> Result<bool, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM deliveries WHERE document_id = ?1 AND sha256 = ?2)
+                 OR EXISTS (SELECT 1 FROM receipts WHERE document_id = ?1 AND sent_sha256 = ?2)",
+            params![document_id, sha256],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Remembers a document's built PDF (its file is already in the cache).
     pub fn save_pdf(&mut self, document_id: &str, pdf: &CachedPdf) -> Result<(), StoreError> {
         self.conn.execute(

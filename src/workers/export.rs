@@ -14,16 +14,19 @@ use crate::batch::manifest::{
 };
 use crate::batch::sample::SampleState;
 use crate::imaging::ImagingError;
-use crate::imaging::pdf::PdfStream;
+use crate::imaging::pdf::{DocMeta, PdfStream};
 use crate::pixels::Encoded;
 use crate::store::images::sync_dir;
-use crate::store::{Actor, BatchProvenance, BatchTree, CachedPdf, Store, StoreError, TreeDocument};
+use crate::store::{
+    Actor, BatchProvenance, BatchRow, BatchTree, CachedPdf, Store, StoreError, TreeDocument,
+};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
+use time::OffsetDateTime;
 
 #[derive(Debug, Error)]
 pub enum ExportError {
@@ -100,10 +103,20 @@ fn write_atomic(dir: &Path, name: &str, mut from: impl Read) -> Result<(), Store
     Ok(())
 }
 
+/// The PDF format documents are written in, part of [`pages_key`]: PDFs built
+/// in an earlier format are rebuilt unless already sent.
+const PDF_FORMAT: &str = "pdfa-1b";
+
 /// What a document's PDF is made of: when this changes, it is rebuilt.
-fn pages_key(doc: &TreeDocument) -> String {
+/// `format` is [`PDF_FORMAT`], or "" for a PDF built before formats were
+/// named.
+fn pages_key(doc: &TreeDocument, format: &str) -> String {
     let mut h = Sha256::new();
     h.update(doc.id.as_bytes());
+    if !format.is_empty() {
+        h.update(b"|format=");
+        h.update(format.as_bytes());
+    }
     h.update(doc.doc_type.as_deref().unwrap_or("").as_bytes());
     for p in &doc.pages {
         h.update(b"|");
@@ -120,16 +133,19 @@ fn pages_key(doc: &TreeDocument) -> String {
 pub fn document_pdf(
     store: &mut Store,
     doc: &TreeDocument,
+    created: OffsetDateTime,
 ) -> Result<(PathBuf, CachedPdf), ExportError> {
-    let key = pages_key(doc);
+    let key = pages_key(doc, PDF_FORMAT);
     if let Some(c) = store.cached_pdf(&doc.id)? {
         let path = store.images().path_of(&c.sha256);
         let intact = std::fs::metadata(&path).is_ok_and(|m| m.len() == c.bytes);
-        if c.pages_key == key && intact {
+        let current = c.pages_key == key
+            || (c.pages_key == pages_key(doc, "") && store.pdf_sent(&doc.id, &c.sha256)?);
+        if current && intact {
             return Ok((path, c));
         }
     }
-    let built = build_pdf(store, doc, key)?;
+    let built = build_pdf(store, doc, key, created)?;
     store.save_pdf(&doc.id, &built)?;
     Ok((store.images().path_of(&built.sha256), built))
 }
@@ -139,6 +155,7 @@ fn build_pdf(
     store: &Store,
     doc: &TreeDocument,
     pages_key: String,
+    created: OffsetDateTime,
 ) -> Result<CachedPdf, ExportError> {
     let images = store.images();
     let root = images
@@ -162,7 +179,12 @@ fn build_pdf(
         doc.doc_type.as_deref().unwrap_or("document"),
         doc.id
     );
-    let mut pdf = PdfStream::start(out, doc.pages.len(), &title).map_err(pdf_err)?;
+    let meta = DocMeta {
+        title: &title,
+        subject: "Scanned paper health record",
+        created,
+    };
+    let mut pdf = PdfStream::start(out, doc.pages.len(), &meta).map_err(pdf_err)?;
     for page in &doc.pages {
         let Some(img) = &page.image else { continue };
         let enc = Encoded {
@@ -210,10 +232,23 @@ pub fn batch_pdfs(
     tree: &BatchTree,
 ) -> Result<HashMap<String, (PathBuf, CachedPdf)>, ExportError> {
     let mut out = HashMap::new();
+    let created = pdf_date(&tree.batch);
     for d in tree.records.iter().flat_map(|r| &r.documents) {
-        out.insert(d.id.clone(), document_pdf(store, d)?);
+        out.insert(d.id.clone(), document_pdf(store, d, created)?);
     }
     Ok(out)
+}
+
+/// The date a batch's PDFs carry: when it closed (or began, if it never
+/// did), so rebuilding one gives the same bytes.
+fn pdf_date(batch: &BatchRow) -> OffsetDateTime {
+    let fmt = &time::format_description::well_known::Rfc3339;
+    batch
+        .closed
+        .as_deref()
+        .and_then(|t| OffsetDateTime::parse(t, fmt).ok())
+        .or_else(|| OffsetDateTime::parse(&batch.created, fmt).ok())
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// Where a document's PDF sits in an export or a delivered folder.

@@ -4,6 +4,7 @@
 
 pub mod fhir_server;
 pub mod paper;
+pub mod pdfa;
 
 use folio::batch::manifest::Manifest;
 use folio::pixels::Raster;
