@@ -466,6 +466,9 @@ pub struct Config {
     pub session_target: SessionTargetConfig,
     /// How long paper is held after upload (`[retention]`).
     pub retention: crate::batch::retention::RetentionConfig,
+    /// What each Kodak patch code does (`[patches]`, e.g. `"2" =
+    /// "new_document"`, `"3" = "new_record"`, `"T" = "separator"`).
+    pub patches: crate::batch::protocol::PatchMeanings,
     /// Type of the pages before a record's first document sheet (none if unset).
     pub default_document_type: Option<String>,
     /// JPEG quality of grey and colour pages.
@@ -517,6 +520,7 @@ impl Default for Config {
             sampling: SamplingConfig::default(),
             session_target: SessionTargetConfig::default(),
             retention: Default::default(),
+            patches: Default::default(),
             default_document_type: None,
             jpeg_quality: 75,
             blank: BlankParams::default(),

@@ -323,3 +323,107 @@ fn doc_sides(rec: &folio::batch::manifest::ManifestRecord) -> Vec<(Option<&str>,
         })
         .collect()
 }
+
+/// The printed patch sheets at 150 dpi around clinical pages: patch 3, page,
+/// page, patch 2 (fed upside down), page, patch T, page.
+fn patch_stack(st: &Station, pdf: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let dir = st.dir.path().join("patch-stack");
+    std::fs::create_dir_all(&dir).unwrap();
+    let r = Command::new("pdftoppm")
+        .args(["-r", "150", "-gray"])
+        .arg(pdf)
+        .arg(dir.join("sheet"))
+        .output()
+        .unwrap();
+    assert!(r.status.success());
+    let mut sheets: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    sheets.sort();
+    // Patch 2 fed upside down.
+    let flipped = dir.join("sheet-2-flipped.png");
+    image::open(&sheets[1])
+        .unwrap()
+        .rotate180()
+        .save(&flipped)
+        .unwrap();
+    let spec = StackSpec {
+        dpi: 150,
+        ..Default::default()
+    };
+    let page = |seed| {
+        let r = render(
+            &SideKind::Clinical { label: None },
+            &spec,
+            seed,
+            &mut TextPainter::new(),
+        );
+        write_page(&dir.join(format!("p{seed}")), &r, "png")
+    };
+    // patch 3, page, page, patch 2 (upside down), page, patch T, page.
+    let stack = [
+        sheets[0].clone(),
+        page(1),
+        page(2),
+        flipped,
+        page(3),
+        sheets[2].clone(),
+        page(4),
+    ];
+    stack.to_vec()
+}
+
+/// Patch sheets printed by `folio sheets --patch`, rasterised at 150 dpi
+/// (the lowest a patch is read at), one fed upside down, separate an
+/// imported stack as the bureau defaults say, and are listed as removed.
+#[test]
+fn printed_patch_sheets_separate_an_imported_stack() {
+    let st = Station::new();
+    let pdf = st.dir.path().join("patches.pdf");
+    let out = st.ok(&[
+        "sheets",
+        "--patch",
+        "3",
+        "--patch",
+        "2",
+        "--patch",
+        "t",
+        "--out",
+        pdf.to_str().unwrap(),
+    ]);
+    assert!(out.contains("3 patch sheet(s)"), "{out}");
+    common::pdfa::assert_pdfa_1b(&[&pdf]);
+    let stack = patch_stack(&st, &pdf);
+    let paths: Vec<&std::path::Path> = stack.iter().map(|p| p.as_path()).collect();
+    let report = st.import(&["--dpi", "150"], &paths);
+    let (m, _) = st.export(report["batch_id"].as_str().unwrap());
+    assert_eq!(m.records.len(), 1, "{m:#?}");
+    assert_eq!(
+        doc_sides(&m.records[0])
+            .iter()
+            .map(|(_, s)| s.clone())
+            .collect::<Vec<_>>(),
+        vec![vec![1, 2], vec![4, 6]]
+    );
+    // No label on the patch 3 sheet: the record waits for its patient.
+    assert!(m.records[0].patient.nhs_number.is_none());
+    let removed: Vec<(u32, String)> = m
+        .removed
+        .iter()
+        .map(|r| {
+            (
+                r.side,
+                format!("{} {}", r.reason, r.barcode.as_deref().unwrap_or("")),
+            )
+        })
+        .collect();
+    assert_eq!(
+        removed,
+        vec![
+            (0, "patch_sheet patch 3".to_string()),
+            (3, "patch_sheet patch 2".to_string()),
+            (5, "patch_sheet patch T".to_string()),
+        ]
+    );
+}

@@ -2,6 +2,7 @@
 
 use super::identifiers::PatientId;
 use regex::Regex;
+use serde::{Deserialize, Serialize};
 
 /// A control instruction printed on a control sheet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +32,115 @@ pub enum SheetCode {
     Identifier(PatientId),
     /// Any other barcode (a lab form's own code, say): kept, not acted on.
     Other,
+}
+
+/// A Kodak patch code: four bars, two wide (0.20 in) and two narrow
+/// (0.08 in), three narrow spaces, read from the sheet's leading edge. The
+/// separator most bureaus already own (`folio sheets --patch` prints them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Patch {
+    #[serde(rename = "1")]
+    P1,
+    #[serde(rename = "2")]
+    P2,
+    #[serde(rename = "3")]
+    P3,
+    #[serde(rename = "4")]
+    P4,
+    #[serde(rename = "6")]
+    P6,
+    #[serde(rename = "T")]
+    T,
+}
+
+impl Patch {
+    pub const ALL: [Patch; 6] = [
+        Patch::P1,
+        Patch::P2,
+        Patch::P3,
+        Patch::P4,
+        Patch::P6,
+        Patch::T,
+    ];
+
+    /// The bars from the leading edge, `true` for wide (the spaces are all
+    /// narrow).
+    pub fn bars(self) -> [bool; 4] {
+        match self {
+            Patch::P1 => [true, true, false, false],
+            Patch::P2 => [true, false, false, true],
+            Patch::P3 => [true, false, true, false],
+            Patch::P4 => [false, true, true, false],
+            Patch::P6 => [false, false, true, true],
+            Patch::T => [false, true, false, true],
+        }
+    }
+
+    /// The patch with these bars, if any.
+    pub fn from_bars(bars: [bool; 4]) -> Option<Patch> {
+        Patch::ALL.into_iter().find(|p| p.bars() == bars)
+    }
+
+    /// "1", "2", "3", "4", "6" or "T", as stored and printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Patch::P1 => "1",
+            Patch::P2 => "2",
+            Patch::P3 => "3",
+            Patch::P4 => "4",
+            Patch::P6 => "6",
+            Patch::T => "T",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Patch> {
+        Patch::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+/// What a patch sheet does in separation (`[patches]` in the config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PatchAction {
+    /// A new document starts in the current record (of the default type).
+    NewDocument,
+    /// A new record starts. Its patient is the identifier label on the patch
+    /// sheet, if it carries one; otherwise a supervisor types it in Review
+    /// (the record is flagged until then).
+    NewRecord,
+    /// The sheet only separates (a bundle's end, say): removed, no action.
+    Separator,
+}
+
+/// The meaning of each patch code. The bureau defaults: patch 2 a new
+/// document, patch 3 a new record, T and the rest separators only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PatchMeanings(pub std::collections::BTreeMap<Patch, PatchAction>);
+
+impl Default for PatchMeanings {
+    fn default() -> Self {
+        PatchMeanings(
+            [
+                (Patch::P2, PatchAction::NewDocument),
+                (Patch::P3, PatchAction::NewRecord),
+            ]
+            .into_iter()
+            .collect(),
+        )
+    }
+}
+
+impl PatchMeanings {
+    /// What `patch` does: as configured, else a separator.
+    pub fn action(&self, patch: Patch) -> PatchAction {
+        self.0
+            .get(&patch)
+            .copied()
+            .unwrap_or(PatchAction::Separator)
+    }
 }
 
 /// A field of a control instruction, with the rules its text must meet.

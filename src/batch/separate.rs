@@ -4,7 +4,7 @@
 
 use super::flags::{Flag, FlagCode};
 use super::identifiers::PatientId;
-use super::protocol::{Control, SheetCode, parse_barcode};
+use super::protocol::{Control, Patch, PatchAction, PatchMeanings, SheetCode, parse_barcode};
 use super::{MoveTarget, derived_id, printable};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -84,6 +84,8 @@ pub struct SideFacts {
     /// The side measured as the session test target (its registration
     /// marks found, its barcode read or not): never a page.
     pub target: bool,
+    /// The Kodak patch code read on the side, if any.
+    pub patch: Option<Patch>,
 }
 
 /// Why a side is not in the output.
@@ -92,6 +94,8 @@ pub struct SideFacts {
 pub enum RemovedReason {
     Blank,
     ControlSheet,
+    /// A Kodak patch sheet (the side's `barcode` says which patch).
+    PatchSheet,
     /// A supervisor took the page out (a duplicate, another patient's page
     /// sent back to the ward...).
     RemovedBySupervisor,
@@ -102,6 +106,7 @@ impl RemovedReason {
         match self {
             RemovedReason::Blank => "blank",
             RemovedReason::ControlSheet => "control_sheet",
+            RemovedReason::PatchSheet => "patch_sheet",
             RemovedReason::RemovedBySupervisor => "removed_by_supervisor",
         }
     }
@@ -110,6 +115,7 @@ impl RemovedReason {
         match s {
             "blank" => Some(RemovedReason::Blank),
             "control_sheet" => Some(RemovedReason::ControlSheet),
+            "patch_sheet" => Some(RemovedReason::PatchSheet),
             "removed_by_supervisor" => Some(RemovedReason::RemovedBySupervisor),
             _ => None,
         }
@@ -187,6 +193,8 @@ pub struct SeparationParams<'a> {
     /// The patient of pages before any record sheet (an on-demand scan, where
     /// the identifier was typed in rather than printed on a sheet).
     pub default_patient: Option<&'a PatientId>,
+    /// What each patch code does.
+    pub patches: &'a PatchMeanings,
 }
 
 /// Separates `sides` (in feed order) into records and documents: a
@@ -342,6 +350,12 @@ impl<'p> Separator<'p> {
             self.control_side(side, &control);
             return;
         }
+        if let Some(patch) = side.patch
+            && !(side.face == Some(Face::Back) && self.control_sheets.contains_key(&side.sheet))
+        {
+            self.patch_side(side, patch, &codes);
+            return;
+        }
         if let Some(reason) = self.left_out(side) {
             self.layout.removed.push(Removed {
                 side: side.side,
@@ -389,6 +403,52 @@ impl<'p> Separator<'p> {
         });
         if side.face != Some(Face::Back) {
             self.control_sheets.insert(side.sheet, Vec::new());
+        }
+    }
+
+    /// A patch sheet: left out like a control sheet (its back too), acting as
+    /// the configured meaning of its patch says. A new record takes its
+    /// patient from an identifier label on the patch sheet, if there is one;
+    /// without one it is flagged, for a supervisor to type the identifier,
+    /// and never joins the previous patient's record.
+    fn patch_side(&mut self, side: &SideFacts, patch: Patch, codes: &[(SheetCode, &String)]) {
+        let text = format!("patch {}", patch.as_str());
+        self.layout.removed.push(Removed {
+            side: side.side,
+            reason: RemovedReason::PatchSheet,
+            barcode: Some(text.clone()),
+        });
+        self.control_sheets.insert(side.sheet, vec![text]);
+        match self.p.patches.action(patch) {
+            PatchAction::NewDocument => self.start_document(side.side, None),
+            PatchAction::Separator => {}
+            PatchAction::NewRecord => {
+                let mut ids = codes.iter().filter_map(|(c, _)| match c {
+                    SheetCode::Identifier(id) => Some(id.clone()),
+                    _ => None,
+                });
+                let (patient, flags) = match (ids.next(), ids.next()) {
+                    (Some(id), None) => (Some(id), Vec::new()),
+                    (first, second) => {
+                        let why = if first.is_some() && second.is_some() {
+                            "carries more than one patient label"
+                        } else {
+                            "carries no patient label"
+                        };
+                        let flag = Flag::new(
+                            FlagCode::InvalidPatientId,
+                            format!(
+                                "patch {} at side {} starts a new record but {why}:                                  set this record's patient from its folder",
+                                patch.as_str(),
+                                side.side
+                            ),
+                        )
+                        .on_side(side.side);
+                        (None, vec![flag])
+                    }
+                };
+                self.start_record(side.side, patient, None, flags);
+            }
         }
     }
 
@@ -885,6 +945,145 @@ mod tests {
         whole
     }
 
+    fn default_patches() -> &'static PatchMeanings {
+        static P: std::sync::LazyLock<PatchMeanings> =
+            std::sync::LazyLock::new(PatchMeanings::default);
+        &P
+    }
+
+    /// Sides with patches: (barcodes, patch) each, simplex.
+    fn patch_sides(items: &[(&[&str], Option<Patch>)]) -> Vec<SideFacts> {
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, (codes, patch))| SideFacts {
+                side: i as u32,
+                sheet: i as u32,
+                face: Some(Face::Front),
+                barcodes: codes.iter().map(|s| s.to_string()).collect(),
+                patch: *patch,
+                ..Default::default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn patch_sheets_separate_as_configured_and_are_listed() {
+        let pattern = pat();
+        let none = HashMap::new();
+        let params = SeparationParams {
+            batch_id: "b1",
+            default_specialty: None,
+            default_doc_type: None,
+            hospital_pattern: &pattern,
+            fixes: &none,
+            default_patient: None,
+            patches: default_patches(),
+        };
+        let stack = patch_sides(&[
+            (&["FOLIO:REC:9434765919"], None),
+            (&[], None),
+            (&[], Some(Patch::P2)),
+            (&[], None),
+            (&[], Some(Patch::T)),
+            (&[], None),
+            // A new record whose patient is the label on the patch sheet.
+            (&["9434765919"], Some(Patch::P3)),
+            (&[], None),
+            // A new record with no label: flagged, never joined to the last.
+            (&[], Some(Patch::P3)),
+            (&[], None),
+            // A control barcode wins over a patch on the same side.
+            (&["FOLIO:DOC:letter"], Some(Patch::P3)),
+            (&[], None),
+        ]);
+        let l = separated(&stack, &params);
+        let pages = |r: &RecordLayout| -> Vec<Vec<u32>> {
+            r.documents
+                .iter()
+                .map(|d| d.pages.iter().map(|p| p.side).collect())
+                .collect()
+        };
+        assert_eq!(l.records.len(), 3, "{l:?}");
+        assert_eq!(pages(&l.records[0]), vec![vec![1], vec![3, 5]]);
+        assert_eq!(pages(&l.records[1]), vec![vec![7]]);
+        assert!(l.records[1].patient.is_some() && l.records[1].flags.is_empty());
+        assert_eq!(pages(&l.records[2]), vec![vec![9], vec![11]]);
+        assert_eq!(l.records[2].patient, None);
+        assert_eq!(l.records[2].flags[0].code, FlagCode::InvalidPatientId);
+        assert!(l.records[2].flags[0].detail.contains("no patient label"));
+        let removed: Vec<(u32, RemovedReason, Option<&str>)> = l
+            .removed
+            .iter()
+            .map(|r| (r.side, r.reason, r.barcode.as_deref()))
+            .collect();
+        assert_eq!(
+            removed,
+            vec![
+                (0, RemovedReason::ControlSheet, Some("FOLIO:REC:9434765919")),
+                (2, RemovedReason::PatchSheet, Some("patch 2")),
+                (4, RemovedReason::PatchSheet, Some("patch T")),
+                (6, RemovedReason::PatchSheet, Some("patch 3")),
+                (8, RemovedReason::PatchSheet, Some("patch 3")),
+                (10, RemovedReason::ControlSheet, Some("FOLIO:DOC:letter")),
+            ]
+        );
+        // Configured otherwise: patch 2 only separates.
+        let only = PatchMeanings([(Patch::P2, PatchAction::Separator)].into_iter().collect());
+        let l = separated(
+            &stack[..4],
+            &SeparationParams {
+                patches: &only,
+                ..params
+            },
+        );
+        assert_eq!(pages(&l.records[0]), vec![vec![1, 3]]);
+    }
+
+    #[test]
+    fn the_back_of_a_patch_sheet_is_left_out_with_it() {
+        let pattern = pat();
+        let none = HashMap::new();
+        let params = SeparationParams {
+            batch_id: "b1",
+            default_specialty: None,
+            default_doc_type: None,
+            hospital_pattern: &pattern,
+            fixes: &none,
+            default_patient: None,
+            patches: default_patches(),
+        };
+        let mut stack = sides(
+            true,
+            &[
+                (&["FOLIO:REC:9434765919"], false),
+                (&[], true),
+                (&[], false),
+                (&[], false),
+                (&[], false),
+                (&[], false),
+                (&[], false),
+                (&[], false),
+            ],
+        );
+        stack[4].patch = Some(Patch::P2);
+        // Printed on both faces: the back reads the same patch.
+        stack[5].patch = Some(Patch::P2);
+        let l = separated(&stack, &params);
+        assert_eq!(l.records[0].documents.len(), 2, "{l:?}");
+        assert_eq!(
+            l.records[0].documents[1]
+                .pages
+                .iter()
+                .map(|p| p.side)
+                .collect::<Vec<_>>(),
+            vec![6, 7]
+        );
+        let r: Vec<(u32, RemovedReason)> = l.removed.iter().map(|r| (r.side, r.reason)).collect();
+        assert!(r.contains(&(4, RemovedReason::PatchSheet)), "{r:?}");
+        assert!(r.contains(&(5, RemovedReason::ControlSheet)), "{r:?}");
+    }
+
     fn pat() -> Regex {
         Regex::new(r"^[A-Z]{1,3}[0-9]{5,8}$").unwrap()
     }
@@ -918,6 +1117,7 @@ mod tests {
             hospital_pattern: &pattern,
             fixes,
             default_patient: patient,
+            patches: default_patches(),
         };
         let none = HashMap::new();
         let before = separated(&stack, &params(&none, None));
@@ -961,6 +1161,7 @@ mod tests {
                 hospital_pattern: &pattern,
                 fixes: &HashMap::new(),
                 default_patient: None,
+                patches: default_patches(),
             },
         )
     }
@@ -1299,6 +1500,7 @@ mod tests {
                 hospital_pattern: &pattern,
                 fixes: &fixed,
                 default_patient: None,
+                patches: default_patches(),
             },
         );
         assert!(l.records[1].patient.is_some());
@@ -1541,6 +1743,7 @@ mod tests {
                         .map(|_| POOL[next(POOL.len() as u64)].to_string())
                         .collect(),
                     blank: next(4) == 0,
+                    patch: (next(8) == 0).then(|| Patch::ALL[next(6)]),
                     restored: next(3) == 0,
                     removed: next(12) == 0,
                     rescan: (next(15) == 0).then(|| "blurred".to_string()),
@@ -1597,6 +1800,7 @@ mod tests {
                 hospital_pattern: &pattern,
                 fixes: &fixes,
                 default_patient: (round % 5 == 0).then_some(&typed),
+                patches: default_patches(),
             };
             let l = separated(&stack, &params);
             shapes.insert((l.records.len(), l.removed.len(), l.flag_count().min(6)));

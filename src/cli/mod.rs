@@ -231,8 +231,19 @@ struct SheetsArgs {
     /// `folio target check` measures the scan).
     #[arg(long, conflicts_with_all = ["record", "docs", "batch"])]
     target: bool,
+    /// Kodak patch sheets instead (1, 2, 3, 4, 6 or T; repeat for several):
+    /// what each does is the config's `[patches]` (by default 2 starts a
+    /// document, 3 a record, the rest only separate).
+    #[arg(long = "patch", value_name = "CODE", value_parser = parse_patch,
+          conflicts_with_all = ["record", "docs", "batch", "target"])]
+    patches: Vec<crate::batch::protocol::Patch>,
     #[arg(long, value_name = "FILE.pdf")]
     out: PathBuf,
+}
+
+fn parse_patch(s: &str) -> Result<crate::batch::protocol::Patch, String> {
+    crate::batch::protocol::Patch::parse(s)
+        .ok_or_else(|| "a patch code is 1, 2, 3, 4, 6 or T".to_string())
 }
 
 #[derive(Args, Debug)]
@@ -570,6 +581,14 @@ fn print_sheets(cli: &Cli, a: &SheetsArgs) -> Result<u8> {
     }
     let dir = config::data_dir(cli.data_dir.as_deref())?;
     let cfg = Config::load(&dir)?;
+    if !a.patches.is_empty() {
+        let n = sheets::print_patches(&cfg, &a.patches, &a.out)?;
+        println!(
+            "{n} patch sheet(s) written to {}: print at actual size (100%), bars at the leading edge",
+            output::shown_path(&a.out)
+        );
+        return Ok(exit::OK);
+    }
     let n = sheets::print(
         &cfg,
         a.record.as_deref(),

@@ -17,12 +17,13 @@
 use crate::batch::identifiers::{NhsCheck, PatientId, check_nhs_number};
 use crate::batch::printable;
 use crate::batch::protocol::{
-    Control, SheetCode, document_code, hidden_char, parse_barcode, record_code,
+    Control, Patch, PatchAction, SheetCode, document_code, hidden_char, parse_barcode, record_code,
 };
 use crate::config::Config;
 use crate::imaging::barcode::read_page;
 use crate::imaging::draw::TextPainter;
-use crate::imaging::encode::{encode, threshold};
+use crate::imaging::encode::{downscale, encode, threshold};
+use crate::imaging::patch;
 use crate::imaging::pdf::{DocMeta, PdfStream};
 use crate::imaging::sheet::{self, PRINT_DPI, Symbol, max_chars};
 use crate::imaging::target::{self, layout};
@@ -133,6 +134,60 @@ pub fn print(
         .map(|s| checked_page(s, &pattern, &mut painter))
         .collect::<Result<Vec<Encoded>, SheetError>>()?;
     write_pdf(&pages, out, "Folio control sheets")?;
+    Ok(pages.len())
+}
+
+/// Where a patch sheet's first bar is, and its bars' side margins, inches.
+const PATCH_FROM_TOP_IN: f32 = 0.5;
+const PATCH_MARGIN_IN: f32 = 0.75;
+
+/// Writes Kodak patch sheets to `out` atomically, one A4 page each: the
+/// patch across the top, and in large letters which patch it is and what it
+/// does at this station. Each page is read back at 300 and 200 dpi first.
+pub fn print_patches(cfg: &Config, patches: &[Patch], out: &Path) -> Result<usize> {
+    let mut painter = TextPainter::new();
+    let mut pages = Vec::with_capacity(patches.len());
+    for &p in patches {
+        let mut page = sheet::blank_page(PRINT_DPI, 255);
+        patch::draw(&mut page, p, PATCH_FROM_TOP_IN, PATCH_MARGIN_IN);
+        let px = PRINT_DPI as f32;
+        let what = match cfg.patches.action(p) {
+            PatchAction::NewDocument => "new document",
+            PatchAction::NewRecord => "new record: put the patient's label on this sheet",
+            PatchAction::Separator => "separator",
+        };
+        painter.draw(
+            &mut page,
+            0.75 * px,
+            4.5 * px,
+            &format!("PATCH {}", p.as_str()),
+            1.2 * px,
+            0,
+        );
+        painter.draw(&mut page, 0.75 * px, 6.0 * px, what, 0.28 * px, 0);
+        painter.draw(
+            &mut page,
+            0.75 * px,
+            6.6 * px,
+            "Feed with the bars first. Folio removes this sheet and lists it.",
+            0.2 * px,
+            0,
+        );
+        let page = threshold(&page, 128);
+        // As printed, and as a 150 dpi scan of it (the lowest supported).
+        for scaled in [page.clone(), downscale(&page, page.width / 2)] {
+            let read = patch::detect(&scaled).map(|r| r.patch);
+            if read != Some(p) {
+                bail!(
+                    "patch sheet {} drawn reads back as {read:?} at {} dpi: nothing was printed (please report this)",
+                    p.as_str(),
+                    scaled.dpi
+                );
+            }
+        }
+        pages.push(encode(&page, 90)?);
+    }
+    write_pdf(&pages, out, "Folio patch sheets")?;
     Ok(pages.len())
 }
 

@@ -14,6 +14,7 @@ pub mod deskew;
 pub mod draw;
 pub mod encode;
 pub mod orient;
+pub mod patch;
 pub mod pdf;
 pub mod pdfa;
 pub mod report_pdf;

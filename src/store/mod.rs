@@ -241,6 +241,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("schema_10.sql")),
         M::up(include_str!("schema_11.sql")),
         M::up(include_str!("schema_12.sql")),
+        M::up(include_str!("schema_13.sql")),
     ])
 }
 
@@ -416,7 +417,7 @@ mod tests {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 12);
+        assert_eq!(v, 13);
         assert_eq!(s.check().unwrap(), 0);
     }
 

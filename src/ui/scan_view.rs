@@ -268,7 +268,12 @@ impl ScanView {
             .layout
             .removed
             .iter()
-            .filter(|r| r.reason != RemovedReason::ControlSheet)
+            .filter(|r| {
+                !matches!(
+                    r.reason,
+                    RemovedReason::ControlSheet | RemovedReason::PatchSheet
+                )
+            })
             .count();
         Counts {
             sides: p.batch_sides,

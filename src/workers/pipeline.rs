@@ -513,6 +513,7 @@ pub fn close_batch<E: From<StoreError> + From<ConfigError>>(
         hospital_pattern: &pattern,
         fixes: &fixes,
         default_patient: patient.as_ref(),
+        patches: &cfg.patches,
     };
     let layout = separate(&facts, &params);
     let flags = layout.flag_count();

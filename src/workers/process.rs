@@ -6,7 +6,7 @@ use crate::batch::{Flag, FlagCode};
 use crate::config::Config;
 use crate::imaging::decode::Decoded;
 use crate::imaging::target::TargetCheck;
-use crate::imaging::{analyze, barcode, bilevel, crop, deskew, encode, orient};
+use crate::imaging::{analyze, barcode, bilevel, crop, deskew, encode, orient, patch};
 use crate::pixels::Raster;
 use crate::store::{ImageStore, PageRow, StoreError, StoredImage, sha256_hex};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -147,6 +147,8 @@ pub fn process_side(
     // Folio's session test target is measured as scanned, uncorrected: its
     // marks show the skew and scale themselves.
     let as_scanned = cropped.as_ref().unwrap_or(captured);
+    // A patch is read from the sheet's leading edge: the side as scanned.
+    let patch = timed(2, || patch::detect(as_scanned)).map(|p| p.patch);
     let target = if codes
         .codes
         .iter()
@@ -194,6 +196,7 @@ pub fn process_side(
         preview_sha256,
         target,
         session: None,
+        patch,
     })
 }
 
@@ -217,6 +220,7 @@ pub fn unreadable_side(meta: &SideMeta, why: String) -> PageRow {
         preview_sha256: None,
         target: None,
         session: None,
+        patch: None,
     }
 }
 

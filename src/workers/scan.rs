@@ -244,6 +244,7 @@ pub fn scan(
         hospital_pattern: &pattern,
         fixes: &fixes,
         default_patient: patient.as_ref(),
+        patches: &cfg.patches,
     });
     for f in &facts {
         separator.push(f);
@@ -473,6 +474,7 @@ fn facts_of(row: &PageRow) -> SideFacts {
         unreadable: row.error.clone(),
         flags: row.flags.clone(),
         target: row.target.as_ref().is_some_and(|t| t.report.is_some()),
+        patch: row.patch,
         ..Default::default()
     }
 }

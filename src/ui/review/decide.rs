@@ -59,6 +59,9 @@ impl ReviewScreen {
             ReviewKind::Removed { reason } if *reason == RemovedReason::ControlSheet => {
                 ui.label("Control sheets are left out of the output.");
             }
+            ReviewKind::Removed { reason } if *reason == RemovedReason::PatchSheet => {
+                ui.label("Patch sheets are left out of the output.");
+            }
             ReviewKind::Flag { .. } | ReviewKind::Page => {
                 let flags = item.flags();
                 let hint = match flags.len() {

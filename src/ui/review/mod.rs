@@ -130,6 +130,7 @@ fn removed_words(reason: crate::batch::RemovedReason) -> &'static str {
     match reason {
         crate::batch::RemovedReason::Blank => "removed as blank",
         crate::batch::RemovedReason::ControlSheet => "control sheet",
+        crate::batch::RemovedReason::PatchSheet => "patch sheet",
         crate::batch::RemovedReason::RemovedBySupervisor => "removed by a supervisor",
     }
 }
