@@ -427,3 +427,91 @@ fn printed_patch_sheets_separate_an_imported_stack() {
         ]
     );
 }
+
+/// `folio barcodes` reads files as the pipeline does: printed control and
+/// patch sheets, a label only zxing-cpp reads (faint and blurred), a hostile
+/// QR text shown escaped, and a file that is no image (exit 1, the others
+/// still listed).
+#[test]
+fn folio_barcodes_lists_every_mark_with_its_decoder() {
+    let st = Station::new();
+    let dir = st.dir.path().join("marks");
+    std::fs::create_dir_all(&dir).unwrap();
+    let pdf = dir.join("s.pdf");
+    st.ok(&[
+        "sheets",
+        "--record",
+        "9434765919",
+        "--out",
+        pdf.to_str().unwrap(),
+    ]);
+    let patch = dir.join("p.pdf");
+    st.ok(&["sheets", "--patch", "4", "--out", patch.to_str().unwrap()]);
+    for (p, stem) in [(&pdf, "sheet"), (&patch, "patch")] {
+        let r = Command::new("pdftoppm")
+            .args(["-r", "200", "-gray", "-png", "-singlefile"])
+            .arg(p)
+            .arg(dir.join(stem))
+            .output()
+            .unwrap();
+        assert!(r.status.success());
+    }
+    let mut page = folio::pixels::Raster::filled(1200, 600, 300, 250);
+    folio::imaging::draw::draw_qr(&mut page, 100, 100, "\u{1b}[31mRED\u{7}", 6, 0).unwrap();
+    let hostile = write_page(&dir.join("hostile"), &page, "png");
+    // A small QR on an A4 page at 300 dpi, out of focus: zbar reads
+    // nothing, zxing-cpp reads it.
+    let mut qr = folio::pixels::Raster::filled(2480, 3508, 300, 250);
+    folio::imaging::draw::draw_qr(&mut qr, 300, 300, "FOLIO:REC:9434765919", 3, 0).unwrap();
+    let img = image::GrayImage::from_raw(qr.width, qr.height, qr.data.clone()).unwrap();
+    let qr = folio::pixels::Raster {
+        data: image::imageops::blur(&img, 1.4).into_raw(),
+        ..qr
+    };
+    let blurred = write_page(&dir.join("blurred"), &qr, "png");
+    let junk = dir.join("junk.png");
+    std::fs::write(&junk, b"not an image").unwrap();
+    let files = [
+        dir.join("sheet.png"),
+        dir.join("patch.png"),
+        hostile,
+        blurred,
+        junk,
+    ];
+    let mut args = vec!["barcodes", "--json"];
+    args.extend(files.iter().map(|f| f.to_str().unwrap()));
+    let out = st.run(&args);
+    assert_eq!(out.status.code(), Some(1), "a page could not be read");
+    let pages: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pages = pages.as_array().unwrap();
+    assert_eq!(pages.len(), 5);
+    let sym = &pages[0]["symbols"][0];
+    assert_eq!(sym["text"], "FOLIO:REC:9434765919");
+    assert_eq!(sym["symbology"], "code128");
+    assert_eq!(sym["decoder"], "zbar");
+    assert_eq!(sym["bbox"].as_array().unwrap().len(), 4);
+    assert_eq!(pages[1]["patch"]["code"], "4");
+    assert_eq!(pages[1]["symbols"], serde_json::json!([]));
+    assert_eq!(pages[2]["symbols"][0]["text"], "\u{1b}[31mRED\u{7}");
+    assert_eq!(pages[3]["symbols"][0]["text"], "FOLIO:REC:9434765919");
+    assert_eq!(pages[3]["symbols"][0]["decoder"], "zxing_cpp");
+    assert_eq!(pages[3]["symbols"][0]["symbology"], "qr");
+    assert!(
+        pages[4]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a supported image")
+    );
+    // For people: escaped, never raw.
+    args.remove(1);
+    let out = st.run(&args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "{text}"
+    );
+    assert!(
+        text.contains("by zbar") && text.contains("patch    4"),
+        "{text}"
+    );
+}

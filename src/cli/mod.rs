@@ -5,6 +5,7 @@
 //! window's reader does. No SQL, image code or file formats here beyond
 //! printing. Runs on the main thread; a scan or import starts its own.
 
+mod barcodes;
 mod operators;
 mod output;
 mod paper;
@@ -82,6 +83,17 @@ enum Command {
         batch: String,
         #[arg(long, value_name = "DIR")]
         to: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read image files as the pipeline reads a side and print every barcode
+    /// and patch code found: symbology, text, position and the decoder that
+    /// read it (zbar or zxing-cpp). `--json` prints one object per page
+    /// (documented in src/cli/barcodes.rs and the README). Exit 1 if a page
+    /// could not be read.
+    Barcodes {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -489,6 +501,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             Ok(exit::OK)
         }
         Command::Sheets(a) => print_sheets(&cli, a),
+        Command::Barcodes { files, json } => read_barcodes(&cli, files, *json),
         Command::Generate(a) => generate(a),
         Command::Devices { json } => {
             output::devices(&workers::scan::list_devices()?, *json)?;
@@ -569,6 +582,16 @@ fn import(cli: &Cli, a: &ImportArgs) -> Result<u8> {
         exit::OK
     } else {
         exit::SIDES_UNREADABLE
+    })
+}
+
+fn read_barcodes(cli: &Cli, files: &[PathBuf], json: bool) -> Result<u8> {
+    let dir = config::data_dir(cli.data_dir.as_deref())?;
+    let cfg = Config::load(&dir)?;
+    Ok(if barcodes::run(&cfg, files, json)? {
+        exit::OK
+    } else {
+        exit::ERROR
     })
 }
 

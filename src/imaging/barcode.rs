@@ -1,12 +1,21 @@
-//! Barcode reading with zbar (Code 128, Code 39 and QR).
+//! Barcode reading (Code 128, Code 39 and QR) with two decoders: zbar first
+//! (fast), then zxing-cpp (the `zxing-cpp` crate, its C++ library built from
+//! source by cargo) on each area where the survey saw a barcode's look and zbar
+//! read nothing. Results are merged by text, first reader first, and each
+//! symbol names the decoder that read it.
 //!
-//! Our own few `extern "C"` declarations rather than the `zbar-rust` crate: we use
-//! nine functions of zbar's stable C API, and owning them keeps the scanner's
-//! lifetime and the symbologies we enable explicit. A zbar scanner is not shared
-//! between threads: each call makes its own, which costs microseconds.
+//! zbar through our own few `extern "C"` declarations rather than the
+//! `zbar-rust` crate: `zbar-rust` returns a symbol's type and bytes but not
+//! where it is on the page (zbar's `loc` points), which `folio barcodes` and
+//! the page's record show, nor does it let a scan choose its scan-line density
+//! per direction, which the survey's areas use. We use fifteen functions of
+//! zbar's stable C API; owning them keeps the scanner's lifetime and the
+//! symbologies we enable explicit. A zbar scanner is not shared between
+//! threads: each call makes its own, which costs microseconds.
 
 use super::analyze::{ink_threshold, level, reduce};
 use crate::pixels::Raster;
+use serde::{Deserialize, Serialize};
 use std::os::raw::{c_char, c_int, c_uint, c_ulong, c_void};
 
 #[repr(C)]
@@ -56,6 +65,64 @@ unsafe extern "C" {
     fn zbar_symbol_next(sym: *const ZbarSymbol) -> *const ZbarSymbol;
     fn zbar_symbol_get_data(sym: *const ZbarSymbol) -> *const c_char;
     fn zbar_symbol_get_data_length(sym: *const ZbarSymbol) -> c_uint;
+    fn zbar_symbol_get_type(sym: *const ZbarSymbol) -> c_int;
+    fn zbar_symbol_get_quality(sym: *const ZbarSymbol) -> c_int;
+    fn zbar_symbol_get_loc_size(sym: *const ZbarSymbol) -> c_uint;
+    fn zbar_symbol_get_loc_x(sym: *const ZbarSymbol, index: c_uint) -> c_int;
+    fn zbar_symbol_get_loc_y(sym: *const ZbarSymbol, index: c_uint) -> c_int;
+}
+
+/// Which library read a symbol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decoder {
+    Zbar,
+    ZxingCpp,
+}
+
+/// One barcode read on a page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Symbol {
+    /// The symbol's bytes as text, losslessly (see `symbol_text`).
+    pub text: String,
+    /// "code128", "code39" or "qr".
+    pub symbology: String,
+    pub decoder: Decoder,
+    /// Where it is on the page as given: x, y, width, height in pixels.
+    pub bbox: [u32; 4],
+}
+
+impl Symbol {
+    /// The same symbol on a plane where this one's plane starts at (`x`,
+    /// `y`) and is `factor` times smaller.
+    fn placed(mut self, x: usize, y: usize, factor: usize) -> Symbol {
+        let f = factor as u32;
+        let [bx, by, bw, bh] = self.bbox;
+        self.bbox = [bx * f + x as u32 * f, by * f + y as u32 * f, bw * f, bh * f];
+        self
+    }
+}
+
+/// The bounding box of points.
+fn bbox_of(points: impl Iterator<Item = (i64, i64)>) -> [u32; 4] {
+    let (mut x0, mut y0, mut x1, mut y1) = (i64::MAX, i64::MAX, i64::MIN, i64::MIN);
+    for (x, y) in points {
+        (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+    }
+    if x0 > x1 {
+        return [0; 4];
+    }
+    let c = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
+    [c(x0), c(y0), c(x1 - x0 + 1), c(y1 - y0 + 1)]
+}
+
+fn zbar_symbology(t: c_int) -> &'static str {
+    match t {
+        ZBAR_CODE128 => "code128",
+        ZBAR_CODE39 => "code39",
+        ZBAR_QRCODE => "qr",
+        _ => "other",
+    }
 }
 
 /// A symbol's bytes as text, losslessly: UTF-8 when they are (what `folio
@@ -90,13 +157,17 @@ impl Drop for Scan {
 
 /// Reads the barcodes of an 8-bit grey plane, in zbar's order, deduplicated.
 pub fn read_gray(gray: &[u8], width: usize, height: usize) -> Vec<String> {
-    read_symbols(
+    texts(read_symbols(
         gray,
         width,
         height,
         &[ZBAR_CODE128, ZBAR_CODE39, ZBAR_QRCODE],
         (1, 1),
-    )
+    ))
+}
+
+fn texts(symbols: Vec<Symbol>) -> Vec<String> {
+    symbols.into_iter().map(|s| s.text).collect()
 }
 
 /// zbar over a grey plane, scanning every `x_density`-th column and
@@ -107,7 +178,7 @@ fn read_symbols(
     height: usize,
     symbologies: &[c_int],
     (x_density, y_density): (c_int, c_int),
-) -> Vec<String> {
+) -> Vec<Symbol> {
     if width == 0 || height == 0 || gray.len() < width * height {
         return Vec::new();
     }
@@ -142,15 +213,31 @@ fn read_symbols(
         if zbar_scan_image(scan.scanner, scan.image) <= 0 {
             return Vec::new();
         }
-        let mut out: Vec<String> = Vec::new();
+        let mut out: Vec<Symbol> = Vec::new();
         let mut sym = zbar_image_first_symbol(scan.image);
         while !sym.is_null() {
             let ptr = zbar_symbol_get_data(sym) as *const u8;
             let len = zbar_symbol_get_data_length(sym) as usize;
-            if !ptr.is_null() {
+            // Code 39 has no check character: a damaged label can decode as
+            // another text on one scan line. Only a text read on two lines
+            // or more is believed (zbar's quality counts them).
+            let kind = zbar_symbol_get_type(sym);
+            let believed = kind != ZBAR_CODE39 || zbar_symbol_get_quality(sym) >= 2;
+            if !ptr.is_null() && believed {
                 let text = symbol_text(std::slice::from_raw_parts(ptr, len));
-                if !out.contains(&text) {
-                    out.push(text);
+                if !out.iter().any(|s| s.text == text) {
+                    let points = (0..zbar_symbol_get_loc_size(sym)).map(|i| {
+                        (
+                            i64::from(zbar_symbol_get_loc_x(sym, i)),
+                            i64::from(zbar_symbol_get_loc_y(sym, i)),
+                        )
+                    });
+                    out.push(Symbol {
+                        text,
+                        symbology: zbar_symbology(kind).to_string(),
+                        decoder: Decoder::Zbar,
+                        bbox: bbox_of(points),
+                    });
                 }
             }
             sym = zbar_symbol_next(sym);
@@ -164,6 +251,9 @@ fn read_symbols(
 pub struct PageCodes {
     /// Decoded texts, top of the page first, deduplicated.
     pub codes: Vec<String>,
+    /// The same symbols with what they are, where, and which decoder read
+    /// them.
+    pub symbols: Vec<Symbol>,
     /// The largest barcode-like area, millimetres (width, height), if any.
     pub largest_mm: Option<(f32, f32)>,
     /// Share of the page's inked area that looks like barcode (0 to 1).
@@ -173,6 +263,9 @@ pub struct PageCodes {
 /// Side of the tiles the page is surveyed in, pixels of the reading resolution
 /// (about 2 to 2.7 mm).
 const TILE: usize = 16;
+
+/// Small QR-like areas zxing-cpp looks at on one page, at most.
+const MAX_SMALL_SQUARES: usize = 6;
 
 /// Reads a page's barcodes from a binarised copy at about 150 to 200 dpi.
 /// Binarising removes sensor noise, which otherwise both breaks bar edges and
@@ -192,9 +285,27 @@ const TILE: usize = 16;
 /// full-resolution page (see [`read_fine`]). Only such areas cost the extra
 /// pass, so pages whose barcodes read at once pay nothing.
 pub fn read_page(raster: &Raster) -> PageCodes {
+    read_page_with(raster, true)
+}
+
+/// [`read_page`] with zbar alone (`zxing` false): what the pipeline read
+/// before zxing-cpp joined it, kept to measure what zxing-cpp adds.
+pub fn read_page_with(raster: &Raster, zxing: bool) -> PageCodes {
     let luma = raster.luma();
-    let (bin, width, height, factor) = binarised(&luma, raster);
-    let survey = Survey::of(&bin, width, height);
+    let (mut bin, width, height, factor) = binarised(&luma, raster);
+    let mut survey = Survey::of(&bin, width, height);
+    if zxing && survey.regions().is_empty() {
+        // Faint ink (a faded label, a grey print) falls on the paper side
+        // of the usual threshold: a page whose darkest ink is that light is
+        // binarised again halfway between it and the paper. Pages with dark
+        // ink (nearly all) never pay for this.
+        if let Some(faint) = faint_binarised(&luma, raster) {
+            let again = Survey::of(&faint.0, faint.1, faint.2);
+            if !again.regions().is_empty() {
+                (bin, survey) = (faint.0, again);
+            }
+        }
+    }
     let mm_per_px = 25.4 * factor as f32 / raster.dpi.max(1) as f32;
     let regions = survey.regions();
     let tile_mm = TILE as f32 * mm_per_px;
@@ -214,36 +325,170 @@ pub fn read_page(raster: &Raster) -> PageCodes {
     };
     let area: usize = regions.iter().map(|(b, _)| b.w * b.h).sum();
     let mut missed = Vec::new();
+    let mut symbols = Vec::new();
     if area * 5 > width * height * 2 {
-        out.codes = read_area(&bin, width, &Area::whole(width, height));
-        if out.codes.is_empty() {
-            missed.extend(regions.iter().filter(|(_, n)| *n > 0).map(|(a, _)| *a));
+        symbols = read_area(&bin, width, &Area::whole(width, height));
+        if symbols.is_empty() {
+            missed.extend(regions.iter().copied());
         }
     } else {
-        for (region, linear) in &regions {
-            let codes = read_area(&bin, width, region);
-            if codes.is_empty() && *linear > 0 {
-                missed.push(*region);
+        for &(region, linear) in &regions {
+            let found = read_area(&bin, width, &region);
+            if found.is_empty() {
+                missed.push((region, linear));
             }
-            add_new(&mut out.codes, codes);
+            add_new(&mut symbols, found);
         }
     }
-    for region in missed {
-        let full = region.scaled(factor, raster.width as usize, raster.height as usize);
+    symbols = symbols
+        .into_iter()
+        .map(|s| s.placed(0, 0, factor))
+        .collect();
+    let (w, h) = (raster.width as usize, raster.height as usize);
+    for (region, linear) in missed {
+        let full = region.scaled(factor, w, h);
+        // Small linear labels again at full resolution with zbar, then
+        // whatever is still unread with zxing-cpp.
+        let mut found = if linear > 0 {
+            read_fine_symbols(&luma, w, &full)
+        } else {
+            Vec::new()
+        };
+        if found.is_empty() && zxing {
+            found = read_zxing(&luma, w, &full);
+        }
+        add_new(&mut symbols, found);
+    }
+    if zxing {
+        for small in survey.small_squares() {
+            if symbols.iter().any(|s| overlaps(s.bbox, &small, factor)) {
+                continue;
+            }
+            let full = small.scaled(factor, w, h);
+            add_new(&mut symbols, read_zxing(&luma, w, &full));
+        }
+    }
+    out.codes = symbols.iter().map(|s| s.text.clone()).collect();
+    out.symbols = symbols;
+    out
+}
+
+/// Whether a symbol's box (page pixels) overlaps an area of the plane
+/// `factor` times smaller.
+fn overlaps(b: [u32; 4], a: &Area, factor: usize) -> bool {
+    let f = factor as u32;
+    let (ax0, ay0) = (a.x as u32 * f, a.y as u32 * f);
+    let (ax1, ay1) = (ax0 + a.w as u32 * f, ay0 + a.h as u32 * f);
+    b[0] < ax1 && ax0 < b[0] + b[2] && b[1] < ay1 && ay0 < b[1] + b[3]
+}
+
+/// The page binarised halfway between its darkest ink and its paper, when
+/// that ink is too light for the usual threshold but still clearly ink.
+fn faint_binarised(luma: &[u8], raster: &Raster) -> Option<(Vec<u8>, usize, usize)> {
+    let factor = ((raster.dpi as f32 / 200.0).round() as usize).max(1);
+    let r = reduce(luma, raster.width as usize, raster.height as usize, factor);
+    let (dark, paper) = (level(&r.data, 0.005), level(&r.data, 0.9));
+    if dark < ink_threshold(&r.data) || paper.saturating_sub(dark) < 40 {
+        return None;
+    }
+    let mid = ((u16::from(dark) + u16::from(paper)) / 2) as u8;
+    let bin = r
+        .data
+        .iter()
+        .map(|&v| if v < mid { 0 } else { 255 })
+        .collect();
+    Some((bin, r.width, r.height))
+}
+
+/// Adds the symbols whose text is not there yet.
+fn add_new(to: &mut Vec<Symbol>, found: Vec<Symbol>) {
+    for s in found {
+        if !to.iter().any(|t| t.text == s.text) {
+            to.push(s);
+        }
+    }
+}
+
+/// The area of a full-resolution grey plane `stride` pixels wide, copied.
+fn crop(luma: &[u8], stride: usize, a: &Area) -> Option<Vec<u8>> {
+    if a.w == 0 || a.h == 0 || luma.len() < (a.y + a.h) * stride || a.x + a.w > stride {
+        return None;
+    }
+    Some(
+        (a.y..a.y + a.h)
+            .flat_map(|y| &luma[y * stride + a.x..y * stride + a.x + a.w])
+            .copied()
+            .collect(),
+    )
+}
+
+/// zxing-cpp over one area of a full-resolution grey plane: Code 128, Code
+/// 39 and QR, trying harder (rotations, more binarisers, downscaling) since
+/// it only sees areas zbar could not read.
+pub fn read_zxing(luma: &[u8], stride: usize, a: &Area) -> Vec<Symbol> {
+    let Some(plane) = crop(luma, stride, a) else {
+        return Vec::new();
+    };
+    read_zxing_plane(&plane, a.w, a.h)
+        .into_iter()
+        .map(|s| s.placed(a.x, a.y, 1))
+        .collect()
+}
+
+fn read_zxing_plane(plane: &[u8], w: usize, h: usize) -> Vec<Symbol> {
+    use zxingcpp::{BarcodeFormat, ImageFormat, ImageView};
+    let (Ok(wi), Ok(hi)) = (i32::try_from(w), i32::try_from(h)) else {
+        return Vec::new();
+    };
+    let Ok(view) = ImageView::from_slice(plane, wi, hi, ImageFormat::Lum) else {
+        return Vec::new();
+    };
+    let reader = zxingcpp::read()
+        .formats([
+            BarcodeFormat::Code128,
+            BarcodeFormat::Code39,
+            BarcodeFormat::QRCode,
+        ])
+        .try_harder(true)
+        .try_rotate(true)
+        .try_invert(false);
+    let Ok(found) = reader.from(view) else {
+        return Vec::new();
+    };
+    let mut out: Vec<Symbol> = Vec::new();
+    for b in found.iter().filter(|b| b.is_valid()) {
+        let symbology = match b.format() {
+            BarcodeFormat::Code128 => "code128",
+            BarcodeFormat::Code39 => "code39",
+            BarcodeFormat::QRCode => "qr",
+            _ => "other",
+        };
+        let p = b.position();
+        let points = [p.top_left, p.top_right, p.bottom_right, p.bottom_left]
+            .into_iter()
+            .map(|q| (i64::from(q.x), i64::from(q.y)));
         add_new(
-            &mut out.codes,
-            read_fine(&luma, raster.width as usize, &full),
+            &mut out,
+            vec![Symbol {
+                text: symbol_text(&b.bytes()),
+                symbology: symbology.to_string(),
+                decoder: Decoder::ZxingCpp,
+                bbox: bbox_of(points),
+            }],
         );
     }
     out
 }
 
-fn add_new(to: &mut Vec<String>, codes: Vec<String>) {
-    for code in codes {
-        if !to.contains(&code) {
-            to.push(code);
-        }
-    }
+/// Every barcode of a page by zxing-cpp alone, over the whole page at full
+/// resolution: the reference the combined reader is measured against.
+pub fn read_page_zxing(raster: &Raster) -> Vec<String> {
+    let luma = raster.luma();
+    texts(read_zxing_plane(
+        &luma,
+        raster.width as usize,
+        raster.height as usize,
+    ))
 }
 
 /// Reads the linear barcodes of one area of a full-resolution grey plane
@@ -253,21 +498,25 @@ fn add_new(to: &mut Vec<String>, codes: Vec<String>) {
 /// and paper (a local threshold: a label's paper and print differ from the
 /// page's), at double size when modules are under two pixels.
 pub fn read_fine(luma: &[u8], stride: usize, a: &Area) -> Vec<String> {
-    if a.w == 0 || a.h == 0 || luma.len() < (a.y + a.h) * stride || a.x + a.w > stride {
+    texts(read_fine_symbols(luma, stride, a))
+}
+
+/// [`read_fine`], with where each symbol is on the full plane.
+fn read_fine_symbols(luma: &[u8], stride: usize, a: &Area) -> Vec<Symbol> {
+    let Some(crop) = crop(luma, stride, a) else {
         return Vec::new();
-    }
-    let crop: Vec<u8> = (a.y..a.y + a.h)
-        .flat_map(|y| &luma[y * stride + a.x..y * stride + a.x + a.w])
-        .copied()
-        .collect();
+    };
     let soft = box_blur(&crop, a.w, a.h);
+    let at = |found: Vec<Symbol>| -> Vec<Symbol> {
+        found.into_iter().map(|s| s.placed(a.x, a.y, 1)).collect()
+    };
     let codes = read_linear(&soft, a.w, a.h);
     if !codes.is_empty() {
-        return codes;
+        return at(codes);
     }
     let (ink, paper) = (level(&soft, 0.05), level(&soft, 0.95));
     if paper.saturating_sub(ink) < 40 {
-        return codes;
+        return Vec::new();
     }
     let mid = ((ink as u16 + paper as u16) / 2) as u8;
     let bin: Vec<u8> = soft
@@ -276,16 +525,22 @@ pub fn read_fine(luma: &[u8], stride: usize, a: &Area) -> Vec<String> {
         .collect();
     let codes = read_linear(&bin, a.w, a.h);
     if !codes.is_empty() || a.h > a.w {
-        return codes;
+        return at(codes);
     }
     let (wide, w2) = (double_width(&soft, a.w, a.h), a.w * 2);
-    read_linear(&wide, w2, a.h)
+    // Read at double width: x and width back to this plane's pixels.
+    let halved = read_linear(&wide, w2, a.h).into_iter().map(|mut s| {
+        s.bbox[0] /= 2;
+        s.bbox[2] = s.bbox[2].div_ceil(2);
+        s
+    });
+    at(halved.collect())
 }
 
 /// zbar over an area for Code 128 and Code 39 only, scanning only along an
 /// area twice as long one way as the other (a linear barcode is longer across
 /// its bars than along them), both ways otherwise.
-fn read_linear(plane: &[u8], w: usize, h: usize) -> Vec<String> {
+fn read_linear(plane: &[u8], w: usize, h: usize) -> Vec<Symbol> {
     // zbar's X density spaces its vertical scan lines, Y its horizontal ones.
     let density = match (w >= 2 * h, h >= 2 * w) {
         (true, _) => (0, 1),
@@ -358,8 +613,9 @@ impl Area {
     }
 }
 
-/// zbar over one area of a binarised plane `stride` pixels wide.
-fn read_area(bin: &[u8], stride: usize, a: &Area) -> Vec<String> {
+/// zbar over one area of a binarised plane `stride` pixels wide; symbols
+/// placed on that plane.
+fn read_area(bin: &[u8], stride: usize, a: &Area) -> Vec<Symbol> {
     let copy;
     let plane = if a.x == 0 && a.w == stride {
         &bin[a.y * stride..(a.y + a.h) * stride]
@@ -377,6 +633,9 @@ fn read_area(bin: &[u8], stride: usize, a: &Area) -> Vec<String> {
         &[ZBAR_QRCODE, ZBAR_CODE128, ZBAR_CODE39],
         (2, 2),
     )
+    .into_iter()
+    .map(|s| s.placed(a.x, a.y, 1))
+    .collect()
 }
 
 /// Per-tile ink and edge counts of a binarised plane, and which tiles look
@@ -464,6 +723,44 @@ impl Survey {
     fn barcode_share(&self) -> f32 {
         let n = self.linear.iter().filter(|&&b| b).count();
         n as f32 / self.inked.max(1) as f32
+    }
+
+    /// Small QR-like groups (2 x 2 tiles, nearly full) that `regions` leaves
+    /// out as too small to be sure of: a QR code of 0.3 mm modules at the
+    /// survey's resolution. Only zxing-cpp looks at them, a few a page, with
+    /// a margin.
+    fn small_squares(&self) -> Vec<Area> {
+        let mut small: Vec<Blob> = self
+            .blobs(&self.square)
+            .into_iter()
+            .filter(|b| {
+                let (w, h) = (b.x1 - b.x0, b.y1 - b.y0);
+                (w == 2 || h == 2)
+                    && w >= 2
+                    && h >= 2
+                    && w <= 4
+                    && h <= 4
+                    && b.count * 4 >= w * h * 3
+            })
+            .collect();
+        small.sort_by_key(|b| std::cmp::Reverse(b.count));
+        small
+            .into_iter()
+            .take(MAX_SMALL_SQUARES)
+            .map(|b| {
+                let (x0, y0) = (b.x0.saturating_sub(1) * TILE, b.y0.saturating_sub(1) * TILE);
+                let (x1, y1) = (
+                    ((b.x1 + 1) * TILE).min(self.width),
+                    ((b.y1 + 1) * TILE).min(self.height),
+                );
+                Area {
+                    x: x0,
+                    y: y0,
+                    w: x1 - x0,
+                    h: y1 - y0,
+                }
+            })
+            .collect()
     }
 
     /// The 8-connected groups of marked tiles.
@@ -586,9 +883,22 @@ impl Survey {
 /// Reads every barcode of a page in one zbar pass over the whole page (no
 /// survey): the reference `read_page` is tested against.
 pub fn read_page_whole(raster: &Raster) -> Vec<String> {
+    read_whole(raster).codes
+}
+
+/// [`read_page_whole`] as [`PageCodes`], symbols placed on the page.
+pub fn read_whole(raster: &Raster) -> PageCodes {
     let luma = raster.luma();
-    let (bin, width, height, _) = binarised(&luma, raster);
-    read_area(&bin, width, &Area::whole(width, height))
+    let (bin, width, height, factor) = binarised(&luma, raster);
+    let symbols: Vec<Symbol> = read_area(&bin, width, &Area::whole(width, height))
+        .into_iter()
+        .map(|s| s.placed(0, 0, factor))
+        .collect();
+    PageCodes {
+        codes: symbols.iter().map(|s| s.text.clone()).collect(),
+        symbols,
+        ..PageCodes::default()
+    }
 }
 
 /// The page binarised at about 150 to 200 dpi: pixels, width, height and the

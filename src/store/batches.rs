@@ -129,6 +129,8 @@ pub struct PageRow {
     pub session: Option<String>,
     /// The Kodak patch code read on the side as scanned, if any.
     pub patch: Option<crate::batch::protocol::Patch>,
+    /// The barcodes read, with symbology, place and decoder.
+    pub symbols: Vec<crate::imaging::barcode::Symbol>,
 }
 
 /// A page in the separated tree.
@@ -506,8 +508,8 @@ impl Store {
         let img = p.image.as_ref();
         let tx = self.conn.transaction()?;
         tx.execute(
-            &format!("INSERT INTO pages (batch_id, side, sheet, face, origin, {IMAGE_COLS}, barcodes, metrics, blank, error, created, flags, skew_deg, pixels_sha256, thumb_sha256, preview_sha256, session_id, target, target_passed, patch)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"),
+            &format!("INSERT INTO pages (batch_id, side, sheet, face, origin, {IMAGE_COLS}, barcodes, metrics, blank, error, created, flags, skew_deg, pixels_sha256, thumb_sha256, preview_sha256, session_id, target, target_passed, patch, symbols)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"),
             params![
                 p.batch_id, p.side, p.sheet, p.face.as_str(), p.origin,
                 img.map(|i| &i.sha256), img.map(|i| i.encoding.as_str()), img.map(|i| i.kind.as_str()),
@@ -518,7 +520,8 @@ impl Store {
                 serde_json::to_string(&p.flags).unwrap_or_else(|_| "[]".into()), p.skew_deg,
                 p.pixels_sha256, p.thumb_sha256, p.preview_sha256,
                 p.session, p.target.as_ref().and_then(|t| serde_json::to_string(t).ok()),
-                p.target.as_ref().map(|t| t.passed), p.patch.map(|x| x.as_str())
+                p.target.as_ref().map(|t| t.passed), p.patch.map(|x| x.as_str()),
+                serde_json::to_string(&p.symbols).ok()
             ],
         )?;
         if let (Some(target), Some(session)) = (&p.target, &p.session) {
@@ -537,7 +540,7 @@ impl Store {
             "UPDATE pages SET origin = ?3, image_sha256 = ?4, encoding = ?5, kind = ?6, width = ?7, height = ?8,
                dpi = ?9, bytes = ?10, barcodes = ?11, metrics = ?12, blank = ?13, error = ?14, flags = ?15,
                skew_deg = ?16, pixels_sha256 = ?17, thumb_sha256 = ?18, preview_sha256 = ?19,
-               session_id = ?20, target = ?21, target_passed = ?22, patch = ?23,
+               session_id = ?20, target = ?21, target_passed = ?22, patch = ?23, symbols = ?24,
                restored = 0, rescan = NULL
              WHERE batch_id = ?1 AND side = ?2",
             params![
@@ -550,7 +553,8 @@ impl Store {
                 serde_json::to_string(&p.flags).unwrap_or_else(|_| "[]".into()), p.skew_deg,
                 p.pixels_sha256, p.thumb_sha256, p.preview_sha256,
                 p.session, p.target.as_ref().and_then(|t| serde_json::to_string(t).ok()),
-                p.target.as_ref().map(|t| t.passed), p.patch.map(|x| x.as_str())
+                p.target.as_ref().map(|t| t.passed), p.patch.map(|x| x.as_str()),
+                serde_json::to_string(&p.symbols).ok()
             ],
         )?;
         if n == 0 {

@@ -102,13 +102,33 @@ pub(crate) fn shown(text: &str) -> String {
     out
 }
 
-/// Processes a decoded side into a page row, storing its encoded image.
-pub fn process_side(
-    meta: &SideMeta,
-    captured: &Raster,
-    cfg: &Config,
-    images: &ImageStore,
-) -> Result<PageRow, StoreError> {
+/// A side made ready to read and store: the scanner's background cropped
+/// off, measured, turned upright and straightened.
+pub struct Prepared {
+    cropped: Option<Raster>,
+    pub metrics: crate::pixels::PageMetrics,
+    pub skew: Option<f32>,
+    /// Turned and/or straightened; `None`: the side as scanned is upright.
+    corrected: Option<Raster>,
+}
+
+impl Prepared {
+    /// The side as scanned, its background cropped (where the sheet's
+    /// leading edge is the top).
+    pub fn as_scanned<'a>(&'a self, captured: &'a Raster) -> &'a Raster {
+        self.cropped.as_ref().unwrap_or(captured)
+    }
+
+    /// The page upright and straight.
+    pub fn page<'a>(&'a self, captured: &'a Raster) -> &'a Raster {
+        self.corrected
+            .as_ref()
+            .unwrap_or_else(|| self.as_scanned(captured))
+    }
+}
+
+/// Crops, measures, turns and straightens a side (stages 0 and 1).
+pub fn prepare(captured: &Raster, cfg: &Config) -> Prepared {
     // The scanner's dark background goes first: it would look like ink.
     let cropped = timed(0, || {
         crop::sheet_area(captured).map(|rect| crop::crop(captured, rect))
@@ -134,21 +154,50 @@ pub fn process_side(
     let straightened = skew
         .filter(|a| a.abs() >= q.deskew_min_deg && a.abs() <= q.max_correctable_deg)
         .map(|a| timed(1, || deskew::straighten(raster, -a, metrics.paper)));
-    let page = straightened.as_ref().unwrap_or(raster);
+    Prepared {
+        cropped,
+        metrics,
+        skew,
+        corrected: straightened.or(turned),
+    }
+}
+
+/// The marks read on a prepared side (stage 2): its barcodes, from the page
+/// upright and straight, and its patch code, from the side as scanned.
+pub fn read_marks(
+    prep: &Prepared,
+    captured: &Raster,
+    cfg: &Config,
+) -> (barcode::PageCodes, Option<patch::PatchRead>) {
+    let page = prep.page(captured);
     // The survey looks for upright bars; a page too skewed to straighten is
     // read whole (and flagged).
-    let codes = match skew {
-        Some(a) if a.abs() > q.max_correctable_deg => barcode::PageCodes {
-            codes: timed(2, || barcode::read_page_whole(page)),
-            ..Default::default()
-        },
+    let codes = match prep.skew {
+        Some(a) if a.abs() > cfg.quality.max_correctable_deg => {
+            timed(2, || barcode::read_whole(page))
+        }
         _ => timed(2, || barcode::read_page(page)),
     };
+    // A patch is read from the sheet's leading edge: the side as scanned.
+    let patch = timed(2, || patch::detect(prep.as_scanned(captured)));
+    (codes, patch)
+}
+
+/// Processes a decoded side into a page row, storing its encoded image.
+pub fn process_side(
+    meta: &SideMeta,
+    captured: &Raster,
+    cfg: &Config,
+    images: &ImageStore,
+) -> Result<PageRow, StoreError> {
+    let prep = prepare(captured, cfg);
+    let (metrics, skew) = (prep.metrics, prep.skew);
+    let page = prep.page(captured);
+    let (codes, patch) = read_marks(&prep, captured, cfg);
+    let patch = patch.map(|p| p.patch);
     // Folio's session test target is measured as scanned, uncorrected: its
     // marks show the skew and scale themselves.
-    let as_scanned = cropped.as_ref().unwrap_or(captured);
-    // A patch is read from the sheet's leading edge: the side as scanned.
-    let patch = timed(2, || patch::detect(as_scanned)).map(|p| p.patch);
+    let as_scanned = prep.as_scanned(captured);
     let target = if codes
         .codes
         .iter()
@@ -185,8 +234,9 @@ pub fn process_side(
         face: meta.face,
         origin: meta.origin.clone(),
         image: Some(StoredImage::of(&encoded, sha256)),
-        flags: analyze::quality_flags(&metrics, skew, &codes, q),
+        flags: analyze::quality_flags(&metrics, skew, &codes, &cfg.quality),
         barcodes: codes.codes,
+        symbols: codes.symbols,
         metrics: Some(metrics),
         blank: metrics.blank,
         error: None,
@@ -221,6 +271,7 @@ pub fn unreadable_side(meta: &SideMeta, why: String) -> PageRow {
         target: None,
         session: None,
         patch: None,
+        symbols: Vec::new(),
     }
 }
 
