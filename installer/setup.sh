@@ -7,7 +7,7 @@ FOR_TESTS=0
 [ "${1:-}" = "--tests" ] && FOR_TESTS=1
 
 PACKAGES=(
-  build-essential pkg-config cmake nasm   # compilers; libjpeg-turbo is built from source by the turbojpeg crate
+  build-essential pkg-config cmake nasm   # compilers; libjpeg-turbo (turbojpeg crate) and zxing-cpp (zxing-cpp crate) are built from source
   libzbar-dev                             # barcode reading
   libsane-dev sane-utils                  # scanners (SANE)
   qpdf poppler-utils                      # PDF checks and rasterising in tests
