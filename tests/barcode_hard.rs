@@ -12,24 +12,9 @@ use folio::imaging::deskew::rotate;
 use folio::imaging::draw::{code39_modules, code128_modules, draw_modules, draw_qr, fill_rect};
 use folio::imaging::encode::encode;
 use folio::pixels::{PixelKind, Raster};
+use folio::synth::rng::Rng;
 
 const DPI: u32 = 300;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 #[derive(Clone, Copy, Debug)]
 enum Kind {
@@ -119,7 +104,7 @@ fn trouble_of(mut r: Raster, t: Trouble, rng: &mut Rng) -> Raster {
         Trouble::PrintDefects(per_mille) => {
             let n = w * h * per_mille as usize / 1000 / 9;
             for _ in 0..n {
-                let (x, y) = (rng.below(w as u64) as i64, rng.below(h as u64) as i64);
+                let (x, y) = (rng.below(w) as i64, rng.below(h) as i64);
                 fill_rect(&mut r, x, y, 3, 3, 250);
             }
             r
@@ -190,7 +175,7 @@ fn troubles() -> Vec<(Trouble, f32)> {
 
 #[test]
 fn the_pipelines_reader_reads_the_most_hard_labels_and_nothing_wrong() {
-    let mut rng = Rng(19);
+    let mut rng = Rng::new(19);
     let (mut zbar, mut zxing, mut both, mut total) = (0, 0, 0, 0);
     let mut rows = Vec::new();
     for (trouble, module_mm) in troubles() {

@@ -11,39 +11,19 @@ use folio::imaging::patch::{PatchRead, detect, draw};
 use folio::pixels::{PixelKind, Raster};
 use folio::synth::plan::{Label, SideKind, StackSpec, Symbology};
 use folio::synth::render::render;
-
-/// SplitMix64: the same noise on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn range(&mut self, lo: f32, hi: f32) -> f32 {
-        lo + (hi - lo) * ((self.next() >> 40) as f32 / (1u64 << 24) as f32)
-    }
-}
+use folio::synth::rng::Rng;
 
 /// Sensor noise (uniform, ±`amp` grey levels) and a few dust specks.
 fn noisy(mut page: Raster, amp: i32, rng: &mut Rng) -> Raster {
     for v in &mut page.data {
-        let n = (rng.below(2 * amp as u64 + 1)) as i32 - amp;
+        let n = (rng.below((2 * amp + 1) as usize)) as i32 - amp;
         *v = (i32::from(*v) + n).clamp(0, 255) as u8;
     }
     let dpi = page.dpi as i64;
     for _ in 0..200 {
         let (x, y) = (
-            rng.below(u64::from(page.width)) as i64,
-            rng.below(u64::from(page.height)) as i64,
+            rng.below(page.width as usize) as i64,
+            rng.below(page.height as usize) as i64,
         );
         let s = dpi / 100 + 1;
         fill_rect(&mut page, x, y, s, s, 20);
@@ -89,7 +69,7 @@ fn read(page: &Raster) -> Option<PatchRead> {
 
 #[test]
 fn every_patch_reads_through_noise_skew_and_defects() {
-    let mut rng = Rng(19);
+    let mut rng = Rng::new(19);
     let mut cases = 0;
     for dpi in [150, 200, 300, 600] {
         let skews: &[f32] = if dpi == 600 {
@@ -231,7 +211,7 @@ fn form(rng: &mut Rng, dpi: u32) -> Raster {
 fn ordinary_page(i: u64, painter: &mut folio::imaging::draw::TextPainter) -> (String, Raster) {
     let dpi = [150, 200, 300][i as usize % 3];
     if i >= 600 {
-        return (format!("form {i}"), form(&mut Rng(i), dpi));
+        return (format!("form {i}"), form(&mut Rng::new(i), dpi));
     }
     let spec = StackSpec {
         dpi,

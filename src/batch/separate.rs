@@ -951,6 +951,22 @@ mod tests {
         &P
     }
 
+    /// Batch "b1" with no fixes, defaults or typed patient.
+    fn plain_params<'a>(
+        pattern: &'a Regex,
+        none: &'a HashMap<String, PatientId>,
+    ) -> SeparationParams<'a> {
+        SeparationParams {
+            batch_id: "b1",
+            default_specialty: None,
+            default_doc_type: None,
+            hospital_pattern: pattern,
+            fixes: none,
+            default_patient: None,
+            patches: default_patches(),
+        }
+    }
+
     /// Sides with patches: (barcodes, patch) each, simplex.
     fn patch_sides(items: &[(&[&str], Option<Patch>)]) -> Vec<SideFacts> {
         items
@@ -969,17 +985,8 @@ mod tests {
 
     #[test]
     fn patch_sheets_separate_as_configured_and_are_listed() {
-        let pattern = pat();
-        let none = HashMap::new();
-        let params = SeparationParams {
-            batch_id: "b1",
-            default_specialty: None,
-            default_doc_type: None,
-            hospital_pattern: &pattern,
-            fixes: &none,
-            default_patient: None,
-            patches: default_patches(),
-        };
+        let (pattern, none) = (pat(), HashMap::new());
+        let params = plain_params(&pattern, &none);
         let stack = patch_sides(&[
             (&["FOLIO:REC:9434765919"], None),
             (&[], None),
@@ -1042,17 +1049,8 @@ mod tests {
 
     #[test]
     fn the_back_of_a_patch_sheet_is_left_out_with_it() {
-        let pattern = pat();
-        let none = HashMap::new();
-        let params = SeparationParams {
-            batch_id: "b1",
-            default_specialty: None,
-            default_doc_type: None,
-            hospital_pattern: &pattern,
-            fixes: &none,
-            default_patient: None,
-            patches: default_patches(),
-        };
+        let (pattern, none) = (pat(), HashMap::new());
+        let params = plain_params(&pattern, &none);
         let mut stack = sides(
             true,
             &[

@@ -10,7 +10,7 @@
 pub mod files;
 pub mod plan;
 pub mod render;
-mod rng;
+pub mod rng;
 pub mod target;
 
 pub use plan::{Label, SideKind, StackSpec, Symbology, Truth, TruthDocument, TruthRecord, plan};
