@@ -16,6 +16,7 @@ pub mod encode;
 pub mod orient;
 pub mod patch;
 pub mod pdf;
+pub mod pdf_font;
 pub mod pdfa;
 pub mod report_pdf;
 pub mod sheet;

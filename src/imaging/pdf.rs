@@ -8,11 +8,16 @@
 //! DeviceGray images sit under an sRGB output intent.
 
 use super::ImagingError;
+use super::pdf_font::{self, Face};
 use super::pdfa::{self, Meta, Profile};
 use crate::pixels::{Encoded, Encoding, PixelKind};
+use pdf_writer::Str;
+use pdf_writer::types::TextRenderingMode;
 use pdf_writer::writers::{Catalog, DocumentInfo};
 use pdf_writer::{Chunk, Content, Filter, Finish, Name, Rect, Ref};
+use std::collections::BTreeMap;
 use std::io::Write;
+use subsetter::GlyphRemapper;
 use time::OffsetDateTime;
 
 const CATALOG: Ref = Ref::new(1);
@@ -23,6 +28,8 @@ const ICC: Ref = Ref::new(5);
 /// Intermediate page tree nodes (if any) follow, then the pages.
 const FIRST_FREE_OBJ: i32 = 6;
 const OBJS_PER_PAGE: i32 = 3;
+/// The text layer's font resource name.
+const TEXT_FONT: Name<'static> = Name(b"F1");
 
 /// PDF/A-1 arrays hold at most 8191 entries: past that many pages, the pages
 /// hang in groups of this many under intermediate page tree nodes.
@@ -30,6 +37,22 @@ const PAGES_PER_NODE: i32 = 4096;
 const MAX_KIDS: i32 = 8191;
 /// PDF/A-1 allows 8,388,607 indirect objects: three a page, and a few more.
 const MAX_PAGES: usize = 2_700_000;
+
+/// A word of text on a page image (recognised by OCR): what it says and its
+/// box, pixels from the image's top left (x, y, width, height).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Word {
+    pub text: String,
+    pub bbox: [u32; 4],
+}
+
+/// The invisible text layer's font: DejaVu Sans, a subset of the glyphs the
+/// words use, written after the last page.
+struct TextFont {
+    face: Face,
+    used: BTreeMap<u16, char>,
+    remap: GlyphRemapper,
+}
 
 /// What a document PDF says about itself (Info and XMP alike).
 pub struct DocMeta<'a> {
@@ -63,6 +86,7 @@ pub struct PdfStream<W: Write> {
     page_count: i32,
     nodes: i32,
     written: i32,
+    text: TextFont,
 }
 
 impl<W: Write> PdfStream<W> {
@@ -86,6 +110,12 @@ impl<W: Write> PdfStream<W> {
             page_count,
             nodes,
             written: 0,
+            text: TextFont {
+                face: Face::load("DejaVuSans", dejavu::sans::regular())
+                    .map_err(|e| ImagingError::Encode(e.to_string()))?,
+                used: BTreeMap::new(),
+                remap: GlyphRemapper::new(),
+            },
         };
         // PDF/A-1 is PDF 1.4; the comment's bytes above 127 mark it binary.
         s.out.put(b"%PDF-1.4\n%\xE2\xE3\xCF\xD3\n")?;
@@ -125,6 +155,11 @@ impl<W: Write> PdfStream<W> {
         Ok(s)
     }
 
+    /// The text layer's Type0 font, after the last page's objects.
+    fn font_ref(&self) -> Ref {
+        self.page_ref(self.page_count)
+    }
+
     fn page_ref(&self, i: i32) -> Ref {
         Ref::new(FIRST_FREE_OBJ + self.nodes + i * OBJS_PER_PAGE)
     }
@@ -144,6 +179,18 @@ impl<W: Write> PdfStream<W> {
 
     /// Adds the next page, sized from the image's pixels and resolution.
     pub fn add_page(&mut self, img: &Encoded) -> Result<(), ImagingError> {
+        self.add_page_with_text(img, &[])
+    }
+
+    /// Adds the next page with `words` as invisible text over the image
+    /// (render mode 3: a reader searches and copies it, nobody sees it),
+    /// each word set on its box: its height the font size, its width by
+    /// horizontal scaling.
+    pub fn add_page_with_text(
+        &mut self,
+        img: &Encoded,
+        words: &[Word],
+    ) -> Result<(), ImagingError> {
         if self.written >= self.page_count {
             return Err(ImagingError::Encode("more pages than announced".into()));
         }
@@ -162,7 +209,12 @@ impl<W: Write> PdfStream<W> {
         p.parent(self.parent_of(self.written))
             .media_box(Rect::new(0.0, 0.0, w_pt, h_pt))
             .contents(content_id);
-        p.resources().x_objects().pair(name, image_id);
+        let mut resources = p.resources();
+        resources.x_objects().pair(name, image_id);
+        if !words.is_empty() {
+            resources.fonts().pair(TEXT_FONT, self.font_ref());
+        }
+        resources.finish();
         p.finish();
         self.object(c)?;
 
@@ -171,6 +223,7 @@ impl<W: Write> PdfStream<W> {
         content.transform([w_pt, 0.0, 0.0, h_pt, 0.0, 0.0]);
         content.x_object(name);
         content.restore_state();
+        self.text_layer(&mut content, words, 72.0 / dpi, h_pt);
         let data = content.finish();
         let mut c = Chunk::new();
         c.stream(content_id, &data);
@@ -206,6 +259,44 @@ impl<W: Write> PdfStream<W> {
         Ok(())
     }
 
+    /// The words, invisible, in the page's content (points per pixel
+    /// `scale`, page height `h_pt`).
+    fn text_layer(&mut self, content: &mut Content, words: &[Word], scale: f32, h_pt: f32) {
+        if words.is_empty() {
+            return;
+        }
+        content.begin_text();
+        content.set_text_rendering_mode(TextRenderingMode::Invisible);
+        for w in words {
+            let text = pdfa::clean_line(&w.text);
+            let glyphs: Vec<(u16, char)> = self.text.face.glyphs(text.trim()).collect();
+            let [x, y, bw, bh] = w.bbox.map(|v| v as f32 * scale);
+            if glyphs.is_empty() || bw <= 0.0 || bh <= 0.0 {
+                continue;
+            }
+            let size = bh.max(1.0);
+            let natural: f32 = glyphs
+                .iter()
+                .map(|&(g, _)| self.text.face.advance(g, size))
+                .sum();
+            let mut bytes = Vec::with_capacity(glyphs.len() * 2);
+            for &(g, c) in &glyphs {
+                self.text.used.entry(g).or_insert(c);
+                bytes.extend_from_slice(&self.text.remap.remap(g).to_be_bytes());
+            }
+            content.set_font(TEXT_FONT, size);
+            content.set_horizontal_scaling(if natural > 0.0 {
+                100.0 * bw / natural
+            } else {
+                100.0
+            });
+            // Baseline a fifth of the box above its bottom (descenders).
+            content.set_text_matrix([1.0, 0.0, 0.0, 1.0, x, h_pt - y - bh + 0.2 * bh]);
+            content.show(Str(&bytes));
+        }
+        content.end_text();
+    }
+
     /// Writes the cross-reference table and trailer; returns the writer.
     pub fn finish(mut self, file_id: &[u8; 16]) -> Result<W, ImagingError> {
         if self.written != self.page_count {
@@ -213,6 +304,16 @@ impl<W: Write> PdfStream<W> {
                 "PDF announced {} pages but got {}",
                 self.page_count, self.written
             )));
+        }
+        let text = std::mem::replace(&mut self.text.remap, GlyphRemapper::new());
+        let used = std::mem::take(&mut self.text.used);
+        let mut chunks = Vec::new();
+        pdf_font::embed(&self.text.face, &used, text, self.font_ref(), &mut |c| {
+            chunks.push(c)
+        })
+        .map_err(|e| ImagingError::Encode(e.to_string()))?;
+        for c in chunks {
+            self.object(c)?;
         }
         let xref_at = self.out.pos;
         let mut t = format!("xref\n0 {}\n0000000000 65535 f \n", self.offsets.len() + 1);

@@ -22,13 +22,11 @@
 //! invisible bidirectional overrides) a visible U+FFFD, so nothing is written
 //! raw and nothing can reorder what a reader sees.
 
+use super::pdf_font::{self, Embedded, Face, deflate};
 use super::pdfa::{self, Meta, Profile, clean, clean_line};
-use ab_glyph::{Font, FontRef, GlyphId};
-use pdf_writer::types::{CidFontType, FontFlags, SystemInfo, UnicodeCmap};
 use pdf_writer::{Content, Filter, Name, Pdf, Rect, Ref, Str};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use subsetter::GlyphRemapper;
 use time::OffsetDateTime;
 
 /// A document to write: metadata, a footer and the blocks of the body.
@@ -68,11 +66,26 @@ pub enum Block {
     Signature(String),
 }
 
+/// Writes a subset of `face` with the glyphs in `used` (nothing if none).
+fn embed_font(
+    doc: &mut Doc,
+    face: &Face,
+    used: &BTreeMap<u16, char>,
+) -> Result<Option<Embedded>, ReportError> {
+    let first = Ref::new(doc.next + 1);
+    let remap = pdf_font::remapper(used);
+    let embedded = pdf_font::embed(face, used, remap, first, &mut |c| doc.pdf.extend(&c))?;
+    if embedded.is_some() {
+        doc.next += pdf_font::FONT_OBJECTS;
+    }
+    Ok(embedded)
+}
+
 /// Why a report could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("the embedded font {0} could not be used: {1}")]
-    Font(&'static str, String),
+    #[error(transparent)]
+    Font(#[from] pdf_font::FontError),
     #[error("a table has {widths} column widths but a header or row of {cells} cells")]
     TableShape { widths: usize, cells: usize },
     #[error("a table's column widths must be positive numbers, got {0:?}")]
@@ -149,60 +162,6 @@ fn is_combining(c: char) -> bool {
 enum Style {
     Regular,
     Bold,
-}
-
-/// One embedded face: its bytes, parsed tables and metrics.
-struct Face {
-    name: &'static str,
-    data: &'static [u8],
-    font: FontRef<'static>,
-    upem: f32,
-    /// Glyph (and the text it stands for) drawn for characters the font lacks.
-    missing: (u16, char),
-}
-
-impl Face {
-    fn load(name: &'static str, data: &'static [u8]) -> Result<Face, ReportError> {
-        let font =
-            FontRef::try_from_slice(data).map_err(|e| ReportError::Font(name, e.to_string()))?;
-        let upem = font
-            .units_per_em()
-            .ok_or_else(|| ReportError::Font(name, "no units per em".into()))?;
-        let fffd = font.glyph_id('\u{FFFD}').0;
-        let missing = if fffd != 0 {
-            (fffd, '\u{FFFD}')
-        } else {
-            (font.glyph_id('?').0, '?')
-        };
-        Ok(Face {
-            name,
-            data,
-            font,
-            upem,
-            missing,
-        })
-    }
-
-    /// The glyph for each character, and the character it will extract as.
-    fn glyphs<'s>(&'s self, s: &'s str) -> impl Iterator<Item = (u16, char)> + 's {
-        s.chars().map(|c| match self.font.glyph_id(c).0 {
-            0 => self.missing,
-            g => (g, c),
-        })
-    }
-
-    fn advance(&self, gid: u16, size: f32) -> f32 {
-        self.font.h_advance_unscaled(GlyphId(gid)) * size / self.upem
-    }
-
-    fn width(&self, s: &str, size: f32) -> f32 {
-        self.glyphs(s).map(|(g, _)| self.advance(g, size)).sum()
-    }
-
-    /// Font units to the 1000-unit glyph space of PDF font dictionaries.
-    fn to_pdf(&self, v: f32) -> f32 {
-        v * 1000.0 / self.upem
-    }
 }
 
 struct Fonts {
@@ -789,10 +748,6 @@ impl Doc {
     }
 }
 
-fn deflate(data: &[u8]) -> Vec<u8> {
-    miniz_oxide::deflate::compress_to_vec_zlib(data, 6)
-}
-
 /// For each style, the glyphs drawn and the character each extracts as (the
 /// first one met, in document order).
 fn used_glyphs(pages: &[Vec<Op>], fonts: &Fonts) -> [BTreeMap<u16, char>; 2] {
@@ -806,225 +761,6 @@ fn used_glyphs(pages: &[Vec<Op>], fonts: &Fonts) -> [BTreeMap<u16, char>; 2] {
         }
     }
     used
-}
-
-/// A font written into the PDF: its Type0 dictionary and old → new glyph ids.
-struct Embedded {
-    font: Ref,
-    remap: GlyphRemapper,
-}
-
-/// Writes a subset of `face` with the glyphs in `used` (nothing if none).
-fn embed_font(
-    doc: &mut Doc,
-    face: &Face,
-    used: &BTreeMap<u16, char>,
-) -> Result<Option<Embedded>, ReportError> {
-    if used.is_empty() {
-        return Ok(None);
-    }
-    let mut remap = GlyphRemapper::new();
-    for &g in used.keys() {
-        remap.remap(g);
-    }
-    let subset = subsetter::subset(face.data, 0, &remap)
-        .map_err(|e| ReportError::Font(face.name, e.to_string()))?;
-    let parsed = FontRef::try_from_slice(&subset)
-        .map_err(|e| ReportError::Font(face.name, e.to_string()))?;
-    let count = u16::try_from(parsed.glyph_count())
-        .map_err(|_| ReportError::Font(face.name, "too many glyphs".into()))?;
-    let sub_upem = parsed.units_per_em().unwrap_or(face.upem);
-    let widths: Vec<f32> = (0..count)
-        .map(|g| parsed.h_advance_unscaled(GlyphId(g)) * 1000.0 / sub_upem)
-        .collect();
-    let base = format!("{}+{}", subset_tag(face.name, used), face.name);
-    let refs = FontRefs {
-        type0: doc.alloc(),
-        cid: doc.alloc(),
-        descriptor: doc.alloc(),
-        file: doc.alloc(),
-        to_unicode: doc.alloc(),
-        cid_set: doc.alloc(),
-    };
-    let name = Name(base.as_bytes());
-    doc.pdf
-        .type0_font(refs.type0)
-        .base_font(name)
-        .encoding_predefined(Name(b"Identity-H"))
-        .descendant_font(refs.cid)
-        .to_unicode(refs.to_unicode);
-    let mut cid = doc.pdf.cid_font(refs.cid);
-    cid.subtype(CidFontType::Type2)
-        .base_font(name)
-        .system_info(identity_info())
-        .font_descriptor(refs.descriptor)
-        .default_width(widths.first().copied().unwrap_or(1000.0));
-    cid.widths().consecutive(0, widths);
-    cid.cid_to_gid_map_predefined(Name(b"Identity"));
-    drop(cid);
-    write_descriptor(doc, face, name, &refs);
-    write_font_streams(doc, &refs, &subset, count, used, &remap);
-    Ok(Some(Embedded {
-        font: refs.type0,
-        remap,
-    }))
-}
-
-struct FontRefs {
-    type0: Ref,
-    cid: Ref,
-    descriptor: Ref,
-    file: Ref,
-    to_unicode: Ref,
-    cid_set: Ref,
-}
-
-fn identity_info() -> SystemInfo<'static> {
-    SystemInfo {
-        registry: Str(b"Adobe"),
-        ordering: Str(b"Identity"),
-        supplement: 0,
-    }
-}
-
-/// Six capital letters naming the subset, from the font and glyphs in it.
-fn subset_tag(name: &str, used: &BTreeMap<u16, char>) -> String {
-    let mut h = Sha256::new();
-    h.update(name.as_bytes());
-    for g in used.keys() {
-        h.update(g.to_be_bytes());
-    }
-    h.finalize()
-        .iter()
-        .take(6)
-        .map(|b| char::from(b'A' + b % 26))
-        .collect()
-}
-
-fn write_descriptor(doc: &mut Doc, face: &Face, name: Name<'_>, refs: &FontRefs) {
-    let m = SfntMetrics::read(face);
-    doc.pdf
-        .font_descriptor(refs.descriptor)
-        .name(name)
-        .flags(FontFlags::SYMBOLIC)
-        .bbox(m.bbox)
-        .italic_angle(0.0)
-        .ascent(face.to_pdf(face.font.ascent_unscaled()))
-        .descent(face.to_pdf(face.font.descent_unscaled()))
-        .cap_height(m.cap_height)
-        .stem_v(10.0 + 0.244 * (m.weight - 50.0))
-        .font_file2(refs.file)
-        .cid_set(refs.cid_set);
-}
-
-fn write_font_streams(
-    doc: &mut Doc,
-    refs: &FontRefs,
-    subset: &[u8],
-    count: u16,
-    used: &BTreeMap<u16, char>,
-    remap: &GlyphRemapper,
-) {
-    let file = deflate(subset);
-    let length1 = i32::try_from(subset.len()).unwrap_or(i32::MAX);
-    doc.pdf
-        .stream(refs.file, &file)
-        .filter(Filter::FlateDecode)
-        .pair(Name(b"Length1"), length1);
-
-    // Every glyph in the subset (the closure may have added components).
-    let count = usize::from(count);
-    let mut bits = vec![0u8; count.div_ceil(8)];
-    for cid in 0..count {
-        bits[cid / 8] |= 0x80 >> (cid % 8);
-    }
-    let bits = deflate(&bits);
-    doc.pdf
-        .stream(refs.cid_set, &bits)
-        .filter(Filter::FlateDecode);
-
-    let info = SystemInfo {
-        registry: Str(b"Adobe"),
-        ordering: Str(b"UCS"),
-        supplement: 0,
-    };
-    let mut cmap = UnicodeCmap::<u16>::new(Name(b"Adobe-Identity-UCS"), info);
-    for (&old, &c) in used {
-        if let Some(new) = remap.get(old) {
-            cmap.pair(new, c);
-        }
-    }
-    let cmap = deflate(cmap.finish().as_slice());
-    doc.pdf
-        .cmap(refs.to_unicode, &cmap)
-        .filter(Filter::FlateDecode);
-}
-
-/// Font descriptor values read from the sfnt tables, in PDF glyph units.
-struct SfntMetrics {
-    bbox: Rect,
-    cap_height: f32,
-    weight: f32,
-}
-
-impl SfntMetrics {
-    fn read(face: &Face) -> SfntMetrics {
-        let head = sfnt_table(face.data, b"head");
-        let os2 = sfnt_table(face.data, b"OS/2");
-        let at = |t: Option<&[u8]>, i: usize| t.and_then(|t| be_i16(t, i)).map(f32::from);
-        let ascent = face.to_pdf(face.font.ascent_unscaled());
-        let bbox = match (at(head, 36), at(head, 38), at(head, 40), at(head, 42)) {
-            (Some(x0), Some(y0), Some(x1), Some(y1)) => Rect::new(
-                face.to_pdf(x0),
-                face.to_pdf(y0),
-                face.to_pdf(x1),
-                face.to_pdf(y1),
-            ),
-            _ => Rect::new(
-                0.0,
-                face.to_pdf(face.font.descent_unscaled()),
-                1000.0,
-                ascent,
-            ),
-        };
-        let version = at(os2, 0).unwrap_or(0.0);
-        let cap_height = match at(os2, 88) {
-            Some(c) if version >= 2.0 => face.to_pdf(c),
-            _ => ascent * 0.7,
-        };
-        let weight = os2
-            .and_then(|t| t.get(4..6))
-            .map_or(400.0, |b| f32::from(u16::from_be_bytes([b[0], b[1]])));
-        SfntMetrics {
-            bbox,
-            cap_height,
-            weight,
-        }
-    }
-}
-
-fn be_i16(data: &[u8], at: usize) -> Option<i16> {
-    let b = data.get(at..at + 2)?;
-    Some(i16::from_be_bytes([b[0], b[1]]))
-}
-
-fn be_u32(data: &[u8], at: usize) -> Option<usize> {
-    let b = data.get(at..at + 4)?;
-    usize::try_from(u32::from_be_bytes([b[0], b[1], b[2], b[3]])).ok()
-}
-
-/// A table of an sfnt (TrueType) font by its tag.
-fn sfnt_table<'d>(data: &'d [u8], tag: &[u8; 4]) -> Option<&'d [u8]> {
-    let count = usize::from(u16::from_be_bytes([*data.get(4)?, *data.get(5)?]));
-    (0..count).find_map(|i| {
-        let rec = 12 + 16 * i;
-        if data.get(rec..rec + 4)? != tag {
-            return None;
-        }
-        let offset = be_u32(data, rec + 8)?;
-        let len = be_u32(data, rec + 12)?;
-        data.get(offset..offset.checked_add(len)?)
-    })
 }
 
 /// PDF/A-1 allows 8,388,607 indirect objects: two a page, and a few more.
