@@ -294,7 +294,10 @@ fn a_batch_sent_twice_is_stored_once_with_the_exact_pdfs() {
     let (st, batch) = approved_station(&spec, 10);
     // The station as a backup taken now would restore it: approved, not sent.
     let before = restored_copy(&st);
-    let engine = FhirEngine::start();
+    // About sending twice, not size: this stack's largest PDF is within a
+    // few kilobytes of Medplum's 1 MiB, so the engine takes 4 MiB here
+    // (tests of the limit itself start it as it comes).
+    let engine = FhirEngine::start_with(&["--base64-max-bytes", "4194304"]);
     upload_ok(&st, &engine);
     assert_eq!(outbox_state(&st, &batch), "done");
     let (m, pdfs) = st.export(&batch);

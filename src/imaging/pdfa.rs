@@ -399,18 +399,28 @@ fn srgb_curve() -> Vec<u8> {
     t
 }
 
-/// A profile of `space` data with the given tags, each 4-byte aligned.
+/// A profile of `space` data with the given tags, each 4-byte aligned; tags
+/// with the same data share it (as the ICC spec allows: sRGB's three tone
+/// curves are one), which keeps the profile in every PDF small.
 fn icc_profile(space: &[u8; 4], tags: &[(&[u8; 4], Vec<u8>)]) -> Vec<u8> {
     let table_len = 4 + 12 * tags.len();
     let mut table = (tags.len() as u32).to_be_bytes().to_vec();
     let mut data = Vec::new();
+    let mut placed: Vec<(&[u8], usize)> = Vec::new();
     for (sig, body) in tags {
-        let offset = 128 + table_len + data.len();
+        let offset = match placed.iter().find(|(b, _)| *b == body.as_slice()) {
+            Some(&(_, at)) => at,
+            None => {
+                let at = 128 + table_len + data.len();
+                data.extend_from_slice(body);
+                data.resize(data.len().next_multiple_of(4), 0);
+                placed.push((body, at));
+                at
+            }
+        };
         table.extend_from_slice(*sig);
         table.extend_from_slice(&(offset as u32).to_be_bytes());
         table.extend_from_slice(&(body.len() as u32).to_be_bytes());
-        data.extend_from_slice(body);
-        data.resize(data.len().next_multiple_of(4), 0);
     }
     let size = 128 + table.len() + data.len();
     let mut out = icc_header(size as u32, space);
