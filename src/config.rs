@@ -466,6 +466,8 @@ pub struct Config {
     pub session_target: SessionTargetConfig,
     /// How long paper is held after upload (`[retention]`).
     pub retention: crate::batch::retention::RetentionConfig,
+    /// Searchable text (`[ocr]`): off unless asked for.
+    pub ocr: OcrConfig,
     /// What each Kodak patch code does (`[patches]`, e.g. `"2" =
     /// "new_document"`, `"3" = "new_record"`, `"T" = "separator"`).
     pub patches: crate::batch::protocol::PatchMeanings,
@@ -520,6 +522,7 @@ impl Default for Config {
             sampling: SamplingConfig::default(),
             session_target: SessionTargetConfig::default(),
             retention: Default::default(),
+            ocr: OcrConfig::default(),
             patches: Default::default(),
             default_document_type: None,
             jpeg_quality: 75,
@@ -601,7 +604,7 @@ where
         })
 }
 
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/etc/hostname")
         .ok()
         .map(|s| s.trim().to_string())
@@ -687,6 +690,7 @@ impl Config {
             SAMPLE_PERCENT.problem(self.sampling.percent),
             SAMPLE_MIN_PAGES.problem(self.sampling.min_pages),
             TARGET_SHEETS_PER_DAY.problem(self.stats.target_sheets_per_day),
+            self.ocr.problem(),
         ];
         if u.retry_max_ms < u.retry_base_ms {
             out.push(Some(format!(
@@ -787,6 +791,61 @@ pub fn choose_data_dir(dir: &Path) -> Result<PathBuf, String> {
     Ok(file)
 }
 
+/// Searchable text (OCR, `[ocr]`): which batches get it, and in what
+/// language. A profile's `ocr = true` or `--ocr` asks for it per batch; the
+/// Review screen (or `folio ocr BATCH`) asks for it on demand.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OcrConfig {
+    /// Read the text of every batch scanned at this station.
+    pub enabled: bool,
+    /// A batch that asked for text is sent only once its pages are read
+    /// (pages OCR gives up on do not hold it).
+    pub upload_waits: bool,
+    /// Tesseract's language(s): "eng", or several joined by '+' ("eng+fra").
+    pub language: String,
+    /// Tesseract's language data folder (unset: the one packaged with it).
+    pub tessdata: Option<String>,
+    /// Pages the station reads at once, one a thread (at idle priority).
+    pub workers: usize,
+}
+
+impl Default for OcrConfig {
+    fn default() -> Self {
+        OcrConfig {
+            enabled: false,
+            upload_waits: true,
+            language: String::from("eng"),
+            tessdata: None,
+            workers: 1,
+        }
+    }
+}
+
+impl OcrConfig {
+    /// Why the settings cannot be used, if they cannot.
+    pub fn problem(&self) -> Option<String> {
+        let lang_ok = !self.language.is_empty()
+            && self.language.len() <= 64
+            && self
+                .language
+                .split('+')
+                .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+        if !lang_ok {
+            return Some(format!(
+                "[ocr] language = {:?} is not a Tesseract language: write its code, as \"eng\" or \"eng+fra\"",
+                crate::batch::printable(&self.language, 64)
+            ));
+        }
+        (!(1..=8).contains(&self.workers)).then(|| {
+            format!(
+                "[ocr] workers = {} is out of range (it must be from 1 to 8)",
+                self.workers
+            )
+        })
+    }
+}
+
 /// A named set of scan settings.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -803,6 +862,8 @@ pub struct ScanProfile {
     pub contrast: Option<f64>,
     /// Store clean typed grey pages as bilevel (CCITT G4).
     pub typed_as_bilevel: Option<bool>,
+    /// Read the batch's text (OCR; unset: the station's `[ocr] enabled`).
+    pub ocr: Option<bool>,
     /// Backend options by name.
     pub options: BTreeMap<String, String>,
 }

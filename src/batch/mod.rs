@@ -18,6 +18,7 @@ pub mod rules;
 pub mod sample;
 pub mod separate;
 pub mod stats;
+pub mod text;
 
 pub use flags::{Flag, FlagCode};
 pub use identifiers::{NhsCheck, PatientId, check_nhs_number};

@@ -87,6 +87,8 @@ pub enum Action {
     WitnessDestruction,
     /// Purge page images of destroyed batches from the cache.
     PurgeCache,
+    /// Ask for a batch's searchable text (OCR).
+    RequestText,
 }
 
 impl Action {
@@ -98,7 +100,8 @@ impl Action {
             | Action::Rescan
             | Action::Export
             | Action::RecordPaperLocation
-            | Action::WitnessDestruction => Role::Operator,
+            | Action::WitnessDestruction
+            | Action::RequestText => Role::Operator,
             Action::DecidePage
             | Action::RestorePage
             | Action::FixIdentifier
@@ -138,6 +141,7 @@ impl Action {
             Action::CertifyDestruction => "authorise the destruction of paper",
             Action::WitnessDestruction => "witness the destruction of paper",
             Action::PurgeCache => "purge page images from the cache",
+            Action::RequestText => "ask for a batch's text (OCR)",
         }
     }
 }

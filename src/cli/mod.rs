@@ -6,6 +6,7 @@
 //! printing. Runs on the main thread; a scan or import starts its own.
 
 mod barcodes;
+mod ocr;
 mod operators;
 mod output;
 mod paper;
@@ -97,6 +98,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Read the text (OCR) of batches that asked for it, for searchable PDFs:
+    /// one page at a time at idle priority. With BATCH, ask for that batch's
+    /// text first (on demand).
+    Ocr(ocr::OcrArgs),
     /// Print control sheets (record, document, batch), or the session test
     /// target (--target), to a PDF.
     ///
@@ -224,6 +229,11 @@ struct ImportArgs {
     /// Store clean typed grey pages as bilevel (CCITT G4, far smaller).
     #[arg(long)]
     typed_as_bilevel: bool,
+    /// Read the batch's text (OCR) for searchable PDFs, whatever the
+    /// profile and `[ocr] enabled` say; the station (or `folio ocr`) reads
+    /// it after capture.
+    #[arg(long)]
+    ocr: bool,
     #[arg(long)]
     json: bool,
 }
@@ -331,6 +341,11 @@ struct ScanArgs {
     /// Store clean typed grey pages as bilevel (CCITT G4, far smaller).
     #[arg(long)]
     typed_as_bilevel: bool,
+    /// Read the batch's text (OCR) for searchable PDFs, whatever the
+    /// profile and `[ocr] enabled` say; the station (or `folio ocr`) reads
+    /// it after capture.
+    #[arg(long)]
+    ocr: bool,
     /// A record wanted for a clinic: its batch uploads before all others.
     #[arg(long)]
     on_demand: bool,
@@ -502,6 +517,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
         }
         Command::Sheets(a) => print_sheets(&cli, a),
         Command::Barcodes { files, json } => read_barcodes(&cli, files, *json),
+        Command::Ocr(a) => ocr::run(&cli, a),
         Command::Generate(a) => generate(a),
         Command::Devices { json } => {
             output::devices(&workers::scan::list_devices()?, *json)?;
@@ -570,6 +586,7 @@ fn import(cli: &Cli, a: &ImportArgs) -> Result<u8> {
         specialty: a.specialty.clone(),
         resume: a.resume.clone(),
         expected_sheets: a.expected_sheets,
+        ocr: (a.ocr || ctx.cfg.ocr.enabled).then(|| ctx.cfg.ocr.language.clone()),
     };
     let bar = output::progress_bar(a.json);
     let report = workers::import(&mut ctx.store, &ctx.cfg, &ctx.actor, &opts, |n| {
@@ -774,6 +791,7 @@ fn scan_options(cfg: &Config, a: &ScanArgs) -> Result<workers::ScanOptions> {
         options: a.options.clone(),
         options_after: a.options_after.clone(),
         typed_as_bilevel: a.typed_as_bilevel,
+        ocr: a.ocr,
     };
     let resolved = workers::scan_choice::resolve(cfg, &choice)?;
     Ok(workers::ScanOptions {
@@ -792,5 +810,6 @@ fn scan_options(cfg: &Config, a: &ScanArgs) -> Result<workers::ScanOptions> {
         // Each command is a sign-in, and so a scanning session, of its own.
         sign_in: None,
         profile: a.profile.clone(),
+        ocr: resolved.ocr,
     })
 }

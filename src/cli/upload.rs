@@ -166,6 +166,9 @@ fn show_event(bar: &indicatif::ProgressBar, e: UploadEvent, parked: &mut usize) 
             *parked += 1;
             bar.suspend(|| eprintln!("batch {batch_id} {state}: {}", printable(&why, 2000)))
         }
+        UploadEvent::WaitingForText { batch_id, why } => {
+            bar.suspend(|| eprintln!("batch {batch_id}: {}", printable(&why, 2000)))
+        }
         UploadEvent::HeldElsewhere {
             batch_id,
             owner,

@@ -13,6 +13,7 @@ pub mod decode;
 pub mod deskew;
 pub mod draw;
 pub mod encode;
+pub mod ocr;
 pub mod orient;
 pub mod patch;
 pub mod pdf;

@@ -19,6 +19,7 @@ mod review;
 mod samples;
 mod sessions;
 mod stats;
+mod text;
 
 pub use crate::batch::PageDecision;
 pub use audit::Actor;
@@ -39,6 +40,7 @@ pub use receipts::Receipt;
 pub use review::{DocChoice, PatientMismatch, ReviewItem, ReviewKind};
 pub use samples::{MAX_SAMPLE_REASON_CHARS, Sample, SampleError};
 pub use sessions::{BatchProvenance, NewSession, SessionRow};
+pub use text::{CLAIM_S, MAX_ATTEMPTS, TextJob};
 
 use rusqlite::{Connection, OptionalExtension};
 use rusqlite_migration::{M, Migrations};
@@ -99,6 +101,8 @@ pub enum StoreError {
     },
     #[error("nothing was destroyed: {0}")]
     DestructionRefused(String),
+    #[error("batch {batch}: {why}")]
+    Refused { batch: String, why: String },
     #[error("{0}")]
     Damaged(String),
     #[error("no {0} in the station data (it may have changed meanwhile): refresh and try again")]
@@ -242,6 +246,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("schema_11.sql")),
         M::up(include_str!("schema_12.sql")),
         M::up(include_str!("schema_13.sql")),
+        M::up(include_str!("schema_14.sql")),
     ])
 }
 

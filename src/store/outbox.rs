@@ -247,6 +247,23 @@ impl Store {
         Ok(())
     }
 
+    /// Puts off a claimed batch until `next_attempt_at` without counting a
+    /// try (it waits for something of its own, such as its text), and lets
+    /// go of the claim.
+    pub fn upload_deferred(
+        &mut self,
+        batch_id: &str,
+        next_attempt_at: &str,
+        why: &str,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE outbox SET next_attempt_at = ?2, last_error = ?3,
+               lease_owner = NULL, lease_until = NULL WHERE batch_id = ?1",
+            params![batch_id, next_attempt_at, why],
+        )?;
+        Ok(())
+    }
+
     /// Takes a batch out of the running: `parked` (retries used up, or the
     /// store refused it) or `conflict`; a person re-queues it with approve.
     pub fn park_upload(

@@ -244,3 +244,71 @@ fn scanner_faults(mut r: Raster, rng: &mut Rng, spec: &StackSpec) -> Raster {
     }
     r
 }
+
+/// Words of typed clinic letters (besides [`WORDS`]): names, drugs, units,
+/// dates and punctuation as letters carry them.
+const LETTER_WORDS: &[&str] = &[
+    "Department", "of", "Cardiology,", "Respiratory", "Medicine", "outpatient", "letter",
+    "Dear", "Dr", "Patel,", "Thank", "you", "for", "referring", "this", "68-year-old",
+    "woman", "with", "breathlessness", "on", "exertion.", "She", "reports", "orthopnoea",
+    "two", "pillows", "and", "ankle", "swelling", "since", "January.", "Examination:",
+    "BP", "148/92", "mmHg,", "heart", "rate", "88", "bpm,", "SpO2", "96%", "air.",
+    "Medication:", "bisoprolol", "2.5", "mg", "once", "daily,", "furosemide", "40",
+    "atorvastatin", "20", "at", "night.", "Investigations:", "NT-proBNP", "1450",
+    "ng/L,", "eGFR", "62", "mL/min,", "potassium", "4.3", "mmol/L.", "Impression:",
+    "heart", "failure", "with", "reduced", "ejection", "fraction", "(LVEF", "35%).",
+    "We", "will", "arrange", "an", "echocardiogram", "and", "see", "her", "again",
+    "12", "weeks.", "Please", "increase", "the", "dose", "if", "tolerated.", "Yours",
+    "sincerely,", "Consultant", "Cardiologist",
+];
+
+/// A typed clinic letter (DejaVu Sans at 11 pt on A4, as letters are
+/// printed) with the scanner's noise, brightness drift, dust and up to
+/// `max_skew_deg` of skew: the page and its words in reading order, for
+/// OCR's accuracy test.
+pub fn typed_letter(
+    spec: &StackSpec,
+    seed: u64,
+    painter: &mut TextPainter,
+) -> (Raster, Vec<String>) {
+    let mut rng = Rng::new(seed);
+    let mm = spec.dpi as f32 / 25.4;
+    let (w, h) = ((210.0 * mm) as u32, (297.0 * mm) as u32);
+    let mut r = Raster::filled(w, h, spec.dpi, PAPER);
+    let size = 11.0 * spec.dpi as f32 / 72.0;
+    let (left, right) = (25.0 * mm, w as f32 - 25.0 * mm);
+    let mut words = Vec::new();
+    let mut y = 30.0 * mm;
+    let lines = 24 + rng.below(6);
+    for i in 0..lines {
+        let mut line: Vec<&str> = Vec::new();
+        let target = if i % 6 == 5 { 0.45 } else { 0.92 } * (right - left);
+        loop {
+            let word = if rng.below(2) == 0 {
+                *rng.pick(LETTER_WORDS)
+            } else {
+                *rng.pick(WORDS)
+            };
+            let mut candidate = line.join(" ");
+            candidate.push(' ');
+            candidate.push_str(word);
+            if painter.width(&candidate, size) > target && !line.is_empty() {
+                break;
+            }
+            line.push(word);
+        }
+        painter.draw(&mut r, left, y, &line.join(" "), size, INK);
+        words.extend(line.iter().map(|w| w.to_string()));
+        y += size * if i % 6 == 5 { 2.4 } else { 1.45 };
+        if y > h as f32 - 25.0 * mm {
+            break;
+        }
+    }
+    let skew = rng.range(-spec.max_skew_deg, spec.max_skew_deg);
+    let r = if skew.abs() > 0.05 {
+        crate::imaging::deskew::rotate(&r, skew, PAPER)
+    } else {
+        r
+    };
+    (scanner_faults(r, &mut rng, spec), words)
+}

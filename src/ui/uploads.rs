@@ -48,7 +48,8 @@ impl UploadScreen {
                     ),
                 );
             }
-            UploadEvent::Parked { batch_id, why, .. } => {
+            UploadEvent::Parked { batch_id, why, .. }
+            | UploadEvent::WaitingForText { batch_id, why } => {
                 self.words.insert(batch_id, why);
             }
             UploadEvent::HeldElsewhere {

@@ -14,7 +14,8 @@ use crate::batch::manifest::{
 };
 use crate::batch::sample::SampleState;
 use crate::imaging::ImagingError;
-use crate::imaging::pdf::{DocMeta, PdfStream};
+use crate::imaging::ocr::OcrWord;
+use crate::imaging::pdf::{DocMeta, PdfStream, Word};
 use crate::pixels::Encoded;
 use crate::store::images::sync_dir;
 use crate::store::{
@@ -127,33 +128,72 @@ fn pages_key(doc: &TreeDocument, format: &str) -> String {
     hex::encode(h.finalize())
 }
 
+/// The words read on each page of a document (None: not read, or OCR gave
+/// up), in page order.
+type PageTexts = Vec<Option<Vec<OcrWord>>>;
+
+fn page_texts(store: &Store, doc: &TreeDocument) -> Result<PageTexts, StoreError> {
+    doc.pages
+        .iter()
+        .map(|p| match &p.image {
+            Some(img) => store.page_words(&img.sha256),
+            None => Ok(None),
+        })
+        .collect()
+}
+
+/// [`pages_key`] with the pages' text: a PDF is rebuilt when text arrives
+/// (unless it was sent already). No text gives the key without it, so PDFs
+/// of batches without OCR keep their key.
+fn text_key(pages_key: String, texts: &PageTexts) -> String {
+    if texts.iter().all(Option::is_none) {
+        return pages_key;
+    }
+    let mut h = Sha256::new();
+    h.update(pages_key.as_bytes());
+    for t in texts {
+        h.update(b"|text=");
+        if let Some(words) = t {
+            h.update(serde_json::to_string(words).unwrap_or_default().as_bytes());
+        }
+    }
+    hex::encode(h.finalize())
+}
+
 /// A document's PDF in the cache: built once (at export or approval, whichever
-/// comes first) and again only if its pages changed, so export and upload
-/// deliver the very same bytes.
+/// comes first) and again only if its pages or their text changed, so export
+/// and upload deliver the very same bytes. A PDF already sent (or read back)
+/// is never replaced by one that differs only in format or text: the store
+/// holds one version of a document.
 pub fn document_pdf(
     store: &mut Store,
     doc: &TreeDocument,
     created: OffsetDateTime,
 ) -> Result<(PathBuf, CachedPdf), ExportError> {
-    let key = pages_key(doc, PDF_FORMAT);
+    let texts = page_texts(store, doc)?;
+    let plain = pages_key(doc, PDF_FORMAT);
+    let key = text_key(plain.clone(), &texts);
     if let Some(c) = store.cached_pdf(&doc.id)? {
         let path = store.images().path_of(&c.sha256);
         let intact = std::fs::metadata(&path).is_ok_and(|m| m.len() == c.bytes);
         let current = c.pages_key == key
-            || (c.pages_key == pages_key(doc, "") && store.pdf_sent(&doc.id, &c.sha256)?);
+            || ((c.pages_key == plain || c.pages_key == pages_key(doc, ""))
+                && store.pdf_sent(&doc.id, &c.sha256)?);
         if current && intact {
             return Ok((path, c));
         }
     }
-    let built = build_pdf(store, doc, key, created)?;
+    let built = build_pdf(store, doc, &texts, key, created)?;
     store.save_pdf(&doc.id, &built)?;
     Ok((store.images().path_of(&built.sha256), built))
 }
 
-/// Builds a document's PDF into the cache, one page image in memory at a time.
+/// Builds a document's PDF into the cache, one page image in memory at a
+/// time, each with its words (if read) as an invisible text layer.
 fn build_pdf(
     store: &Store,
     doc: &TreeDocument,
+    texts: &PageTexts,
     pages_key: String,
     created: OffsetDateTime,
 ) -> Result<CachedPdf, ExportError> {
@@ -185,7 +225,7 @@ fn build_pdf(
         created,
     };
     let mut pdf = PdfStream::start(out, doc.pages.len(), &meta).map_err(pdf_err)?;
-    for page in &doc.pages {
+    for (page, text) in doc.pages.iter().zip(texts) {
         let Some(img) = &page.image else { continue };
         let enc = Encoded {
             encoding: img.encoding,
@@ -195,7 +235,15 @@ fn build_pdf(
             kind: img.kind,
             bytes: images.get(&img.sha256)?,
         };
-        pdf.add_page(&enc).map_err(|e| match e {
+        let words: Vec<Word> = text
+            .iter()
+            .flatten()
+            .map(|w| Word {
+                text: w.text.clone(),
+                bbox: w.bbox,
+            })
+            .collect();
+        pdf.add_page_with_text(&enc, &words).map_err(|e| match e {
             ImagingError::Io(io_err) => ExportError::Store(StoreError::io(&root, io_err)),
             other => pdf_err(other),
         })?;

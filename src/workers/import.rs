@@ -53,6 +53,8 @@ pub enum ImportError {
 /// What to import and how.
 #[derive(Debug, Clone, Default)]
 pub struct ImportOptions {
+    /// Ask for the batch's text (OCR) in this language.
+    pub ocr: Option<String>,
     pub paths: Vec<PathBuf>,
     pub label: Option<String>,
     pub duplex: bool,
@@ -209,6 +211,9 @@ fn start_or_resume(
         },
         actor,
     )?;
+    if let Some(language) = &opts.ocr {
+        store.request_text(&id, language, actor, "asked for when the batch began")?;
+    }
     Ok((id, opts.duplex, opts.specialty.clone()))
 }
 

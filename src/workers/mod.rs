@@ -19,6 +19,7 @@ pub mod bench;
 pub mod destruction;
 pub mod export;
 pub mod import;
+pub mod ocr;
 pub mod pipeline;
 pub mod process;
 pub mod review;

@@ -92,6 +92,8 @@ pub struct ScanOptions {
     pub sign_in: Option<String>,
     /// The scan profile's name (unset: `default`, the station's settings).
     pub profile: Option<String>,
+    /// Ask for the batch's text (OCR) in this language.
+    pub ocr: Option<String>,
 }
 
 /// Lines of a side for a live preview.
@@ -518,6 +520,9 @@ fn start_or_resume(
         },
         actor,
     )?;
+    if let Some(language) = &opts.ocr {
+        store.request_text(&id, language, actor, "asked for when the batch began")?;
+    }
     if let Some(p) = &opts.patient {
         store.set_batch_patient(&id, p)?;
     }

@@ -31,6 +31,8 @@ pub struct ScanChoice {
     pub options_after: Vec<String>,
     /// Store clean typed grey pages as bilevel, whatever the profile says.
     pub typed_as_bilevel: bool,
+    /// Read the batch's text (OCR), whatever the profile says.
+    pub ocr: bool,
 }
 
 /// A choice made whole.
@@ -41,6 +43,9 @@ pub struct Resolved {
     /// The bilevel choice (the flag's, else the profile's; unset: the
     /// station's).
     pub typed_as_bilevel: Option<bool>,
+    /// The language to read the batch's text in, when text is asked for (the
+    /// flag, else the profile's `ocr`, else the station's `[ocr] enabled`).
+    pub ocr: Option<String>,
 }
 
 /// Why a choice cannot be scanned with, and what to choose instead.
@@ -77,7 +82,13 @@ pub fn resolve(cfg: &Config, choice: &ScanChoice) -> Result<Resolved, ChoiceErro
         .filter(|d| !d.trim().is_empty())
         .or(profile_device)
         .unwrap_or_else(|| super::scan::default_device(cfg, settings.source));
+    let profile_ocr = choice
+        .profile
+        .as_ref()
+        .and_then(|n| cfg.profiles().get(n).and_then(|p| p.ocr));
+    let ocr = (choice.ocr || profile_ocr.unwrap_or(cfg.ocr.enabled)).then(|| cfg.ocr.language.clone());
     Ok(Resolved {
+        ocr,
         device,
         settings,
         typed_as_bilevel: if choice.typed_as_bilevel {

@@ -7,6 +7,7 @@
 //! calling thread (the CLI's, or the GUI's upload thread).
 
 use super::export::{ExportError, batch_pdfs, build_manifest};
+use crate::batch::text::upload_waits;
 use crate::batch::OutboxState;
 use crate::batch::approval::{Approval, Overrides, Refusal, decide};
 use crate::config::Config;
@@ -72,6 +73,12 @@ pub enum UploadEvent {
         bytes: u64,
         seconds: f64,
     },
+    /// The batch waits for its text (OCR) before it is sent
+    /// ([`crate::batch::text::upload_waits`]); it is tried again shortly.
+    WaitingForText {
+        batch_id: String,
+        why: String,
+    },
     /// Another sender (a second `folio upload`, the window) holds this batch
     /// until `until`: this one leaves it alone.
     HeldElsewhere {
@@ -80,6 +87,9 @@ pub enum UploadEvent {
         until: String,
     },
 }
+
+/// How often a batch waiting for its text is looked at again.
+const TEXT_RECHECK: Duration = Duration::from_secs(15);
 
 /// How long a sender's claim on a batch lasts without renewal: it is renewed
 /// before each record, so this bounds one record's delivery (a claim whose
@@ -117,7 +127,11 @@ pub fn approve(
         why,
     })?;
     let tree = store.tree(&facts.batch_id)?;
-    batch_pdfs(store, &tree)?;
+    // Built now unless they wait for text (then they are built with it).
+    let text = store.text_progress(&facts.batch_id)?;
+    if upload_waits(&text, cfg.ocr.upload_waits).is_none() {
+        batch_pdfs(store, &tree)?;
+    }
     store.approve_batch(&facts.batch_id, actor, &approval.audit_detail())?;
     Ok(Approved {
         batch_id: facts.batch_id,
@@ -161,12 +175,26 @@ pub fn run(
         lease: lease(cfg),
     };
     let mut told = std::collections::HashSet::new();
+    // Batches put off for their text in this run: a run that does not watch
+    // says so and leaves them (the station or `folio upload` sends them later).
+    let mut for_text = std::collections::HashSet::new();
     loop {
         if opts.stop.load(Ordering::Relaxed) {
             break;
         }
         // A claim in one transaction: of several senders, one gets a batch.
         if let Some(due) = store.claim_upload(&sender.id, sender.lease, only.as_deref())? {
+            let text = store.text_progress(&due.batch_id)?;
+            if let Some(why) = upload_waits(&text, cfg.ocr.upload_waits) {
+                store.upload_deferred(&due.batch_id, &crate::rfc3339_after(TEXT_RECHECK), &why)?;
+                if for_text.insert(due.batch_id.clone()) {
+                    on_event(UploadEvent::WaitingForText {
+                        batch_id: due.batch_id.clone(),
+                        why,
+                    });
+                }
+                continue;
+            }
             if upload_batch(
                 store, cfg, actor, target, &due, &sender, &opts.live, on_event,
             )? {
@@ -178,7 +206,10 @@ pub fn run(
         // batches another sender holds (theirs to send: said once).
         let mut waiting = Vec::new();
         for r in store.outbox()? {
-            if r.state != OutboxState::Queued || only.as_ref().is_some_and(|b| *b != r.batch_id) {
+            if r.state != OutboxState::Queued
+                || only.as_ref().is_some_and(|b| *b != r.batch_id)
+                || (!opts.watch && for_text.contains(&r.batch_id))
+            {
                 continue;
             }
             match store.upload_lease(&r.batch_id, &sender.id)? {
