@@ -10,6 +10,7 @@ PACKAGES=(
   build-essential pkg-config cmake nasm   # compilers; libjpeg-turbo (turbojpeg crate) and zxing-cpp (zxing-cpp crate) are built from source
   libzbar-dev                             # barcode reading
   libsane-dev sane-utils                  # scanners (SANE)
+  tesseract-ocr tesseract-ocr-eng         # searchable text (OCR), loaded at run time
   qpdf poppler-utils                      # PDF checks and rasterising in tests
   libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6 libgl1 libegl1 libgl1-mesa-dri  # the station window (X11/Wayland, OpenGL)
   zenity                                  # file dialogs when no desktop portal is running
@@ -19,7 +20,7 @@ PACKAGES=(
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "Folio's setup script supports Debian and Ubuntu (apt-get)." >&2
   echo "On other systems install: a C compiler, pkg-config, cmake, nasm, the zbar and SANE" >&2
-  echo "development libraries, qpdf and poppler-utils, and Rust (rustup.rs), then run cargo build --release." >&2
+  echo "development libraries, Tesseract (for OCR), qpdf and poppler-utils, and Rust (rustup.rs), then run cargo build --release." >&2
   exit 1
 fi
 

@@ -86,6 +86,7 @@ fn facts() -> ApprovalFacts {
         count: Reconciliation::new(None, 12),
         sample: folio::batch::sample::SampleState::NotRequired,
         unproven_sessions: 0,
+        text: Default::default(),
     }
 }
 
@@ -502,4 +503,38 @@ fn finding_8_a_misfiled_page_moves_to_a_new_record_for_its_labels_patient() {
     assert_eq!(m.records[1].documents.len(), 1);
     assert_eq!(m.records[1].documents[0].pages.len(), 1);
     assert_pdfs_valid(&m, &dir);
+}
+
+/// Searchable text on demand: "Read text" asks the station for the batch's
+/// text; once asked for, the batch says how far it has got instead.
+#[test]
+fn read_text_asks_for_a_batchs_text_and_then_shows_its_progress() {
+    let mut h = review_bed(vec![side_item(7, FlagCode::Skewed, &[])], USUAL);
+    h.get_by_label("Read text 01234567").click();
+    h.step();
+    h.step();
+    let asked: Vec<String> = sent(&h)
+        .into_iter()
+        .filter_map(|c| match c {
+            Command::RequestText(b) => Some(b),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(asked, [BATCH.to_string()]);
+    let text = folio::batch::text::TextProgress {
+        wanted: true,
+        pages: 11,
+        done: 4,
+        failed: 1,
+    };
+    h.state_mut()
+        .snapshot
+        .approval
+        .get_mut(BATCH)
+        .unwrap()
+        .text = text;
+    h.step();
+    h.step();
+    assert!(h.query_by_label("Read text 01234567").is_none());
+    h.get_by_label("text: 4 of 11 pages read, 1 could not be read");
 }

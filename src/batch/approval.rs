@@ -39,6 +39,9 @@ pub struct ApprovalFacts {
     /// only where the station refuses such batches (`[session_target]
     /// block_approval`).
     pub unproven_sessions: u32,
+    /// How far its searchable text has got (not an approval condition: an
+    /// upload waits for it, see [`super::text::upload_waits`]).
+    pub text: super::text::TextProgress,
 }
 
 impl ApprovalFacts {
@@ -336,6 +339,7 @@ mod tests {
             count: Reconciliation::new(None, 10),
             sample: SampleState::NotRequired,
             unproven_sessions: 0,
+            text: Default::default(),
         }
     }
 

@@ -396,6 +396,7 @@ impl Store {
             sample: self.sample_state(&b.id)?,
             // Counted by `workers::access::approval_facts` where it applies.
             unproven_sessions: 0,
+            text: self.text_progress(&b.id)?,
         })
     }
 

@@ -27,6 +27,7 @@ mod actor;
 mod images;
 mod reader;
 mod scanner;
+mod text;
 mod uploads;
 
 use super::review::ReviewError;
@@ -154,6 +155,9 @@ pub enum Command {
     /// Draw a batch's sample for inspection (refused while one is open or
     /// passed).
     DrawSample(String),
+    /// Ask for a batch's searchable text (OCR), read by the `folio-ocr`
+    /// threads after capture.
+    RequestText(String),
     /// A sampled side's verdict: passed (`failure` None) or failed, why.
     SampleVerdict {
         batch: String,
@@ -240,6 +244,7 @@ impl Command {
                 (A::InspectSample, Some(b.as_str()))
             }
             Command::RetryUpload(b) => (A::ManageUploads, Some(b.as_str())),
+            Command::RequestText(b) => (A::RequestText, Some(b.as_str())),
             Command::PauseUploads | Command::ResumeUploads => (A::ManageUploads, None),
             Command::SaveSettings(_) => (A::ChangeSettings, None),
             Command::SetPaperLocation { .. } => (A::RecordPaperLocation, None),
@@ -602,6 +607,8 @@ pub struct Station {
     /// Who reads and signs in (the station itself).
     station_actor: Actor,
     threads: Vec<JoinHandle<()>>,
+    /// Stops the OCR threads (after the page each is reading).
+    text_stop: Arc<AtomicBool>,
 }
 
 /// Starts the workers on the station data in `data_dir`. `actor` is who
@@ -638,13 +645,17 @@ pub fn spawn(
         reads: read_tx.clone(),
         session: session.clone(),
     };
-    let threads = vec![
+    let text_stop = Arc::new(AtomicBool::new(false));
+    let mut threads = vec![
         reader::spawn(&ctx, read_rx).map_err(spawn_err)?,
         actor::spawn(&ctx, store_rx).map_err(spawn_err)?,
         scanner::spawn(&ctx, scan_rx, running.clone()).map_err(spawn_err)?,
         images::spawn(&data_dir, image_rx, emit.clone()).map_err(spawn_err)?,
         uploads::spawn(&ctx, upload_rx).map_err(spawn_err)?,
     ];
+    for n in 0..ctx.cfg.ocr.workers.clamp(1, 8) {
+        threads.push(text::spawn(&ctx, n, text_stop.clone()).map_err(spawn_err)?);
+    }
     let _ = read_tx.try_send(Read::All);
     Ok(Station {
         store: Some(store_tx),
@@ -657,6 +668,7 @@ pub fn spawn(
         session,
         station_actor: actor,
         threads,
+        text_stop,
     })
 }
 
@@ -734,6 +746,7 @@ impl Station {
         if let Some(token) = self.running.lock().ok().and_then(|r| r.clone()) {
             token.cancel();
         }
+        self.text_stop.store(true, Ordering::Relaxed);
         (
             self.store,
             self.scans,

@@ -37,6 +37,39 @@ fn awaiting(ctx: &ScreenCtx) -> Vec<BatchRow> {
         .collect()
 }
 
+/// A batch's searchable text: how far it has got, or "Read text" to ask for
+/// it (OCR runs after capture, page by page, at idle priority).
+fn text_ui(ui: &mut egui::Ui, ctx: &mut ScreenCtx, b: &BatchRow) {
+    let Some(facts) = ctx.snapshot.approval.get(&b.id) else {
+        return;
+    };
+    let text = facts.text;
+    if text.wanted {
+        let words = text.describe();
+        if text.failed > 0 {
+            ui.colored_label(ui.visuals().warn_fg_color, words);
+        } else {
+            ui.label(words);
+        }
+        return;
+    }
+    let name = ctx.batch_name(&b.id);
+    let allowed = may(ctx, Action::RequestText, b).map_err(|r| r.to_string()).and_then(|()| {
+        crate::batch::text::may_request_text(b.state)
+    });
+    let button = ui.add_enabled(allowed.is_ok(), egui::Button::new(format!("Read text {name}")));
+    let button = match &allowed {
+        Ok(()) => button.on_hover_text(
+            "Read the pages' text (OCR) so the PDFs can be searched; it runs in the background \
+             and the upload waits for it",
+        ),
+        Err(why) => button.on_disabled_hover_text(why.as_str()),
+    };
+    if button.clicked() {
+        ctx.send(Command::RequestText(b.id.clone()));
+    }
+}
+
 impl ReviewScreen {
     /// Goes through every side of a batch (or back to the flags).
     pub(super) fn browse_batch(&mut self, ctx: &mut ScreenCtx, batch: Option<String>) {
@@ -135,6 +168,7 @@ impl ReviewScreen {
             ui.label(format!("{} open flags", b.open_flags));
         });
         ui.horizontal_wrapped(|ui| self.sample_ui(ui, ctx, b));
+        ui.horizontal_wrapped(|ui| text_ui(ui, ctx, b));
         ui.horizontal_wrapped(|ui| self.approve_ui(ui, ctx, b, key));
     }
 

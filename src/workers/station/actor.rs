@@ -87,7 +87,10 @@ pub(super) fn spawn(ctx: &Ctx, commands: Receiver<Job>) -> std::io::Result<JoinH
 /// The batch a command changes, for the reader.
 fn batch_of(c: &Command) -> Read {
     match c {
-        Command::CloseBatch(b) | Command::RetryUpload(b) | Command::DrawSample(b) => {
+        Command::CloseBatch(b)
+        | Command::RetryUpload(b)
+        | Command::DrawSample(b)
+        | Command::RequestText(b) => {
             Read::Batch(b.clone())
         }
         Command::SampleVerdict { batch, .. } => Read::Batch(batch.clone()),
@@ -120,6 +123,15 @@ fn handle(store: &mut Store, ctx: &Ctx, c: Command) -> Result<(), StationError> 
         | Command::RotatePage { .. }
         | Command::FixIdentifier { .. }
         | Command::DecidePage { .. } => review_command(store, ctx, c)?,
+        Command::RequestText(b) => {
+            let asked = store.request_text(&b, &cfg.ocr.language, actor, "asked for in Review")?;
+            let name = store.batch_name(&b)?;
+            ctx.notice(if asked {
+                format!("batch {name}: its text will be read after capture, page by page")
+            } else {
+                format!("batch {name}: its text was asked for already")
+            });
+        }
         Command::SetExpectedSheets { batch, sheets } => {
             store.set_expected_sheets(&batch, sheets, actor)?;
         }

@@ -1,0 +1,50 @@
+//! The OCR threads (`folio-ocr-N`, `[ocr] workers` of them): read the text
+//! of batches that asked for it, one page a thread, at idle priority, with
+//! connections of their own (see [`crate::workers::ocr`]). Each page read
+//! refreshes its batch in the window. A Tesseract that cannot be loaded is
+//! said once, and tried again a minute later; the station's stop flag ends
+//! the threads after the page being read.
+
+use super::Read;
+use super::actor::Ctx;
+use crate::store::Store;
+use crate::workers::ocr::{self, OcrOptions};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub(super) fn spawn(ctx: &Ctx, n: usize, stop: Arc<AtomicBool>) -> std::io::Result<JoinHandle<()>> {
+    let ctx = ctx.clone();
+    std::thread::Builder::new()
+        .name(format!("folio-ocr-{n}"))
+        .spawn(move || {
+            let opts = OcrOptions {
+                watch: true,
+                stop: stop.clone(),
+            };
+            let mut told = false;
+            while !stop.load(Ordering::Relaxed) {
+                let result = Store::open(&ctx.data_dir)
+                    .map_err(ocr::OcrWorkError::from)
+                    .and_then(|mut store| {
+                        ocr::run(&mut store, &ctx.cfg, &opts, &mut |p| {
+                            ctx.changed(Read::Batch(p.batch_id));
+                        })
+                    });
+                match result {
+                    Ok(_) => return,
+                    Err(e) => {
+                        if !told && n == 0 {
+                            ctx.notice(format!("Searchable text is paused: {e}"));
+                            told = true;
+                        }
+                        let until = Instant::now() + Duration::from_secs(60);
+                        while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+                            std::thread::sleep(Duration::from_millis(100));
+                        }
+                    }
+                }
+            }
+        })
+}
