@@ -77,7 +77,11 @@ fn pdf_text(pdf: &Path, page: usize) -> String {
         .arg("-")
         .output()
         .expect("pdftotext (poppler-utils) runs");
-    assert!(out.status.success(), "pdftotext failed on {}", pdf.display());
+    assert!(
+        out.status.success(),
+        "pdftotext failed on {}",
+        pdf.display()
+    );
     String::from_utf8(out.stdout).expect("pdftotext gives UTF-8")
 }
 
@@ -172,10 +176,7 @@ fn an_upload_waits_for_its_text_and_then_sends_it() {
     std::fs::create_dir_all(st.data_dir()).unwrap();
     std::fs::write(
         st.data_dir().join("config.toml"),
-        format!(
-            "[upload]\nfolder = {:?}\n",
-            store.display().to_string()
-        ),
+        format!("[upload]\nfolder = {:?}\n", store.display().to_string()),
     )
     .unwrap();
     let dir = st.dir.path().join("letters");
@@ -211,10 +212,7 @@ fn text_cannot_be_asked_for_once_a_batch_is_sent() {
     std::fs::create_dir_all(st.data_dir()).unwrap();
     std::fs::write(
         st.data_dir().join("config.toml"),
-        format!(
-            "[upload]\nfolder = {:?}\n",
-            store.display().to_string()
-        ),
+        format!("[upload]\nfolder = {:?}\n", store.display().to_string()),
     )
     .unwrap();
     let dir = st.dir.path().join("letters");
@@ -229,5 +227,36 @@ fn text_cannot_be_asked_for_once_a_batch_is_sent() {
     let out = st.run(&["ocr", &batch]);
     assert!(!out.status.success());
     let said = String::from_utf8_lossy(&out.stderr);
-    assert!(said.contains("already on their way to, or in, the central store"), "{said}");
+    assert!(
+        said.contains("already on their way to, or in, the central store"),
+        "{said}"
+    );
+}
+
+#[test]
+fn two_ocr_workers_at_once_read_each_page_once() {
+    let st = Station::new();
+    let dir = st.dir.path().join("letters");
+    letters(&dir, 150, 4, 21);
+    import_for_text(&st, &dir);
+    let spawn = || {
+        st.cmd()
+            .args(["ocr", "--json"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let mut sides = Vec::new();
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let p: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert!(p["error"].is_null(), "{p}");
+            sides.push(p["side"].as_u64().unwrap());
+        }
+    }
+    sides.sort_unstable();
+    assert_eq!(sides, [0, 1, 2, 3], "each page read by one worker only");
 }

@@ -527,12 +527,7 @@ fn read_text_asks_for_a_batchs_text_and_then_shows_its_progress() {
         done: 4,
         failed: 1,
     };
-    h.state_mut()
-        .snapshot
-        .approval
-        .get_mut(BATCH)
-        .unwrap()
-        .text = text;
+    h.state_mut().snapshot.approval.get_mut(BATCH).unwrap().text = text;
     h.step();
     h.step();
     assert!(h.query_by_label("Read text 01234567").is_none());

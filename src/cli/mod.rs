@@ -366,6 +366,10 @@ struct BenchArgs {
     /// pool, to measure peak memory under the memory budget (try --pages 6).
     #[arg(long)]
     oversize: bool,
+    /// Read the batch's text (OCR) beside capture, as the station does
+    /// (`[ocr] workers` threads at idle priority), and say how far it got.
+    #[arg(long, conflicts_with = "oversize")]
+    ocr: bool,
     #[arg(long)]
     json: bool,
 }
@@ -743,7 +747,7 @@ fn bench(cli: &Cli, a: &BenchArgs) -> Result<u8> {
     let report = if a.oversize {
         workers::bench::bench_oversize(&cfg, dir.path(), pages, dpi)?
     } else {
-        workers::bench::bench(&cfg, dir.path(), pages, dpi, mode)?
+        workers::bench::bench(&cfg, dir.path(), pages, dpi, mode, a.ocr)?
     };
     output::bench(&report, a.json)?;
     Ok(exit::OK)

@@ -48,7 +48,14 @@ pub fn run(cli: &Cli, a: &OcrArgs) -> Result<u8> {
         print_page(&p, json);
     })?;
     if !json {
-        println!("{read} pages read{}", if failed > 0 { format!(", {failed} without text (see above)") } else { String::new() });
+        println!(
+            "{read} pages read{}",
+            if failed > 0 {
+                format!(", {failed} without text (see above)")
+            } else {
+                String::new()
+            }
+        );
     }
     Ok(exit::OK)
 }
@@ -67,7 +74,11 @@ fn print_page(p: &PageRead, json: bool) {
     }
     let secs = p.took.as_secs_f64();
     match &p.outcome {
-        Ok(n) => println!("batch {} side {}: {n} words ({secs:.1} s)", shown(&p.batch_id), p.side),
+        Ok(n) => println!(
+            "batch {} side {}: {n} words ({secs:.1} s)",
+            shown(&p.batch_id),
+            p.side
+        ),
         Err(why) => println!(
             "batch {} side {}: no text: {}",
             shown(&p.batch_id),

@@ -541,5 +541,16 @@ pub fn bench(r: &crate::workers::bench::BenchReport, json: bool) -> Result<()> {
     for s in &r.too_slow_for {
         println!("too slow for:  {s}");
     }
+    if let Some(o) = &r.ocr {
+        println!(
+            "OCR beside capture ({} worker{} at idle priority): {} pages read, {:.1} s a page; {} left, about {:.0} s once capture stops",
+            o.workers,
+            if o.workers == 1 { "" } else { "s" },
+            o.pages_read,
+            o.seconds_per_page,
+            o.backlog,
+            o.catch_up_seconds
+        );
+    }
     Ok(())
 }

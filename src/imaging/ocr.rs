@@ -43,7 +43,9 @@ pub enum OcrError {
         "OCR cannot start: Tesseract has no language data for '{lang}' (looked in {where_}); install tesseract-ocr-{lang} or set [ocr] tessdata in the configuration"
     )]
     NoLanguage { lang: String, where_: String },
-    #[error("OCR gave up on this page after {0} s (it is unusually complex or noisy); its PDF has no text layer")]
+    #[error(
+        "OCR gave up on this page after {0} s (it is unusually complex or noisy); its PDF has no text layer"
+    )]
     TimedOut(u32),
     #[error("OCR failed on this page: {0}")]
     Failed(String),
@@ -284,9 +286,14 @@ impl Engine {
                     let s = CStr::from_ptr(text).to_string_lossy().trim().to_string();
                     (lib.delete_text)(text);
                     let (mut l, mut t, mut r, mut b) = (0, 0, 0, 0);
-                    let has_box =
-                        (lib.bbox)((lib.iter_page)(it), RIL_WORD, &mut l, &mut t, &mut r, &mut b)
-                            != 0;
+                    let has_box = (lib.bbox)(
+                        (lib.iter_page)(it),
+                        RIL_WORD,
+                        &mut l,
+                        &mut t,
+                        &mut r,
+                        &mut b,
+                    ) != 0;
                     if has_box && !s.is_empty() && r > l && b > t {
                         out.push(OcrWord {
                             text: s,
@@ -337,6 +344,10 @@ mod tests {
     fn an_empty_page_has_no_words() {
         let mut e = Engine::open("eng", None).expect("tesseract-ocr-eng is installed by setup.sh");
         assert!(e.read(&Raster::filled(0, 0, 300, 255)).unwrap().is_empty());
-        assert!(e.read(&Raster::filled(600, 400, 300, 255)).unwrap().is_empty());
+        assert!(
+            e.read(&Raster::filled(600, 400, 300, 255))
+                .unwrap()
+                .is_empty()
+        );
     }
 }

@@ -422,7 +422,7 @@ mod tests {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 13);
+        assert_eq!(v, 14);
         assert_eq!(s.check().unwrap(), 0);
     }
 

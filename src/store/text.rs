@@ -11,7 +11,6 @@ use crate::batch::text::{self, TextProgress};
 use crate::imaging::ocr::OcrWord;
 use rusqlite::{OptionalExtension, params};
 
-
 /// A claim on a page older than this (seconds) was left by a worker that
 /// stopped: OCR's own deadline per page is far shorter.
 pub const CLAIM_S: i64 = 3 * crate::imaging::ocr::PAGE_DEADLINE_S as i64;
@@ -120,9 +119,8 @@ impl Store {
             crate::batch::rules::states_where(text::text_useful),
             BatchState::as_str,
         );
-        let cutoff = crate::rfc3339(
-            time::OffsetDateTime::now_utc() - time::Duration::seconds(CLAIM_S),
-        );
+        let cutoff =
+            crate::rfc3339(time::OffsetDateTime::now_utc() - time::Duration::seconds(CLAIM_S));
         let cols = batches::IMAGE_COLS
             .split(", ")
             .map(|c| format!("p.{c}"))

@@ -5,6 +5,7 @@
 //! pool, as `folio import` reads them, and the figure that matters is the peak
 //! memory the memory budget holds them to.
 
+use super::ocr::{OcrOptions, OcrWorkError};
 use super::pipeline::{self, Payload};
 use super::process::{STAGE_NANOS, STAGES, SideMeta};
 use crate::batch::BatchSource;
@@ -15,7 +16,8 @@ use crate::pixels::{PixelKind, Raster};
 use crate::store::{Actor, NewBatch, Store, StoreError};
 use crate::synth::{self, StackSpec};
 use serde::Serialize;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use thiserror::Error;
 
@@ -25,6 +27,8 @@ pub enum BenchError {
     Store(#[from] StoreError),
     #[error("cannot make the oversize test page: {0}")]
     Page(String),
+    #[error(transparent)]
+    Ocr(#[from] OcrWorkError),
 }
 
 /// Width and height of `--oversize` pages, pixels: six such pages pushed a
@@ -66,6 +70,24 @@ pub struct BenchReport {
     pub peak_rss_mib: f64,
     pub keeps_up_with: Vec<String>,
     pub too_slow_for: Vec<String>,
+    /// With `--ocr`: what the OCR threads did while capture ran.
+    pub ocr: Option<OcrBench>,
+}
+
+/// OCR running beside capture (`folio bench --ocr`): the batch asks for
+/// text, and `[ocr] workers` threads read its pages at idle priority as they
+/// are stored; they stop when capture ends (what is left is estimated).
+#[derive(Debug, Clone, Serialize)]
+pub struct OcrBench {
+    pub workers: usize,
+    /// Pages read while capture ran.
+    pub pages_read: u32,
+    /// Mean wall-clock seconds a page took on its worker.
+    pub seconds_per_page: f64,
+    /// Pages still to read when capture ended.
+    pub backlog: u32,
+    /// Seconds the backlog takes once capture stops, at that rate.
+    pub catch_up_seconds: f64,
 }
 
 /// Distinct raw pages to cycle through (a scanner's typical mix).
@@ -127,6 +149,7 @@ pub fn bench(
     pages: usize,
     dpi: u32,
     mode: ColorMode,
+    ocr: bool,
 ) -> Result<BenchReport, BenchError> {
     let samples = sample_pages(dpi, mode);
     let feed = move |side: u32| {
@@ -141,6 +164,7 @@ pub fn bench(
         dpi,
         mode: format!("{mode:?}").to_lowercase(),
         page: "A4".into(),
+        ocr,
     };
     measure(cfg, data_dir, what, feed)
 }
@@ -163,6 +187,7 @@ pub fn bench_oversize(
         dpi,
         mode: "gray".into(),
         page: format!("{OVERSIZE_SIDE}x{OVERSIZE_SIDE} px PNG"),
+        ocr: false,
     };
     measure(cfg, data_dir, what, feed)
 }
@@ -197,6 +222,8 @@ struct Run {
     dpi: u32,
     mode: String,
     page: String,
+    /// Read the batch's text beside capture.
+    ocr: bool,
 }
 
 /// Feeds `what.pages` sides made by `feed` through the pipeline and reports.
@@ -223,6 +250,10 @@ fn measure(
         expected_sheets: None,
     };
     store.create_batch(&new, &actor)?;
+    let text = what
+        .ocr
+        .then(|| OcrThreads::start(cfg, data_dir, &mut store, &batch_id, &actor))
+        .transpose()?;
     let before: Vec<u64> = STAGE_NANOS
         .iter()
         .map(|a| a.load(Ordering::Relaxed))
@@ -248,6 +279,10 @@ fn measure(
     );
     run.stored?;
     let seconds = start.elapsed().as_secs_f64();
+    let ocr = match text {
+        Some(t) => Some(t.stop(&store)?),
+        None => None,
+    };
     let per_second = pages as f64 / seconds;
     let stages = STAGES
         .iter()
@@ -275,5 +310,82 @@ fn measure(
         peak_rss_mib: peak_rss_mib(),
         keeps_up_with: ok.iter().map(|(n, _)| n.to_string()).collect(),
         too_slow_for: slow.iter().map(|(n, _)| n.to_string()).collect(),
+        ocr,
     })
+}
+
+/// The OCR threads of `folio bench --ocr`, as the station runs them.
+struct OcrThreads {
+    stop: Arc<AtomicBool>,
+    read: Arc<Mutex<(u32, f64)>>,
+    threads: Vec<std::thread::JoinHandle<Result<u32, OcrWorkError>>>,
+}
+
+impl OcrThreads {
+    /// Asks for `batch`'s text and starts the threads.
+    fn start(
+        cfg: &Config,
+        data_dir: &std::path::Path,
+        store: &mut Store,
+        batch: &str,
+        actor: &Actor,
+    ) -> Result<OcrThreads, BenchError> {
+        store.request_text(batch, &cfg.ocr.language, actor, "bench")?;
+        // Loaded here, so a missing Tesseract is said before capture starts.
+        crate::imaging::ocr::Engine::open(&cfg.ocr.language, cfg.ocr.tessdata.as_deref())
+            .map_err(OcrWorkError::from)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let read = Arc::new(Mutex::new((0u32, 0f64)));
+        let mut threads = Vec::new();
+        for n in 0..cfg.ocr.workers.clamp(1, 8) {
+            let mut store = Store::open(data_dir)?;
+            let (cfg, read) = (cfg.clone(), read.clone());
+            let opts = OcrOptions {
+                watch: true,
+                stop: stop.clone(),
+            };
+            let t = std::thread::Builder::new()
+                .name(format!("folio-ocr-{n}"))
+                .spawn(move || {
+                    super::ocr::run(&mut store, &cfg, &opts, &mut |p| {
+                        if let Ok(mut r) = read.lock() {
+                            r.0 += 1;
+                            r.1 += p.took.as_secs_f64();
+                        }
+                    })
+                })
+                .map_err(|e| StoreError::io(data_dir, e))?;
+            threads.push(t);
+        }
+        Ok(OcrThreads {
+            stop,
+            read,
+            threads,
+        })
+    }
+
+    /// Stops the threads after their pages and says what they did.
+    fn stop(self, store: &Store) -> Result<OcrBench, BenchError> {
+        self.stop.store(true, Ordering::Relaxed);
+        let workers = self.threads.len();
+        for t in self.threads {
+            if let Ok(Err(e)) = t.join() {
+                return Err(e.into());
+            }
+        }
+        let (pages_read, secs) = self.read.lock().map(|r| *r).unwrap_or_default();
+        let seconds_per_page = if pages_read > 0 {
+            secs / pages_read as f64
+        } else {
+            0.0
+        };
+        let backlog = store.text_backlog()?;
+        Ok(OcrBench {
+            workers,
+            pages_read,
+            seconds_per_page,
+            backlog,
+            catch_up_seconds: backlog as f64 * seconds_per_page / workers.max(1) as f64,
+        })
+    }
 }

@@ -86,7 +86,8 @@ pub fn resolve(cfg: &Config, choice: &ScanChoice) -> Result<Resolved, ChoiceErro
         .profile
         .as_ref()
         .and_then(|n| cfg.profiles().get(n).and_then(|p| p.ocr));
-    let ocr = (choice.ocr || profile_ocr.unwrap_or(cfg.ocr.enabled)).then(|| cfg.ocr.language.clone());
+    let ocr =
+        (choice.ocr || profile_ocr.unwrap_or(cfg.ocr.enabled)).then(|| cfg.ocr.language.clone());
     Ok(Resolved {
         ocr,
         device,

@@ -7,9 +7,9 @@
 //! calling thread (the CLI's, or the GUI's upload thread).
 
 use super::export::{ExportError, batch_pdfs, build_manifest};
-use crate::batch::text::upload_waits;
 use crate::batch::OutboxState;
 use crate::batch::approval::{Approval, Overrides, Refusal, decide};
+use crate::batch::text::upload_waits;
 use crate::config::Config;
 use crate::store::{Actor, BatchTree, CachedPdf, OutboxRow, Receipt, Store, StoreError};
 use crate::upload::{
@@ -75,10 +75,7 @@ pub enum UploadEvent {
     },
     /// The batch waits for its text (OCR) before it is sent
     /// ([`crate::batch::text::upload_waits`]); it is tried again shortly.
-    WaitingForText {
-        batch_id: String,
-        why: String,
-    },
+    WaitingForText { batch_id: String, why: String },
     /// Another sender (a second `folio upload`, the window) holds this batch
     /// until `until`: this one leaves it alone.
     HeldElsewhere {

@@ -54,10 +54,13 @@ fn text_ui(ui: &mut egui::Ui, ctx: &mut ScreenCtx, b: &BatchRow) {
         return;
     }
     let name = ctx.batch_name(&b.id);
-    let allowed = may(ctx, Action::RequestText, b).map_err(|r| r.to_string()).and_then(|()| {
-        crate::batch::text::may_request_text(b.state)
-    });
-    let button = ui.add_enabled(allowed.is_ok(), egui::Button::new(format!("Read text {name}")));
+    let allowed = may(ctx, Action::RequestText, b)
+        .map_err(|r| r.to_string())
+        .and_then(|()| crate::batch::text::may_request_text(b.state));
+    let button = ui.add_enabled(
+        allowed.is_ok(),
+        egui::Button::new(format!("Read text {name}")),
+    );
     let button = match &allowed {
         Ok(()) => button.on_hover_text(
             "Read the pages' text (OCR) so the PDFs can be searched; it runs in the background \

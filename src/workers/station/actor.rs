@@ -90,9 +90,7 @@ fn batch_of(c: &Command) -> Read {
         Command::CloseBatch(b)
         | Command::RetryUpload(b)
         | Command::DrawSample(b)
-        | Command::RequestText(b) => {
-            Read::Batch(b.clone())
-        }
+        | Command::RequestText(b) => Read::Batch(b.clone()),
         Command::SampleVerdict { batch, .. } => Read::Batch(batch.clone()),
         Command::RestorePage { batch, .. }
         | Command::RotatePage { batch, .. }
