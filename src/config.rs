@@ -988,6 +988,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ocr_settings_out_of_reach_are_refused_in_words() {
+        let ok = OcrConfig::default();
+        assert_eq!(ok.problem(), None);
+        let two = OcrConfig {
+            language: "eng+fra".into(),
+            ..OcrConfig::default()
+        };
+        assert_eq!(two.problem(), None);
+        for bad in ["", "eng+", "../../etc/x", "eng\u{1b}[2J", "e n g"] {
+            let c = OcrConfig {
+                language: bad.into(),
+                ..OcrConfig::default()
+            };
+            let why = c.problem().expect(bad);
+            assert!(why.contains("[ocr] language"), "{why}");
+            assert!(!why.contains('\u{1b}'), "printed raw: {why:?}");
+        }
+        let many = OcrConfig {
+            workers: 9,
+            ..OcrConfig::default()
+        };
+        assert!(many.problem().unwrap().contains("from 1 to 8"));
+        let text = "[ocr]\nenabled = true\nlanguags = \"eng\"\n";
+        assert!(
+            toml::from_str::<Config>(text).is_err(),
+            "a misspelt key is refused"
+        );
+    }
+
+    #[test]
     fn the_hospital_pattern_follows_changes_to_it() {
         let mut cfg = Config::default();
         assert!(cfg.hospital_pattern().unwrap().is_match("AB12345"));

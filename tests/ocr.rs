@@ -260,3 +260,38 @@ fn two_ocr_workers_at_once_read_each_page_once() {
     sides.sort_unstable();
     assert_eq!(sides, [0, 1, 2, 3], "each page read by one worker only");
 }
+
+#[test]
+fn the_station_reads_text_in_the_background_and_review_sees_it() {
+    use folio::workers::station::{self, Event};
+    use std::time::{Duration, Instant};
+    let st = Station::new();
+    let dir = st.dir.path().join("letters");
+    letters(&dir, 150, 2, 5);
+    record_sheet(&dir, 150);
+    let batch = import_for_text(&st, &dir);
+    let cfg = folio::config::Config::load(&st.data_dir()).unwrap();
+    let actor = folio::store::Actor {
+        station: "test-station".into(),
+        operator: "supervisor".into(),
+        role: None,
+    };
+    let workers =
+        station::spawn(st.data_dir(), cfg, actor, false, std::sync::Arc::new(|| {})).unwrap();
+    let end = Instant::now() + Duration::from_secs(120);
+    let mut read = None;
+    while read.is_none() && Instant::now() < end {
+        if let Ok(Event::Snapshot(s)) = workers.events.recv_timeout(Duration::from_millis(50)) {
+            read = s
+                .approval
+                .get(&batch)
+                .map(|f| f.text)
+                .filter(|t| t.wanted && t.pages > 0 && t.pending() == 0);
+        }
+    }
+    drop(workers);
+    let text = read.expect("the station's OCR thread read the batch's text");
+    assert_eq!((text.pages, text.done, text.failed), (2, 2, 0));
+    // Read once: the command line finds nothing left to read.
+    assert!(run_ocr(&st).is_empty());
+}

@@ -252,3 +252,99 @@ impl Store {
         Ok(self.conn.query_row(&sql, [], |r| r.get(0))?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::BatchSource;
+    use crate::pixels::{Encoding, PixelKind};
+    use crate::store::NewBatch;
+    use crate::workers::process::{SideMeta, unreadable_side};
+
+    fn actor() -> Actor {
+        Actor {
+            station: "s".into(),
+            operator: "op".into(),
+            role: None,
+        }
+    }
+
+    /// A store holding one batch of `n` stored sides that asked for text.
+    fn batch_wanting_text(n: u32) -> (tempfile::TempDir, Store, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let batch = "01a00000-0000-7000-8000-000000000001".to_string();
+        let new = NewBatch {
+            id: batch.clone(),
+            label: "box".into(),
+            source: BatchSource::Import,
+            specialty: None,
+            duplex: false,
+            dpi: Some(300),
+            expected_sheets: None,
+        };
+        store.create_batch(&new, &actor()).unwrap();
+        for side in 0..n {
+            let meta = SideMeta::at(&batch, side, false, format!("p{side}"));
+            let mut row = unreadable_side(&meta, String::new());
+            row.error = None;
+            row.image = Some(StoredImage {
+                sha256: format!("{side:064}"),
+                encoding: Encoding::Jpeg,
+                kind: PixelKind::Gray,
+                width: 100,
+                height: 100,
+                dpi: 300,
+                bytes: 1,
+            });
+            store.insert_page(&row).unwrap();
+        }
+        assert!(store.request_text(&batch, "eng", &actor(), "test").unwrap());
+        assert!(
+            !store
+                .request_text(&batch, "eng", &actor(), "again")
+                .unwrap()
+        );
+        (dir, store, batch)
+    }
+
+    #[test]
+    fn pages_are_claimed_once_in_order_and_a_dead_workers_claim_is_taken_over() {
+        let (_dir, mut store, batch) = batch_wanting_text(3);
+        let alive = |_: &str| false;
+        let first = store.claim_text_job("a", &alive).unwrap().unwrap();
+        let second = store.claim_text_job("b", &alive).unwrap().unwrap();
+        assert_eq!((first.side, second.side), (0, 1));
+        store.save_text(&second.image.sha256, Ok(&[]), "t").unwrap();
+        // Worker "a" died on side 0: the next claim takes it over first.
+        let gone = |owner: &str| owner == "a";
+        let again = store.claim_text_job("c", &gone).unwrap().unwrap();
+        assert_eq!(again.side, 0);
+        store
+            .save_text(&again.image.sha256, Err("unreadable"), "t")
+            .unwrap();
+        let last = store.claim_text_job("c", &alive).unwrap().unwrap();
+        assert_eq!(last.side, 2);
+        assert!(store.claim_text_job("d", &alive).unwrap().is_none());
+        assert_eq!(store.text_backlog().unwrap(), 1, "side 2 is being read");
+        let p = store.text_progress(&batch).unwrap();
+        assert_eq!((p.wanted, p.pages, p.done, p.failed), (true, 3, 1, 1));
+        assert_eq!(
+            store.page_words(&second.image.sha256).unwrap(),
+            Some(vec![])
+        );
+        assert_eq!(store.page_words(&again.image.sha256).unwrap(), None);
+    }
+
+    #[test]
+    fn a_page_that_stops_ocr_every_time_is_failed_not_tried_for_ever() {
+        let (_dir, mut store, batch) = batch_wanting_text(1);
+        let gone = |_: &str| true;
+        for _ in 0..MAX_ATTEMPTS {
+            assert!(store.claim_text_job("w", &gone).unwrap().is_some());
+        }
+        assert!(store.claim_text_job("w", &gone).unwrap().is_none());
+        let p = store.text_progress(&batch).unwrap();
+        assert_eq!((p.done, p.failed, p.pending()), (0, 1, 0));
+    }
+}
