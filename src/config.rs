@@ -864,6 +864,9 @@ pub struct ScanProfile {
     pub typed_as_bilevel: Option<bool>,
     /// Read the batch's text (OCR; unset: the station's `[ocr] enabled`).
     pub ocr: Option<bool>,
+    /// What each patch code does in batches scanned with this profile
+    /// (`[profiles.NAME.patches]`; unset: the station's `[patches]`).
+    pub patches: Option<crate::batch::protocol::PatchMeanings>,
     /// Backend options by name.
     pub options: BTreeMap<String, String>,
 }

@@ -428,6 +428,65 @@ fn printed_patch_sheets_separate_an_imported_stack() {
     );
 }
 
+/// A profile's own patch meanings: the same printed stack scanned (through
+/// a drop folder) with a profile where patch 2 only separates gives one
+/// document where the station's meanings give two.
+#[test]
+fn a_profiles_patch_meanings_apply_to_its_batches() {
+    let st = Station::new();
+    std::fs::create_dir_all(st.data_dir()).unwrap();
+    std::fs::write(
+        st.data_dir().join("config.toml"),
+        "[profiles.archive]\ndpi = 150\n\n[profiles.archive.patches]\n\"2\" = \"separator\"\n\"3\" = \"new_record\"\n",
+    )
+    .unwrap();
+    let pdf = st.dir.path().join("patches.pdf");
+    st.ok(&[
+        "sheets",
+        "--patch",
+        "3",
+        "--patch",
+        "2",
+        "--patch",
+        "T",
+        "--out",
+        pdf.to_str().unwrap(),
+    ]);
+    let drop = st.dir.path().join("drop");
+    std::fs::create_dir_all(&drop).unwrap();
+    for (i, f) in patch_stack(&st, &pdf).iter().enumerate() {
+        let ext = f.extension().unwrap().to_str().unwrap();
+        std::fs::copy(f, drop.join(format!("{i:02}.{ext}"))).unwrap();
+    }
+    let device = format!("folder:{}", drop.display());
+    let mut docs = Vec::new();
+    for profile in [None, Some("archive")] {
+        let mut args = vec!["scan", "--json", "--device", &device, "--dpi", "150"];
+        if let Some(p) = profile {
+            args.extend(["--profile", p]);
+        }
+        let r = st.json(&args);
+        let (m, _) = st.export(r["batch_id"].as_str().unwrap());
+        assert_eq!(m.records.len(), 1, "{m:#?}");
+        docs.push(
+            doc_sides(&m.records[0])
+                .into_iter()
+                .map(|(_, s)| s)
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(
+        docs[0],
+        vec![vec![1, 2], vec![4, 6]],
+        "station: patch 2 starts a document"
+    );
+    assert_eq!(
+        docs[1],
+        vec![vec![1, 2, 4, 6]],
+        "archive profile: patch 2 only separates"
+    );
+}
+
 /// `folio barcodes` reads files as the pipeline does: printed control and
 /// patch sheets, a label only zxing-cpp reads (faint and blurred), a hostile
 /// QR text shown escaped, and a file that is no image (exit 1, the others

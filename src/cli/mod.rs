@@ -815,5 +815,6 @@ fn scan_options(cfg: &Config, a: &ScanArgs) -> Result<workers::ScanOptions> {
         sign_in: None,
         profile: a.profile.clone(),
         ocr: resolved.ocr,
+        patches: resolved.patches,
     })
 }

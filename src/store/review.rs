@@ -602,6 +602,41 @@ impl Store {
         Ok(())
     }
 
+    /// Fixes what each patch code does in a batch (its scan profile's
+    /// `patches`), so separating it again later does the same.
+    pub fn set_batch_patches(
+        &mut self,
+        batch_id: &str,
+        meanings: &crate::batch::protocol::PatchMeanings,
+    ) -> Result<(), StoreError> {
+        let json =
+            serde_json::to_string(meanings).map_err(|e| StoreError::Damaged(e.to_string()))?;
+        self.conn.execute(
+            "UPDATE batches SET patches = ?2 WHERE id = ?1",
+            params![batch_id, json],
+        )?;
+        Ok(())
+    }
+
+    /// What each patch code does in a batch, when its profile said (else
+    /// the station's `[patches]` apply).
+    pub fn batch_patches(
+        &self,
+        batch_id: &str,
+    ) -> Result<Option<crate::batch::protocol::PatchMeanings>, StoreError> {
+        let json: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT patches FROM batches WHERE id = ?1",
+                params![batch_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Damaged(e.to_string())))
+            .transpose()
+    }
+
     /// The patient of an on-demand batch, if one was given.
     pub fn batch_patient(&self, batch_id: &str) -> Result<Option<PatientId>, StoreError> {
         let json: Option<String> = self

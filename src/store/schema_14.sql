@@ -26,3 +26,7 @@ CREATE TABLE page_text (
     language TEXT NOT NULL,
     read_at TEXT
 );
+-- Patch meanings per profile (issue 19, item 3): what each patch code does
+-- in this batch, as JSON {"2": "new_document", ...}, fixed when the batch
+-- began from its scan profile; NULL: the station's `[patches]`.
+ALTER TABLE batches ADD COLUMN patches TEXT;

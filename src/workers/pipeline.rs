@@ -506,6 +506,7 @@ pub fn close_batch<E: From<StoreError> + From<ConfigError>>(
     let pattern = cfg.hospital_pattern()?;
     let fixes = store.identifier_fixes(batch_id)?;
     let patient = store.batch_patient(batch_id)?;
+    let patches = store.batch_patches(batch_id)?;
     let params = SeparationParams {
         batch_id,
         default_specialty: specialty,
@@ -513,7 +514,7 @@ pub fn close_batch<E: From<StoreError> + From<ConfigError>>(
         hospital_pattern: &pattern,
         fixes: &fixes,
         default_patient: patient.as_ref(),
-        patches: &cfg.patches,
+        patches: patches.as_ref().unwrap_or(&cfg.patches),
     };
     let layout = separate(&facts, &params);
     let flags = layout.flag_count();

@@ -94,6 +94,9 @@ pub struct ScanOptions {
     pub profile: Option<String>,
     /// Ask for the batch's text (OCR) in this language.
     pub ocr: Option<String>,
+    /// What each patch code does in a new batch (its profile's; unset: the
+    /// station's `[patches]`).
+    pub patches: Option<crate::batch::protocol::PatchMeanings>,
 }
 
 /// Lines of a side for a live preview.
@@ -239,6 +242,7 @@ pub fn scan(
     let cfg = &scan_config(cfg, opts);
     let fixes = std::collections::HashMap::new();
     let patient = store.batch_patient(&batch_id)?;
+    let patches = store.batch_patches(&batch_id)?;
     let mut separator = Separator::new(SeparationParams {
         batch_id: &batch_id,
         default_specialty: None,
@@ -246,7 +250,7 @@ pub fn scan(
         hospital_pattern: &pattern,
         fixes: &fixes,
         default_patient: patient.as_ref(),
-        patches: &cfg.patches,
+        patches: patches.as_ref().unwrap_or(&cfg.patches),
     });
     for f in &facts {
         separator.push(f);
@@ -525,6 +529,9 @@ fn start_or_resume(
     }
     if let Some(p) = &opts.patient {
         store.set_batch_patient(&id, p)?;
+    }
+    if let Some(m) = &opts.patches {
+        store.set_batch_patches(&id, m)?;
     }
     Ok((id, duplex, opts.specialty.clone()))
 }

@@ -46,6 +46,8 @@ pub struct Resolved {
     /// The language to read the batch's text in, when text is asked for (the
     /// flag, else the profile's `ocr`, else the station's `[ocr] enabled`).
     pub ocr: Option<String>,
+    /// What each patch code does in the batch: the profile's, if it says.
+    pub patches: Option<crate::batch::protocol::PatchMeanings>,
 }
 
 /// Why a choice cannot be scanned with, and what to choose instead.
@@ -82,14 +84,16 @@ pub fn resolve(cfg: &Config, choice: &ScanChoice) -> Result<Resolved, ChoiceErro
         .filter(|d| !d.trim().is_empty())
         .or(profile_device)
         .unwrap_or_else(|| super::scan::default_device(cfg, settings.source));
-    let profile_ocr = choice
+    let profile = choice
         .profile
         .as_ref()
-        .and_then(|n| cfg.profiles().get(n).and_then(|p| p.ocr));
+        .and_then(|n| cfg.profiles().get(n).cloned());
+    let profile_ocr = profile.as_ref().and_then(|p| p.ocr);
     let ocr =
         (choice.ocr || profile_ocr.unwrap_or(cfg.ocr.enabled)).then(|| cfg.ocr.language.clone());
     Ok(Resolved {
         ocr,
+        patches: profile.and_then(|p| p.patches),
         device,
         settings,
         typed_as_bilevel: if choice.typed_as_bilevel {

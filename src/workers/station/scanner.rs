@@ -112,6 +112,7 @@ fn run_scan(store: &mut Store, ctx: &Ctx, req: &ScanRequest, token: &CancelToken
         sign_in: ctx.session.sitting(),
         profile: req.profile.clone(),
         ocr: resolved.ocr,
+        patches: resolved.patches,
     };
     let (band_tx, band_rx) = crossbeam_channel::bounded::<BandEvent>(64);
     let preview = spawn_preview(band_rx, ctx.emit.clone());
