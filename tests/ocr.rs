@@ -190,7 +190,9 @@ fn an_upload_waits_for_its_text_and_then_sends_it() {
     assert!(said.contains("waiting for its text"), "{said}");
     assert_eq!(outbox_state(&st, &batch), "queued");
     assert!(common::pdfa::pdfs_under(&store).is_empty(), "nothing sent");
+    assert_eq!(st.json(&["status", "--json"])["text_pages_waiting"], 1);
     run_ocr(&st);
+    assert_eq!(st.json(&["status", "--json"])["text_pages_waiting"], 0);
     st.ok(&["upload"]);
     assert_eq!(outbox_state(&st, &batch), "done");
     let pdfs = common::pdfa::pdfs_under(&store);

@@ -340,11 +340,13 @@ pub fn status(cli: &Cli, json: bool) -> Result<u8> {
         .count();
     let holds = ctx.store.legal_holds(None, false)?.len();
     let disk = ctx.store.disk_usage();
+    let text_waiting = ctx.store.text_backlog()?;
     if json {
         let v = serde_json::json!({
             "station": ctx.cfg.station,
             "batches": states,
             "uploads_waiting": waiting,
+            "text_pages_waiting": text_waiting,
             "legal_holds": holds,
             "disk": disk,
         });
@@ -361,7 +363,9 @@ pub fn status(cli: &Cli, json: bool) -> Result<u8> {
             by_state.join(", ")
         }
     );
-    println!("uploads waiting: {waiting}; legal holds in force: {holds}");
+    println!(
+        "uploads waiting: {waiting}; pages waiting for their text (OCR): {text_waiting}; legal holds in force: {holds}"
+    );
     println!(
         "cache: page images {} ({} files), database {}, other {}; {} free on this disk",
         bytes_words(disk.images_bytes),
