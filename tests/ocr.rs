@@ -85,6 +85,16 @@ fn pdf_text(pdf: &Path, page: usize) -> String {
     String::from_utf8(out.stdout).expect("pdftotext gives UTF-8")
 }
 
+/// A station that uploads to a folder; the folder.
+fn folder_station() -> (Station, std::path::PathBuf) {
+    let st = Station::new();
+    let store = st.dir.path().join("store");
+    std::fs::create_dir_all(st.data_dir()).unwrap();
+    let config = format!("[upload]\nfolder = {:?}\n", store.display().to_string());
+    std::fs::write(st.data_dir().join("config.toml"), config).unwrap();
+    (st, store)
+}
+
 /// Imports `dir` with `--ocr` as one batch; its id.
 fn import_for_text(st: &Station, dir: &Path) -> String {
     st.import(&["--ocr"], &[dir])["batch_id"]
@@ -171,14 +181,7 @@ fn a_killed_ocr_worker_leaves_no_page_unread_or_read_twice() {
 
 #[test]
 fn an_upload_waits_for_its_text_and_then_sends_it() {
-    let st = Station::new();
-    let store = st.dir.path().join("store");
-    std::fs::create_dir_all(st.data_dir()).unwrap();
-    std::fs::write(
-        st.data_dir().join("config.toml"),
-        format!("[upload]\nfolder = {:?}\n", store.display().to_string()),
-    )
-    .unwrap();
+    let (st, store) = folder_station();
     let dir = st.dir.path().join("letters");
     let truth = letters(&dir, 200, 1, 11);
     record_sheet(&dir, 200);
@@ -209,14 +212,7 @@ fn an_upload_waits_for_its_text_and_then_sends_it() {
 
 #[test]
 fn text_cannot_be_asked_for_once_a_batch_is_sent() {
-    let st = Station::new();
-    let store = st.dir.path().join("store");
-    std::fs::create_dir_all(st.data_dir()).unwrap();
-    std::fs::write(
-        st.data_dir().join("config.toml"),
-        format!("[upload]\nfolder = {:?}\n", store.display().to_string()),
-    )
-    .unwrap();
+    let (st, store) = folder_station();
     let dir = st.dir.path().join("letters");
     letters(&dir, 150, 1, 3);
     record_sheet(&dir, 150);
@@ -226,6 +222,7 @@ fn text_cannot_be_asked_for_once_a_batch_is_sent() {
         .to_string();
     approve_as_is(&st, &batch);
     st.ok(&["upload"]);
+    assert_eq!(common::pdfa::pdfs_under(&store).len(), 1, "sent");
     let out = st.run(&["ocr", &batch]);
     assert!(!out.status.success());
     let said = String::from_utf8_lossy(&out.stderr);

@@ -324,6 +324,17 @@ fn doc_sides(rec: &folio::batch::manifest::ManifestRecord) -> Vec<(Option<&str>,
         .collect()
 }
 
+/// `folio sheets --patch 3 --patch 2 --patch t`: three patch sheets' PDF.
+fn print_patch_sheets(st: &Station) -> std::path::PathBuf {
+    let pdf = st.dir.path().join("patches.pdf");
+    let args = [
+        "sheets", "--patch", "3", "--patch", "2", "--patch", "t", "--out",
+    ];
+    let out = st.ok(&[&args[..], &[pdf.to_str().unwrap()]].concat());
+    assert!(out.contains("3 patch sheet(s)"), "{out}");
+    pdf
+}
+
 /// The printed patch sheets at 150 dpi around clinical pages: patch 3, page,
 /// page, patch 2 (fed upside down), page, patch T, page.
 fn patch_stack(st: &Station, pdf: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -380,19 +391,7 @@ fn patch_stack(st: &Station, pdf: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn printed_patch_sheets_separate_an_imported_stack() {
     let st = Station::new();
-    let pdf = st.dir.path().join("patches.pdf");
-    let out = st.ok(&[
-        "sheets",
-        "--patch",
-        "3",
-        "--patch",
-        "2",
-        "--patch",
-        "t",
-        "--out",
-        pdf.to_str().unwrap(),
-    ]);
-    assert!(out.contains("3 patch sheet(s)"), "{out}");
+    let pdf = print_patch_sheets(&st);
     common::pdfa::assert_pdfa_1b(&[&pdf]);
     let stack = patch_stack(&st, &pdf);
     let paths: Vec<&std::path::Path> = stack.iter().map(|p| p.as_path()).collect();
@@ -440,18 +439,7 @@ fn a_profiles_patch_meanings_apply_to_its_batches() {
         "[profiles.archive]\ndpi = 150\n\n[profiles.archive.patches]\n\"2\" = \"separator\"\n\"3\" = \"new_record\"\n",
     )
     .unwrap();
-    let pdf = st.dir.path().join("patches.pdf");
-    st.ok(&[
-        "sheets",
-        "--patch",
-        "3",
-        "--patch",
-        "2",
-        "--patch",
-        "T",
-        "--out",
-        pdf.to_str().unwrap(),
-    ]);
+    let pdf = print_patch_sheets(&st);
     let drop = st.dir.path().join("drop");
     std::fs::create_dir_all(&drop).unwrap();
     for (i, f) in patch_stack(&st, &pdf).iter().enumerate() {

@@ -587,19 +587,52 @@ impl Store {
         Ok(out)
     }
 
+    /// Writes a batch's JSON column (`patient`, `patches`).
+    fn set_batch_json<T: serde::Serialize>(
+        &mut self,
+        batch_id: &str,
+        column: BatchJson,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        let json = serde_json::to_string(value).map_err(|e| StoreError::Damaged(e.to_string()))?;
+        self.conn.execute(
+            &format!("UPDATE batches SET {} = ?2 WHERE id = ?1", column.name()),
+            params![batch_id, json],
+        )?;
+        Ok(())
+    }
+
+    /// Reads a batch's JSON column; None when unset.
+    fn batch_json<T: serde::de::DeserializeOwned>(
+        &self,
+        batch_id: &str,
+        column: BatchJson,
+    ) -> Result<Option<T>, StoreError> {
+        let json: Option<String> = self
+            .conn
+            .query_row(
+                &format!("SELECT {} FROM batches WHERE id = ?1", column.name()),
+                params![batch_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Damaged(e.to_string())))
+            .transpose()
+    }
+
     /// Sets the patient of an on-demand batch.
     pub fn set_batch_patient(
         &mut self,
         batch_id: &str,
         patient: &PatientId,
     ) -> Result<(), StoreError> {
-        let json =
-            serde_json::to_string(patient).map_err(|e| StoreError::Damaged(e.to_string()))?;
-        self.conn.execute(
-            "UPDATE batches SET patient = ?2 WHERE id = ?1",
-            params![batch_id, json],
-        )?;
-        Ok(())
+        self.set_batch_json(batch_id, BatchJson::Patient, patient)
+    }
+
+    /// The patient of an on-demand batch, if one was given.
+    pub fn batch_patient(&self, batch_id: &str) -> Result<Option<PatientId>, StoreError> {
+        self.batch_json(batch_id, BatchJson::Patient)
     }
 
     /// Fixes what each patch code does in a batch (its scan profile's
@@ -609,13 +642,7 @@ impl Store {
         batch_id: &str,
         meanings: &crate::batch::protocol::PatchMeanings,
     ) -> Result<(), StoreError> {
-        let json =
-            serde_json::to_string(meanings).map_err(|e| StoreError::Damaged(e.to_string()))?;
-        self.conn.execute(
-            "UPDATE batches SET patches = ?2 WHERE id = ?1",
-            params![batch_id, json],
-        )?;
-        Ok(())
+        self.set_batch_json(batch_id, BatchJson::Patches, meanings)
     }
 
     /// What each patch code does in a batch, when its profile said (else
@@ -624,32 +651,7 @@ impl Store {
         &self,
         batch_id: &str,
     ) -> Result<Option<crate::batch::protocol::PatchMeanings>, StoreError> {
-        let json: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT patches FROM batches WHERE id = ?1",
-                params![batch_id],
-                |r| r.get(0),
-            )
-            .optional()?
-            .flatten();
-        json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Damaged(e.to_string())))
-            .transpose()
-    }
-
-    /// The patient of an on-demand batch, if one was given.
-    pub fn batch_patient(&self, batch_id: &str) -> Result<Option<PatientId>, StoreError> {
-        let json: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT patient FROM batches WHERE id = ?1",
-                params![batch_id],
-                |r| r.get(0),
-            )
-            .optional()?
-            .flatten();
-        json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Damaged(e.to_string())))
-            .transpose()
+        self.batch_json(batch_id, BatchJson::Patches)
     }
 
     /// Changes the patient an on-demand batch was scanned for, when a person
@@ -777,5 +779,21 @@ mod tests {
         log("page.replace_image", "side 3: turned 270 degrees");
         assert_eq!(store.page_turn("b1", 3).unwrap(), 270);
         assert_eq!(store.page_turn("b1", 13).unwrap(), 180);
+    }
+}
+
+/// The JSON columns of `batches`: named here so no SQL is built from text.
+#[derive(Clone, Copy)]
+enum BatchJson {
+    Patient,
+    Patches,
+}
+
+impl BatchJson {
+    fn name(self) -> &'static str {
+        match self {
+            BatchJson::Patient => "patient",
+            BatchJson::Patches => "patches",
+        }
     }
 }
