@@ -13,6 +13,7 @@
 use crate::config::Config;
 use crate::imaging::ocr::{Engine, OcrError};
 use crate::pixels::{Encoding, PixelKind, Raster};
+use super::upload::sleep_unless_stopped;
 use crate::store::{Store, StoreError, TextJob};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -196,11 +197,4 @@ fn page_raster(store: &Store, job: &TextJob) -> Result<Raster, StoreError> {
             }
         }
     })
-}
-
-fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) {
-    let end = Instant::now() + d;
-    while Instant::now() < end && !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(50).min(end - Instant::now()));
-    }
 }

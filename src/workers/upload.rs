@@ -242,7 +242,8 @@ fn until(rfc3339: &str) -> Duration {
         .unwrap_or_default()
 }
 
-fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) {
+/// Sleeps `d`, waking early when `stop` is set.
+pub(crate) fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) {
     let end = Instant::now() + d;
     while Instant::now() < end && !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(50).min(end - Instant::now()));

@@ -9,10 +9,11 @@ use super::Read;
 use super::actor::Ctx;
 use crate::store::Store;
 use crate::workers::ocr::{self, OcrOptions};
+use crate::workers::upload::sleep_unless_stopped;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub(super) fn spawn(ctx: &Ctx, n: usize, stop: Arc<AtomicBool>) -> std::io::Result<JoinHandle<()>> {
     let ctx = ctx.clone();
@@ -39,10 +40,7 @@ pub(super) fn spawn(ctx: &Ctx, n: usize, stop: Arc<AtomicBool>) -> std::io::Resu
                             ctx.notice(format!("Searchable text is paused: {e}"));
                             told = true;
                         }
-                        let until = Instant::now() + Duration::from_secs(60);
-                        while Instant::now() < until && !stop.load(Ordering::Relaxed) {
-                            std::thread::sleep(Duration::from_millis(100));
-                        }
+                        sleep_unless_stopped(Duration::from_secs(60), &stop);
                     }
                 }
             }
