@@ -294,3 +294,31 @@ fn the_station_reads_text_in_the_background_and_review_sees_it() {
     // Read once: the command line finds nothing left to read.
     assert!(run_ocr(&st).is_empty());
 }
+
+#[test]
+fn a_language_that_is_not_installed_is_said_and_holds_nothing_for_ever() {
+    let st = Station::new();
+    std::fs::create_dir_all(st.data_dir()).unwrap();
+    let config = st.data_dir().join("config.toml");
+    std::fs::write(&config, "[ocr]\nlanguage = \"zzz\"\n").unwrap();
+    let dir = st.dir.path().join("letters");
+    letters(&dir, 150, 2, 9);
+    import_for_text(&st, &dir);
+    // The station's language is missing: nothing can be read, and it says
+    // what to install; the pages still wait.
+    let out = st.run(&["ocr"]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("install tesseract-ocr-zzz"), "{said}");
+    assert_eq!(st.json(&["status", "--json"])["text_pages_waiting"], 2);
+    // With the station back on English, the pages asked for in the missing
+    // language are failed with why, not tried for ever.
+    std::fs::write(&config, "[ocr]\nlanguage = \"eng\"\n").unwrap();
+    let pages = run_ocr(&st);
+    assert_eq!(pages.len(), 2);
+    for p in &pages {
+        let why = p["error"].as_str().unwrap_or_default();
+        assert!(why.contains("no language data for 'zzz'"), "{p}");
+    }
+    assert_eq!(st.json(&["status", "--json"])["text_pages_waiting"], 0);
+}

@@ -44,9 +44,9 @@ pub enum OcrError {
     )]
     NoLanguage { lang: String, where_: String },
     #[error(
-        "OCR gave up on this page after {0} s (it is unusually complex or noisy); its PDF has no text layer"
+        "OCR gave up on this page (Tesseract could not read it within {0} s: it is unusually complex or noisy); its PDF page has no text"
     )]
-    TimedOut(u32),
+    GaveUp(u32),
     #[error("OCR failed on this page: {0}")]
     Failed(String),
 }
@@ -262,7 +262,7 @@ impl Engine {
         let words = if rc == 0 {
             Ok(self.words())
         } else {
-            Err(OcrError::TimedOut(PAGE_DEADLINE_S))
+            Err(OcrError::GaveUp(PAGE_DEADLINE_S))
         };
         // SAFETY: api is live; this forgets the image and the results.
         unsafe { (lib.clear)(self.api) };

@@ -10,10 +10,10 @@
 //! stops (a crash, the station closing) leaves a claim that is taken over,
 //! and nothing read is lost.
 
+use super::upload::sleep_unless_stopped;
 use crate::config::Config;
 use crate::imaging::ocr::{Engine, OcrError};
 use crate::pixels::{Encoding, PixelKind, Raster};
-use super::upload::sleep_unless_stopped;
 use crate::store::{Store, StoreError, TextJob};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -139,13 +139,20 @@ pub fn run(
         let Some((lang, eng)) = engine.as_mut() else {
             continue;
         };
-        if job.language != *lang {
-            // Asked for in another language: that language's data.
-            *eng = Engine::open(&job.language, cfg.ocr.tessdata.as_deref())?;
-            lang.clone_from(&job.language);
-        }
         let started = Instant::now();
-        let outcome = read_page(store, eng, &job);
+        let outcome = if job.language == *lang {
+            read_page(store, eng, &job)
+        } else {
+            // Asked for in another language: that language's data, else the
+            // page is failed with why (the others go on).
+            match Engine::open(&job.language, cfg.ocr.tessdata.as_deref()) {
+                Ok(e) => {
+                    (*eng, *lang) = (e, job.language.clone());
+                    read_page(store, eng, &job)
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        };
         let name = engine_name(lang);
         match &outcome {
             Ok(words) => store.save_text(&job.image.sha256, Ok(words), &name)?,
