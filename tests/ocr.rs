@@ -322,3 +322,49 @@ fn a_language_that_is_not_installed_is_said_and_holds_nothing_for_ever() {
     }
     assert_eq!(st.json(&["status", "--json"])["text_pages_waiting"], 0);
 }
+
+#[test]
+fn an_export_before_the_text_is_rebuilt_with_it_but_a_sent_pdf_is_kept() {
+    let (st, store) = folder_station();
+    let config = st.data_dir().join("config.toml");
+    let sent_config = format!(
+        "{}[ocr]\nupload_waits = false\n",
+        std::fs::read_to_string(&config).unwrap()
+    );
+    std::fs::write(&config, sent_config).unwrap();
+    let text_of = |batch: &str| {
+        let (m, out) = st.export(batch);
+        let doc = &m.records[0].documents[0];
+        (
+            doc.pdf.sha256.clone(),
+            pdf_text(&out.join(&doc.pdf.path), 1),
+        )
+    };
+    // Not sent: exported before its text, and again after, with it.
+    let early = st.dir.path().join("early");
+    letters(&early, 150, 1, 31);
+    record_sheet(&early, 150);
+    let unsent = import_for_text(&st, &early);
+    let (before, none) = text_of(&unsent);
+    assert!(none.trim().is_empty(), "no text yet: {none:?}");
+    // Sent without waiting (upload_waits = false), before its text.
+    let late = st.dir.path().join("late");
+    letters(&late, 150, 1, 32);
+    record_sheet(&late, 150);
+    let sent = import_for_text(&st, &late);
+    approve_as_is(&st, &sent);
+    st.ok(&["upload"]);
+    assert_eq!(outbox_state(&st, &sent), "done");
+    let (sent_sha, _) = text_of(&sent);
+    // OCR reads the batch not yet sent; the sent one's PDFs are the record.
+    let pages = run_ocr(&st);
+    assert!(
+        pages.iter().all(|p| p["batch"] == unsent.as_str()),
+        "{pages:?}"
+    );
+    let (after, words) = text_of(&unsent);
+    assert_ne!(after, before, "rebuilt with its text");
+    assert!(words.split_whitespace().count() > 100, "{words:?}");
+    assert_eq!(text_of(&sent).0, sent_sha, "the sent PDF is kept");
+    assert_eq!(common::pdfa::pdfs_under(&store).len(), 1);
+}
