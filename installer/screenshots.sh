@@ -31,7 +31,7 @@ sent="$("$bin" import --json --label "Clinic 3 pulls" "$work/a/pages" | sed -n '
 "$bin" approve "$sent" --accept-flags --reason "demo batch: its flags were looked at" >/dev/null
 "$bin" upload >/dev/null 2>&1
 "$bin" generate --out "$work/b" --records 4 --dpi 150 --seed 26 >/dev/null
-"$bin" import --label "Ward 7 box 12" "$work/b/pages" >/dev/null
+"$bin" import --ocr --label "Ward 7 box 12" "$work/b/pages" >/dev/null
 
 # Each screen at the two sizes the window is judged at: a field team's
 # 800x600 laptop and a 1920x1080 station monitor (the window fills the

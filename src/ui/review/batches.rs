@@ -130,6 +130,7 @@ impl ReviewScreen {
                     ui.colored_label(ui.visuals().warn_fg_color, words);
                 }
                 self.sample_ui(ui, ctx, b);
+                text_ui(ui, ctx, b);
                 self.approve_ui(ui, ctx, b, keys.approve_batch);
             }
             None => {
@@ -169,9 +170,9 @@ impl ReviewScreen {
             }
             ui.label(format!("{} records", b.records));
             ui.label(format!("{} open flags", b.open_flags));
+            text_ui(ui, ctx, b);
         });
         ui.horizontal_wrapped(|ui| self.sample_ui(ui, ctx, b));
-        ui.horizontal_wrapped(|ui| text_ui(ui, ctx, b));
         ui.horizontal_wrapped(|ui| self.approve_ui(ui, ctx, b, key));
     }
 
