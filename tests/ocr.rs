@@ -200,6 +200,7 @@ fn an_upload_waits_for_its_text_and_then_sends_it() {
     assert_eq!(outbox_state(&st, &batch), "done");
     let pdfs = common::pdfa::pdfs_under(&store);
     assert_eq!(pdfs.len(), 1);
+    common::pdfa::assert_pdfa_1b(&pdfs);
     let text = pdf_text(&pdfs[0], 1);
     let got: Vec<&str> = text.split_whitespace().collect();
     let found = words_found(&truth[0], &got);
@@ -335,10 +336,9 @@ fn an_export_before_the_text_is_rebuilt_with_it_but_a_sent_pdf_is_kept() {
     let text_of = |batch: &str| {
         let (m, out) = st.export(batch);
         let doc = &m.records[0].documents[0];
-        (
-            doc.pdf.sha256.clone(),
-            pdf_text(&out.join(&doc.pdf.path), 1),
-        )
+        let pdf = out.join(&doc.pdf.path);
+        common::pdfa::assert_pdfa_1b(&[&pdf]);
+        (doc.pdf.sha256.clone(), pdf_text(&pdf, 1))
     };
     // Not sent: exported before its text, and again after, with it.
     let early = st.dir.path().join("early");
