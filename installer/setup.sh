@@ -53,6 +53,11 @@ fi
 # The MHD tests run Medplum's FHIR engine (npm packages pinned in
 # tests/fhir_engine/package-lock.json) under Node 20 or later.
 if [ "$FOR_TESTS" = 1 ]; then
+# The package test builds the .deb with cargo-deb (installer/build-deb.sh).
+if ! cargo deb --version 2>/dev/null | grep -q "3.8.0"; then
+  echo "Installing cargo-deb 3.8.0 (the package test builds the .deb with it)"
+  cargo install cargo-deb --version 3.8.0 --locked
+fi
 if ! command -v sqlite3 >/dev/null 2>&1; then
   echo "Installing: sqlite3 (the audit-tamper tests drop the append-only triggers with it)"
   $SUDO apt-get update -q
