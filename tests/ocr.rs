@@ -368,3 +368,26 @@ fn an_export_before_the_text_is_rebuilt_with_it_but_a_sent_pdf_is_kept() {
     assert_eq!(text_of(&sent).0, sent_sha, "the sent PDF is kept");
     assert_eq!(common::pdfa::pdfs_under(&store).len(), 1);
 }
+
+#[test]
+fn a_damaged_page_image_is_failed_with_why_and_the_others_are_read() {
+    let st = Station::new();
+    let dir = st.dir.path().join("letters");
+    letters(&dir, 150, 2, 13);
+    let batch = import_for_text(&st, &dir);
+    // Side 0's stored image loses its second half (a disk fault).
+    let tree = st.json(&["show", &batch, "--json"]);
+    let sha = tree["records"][0]["documents"][0]["pages"][0]["image"]["sha256"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the first page's image: {tree}"))
+        .to_string();
+    let file = st.data_dir().join("images").join(&sha[..2]).join(&sha[2..]);
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+    let pages = run_ocr(&st);
+    assert_eq!(pages.len(), 2, "{pages:?}");
+    let why = pages[0]["error"].as_str().unwrap_or_default();
+    assert!(why.contains("does not match its hash"), "{pages:?}");
+    assert!(pages[1]["error"].is_null() && pages[1]["words"].as_u64().unwrap() > 100);
+    assert_eq!(st.json(&["status", "--json"])["text_pages_waiting"], 0);
+}

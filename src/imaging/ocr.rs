@@ -350,4 +350,16 @@ mod tests {
                 .is_empty()
         );
     }
+
+    #[test]
+    fn a_page_larger_than_tesseract_reads_is_refused_in_words() {
+        let mut e = Engine::open("eng", None).expect("tesseract-ocr-eng is installed by setup.sh");
+        let Err(why) = e.read(&Raster::filled(MAX_SIDE + 1, 2, 300, 255)) else {
+            panic!("a page wider than Tesseract reads was read");
+        };
+        assert!(
+            why.to_string().contains("larger than Tesseract reads"),
+            "{why}"
+        );
+    }
 }
