@@ -80,6 +80,17 @@ if [ ${#pdfa[@]} -gt 0 ]; then
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${pdfa[@]}"
 fi
+# A throwaway single-node Ceph (radosgw, an S3 server) for the S3 upload tests
+# (tests/common/ceph_node.sh).
+ceph=()
+for p in radosgw ceph-mon ceph-osd ceph-common; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || ceph+=("$p")
+done
+if [ ${#ceph[@]} -gt 0 ]; then
+  echo "Installing: ${ceph[*]} (a single-node Ceph S3 server for the S3 tests)"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${ceph[@]}"
+fi
 FOLIO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ENGINE_DIR="$FOLIO_ROOT/tests/fhir_engine"
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

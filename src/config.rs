@@ -702,6 +702,7 @@ impl Config {
             out.extend(p.range_problems(name));
         }
         out.extend(u.mhd.problems().into_iter().map(Some));
+        out.extend(u.s3.iter().flat_map(|s| s.problems()).map(Some));
         out
     }
 

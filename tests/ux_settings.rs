@@ -391,3 +391,29 @@ fn uploads_say_states_in_words_and_when_they_are_paused() {
     h.get_by_label("waiting to be sent");
     assert!(h.query_by_label_contains("paused").is_none());
 }
+
+/// A bucket set under [upload.s3] is where uploads go: the screen says so
+/// (its FHIR and folder fields are empty), inside the small window.
+#[test]
+fn an_s3_bucket_from_the_file_is_named_on_the_screen() {
+    let actor = Actor {
+        station: "scan-01".into(),
+        operator: "j.smith".into(),
+        role: None,
+    };
+    let mut cfg = Config::default();
+    cfg.upload.s3 = Some(folio::upload::s3::S3Config {
+        endpoint: "https://s3.records.example.nhs.uk".into(),
+        bucket: "case-notes".into(),
+        ..Default::default()
+    });
+    let form = SettingsForm::new(&cfg, &actor, std::path::Path::new(DATA_DIR));
+    let mut h = harness_at(Bed::new(SettingsScreen::new(form)), SMALL);
+    h.step();
+    h.step();
+    let said = "Uploads go to the S3 bucket case-notes at https://s3.records.example.nhs.uk/, as [upload.s3] in config.toml says; a FHIR server URL typed here takes its place.";
+    assert_inside(&h, said, SMALL);
+    // Without one, nothing is said.
+    let h = settings_at(SMALL);
+    assert!(h.query_by_label_contains("S3").is_none());
+}

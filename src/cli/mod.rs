@@ -764,10 +764,10 @@ fn upload_cmd(cli: &Cli, a: &UploadArgs) -> Result<u8> {
         return upload::list(&ctx, a.json);
     }
     if let Some(url) = &a.fhir {
-        (ctx.cfg.upload.fhir_url, ctx.cfg.upload.folder) = (Some(url.clone()), None);
+        ctx.cfg.upload.send_to_fhir(url);
     }
     if let Some(dir) = &a.folder {
-        (ctx.cfg.upload.fhir_url, ctx.cfg.upload.folder) = (None, Some(dir.clone()));
+        ctx.cfg.upload.send_to_folder(dir);
     }
     upload::upload(&mut ctx, a.batch.clone(), a.watch, a.json)
 }

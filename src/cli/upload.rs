@@ -309,10 +309,10 @@ pub fn check_receipts(
 ) -> Result<()> {
     let mut ctx = super::open_as(cli, crate::batch::roles::Action::ManageUploads, None)?;
     if let Some(url) = fhir {
-        (ctx.cfg.upload.fhir_url, ctx.cfg.upload.folder) = (Some(url.to_string()), None);
+        ctx.cfg.upload.send_to_fhir(url);
     }
     if let Some(dir) = folder {
-        (ctx.cfg.upload.fhir_url, ctx.cfg.upload.folder) = (None, Some(dir.to_path_buf()));
+        ctx.cfg.upload.send_to_folder(dir);
     }
     let dir = ctx.store.data_dir().to_path_buf();
     let mut target = upload::target(&ctx.cfg.upload, &dir)?;

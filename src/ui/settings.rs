@@ -276,6 +276,14 @@ impl SettingsScreen {
                     pick = field_row(ui, f, field, &sizes, idle).or(pick);
                 }
             });
+        if let Some(s3) = &f.s3 {
+            ui.add(
+                egui::Label::new(format!(
+                    "Uploads go to the S3 {s3}, as [upload.s3] in config.toml says; a FHIR server URL typed here takes its place."
+                ))
+                .wrap(),
+            );
+        }
         if let Some(what) = pick {
             self.pick(what);
         }

@@ -93,6 +93,12 @@ fn read_token_file(
             path.display()
         )));
     }
+    warn_if_others_read(path, "token file", warnings);
+    Ok(token)
+}
+
+/// Warns when others than the station's user may read a secret's file.
+pub(super) fn warn_if_others_read(path: &std::path::Path, what: &str, warnings: &mut Vec<String>) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -100,22 +106,27 @@ fn read_token_file(
             && m.permissions().mode() & 0o077 != 0
         {
             warnings.push(format!(
-                "the token file {} can be read by other users (mode {:o}): `chmod 600 {}`",
+                "the {what} {} can be read by other users (mode {:o}): `chmod 600 {}`",
                 path.display(),
                 m.permissions().mode() & 0o777,
                 path.display()
             ));
         }
     }
-    Ok(token)
 }
 
-/// The server's base URL, checked: https (or http to this machine, or when
-/// allowed), no credentials, query or fragment, ending in `/`.
-fn base_url(url: &str, cfg: &UploadConfig) -> Result<reqwest::Url, UploadError> {
-    let mut base = reqwest::Url::parse(url).map_err(|e| {
+/// A store's address, checked: https (or http to this machine, or when
+/// allowed), no credentials, query or fragment (`secrets_go` says where
+/// they belong instead).
+pub(super) fn checked_url(
+    url: &str,
+    cfg: &UploadConfig,
+    what: &str,
+    secrets_go: &str,
+) -> Result<reqwest::Url, UploadError> {
+    let base = reqwest::Url::parse(url).map_err(|e| {
         config_err(format!(
-            "the FHIR URL '{}' is not valid: {e}",
+            "the {what} '{}' is not valid: {e}",
             printable(&redact_url(url), 200)
         ))
     })?;
@@ -123,13 +134,13 @@ fn base_url(url: &str, cfg: &UploadConfig) -> Result<reqwest::Url, UploadError> 
     // (the outbox and audit name the target by it).
     if !base.username().is_empty() || base.password().is_some() {
         return Err(config_err(format!(
-            "the FHIR URL {} carries a user name or password: credentials do not belong in a URL (it is shown and stored); put the token in FOLIO_UPLOAD_TOKEN, or `token_file` (or `token`) under [upload]",
+            "the {what} {} carries a user name or password: credentials do not belong in a URL (it is shown and stored); {secrets_go}",
             redact_url(url)
         )));
     }
     if base.query().is_some() || base.fragment().is_some() {
         return Err(config_err(format!(
-            "the FHIR URL {} has a query or fragment: a FHIR base URL has none (a token in it would be shown and stored); put the token in FOLIO_UPLOAD_TOKEN, or `token_file` (or `token`) under [upload]",
+            "the {what} {} has a query or fragment: a store's address has none (a secret in it would be shown and stored); {secrets_go}",
             redact_url(url)
         )));
     }
@@ -147,10 +158,21 @@ fn base_url(url: &str, cfg: &UploadConfig) -> Result<reqwest::Url, UploadError> 
         }
         other => {
             return Err(config_err(format!(
-                "'{other}' URLs are not FHIR servers: use https://"
+                "'{other}' URLs are not stores: use https://"
             )));
         }
     }
+    Ok(base)
+}
+
+/// The server's base URL, checked (see [`checked_url`]), ending in `/`.
+fn base_url(url: &str, cfg: &UploadConfig) -> Result<reqwest::Url, UploadError> {
+    let mut base = checked_url(
+        url,
+        cfg,
+        "FHIR URL",
+        "put the token in FOLIO_UPLOAD_TOKEN, or `token_file` (or `token`) under [upload]",
+    )?;
     if !base.path().ends_with('/') {
         base.set_path(&format!("{}/", base.path()));
     }
@@ -160,7 +182,7 @@ fn base_url(url: &str, cfg: &UploadConfig) -> Result<reqwest::Url, UploadError> 
 /// The HTTPS client: rustls with the site's CA and client certificate when
 /// configured, no redirects, connect and keep-alive timeouts (the idle
 /// watchdog does the rest).
-fn client(cfg: &UploadConfig, idle: Duration) -> Result<Client, UploadError> {
+pub(super) fn client(cfg: &UploadConfig, idle: Duration) -> Result<Client, UploadError> {
     // No redirects: a record and its credentials go to the configured
     // origin or nowhere (a redirect is refused, naming where it pointed).
     let mut builder = Client::builder()

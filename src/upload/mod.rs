@@ -1,5 +1,5 @@
-//! Central-store targets behind one trait: FHIR R4 / IHE MHD ITI-65 and a
-//! folder for stores that ingest files. A target delivers one record at a time
+//! Central-store targets behind one trait: FHIR R4 / IHE MHD ITI-65, an
+//! S3-compatible bucket, and a folder for stores that ingest files. A target delivers one record at a time
 //! (its documents' PDFs, already built and hashed) and says whether a failure
 //! is worth retrying. Runs on the upload thread; depends on `batch` only.
 
@@ -7,6 +7,7 @@ pub mod bundle;
 pub mod fhir;
 pub mod folder;
 pub mod mhd;
+pub mod s3;
 
 use crate::batch::manifest::ManifestRecord;
 use serde::{Deserialize, Serialize};
@@ -230,6 +231,9 @@ pub struct UploadConfig {
     pub fhir_url: Option<String>,
     /// A folder to deliver to instead of a FHIR server.
     pub folder: Option<PathBuf>,
+    /// An S3-compatible bucket to deliver to (`[upload.s3]`), unless
+    /// `fhir_url` is set.
+    pub s3: Option<s3::S3Config>,
     /// Bearer token (or `FOLIO_UPLOAD_TOKEN`); never logged.
     pub token: Option<String>,
     /// A file holding the bearer token (readable by the station's user
@@ -260,6 +264,7 @@ impl Default for UploadConfig {
         UploadConfig {
             fhir_url: None,
             folder: None,
+            s3: None,
             token: None,
             token_file: None,
             ca_file: None,
@@ -280,6 +285,7 @@ impl std::fmt::Debug for UploadConfig {
         f.debug_struct("UploadConfig")
             .field("fhir_url", &self.fhir_url)
             .field("folder", &self.folder)
+            .field("s3", &self.s3)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("token_file", &self.token_file)
             .field("ca_file", &self.ca_file)
@@ -304,15 +310,29 @@ pub fn backoff(cfg: &UploadConfig, attempt: u32, retry_after: Option<Duration>) 
     Duration::from_millis(exp / 2 + fastrand::u64(0..=exp / 2))
 }
 
-/// Makes the configured target.
+impl UploadConfig {
+    /// Delivers to the FHIR server at `url` instead of what is configured.
+    pub fn send_to_fhir(&mut self, url: &str) {
+        (self.fhir_url, self.s3, self.folder) = (Some(url.to_string()), None, None);
+    }
+
+    /// Delivers to the folder `dir` instead of what is configured.
+    pub fn send_to_folder(&mut self, dir: &std::path::Path) {
+        (self.fhir_url, self.s3, self.folder) = (None, None, Some(dir.to_path_buf()));
+    }
+}
+
+/// Makes the configured target: a FHIR server, else a bucket, else a folder
+/// (by default `delivered/` in the data directory).
 pub fn target(
     cfg: &UploadConfig,
     data_dir: &std::path::Path,
 ) -> Result<Box<dyn Target>, UploadError> {
-    match (&cfg.fhir_url, &cfg.folder) {
-        (Some(url), _) => Ok(Box::new(fhir::FhirTarget::new(url, cfg)?)),
-        (None, Some(dir)) => Ok(Box::new(folder::FolderTarget::new(dir.clone()))),
-        (None, None) => Ok(Box::new(folder::FolderTarget::new(
+    match (&cfg.fhir_url, &cfg.s3, &cfg.folder) {
+        (Some(url), ..) => Ok(Box::new(fhir::FhirTarget::new(url, cfg)?)),
+        (None, Some(s3), _) => Ok(Box::new(s3::S3Target::new(s3, cfg, data_dir)?)),
+        (None, None, Some(dir)) => Ok(Box::new(folder::FolderTarget::new(dir.clone()))),
+        (None, None, None) => Ok(Box::new(folder::FolderTarget::new(
             data_dir.join("delivered"),
         ))),
     }

@@ -19,6 +19,9 @@ pub struct SettingsForm {
     pub fhir_url: String,
     /// The upload folder (empty: none).
     pub folder: String,
+    /// The S3 bucket `[upload.s3]` delivers to, in words (set in the file
+    /// only: it needs credentials the form does not take).
+    pub s3: Option<String>,
     /// Imaging threads, as typed (0: one per core).
     pub threads: String,
     /// The pipeline's memory budget, MiB, as typed.
@@ -42,6 +45,13 @@ impl SettingsForm {
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
+            s3: cfg.upload.s3.as_ref().map(|s| {
+                format!(
+                    "bucket {} at {}",
+                    crate::batch::printable(&s.bucket, 80),
+                    crate::upload::fhir::redact_url(&s.endpoint)
+                )
+            }),
             threads: cfg.threads.to_string(),
             memory_budget: cfg.memory_budget_mib.to_string(),
             data_dir: data_dir.to_path_buf(),

@@ -2,6 +2,8 @@
 //! binary, and synthetic stacks with ground truth.
 #![allow(dead_code)]
 
+pub mod ceph;
+pub mod fault_proxy;
 pub mod fhir_server;
 pub mod paper;
 pub mod pdfa;
