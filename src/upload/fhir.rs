@@ -893,6 +893,11 @@ impl http_body::Body for StreamBody {
 }
 
 fn network(base: &reqwest::Url, e: reqwest::Error) -> UploadError {
+    network_failure(base.as_str(), e)
+}
+
+/// A network failure talking to `to`, in words with its causes.
+pub(super) fn network_failure(to: &str, e: reqwest::Error) -> UploadError {
     let what = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
@@ -901,7 +906,7 @@ fn network(base: &reqwest::Url, e: reqwest::Error) -> UploadError {
         "the connection failed"
     };
     // reqwest's message names the URL but never the headers (so no token).
-    let mut why = format!("{what} talking to {base} ({e}");
+    let mut why = format!("{what} talking to {to} ({e}");
     let mut src = std::error::Error::source(&e);
     while let Some(s) = src {
         why.push_str(&format!(": {s}"));

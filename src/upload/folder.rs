@@ -213,9 +213,7 @@ impl super::Target for FolderTarget {
         &mut self,
         manifest: &crate::batch::manifest::Manifest,
     ) -> Result<(), UploadError> {
-        let json = serde_json::to_vec_pretty(manifest).map_err(|e| UploadError::Permanent {
-            why: format!("cannot write the manifest: {e}"),
-        })?;
+        let json = super::manifest_json(manifest)?;
         write_atomic(
             &self.batch_dir(&manifest.batch.id),
             "manifest.json",

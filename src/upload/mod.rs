@@ -192,6 +192,13 @@ pub fn check_files(p: &RecordPackage) -> Result<(), UploadError> {
     Ok(())
 }
 
+/// The manifest as the stores keep it (pretty JSON).
+pub fn manifest_json(m: &crate::batch::manifest::Manifest) -> Result<Vec<u8>, UploadError> {
+    serde_json::to_vec_pretty(m).map_err(|e| UploadError::Permanent {
+        why: format!("cannot write the manifest: {e}"),
+    })
+}
+
 /// A central store.
 pub trait Target: Send {
     /// Where deliveries go, in words ("FHIR server https://...", "folder /srv/...").

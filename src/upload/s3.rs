@@ -1018,22 +1018,7 @@ fn http_method(m: rusty_s3::Method) -> reqwest::Method {
 /// A network failure in words, without the URL (a presigned URL carries
 /// the access key id and a signature).
 fn network(shown: &str, e: reqwest::Error) -> UploadError {
-    let what = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else {
-        "the connection failed"
-    };
-    let e = e.without_url();
-    let mut why = format!("{what} talking to the {shown} ({e}");
-    let mut src = std::error::Error::source(&e);
-    while let Some(s) = src {
-        why.push_str(&format!(": {s}"));
-        src = s.source();
-    }
-    why.push(')');
-    UploadError::transient(why)
+    super::fhir::network_failure(&format!("the {shown}"), e.without_url())
 }
 
 /// SHA-256 and length of a stream.
@@ -1222,11 +1207,12 @@ impl super::Target for S3Target {
         &mut self,
         manifest: &crate::batch::manifest::Manifest,
     ) -> Result<(), UploadError> {
-        let json = serde_json::to_vec_pretty(manifest).map_err(|e| UploadError::Permanent {
-            why: format!("cannot write the manifest: {e}"),
-        })?;
         let key = self.key(&manifest.batch.id, "manifest.json")?;
-        self.put_json(&key, json, "the batch's manifest")?;
+        self.put_json(
+            &key,
+            super::manifest_json(manifest)?,
+            "the batch's manifest",
+        )?;
         // Every document is stored: an upload still open under the batch is
         // one a crash left, and holds parts nobody will complete.
         let batch = self.key(&manifest.batch.id, "")?;
