@@ -3,9 +3,16 @@
 //! PDFs' text layer. `folio ocr` runs it in the foreground; the station runs
 //! it on its `folio-ocr` threads, one page per thread ([`OcrConfig::workers`]).
 //!
-//! Never in the scanner's way: the thread runs under `SCHED_IDLE` (Linux), so
-//! it gets a core only when capture and imaging leave one idle, and Tesseract
-//! is held to one thread (`OMP_THREAD_LIMIT=1`, see [`crate::imaging::ocr`]).
+//! Never in the scanner's way: each page is decoded and read on a thread of
+//! its own under `SCHED_IDLE` (Linux), so it gets a core only when capture and
+//! imaging leave one idle, and Tesseract is held to one thread
+//! (`OMP_THREAD_LIMIT=1`, see [`crate::imaging::ocr`]). Everything that takes
+//! a lock other threads wait for (opening and closing the store, with its
+//! `folio.lock` and SQLite's process-wide file mutex; the queue's write
+//! transactions; loading libtesseract, under the dynamic loader's lock) stays
+//! on the calling thread at its own priority: a `SCHED_IDLE` thread can go
+//! without a core for minutes while both are busy, and everything waiting on
+//! a lock it holds waits as long (see [`at_idle_priority`]).
 //! The queue is the database (`text_requests`, `page_text`): a worker that
 //! stops (a crash, the station closing) leaves a claim that is taken over,
 //! and nothing read is lost.
@@ -14,7 +21,7 @@ use super::upload::sleep_unless_stopped;
 use crate::config::Config;
 use crate::imaging::ocr::{Engine, OcrError};
 use crate::pixels::{Encoding, PixelKind, Raster};
-use crate::store::{Store, StoreError, TextJob};
+use crate::store::{ImageStore, Store, StoreError, TextJob};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -47,7 +54,36 @@ pub struct PageRead {
     pub took: Duration,
 }
 
+/// Runs `f` on a thread of its own at idle priority and waits for it. Only
+/// CPU work that takes no lock another thread may wait for belongs here (a
+/// page's decoding and Tesseract): the calling thread keeps its priority for
+/// the rest. A thread, not a change of the caller's priority, because an
+/// unprivileged thread cannot leave `SCHED_IDLE` again.
+fn at_idle_priority<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T, OcrError> {
+    std::thread::scope(|s| {
+        let page = std::thread::Builder::new()
+            .name("folio-ocr-page".into())
+            .spawn_scoped(s, || {
+                idle_priority();
+                f()
+            })
+            .map_err(|e| OcrError::Failed(format!("no thread to read the page on: {e}")))?;
+        Ok(page
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    })
+}
+
+/// Loads Tesseract for `lang`: the library at the caller's priority (it runs
+/// under the dynamic loader's lock, which any thread may need), the language
+/// data at idle priority.
+fn open_engine(lang: &str, tessdata: Option<&str>) -> Result<Engine, OcrError> {
+    crate::imaging::ocr::version()?;
+    at_idle_priority(|| Engine::open(lang, tessdata))?
+}
+
 /// Lowers the calling thread to idle priority: `SCHED_IDLE`, else nice 19.
+/// For good: an unprivileged thread cannot raise it again.
 pub fn idle_priority() {
     #[cfg(target_os = "linux")]
     {
@@ -108,21 +144,21 @@ fn engine_name(lang: &str) -> String {
 
 /// Reads pages until none is left (or, with `watch`, until stopped); returns
 /// the pages read. Tesseract is loaded only once there is a page to read, so
-/// a station without it still runs until text is asked for.
+/// a station without it still runs until text is asked for. The pages are
+/// read at idle priority, the store is used at the caller's.
 pub fn run(
     store: &mut Store,
     cfg: &Config,
     opts: &OcrOptions,
     on_page: &mut dyn FnMut(PageRead),
 ) -> Result<u32, OcrWorkError> {
-    idle_priority();
     let me = claimant();
     let mut engine: Option<(String, Engine)> = None;
     let mut read = 0;
     while !opts.stop.load(Ordering::Relaxed) {
         if engine.is_none() && store.text_backlog()? > 0 {
             let lang = cfg.ocr.language.clone();
-            let e = Engine::open(&lang, cfg.ocr.tessdata.as_deref())?;
+            let e = open_engine(&lang, cfg.ocr.tessdata.as_deref())?;
             engine = Some((lang, e));
         }
         let job = match &engine {
@@ -141,14 +177,14 @@ pub fn run(
         };
         let started = Instant::now();
         let outcome = if job.language == *lang {
-            read_page(store, eng, &job)
+            read_page(store.images(), eng, &job)?
         } else {
             // Asked for in another language: that language's data, else the
             // page is failed with why (the others go on).
-            match Engine::open(&job.language, cfg.ocr.tessdata.as_deref()) {
+            match open_engine(&job.language, cfg.ocr.tessdata.as_deref()) {
                 Ok(e) => {
                     (*eng, *lang) = (e, job.language.clone());
-                    read_page(store, eng, &job)
+                    read_page(store.images(), eng, &job)?
                 }
                 Err(e) => Err(e.to_string()),
             }
@@ -170,20 +206,23 @@ pub fn run(
 }
 
 /// The words of one claimed page, or why it has none (an image that cannot
-/// be read, OCR giving up).
+/// be read, OCR giving up), read at idle priority; an error only when no
+/// thread could be started for it.
 fn read_page(
-    store: &Store,
+    images: &ImageStore,
     engine: &mut Engine,
     job: &TextJob,
-) -> Result<Vec<crate::imaging::ocr::OcrWord>, String> {
-    let page = page_raster(store, job).map_err(|e| e.to_string())?;
-    engine.read(&page).map_err(|e| e.to_string())
+) -> Result<Result<Vec<crate::imaging::ocr::OcrWord>, String>, OcrError> {
+    at_idle_priority(|| {
+        let page = page_raster(images, job).map_err(|e| e.to_string())?;
+        engine.read(&page).map_err(|e| e.to_string())
+    })
 }
 
 /// The stored page image as grey pixels, as the PDF shows it.
-fn page_raster(store: &Store, job: &TextJob) -> Result<Raster, StoreError> {
+fn page_raster(images: &ImageStore, job: &TextJob) -> Result<Raster, StoreError> {
     let img = &job.image;
-    let bytes = store.images().get(&img.sha256)?;
+    let bytes = images.get(&img.sha256)?;
     Ok(match img.encoding {
         Encoding::G4 => crate::imaging::encode::decode_g4(&bytes, img.width, img.height, img.dpi),
         Encoding::Jpeg => {
@@ -204,4 +243,31 @@ fn page_raster(store: &Store, job: &TextJob) -> Result<Raster, StoreError> {
             }
         }
     })
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    fn policy() -> i32 {
+        // SAFETY: pid 0 is the calling thread; no other precondition.
+        unsafe { libc::sched_getscheduler(0) }
+    }
+
+    #[test]
+    fn only_the_page_thread_runs_at_idle_priority() {
+        let caller = policy();
+        assert_ne!(
+            caller,
+            libc::SCHED_IDLE,
+            "the test thread starts at normal priority"
+        );
+        let page = at_idle_priority(policy).unwrap();
+        assert_eq!(page, libc::SCHED_IDLE, "the page is read at idle priority");
+        assert_eq!(
+            policy(),
+            caller,
+            "the caller (which holds the store) keeps its priority"
+        );
+    }
 }

@@ -1,6 +1,9 @@
 //! The OCR threads (`folio-ocr-N`, `[ocr] workers` of them): read the text
-//! of batches that asked for it, one page a thread, at idle priority, with
-//! connections of their own (see [`crate::workers::ocr`]). Each page read
+//! of batches that asked for it, one page a thread, with connections of
+//! their own (see [`crate::workers::ocr`]). The threads stay at normal
+//! priority, so the store they open, write and close is never held by a
+//! thread that gets no CPU; only reading a page runs at idle priority, on a
+//! thread of its own (`folio-ocr-page`). Each page read
 //! refreshes its batch in the window. A Tesseract that cannot be loaded is
 //! said once, and tried again a minute later; the station's stop flag ends
 //! the threads after the page being read.
