@@ -19,6 +19,7 @@ pub mod sample;
 pub mod separate;
 pub mod stats;
 pub mod text;
+pub mod worklist;
 
 pub use flags::{Flag, FlagCode};
 pub use identifiers::{NhsCheck, PatientId, check_nhs_number};
