@@ -448,3 +448,21 @@ fn wrong_credentials_and_a_missing_bucket_are_said_and_nothing_is_marked_sent() 
     );
     assert_ne!(outbox_state(&st, &batch), "done");
 }
+
+#[test]
+fn two_uploaders_at_once_leave_one_copy() {
+    let store = Store::create("together");
+    let (st, batch) = station(&store, &node().endpoint, 2, 200, 46);
+    let a = st.cmd().arg("upload").spawn().unwrap();
+    let b = st.cmd().arg("upload").spawn().unwrap();
+    for mut child in [a, b] {
+        let status = child.wait().unwrap();
+        assert!(status.success(), "{status:?}");
+    }
+    // One of them may have found the batch held by the other: a last run
+    // finishes whatever is left.
+    st.ok(&["upload"]);
+    assert_eq!(outbox_state(&st, &batch), "done");
+    let docs = assert_holds_batch(&store, &st, &batch);
+    receipts_verified(&st, &batch, docs.len());
+}

@@ -999,8 +999,11 @@ impl S3Target {
             }
         };
         self.journal_clear(key);
-        // Read back whole: a completed upload is only what its parts hold.
-        self.same_or_conflict(key, &d.id, d.bytes, &d.sha256)?;
+        // What was there already is compared now; what we completed is read
+        // back whole by the receipt step, like every document.
+        if there {
+            self.same_or_conflict(key, &d.id, d.bytes, &d.sha256)?;
+        }
         Ok(there)
     }
 }
@@ -1343,6 +1346,55 @@ mod tests {
         let c =
             serde_json::json!({"batch": {"id": "other"}, "audit_head": {"seq": 1, "hash": "x"}});
         assert_ne!(without_audit_head(a), without_audit_head(c));
+    }
+
+    #[test]
+    fn the_stores_words_are_escaped_and_sorted_into_retry_or_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = S3Config {
+            endpoint: "http://127.0.0.1:9".into(),
+            bucket: "b-1".into(),
+            access_key: Some("AK".into()),
+            secret_key: Some("SK-secret".into()),
+            ..S3Config::default()
+        };
+        let t = S3Target::new(&c, &UploadConfig::default(), dir.path()).unwrap();
+        let answer = |status: u16, body: &str| Answer {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: HeaderMap::new(),
+            body: body.as_bytes().to_vec(),
+        };
+        let hostile =
+            "<Error><Code>SlowDown</Code><Message>wait\u{1b}[2J\u{202e}gnp.exe</Message></Error>";
+        let e = t.refusal(&answer(503, hostile), "x");
+        assert!(e.retryable());
+        let said = e.to_string();
+        assert!(
+            !said.contains('\u{1b}') && !said.contains('\u{202e}'),
+            "{said}"
+        );
+        // Not XML, empty, huge: the status alone, nothing raw.
+        for body in ["", "<html>\u{0}proxy</html>", &"x".repeat(1 << 20)] {
+            let e = t.refusal(&answer(502, body), "x");
+            assert!(e.retryable() && e.to_string().contains("502"), "{e}");
+            assert!(e.to_string().len() < 500);
+        }
+        let e = t.refusal(
+            &answer(400, "<Error><Code>InvalidArgument</Code></Error>"),
+            "x",
+        );
+        assert!(
+            !e.retryable() && e.to_string().contains("cannot help"),
+            "{e}"
+        );
+        let e = t.refusal(
+            &answer(403, "<Error><Code>InvalidAccessKeyId</Code></Error>"),
+            "x",
+        );
+        assert!(matches!(e, UploadError::Config(_)) && !e.to_string().contains("SK-secret"));
+        // An unclosed element is no code at all.
+        let e = t.refusal(&answer(404, "<Error><Code>NoSuchBucket"), "x");
+        assert!(!e.to_string().contains("does not exist"), "{e}");
     }
 
     #[test]
