@@ -484,6 +484,8 @@ pub struct Config {
     pub bilevel: BilevelParams,
     /// The central store (`[upload]`): a FHIR server or a folder.
     pub upload: UploadConfig,
+    /// The on-demand worklist's EHR (`[worklist]`): unset, no worklist.
+    pub worklist: Option<crate::upload::ehr::WorklistConfig>,
     /// Image-processing threads (0: one per core).
     pub threads: usize,
     /// Decoded pixels that sides being processed may hold together,
@@ -530,6 +532,7 @@ impl Default for Config {
             quality: QualityParams::default(),
             bilevel: BilevelParams::default(),
             upload: UploadConfig::default(),
+            worklist: None,
             threads: 0,
             memory_budget_mib: DEFAULT_MEMORY_BUDGET_MIB,
             process_delay_ms: 0,
@@ -703,6 +706,7 @@ impl Config {
         }
         out.extend(u.mhd.problems().into_iter().map(Some));
         out.extend(u.s3.iter().flat_map(|s| s.problems()).map(Some));
+        out.extend(self.worklist.iter().flat_map(|w| w.problems()).map(Some));
         out
     }
 

@@ -73,6 +73,73 @@ impl WorkItem {
     }
 }
 
+/// A scan of the patient on this station, as the worklist marks it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalScan {
+    pub batch_id: String,
+    /// When its batch was started.
+    pub scanned_at: String,
+    /// Where its upload stands (None: not approved for upload yet).
+    pub outbox: Option<super::OutboxState>,
+    /// Started from this very appointment's entry.
+    pub for_this_appointment: bool,
+}
+
+/// One line of the worklist as shown: the item, how soon it is due, and
+/// what the station and the central store know of the patient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Row {
+    #[serde(flatten)]
+    pub item: WorkItem,
+    pub urgency: Urgency,
+    /// Whether the central store holds documents for the patient (None: it
+    /// was not asked, or could not say).
+    pub in_store: Option<bool>,
+    /// The newest scan of the patient here: one started from this entry if
+    /// any, else the newest record with the patient's NHS number.
+    pub scanned: Option<LocalScan>,
+    /// A record scanned from this entry is delivered to the store, verified.
+    pub done: bool,
+}
+
+/// The worklist's rows, in the items' order: each item with its urgency at
+/// `now`, the store's answer by NHS number, and the newest local scan (one
+/// linked to the appointment first, then one found by NHS number).
+pub fn rows(
+    items: &[WorkItem],
+    in_store: &std::collections::BTreeMap<String, bool>,
+    linked: &HashMap<String, LocalScan>,
+    by_nhs: &HashMap<String, LocalScan>,
+    now: OffsetDateTime,
+    local: UtcOffset,
+) -> Vec<Row> {
+    items
+        .iter()
+        .map(|i| {
+            let scanned = linked.get(&i.appointment_id).cloned().or_else(|| {
+                i.nhs_number
+                    .as_ref()
+                    .and_then(|n| by_nhs.get(n))
+                    .cloned()
+                    .map(|s| LocalScan {
+                        for_this_appointment: false,
+                        ..s
+                    })
+            });
+            let done = scanned.as_ref().is_some_and(|s| {
+                s.for_this_appointment && s.outbox == Some(super::OutboxState::Done)
+            });
+            Row {
+                urgency: i.urgency(now, local),
+                in_store: i.nhs_number.as_ref().and_then(|n| in_store.get(n).copied()),
+                scanned,
+                done,
+                item: i.clone(),
+            }
+        })
+        .collect()
+}
+
 /// Why a searchset page cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

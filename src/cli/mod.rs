@@ -15,6 +15,7 @@ mod sheets;
 mod stats;
 mod target;
 mod upload;
+mod worklist;
 
 use crate::batch::roles::Action;
 use crate::capture::ColorMode;
@@ -194,6 +195,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The on-demand worklist: the EHR's upcoming appointments for the
+    /// clinics in `[worklist]`, in deadline order, each patient marked when
+    /// scanned here or held by the central store. One line per appointment,
+    /// its fields separated by tabs: deadline, urgency, start, clinic, NHS
+    /// number (or why there is none), name, what is known. Fetched anew
+    /// unless `--offline`; a failed fetch is said and the last list printed.
+    Worklist(worklist::WorklistArgs),
     /// The session test target (`folio sheets --target` prints it): check a scan of it.
     Target(target::TargetArgs),
     /// Productivity figures for a range of UTC days, per operator, station
@@ -555,6 +563,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Destruction(a) => paper::destruction(&cli, a),
         Command::Purge(a) => paper::purge(&cli, a),
         Command::Status { json } => paper::status(&cli, *json),
+        Command::Worklist(a) => worklist::run(&cli, a),
         Command::Target(a) => target::run(a),
         Command::Stats(a) => stats::run(&cli, a),
         Command::Close { batch, json } => close(&cli, batch, *json),

@@ -20,6 +20,7 @@ mod samples;
 mod sessions;
 mod stats;
 mod text;
+mod worklist;
 
 pub use crate::batch::PageDecision;
 pub use audit::Actor;
@@ -247,6 +248,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("schema_12.sql")),
         M::up(include_str!("schema_13.sql")),
         M::up(include_str!("schema_14.sql")),
+        M::up(include_str!("schema_15.sql")),
     ])
 }
 

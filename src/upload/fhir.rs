@@ -97,6 +97,23 @@ fn read_token_file(
     Ok(token)
 }
 
+/// A bearer token: from the environment variable `env`, else the file,
+/// else the setting itself; None when none is given.
+pub(super) fn bearer_token(
+    env: &str,
+    file: Option<&std::path::Path>,
+    inline: Option<&str>,
+    warnings: &mut Vec<String>,
+) -> Result<Option<String>, UploadError> {
+    if let Some(t) = std::env::var(env).ok().filter(|t| !t.trim().is_empty()) {
+        return Ok(Some(t));
+    }
+    if let Some(path) = file {
+        return read_token_file(path, warnings).map(Some);
+    }
+    Ok(inline.map(str::to_string))
+}
+
 /// Warns when others than the station's user may read a secret's file.
 pub(super) fn warn_if_others_read(path: &std::path::Path, what: &str, warnings: &mut Vec<String>) {
     #[cfg(unix)]
@@ -226,15 +243,12 @@ impl FhirTarget {
         let idle = Duration::from_secs(cfg.timeout_secs.max(1));
         let client = client(cfg, idle)?;
         let mut warnings = Vec::new();
-        let from_file = match &cfg.token_file {
-            None => None,
-            Some(path) => Some(read_token_file(path, &mut warnings)?),
-        };
-        let token = std::env::var("FOLIO_UPLOAD_TOKEN")
-            .ok()
-            .filter(|t| !t.trim().is_empty())
-            .or(from_file)
-            .or_else(|| cfg.token.clone());
+        let token = bearer_token(
+            "FOLIO_UPLOAD_TOKEN",
+            cfg.token_file.as_deref(),
+            cfg.token.as_deref(),
+            &mut warnings,
+        )?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -1117,7 +1131,7 @@ fn size_refusal(
 /// Bytes in words: "1.7 MB", "640 KB", "12 bytes" (decimal units).
 /// An OperationOutcome's diagnostics in one line, as printable text (the
 /// server's words are evidence: shown, never trusted to be clean).
-fn diagnostics(body: &Value) -> String {
+pub(super) fn diagnostics(body: &Value) -> String {
     body["issue"]
         .as_array()
         .map(|issues| {

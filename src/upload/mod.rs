@@ -4,6 +4,7 @@
 //! is worth retrying. Runs on the upload thread; depends on `batch` only.
 
 pub mod bundle;
+pub mod ehr;
 pub mod fhir;
 pub mod folder;
 pub mod mhd;

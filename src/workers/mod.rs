@@ -28,6 +28,7 @@ pub mod scan_choice;
 pub mod settings;
 pub mod station;
 pub mod upload;
+pub mod worklist;
 
 pub use export::{ExportError, export_batch};
 pub use import::{ImportError, ImportOptions, ImportReport, import};
