@@ -3,6 +3,8 @@
 //! feeder, a folder upload target.
 
 mod common;
+#[path = "common/ehr_server.rs"]
+mod ehr_server;
 mod kit;
 
 use common::*;
@@ -1145,4 +1147,138 @@ fn case_15_interrupted_batches_are_listed_and_resumed_and_closing_mid_scan_asks_
     assert!(h.query_by_label_contains("Batches left open").is_none());
 
     closing_mid_scan_asks_first(&mut h);
+}
+
+/// Issue 21: the On demand screen's worklist from the EHR's fetch to a sent
+/// record. The fixture EHR's list comes in deadline order (overdue first,
+/// the cancelled appointment left out); the arrows and Enter pick O'Brien's
+/// entry (the demo folder is hers), which fills in her NHS number, shows
+/// her name to compare and scans; Send now delivers it first, and the entry
+/// is then marked done, for the window and `folio worklist` alike.
+#[test]
+fn case_17_the_worklist_walks_from_the_ehrs_list_to_a_sent_record() {
+    let _turn = one_at_a_time();
+    let ehr = ehr_server::EhrServer::start(ehr_server::clinic_day(time::OffsetDateTime::now_utc()));
+    ehr.set_page_size(2);
+    let st = Station::new();
+    let worklist = format!(
+        "[worklist]\nfhir_url = {:?}\nlocations = [\"Location/loc-cardio\", \"Location/loc-derm\"]\nlead_hours = 2\n",
+        ehr.base_url()
+    );
+    let mut h = kit::station_window_with(
+        &st.data_dir(),
+        &st.dir.path().join("store"),
+        egui::vec2(1280.0, 860.0),
+        "supervisor",
+        &worklist,
+    );
+    use_demo_feeder(&mut h, 1);
+    h.key_press(egui::Key::F4);
+    wait(&mut h, "the worklist", |a| {
+        a.snapshot
+            .worklist
+            .as_ref()
+            .is_some_and(|w| !w.rows.is_empty())
+    });
+    let order: Vec<String> = h
+        .state()
+        .snapshot
+        .worklist
+        .as_ref()
+        .unwrap()
+        .rows
+        .iter()
+        .map(|r| r.item.appointment_id.clone())
+        .collect();
+    assert_eq!(order, ["apt-1005", "apt-1001", "apt-1004", "apt-1002"]);
+    h.get_by_label("Clinic worklist");
+    h.get_by_label_contains("Fetched just now from http://127.0.0.1:");
+    assert_eq!(
+        h.query_all_by_label_contains("⚠ OVERDUE").count(),
+        2,
+        "KHAN's (started an hour before its deadline) and SMITH's (due now)"
+    );
+    h.get_by_label("O'BRIEN, Seán");
+    h.get_by_label("⚠ no NHS number in the EHR");
+    // Down three times to O'Brien's entry, then Enter: her record is scanned.
+    for _ in 0..3 {
+        h.key_press(egui::Key::ArrowDown);
+        h.step();
+    }
+    h.get_by_label("Scan for O'BRIEN, Seán (Enter)");
+    h.key_press(egui::Key::Enter);
+    h.step();
+    h.get_by_label("For O'BRIEN, Seán");
+    h.get_by_label("Check the folder shows this name and NHS number 089 888 9693.");
+    assert_eq!(h.state().on_demand().patient_text, "089 888 9693");
+    wait(&mut h, "the scan", |a| {
+        a.on_demand().view.last_report.is_some() && !a.on_demand().view.scanning
+    });
+    let batch = h
+        .state()
+        .on_demand()
+        .view
+        .last_report
+        .clone()
+        .unwrap()
+        .batch_id;
+    wait(&mut h, "the record's facts", |a| {
+        a.snapshot.approval.contains_key(&batch)
+    });
+    assert!(
+        h.state()
+            .snapshot
+            .mismatches
+            .iter()
+            .all(|(m, _)| m.batch_id != batch),
+        "the folder is the patient chosen from the list"
+    );
+    if h.get_by_label("Send now").accesskit_node().is_disabled() {
+        h.get_by_label_contains("Send with its").click();
+        h.step();
+        h.get_by_label("Why it may go as it is").click();
+        h.get_by_label("Why it may go as it is")
+            .type_text("clinic tomorrow; pages checked");
+        h.step();
+        h.step();
+    }
+    h.get_by_label("Send now").click();
+    wait_delivered(&mut h, &batch);
+    wait(&mut h, "the entry marked done", |a| {
+        a.snapshot.worklist.as_ref().is_some_and(|w| {
+            w.rows
+                .iter()
+                .any(|r| r.item.appointment_id == "apt-1002" && r.done)
+        })
+    });
+    h.get_by_label_contains("✔ done");
+    let listed = st.json(&["worklist", "--offline", "--json"]);
+    let row = listed["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["appointment_id"] == "apt-1002")
+        .unwrap()
+        .clone();
+    assert_eq!(row["done"], true, "{row:#}");
+    assert_eq!(row["scanned"]["batch_id"], batch.as_str());
+    assert!(
+        listed["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["appointment_id"] != "apt-1002")
+            .all(|r| r["done"] == false),
+        "only her entry is done"
+    );
+    let audit = st.json(&["audit", &batch, "--json"]);
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "worklist.scan"
+                && e["detail"].as_str().is_some_and(|d| d.contains("apt-1002"))),
+        "{audit:#}"
+    );
 }

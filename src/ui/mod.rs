@@ -24,6 +24,7 @@ mod stats;
 pub mod style;
 mod textures;
 mod uploads;
+mod worklist;
 
 pub use context::{Notices, ScannerChoice, Screen, ScreenCommand, ScreenCtx, batch_name, notice};
 pub use destruction::DestructionScreen;

@@ -2,13 +2,18 @@
 //! typed and checked live, scanned on the chosen scanner, looked over (the
 //! pages, the flags), then sent ahead of every other batch. Its state is its
 //! own and starts blank for each record: nothing comes from the Scan screen's
-//! batch (label, sheets counted, counters).
+//! batch (label, sheets counted, counters). With `[worklist]`, the clinics'
+//! appointments from the EHR are listed above the form: an entry chosen
+//! fills in its patient's NHS number, shows the name to compare with the
+//! folder, and marks the entry done once its record is delivered, verified.
 
 use super::context::{Screen, ScreenCtx};
 use super::patient::{identifier_words_ui, patient_choice_ui};
 use super::scan_view::{ScanView, StopAction};
+use super::worklist::WorklistPanel;
 use crate::batch::PatientId;
 use crate::batch::approval::{ApprovalFacts, Overrides};
+use crate::batch::worklist::{Row, WorkItem};
 use crate::store::PatientMismatch;
 use crate::workers::station::Command;
 use eframe::egui;
@@ -27,8 +32,13 @@ pub struct OnDemandScreen {
     pub send_reason: String,
     /// The record's scan.
     pub view: ScanView,
-    /// The screen has just been opened: the keyboard goes to the identifier.
+    /// The screen has just been opened: the keyboard goes to the identifier
+    /// (to the worklist when there is one).
     pub focus_first: bool,
+    /// The clinics' appointments (with `[worklist]`).
+    pub worklist: WorklistPanel,
+    /// The worklist entry the record is for (None: a walk-in).
+    pub entry: Option<WorkItem>,
 }
 
 /// What the screen knows of the record scanned, worked out once a frame.
@@ -114,6 +124,11 @@ impl OnDemandScreen {
         let opt = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
         ctx.scanner.choose_default(&ctx.snapshot.devices);
         let mut req = ctx.scanner.request();
+        req.appointment = self
+            .entry
+            .as_ref()
+            .filter(|e| entry_matches(e, &patient))
+            .map(|e| e.appointment_id.clone());
         req.on_demand = Some((patient, opt(&self.specialty), opt(&self.doc_type)));
         ctx.send(Command::Scan(req));
         self.view.clear();
@@ -121,6 +136,92 @@ impl OnDemandScreen {
         self.sent = None;
         self.send_with_flags = false;
         self.send_reason.clear();
+    }
+
+    /// A worklist entry chosen: its NHS number filled in and, when it has
+    /// a valid one and the scanner is free, its record scanned at once;
+    /// without one, the operator types the identifier on the folder.
+    fn start_from(&mut self, ctx: &mut ScreenCtx, row: Row) {
+        self.worklist.selected = Some(row.item.appointment_id.clone());
+        let patient = row.item.nhs_number.as_ref().map(|n| PatientId::Nhs {
+            number: n.clone(),
+            valid: true,
+        });
+        self.entry = Some(row.item);
+        match patient {
+            Some(p) => {
+                self.patient_text = p.describe().trim_start_matches("NHS number ").to_string();
+                if !self.view.scanning && !ctx.scanning {
+                    self.scan(ctx, p);
+                }
+            }
+            None => {
+                self.patient_text.clear();
+                self.focus_first = true;
+            }
+        }
+    }
+
+    /// Whom the record is for, to compare with the folder.
+    fn entry_ui(&mut self, ui: &mut egui::Ui, ctx: &ScreenCtx) {
+        let Some(e) = &self.entry else {
+            return;
+        };
+        let now = time::OffsetDateTime::now_utc();
+        let local = crate::upload::ehr::local_offset(now);
+        let who = if e.name.is_empty() {
+            "a patient the EHR gives no name for".to_string()
+        } else {
+            super::shown(&e.name)
+        };
+        let typed = crate::workers::review::parse_identifier(ctx.cfg, &self.patient_text).ok();
+        let mut clear = false;
+        egui::Frame::new()
+            .fill(super::style::banner(
+                ui.visuals().panel_fill,
+                ui.visuals().selection.bg_fill,
+            ))
+            .inner_margin(8.0)
+            .show(ui, |ui| {
+                ui.horizontal_wrapped(|ui| {
+                    ui.strong(format!("For {who}"));
+                    ui.label(format!(
+                        "at {}, {} (needed by {}).",
+                        super::shown(&e.clinic),
+                        super::worklist::when_words(e.start, now, local),
+                        super::worklist::when_words(e.deadline, now, local)
+                    ));
+                });
+                match (&e.nhs_number, &typed) {
+                    (Some(n), Some(t)) if entry_matches(e, t) => ui.label(format!(
+                        "Check the folder shows this name and NHS number {}.",
+                        PatientId::Nhs {
+                            number: n.clone(),
+                            valid: true
+                        }
+                        .describe()
+                        .trim_start_matches("NHS number ")
+                    )),
+                    (Some(_), _) => ui.colored_label(
+                        ui.visuals().warn_fg_color,
+                        "⚠ The identifier below is not this entry's NHS number: the record will not count for the appointment.",
+                    ),
+                    (None, _) => ui.colored_label(
+                        ui.visuals().warn_fg_color,
+                        format!(
+                            "⚠ The EHR gives no valid NHS number ({}): type the identifier on the folder below.",
+                            super::shown(e.nhs_problem.as_deref().unwrap_or("none given"))
+                        ),
+                    ),
+                };
+                clear = ui
+                    .button("Not for this appointment (walk-in)")
+                    .on_hover_text("Scan without marking any worklist entry")
+                    .clicked();
+            });
+        if clear {
+            self.entry = None;
+        }
     }
 
     fn buttons_ui(&mut self, ui: &mut egui::Ui, ctx: &mut ScreenCtx, rec: &Record) {
@@ -241,6 +342,16 @@ impl OnDemandScreen {
     }
 }
 
+/// Whether `patient` is the worklist entry's patient (an entry without a
+/// valid NHS number takes the identifier the operator reads on the folder).
+fn entry_matches(e: &WorkItem, patient: &PatientId) -> bool {
+    match (&e.nhs_number, patient) {
+        (None, _) => true,
+        (Some(n), PatientId::Nhs { number, .. }) => n == number,
+        (Some(_), PatientId::Hospital { .. }) => false,
+    }
+}
+
 impl Screen for OnDemandScreen {
     fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut ScreenCtx) {
         if self.view.scanning && ui.ctx().input(|i| i.key_pressed(egui::Key::Escape)) {
@@ -248,6 +359,18 @@ impl Screen for OnDemandScreen {
         }
         ui.heading("Scan one record for a clinic");
         ui.label("The record goes to the front of the upload queue.");
+        if let Some(list) = ctx.snapshot.worklist.clone() {
+            if !list.rows.is_empty() && self.entry.is_none() {
+                // The keys go to the list first; typing is a click away.
+                self.focus_first = false;
+            }
+            let keys = !self.view.scanning && ui.ctx().memory(|m| m.focused().is_none());
+            if let Some(row) = self.worklist.ui(ui, ctx, &list, keys) {
+                self.start_from(ctx, row);
+            }
+            ui.separator();
+        }
+        self.entry_ui(ui, ctx);
         self.form_ui(ui, ctx);
         let rec = self.record(ctx);
         if !rec.sent {

@@ -29,6 +29,7 @@ mod reader;
 mod scanner;
 mod text;
 mod uploads;
+mod worklist;
 
 use super::review::ReviewError;
 use super::scan::{ScanError, ScanProgress, ScanReport};
@@ -61,6 +62,10 @@ pub struct ScanRequest {
     pub resume: Option<String>,
     /// On-demand: the patient typed in, the specialty and document type.
     pub on_demand: Option<(PatientId, Option<String>, Option<String>)>,
+    /// The worklist entry (the EHR's appointment id) an on-demand scan is
+    /// for: its batch is linked to it, and the entry is done once the batch
+    /// is delivered, verified.
+    pub appointment: Option<String>,
     /// Backend options (NAME=VALUE) on top of the profile's.
     pub options: Vec<(String, String)>,
     /// Sheets counted for the batch (from the box's slip).
@@ -158,6 +163,9 @@ pub enum Command {
     /// Ask for a batch's searchable text (OCR), read by the `folio-ocr`
     /// threads after capture.
     RequestText(String),
+    /// Fetch the on-demand worklist from the EHR now (the `folio-worklist`
+    /// thread also fetches every `[worklist] refresh_minutes`).
+    RefreshWorklist,
     /// A sampled side's verdict: passed (`failure` None) or failed, why.
     SampleVerdict {
         batch: String,
@@ -214,7 +222,8 @@ impl Command {
             | Command::Refresh
             | Command::OpenBatch(_)
             | Command::BrowseBatch(_)
-            | Command::Stats { .. } => return None,
+            | Command::Stats { .. }
+            | Command::RefreshWorklist => return None,
             Command::Scan(_) => (A::Scan, None),
             Command::CloseBatch(b) => (A::CloseBatch, Some(b.as_str())),
             Command::ApproveFlag(_) => (A::DecidePage, None),
@@ -292,6 +301,9 @@ pub struct Snapshot {
     pub devices: Vec<String>,
     pub profiles: Vec<String>,
     pub upload_target: String,
+    /// The on-demand worklist as last fetched, with the station's marks
+    /// (None: no `[worklist]`).
+    pub worklist: Option<Arc<crate::workers::worklist::Worklist>>,
     /// Whether the station has operator accounts (without any, the window
     /// runs as the demo account).
     pub accounts: bool,
@@ -600,6 +612,8 @@ pub struct Station {
     reads: Option<Sender<Read>>,
     uploads: Option<Sender<bool>>,
     images: Option<Sender<ImageRequest>>,
+    /// Asks the worklist thread to fetch now (None: no `[worklist]`).
+    worklist: Option<Sender<()>>,
     pub events: Receiver<Event>,
     /// The token of the scan running, to stop it when the station shuts down.
     running: Arc<Mutex<Option<CancelToken>>>,
@@ -656,6 +670,14 @@ pub fn spawn(
     for n in 0..ctx.cfg.ocr.workers.clamp(1, 8) {
         threads.push(text::spawn(&ctx, n, text_stop.clone()).map_err(spawn_err)?);
     }
+    let worklist_tx = match &ctx.cfg.worklist {
+        Some(wl) => {
+            let (tx, rx) = bounded::<()>(1);
+            threads.push(worklist::spawn(&ctx, wl, rx).map_err(spawn_err)?);
+            Some(tx)
+        }
+        None => None,
+    };
     let _ = read_tx.try_send(Read::All);
     Ok(Station {
         store: Some(store_tx),
@@ -663,6 +685,7 @@ pub fn spawn(
         reads: Some(read_tx),
         uploads: Some(upload_tx),
         images: Some(image_tx),
+        worklist: worklist_tx,
         events: ev_rx,
         running,
         session,
@@ -704,6 +727,18 @@ impl Station {
             Command::Stats { from, to } => put(&self.reads, Read::Stats { from, to }, "reads"),
             Command::PauseUploads => put(&self.uploads, false, "upload commands"),
             Command::ResumeUploads => put(&self.uploads, true, "upload commands"),
+            Command::RefreshWorklist => match put(&self.worklist, (), "worklist") {
+                // A fetch already asked for answers this one too.
+                Err(StationError::Busy(_)) => Ok(()),
+                Err(StationError::Stopped(_))
+                    if self.worklist.is_none() && self.store.is_some() =>
+                {
+                    Err(StationError::Input(
+                        "this station has no worklist: set [worklist] in config.toml".into(),
+                    ))
+                }
+                other => other,
+            },
             c @ (Command::Scan(_) | Command::RescanPage { .. }) => {
                 put(&self.scans, (actor, c), "scans")
             }
@@ -753,7 +788,8 @@ impl Station {
             self.reads,
             self.uploads,
             self.images,
-        ) = (None, None, None, None, None);
+            self.worklist,
+        ) = (None, None, None, None, None, None);
         let deadline = Instant::now() + SHUTDOWN_WITHIN;
         while Instant::now() < deadline && self.threads.iter().any(|t| !t.is_finished()) {
             // Events still sent by the workers must not hold them back.

@@ -228,11 +228,24 @@ pub fn station_window(
     size: egui::Vec2,
     operator: &str,
 ) -> Harness<'static, folio::ui::StationApp> {
+    station_window_with(data, store, size, operator, "")
+}
+
+/// [`station_window`] with more of `config.toml` after `[upload]`.
+pub fn station_window_with(
+    data: &std::path::Path,
+    store: &std::path::Path,
+    size: egui::Vec2,
+    operator: &str,
+    more_config: &str,
+) -> Harness<'static, folio::ui::StationApp> {
     test_env();
     std::fs::create_dir_all(data).unwrap();
     std::fs::write(
         data.join("config.toml"),
-        format!("[upload]\nfolder = {store:?}\nretry_base_ms = 20\nmax_attempts = 3\n"),
+        format!(
+            "[upload]\nfolder = {store:?}\nretry_base_ms = 20\nmax_attempts = 3\n{more_config}"
+        ),
     )
     .unwrap();
     let cfg = Config::load(data).unwrap();

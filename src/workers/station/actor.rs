@@ -171,6 +171,7 @@ fn handle(store: &mut Store, ctx: &Ctx, c: Command) -> Result<(), StationError> 
         | Command::RescanPage { .. }
         | Command::PauseUploads
         | Command::ResumeUploads
+        | Command::RefreshWorklist
         | Command::Stats { .. } => {}
     }
     Ok(())

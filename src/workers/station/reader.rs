@@ -173,7 +173,11 @@ impl Reader {
         certificates.reverse();
         certificates.truncate(20);
         let disk = Some(self.disk());
+        let worklist =
+            crate::workers::worklist::view(&self.store, &ctx.cfg, time::OffsetDateTime::now_utc())?
+                .map(Arc::new);
         let s = Snapshot {
+            worklist,
             paper,
             holds,
             certificates,

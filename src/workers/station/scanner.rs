@@ -67,6 +67,29 @@ pub(super) fn spawn(
         })
 }
 
+/// Links the batch of a scan started from a worklist entry to the entry's
+/// appointment (even a scan that stopped early: its batch is resumed).
+fn link_appointment(
+    store: &mut Store,
+    ctx: &Ctx,
+    req: &ScanRequest,
+    ended: &Result<crate::workers::scan::ScanReport, ScanFailure>,
+) {
+    let batch = match ended {
+        Ok(r) => Some(r.batch_id.as_str()),
+        Err(f) => f.batch.as_deref(),
+    };
+    let nhs = match &req.on_demand {
+        Some((crate::batch::PatientId::Nhs { number, .. }, _, _)) => Some(number.as_str()),
+        _ => None,
+    };
+    if let (Some(appointment), Some(batch)) = (&req.appointment, batch)
+        && let Err(e) = store.link_worklist_scan(appointment, batch, nhs, &ctx.actor)
+    {
+        ctx.emit.error(e);
+    }
+}
+
 /// The device and settings a request asks for, through the resolver
 /// `folio scan` uses.
 fn resolve(ctx: &Ctx, req: &ScanRequest) -> Result<Resolved, StationError> {
@@ -125,6 +148,7 @@ fn run_scan(store: &mut Store, ctx: &Ctx, req: &ScanRequest, token: &CancelToken
         let _ = p.join();
     }
     let ended = result.map_err(|e| ScanFailure::of(&e));
+    link_appointment(store, ctx, req, &ended);
     let changed = match &ended {
         Ok(r) => Read::Batch(r.batch_id.clone()),
         Err(_) => Read::All,

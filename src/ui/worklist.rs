@@ -1,0 +1,221 @@
+//! The On demand screen's worklist: the clinics' upcoming appointments from
+//! the EHR, in deadline order, overdue and due-today entries standing out
+//! (in words and colour), each patient's NHS number and name as the EHR
+//! gives them, and what the station and the central store know. Arrows move
+//! the selection and Enter scans for it, while no text field has the keys.
+
+use super::context::ScreenCtx;
+use crate::batch::worklist::{Row, Urgency};
+use crate::workers::station::Command;
+use crate::workers::worklist::{Worklist, mark_words};
+use eframe::egui;
+use time::{OffsetDateTime, UtcOffset};
+
+#[derive(Default)]
+pub struct WorklistPanel {
+    /// The entry selected, by appointment id (kept across refreshes).
+    pub selected: Option<String>,
+}
+
+/// When, as people say it: "today 11:30", "tomorrow 09:00", "Wed 9 Dec 14:00".
+pub fn when_words(t: OffsetDateTime, now: OffsetDateTime, local: UtcOffset) -> String {
+    let (t, today) = (t.to_offset(local), now.to_offset(local).date());
+    let hm = format!("{:02}:{:02}", t.hour(), t.minute());
+    if t.date() == today {
+        format!("today {hm}")
+    } else if today.next_day() == Some(t.date()) {
+        format!("tomorrow {hm}")
+    } else {
+        let wd = &t.weekday().to_string()[..3];
+        let mon = &t.month().to_string()[..3];
+        format!("{wd} {} {mon} {hm}", t.day())
+    }
+}
+
+impl WorklistPanel {
+    /// Draws the list; returns the entry to scan for (Enter, a double
+    /// click, or the button), if any. `keys` says whether the arrows and
+    /// Enter are the list's (no text field has them).
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        ctx: &mut ScreenCtx,
+        list: &Worklist,
+        keys: bool,
+    ) -> Option<Row> {
+        let now = OffsetDateTime::now_utc();
+        let local = crate::upload::ehr::local_offset(now);
+        ui.horizontal(|ui| {
+            ui.strong("Clinic worklist");
+            if ui
+                .button("Refresh list")
+                .on_hover_text("Fetch the appointments from the EHR now")
+                .clicked()
+            {
+                ctx.send(Command::RefreshWorklist);
+            }
+        });
+        let status = list.status_words();
+        if list.error.is_some() {
+            ui.colored_label(ui.visuals().warn_fg_color, format!("⚠ {status}"));
+        } else {
+            ui.label(status);
+        }
+        if let Some(note) = &list.store_note {
+            ui.small(super::shown(note));
+        }
+        if list.rows.is_empty() {
+            if list.fetched_at.is_some() {
+                ui.label("No appointments to scan for in the coming days.");
+            }
+            return None;
+        }
+        let rows = &list.rows;
+        let at = self.position(rows);
+        let mut start = None;
+        if keys {
+            let (down, up, enter) = ui.ctx().input(|i| {
+                (
+                    i.key_pressed(egui::Key::ArrowDown),
+                    i.key_pressed(egui::Key::ArrowUp),
+                    i.key_pressed(egui::Key::Enter),
+                )
+            });
+            let to = if down {
+                (at + 1).min(rows.len() - 1)
+            } else if up {
+                at.saturating_sub(1)
+            } else {
+                at
+            };
+            self.selected = Some(rows[to].item.appointment_id.clone());
+            if enter {
+                start = Some(rows[to].clone());
+            }
+        }
+        let at = self.position(rows);
+        egui::ScrollArea::vertical()
+            .id_salt("worklist")
+            .max_height((ui.available_height() * 0.45).max(120.0))
+            .show(ui, |ui| {
+                egui::Grid::new("worklist-grid")
+                    .striped(true)
+                    .num_columns(6)
+                    .spacing([14.0, 4.0])
+                    .show(ui, |ui| {
+                        for h in [
+                            "Due by",
+                            "Appointment",
+                            "Clinic",
+                            "NHS number",
+                            "Name",
+                            "Status",
+                        ] {
+                            ui.strong(h);
+                        }
+                        ui.end_row();
+                        for (n, r) in rows.iter().enumerate() {
+                            if self.row_ui(ui, r, n == at, (now, local)) {
+                                start = Some(r.clone());
+                            }
+                        }
+                    });
+            });
+        let chosen = &rows[at];
+        let can = !ctx.scanning;
+        let words = format!(
+            "Scan for {} (Enter)",
+            super::shown(if chosen.item.name.is_empty() {
+                "the selected entry"
+            } else {
+                &chosen.item.name
+            })
+        );
+        if ui
+            .add_enabled(can, egui::Button::new(words))
+            .on_hover_text("Fills in the patient's NHS number and scans the record")
+            .clicked()
+        {
+            start = Some(chosen.clone());
+        }
+        start.filter(|_| can)
+    }
+
+    /// The selected entry's place (the first not done when none is).
+    fn position(&self, rows: &[Row]) -> usize {
+        self.selected
+            .as_ref()
+            .and_then(|id| rows.iter().position(|r| &r.item.appointment_id == id))
+            .or_else(|| rows.iter().position(|r| !r.done))
+            .unwrap_or(0)
+    }
+
+    /// One entry; true when it was double-clicked (scan for it).
+    fn row_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        r: &Row,
+        selected: bool,
+        (now, local): (OffsetDateTime, UtcOffset),
+    ) -> bool {
+        let v = ui.visuals().clone();
+        let (tag, color) = match (r.done, r.urgency) {
+            (true, _) => ("✔ done", v.text_color()),
+            (false, Urgency::Overdue) => ("⚠ OVERDUE", v.error_fg_color),
+            (false, Urgency::DueToday) => ("due today", v.warn_fg_color),
+            (false, Urgency::Later) => ("", v.text_color()),
+        };
+        let due = when_words(r.item.deadline, now, local);
+        let text = egui::RichText::new(format!("{due} {tag}").trim().to_string()).color(color);
+        let resp = ui.selectable_label(selected, text);
+        if resp.clicked() {
+            self.selected = Some(r.item.appointment_id.clone());
+        }
+        if selected && resp.gained_focus() {
+            resp.scroll_to_me(None);
+        }
+        ui.label(when_words(r.item.start, now, local));
+        ui.label(super::shown(&r.item.clinic));
+        match (&r.item.nhs_number, &r.item.nhs_problem) {
+            (Some(n), _) => {
+                let id = crate::batch::PatientId::Nhs {
+                    number: n.clone(),
+                    valid: true,
+                };
+                ui.label(id.describe().trim_start_matches("NHS number ").to_string())
+            }
+            (None, why) => ui.colored_label(
+                v.warn_fg_color,
+                format!("⚠ {}", super::shown(why.as_deref().unwrap_or("none"))),
+            ),
+        };
+        ui.label(super::shown(&r.item.name));
+        ui.label(mark_words(r));
+        ui.end_row();
+        resp.double_clicked()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::{datetime, offset};
+
+    #[test]
+    fn times_read_as_people_say_them() {
+        let now = datetime!(2026-12-07 22:30 UTC);
+        assert_eq!(
+            when_words(datetime!(2026-12-07 23:10 UTC), now, offset!(UTC)),
+            "today 23:10"
+        );
+        // In London summer time, 23:30 UTC is already tomorrow.
+        assert_eq!(
+            when_words(datetime!(2026-12-07 23:30 UTC), now, offset!(+1)),
+            "tomorrow 00:30"
+        );
+        assert_eq!(
+            when_words(datetime!(2026-12-09 14:00 UTC), now, offset!(UTC)),
+            "Wed 9 Dec 14:00"
+        );
+    }
+}
