@@ -1180,26 +1180,7 @@ fn case_17_the_worklist_walks_from_the_ehrs_list_to_a_sent_record() {
             .as_ref()
             .is_some_and(|w| !w.rows.is_empty())
     });
-    let order: Vec<String> = h
-        .state()
-        .snapshot
-        .worklist
-        .as_ref()
-        .unwrap()
-        .rows
-        .iter()
-        .map(|r| r.item.appointment_id.clone())
-        .collect();
-    assert_eq!(order, ["apt-1005", "apt-1001", "apt-1004", "apt-1002"]);
-    h.get_by_label("Clinic worklist");
-    h.get_by_label_contains("Fetched just now from http://127.0.0.1:");
-    assert_eq!(
-        h.query_all_by_label_contains("⚠ OVERDUE").count(),
-        2,
-        "KHAN's (started an hour before its deadline) and SMITH's (due now)"
-    );
-    h.get_by_label("O'BRIEN, Seán");
-    h.get_by_label("⚠ no NHS number in the EHR");
+    the_list_as_the_ehr_gave_it(&mut h);
     // Down three times to O'Brien's entry, then Enter: her record is scanned.
     for _ in 0..3 {
         h.key_press(egui::Key::ArrowDown);
@@ -1252,6 +1233,37 @@ fn case_17_the_worklist_walks_from_the_ehrs_list_to_a_sent_record() {
         })
     });
     h.get_by_label_contains("✔ done");
+    entry_done_for_the_cli_too(&st, &batch);
+}
+
+/// The fixture's list in deadline order, its age said, the overdue entries
+/// marked, a missing NHS number said.
+fn the_list_as_the_ehr_gave_it(h: &mut Harness<'static, StationApp>) {
+    let order: Vec<String> = h
+        .state()
+        .snapshot
+        .worklist
+        .as_ref()
+        .unwrap()
+        .rows
+        .iter()
+        .map(|r| r.item.appointment_id.clone())
+        .collect();
+    assert_eq!(order, ["apt-1005", "apt-1001", "apt-1004", "apt-1002"]);
+    h.get_by_label("Clinic worklist");
+    h.get_by_label_contains("Fetched just now from http://127.0.0.1:");
+    assert_eq!(
+        h.query_all_by_label_contains("⚠ OVERDUE").count(),
+        2,
+        "KHAN's (started an hour before its deadline) and SMITH's (due now)"
+    );
+    h.get_by_label("O'BRIEN, Seán");
+    h.get_by_label("⚠ no NHS number in the EHR");
+}
+
+/// `folio worklist` marks O'Brien's entry (and only hers) done by the batch
+/// scanned from it, and the link is audited.
+fn entry_done_for_the_cli_too(st: &Station, batch: &str) {
     let listed = st.json(&["worklist", "--offline", "--json"]);
     let row = listed["rows"]
         .as_array()
@@ -1261,7 +1273,7 @@ fn case_17_the_worklist_walks_from_the_ehrs_list_to_a_sent_record() {
         .unwrap()
         .clone();
     assert_eq!(row["done"], true, "{row:#}");
-    assert_eq!(row["scanned"]["batch_id"], batch.as_str());
+    assert_eq!(row["scanned"]["batch_id"], batch);
     assert!(
         listed["rows"]
             .as_array()
@@ -1271,7 +1283,7 @@ fn case_17_the_worklist_walks_from_the_ehrs_list_to_a_sent_record() {
             .all(|r| r["done"] == false),
         "only her entry is done"
     );
-    let audit = st.json(&["audit", &batch, "--json"]);
+    let audit = st.json(&["audit", batch, "--json"]);
     assert!(
         audit
             .as_array()

@@ -43,33 +43,13 @@ impl WorklistPanel {
         list: &Worklist,
         keys: bool,
     ) -> Option<Row> {
-        let now = OffsetDateTime::now_utc();
-        let local = crate::upload::ehr::local_offset(now);
-        ui.horizontal(|ui| {
-            ui.strong("Clinic worklist");
-            if ui
-                .button("Refresh list")
-                .on_hover_text("Fetch the appointments from the EHR now")
-                .clicked()
-            {
-                ctx.send(Command::RefreshWorklist);
-            }
-        });
-        let status = list.status_words();
-        if list.error.is_some() {
-            ui.colored_label(ui.visuals().warn_fg_color, format!("⚠ {status}"));
-        } else {
-            ui.label(status);
-        }
-        if let Some(note) = &list.store_note {
-            ui.small(super::shown(note));
-        }
-        if list.rows.is_empty() {
-            if list.fetched_at.is_some() {
-                ui.label("No appointments to scan for in the coming days.");
-            }
+        if !header_ui(ui, ctx, list) {
             return None;
         }
+        let (now, local) = {
+            let now = OffsetDateTime::now_utc();
+            (now, crate::upload::ehr::local_offset(now))
+        };
         let rows = &list.rows;
         let at = self.position(rows);
         let mut start = None;
@@ -194,6 +174,37 @@ impl WorklistPanel {
         ui.end_row();
         resp.double_clicked()
     }
+}
+
+/// The list's title, Refresh, and where the list stands (its age, the last
+/// failure, the store's note); false when it has no entries to show.
+fn header_ui(ui: &mut egui::Ui, ctx: &mut ScreenCtx, list: &Worklist) -> bool {
+    ui.horizontal(|ui| {
+        ui.strong("Clinic worklist");
+        if ui
+            .button("Refresh list")
+            .on_hover_text("Fetch the appointments from the EHR now")
+            .clicked()
+        {
+            ctx.send(Command::RefreshWorklist);
+        }
+    });
+    let status = list.status_words();
+    if list.error.is_some() {
+        ui.colored_label(ui.visuals().warn_fg_color, format!("⚠ {status}"));
+    } else {
+        ui.label(status);
+    }
+    if let Some(note) = &list.store_note {
+        ui.small(super::shown(note));
+    }
+    if list.rows.is_empty() {
+        if list.fetched_at.is_some() {
+            ui.label("No appointments to scan for in the coming days.");
+        }
+        return false;
+    }
+    true
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use super::actor::Ctx;
 use super::{Event, Read, Snapshot, StationError};
 use crate::batch::approval::ApprovalFacts;
 use crate::store::{BatchRow, DocChoice, Store};
+use crate::workers::worklist;
 use crate::workers::{access, review};
 use crossbeam_channel::Receiver;
 use std::collections::{HashMap, HashSet};
@@ -173,11 +174,9 @@ impl Reader {
         certificates.reverse();
         certificates.truncate(20);
         let disk = Some(self.disk());
-        let worklist =
-            crate::workers::worklist::view(&self.store, &ctx.cfg, time::OffsetDateTime::now_utc())?
-                .map(Arc::new);
         let s = Snapshot {
-            worklist,
+            worklist: worklist::view(&self.store, &ctx.cfg, time::OffsetDateTime::now_utc())?
+                .map(Arc::new),
             paper,
             holds,
             certificates,
