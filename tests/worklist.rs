@@ -178,7 +178,8 @@ fn the_list_comes_in_deadline_order_from_every_page_with_patients_checked_and_ma
         "{text}"
     );
     assert!(
-        text.contains("scanned here") && text.contains("documents in the central store"),
+        text.contains("SMITH, Alice\talready scanned today ")
+            && text.contains("O'BRIEN, Seán\tin the central store"),
         "{text}"
     );
 }

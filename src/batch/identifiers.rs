@@ -86,13 +86,18 @@ impl PatientId {
     /// "NHS number 943 476 5919" or "hospital number RX1234567", for messages.
     pub fn describe(&self) -> String {
         match self {
-            PatientId::Nhs { number, .. } => format!(
-                "NHS number {} {} {}",
-                &number[..3],
-                &number[3..6],
-                &number[6..]
-            ),
+            PatientId::Nhs { .. } => format!("NHS number {}", self.spaced()),
             PatientId::Hospital { number } => format!("hospital number {number}"),
+        }
+    }
+
+    /// The identifier as printed on labels: "943 476 5919", "RX1234567".
+    pub fn spaced(&self) -> String {
+        match self {
+            PatientId::Nhs { number, .. } if number.len() == 10 && number.is_ascii() => {
+                format!("{} {} {}", &number[..3], &number[3..6], &number[6..])
+            }
+            PatientId::Nhs { number, .. } | PatientId::Hospital { number } => number.clone(),
         }
     }
 

@@ -51,14 +51,14 @@ pub fn run(cli: &Cli, a: &WorklistArgs) -> Result<u8> {
         println!("No appointments to scan for.");
     }
     for r in &list.rows {
-        println!("{}", line(r, crate::upload::ehr::local_offset(now)));
+        println!("{}", line(r, now, crate::upload::ehr::local_offset(now)));
     }
     Ok(code)
 }
 
 /// One row: tab-separated fields, every one escaped (names and clinics come
 /// from the EHR).
-fn line(r: &Row, local: time::UtcOffset) -> String {
+fn line(r: &Row, now: time::OffsetDateTime, local: time::UtcOffset) -> String {
     let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
     let at = |t: time::OffsetDateTime| t.to_offset(local).format(&fmt).unwrap_or_default();
     let urgency = match r.urgency {
@@ -78,7 +78,7 @@ fn line(r: &Row, local: time::UtcOffset) -> String {
         shown(&r.item.clinic),
         shown(&nhs),
         shown(&r.item.name),
-        worklist::mark_words(r),
+        worklist::mark_words(r, now, local),
     ]
     .join("\t")
 }

@@ -150,7 +150,7 @@ impl OnDemandScreen {
         self.entry = Some(row.item);
         match patient {
             Some(p) => {
-                self.patient_text = p.describe().trim_start_matches("NHS number ").to_string();
+                self.patient_text = p.spaced();
                 if !self.view.scanning && !ctx.scanning {
                     self.scan(ctx, p);
                 }
@@ -188,8 +188,8 @@ impl OnDemandScreen {
                     ui.label(format!(
                         "at {}, {} (needed by {}).",
                         super::shown(&e.clinic),
-                        super::worklist::when_words(e.start, now, local),
-                        super::worklist::when_words(e.deadline, now, local)
+                        crate::workers::worklist::when_words(e.start, now, local),
+                        crate::workers::worklist::when_words(e.deadline, now, local)
                     ));
                 });
                 match (&e.nhs_number, &typed) {
@@ -199,8 +199,7 @@ impl OnDemandScreen {
                             number: n.clone(),
                             valid: true
                         }
-                        .describe()
-                        .trim_start_matches("NHS number ")
+                        .spaced()
                     )),
                     (Some(_), _) => ui.colored_label(
                         ui.visuals().warn_fg_color,

@@ -7,7 +7,7 @@
 use super::context::ScreenCtx;
 use crate::batch::worklist::{Row, Urgency};
 use crate::workers::station::Command;
-use crate::workers::worklist::{Worklist, mark_words};
+use crate::workers::worklist::{Worklist, mark_words, when_words};
 use eframe::egui;
 use time::{OffsetDateTime, UtcOffset};
 
@@ -15,21 +15,8 @@ use time::{OffsetDateTime, UtcOffset};
 pub struct WorklistPanel {
     /// The entry selected, by appointment id (kept across refreshes).
     pub selected: Option<String>,
-}
-
-/// When, as people say it: "today 11:30", "tomorrow 09:00", "Wed 9 Dec 14:00".
-pub fn when_words(t: OffsetDateTime, now: OffsetDateTime, local: UtcOffset) -> String {
-    let (t, today) = (t.to_offset(local), now.to_offset(local).date());
-    let hm = format!("{:02}:{:02}", t.hour(), t.minute());
-    if t.date() == today {
-        format!("today {hm}")
-    } else if today.next_day() == Some(t.date()) {
-        format!("tomorrow {hm}")
-    } else {
-        let wd = &t.weekday().to_string()[..3];
-        let mon = &t.month().to_string()[..3];
-        format!("{wd} {} {mon} {hm}", t.day())
-    }
+    /// The selection moved by key: bring it into view.
+    scroll: bool,
 }
 
 impl WorklistPanel {
@@ -68,6 +55,7 @@ impl WorklistPanel {
             } else {
                 at
             };
+            self.scroll |= to != at;
             self.selected = Some(rows[to].item.appointment_id.clone());
             if enter {
                 start = Some(rows[to].clone());
@@ -78,8 +66,10 @@ impl WorklistPanel {
             .id_salt("worklist")
             .max_height((ui.available_height() * 0.45).max(120.0))
             .show(ui, |ui| {
+                let fill = ui.visuals().selection.bg_fill;
                 egui::Grid::new("worklist-grid")
                     .striped(true)
+                    .with_row_color(move |row, _| (row == at + 1).then_some(fill))
                     .num_columns(6)
                     .spacing([14.0, 4.0])
                     .show(ui, |ui| {
@@ -146,32 +136,55 @@ impl WorklistPanel {
             (false, Urgency::Later) => ("", v.text_color()),
         };
         let due = when_words(r.item.deadline, now, local);
-        let text = egui::RichText::new(format!("{due} {tag}").trim().to_string()).color(color);
-        let resp = ui.selectable_label(selected, text);
+        let plain = |t: String| egui::RichText::new(t);
+        let warn = |t: String| egui::RichText::new(format!("⚠ {t}")).color(v.warn_fg_color);
+        let nhs = match (&r.item.nhs_number, &r.item.nhs_problem) {
+            (Some(n), _) => plain(
+                crate::batch::PatientId::Nhs {
+                    number: n.clone(),
+                    valid: true,
+                }
+                .spaced(),
+            ),
+            (None, why) => warn(super::shown(why.as_deref().unwrap_or("none"))),
+        };
+        let cells = [
+            egui::RichText::new(format!("{due} {tag}").trim().to_string()).color(color),
+            plain(when_words(r.item.start, now, local)),
+            plain(super::shown(&r.item.clinic)),
+            nhs,
+            plain(super::shown(&r.item.name)),
+            plain(mark_words(r, now, local)),
+        ];
+        // The row's colour shows the selection (the grid paints it); any
+        // of its cells takes a click.
+        let mut resp: Option<egui::Response> = None;
+        for c in cells {
+            let c = if selected {
+                c.color(v.selection.stroke.color)
+            } else {
+                c
+            };
+            let cell = ui.add(
+                egui::Label::new(c)
+                    .sense(egui::Sense::click())
+                    .selectable(false),
+            );
+            resp = Some(match resp {
+                Some(r) => r.union(cell),
+                None => cell,
+            });
+        }
+        ui.end_row();
+        let Some(resp) = resp else {
+            return false;
+        };
         if resp.clicked() {
             self.selected = Some(r.item.appointment_id.clone());
         }
-        if selected && resp.gained_focus() {
+        if selected && std::mem::take(&mut self.scroll) {
             resp.scroll_to_me(None);
         }
-        ui.label(when_words(r.item.start, now, local));
-        ui.label(super::shown(&r.item.clinic));
-        match (&r.item.nhs_number, &r.item.nhs_problem) {
-            (Some(n), _) => {
-                let id = crate::batch::PatientId::Nhs {
-                    number: n.clone(),
-                    valid: true,
-                };
-                ui.label(id.describe().trim_start_matches("NHS number ").to_string())
-            }
-            (None, why) => ui.colored_label(
-                v.warn_fg_color,
-                format!("⚠ {}", super::shown(why.as_deref().unwrap_or("none"))),
-            ),
-        };
-        ui.label(super::shown(&r.item.name));
-        ui.label(mark_words(r));
-        ui.end_row();
         resp.double_clicked()
     }
 }
@@ -205,28 +218,4 @@ fn header_ui(ui: &mut egui::Ui, ctx: &mut ScreenCtx, list: &Worklist) -> bool {
         return false;
     }
     true
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::{datetime, offset};
-
-    #[test]
-    fn times_read_as_people_say_them() {
-        let now = datetime!(2026-12-07 22:30 UTC);
-        assert_eq!(
-            when_words(datetime!(2026-12-07 23:10 UTC), now, offset!(UTC)),
-            "today 23:10"
-        );
-        // In London summer time, 23:30 UTC is already tomorrow.
-        assert_eq!(
-            when_words(datetime!(2026-12-07 23:30 UTC), now, offset!(+1)),
-            "tomorrow 00:30"
-        );
-        assert_eq!(
-            when_words(datetime!(2026-12-09 14:00 UTC), now, offset!(UTC)),
-            "Wed 9 Dec 14:00"
-        );
-    }
 }

@@ -445,7 +445,7 @@ fn resp_kind(raw: &[u8]) -> String {
 async fn store_lookups(upload: &UploadConfig, http: Client, idle: Duration, f: &mut Fetched) {
     let Some(url) = &upload.fhir_url else {
         f.store_note =
-            Some("the central store is not a FHIR server, so it was not asked who it holds".into());
+            Some("The central store is not a FHIR server, so it was not asked who it holds".into());
         return;
     };
     let setup = || -> Result<Server, UploadError> {
@@ -469,7 +469,7 @@ async fn store_lookups(upload: &UploadConfig, http: Client, idle: Duration, f: &
     let store = match setup() {
         Ok(s) => s,
         Err(e) => {
-            f.store_note = Some(format!("the central store was not asked: {e}"));
+            f.store_note = Some(format!("The central store was not asked: {e}"));
             return;
         }
     };
@@ -496,17 +496,17 @@ async fn store_lookups(upload: &UploadConfig, http: Client, idle: Duration, f: &
                 f.in_store.insert(nhs, held);
             }
             Ok(Answer::Json(_)) => {
-                f.store_note = Some("the central store's answer to a search by patient was not a Bundle; not asked further".into());
+                f.store_note = Some("The central store's answer to a search by patient was not a Bundle; not asked further".into());
                 return;
             }
             Ok(Answer::Status(s, body)) => {
                 f.store_note = Some(match s.as_u16() {
                     400 | 404 | 405 | 501 => format!(
-                        "the central store does not answer searches by patient ({s}: {}), so it was not asked who it holds",
+                        "The central store does not answer searches by patient ({s}: {}), so it was not asked who it holds",
                         diagnostics(&body)
                     ),
                     _ => format!(
-                        "the central store answered {s} to a search by patient: {}; not asked further",
+                        "The central store answered {s} to a search by patient: {}; not asked further",
                         diagnostics(&body)
                     ),
                 });
@@ -514,7 +514,7 @@ async fn store_lookups(upload: &UploadConfig, http: Client, idle: Duration, f: &
             }
             Err(e) => {
                 f.store_note = Some(format!(
-                    "the central store was not asked further: {}",
+                    "The central store was not asked further: {}",
                     e.to_string().replace("the EHR", "the store")
                 ));
                 return;
@@ -608,6 +608,34 @@ mod tests {
             assert!(matches!(e, FetchError::Config(_)), "{s}");
             assert!(s.contains(want), "{s}");
             assert!(!s.contains("pw") && !s.contains("token=x"), "{s}");
+        }
+    }
+
+    #[test]
+    fn a_next_link_is_followed_only_to_the_configured_server() {
+        let ehr = Server {
+            base: Url::parse("https://ehr.example.nhs.uk/fhir/").unwrap(),
+            http: Client::new(),
+            token: Some("t".into()),
+            idle: Duration::from_secs(1),
+        };
+        let same = ehr
+            .next_url("https://ehr.example.nhs.uk/fhir?_getpages=abc&_getpagesoffset=3")
+            .unwrap();
+        assert_eq!(same.query(), Some("_getpages=abc&_getpagesoffset=3"));
+        assert_eq!(
+            ehr.next_url("Appointment?page=2").unwrap().as_str(),
+            "https://ehr.example.nhs.uk/fhir/Appointment?page=2",
+            "a relative link is the server's own"
+        );
+        for elsewhere in [
+            "https://evil.example/fhir?_getpages=abc",
+            "http://ehr.example.nhs.uk/fhir?_getpages=abc",
+            "https://ehr.example.nhs.uk:8443/fhir?page=2",
+        ] {
+            let e = ehr.next_url(elsewhere).unwrap_err().to_string();
+            assert!(e.contains("points to another server"), "{e}");
+            assert!(!e.contains("_getpages=abc"), "its query is not shown: {e}");
         }
     }
 }

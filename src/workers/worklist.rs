@@ -112,6 +112,21 @@ pub fn view(
     }))
 }
 
+/// When, as people say it: "today 11:30", "tomorrow 09:00", "Wed 9 Dec 14:00".
+pub fn when_words(t: OffsetDateTime, now: OffsetDateTime, local: time::UtcOffset) -> String {
+    let (t, today) = (t.to_offset(local), now.to_offset(local).date());
+    let hm = format!("{:02}:{:02}", t.hour(), t.minute());
+    if t.date() == today {
+        format!("today {hm}")
+    } else if today.next_day() == Some(t.date()) {
+        format!("tomorrow {hm}")
+    } else {
+        let wd = &t.weekday().to_string()[..3];
+        let mon = &t.month().to_string()[..3];
+        format!("{wd} {} {mon} {hm}", t.day())
+    }
+}
+
 /// "just now", "12 minutes ago", "3 hours ago", "2 days ago".
 pub fn age_words(minutes: i64) -> String {
     match minutes {
@@ -145,37 +160,37 @@ impl Worklist {
     }
 }
 
-/// What the station and the store know of the patient, in words.
-pub fn mark_words(r: &Row) -> String {
+/// What the station and the store know of the patient, in a few words
+/// (times as [`when_words`] says them).
+pub fn mark_words(r: &Row, now: OffsetDateTime, local: time::UtcOffset) -> String {
     use crate::batch::OutboxState as O;
-    let local = match &r.scanned {
-        _ if r.done => "done: sent and verified".to_string(),
+    let local_words = match &r.scanned {
+        _ if r.done => "✔ sent, verified".to_string(),
         None => String::new(),
         Some(s) => {
-            let when = s
-                .scanned_at
-                .get(..16)
-                .unwrap_or(&s.scanned_at)
-                .replace('T', " ");
+            let when = OffsetDateTime::parse(
+                &s.scanned_at,
+                &time::format_description::well_known::Rfc3339,
+            )
+            .map(|t| when_words(t, now, local))
+            .unwrap_or_else(|_| crate::batch::printable(&s.scanned_at, 30));
             let state = match s.outbox {
                 None => "not sent yet",
                 Some(O::Queued) => "waiting to upload",
-                Some(O::Done) => "sent and verified",
+                Some(O::Done) => "sent, verified",
                 Some(O::Parked | O::Conflict) => "upload stopped: see Uploads",
             };
-            let whose = if s.for_this_appointment {
-                "scanned for this appointment"
-            } else {
-                "scanned here"
-            };
-            format!("{whose} {when} UTC, {state}")
+            match s.for_this_appointment {
+                true => format!("scanned {when}, {state}"),
+                false => format!("already scanned {when}, {state}"),
+            }
         }
     };
     let store = match r.in_store {
-        Some(true) => "documents in the central store",
+        Some(true) => "in the central store",
         _ => "",
     };
-    [local.as_str(), store]
+    [local_words.as_str(), store]
         .into_iter()
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
@@ -185,6 +200,7 @@ pub fn mark_words(r: &Row) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use time::macros::{datetime, offset};
 
     #[test]
     fn ages_read_as_words() {
@@ -193,5 +209,23 @@ mod tests {
         assert_eq!(age_words(75), "75 minutes ago");
         assert_eq!(age_words(5 * 60), "5 hours ago");
         assert_eq!(age_words(3 * 24 * 60), "3 days ago");
+    }
+
+    #[test]
+    fn times_read_as_people_say_them() {
+        let now = datetime!(2026-12-07 22:30 UTC);
+        assert_eq!(
+            when_words(datetime!(2026-12-07 23:10 UTC), now, offset!(UTC)),
+            "today 23:10"
+        );
+        // In London summer time, 23:30 UTC is already tomorrow.
+        assert_eq!(
+            when_words(datetime!(2026-12-07 23:30 UTC), now, offset!(+1)),
+            "tomorrow 00:30"
+        );
+        assert_eq!(
+            when_words(datetime!(2026-12-09 14:00 UTC), now, offset!(UTC)),
+            "Wed 9 Dec 14:00"
+        );
     }
 }
