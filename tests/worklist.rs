@@ -4,6 +4,8 @@
 //! patient without an NHS number, one with a wrong check digit, a 401).
 
 mod common;
+#[path = "common/ehr_selftest.rs"]
+mod ehr_selftest;
 #[path = "common/ehr_server.rs"]
 mod ehr_server;
 

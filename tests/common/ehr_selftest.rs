@@ -1,10 +1,8 @@
 //! Checks the fixture EHR (tests/common/ehr_server.rs) itself: searches,
-//! paging, includes, token, faults, DocumentReference counts.
+//! paging, includes, token, faults, DocumentReference counts. A module of
+//! `tests/worklist.rs` (one test binary less to link).
 
-#[path = "common/ehr_server.rs"]
-mod ehr_server;
-
-use ehr_server::{EhrFault, EhrServer, clinic_day};
+use super::ehr_server::{EhrFault, EhrServer, clinic_day};
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -371,7 +369,7 @@ fn nhs_numbers_in_the_dataset_check_as_documented() {
             .as_array()
             .unwrap()
             .iter()
-            .find(|i| i["system"] == ehr_server::NHS_SYSTEM)
+            .find(|i| i["system"] == super::ehr_server::NHS_SYSTEM)
             .map(|i| i["value"].as_str().unwrap().to_string())
     };
     for (id, ok) in [
