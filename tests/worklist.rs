@@ -297,6 +297,22 @@ fn refusals_and_nonsense_from_the_ehr_are_said_in_words_and_never_block() {
         "back as soon as the EHR is"
     );
     assert!(list["error"].is_null());
+    // A name with control characters is kept as it came, printed escaped.
+    ehr.with_data(|d| {
+        for p in &mut d.patients {
+            if p["id"] == "pat-a" {
+                p["name"] =
+                    serde_json::json!([{"use": "official", "text": "SMITH\u{1b}[2J\nAlice"}]);
+            }
+        }
+    });
+    let (list, _, _) = worklist(&st, &[]);
+    assert_eq!(row(&list, "apt-1001")["name"], "SMITH\u{1b}[2J\nAlice");
+    let text = st.ok(&["worklist", "--offline"]);
+    assert!(
+        !text.contains('\u{1b}') && text.lines().count() == 6,
+        "{text}"
+    );
 }
 
 #[test]

@@ -211,6 +211,9 @@ fn header_ui(ui: &mut egui::Ui, ctx: &mut ScreenCtx, list: &Worklist) -> bool {
     if let Some(note) = &list.store_note {
         ui.small(super::shown(note));
     }
+    for w in &list.warnings {
+        ui.colored_label(ui.visuals().warn_fg_color, format!("⚠ {}", super::shown(w)));
+    }
     if list.rows.is_empty() {
         if list.fetched_at.is_some() {
             ui.label("No appointments to scan for in the coming days.");
