@@ -32,6 +32,34 @@ sent="$("$bin" import --json --label "Clinic 3 pulls" "$work/a/pages" | sed -n '
 "$bin" upload >/dev/null 2>&1
 "$bin" generate --out "$work/b" --records 4 --dpi 150 --seed 26 >/dev/null
 "$bin" import --ocr --label "Ward 7 box 12" "$work/b/pages" >/dev/null
+# A clinic worklist for the On demand screen: an EHR's Appointment searchset
+# (times from now, one patient whose record was sent above) served as a
+# static file on 127.0.0.1 (the query is ignored, as a file server does).
+known="$("$bin" show "$sent" --json | python3 -c 'import json,sys; print(next(r["nhs_number"] for r in json.load(sys.stdin)["records"] if r.get("nhs_number")))')"
+mkdir -p "$work/ehr/fhir"
+python3 - "$known" > "$work/ehr/fhir/Appointment" <<'PY'
+import datetime, json, sys
+now = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0)
+people = [("p1", "9434765918", "KHAN", "Farah", "loc-derm", 1), ("p2", "9434765919", "SMITH", "Alice", "loc-cardio", 2),
+          ("p3", sys.argv[1], "PATEL", "Ravi", "loc-cardio", 4), ("p4", None, "NOVAK", "Piotr", "loc-derm", 5),
+          ("p5", "4010232137", "JONES", "Tom", "loc-cardio", 21), ("p6", "0898889693", "O'BRIEN", "Seán", "loc-derm", 26)]
+clinics = {"loc-cardio": "Cardiology Outpatients", "loc-derm": "Dermatology Clinic"}
+entries = []
+for n, (pid, nhs, family, given, loc, hours) in enumerate(people):
+    start = (now + datetime.timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    entries.append({"resource": {"resourceType": "Appointment", "id": f"apt-{n}", "status": "booked", "start": start,
+        "participant": [{"actor": {"reference": f"Patient/{pid}"}}, {"actor": {"reference": f"Location/{loc}"}}]}})
+    ids = [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": nhs}] if nhs else []
+    entries.append({"resource": {"resourceType": "Patient", "id": pid, "identifier": ids,
+        "name": [{"use": "official", "family": family, "given": [given]}]}})
+for loc, name in clinics.items():
+    entries.append({"resource": {"resourceType": "Location", "id": loc, "name": name}})
+print(json.dumps({"resourceType": "Bundle", "type": "searchset", "entry": entries}))
+PY
+ehr_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+python3 -m http.server --bind 127.0.0.1 --directory "$work/ehr" "$ehr_port" >/dev/null 2>&1 &
+ehr_pid=$!
+printf '\n[worklist]\nfhir_url = "http://127.0.0.1:%s/fhir"\nlocations = ["Location/loc-cardio", "Location/loc-derm"]\n' "$ehr_port" >> "$FOLIO_DATA_DIR/config.toml"
 
 # Each screen at the two sizes the window is judged at: a field team's
 # 800x600 laptop and a 1920x1080 station monitor (the window fills the
@@ -50,7 +78,7 @@ shot() {
   kill "$xvfb" 2>/dev/null; wait "$xvfb" 2>/dev/null || true
   echo "$out/$name-$size.png"
 }
-trap 'rm -rf "$work"' EXIT
+trap 'kill "$ehr_pid" 2>/dev/null; rm -rf "$work"' EXIT
 for size in 800x600 1920x1080; do
   shot scan "$size" FOLIO_DEMO_AUTOSCAN=4 FOLIO_DEMO_SPEED=40 FOLIO_DEMO_TARGET=1
   shot scan-jam "$size" FOLIO_DEMO_AUTOSCAN=4 FOLIO_DEMO_SPEED=240 FOLIO_DEMO_JAM_AFTER=7
@@ -109,7 +137,7 @@ done
 display=:97
 Xvfb "$display" -screen 0 1280x800x24 >/dev/null 2>&1 &
 xvfb=$!
-trap 'kill $xvfb 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $xvfb "$ehr_pid" 2>/dev/null; rm -rf "$work"' EXIT
 sleep 1
 echo "frame times while the demo feeder scans about 300 sides at 420 sides a minute:"
 DISPLAY="$display" FOLIO_DEMO_AUTOSCAN=24 FOLIO_DEMO_SPEED=420 FOLIO_EXIT_AFTER_SCAN=1 FOLIO_FRAME_STATS=1 \

@@ -608,17 +608,7 @@ fn case_14_on_demand_says_which_patient_the_paper_shows_and_asks_before_sending(
     let mut h = demo_window(&st, 1);
     type_the_patient(&mut h);
     h.get_by_label("Scan record").click();
-    wait(&mut h, "the scan", |a| {
-        a.on_demand().view.last_report.is_some() && !a.on_demand().view.scanning
-    });
-    let batch = h
-        .state()
-        .on_demand()
-        .view
-        .last_report
-        .clone()
-        .unwrap()
-        .batch_id;
+    let batch = on_demand_scanned(&mut h);
     wait(&mut h, "the question about the patient", |a| {
         a.snapshot
             .mismatches
@@ -655,17 +645,7 @@ fn case_14_on_demand_says_which_patient_the_paper_shows_and_asks_before_sending(
             .all(|(m, _)| m.batch_id != batch)
             && a.snapshot.approval.contains_key(&batch)
     });
-    if h.get_by_label("Send now").accesskit_node().is_disabled() {
-        // Other flags of the demo folder (not the patient) may be accepted
-        // for this record, with a reason.
-        h.get_by_label_contains("Send with its").click();
-        h.step();
-        h.get_by_label("Why it may go as it is").click();
-        h.get_by_label("Why it may go as it is")
-            .type_text("clinic waiting; pages checked");
-        h.step();
-        h.step();
-    }
+    accept_the_demo_folders_flags(&mut h, "clinic waiting; pages checked");
     h.get_by_label_contains("Send now sends 1 records");
     h.get_by_label("Send now").click();
     wait_delivered(&mut h, &batch);
@@ -682,6 +662,28 @@ fn case_14_on_demand_says_which_patient_the_paper_shows_and_asks_before_sending(
     let tree = st.json(&["show", &batch, "--json"]);
     assert_eq!(tree["records"][0]["nhs_number"], "9434765919");
     patient_choice_audited(&st, &batch);
+}
+
+/// Waits for the On demand screen's scan to end; its batch.
+fn on_demand_scanned(h: &mut Harness<'static, StationApp>) -> String {
+    wait(h, "the scan", |a| {
+        a.on_demand().view.last_report.is_some() && !a.on_demand().view.scanning
+    });
+    let report = h.state().on_demand().view.last_report.clone().unwrap();
+    report.batch_id
+}
+
+/// Other flags of the demo folder (not the patient) are accepted for this
+/// record, with a reason, when they hold Send now back.
+fn accept_the_demo_folders_flags(h: &mut Harness<'static, StationApp>, reason: &str) {
+    if h.get_by_label("Send now").accesskit_node().is_disabled() {
+        h.get_by_label_contains("Send with its").click();
+        h.step();
+        h.get_by_label("Why it may go as it is").click();
+        h.get_by_label("Why it may go as it is").type_text(reason);
+        h.step();
+        h.step();
+    }
 }
 
 /// The choice of patient is audited, with the operator and what was seen.
@@ -1192,17 +1194,7 @@ fn case_17_the_worklist_walks_from_the_ehrs_list_to_a_sent_record() {
     h.get_by_label("For O'BRIEN, Seán");
     h.get_by_label("Check the folder shows this name and NHS number 089 888 9693.");
     assert_eq!(h.state().on_demand().patient_text, "089 888 9693");
-    wait(&mut h, "the scan", |a| {
-        a.on_demand().view.last_report.is_some() && !a.on_demand().view.scanning
-    });
-    let batch = h
-        .state()
-        .on_demand()
-        .view
-        .last_report
-        .clone()
-        .unwrap()
-        .batch_id;
+    let batch = on_demand_scanned(&mut h);
     wait(&mut h, "the record's facts", |a| {
         a.snapshot.approval.contains_key(&batch)
     });
@@ -1214,15 +1206,7 @@ fn case_17_the_worklist_walks_from_the_ehrs_list_to_a_sent_record() {
             .all(|(m, _)| m.batch_id != batch),
         "the folder is the patient chosen from the list"
     );
-    if h.get_by_label("Send now").accesskit_node().is_disabled() {
-        h.get_by_label_contains("Send with its").click();
-        h.step();
-        h.get_by_label("Why it may go as it is").click();
-        h.get_by_label("Why it may go as it is")
-            .type_text("clinic tomorrow; pages checked");
-        h.step();
-        h.step();
-    }
+    accept_the_demo_folders_flags(&mut h, "clinic tomorrow; pages checked");
     h.get_by_label("Send now").click();
     wait_delivered(&mut h, &batch);
     wait(&mut h, "the entry marked done", |a| {
@@ -1258,7 +1242,11 @@ fn the_list_as_the_ehr_gave_it(h: &mut Harness<'static, StationApp>) {
         "KHAN's (started an hour before its deadline) and SMITH's (due now)"
     );
     h.get_by_label("O'BRIEN, Seán");
-    h.get_by_label("⚠ no NHS number in the EHR");
+    assert_eq!(
+        h.query_all_by_label("⚠ no valid NHS number").count(),
+        2,
+        "KHAN's fails its check digit, NOVAK has none"
+    );
 }
 
 /// `folio worklist` marks O'Brien's entry (and only hers) done by the batch

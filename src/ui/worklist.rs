@@ -38,31 +38,25 @@ impl WorklistPanel {
             (now, crate::upload::ehr::local_offset(now))
         };
         let rows = &list.rows;
+        let mut start = if keys { self.keys_ui(ui, rows) } else { None };
         let at = self.position(rows);
-        let mut start = None;
-        if keys {
-            let (down, up, enter) = ui.ctx().input(|i| {
-                (
-                    i.key_pressed(egui::Key::ArrowDown),
-                    i.key_pressed(egui::Key::ArrowUp),
-                    i.key_pressed(egui::Key::Enter),
-                )
-            });
-            let to = if down {
-                (at + 1).min(rows.len() - 1)
-            } else if up {
-                at.saturating_sub(1)
-            } else {
-                at
-            };
-            self.scroll |= to != at;
-            self.selected = Some(rows[to].item.appointment_id.clone());
-            if enter {
-                start = Some(rows[to].clone());
-            }
-        }
-        let at = self.position(rows);
-        egui::ScrollArea::vertical()
+        // A field laptop's narrow window keeps the due time, the patient
+        // and the status in columns; the clinic and the appointment's time
+        // show on hover and, once chosen, above the form.
+        let narrow = ui.available_width() < 1100.0;
+        let heads: &[&str] = if narrow {
+            &["Due by", "NHS number", "Name", "Status"]
+        } else {
+            &[
+                "Due by",
+                "Appointment",
+                "Clinic",
+                "NHS number",
+                "Name",
+                "Status",
+            ]
+        };
+        egui::ScrollArea::both()
             .id_salt("worklist")
             .max_height((ui.available_height() * 0.45).max(120.0))
             .show(ui, |ui| {
@@ -70,22 +64,15 @@ impl WorklistPanel {
                 egui::Grid::new("worklist-grid")
                     .striped(true)
                     .with_row_color(move |row, _| (row == at + 1).then_some(fill))
-                    .num_columns(6)
+                    .num_columns(heads.len())
                     .spacing([14.0, 4.0])
                     .show(ui, |ui| {
-                        for h in [
-                            "Due by",
-                            "Appointment",
-                            "Clinic",
-                            "NHS number",
-                            "Name",
-                            "Status",
-                        ] {
-                            ui.strong(h);
+                        for h in heads {
+                            ui.strong(*h);
                         }
                         ui.end_row();
                         for (n, r) in rows.iter().enumerate() {
-                            if self.row_ui(ui, r, n == at, (now, local)) {
+                            if self.row_ui(ui, r, (n == at, narrow), (now, local)) {
                                 start = Some(r.clone());
                             }
                         }
@@ -111,6 +98,28 @@ impl WorklistPanel {
         start.filter(|_| can)
     }
 
+    /// The arrows move the selection; Enter returns the entry to scan for.
+    fn keys_ui(&mut self, ui: &egui::Ui, rows: &[Row]) -> Option<Row> {
+        let at = self.position(rows);
+        let (down, up, enter) = ui.ctx().input(|i| {
+            (
+                i.key_pressed(egui::Key::ArrowDown),
+                i.key_pressed(egui::Key::ArrowUp),
+                i.key_pressed(egui::Key::Enter),
+            )
+        });
+        let to = if down {
+            (at + 1).min(rows.len() - 1)
+        } else if up {
+            at.saturating_sub(1)
+        } else {
+            at
+        };
+        self.scroll |= to != at;
+        self.selected = Some(rows[to].item.appointment_id.clone());
+        enter.then(|| rows[to].clone())
+    }
+
     /// The selected entry's place (the first not done when none is).
     fn position(&self, rows: &[Row]) -> usize {
         self.selected
@@ -125,7 +134,7 @@ impl WorklistPanel {
         &mut self,
         ui: &mut egui::Ui,
         r: &Row,
-        selected: bool,
+        (selected, narrow): (bool, bool),
         (now, local): (OffsetDateTime, UtcOffset),
     ) -> bool {
         let v = ui.visuals().clone();
@@ -146,9 +155,9 @@ impl WorklistPanel {
                 }
                 .spaced(),
             ),
-            (None, why) => warn(super::shown(why.as_deref().unwrap_or("none"))),
+            (None, _) => warn("no valid NHS number".into()),
         };
-        let cells = [
+        let mut cells = vec![
             egui::RichText::new(format!("{due} {tag}").trim().to_string()).color(color),
             plain(when_words(r.item.start, now, local)),
             plain(super::shown(&r.item.clinic)),
@@ -156,6 +165,19 @@ impl WorklistPanel {
             plain(super::shown(&r.item.name)),
             plain(mark_words(r, now, local)),
         ];
+        if narrow {
+            cells.drain(1..3);
+        }
+        let hover = format!(
+            "{}, {}{}",
+            super::shown(&r.item.clinic),
+            when_words(r.item.start, now, local),
+            r.item
+                .nhs_problem
+                .as_deref()
+                .map(|p| format!("; {}", super::shown(p)))
+                .unwrap_or_default()
+        );
         // The row's colour shows the selection (the grid paints it); any
         // of its cells takes a click.
         let mut resp: Option<egui::Response> = None;
@@ -165,11 +187,13 @@ impl WorklistPanel {
             } else {
                 c
             };
-            let cell = ui.add(
-                egui::Label::new(c)
-                    .sense(egui::Sense::click())
-                    .selectable(false),
-            );
+            let cell = ui
+                .add(
+                    egui::Label::new(c)
+                        .sense(egui::Sense::click())
+                        .selectable(false),
+                )
+                .on_hover_text(&hover);
             resp = Some(match resp {
                 Some(r) => r.union(cell),
                 None => cell,
