@@ -484,6 +484,9 @@ pub struct Config {
     pub bilevel: BilevelParams,
     /// The central store (`[upload]`): a FHIR server or a folder.
     pub upload: UploadConfig,
+    /// Refuse to store scans unless the data folder is on an encrypted disk
+    /// (dm-crypt/LUKS, eCryptfs); see `folio status`.
+    pub require_encrypted_disk: bool,
     /// The on-demand worklist's EHR (`[worklist]`): unset, no worklist.
     pub worklist: Option<crate::upload::ehr::WorklistConfig>,
     /// Image-processing threads (0: one per core).
@@ -533,6 +536,7 @@ impl Default for Config {
             bilevel: BilevelParams::default(),
             upload: UploadConfig::default(),
             worklist: None,
+            require_encrypted_disk: false,
             threads: 0,
             memory_budget_mib: DEFAULT_MEMORY_BUDGET_MIB,
             process_delay_ms: 0,

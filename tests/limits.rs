@@ -367,3 +367,67 @@ fn case_7_import_of_large_pages_is_held_to_the_memory_budget() {
         + tree.removed.len();
     assert_eq!(kept, truth.sides as usize, "every page is kept");
 }
+
+/// Issue 22, item 1: `folio status` says whether the data folder is on an
+/// encrypted disk, and with `require_encrypted_disk` a station whose folder
+/// is not refuses to import (or scan) before a batch is made, saying what IT
+/// must do; without the policy the same import goes ahead.
+#[test]
+fn a_station_that_requires_an_encrypted_disk_refuses_to_store_scans_on_a_plain_one() {
+    let st = Station::new();
+    std::fs::create_dir_all(st.data_dir()).unwrap();
+    std::fs::write(
+        st.data_dir().join("config.toml"),
+        "require_encrypted_disk = true\n",
+    )
+    .unwrap();
+    let status: serde_json::Value = serde_json::from_str(&st.ok(&["status", "--json"])).unwrap();
+    let state = status["at_rest"]["state"].as_str().unwrap().to_string();
+    assert!(
+        ["encrypted", "plain", "memory", "unknown"].contains(&state.as_str()),
+        "{status:#}"
+    );
+    assert_eq!(status["require_encrypted_disk"], true);
+    let text = st.ok(&["status"]);
+    let stack = st.dir.path().join("stack");
+    write_stack(
+        &StackSpec {
+            records: 1,
+            dpi: 150,
+            ..StackSpec::default()
+        },
+        &stack,
+        "pgm",
+    );
+    let mut import = st.cmd();
+    import.args(["import", stack.to_str().unwrap()]);
+    if state == "encrypted" {
+        // A machine on LUKS stores scans as ever.
+        assert!(
+            text.contains("encrypted at rest (dm-crypt") || text.contains("eCryptfs"),
+            "{text}"
+        );
+        assert!(import.status().unwrap().success());
+        return;
+    }
+    assert!(
+        text.contains("scanning is refused here (require_encrypted_disk)"),
+        "{text}"
+    );
+    refused(
+        &st,
+        &mut import,
+        &[
+            "must keep patients' scans on an encrypted disk",
+            "Nothing was scanned",
+            "IT must move the data folder to a disk encrypted with LUKS",
+        ],
+    );
+    std::fs::write(st.data_dir().join("config.toml"), "").unwrap();
+    st.ok(&["import", stack.to_str().unwrap()]);
+    assert_eq!(
+        batch_count(&st),
+        1,
+        "without the policy the import goes ahead"
+    );
+}

@@ -417,3 +417,32 @@ fn an_s3_bucket_from_the_file_is_named_on_the_screen() {
     let h = settings_at(SMALL);
     assert!(h.query_by_label_contains("S3").is_none());
 }
+
+/// Issue 22, item 1: the screen says whether the data folder's disk is
+/// encrypted, and that scanning is refused when the station requires it.
+#[test]
+fn the_data_folders_disk_encryption_is_said_with_the_policy() {
+    use folio::batch::at_rest::AtRest;
+    let mut h = settings_at(SMALL);
+    h.state_mut().snapshot.at_rest = Some(AtRest::Plain {
+        device: "/dev/nvme0n1p2".into(),
+        fs: "ext4".into(),
+    });
+    h.state_mut().cfg.require_encrypted_disk = true;
+    h.step();
+    h.step();
+    assert_inside(
+        &h,
+        "The data folder is NOT encrypted at rest: it is on /dev/nvme0n1p2 (ext4) with no encryption layer. Scanning is refused here: this station requires an encrypted disk.",
+        SMALL,
+    );
+    h.state_mut().snapshot.at_rest = Some(AtRest::Encrypted {
+        device: "/dev/mapper/luks-7c1e".into(),
+        how: "dm-crypt LUKS2".into(),
+    });
+    h.step();
+    h.step();
+    h.get_by_label(
+        "The data folder is encrypted at rest (dm-crypt LUKS2, device /dev/mapper/luks-7c1e). This station requires it.",
+    );
+}

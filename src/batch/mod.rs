@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 pub mod approval;
+pub mod at_rest;
 pub mod flags;
 pub mod identifiers;
 pub mod manifest;

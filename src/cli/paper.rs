@@ -341,9 +341,12 @@ pub fn status(cli: &Cli, json: bool) -> Result<u8> {
     let holds = ctx.store.legal_holds(None, false)?.len();
     let disk = ctx.store.disk_usage();
     let text_waiting = ctx.store.text_backlog()?;
+    let at_rest = crate::store::at_rest::at_rest(ctx.store.data_dir());
     if json {
         let v = serde_json::json!({
             "station": ctx.cfg.station,
+            "at_rest": at_rest,
+            "require_encrypted_disk": ctx.cfg.require_encrypted_disk,
             "batches": states,
             "uploads_waiting": waiting,
             "text_pages_waiting": text_waiting,
@@ -373,6 +376,16 @@ pub fn status(cli: &Cli, json: bool) -> Result<u8> {
         bytes_words(disk.database_bytes),
         bytes_words(disk.other_bytes),
         bytes_words(disk.free_bytes)
+    );
+    println!(
+        "data folder {}: {}{}",
+        super::output::shown_path(ctx.store.data_dir()),
+        at_rest.words(),
+        match (ctx.cfg.require_encrypted_disk, at_rest.encrypted()) {
+            (true, false) => "; scanning is refused here (require_encrypted_disk)",
+            (true, true) => "; required (require_encrypted_disk)",
+            (false, _) => "",
+        }
     );
     Ok(exit::OK)
 }

@@ -6,6 +6,7 @@
 //! One `Store` owns one connection and is used from one thread (the store writer);
 //! `ImageStore` is shared by the imaging threads.
 
+pub mod at_rest;
 pub mod audit;
 mod batches;
 mod cache;
@@ -100,6 +101,10 @@ pub enum StoreError {
         target: String,
         count: u64,
     },
+    /// The data folder is not on an encrypted disk, and the station's
+    /// policy requires one (`require_encrypted_disk`).
+    #[error("{0}")]
+    NotEncrypted(String),
     #[error("nothing was destroyed: {0}")]
     DestructionRefused(String),
     #[error("batch {batch}: {why}")]
@@ -424,7 +429,7 @@ mod tests {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 14);
+        assert_eq!(v, 15);
         assert_eq!(s.check().unwrap(), 0);
     }
 

@@ -422,6 +422,7 @@ impl Screen for SettingsScreen {
                 );
                 ui.add_space(6.0);
                 self.fields_ui(ui);
+                at_rest_ui(ui, ctx);
                 if self.dialog.is_some() {
                     ui.label("Choose a folder in the dialog…");
                 }
@@ -433,6 +434,29 @@ impl Screen for SettingsScreen {
                 ui.separator();
                 devices_ui(ui, ctx);
             });
+    }
+}
+
+/// Whether the data folder's disk is encrypted, and whether the station's
+/// policy requires it.
+fn at_rest_ui(ui: &mut egui::Ui, ctx: &ScreenCtx) {
+    let Some(here) = &ctx.snapshot.at_rest else {
+        return;
+    };
+    let policy = match (ctx.cfg.require_encrypted_disk, here.encrypted()) {
+        (true, false) => " Scanning is refused here: this station requires an encrypted disk.",
+        (true, true) => " This station requires it.",
+        (false, _) => "",
+    };
+    let words = format!("The data folder is {}.{policy}", here.words());
+    let label = egui::Label::new(words).wrap();
+    if here.encrypted() {
+        ui.add(label);
+    } else {
+        ui.scope(|ui| {
+            ui.visuals_mut().override_text_color = Some(ui.visuals().warn_fg_color);
+            ui.add(label);
+        });
     }
 }
 

@@ -124,6 +124,7 @@ pub fn import(
 ) -> Result<ImportReport, ImportError> {
     crate::config::check_import(opts.dpi, opts.expected_sheets)?;
     let files = list_inputs(&opts.paths)?;
+    store.check_at_rest(cfg.require_encrypted_disk)?;
     let (batch_id, duplex, specialty) = start_or_resume(store, actor, opts)?;
     // Files scanned elsewhere prove their quality as scans do: the first
     // file of each import is the test target.

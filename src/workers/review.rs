@@ -281,6 +281,7 @@ pub fn rescan_page(
     (sitting, cancel): ((Option<&str>, Option<&str>), Arc<AtomicBool>),
 ) -> Result<(), ReviewError> {
     let b = reviewable(store, batch)?;
+    store.check_at_rest(cfg.require_encrypted_disk)?;
     if !store.committed_sides(&b.id)?.contains_key(&side) {
         return Err(StoreError::NotFound(format!("side {side} of batch {}", b.id)).into());
     }

@@ -221,6 +221,7 @@ pub fn scan(
     mut on_progress: impl FnMut(ScanProgress),
 ) -> Result<ScanReport, ScanError> {
     crate::config::check_scan(&opts.settings, opts.expected_sheets)?;
+    store.check_at_rest(cfg.require_encrypted_disk)?;
     let duplex_wanted = match opts.settings.source {
         Some(s) => s == SourceKind::Duplex,
         None => opts.device == DEMO_DEVICE,

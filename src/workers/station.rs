@@ -298,6 +298,8 @@ pub struct Snapshot {
     pub certificates: Vec<crate::store::RegisterEntry>,
     /// What the cache takes on disk and what is free there.
     pub disk: Option<crate::store::DiskUsage>,
+    /// What protects the data folder at rest (an encrypted disk or not).
+    pub at_rest: Option<crate::batch::at_rest::AtRest>,
     pub devices: Vec<String>,
     pub profiles: Vec<String>,
     pub upload_target: String,

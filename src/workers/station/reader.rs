@@ -56,6 +56,9 @@ struct Reader {
     /// The cache's disk usage and when it was measured (walking the image
     /// folder is slow: once a minute at most).
     disk: Option<(std::time::Instant, crate::store::DiskUsage)>,
+    /// What protects the data folder at rest (read once: a disk does not
+    /// change under a running station).
+    at_rest: crate::store::at_rest::AtRest,
 }
 
 impl Reader {
@@ -63,6 +66,7 @@ impl Reader {
         let upload_target = crate::upload::target(&ctx.cfg.upload, store.data_dir())
             .map(|t| t.describe())
             .unwrap_or_else(|e| e.to_string());
+        let at_rest = crate::store::at_rest::at_rest(store.data_dir());
         Reader {
             store,
             devices: Vec::new(),
@@ -73,6 +77,7 @@ impl Reader {
             samples: HashMap::new(),
             browsing: None,
             disk: None,
+            at_rest,
         }
     }
 
@@ -161,12 +166,7 @@ impl Reader {
         let accounts = self.store.has_operators()?;
         ctx.session.set_accounts(accounts);
         let outbox = self.store.outbox()?;
-        let mut receipts = HashMap::new();
-        let mut newest: Vec<&crate::store::OutboxRow> = outbox.iter().collect();
-        newest.sort_by(|a, b| b.queued_at.cmp(&a.queued_at));
-        for r in newest.into_iter().take(super::RECEIPT_BATCHES) {
-            receipts.insert(r.batch_id.clone(), self.store.latest_receipts(&r.batch_id)?);
-        }
+        let receipts = self.receipts(&outbox)?;
         let now = crate::rfc3339(crate::paper_now());
         let paper = crate::workers::destruction::paper_rows(&self.store, &now)?;
         let holds = self.store.legal_holds(None, false)?;
@@ -175,6 +175,7 @@ impl Reader {
         certificates.truncate(20);
         let disk = Some(self.disk());
         let s = Snapshot {
+            at_rest: Some(self.at_rest.clone()),
             worklist: worklist::view(&self.store, &ctx.cfg, time::OffsetDateTime::now_utc())?
                 .map(Arc::new),
             paper,
@@ -204,6 +205,22 @@ impl Reader {
             });
         }
         Ok(())
+    }
+}
+
+impl Reader {
+    /// The newest read-backs of the newest batches in the outbox.
+    fn receipts(
+        &self,
+        outbox: &[crate::store::OutboxRow],
+    ) -> Result<HashMap<String, Vec<crate::store::Receipt>>, StationError> {
+        let mut receipts = HashMap::new();
+        let mut newest: Vec<&crate::store::OutboxRow> = outbox.iter().collect();
+        newest.sort_by(|a, b| b.queued_at.cmp(&a.queued_at));
+        for r in newest.into_iter().take(super::RECEIPT_BATCHES) {
+            receipts.insert(r.batch_id.clone(), self.store.latest_receipts(&r.batch_id)?);
+        }
+        Ok(receipts)
     }
 }
 
