@@ -688,19 +688,19 @@ fn accept_the_demo_folders_flags(h: &mut Harness<'static, StationApp>, reason: &
 
 /// The choice of patient is audited, with the operator and what was seen.
 fn patient_choice_audited(st: &Station, batch: &str) {
+    audited(st, batch, |e| {
+        e["action"] == "record.patient_chosen"
+            && e["operator"] == "supervisor"
+            && e["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("089 888 9693") && d.contains("as typed"))
+    });
+}
+
+/// The batch's audit trail (`folio audit --json`) holds an event `is`.
+fn audited(st: &Station, batch: &str, is: impl Fn(&serde_json::Value) -> bool) {
     let audit = st.json(&["audit", batch, "--json"]);
-    assert!(
-        audit
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["action"] == "record.patient_chosen"
-                && e["operator"] == "supervisor"
-                && e["detail"]
-                    .as_str()
-                    .is_some_and(|d| d.contains("089 888 9693") && d.contains("as typed"))),
-        "{audit:#}"
-    );
+    assert!(audit.as_array().unwrap().iter().any(is), "{audit:#}");
 }
 
 #[test]
@@ -1271,14 +1271,8 @@ fn entry_done_for_the_cli_too(st: &Station, batch: &str) {
             .all(|r| r["done"] == false),
         "only her entry is done"
     );
-    let audit = st.json(&["audit", batch, "--json"]);
-    assert!(
-        audit
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["action"] == "worklist.scan"
-                && e["detail"].as_str().is_some_and(|d| d.contains("apt-1002"))),
-        "{audit:#}"
-    );
+    audited(st, batch, |e| {
+        e["action"] == "worklist.scan"
+            && e["detail"].as_str().is_some_and(|d| d.contains("apt-1002"))
+    });
 }

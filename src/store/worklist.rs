@@ -121,18 +121,13 @@ impl Store {
         &self,
         appointments: &[&str],
     ) -> Result<HashMap<String, LocalScan>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
+        self.newest_scan_each(
             "SELECT b.id, b.created, o.state FROM worklist_scans w
                JOIN batches b ON b.id = w.batch_id LEFT JOIN outbox o ON o.batch_id = b.id
              WHERE w.appointment_id = ?1 ORDER BY w.started_at DESC, b.created DESC LIMIT 1",
-        )?;
-        let mut out = HashMap::new();
-        for a in appointments {
-            if let Some(s) = stmt.query_row([a], |r| local_scan(r, true)).optional()? {
-                out.insert((*a).to_string(), s);
-            }
-        }
-        Ok(out)
+            appointments,
+            true,
+        )
     }
 
     /// The newest record of each of these NHS numbers scanned here.
@@ -140,15 +135,27 @@ impl Store {
         &self,
         nhs_numbers: &[&str],
     ) -> Result<HashMap<String, LocalScan>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
+        self.newest_scan_each(
             "SELECT b.id, b.created, o.state FROM records r
                JOIN batches b ON b.id = r.batch_id LEFT JOIN outbox o ON o.batch_id = b.id
              WHERE r.nhs_number = ?1 ORDER BY b.created DESC LIMIT 1",
-        )?;
+            nhs_numbers,
+            false,
+        )
+    }
+
+    /// `sql`'s one row (batch id, created, outbox state) for each key.
+    fn newest_scan_each(
+        &self,
+        sql: &str,
+        keys: &[&str],
+        linked: bool,
+    ) -> Result<HashMap<String, LocalScan>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
         let mut out = HashMap::new();
-        for n in nhs_numbers {
-            if let Some(s) = stmt.query_row([n], |r| local_scan(r, false)).optional()? {
-                out.insert((*n).to_string(), s);
+        for k in keys {
+            if let Some(s) = stmt.query_row([k], |r| local_scan(r, linked)).optional()? {
+                out.insert((*k).to_string(), s);
             }
         }
         Ok(out)

@@ -638,4 +638,19 @@ mod tests {
             assert!(!e.contains("_getpages=abc"), "its query is not shown: {e}");
         }
     }
+
+    #[test]
+    fn an_answer_that_is_not_json_is_described_in_a_few_escaped_words() {
+        assert_eq!(resp_kind(b""), "an empty answer");
+        assert_eq!(
+            resp_kind(b"  <!DOCTYPE html><title>Sign in"),
+            "an HTML or XML page"
+        );
+        let truncated = resp_kind(b"{\x1b[2J\"resourceType\": \"Bundle\", \"entry\": [{\"full");
+        assert!(truncated.starts_with("it begins '{"), "{truncated}");
+        assert!(
+            !truncated.contains('\u{1b}') && truncated.chars().count() < 60,
+            "{truncated}"
+        );
+    }
 }
