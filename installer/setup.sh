@@ -9,6 +9,7 @@ FOR_TESTS=0
 PACKAGES=(
   build-essential pkg-config cmake nasm   # compilers; libjpeg-turbo (turbojpeg crate) and zxing-cpp (zxing-cpp crate) are built from source
   libzbar-dev                             # barcode reading
+  libssl-dev                              # libcrypto for SQLCipher (encrypted station databases)
   libsane-dev sane-utils                  # scanners (SANE)
   tesseract-ocr tesseract-ocr-eng         # searchable text (OCR), loaded at run time
   qpdf poppler-utils                      # PDF checks and rasterising in tests

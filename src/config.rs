@@ -487,6 +487,10 @@ pub struct Config {
     /// Refuse to store scans unless the data folder is on an encrypted disk
     /// (dm-crypt/LUKS, eCryptfs); see `folio status`.
     pub require_encrypted_disk: bool,
+    /// IT's recovery public key (`folio keys recovery-pair` makes the pair):
+    /// `folio encrypt` and `folio rekey` seal a copy of the station's key to
+    /// it, for a forgotten passphrase or a replaced laptop.
+    pub recovery_public_key: Option<String>,
     /// The on-demand worklist's EHR (`[worklist]`): unset, no worklist.
     pub worklist: Option<crate::upload::ehr::WorklistConfig>,
     /// Image-processing threads (0: one per core).
@@ -537,6 +541,7 @@ impl Default for Config {
             upload: UploadConfig::default(),
             worklist: None,
             require_encrypted_disk: false,
+            recovery_public_key: None,
             threads: 0,
             memory_budget_mib: DEFAULT_MEMORY_BUDGET_MIB,
             process_delay_ms: 0,
@@ -711,6 +716,11 @@ impl Config {
         out.extend(u.mhd.problems().into_iter().map(Some));
         out.extend(u.s3.iter().flat_map(|s| s.problems()).map(Some));
         out.extend(self.worklist.iter().flat_map(|w| w.problems()).map(Some));
+        if let Some(k) = &self.recovery_public_key
+            && let Err(e) = k.parse::<crate::store::keys::RecoveryPublicKey>()
+        {
+            out.push(Some(format!("recovery_public_key: {e}")));
+        }
         out
     }
 

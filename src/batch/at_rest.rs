@@ -46,18 +46,44 @@ impl AtRest {
 }
 
 /// May scans be stored in the data folder? With `required`
-/// (`require_encrypted_disk`), only on an encrypted disk; the refusal says
-/// what IT must do.
-pub fn may_store_scans(required: bool, at_rest: &AtRest, folder: &str) -> Result<(), String> {
-    if !required || at_rest.encrypted() {
+/// (`require_encrypted_disk`), only on an encrypted disk or when Folio
+/// encrypts the station's data itself (`sealed`); the refusal says what IT
+/// must do.
+pub fn may_store_scans(
+    required: bool,
+    sealed: bool,
+    at_rest: &AtRest,
+    folder: &str,
+) -> Result<(), String> {
+    if !required || sealed || at_rest.encrypted() {
         return Ok(());
     }
     Err(format!(
-        "this station must keep patients' scans on an encrypted disk (require_encrypted_disk in config.toml), but its data folder {} is {}. Nothing was scanned. IT must move the data folder to a disk encrypted with LUKS (full-disk encryption), or turn require_encrypted_disk off for this station under the trust's policy",
+        "this station must keep patients' scans on an encrypted disk (require_encrypted_disk in config.toml), but its data folder {} is {}. Nothing was scanned. IT must move the data folder to a disk encrypted with LUKS (full-disk encryption), or turn on Folio's own encryption (`folio encrypt`), or turn require_encrypted_disk off for this station under the trust's policy",
         crate::batch::printable(folder, 200),
         at_rest.words()
     ))
 }
+
+/// Why a secret may not wrap an encrypted station's key (`None` when it
+/// may). Without a TPM's lockout, only Argon2id's cost slows a thief who
+/// guesses a stolen keyring offline, so it must be a passphrase, not a PIN.
+pub fn passphrase_problem(secret: &str) -> Option<String> {
+    let chars = secret.chars().count();
+    let distinct = secret
+        .chars()
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    let digits = secret.chars().all(|c| c.is_ascii_digit());
+    (chars < MIN_PASSPHRASE_CHARS || digits || distinct < 6).then(|| {
+        format!(
+            "this station's data is encrypted with Folio's own keys, and without a TPM to limit guesses a PIN is not enough: use a passphrase of at least {MIN_PASSPHRASE_CHARS} characters, not only digits (several words are easiest to remember)"
+        )
+    })
+}
+
+/// The shortest passphrase that may wrap an encrypted station's key.
+pub const MIN_PASSPHRASE_CHARS: usize = 12;
 
 #[cfg(test)]
 mod tests {
@@ -77,17 +103,33 @@ mod tests {
             why: "overlay".into(),
         };
         let memory = AtRest::Memory { fs: "tmpfs".into() };
-        assert!(may_store_scans(false, &plain, "/d").is_ok());
-        assert!(may_store_scans(true, &luks, "/d").is_ok());
+        assert!(may_store_scans(false, false, &plain, "/d").is_ok());
+        assert!(may_store_scans(true, false, &luks, "/d").is_ok());
+        assert!(may_store_scans(true, true, &plain, "/d").is_ok());
         for bad in [&plain, &unknown, &memory] {
-            let e = may_store_scans(true, bad, "/srv/folio\u{1b}[2J").unwrap_err();
+            let e = may_store_scans(true, false, bad, "/srv/folio\u{1b}[2J").unwrap_err();
             assert!(e.contains("IT must move the data folder"), "{e}");
             assert!(!e.contains('\u{1b}'), "{e}");
         }
         assert!(
-            may_store_scans(true, &plain, "/d")
+            may_store_scans(true, false, &plain, "/d")
                 .unwrap_err()
                 .contains("is NOT encrypted at rest: it is on /dev/vda (ext4)")
         );
+    }
+
+    #[test]
+    fn a_pin_cannot_wrap_the_station_key_but_a_passphrase_can() {
+        for weak in [
+            "123456",
+            "123456789012345",
+            "aaaaaaaaaaaaaaaa",
+            "short pass",
+        ] {
+            assert!(passphrase_problem(weak).is_some(), "{weak}");
+        }
+        for good in ["correct horse battery", "Tr0ub4dor&3xyz", "ÅÆØ ÿñé ĉĝĥ ß"] {
+            assert_eq!(passphrase_problem(good), None, "{good}");
+        }
     }
 }

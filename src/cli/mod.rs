@@ -6,6 +6,7 @@
 //! printing. Runs on the main thread; a scan or import starts its own.
 
 mod barcodes;
+mod keys;
 mod ocr;
 mod operators;
 mod output;
@@ -202,6 +203,13 @@ enum Command {
     /// number (or why there is none), name, what is known. Fetched anew
     /// unless `--offline`; a failed fetch is said and the last list printed.
     Worklist(worklist::WorklistArgs),
+    /// Turns Folio's own encryption of this station's data on, in place
+    /// (an admin; their passphrase holds the first copy of the key).
+    Encrypt(keys::EncryptArgs),
+    /// Gives the encrypted station a new key; old copies stop opening it.
+    Rekey(keys::EncryptArgs),
+    /// Recovery keys, passphrases and the keyring of an encrypted station.
+    Keys(keys::KeysArgs),
     /// The session test target (`folio sheets --target` prints it): check a scan of it.
     Target(target::TargetArgs),
     /// Productivity figures for a range of UTC days, per operator, station
@@ -469,6 +477,7 @@ struct Ctx {
 fn open(cli: &Cli) -> Result<Ctx> {
     let dir = config::data_dir(cli.data_dir.as_deref())?;
     let cfg = Config::load(&dir)?;
+    keys::unlock(cli, &dir, &cfg)?;
     let mut store = Store::open(&dir)
         .with_context(|| format!("cannot open the station data in {}", dir.display()))?;
     if let Some(first) = &cfg.accounts.first_admin
@@ -557,6 +566,9 @@ fn dispatch(cli: Cli) -> Result<u8> {
         }
         Command::Upload(a) => upload_cmd(&cli, a),
         Command::Operators(a) => operators::run(&cli, a),
+        Command::Encrypt(a) => keys::encrypt(&cli, a, false),
+        Command::Rekey(a) => keys::encrypt(&cli, a, true),
+        Command::Keys(a) => keys::run(&cli, a),
         Command::Sample(a) => sample::run(&cli, a),
         Command::Paper(a) => paper::paper(&cli, a),
         Command::Hold(a) => paper::hold(&cli, a),

@@ -84,19 +84,33 @@ fn parse_role(text: &str) -> Result<Role, String> {
     Role::parse(text).ok_or_else(|| "the roles are operator, supervisor and admin".into())
 }
 
-/// A PIN or passphrase: `FOLIO_PIN`, else asked on the terminal.
-fn secret(prompt: &str) -> Result<String> {
+/// The secret typed once in this command (unlocking an encrypted station
+/// and signing in take the same one, asked once).
+static TYPED: std::sync::Mutex<Option<zeroize::Zeroizing<String>>> = std::sync::Mutex::new(None);
+
+/// A PIN or passphrase: `FOLIO_PIN`, else asked on the terminal (once).
+pub(super) fn secret(prompt: &str) -> Result<zeroize::Zeroizing<String>> {
     if let Ok(pin) = std::env::var("FOLIO_PIN") {
-        return Ok(pin);
+        return Ok(zeroize::Zeroizing::new(pin));
+    }
+    let mut typed = TYPED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(t) = typed.as_ref() {
+        return Ok(t.clone());
     }
     if !std::io::stdin().is_terminal() {
         bail!("no PIN: set FOLIO_PIN, or run the command on a terminal to be asked");
     }
-    rpassword::prompt_password(prompt).context("cannot read the PIN from the terminal")
+    let t = zeroize::Zeroizing::new(
+        rpassword::prompt_password(prompt).context("cannot read the PIN from the terminal")?,
+    );
+    *typed = Some(t.clone());
+    Ok(t)
 }
 
 /// The new account's secret, typed twice on a terminal.
-fn new_secret() -> Result<String> {
+pub(super) fn new_secret() -> Result<String> {
     if std::env::var_os("FOLIO_NEW_PIN").is_some() || !std::io::stdin().is_terminal() {
         return std::env::var("FOLIO_NEW_PIN")
             .context("no PIN for the new account: set FOLIO_NEW_PIN, or run on a terminal");

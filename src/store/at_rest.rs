@@ -20,6 +20,7 @@ impl super::Store {
         let here = at_rest(self.data_dir());
         crate::batch::at_rest::may_store_scans(
             required,
+            self.keys().is_some(),
             &here,
             &self.data_dir().display().to_string(),
         )

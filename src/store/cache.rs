@@ -61,7 +61,7 @@ fn walk(dir: &Path) -> (u64, u64) {
 }
 
 /// Bytes free for this user on the disk holding `path`.
-fn free_bytes(path: &Path) -> u64 {
+pub(crate) fn free_bytes(path: &Path) -> u64 {
     use std::os::unix::ffi::OsStrExt;
     let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
         return 0;
@@ -78,10 +78,10 @@ impl Store {
     /// What the cache takes on disk now (walks the image folder: seconds
     /// for millions of files, so callers ask now and then).
     pub fn disk_usage(&self) -> DiskUsage {
-        let root = self.data_dir().to_path_buf();
+        let root = self.root().to_path_buf();
         let (images_bytes, files) = walk(&root.join("images"));
-        let (all, _) = walk(&root);
-        let database_bytes = ["folio.sqlite3", "folio.sqlite3-wal", "folio.sqlite3-shm"]
+        let (all, _) = walk(self.data_dir());
+        let database_bytes = [super::DB_FILE, "folio.sqlite3-wal", "folio.sqlite3-shm"]
             .iter()
             .filter_map(|n| std::fs::metadata(root.join(n)).ok())
             .map(|m| m.len())

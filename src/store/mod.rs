@@ -11,6 +11,7 @@ pub mod audit;
 mod batches;
 mod cache;
 pub mod images;
+pub mod keys;
 mod operator_list;
 mod operators;
 mod outbox;
@@ -18,9 +19,11 @@ mod paper;
 mod receipts;
 mod review;
 mod samples;
+pub mod seal;
 mod sessions;
 mod stats;
 mod text;
+pub mod vault;
 mod worklist;
 
 pub use crate::batch::PageDecision;
@@ -29,6 +32,7 @@ pub use batches::{
     BatchRow, BatchTree, NewBatch, PageRow, StoredImage, TreeDocument, TreePage, TreeRecord,
     TreeRemoved,
 };
+pub(crate) use cache::free_bytes;
 pub use cache::{DiskUsage, Purged};
 pub use images::{ImageStore, sha256_hex};
 pub use operator_list::{ListError, OperatorList, new_signing_key, sign as sign_operator_list};
@@ -109,6 +113,8 @@ pub enum StoreError {
     DestructionRefused(String),
     #[error("batch {batch}: {why}")]
     Refused { batch: String, why: String },
+    #[error(transparent)]
+    Keys(#[from] keys::KeyError),
     #[error("{0}")]
     Damaged(String),
     #[error("no {0} in the station data (it may have changed meanwhile): refresh and try again")]
@@ -236,6 +242,17 @@ pub(crate) fn refused_move(
     }
 }
 
+/// Opens (creating) a lock file in the data folder.
+pub(crate) fn lock_file(data_dir: &Path, name: &str) -> Result<std::fs::File, StoreError> {
+    let path = data_dir.join(name);
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StoreError::io(&path, e))
+}
+
 /// The schema, as an append-only list: never edit a step, add one.
 fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
@@ -262,6 +279,51 @@ pub struct Store {
     conn: Connection,
     images: ImageStore,
     data_dir: PathBuf,
+    /// Where the database and images are: the data folder, or its vault.
+    root: PathBuf,
+    keys: Option<std::sync::Arc<keys::Keys>>,
+    /// Held (shared) while this store is open, so that `folio encrypt`
+    /// and `folio rekey` know no one is using the data they replace.
+    _in_use: std::fs::File,
+}
+
+/// The lock file every open store holds shared (see [`Store`]).
+pub const IN_USE_FILE: &str = "folio.inuse";
+/// The database's file name.
+pub const DB_FILE: &str = "folio.sqlite3";
+
+/// Where the database and images of the station in `data_dir` are, and the
+/// keys they need (none for a plain station). A locked encrypted station
+/// is refused in words.
+pub fn place(data_dir: &Path) -> Result<(PathBuf, Option<std::sync::Arc<keys::Keys>>), StoreError> {
+    match keys::layout(data_dir)? {
+        keys::Layout::Plain => Ok((data_dir.to_path_buf(), None)),
+        keys::Layout::Sealed(vault) => match keys::unlocked(&vault) {
+            Some(k) => Ok((vault, Some(k))),
+            None => Err(keys::KeyError::Locked(data_dir.to_path_buf()).into()),
+        },
+    }
+}
+
+/// Opens a connection to a station database, keyed when encrypted: the key
+/// is the first statement, SQLCipher wipes freed memory, temporary tables
+/// stay in memory, and a wrong key is said as such.
+pub fn connect(path: &Path, keys: Option<&keys::Keys>) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    if let Some(k) = keys {
+        conn.execute_batch(&k.db_pragma())?;
+        conn.execute_batch("PRAGMA cipher_memory_security = ON; PRAGMA temp_store = MEMORY;")?;
+        let readable: rusqlite::Result<i64> =
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0));
+        if readable.is_err() {
+            return Err(StoreError::Damaged(format!(
+                "the encrypted database {} does not open with this station's key {}: restore the data folder from backup",
+                path.display(),
+                k.id()
+            )));
+        }
+    }
+    Ok(conn)
 }
 
 impl Store {
@@ -275,15 +337,19 @@ impl Store {
         // locked" when the window's workers open a new folder together):
         // openers take turns on a lock file (released when the file closes,
         // also if we crash).
-        let lock_path = data_dir.join("folio.lock");
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| StoreError::io(&lock_path, e))?;
-        lock.lock().map_err(|e| StoreError::io(&lock_path, e))?;
-        let mut conn = Connection::open(data_dir.join("folio.sqlite3"))?;
+        let lock = lock_file(data_dir, "folio.lock")?;
+        lock.lock().map_err(|e| StoreError::io(data_dir, e))?;
+        let in_use = lock_file(data_dir, IN_USE_FILE)?;
+        in_use
+            .lock_shared()
+            .map_err(|e| StoreError::io(data_dir, e))?;
+        let (root, keys) = place(data_dir)?;
+        if keys.is_some() {
+            // What a switch to a new vault killed midway left behind.
+            vault::remove_old(data_dir)?;
+        }
+        let db_path = root.join(DB_FILE);
+        let mut conn = connect(&db_path, keys.as_deref())?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -296,13 +362,27 @@ impl Store {
         conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         migrations()
             .to_latest(&mut conn)
-            .map_err(|e| migration_error(&data_dir.join("folio.sqlite3"), e))?;
+            .map_err(|e| migration_error(&db_path, e))?;
         drop(lock);
         Ok(Store {
             conn,
-            images: ImageStore::new(data_dir.join("images")),
+            images: ImageStore::at(&root, keys.clone()),
             data_dir: data_dir.to_path_buf(),
+            root,
+            keys,
+            _in_use: in_use,
         })
+    }
+
+    /// The keys of an encrypted station (none for a plain one).
+    pub fn keys(&self) -> Option<&std::sync::Arc<keys::Keys>> {
+        self.keys.as_ref()
+    }
+
+    /// Where the database and image files are (the data folder, or the
+    /// vault inside it at an encrypted station).
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// The image files, for the imaging threads.

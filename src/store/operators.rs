@@ -75,6 +75,9 @@ pub enum OperatorError {
     Refused(#[from] Refusal),
     #[error("cannot hash the PIN or passphrase: {0}")]
     Hash(String),
+    /// Too weak to wrap an encrypted station's key.
+    #[error("{0}")]
+    NotAPassphrase(String),
     #[error(
         "the PIN hash for {0} is not an Argon2id hash (`$argon2id$v=19$...`): make one with `folio operators hash-pin`"
     )]
@@ -178,7 +181,14 @@ pub struct NewOperator<'a> {
 /// window opens on its sign-in screen rather than without one; the station's
 /// reader says for certain a moment later.
 pub fn peek_accounts(data_dir: &std::path::Path) -> bool {
-    let path = data_dir.join("folio.sqlite3");
+    // An encrypted station always has them: they hold its key.
+    if !matches!(
+        super::keys::layout(data_dir),
+        Ok(super::keys::Layout::Plain)
+    ) {
+        return true;
+    }
+    let path = data_dir.join(super::DB_FILE);
     if !path.exists() {
         return false;
     }
@@ -332,7 +342,74 @@ impl Store {
         id: &str,
         enabled: bool,
     ) -> Result<Operator, OperatorError> {
-        self.change_operator(by, id, "enabled", &enabled.to_string())
+        let changed = self.change_operator(by, id, "enabled", &enabled.to_string())?;
+        if !enabled {
+            // A disabled account's copy of an encrypted station's key goes
+            // too, so their secret no longer opens a copy of the data.
+            self.drop_key_slot(&by.actor, id)?;
+        }
+        Ok(changed)
+    }
+
+    /// IT, having opened the station with the recovery key, gives an
+    /// operator a new secret (and a copy of the key under it).
+    pub fn reset_secret(&mut self, id: &str, new: &str) -> Result<(), OperatorError> {
+        let op = self.operator(check_id(id)?)?;
+        if self.keys().is_some()
+            && let Some(why) = crate::batch::at_rest::passphrase_problem(new)
+        {
+            return Err(OperatorError::NotAPassphrase(why));
+        }
+        let hash = hash_secret(new)?;
+        let actor = audit::Actor {
+            station: "recovery key".into(),
+            operator: "IT".into(),
+            role: None,
+        };
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE operators SET secret_hash = ?2, failures = 0, locked_until = NULL WHERE id = ?1",
+            rusqlite::params![op.id, hash],
+        )?;
+        audit::append(&tx, &actor, "operator.secret_reset_by_recovery", &op.id, "")?;
+        tx.commit()?;
+        self.rewrap_key_slot(&actor, &op.id, new)?;
+        Ok(())
+    }
+
+    /// An operator changes their own secret (the old one proves it is
+    /// them); at an encrypted station the new one must be a passphrase, and
+    /// only their copy of the key is wrapped again.
+    pub fn change_secret(
+        &mut self,
+        by: &SignedIn,
+        old: &str,
+        new: &str,
+    ) -> Result<(), OperatorError> {
+        let id = by.actor.operator.clone();
+        let stored: String = self.conn.query_row(
+            "SELECT secret_hash FROM operators WHERE id = ?1",
+            [&id],
+            |r| r.get(0),
+        )?;
+        if !secret_matches(old, &stored) {
+            return self.wrong_secret(&by.actor).map(drop);
+        }
+        if self.keys().is_some()
+            && let Some(why) = crate::batch::at_rest::passphrase_problem(new)
+        {
+            return Err(OperatorError::NotAPassphrase(why));
+        }
+        let hash = hash_secret(new)?;
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE operators SET secret_hash = ?2 WHERE id = ?1",
+            rusqlite::params![id, hash],
+        )?;
+        audit::append(&tx, &by.actor, "operator.secret_changed", &id, "")?;
+        tx.commit()?;
+        self.rewrap_key_slot(&by.actor, &id, new)?;
+        Ok(())
     }
 
     /// Gives an account another role; the last enabled admin stays one.
@@ -422,6 +499,11 @@ impl Store {
             )?;
             audit::append(&tx, &actor, "operator.signed_in", &op.id, op.role.as_str())?;
             tx.commit()?;
+            // At an unlocked encrypted station, an operator without a copy
+            // of its key gets one now (their secret is at hand only now).
+            if let Some(why) = self.ensure_key_slot(&actor, secret)? {
+                tracing::warn!("{} holds no copy of the station's key: {why}", op.id);
+            }
             return Ok(SignedIn {
                 actor,
                 role: op.role,

@@ -11,7 +11,6 @@ use super::{DocumentFile, RecordPackage, mhd};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Map, Value, json};
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::PathBuf;
 
@@ -630,7 +629,7 @@ pub(crate) fn sha1_base64_of_hex(hex_digest: &str) -> String {
 /// Reads a StreamedBundle's pieces in order, base64-encoding the PDFs.
 pub struct BundleReader {
     pieces: std::vec::IntoIter<Piece>,
-    current: Option<File>,
+    current: Option<Box<dyn Read + Send + Sync>>,
     /// PDF bytes read, before encoding.
     raw: Vec<u8>,
     /// Bytes ready to hand out, from `pos`.
@@ -677,9 +676,10 @@ impl BundleReader {
                     }
                 }
                 Some(Piece::Base64Of { path, .. }) => {
-                    self.current = Some(File::open(&path).map_err(|e| {
-                        io::Error::new(e.kind(), format!("{}: {e}", path.display()))
-                    })?);
+                    self.current = Some(
+                        crate::store::images::open_path(&path)
+                            .map_err(|e| io::Error::other(e.to_string()))?,
+                    );
                 }
             }
         }

@@ -138,9 +138,7 @@ impl super::Target for FolderTarget {
         let dir = self.batch_dir(&p.origin.batch_id);
         let mut stored = Vec::new();
         for d in &p.documents {
-            let file = std::fs::File::open(&d.pdf_path).map_err(|e| UploadError::Permanent {
-                why: format!("cannot read {}: {e}", d.pdf_path.display()),
-            })?;
+            let file = super::open_pdf(d)?;
             let path = write_atomic(
                 &dir.join("documents"),
                 &format!("{}.pdf", d.id),

@@ -180,7 +180,8 @@ pub type ProgressSink = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
 pub fn check_files(p: &RecordPackage) -> Result<(), UploadError> {
     for d in &p.documents {
         let len = std::fs::metadata(&d.pdf_path).map(|m| m.len());
-        if len.as_ref().ok() != Some(&d.bytes) {
+        let expected = crate::store::images::stored_len_at(&d.pdf_path, d.bytes);
+        if len.as_ref().ok() != Some(&expected) {
             return Err(UploadError::Permanent {
                 why: format!(
                     "the PDF of document {} ({}) is missing or changed since it was built: run `folio check`",
@@ -191,6 +192,14 @@ pub fn check_files(p: &RecordPackage) -> Result<(), UploadError> {
         }
     }
     Ok(())
+}
+
+/// Opens a document's PDF in the cache for sending (through the station's
+/// key at an encrypted station).
+pub fn open_pdf(d: &DocumentFile) -> Result<Box<dyn std::io::Read + Send + Sync>, UploadError> {
+    crate::store::images::open_path(&d.pdf_path).map_err(|e| UploadError::Permanent {
+        why: format!("cannot read the PDF of document {}: {e}", d.id),
+    })
 }
 
 /// The manifest as the stores keep it (pretty JSON).

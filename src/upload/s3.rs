@@ -875,9 +875,7 @@ impl S3Target {
         } else {
             Default::default()
         };
-        let mut file = std::fs::File::open(&d.pdf_path).map_err(|e| UploadError::Permanent {
-            why: format!("cannot read {}: {e}", d.pdf_path.display()),
-        })?;
+        let mut file = super::open_pdf(d)?;
         let mut whole = Hasher::default();
         let mut etags = Vec::new();
         let mut buf = vec![0u8; self.part_size as usize];
@@ -1058,9 +1056,12 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 
 /// A small PDF, read and checked against its recorded size and hash.
 fn read_checked(d: &DocumentFile) -> Result<Vec<u8>, UploadError> {
-    let body = std::fs::read(&d.pdf_path).map_err(|e| UploadError::Permanent {
-        why: format!("cannot read {}: {e}", d.pdf_path.display()),
-    })?;
+    let mut body = Vec::new();
+    super::open_pdf(d)?
+        .read_to_end(&mut body)
+        .map_err(|e| UploadError::Permanent {
+            why: format!("cannot read {}: {e}", d.pdf_path.display()),
+        })?;
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body));
     if body.len() as u64 != d.bytes || sha != d.sha256 {
         return Err(UploadError::Permanent {

@@ -175,7 +175,8 @@ pub fn document_pdf(
     let key = text_key(plain.clone(), &texts);
     if let Some(c) = store.cached_pdf(&doc.id)? {
         let path = store.images().path_of(&c.sha256);
-        let intact = std::fs::metadata(&path).is_ok_and(|m| m.len() == c.bytes);
+        let intact =
+            std::fs::metadata(&path).is_ok_and(|m| m.len() == store.images().stored_len(c.bytes));
         let current = c.pages_key == key
             || ((c.pages_key == plain || c.pages_key == pages_key(doc, ""))
                 && store.pdf_sent(&doc.id, &c.sha256)?);
@@ -198,14 +199,10 @@ fn build_pdf(
     created: OffsetDateTime,
 ) -> Result<CachedPdf, ExportError> {
     let images = store.images();
-    let root = images
-        .path_of("00")
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let mut staged = crate::durable::Staged::new(&root).map_err(StoreError::from)?;
+    let root = store.root().join("images");
+    let mut staged = images.stage()?;
     let out = Hashing {
-        inner: std::io::BufWriter::new(staged.file()),
+        inner: std::io::BufWriter::new(&mut staged),
         sha256: Sha256::new(),
         sha1: Sha1::new(),
         bytes: 0,
@@ -262,9 +259,7 @@ fn build_pdf(
         .into_inner()
         .map_err(|e| StoreError::io(&root, e.into_error()))?;
     // Named by its hash, known only now.
-    staged
-        .commit(&images.path_of(&sha256))
-        .map_err(StoreError::from)?;
+    staged.commit(&sha256)?;
     Ok(CachedPdf {
         pages_key,
         sha256,

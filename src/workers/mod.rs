@@ -17,6 +17,7 @@
 pub mod access;
 pub mod bench;
 pub mod destruction;
+pub mod encrypt;
 pub mod export;
 pub mod import;
 pub mod ocr;

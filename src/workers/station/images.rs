@@ -16,7 +16,8 @@ pub(super) fn spawn(
     requests: Receiver<ImageRequest>,
     emit: Emitter,
 ) -> std::io::Result<JoinHandle<()>> {
-    let images = ImageStore::new(data_dir.join("images"));
+    let images =
+        ImageStore::of_station(data_dir).map_err(|e| std::io::Error::other(e.to_string()))?;
     std::thread::Builder::new()
         .name("folio-images".into())
         .spawn(move || {
