@@ -65,7 +65,8 @@ pub(super) fn unlock(cli: &Cli, dir: &Path, cfg: &Config) -> Result<()> {
     let Some(id) = cli.operator.as_deref().or(cfg.operator.as_deref()) else {
         return Err(keys::KeyError::Locked(dir.to_path_buf()).into());
     };
-    let secret = operators::secret(&format!("Passphrase for {}: ", output::shown(id)))?;
+    let secret = operators::secret(&format!("Passphrase for {}: ", output::shown(id)))
+        .map_err(|_| keys::KeyError::Locked(dir.to_path_buf()))?;
     keys::unlock(dir, id, &secret)?;
     Ok(())
 }

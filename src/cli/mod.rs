@@ -515,7 +515,15 @@ fn open_as(cli: &Cli, action: Action, batch: Option<&str>) -> Result<Ctx> {
 
 fn dispatch(cli: Cli) -> Result<u8> {
     let Some(command) = &cli.command else {
-        // No command: the station window.
+        // No command: the station window. An encrypted station that is
+        // locked opens on its sign-in screen, which unlocks it.
+        let dir = config::data_dir(cli.data_dir.as_deref())?;
+        if crate::store::keys::is_locked(&dir) {
+            let cfg = Config::load(&dir)?;
+            let actor = Actor::unaccounted(&cfg.station, "nobody signed in");
+            crate::ui::run_window(dir, cfg, actor)?;
+            return Ok(exit::OK);
+        }
         let ctx = open(&cli)?;
         let dir = ctx.store.data_dir().to_path_buf();
         drop(ctx.store);

@@ -332,6 +332,11 @@ impl Store {
         let detail = format!("{} as {}", crate::batch::printable(new.name, 100), new.role);
         audit::append(&tx, &by.actor, "operator.add", new.id, &detail)?;
         tx.commit()?;
+        // At an encrypted station the new account gets its copy of the key
+        // under the secret its admin set (which must be a passphrase).
+        if let Some(why) = self.ensure_key_slot(&by.actor, new.id, new.secret)? {
+            return Err(OperatorError::NotAPassphrase(why));
+        }
         self.operator(new.id)
     }
 
@@ -501,7 +506,7 @@ impl Store {
             tx.commit()?;
             // At an unlocked encrypted station, an operator without a copy
             // of its key gets one now (their secret is at hand only now).
-            if let Some(why) = self.ensure_key_slot(&actor, secret)? {
+            if let Some(why) = self.ensure_key_slot(&actor, &op.id, secret)? {
                 tracing::warn!("{} holds no copy of the station's key: {why}", op.id);
             }
             return Ok(SignedIn {

@@ -40,12 +40,13 @@ impl Store {
     pub fn ensure_key_slot(
         &mut self,
         actor: &audit::Actor,
+        operator: &str,
         secret: &str,
     ) -> Result<Option<String>, StoreError> {
         let Some(keys) = self.keys().cloned() else {
             return Ok(None);
         };
-        let operator = actor.operator.clone();
+        let operator = operator.to_string();
         let mut weak = None;
         let made = self.change_keyring(|ring| {
             if ring.operators().contains(&operator.as_str()) {

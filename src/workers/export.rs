@@ -505,7 +505,8 @@ pub fn export_batch(
     let docs_dir = staging.path.join("documents");
     std::fs::create_dir(&docs_dir).map_err(io(&docs_dir))?;
     for (id, (path, _)) in &pdfs {
-        let file = std::fs::File::open(path).map_err(io(path))?;
+        // Opened through the station's key at an encrypted station.
+        let file = crate::store::images::open_path(path)?;
         write_atomic(&docs_dir, &format!("{id}.pdf"), file)?;
     }
     write_atomic(&staging.path, "manifest.json", &json[..])?;

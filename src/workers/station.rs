@@ -653,7 +653,9 @@ pub fn spawn(
     if !accounts || actor.role.is_some() {
         session.set(Some(actor.clone()));
     }
+    let text_stop = Arc::new(AtomicBool::new(false));
     let ctx = actor::Ctx {
+        stop: text_stop.clone(),
         data_dir: data_dir.clone(),
         cfg,
         actor: actor.clone(),
@@ -661,12 +663,11 @@ pub fn spawn(
         reads: read_tx.clone(),
         session: session.clone(),
     };
-    let text_stop = Arc::new(AtomicBool::new(false));
     let mut threads = vec![
         reader::spawn(&ctx, read_rx).map_err(spawn_err)?,
         actor::spawn(&ctx, store_rx).map_err(spawn_err)?,
         scanner::spawn(&ctx, scan_rx, running.clone()).map_err(spawn_err)?,
-        images::spawn(&data_dir, image_rx, emit.clone()).map_err(spawn_err)?,
+        images::spawn(&ctx, image_rx).map_err(spawn_err)?,
         uploads::spawn(&ctx, upload_rx).map_err(spawn_err)?,
     ];
     for n in 0..ctx.cfg.ocr.workers.clamp(1, 8) {

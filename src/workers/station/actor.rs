@@ -24,6 +24,8 @@ pub(crate) struct Ctx {
     pub emit: Emitter,
     pub reads: Sender<Read>,
     pub session: Session,
+    /// Set when the station shuts down.
+    pub stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Ctx {
@@ -32,6 +34,34 @@ impl Ctx {
     pub fn changed(&self, r: Read) {
         if self.reads.try_send(r).is_err() {
             let _ = self.reads.try_send(Read::All);
+        }
+    }
+
+    /// At an encrypted station that is locked, waits until someone signs
+    /// in (and so unlocks it); false when the station, or `also`, stops first.
+    pub fn wait_unlocked(&self, also: Option<&std::sync::atomic::AtomicBool>) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        while crate::store::keys::is_locked(&self.data_dir) {
+            if self.stop.load(Relaxed) || also.is_some_and(|a| a.load(Relaxed)) {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        true
+    }
+
+    /// Opens the store for a worker thread, once the station is unlocked;
+    /// a failure is told to the window.
+    pub fn open_store(&self) -> Option<Store> {
+        if !self.wait_unlocked(None) {
+            return None;
+        }
+        match Store::open(&self.data_dir) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.emit.error(e);
+                None
+            }
         }
     }
 
@@ -62,11 +92,18 @@ pub(super) fn spawn(ctx: &Ctx, commands: Receiver<Job>) -> std::io::Result<JoinH
     std::thread::Builder::new()
         .name("folio-store".into())
         .spawn(move || {
-            let mut store = match Store::open(&ctx.data_dir) {
-                Ok(s) => s,
-                Err(e) => return ctx.emit.error(e),
+            // Locked, only signing in (which unlocks) is answered.
+            let first = match crate::store::keys::is_locked(&ctx.data_dir) {
+                true => match until_unlocked(&ctx, &commands) {
+                    Some(job) => Some(job),
+                    None => return,
+                },
+                false => None,
             };
-            for (actor, c) in commands {
+            let Some(mut store) = ctx.open_store() else {
+                return;
+            };
+            for (actor, c) in first.into_iter().chain(commands) {
                 let changed = batch_of(&c);
                 let ctx = ctx.acting(actor);
                 let done = ctx
@@ -82,6 +119,25 @@ pub(super) fn spawn(ctx: &Ctx, commands: Receiver<Job>) -> std::io::Result<JoinH
                 }
             }
         })
+}
+
+/// Answers commands at a locked encrypted station until a sign-in unlocks
+/// it: that sign-in is returned, to be checked against the store as usual.
+fn until_unlocked(ctx: &Ctx, commands: &Receiver<Job>) -> Option<Job> {
+    for (actor, c) in commands {
+        match c {
+            Command::SignIn { id, secret } => {
+                match crate::store::keys::unlock(&ctx.data_dir, &id, secret.expose()) {
+                    Ok(_) => return Some((actor, Command::SignIn { id, secret })),
+                    Err(e) => ctx.emit.emit(Event::SignedIn(Err(e.to_string()))),
+                }
+            }
+            _ => ctx.emit.error(crate::store::StoreError::from(
+                crate::store::keys::KeyError::Locked(ctx.data_dir.clone()),
+            )),
+        }
+    }
+    None
 }
 
 /// The batch a command changes, for the reader.

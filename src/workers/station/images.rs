@@ -5,22 +5,28 @@ use super::{Emitter, Event, ImageRequest};
 use crate::pixels::Encoding;
 use crate::store::ImageStore;
 use crossbeam_channel::Receiver;
-use std::path::Path;
 use std::thread::JoinHandle;
 
 /// Requests waiting, at most (a screen of thumbnails, and some).
 pub(super) const QUEUE: usize = 512;
 
 pub(super) fn spawn(
-    data_dir: &Path,
+    ctx: &super::actor::Ctx,
     requests: Receiver<ImageRequest>,
-    emit: Emitter,
 ) -> std::io::Result<JoinHandle<()>> {
-    let images =
-        ImageStore::of_station(data_dir).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let ctx = ctx.clone();
+    let emit: Emitter = ctx.emit.clone();
     std::thread::Builder::new()
         .name("folio-images".into())
         .spawn(move || {
+            // At a locked encrypted station, only once someone signs in.
+            if !ctx.wait_unlocked(None) {
+                return;
+            }
+            let images = match ImageStore::of_station(&ctx.data_dir) {
+                Ok(i) => i,
+                Err(e) => return emit.error(e),
+            };
             for req in requests {
                 if let Some(e) = decode(&images, &req) {
                     emit.emit(e);

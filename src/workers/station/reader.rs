@@ -25,9 +25,8 @@ pub(super) fn spawn(ctx: &Ctx, reads: Receiver<Read>) -> std::io::Result<JoinHan
     std::thread::Builder::new()
         .name("folio-reader".into())
         .spawn(move || {
-            let store = match Store::open(&ctx.data_dir) {
-                Ok(s) => s,
-                Err(e) => return ctx.emit.error(e),
+            let Some(store) = ctx.open_store() else {
+                return;
             };
             let mut reader = Reader::new(store, &ctx);
             while let Ok(first) = reads.recv() {

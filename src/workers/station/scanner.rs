@@ -32,9 +32,8 @@ pub(super) fn spawn(
                 .map(|d| d.into_iter().map(|d| d.name).collect())
                 .unwrap_or_else(|_| vec![crate::capture::DEMO_DEVICE.to_string()]);
             ctx.changed(Read::Devices(devices));
-            let mut store = match Store::open(&ctx.data_dir) {
-                Ok(s) => s,
-                Err(e) => return ctx.emit.error(e),
+            let Some(mut store) = ctx.open_store() else {
+                return;
             };
             for (actor, job) in jobs {
                 let ctx = ctx.acting(actor);

@@ -28,6 +28,9 @@ pub(super) fn spawn(ctx: &Ctx, n: usize, stop: Arc<AtomicBool>) -> std::io::Resu
                 stop: stop.clone(),
             };
             let mut told = false;
+            if !ctx.wait_unlocked(Some(&stop)) {
+                return;
+            }
             while !stop.load(Ordering::Relaxed) {
                 let result = Store::open(&ctx.data_dir)
                     .map_err(ocr::OcrWorkError::from)

@@ -66,6 +66,9 @@ fn run_while_on(ctx: &Ctx, switch: &Receiver<bool>, on: &mut bool) -> bool {
 }
 
 fn upload_until_stopped(ctx: &Ctx, stop: Arc<AtomicBool>) -> Result<(), UploadWorkError> {
+    if !ctx.wait_unlocked(Some(&stop)) {
+        return Ok(());
+    }
     let mut store = Store::open(&ctx.data_dir)?;
     let mut target = crate::upload::target(&ctx.cfg.upload, &ctx.data_dir)?;
     for w in target.warnings() {

@@ -7,7 +7,6 @@
 
 use super::Read;
 use super::actor::Ctx;
-use crate::store::Store;
 use crate::upload::ehr::WorklistConfig;
 use crate::workers::worklist::{self, RefreshError};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -24,9 +23,8 @@ pub(super) fn spawn(
     std::thread::Builder::new()
         .name("folio-worklist".into())
         .spawn(move || {
-            let mut store = match Store::open(&ctx.data_dir) {
-                Ok(s) => s,
-                Err(e) => return ctx.emit.error(e),
+            let Some(mut store) = ctx.open_store() else {
+                return;
             };
             loop {
                 let now = time::OffsetDateTime::now_utc();
