@@ -347,7 +347,7 @@ fn wrong_secrets_copied_slots_flipped_bytes_and_swapped_files_are_refused() {
     let mut bob = st.cmd();
     bob.args(["--operator", "bob"]).env("FOLIO_PIN", "13579246");
     let e = fails(bob, &["batches"]);
-    assert!(e.contains("holds no key"), "{e}");
+    assert!(e.contains("holds no copy of this station's key yet"), "{e}");
     // IT gives Bob a passphrase with the recovery key; a PIN is refused.
     let mut c = st.cmd();
     c.env("FOLIO_NEW_PIN", "987654");
@@ -542,4 +542,94 @@ fn copy_dir(from: &Path, to: &Path) {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+mod kit;
+
+/// The window at an encrypted station: it opens locked, a wrong
+/// passphrase is refused in words, the right one unlocks it, and once the
+/// operator has signed out (locked the window) the approved batch still
+/// drains to the store: the keys stay in the running station's memory.
+#[test]
+fn the_window_unlocks_with_a_passphrase_and_uploads_drain_after_sign_out() {
+    use eframe::egui;
+    use egui_kittest::kittest::Queryable;
+    let _turn = kit::one_at_a_time();
+    let st = Station::new();
+    let more = "[sampling]\nrequired = false\n";
+    let store = st.dir.path().join("store");
+    let batch = station(&st);
+    ok(folio(&st, Some(ADMIN.1)), &["encrypt", "--no-recovery"]);
+    add_supervisor(&st);
+    let mut c = st.cmd();
+    c.env("FOLIO_PIN", SUPERVISOR.1)
+        .args(["--operator", SUPERVISOR.0]);
+    ok(
+        c,
+        &[
+            "approve",
+            &batch,
+            "--accept-flags",
+            "--reason",
+            "test stack",
+        ],
+    );
+    let delivered = || {
+        let mut f = Vec::new();
+        files_under(&store, &mut f);
+        f.iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "pdf"))
+            .count()
+    };
+    let mut h = kit::station_window_with(
+        &st.data_dir(),
+        &store,
+        egui::vec2(1280.0, 860.0),
+        "nobody",
+        more,
+    );
+    assert!(h.state().locked());
+    for _ in 0..10 {
+        h.step();
+    }
+    assert_eq!(
+        delivered(),
+        0,
+        "nothing is read before the station is unlocked"
+    );
+    let sign_in =
+        |h: &mut egui_kittest::Harness<'static, folio::ui::StationApp>, id: &str, secret: &str| {
+            h.get_by_label("Operator id").click();
+            h.step();
+            h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+            h.get_by_label("Operator id").type_text(id);
+            h.key_press(egui::Key::Enter);
+            h.step();
+            h.get_by_label("PIN or passphrase").type_text(secret);
+            h.key_press(egui::Key::Enter);
+            kit::wait(h, "the passphrase checked", |a| !a.sign_in_screen().waiting);
+        };
+    sign_in(&mut h, ADMIN.0, "not the passphrase");
+    let said = h
+        .state()
+        .sign_in_screen()
+        .message
+        .clone()
+        .unwrap_or_default()
+        .0;
+    assert!(said.contains("wrong PIN or passphrase for ann"), "{said}");
+    assert!(h.state().locked());
+    sign_in(&mut h, ADMIN.0, ADMIN.1);
+    assert!(
+        !h.state().locked(),
+        "{:?}",
+        h.state().sign_in_screen().message
+    );
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::L);
+    h.step();
+    assert!(h.state().locked());
+    kit::wait(&mut h, "the batch delivered while signed out", |a| {
+        a.locked() && delivered() >= 2
+    });
+    assert!(h.state().locked());
 }

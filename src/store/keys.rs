@@ -54,7 +54,7 @@ pub enum KeyError {
     )]
     Locked(PathBuf),
     #[error(
-        "operator {0} holds no key to this station's encrypted data: an admin signs in and sets their PIN or passphrase again (`folio operators set-pin`), or IT unlocks with the recovery key (`folio keys recover`)"
+        "operator {0} holds no copy of this station's key yet: they get one by signing in at the window while it is unlocked (after someone who holds one signed in), or IT gives them a new passphrase with the recovery key (`folio keys recover --for {0}`)"
     )]
     NoSlot(String),
     #[error("wrong PIN or passphrase for {0}: the station's data stays locked")]
