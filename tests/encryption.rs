@@ -292,6 +292,8 @@ fn canaries_are_nowhere_on_disk_once_encrypted_and_found_when_not() {
     assert_eq!(status["encrypted"], true);
     assert_eq!(status["operators"], serde_json::json!(["ann", "sue"]));
     assert_eq!(status["recovery"], true);
+    let said = ok(folio(&st, Some(ADMIN.1)), &["status"]);
+    assert!(said.contains("station data: encrypted by Folio"), "{said}");
     // Locked without the passphrase, and in words.
     let e = fails(folio(&st, None), &["batches"]);
     assert!(e.contains("is encrypted and locked"), "{e}");
@@ -383,8 +385,13 @@ fn wrong_secrets_copied_slots_flipped_bytes_and_swapped_files_are_refused() {
     bob.args(["--operator", "bob"])
         .env("FOLIO_PIN", "bob's own long phrase");
     ok(bob, &["batches"]);
-    // Ann's slot copied over Bob's opens nothing with Ann's passphrase.
-    let ring_path = vault(&st).join("keyring.json");
+    copied_slot_opens_nothing(&st);
+    flipped_and_swapped_files_are_refused(&st, &batch);
+}
+
+/// Ann's slot copied over Bob's opens nothing with Ann's passphrase.
+fn copied_slot_opens_nothing(st: &Station) {
+    let ring_path = vault(st).join("keyring.json");
     let original = std::fs::read_to_string(&ring_path).unwrap();
     let mut ring: serde_json::Value = serde_json::from_str(&original).unwrap();
     let slots = ring["slots"].as_array_mut().unwrap();
@@ -404,10 +411,13 @@ fn wrong_secrets_copied_slots_flipped_bytes_and_swapped_files_are_refused() {
     let e = fails(bob, &["batches"]);
     assert!(e.contains("wrong PIN or passphrase for bob"), "{e}");
     std::fs::write(&ring_path, &original).unwrap();
+}
 
-    // One flipped byte in a page file; then two page files swapped.
+/// One flipped byte in a page file; then two page files swapped.
+fn flipped_and_swapped_files_are_refused(st: &Station, batch: &str) {
+    let batch = batch.to_string();
     let mut images = Vec::new();
-    files_under(&vault(&st).join("images"), &mut images);
+    files_under(&vault(st).join("images"), &mut images);
     images.sort_by_key(|p| std::fs::metadata(p).unwrap().len());
     let (a, b) = (
         images[images.len() - 1].clone(),
@@ -419,21 +429,21 @@ fn wrong_secrets_copied_slots_flipped_bytes_and_swapped_files_are_refused() {
     std::fs::write(&a, &flipped).unwrap();
     let to = st.dir.path().join("export");
     let e = fails(
-        folio(&st, Some(ADMIN.1)),
+        folio(st, Some(ADMIN.1)),
         &["export", &batch, "--to", to.to_str().unwrap()],
     );
     assert!(e.contains("does not authenticate"), "{e}");
     std::fs::write(&a, &bb).unwrap();
     std::fs::write(&b, &ba).unwrap();
     let e = fails(
-        folio(&st, Some(ADMIN.1)),
+        folio(st, Some(ADMIN.1)),
         &["export", &batch, "--to", to.to_str().unwrap()],
     );
     assert!(e.contains("does not authenticate"), "{e}");
     std::fs::write(&a, &ba).unwrap();
     std::fs::write(&b, &bb).unwrap();
     ok(
-        folio(&st, Some(ADMIN.1)),
+        folio(st, Some(ADMIN.1)),
         &["export", &batch, "--to", to.to_str().unwrap()],
     );
 }

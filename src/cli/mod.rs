@@ -386,6 +386,10 @@ struct BenchArgs {
     /// (`[ocr] workers` threads at idle priority), and say how far it got.
     #[arg(long, conflicts_with = "oversize")]
     ocr: bool,
+    /// With Folio's own encryption on (SQLCipher and sealed files), to
+    /// compare with a run without.
+    #[arg(long)]
+    encrypted: bool,
     #[arg(long)]
     json: bool,
 }
@@ -513,22 +517,26 @@ fn open_as(cli: &Cli, action: Action, batch: Option<&str>) -> Result<Ctx> {
     Ok(ctx)
 }
 
+/// No command: the station window. An encrypted station that is locked
+/// opens on its sign-in screen, which unlocks it.
+fn window(cli: &Cli) -> Result<u8> {
+    let dir = config::data_dir(cli.data_dir.as_deref())?;
+    if crate::store::keys::is_locked(&dir) {
+        let cfg = Config::load(&dir)?;
+        let actor = Actor::unaccounted(&cfg.station, "nobody signed in");
+        crate::ui::run_window(dir, cfg, actor)?;
+        return Ok(exit::OK);
+    }
+    let ctx = open(cli)?;
+    let dir = ctx.store.data_dir().to_path_buf();
+    drop(ctx.store);
+    crate::ui::run_window(dir, ctx.cfg, ctx.actor)?;
+    Ok(exit::OK)
+}
+
 fn dispatch(cli: Cli) -> Result<u8> {
     let Some(command) = &cli.command else {
-        // No command: the station window. An encrypted station that is
-        // locked opens on its sign-in screen, which unlocks it.
-        let dir = config::data_dir(cli.data_dir.as_deref())?;
-        if crate::store::keys::is_locked(&dir) {
-            let cfg = Config::load(&dir)?;
-            let actor = Actor::unaccounted(&cfg.station, "nobody signed in");
-            crate::ui::run_window(dir, cfg, actor)?;
-            return Ok(exit::OK);
-        }
-        let ctx = open(&cli)?;
-        let dir = ctx.store.data_dir().to_path_buf();
-        drop(ctx.store);
-        crate::ui::run_window(dir, ctx.cfg, ctx.actor)?;
-        return Ok(exit::OK);
+        return window(&cli);
     };
     match command {
         Command::Import(a) => import(&cli, a),
@@ -772,6 +780,15 @@ fn bench(cli: &Cli, a: &BenchArgs) -> Result<u8> {
         eprintln!("generating an oversize page, then processing {pages} sides...");
     } else if !a.json {
         eprintln!("generating raw {dpi} dpi {mode:?} pages, then processing {pages} sides...");
+    }
+    if a.encrypted {
+        // A throw-away key for the throw-away store, held in this process.
+        let who = workers::encrypt::Holder {
+            operator: "bench",
+            secret: "a throw-away bench passphrase",
+            recovery: None,
+        };
+        workers::encrypt::encrypt(dir.path(), &who, &|_, _| {})?;
     }
     let report = if a.oversize {
         workers::bench::bench_oversize(&cfg, dir.path(), pages, dpi)?

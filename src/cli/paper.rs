@@ -347,6 +347,7 @@ pub fn status(cli: &Cli, json: bool) -> Result<u8> {
             "station": ctx.cfg.station,
             "at_rest": at_rest,
             "require_encrypted_disk": ctx.cfg.require_encrypted_disk,
+            "encryption": ctx.store.encryption_words(),
             "batches": states,
             "uploads_waiting": waiting,
             "text_pages_waiting": text_waiting,
@@ -381,11 +382,26 @@ pub fn status(cli: &Cli, json: bool) -> Result<u8> {
         "data folder {}: {}{}",
         super::output::shown_path(ctx.store.data_dir()),
         at_rest.words(),
-        match (ctx.cfg.require_encrypted_disk, at_rest.encrypted()) {
-            (true, false) => "; scanning is refused here (require_encrypted_disk)",
-            (true, true) => "; required (require_encrypted_disk)",
+        match (
+            ctx.cfg.require_encrypted_disk,
+            crate::batch::at_rest::may_store_scans(
+                ctx.cfg.require_encrypted_disk,
+                ctx.store.keys().is_some(),
+                &at_rest,
+                "",
+            )
+            .is_err()
+        ) {
+            (true, true) => "; scanning is refused here (require_encrypted_disk)",
+            (true, false) => "; required (require_encrypted_disk)",
             (false, _) => "",
         }
+    );
+    println!(
+        "station data: {}",
+        ctx.store
+            .encryption_words()
+            .unwrap_or_else(|| "not encrypted by Folio (`folio encrypt` turns it on)".into())
     );
     Ok(exit::OK)
 }

@@ -16,6 +16,27 @@ impl Store {
         Ok(Some(Keyring::read(&self.root().join(KEYRING_FILE))?))
     }
 
+    /// What Folio's own encryption does here, in words (none at a plain
+    /// station): the key's id, who holds a copy, and whether IT can recover it.
+    pub fn encryption_words(&self) -> Option<String> {
+        let ring = self.keyring().ok().flatten()?;
+        let holders: Vec<String> = ring
+            .operators()
+            .into_iter()
+            .map(|o| crate::batch::printable(o, 40))
+            .collect();
+        Some(format!(
+            "encrypted by Folio (database and page files, key {}); copies of the key held by {}; {}",
+            ring.key_id,
+            holders.join(", "),
+            if ring.has_recovery() {
+                "IT's recovery key holds one too"
+            } else {
+                "NO recovery copy: a forgotten passphrase loses the data"
+            }
+        ))
+    }
+
     /// Changes the keyring under the data folder's lock (so two processes
     /// never lose each other's change).
     fn change_keyring(

@@ -443,14 +443,21 @@ fn at_rest_ui(ui: &mut egui::Ui, ctx: &ScreenCtx) {
     let Some(here) = &ctx.snapshot.at_rest else {
         return;
     };
-    let policy = match (ctx.cfg.require_encrypted_disk, here.encrypted()) {
-        (true, false) => " Scanning is refused here: this station requires an encrypted disk.",
-        (true, true) => " This station requires it.",
+    let sealed = ctx.snapshot.encryption.is_some();
+    let refused =
+        crate::batch::at_rest::may_store_scans(ctx.cfg.require_encrypted_disk, sealed, here, "")
+            .is_err();
+    let policy = match (ctx.cfg.require_encrypted_disk, refused) {
+        (true, true) => " Scanning is refused here: this station requires an encrypted disk.",
+        (true, false) => " This station requires it.",
         (false, _) => "",
     };
     let words = format!("The data folder is {}.{policy}", here.words());
     let label = egui::Label::new(words).wrap();
-    if here.encrypted() {
+    if let Some(e) = &ctx.snapshot.encryption {
+        ui.label(format!("Its data is {e}."));
+    }
+    if here.encrypted() || sealed {
         ui.add(label);
     } else {
         ui.scope(|ui| {

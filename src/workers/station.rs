@@ -300,6 +300,8 @@ pub struct Snapshot {
     pub disk: Option<crate::store::DiskUsage>,
     /// What protects the data folder at rest (an encrypted disk or not).
     pub at_rest: Option<crate::batch::at_rest::AtRest>,
+    /// Folio's own encryption of the data, in words (none: not on).
+    pub encryption: Option<String>,
     pub devices: Vec<String>,
     pub profiles: Vec<String>,
     pub upload_target: String,

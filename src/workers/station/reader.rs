@@ -58,6 +58,8 @@ struct Reader {
     /// What protects the data folder at rest (read once: a disk does not
     /// change under a running station).
     at_rest: crate::store::at_rest::AtRest,
+    /// Folio's own encryption, in words (read once).
+    encryption: Option<String>,
 }
 
 impl Reader {
@@ -66,7 +68,9 @@ impl Reader {
             .map(|t| t.describe())
             .unwrap_or_else(|e| e.to_string());
         let at_rest = crate::store::at_rest::at_rest(store.data_dir());
+        let encryption = store.encryption_words();
         Reader {
+            encryption,
             store,
             devices: Vec::new(),
             profiles: ctx.cfg.profiles().keys().cloned().collect(),
@@ -175,6 +179,7 @@ impl Reader {
         let disk = Some(self.disk());
         let s = Snapshot {
             at_rest: Some(self.at_rest.clone()),
+            encryption: self.encryption.clone(),
             worklist: worklist::view(&self.store, &ctx.cfg, time::OffsetDateTime::now_utc())?
                 .map(Arc::new),
             paper,
