@@ -10,6 +10,7 @@ PACKAGES=(
   build-essential pkg-config cmake nasm   # compilers; libjpeg-turbo (turbojpeg crate) and zxing-cpp (zxing-cpp crate) are built from source
   libzbar-dev                             # barcode reading
   libssl-dev                              # libcrypto for SQLCipher (encrypted station databases)
+  libtss2-dev                             # the TPM 2.0 software stack (a TPM's half of each copy of the station key)
   libsane-dev sane-utils                  # scanners (SANE)
   tesseract-ocr tesseract-ocr-eng         # searchable text (OCR), loaded at run time
   qpdf poppler-utils                      # PDF checks and rasterising in tests
@@ -80,6 +81,16 @@ if [ ${#pdfa[@]} -gt 0 ]; then
   echo "Installing: ${pdfa[*]} (PDFBox Preflight, a PDF/A-1b validator)"
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${pdfa[@]}"
+fi
+# A software TPM 2.0 and its tools for the encryption tests (tests/encryption.rs).
+tpm=()
+for p in swtpm swtpm-tools tpm2-tools; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || tpm+=("$p")
+done
+if [ ${#tpm[@]} -gt 0 ]; then
+  echo "Installing: ${tpm[*]} (a software TPM for the encryption tests)"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${tpm[@]}"
 fi
 # A throwaway single-node Ceph (radosgw, an S3 server) for the S3 upload tests
 # (tests/common/ceph_node.sh).

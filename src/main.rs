@@ -3,5 +3,6 @@
 fn main() -> std::process::ExitCode {
     // First, while this is the only thread: OCR's OpenMP reads it when loaded.
     folio::imaging::ocr::limit_threads();
+    folio::store::tpm::quiet_library();
     folio::cli::run()
 }

@@ -18,6 +18,7 @@ const CANARY_LABEL: &str = "CANARY Zebedee O'Hara";
 fn folio(st: &Station, secret: Option<&str>) -> Command {
     let mut c = st.cmd();
     c.env_remove("FOLIO_PIN").env_remove("FOLIO_NEW_PIN");
+    c.env_remove("FOLIO_TPM_TCTI");
     c.env("TMPDIR", tmp_dir(st));
     c.args(["--operator", ADMIN.0]);
     if let Some(s) = secret {
@@ -267,7 +268,12 @@ fn canaries_are_nowhere_on_disk_once_encrypted_and_found_when_not() {
     let (_secret, public) = folio::store::keys::RecoverySecretKey::generate();
     let out = ok(
         folio(&st, Some(ADMIN.1)),
-        &["encrypt", "--recovery-public-key", &public.to_string()],
+        &[
+            "encrypt",
+            "--no-tpm",
+            "--recovery-public-key",
+            &public.to_string(),
+        ],
     );
     assert!(
         out.contains("encrypted under key") && out.contains("so does IT's recovery key"),
@@ -340,7 +346,12 @@ fn wrong_secrets_copied_slots_flipped_bytes_and_swapped_files_are_refused() {
     );
     let out = ok(
         folio(&st, Some(ADMIN.1)),
-        &["encrypt", "--recovery-public-key", public.trim()],
+        &[
+            "encrypt",
+            "--no-tpm",
+            "--recovery-public-key",
+            public.trim(),
+        ],
     );
     assert!(out.contains("encrypted"), "{out}");
 
@@ -452,7 +463,10 @@ fn flipped_and_swapped_files_are_refused(st: &Station, batch: &str) {
 fn a_changed_passphrase_and_a_new_key_leave_the_old_secrets_useless() {
     let st = Station::new();
     let batch = station(&st);
-    ok(folio(&st, Some(ADMIN.1)), &["encrypt", "--no-recovery"]);
+    ok(
+        folio(&st, Some(ADMIN.1)),
+        &["encrypt", "--no-tpm", "--no-recovery"],
+    );
     let old_vault = vault(&st);
     let old_ring = std::fs::read(old_vault.join("keyring.json")).unwrap();
     // The passphrase changes: the old one no longer opens the station.
@@ -464,7 +478,10 @@ fn a_changed_passphrase_and_a_new_key_leave_the_old_secrets_useless() {
     assert!(e.contains("wrong PIN or passphrase"), "{e}");
     assert!(ok(folio(&st, Some(new)), &["batches"]).contains(&batch));
     // A new key: the old keyring (with the old passphrase) opens none of it.
-    let out = ok(folio(&st, Some(new)), &["rekey", "--no-recovery"]);
+    let out = ok(
+        folio(&st, Some(new)),
+        &["rekey", "--no-tpm", "--no-recovery"],
+    );
     assert!(out.contains("rekeyed"), "{out}");
     let new_vault = vault(&st);
     assert_ne!(new_vault, old_vault);
@@ -494,7 +511,10 @@ fn encrypt_is_refused_while_the_data_is_open_and_survives_a_kill_at_any_moment()
     // Held open (as a window would), it is refused and nothing changes.
     {
         let _open = folio::store::Store::open(&st.data_dir()).unwrap();
-        let e = fails(folio(&st, Some(ADMIN.1)), &["encrypt", "--no-recovery"]);
+        let e = fails(
+            folio(&st, Some(ADMIN.1)),
+            &["encrypt", "--no-tpm", "--no-recovery"],
+        );
         assert!(e.contains("is in use"), "{e}");
         assert!(!st.data_dir().join("vault.json").exists());
     }
@@ -505,7 +525,7 @@ fn encrypt_is_refused_while_the_data_is_open_and_survives_a_kill_at_any_moment()
         std::fs::remove_dir_all(st.data_dir()).unwrap();
         copy_dir(&pristine, &st.data_dir());
         let mut c = folio(&st, Some(ADMIN.1));
-        c.args(["encrypt", "--no-recovery"])
+        c.args(["encrypt", "--no-tpm", "--no-recovery"])
             .stdout(std::process::Stdio::null());
         let mut child = c.spawn().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
@@ -534,7 +554,10 @@ fn encrypt_is_refused_while_the_data_is_open_and_survives_a_kill_at_any_moment()
     );
     // Killed midway, it is simply run again.
     if !st.data_dir().join("vault.json").exists() {
-        ok(folio(&st, Some(ADMIN.1)), &["encrypt", "--no-recovery"]);
+        ok(
+            folio(&st, Some(ADMIN.1)),
+            &["encrypt", "--no-tpm", "--no-recovery"],
+        );
     }
     let dirs: Vec<_> = std::fs::read_dir(st.data_dir())
         .unwrap()
@@ -556,6 +579,25 @@ fn copy_dir(from: &Path, to: &Path) {
 
 mod kit;
 
+/// Signs in at the window's sign-in screen and waits for the answer.
+fn window_sign_in(
+    h: &mut egui_kittest::Harness<'static, folio::ui::StationApp>,
+    id: &str,
+    secret: &str,
+) {
+    use eframe::egui;
+    use egui_kittest::kittest::Queryable;
+    h.get_by_label("Operator id").click();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_label("Operator id").type_text(id);
+    h.key_press(egui::Key::Enter);
+    h.step();
+    h.get_by_label("PIN or passphrase").type_text(secret);
+    h.key_press(egui::Key::Enter);
+    kit::wait(h, "the passphrase checked", |a| !a.sign_in_screen().waiting);
+}
+
 /// The window at an encrypted station: it opens locked, a wrong
 /// passphrase is refused in words, the right one unlocks it, and once the
 /// operator has signed out (locked the window) the approved batch still
@@ -563,13 +605,15 @@ mod kit;
 #[test]
 fn the_window_unlocks_with_a_passphrase_and_uploads_drain_after_sign_out() {
     use eframe::egui;
-    use egui_kittest::kittest::Queryable;
     let _turn = kit::one_at_a_time();
     let st = Station::new();
     let more = "[sampling]\nrequired = false\n";
     let store = st.dir.path().join("store");
     let batch = station(&st);
-    ok(folio(&st, Some(ADMIN.1)), &["encrypt", "--no-recovery"]);
+    ok(
+        folio(&st, Some(ADMIN.1)),
+        &["encrypt", "--no-tpm", "--no-recovery"],
+    );
     add_supervisor(&st);
     let mut c = st.cmd();
     c.env("FOLIO_PIN", SUPERVISOR.1)
@@ -607,19 +651,7 @@ fn the_window_unlocks_with_a_passphrase_and_uploads_drain_after_sign_out() {
         0,
         "nothing is read before the station is unlocked"
     );
-    let sign_in =
-        |h: &mut egui_kittest::Harness<'static, folio::ui::StationApp>, id: &str, secret: &str| {
-            h.get_by_label("Operator id").click();
-            h.step();
-            h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-            h.get_by_label("Operator id").type_text(id);
-            h.key_press(egui::Key::Enter);
-            h.step();
-            h.get_by_label("PIN or passphrase").type_text(secret);
-            h.key_press(egui::Key::Enter);
-            kit::wait(h, "the passphrase checked", |a| !a.sign_in_screen().waiting);
-        };
-    sign_in(&mut h, ADMIN.0, "not the passphrase");
+    window_sign_in(&mut h, ADMIN.0, "not the passphrase");
     let said = h
         .state()
         .sign_in_screen()
@@ -629,7 +661,7 @@ fn the_window_unlocks_with_a_passphrase_and_uploads_drain_after_sign_out() {
         .0;
     assert!(said.contains("wrong PIN or passphrase for ann"), "{said}");
     assert!(h.state().locked());
-    sign_in(&mut h, ADMIN.0, ADMIN.1);
+    window_sign_in(&mut h, ADMIN.0, ADMIN.1);
     assert!(
         !h.state().locked(),
         "{:?}",
@@ -642,4 +674,172 @@ fn the_window_unlocks_with_a_passphrase_and_uploads_drain_after_sign_out() {
         a.locked() && delivered() >= 2
     });
     assert!(h.state().locked());
+}
+
+/// A software TPM 2.0 (swtpm) on two free ports of 127.0.0.1, its state in
+/// a folder of its own, with a lockout after three wrong PINs.
+struct Swtpm {
+    child: std::process::Child,
+    tcti: String,
+    _state: tempfile::TempDir,
+}
+
+impl Swtpm {
+    fn start() -> Swtpm {
+        let state = tempfile::tempdir().unwrap();
+        let port = loop {
+            let p = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            if p < 65535 && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+                break p;
+            }
+        };
+        let child = Command::new("swtpm")
+            .args(["socket", "--tpm2", "--flags", "not-need-init,startup-clear"])
+            .arg("--tpmstate")
+            .arg(format!("dir={}", state.path().display()))
+            .args([
+                "--server",
+                &format!("type=tcp,port={port},bindaddr=127.0.0.1"),
+            ])
+            .args([
+                "--ctrl",
+                &format!("type=tcp,port={},bindaddr=127.0.0.1", port + 1),
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("swtpm (installer/setup.sh --tests installs it)");
+        let tcti = format!("swtpm:host=127.0.0.1,port={port}");
+        let t = Swtpm {
+            child,
+            tcti,
+            _state: state,
+        };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port + 1)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        t.tools(&[
+            "tpm2_dictionarylockout",
+            "--setup-parameters",
+            "--max-tries=3",
+            "--recovery-time=3600",
+            "--lockout-recovery-time=3600",
+        ]);
+        t
+    }
+
+    fn tools(&self, args: &[&str]) {
+        let out = Command::new(args[0])
+            .args(&args[1..])
+            .env("TPM2TOOLS_TCTI", &self.tcti)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Swtpm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// With a TPM: a six-digit PIN holds a copy, three wrong ones lock the TPM
+/// (the right one is refused too, in words) until IT clears the lockout,
+/// another TPM opens nothing, and a missing TPM is said as such.
+#[test]
+fn with_a_tpm_a_pin_will_do_the_lockout_limits_guesses_and_another_tpm_opens_nothing() {
+    let tpm = Swtpm::start();
+    let st = Station::new();
+    let batch = station(&st);
+    let with_tpm = |secret: Option<&str>, who: &str, tcti: &str| {
+        let mut c = st.cmd();
+        c.env_remove("FOLIO_PIN")
+            .env("FOLIO_TPM_TCTI", tcti)
+            .args(["--operator", who]);
+        if let Some(s) = secret {
+            c.env("FOLIO_PIN", s);
+        }
+        c
+    };
+    let out = ok(
+        with_tpm(Some(ADMIN.1), ADMIN.0, &tpm.tcti),
+        &["encrypt", "--no-recovery"],
+    );
+    assert!(out.contains("also needs this machine's TPM"), "{out}");
+    // A PIN of six digits will do now; four will not.
+    let mut c = with_tpm(Some(ADMIN.1), ADMIN.0, &tpm.tcti);
+    c.env("FOLIO_NEW_PIN", "2468");
+    let e = fails(
+        c,
+        &[
+            "operators",
+            "add",
+            "--id",
+            "pat",
+            "--name",
+            "Pat",
+            "--role",
+            "operator",
+        ],
+    );
+    assert!(e.contains("PIN") && e.contains("6"), "{e}");
+    let mut c = with_tpm(Some(ADMIN.1), ADMIN.0, &tpm.tcti);
+    c.env("FOLIO_NEW_PIN", "246810");
+    ok(
+        c,
+        &[
+            "operators",
+            "add",
+            "--id",
+            "pat",
+            "--name",
+            "Pat",
+            "--role",
+            "operator",
+        ],
+    );
+    assert!(ok(with_tpm(Some("246810"), "pat", &tpm.tcti), &["batches"]).contains(&batch));
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(st.cmd(), &["keys", "status", "--json"])).unwrap();
+    assert_eq!(status["tpm"], tpm.tcti.as_str());
+    // Three wrong PINs; then even the right one is refused by the TPM.
+    for _ in 0..3 {
+        let e = fails(with_tpm(Some("135790"), "pat", &tpm.tcti), &["batches"]);
+        assert!(e.contains("wrong PIN or passphrase for pat"), "{e}");
+        assert!(
+            !e.contains("ERROR") && !e.contains("Esys"),
+            "the TSS library's log leaked: {e}"
+        );
+    }
+    let e = fails(with_tpm(Some("246810"), "pat", &tpm.tcti), &["batches"]);
+    assert!(
+        e.contains("the TPM refuses to try more PINs") && e.contains("clear-lockout"),
+        "{e}"
+    );
+    tpm.tools(&["tpm2_dictionarylockout", "--clear-lockout"]);
+    assert!(ok(with_tpm(Some("246810"), "pat", &tpm.tcti), &["batches"]).contains(&batch));
+    // The same keyring against another TPM, and against none.
+    let other = Swtpm::start();
+    let e = fails(with_tpm(Some(ADMIN.1), ADMIN.0, &other.tcti), &["batches"]);
+    assert!(e.contains("sealed by another TPM"), "{e}");
+    drop(other);
+    let e = fails(
+        with_tpm(Some(ADMIN.1), ADMIN.0, "swtpm:host=127.0.0.1,port=1"),
+        &["batches"],
+    );
+    assert!(e.contains("cannot reach the TPM"), "{e}");
+    // Its own TPM still opens it.
+    assert!(ok(with_tpm(Some(ADMIN.1), ADMIN.0, &tpm.tcti), &["batches"]).contains(&batch));
 }

@@ -66,10 +66,19 @@ pub fn may_store_scans(
 }
 
 /// Why a secret may not wrap an encrypted station's key (`None` when it
-/// may). Without a TPM's lockout, only Argon2id's cost slows a thief who
-/// guesses a stolen keyring offline, so it must be a passphrase, not a PIN.
-pub fn passphrase_problem(secret: &str) -> Option<String> {
+/// may). With the TPM's half in the copy, the TPM's lockout limits guesses
+/// and a PIN of [`MIN_TPM_PIN_CHARS`] will do; without one, only Argon2id's
+/// cost slows a thief who guesses a stolen keyring offline, so it must be a
+/// passphrase, not a PIN.
+pub fn passphrase_problem(secret: &str, tpm: bool) -> Option<String> {
     let chars = secret.chars().count();
+    if tpm {
+        return (chars < MIN_TPM_PIN_CHARS).then(|| {
+            format!(
+                "a PIN that unlocks this station's data has at least {MIN_TPM_PIN_CHARS} characters"
+            )
+        });
+    }
     let distinct = secret
         .chars()
         .collect::<std::collections::HashSet<_>>()
@@ -81,6 +90,9 @@ pub fn passphrase_problem(secret: &str) -> Option<String> {
         )
     })
 }
+
+/// The shortest PIN that may wrap the key with the TPM's half.
+pub const MIN_TPM_PIN_CHARS: usize = 6;
 
 /// The shortest passphrase that may wrap an encrypted station's key.
 pub const MIN_PASSPHRASE_CHARS: usize = 12;
@@ -126,10 +138,12 @@ mod tests {
             "aaaaaaaaaaaaaaaa",
             "short pass",
         ] {
-            assert!(passphrase_problem(weak).is_some(), "{weak}");
+            assert!(passphrase_problem(weak, false).is_some(), "{weak}");
         }
         for good in ["correct horse battery", "Tr0ub4dor&3xyz", "ÅÆØ ÿñé ĉĝĥ ß"] {
-            assert_eq!(passphrase_problem(good), None, "{good}");
+            assert_eq!(passphrase_problem(good, false), None, "{good}");
         }
+        assert_eq!(passphrase_problem("246810", true), None);
+        assert!(passphrase_problem("2468", true).is_some());
     }
 }

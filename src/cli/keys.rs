@@ -18,6 +18,14 @@ pub struct EncryptArgs {
     /// Without a recovery copy (a forgotten passphrase then loses the data).
     #[arg(long)]
     pub no_recovery: bool,
+    /// The TPM to hold a half of every copy of the key (a TCTI such as
+    /// `device:/dev/tpmrm0`; default: $FOLIO_TPM_TCTI, else the machine's
+    /// TPM when it has one).
+    #[arg(long, value_name = "TCTI", conflicts_with = "no_tpm")]
+    pub tpm: Option<String>,
+    /// Without a TPM even when the machine has one (passphrases needed).
+    #[arg(long)]
+    pub no_tpm: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -99,6 +107,11 @@ pub fn encrypt(cli: &Cli, a: &EncryptArgs, rekey: bool) -> Result<u8> {
         );
     }
     let recovery = recovery_key(a, &ctx.cfg)?;
+    let tpm = match (&a.tpm, a.no_tpm) {
+        (_, true) => None,
+        (Some(t), false) => Some(t.clone()),
+        (None, false) => crate::store::tpm::default_tcti(),
+    };
     drop(ctx);
     let secret = operators::secret("Passphrase: ")?;
     let bar = indicatif::ProgressBar::new(0);
@@ -115,6 +128,7 @@ pub fn encrypt(cli: &Cli, a: &EncryptArgs, rekey: bool) -> Result<u8> {
         operator: &operator,
         secret: &secret,
         recovery: recovery.as_ref(),
+        tpm: tpm.as_deref(),
     };
     let done = match rekey {
         false => encrypt::encrypt(&dir, &who, &progress)?,
@@ -132,32 +146,43 @@ pub fn encrypt(cli: &Cli, a: &EncryptArgs, rekey: bool) -> Result<u8> {
     if a.json {
         println!("{}", serde_json::to_string_pretty(&done)?);
     } else {
-        println!(
-            "{}: the station's data is encrypted under key {} ({} files, {} MB, in {}); {} holds a copy of the key{}",
-            if rekey { "rekeyed" } else { "encrypted" },
-            done.key_id,
-            done.files,
-            done.bytes >> 20,
-            output::shown(&done.vault.display().to_string()),
-            output::shown(&operator),
-            if done.recovery {
-                ", and so does IT's recovery key"
-            } else {
-                "; NO recovery copy"
-            }
-        );
-        if !done.operators_without_copy.is_empty() {
-            println!(
-                "operators who get a copy of the new key when they next sign in while the station is unlocked: {}",
-                done.operators_without_copy
-                    .iter()
-                    .map(|o| output::shown(o))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
+        print_done(&done, &operator, rekey);
     }
     Ok(exit::OK)
+}
+
+fn print_done(done: &encrypt::Done, operator: &str, rekey: bool) {
+    println!(
+        "{}: the station's data is encrypted under key {} ({} files, {} MB, in {}); {} holds a copy of the key{}",
+        if rekey { "rekeyed" } else { "encrypted" },
+        done.key_id,
+        done.files,
+        done.bytes >> 20,
+        output::shown(&done.vault.display().to_string()),
+        output::shown(operator),
+        if done.recovery {
+            ", and so does IT's recovery key"
+        } else {
+            "; NO recovery copy"
+        }
+    );
+    match &done.tpm {
+        Some(t) => println!(
+            "every copy also needs this machine's TPM ({}): its lockout limits PIN guesses",
+            output::shown(t)
+        ),
+        None => println!("no TPM: every copy is under a passphrase alone"),
+    }
+    if !done.operators_without_copy.is_empty() {
+        println!(
+            "operators who get a copy of the new key when they next sign in while the station is unlocked: {}",
+            done.operators_without_copy
+                .iter()
+                .map(|o| output::shown(o))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
 }
 
 pub fn run(cli: &Cli, a: &KeysArgs) -> Result<u8> {
@@ -227,9 +252,10 @@ fn status(cli: &Cli, json: bool) -> Result<u8> {
         .collect();
     let recovery = ring.as_ref().is_some_and(keys::Keyring::has_recovery);
     let key_id = ring.as_ref().map(|r| r.key_id.clone());
+    let tpm = ring.as_ref().and_then(|r| r.tpm.clone());
     if json {
         let v = serde_json::json!({
-            "encrypted": encrypted, "key_id": key_id, "operators": operators, "recovery": recovery,
+            "encrypted": encrypted, "key_id": key_id, "operators": operators, "recovery": recovery, "tpm": tpm,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else if encrypted {

@@ -438,7 +438,14 @@ struct UploadArgs {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("FOLIO_LOG"))
+        .with_env_filter(
+            // tss-esapi logs every TPM refusal as an error; Folio says it once.
+            tracing_subscriber::EnvFilter::from_env("FOLIO_LOG").add_directive(
+                "tss_esapi=off".parse().unwrap_or_else(|_| {
+                    tracing_subscriber::filter::Directive::from(tracing::Level::ERROR)
+                }),
+            ),
+        )
         .with_writer(std::io::stderr)
         .try_init();
     match dispatch(cli) {
@@ -787,6 +794,7 @@ fn bench(cli: &Cli, a: &BenchArgs) -> Result<u8> {
             operator: "bench",
             secret: "a throw-away bench passphrase",
             recovery: None,
+            tpm: None,
         };
         workers::encrypt::encrypt(dir.path(), &who, &|_, _| {})?;
     }

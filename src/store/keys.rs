@@ -22,10 +22,12 @@
 //! - An unlocked station's keys live in this process only (in memory,
 //!   zeroised when dropped, with core dumps off), found by the vault's path.
 //!
-//! Without a TPM (this version does not seal keys in one yet), the only
-//! brake on guessing a stolen keyring offline is Argon2id's cost, so the
-//! secrets that wrap the key must be passphrases of [`crate::batch::at_rest::passphrase_problem`]'s
-//! strength, not six-digit PINs.
+//! Where the machine has a TPM 2.0 (the keyring names it), each operator's
+//! copy also needs 32 bytes sealed in that TPM under an authorisation
+//! derived from their PIN ([`super::tpm`]): the TPM's lockout then limits
+//! guesses and six-digit PINs are acceptable. Without one, the only brake on
+//! guessing a stolen keyring offline is Argon2id's cost, so the secrets must
+//! be passphrases ([`crate::batch::at_rest::passphrase_problem`]).
 
 use crate::batch::printable;
 use base64::Engine;
@@ -65,6 +67,8 @@ pub enum KeyError {
     WrongRecoveryKey,
     #[error("{0}")]
     Weak(String),
+    #[error(transparent)]
+    Tpm(#[from] super::tpm::TpmError),
     #[error("the station's keyring {path}: {why}")]
     Damaged { path: PathBuf, why: String },
     #[error("{}: {source}", path.display())]
@@ -164,6 +168,11 @@ pub enum Slot {
         salt: String,
         nonce: String,
         wrapped: String,
+        /// The TPM's half, sealed (marshalled public and private parts).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tpm_public: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tpm_private: Option<String>,
     },
     Recovery {
         public_key: String,
@@ -178,7 +187,26 @@ pub enum Slot {
 pub struct Keyring {
     pub format: String,
     pub key_id: String,
+    /// The TPM holding a half of every operator's copy (a TCTI string;
+    /// `FOLIO_TPM_TCTI` overrides it), or none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpm: Option<String>,
     pub slots: Vec<Slot>,
+}
+
+/// The TPM's authorisation for an operator's half, and the key that wraps
+/// their copy from both halves (HKDF-SHA256 over the Argon2id output and
+/// the TPM's 32 bytes).
+fn tpm_auth(argon: &[u8; 32]) -> Zeroizing<[u8; 32]> {
+    let prk = ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, b"folio tpm auth v1").extract(argon);
+    subkey(&prk, b"tpm auth")
+}
+
+fn with_tpm_half(argon: &[u8; 32], share: &[u8]) -> Zeroizing<[u8; 32]> {
+    let mut both = Zeroizing::new(argon.to_vec());
+    both.extend_from_slice(share);
+    let prk = ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, b"folio tpm kek v1").extract(&both);
+    subkey(&prk, b"wrapping key")
 }
 
 fn operator_aad(operator: &str, key_id: &str) -> Vec<u8> {
@@ -212,12 +240,27 @@ fn unb64(path: &Path, what: &str, text: &str) -> Result<Vec<u8>, KeyError> {
 }
 
 impl Keyring {
-    pub fn new(keys: &Keys) -> Keyring {
+    pub fn new(keys: &Keys, tpm: Option<String>) -> Keyring {
         Keyring {
             format: FORMAT.into(),
             key_id: keys.id.clone(),
+            tpm,
             slots: Vec::new(),
         }
+    }
+
+    /// The TPM in use: `FOLIO_TPM_TCTI` when set, else the one recorded.
+    pub fn tcti(&self) -> Option<String> {
+        self.tpm.as_ref()?;
+        std::env::var("FOLIO_TPM_TCTI")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .or_else(|| self.tpm.clone())
+    }
+
+    /// Why `secret` may not wrap a copy here (see `passphrase_problem`).
+    pub fn secret_problem(&self, secret: &str) -> Option<String> {
+        crate::batch::at_rest::passphrase_problem(secret, self.tpm.is_some())
     }
 
     /// The operators holding a copy of the key.
@@ -239,14 +282,23 @@ impl Keyring {
 
     /// Wraps the key for `operator` under `secret` (replacing their old copy).
     pub fn wrap_for(&mut self, keys: &Keys, operator: &str, secret: &str) -> Result<(), KeyError> {
-        if let Some(why) = crate::batch::at_rest::passphrase_problem(secret) {
+        if let Some(why) = self.secret_problem(secret) {
             return Err(KeyError::Weak(why));
         }
         let mut salt = [0u8; 16];
         OsRng.fill_bytes(&mut salt);
         let mut nonce = [0u8; 24];
         OsRng.fill_bytes(&mut nonce);
-        let kek = kek(secret, &salt, ARGON_M_KIB, ARGON_T)?;
+        let argon = kek(secret, &salt, ARGON_M_KIB, ARGON_T)?;
+        let (kek, sealed) = match self.tcti() {
+            None => (argon, None),
+            Some(tcti) => {
+                let mut share = Zeroizing::new([0u8; 32]);
+                OsRng.fill_bytes(&mut share[..]);
+                let sealed = super::tpm::seal(&tcti, &tpm_auth(&argon), &share[..])?;
+                (with_tpm_half(&argon, &share[..]), Some(sealed))
+            }
+        };
         let aead = XChaCha20Poly1305::new((&*kek).into());
         let wrapped = aead
             .encrypt(
@@ -268,6 +320,8 @@ impl Keyring {
             salt: b64(&salt),
             nonce: b64(&nonce),
             wrapped: b64(&wrapped),
+            tpm_public: sealed.as_ref().map(|s| b64(&s.public)),
+            tpm_private: sealed.as_ref().map(|s| b64(&s.private)),
         });
         Ok(())
     }
@@ -311,11 +365,17 @@ impl Keyring {
                 salt,
                 nonce,
                 wrapped,
-            } if o == operator => Some((*argon2_m_kib, *argon2_t, salt, nonce, wrapped)),
+                tpm_public,
+                tpm_private,
+            } if o == operator => Some((
+                (*argon2_m_kib, *argon2_t, salt, nonce, wrapped),
+                tpm_public.as_ref().zip(tpm_private.as_ref()),
+            )),
             _ => None,
         });
         let shown = printable(operator, 40);
-        let (m, t, salt, nonce, wrapped) = slot.ok_or_else(|| KeyError::NoSlot(shown.clone()))?;
+        let ((m, t, salt, nonce, wrapped), tpm_half) =
+            slot.ok_or_else(|| KeyError::NoSlot(shown.clone()))?;
         let (salt, nonce, wrapped) = (
             unb64(path, "salt", salt)?,
             unb64(path, "nonce", nonce)?,
@@ -328,7 +388,26 @@ impl Keyring {
                 why: format!("operator {shown}'s slot has impossible parameters"),
             });
         }
-        let kek = kek(secret, &salt, m, t)?;
+        let argon = kek(secret, &salt, m, t)?;
+        let kek = match tpm_half {
+            None => argon,
+            Some((public, private)) => {
+                let sealed = super::tpm::Sealed {
+                    public: unb64(path, "TPM public part", public)?,
+                    private: unb64(path, "TPM private part", private)?,
+                };
+                let tcti = self.tcti().ok_or_else(|| KeyError::Damaged {
+                    path: path.to_path_buf(),
+                    why: format!("operator {shown}'s copy needs a TPM, and the keyring names none"),
+                })?;
+                let share =
+                    super::tpm::unseal(&tcti, &tpm_auth(&argon), &sealed).map_err(|e| match e {
+                        super::tpm::TpmError::WrongAuth => KeyError::WrongSecret(shown.clone()),
+                        other => KeyError::Tpm(other),
+                    })?;
+                with_tpm_half(&argon, &share)
+            }
+        };
         let aead = XChaCha20Poly1305::new((&*kek).into());
         let station = aead
             .decrypt(
@@ -647,7 +726,7 @@ mod tests {
     #[test]
     fn an_operators_copy_opens_only_with_their_secret_and_id() {
         let keys = Keys::generate();
-        let mut ring = Keyring::new(&keys);
+        let mut ring = Keyring::new(&keys, None);
         ring.wrap_for(&keys, "a.jones", GOOD).unwrap();
         ring.wrap_for(&keys, "b.smith", "another long phrase")
             .unwrap();
@@ -700,7 +779,7 @@ mod tests {
     #[test]
     fn the_recovery_copy_opens_with_its_secret_key_only() {
         let keys = Keys::generate();
-        let mut ring = Keyring::new(&keys);
+        let mut ring = Keyring::new(&keys, None);
         let (secret, public) = RecoverySecretKey::generate();
         ring.seal_recovery(&keys, &public).unwrap();
         let p = Path::new("k.json");

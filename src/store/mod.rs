@@ -23,6 +23,7 @@ pub mod seal;
 mod sessions;
 mod stats;
 mod text;
+pub mod tpm;
 pub mod vault;
 mod worklist;
 

@@ -361,7 +361,7 @@ impl Store {
     pub fn reset_secret(&mut self, id: &str, new: &str) -> Result<(), OperatorError> {
         let op = self.operator(check_id(id)?)?;
         if self.keys().is_some()
-            && let Some(why) = crate::batch::at_rest::passphrase_problem(new)
+            && let Some(why) = self.key_secret_problem(new)?
         {
             return Err(OperatorError::NotAPassphrase(why));
         }
@@ -401,7 +401,7 @@ impl Store {
             return self.wrong_secret(&by.actor).map(drop);
         }
         if self.keys().is_some()
-            && let Some(why) = crate::batch::at_rest::passphrase_problem(new)
+            && let Some(why) = self.key_secret_problem(new)?
         {
             return Err(OperatorError::NotAPassphrase(why));
         }

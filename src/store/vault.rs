@@ -37,6 +37,12 @@ impl Store {
         ))
     }
 
+    /// Why `secret` may not hold a copy of this station's key (none at a
+    /// plain station).
+    pub fn key_secret_problem(&self, secret: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.keyring()?.and_then(|r| r.secret_problem(secret)))
+    }
+
     /// Changes the keyring under the data folder's lock (so two processes
     /// never lose each other's change).
     fn change_keyring(

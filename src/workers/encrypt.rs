@@ -54,6 +54,8 @@ pub struct Done {
     /// again when they next sign in at the unlocked station.
     pub operators_without_copy: Vec<String>,
     pub recovery: bool,
+    /// The TPM holding a half of each copy (a TCTI), if any.
+    pub tpm: Option<String>,
 }
 
 /// Progress: files done, files in all.
@@ -65,6 +67,8 @@ pub struct Holder<'a> {
     pub operator: &'a str,
     pub secret: &'a str,
     pub recovery: Option<&'a RecoveryPublicKey>,
+    /// The TPM that holds a half of every operator's copy (a TCTI), if any.
+    pub tpm: Option<&'a str>,
 }
 
 /// Encrypts the plain station in `data_dir` under a new key.
@@ -102,7 +106,7 @@ fn rebuild(
     who: &Holder<'_>,
     progress: Progress<'_>,
 ) -> Result<Done, EncryptError> {
-    if let Some(why) = crate::batch::at_rest::passphrase_problem(who.secret) {
+    if let Some(why) = crate::batch::at_rest::passphrase_problem(who.secret, who.tpm.is_some()) {
         return Err(KeyError::Weak(why).into());
     }
     let in_use = crate::store::lock_file(data_dir, IN_USE_FILE)?;
@@ -132,7 +136,7 @@ fn rebuild(
         &keys,
         progress,
     )?;
-    let mut ring = Keyring::new(&keys);
+    let mut ring = Keyring::new(&keys, who.tpm.map(str::to_string));
     ring.wrap_for(&keys, who.operator, who.secret)?;
     if let Some(public) = who.recovery {
         ring.seal_recovery(&keys, public)?;
@@ -167,6 +171,7 @@ fn rebuild(
         bytes,
         operators_without_copy,
         recovery: who.recovery.is_some(),
+        tpm: who.tpm.map(str::to_string),
     })
 }
 
