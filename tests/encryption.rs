@@ -843,3 +843,83 @@ fn with_a_tpm_a_pin_will_do_the_lockout_limits_guesses_and_another_tpm_opens_not
     // Its own TPM still opens it.
     assert!(ok(with_tpm(Some(ADMIN.1), ADMIN.0, &tpm.tcti), &["batches"]).contains(&batch));
 }
+
+/// Destruction certificates name patients: `folio encrypt` seals the ones
+/// already written into the vault (removing the plain ones), and `folio
+/// destruction certificate` writes a readable copy where it is asked to.
+/// An encrypted station also refuses to deliver into its own data folder.
+#[test]
+fn certificates_are_sealed_too_and_copied_out_on_request() {
+    let st = Station::new();
+    let batch = station(&st);
+    let certs = st.data_dir().join("certificates");
+    std::fs::create_dir_all(&certs).unwrap();
+    let canary = r#"{"records":[{"nhs_number":"9434765919"}]}"#;
+    std::fs::write(certs.join("cert-0001.json"), canary).unwrap();
+    std::fs::write(certs.join("cert-0001.pdf"), b"%PDF-1.4 9434765919").unwrap();
+    ok(
+        folio(&st, Some(ADMIN.1)),
+        &["encrypt", "--no-tpm", "--no-recovery"],
+    );
+    assert!(!certs.exists(), "the plain certificates are removed");
+    let sealed = vault(&st).join("certificates").join("cert-0001.json");
+    let on_disk = std::fs::read(&sealed).unwrap();
+    assert!(!on_disk.windows(10).any(|w| w == b"9434765919"));
+    let out = st.dir.path().join("printed");
+    let listed = ok(
+        folio(&st, Some(ADMIN.1)),
+        &[
+            "destruction",
+            "certificate",
+            "cert-0001",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        listed.contains("cert-0001.json") && listed.contains("cert-0001.pdf"),
+        "{listed}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("cert-0001.json")).unwrap(),
+        canary
+    );
+    let e = fails(
+        folio(&st, Some(ADMIN.1)),
+        &[
+            "destruction",
+            "certificate",
+            "nope",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(e.contains("no certificate nope"), "{e}");
+    // Without a central store configured, the demonstration folder inside
+    // the data folder is refused.
+    std::fs::write(
+        st.data_dir().join("config.toml"),
+        "[sampling]\nrequired = false\n",
+    )
+    .unwrap();
+    add_supervisor(&st);
+    let mut c = st.cmd();
+    c.env("FOLIO_PIN", SUPERVISOR.1)
+        .args(["--operator", SUPERVISOR.0]);
+    ok(
+        c,
+        &[
+            "approve",
+            &batch,
+            "--accept-flags",
+            "--reason",
+            "test stack",
+        ],
+    );
+    let e = fails(folio(&st, Some(ADMIN.1)), &["upload"]);
+    assert!(
+        e.contains("does not deliver into its own data folder"),
+        "{e}"
+    );
+    assert!(!st.data_dir().join("delivered").exists());
+}

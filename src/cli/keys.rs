@@ -107,10 +107,15 @@ pub fn encrypt(cli: &Cli, a: &EncryptArgs, rekey: bool) -> Result<u8> {
         );
     }
     let recovery = recovery_key(a, &ctx.cfg)?;
+    // A new key keeps the station's choice of TPM unless told otherwise.
+    let current = match rekey {
+        true => ctx.store.keyring()?.and_then(|r| r.tcti()),
+        false => crate::store::tpm::default_tcti(),
+    };
     let tpm = match (&a.tpm, a.no_tpm) {
         (_, true) => None,
         (Some(t), false) => Some(t.clone()),
-        (None, false) => crate::store::tpm::default_tcti(),
+        (None, false) => current,
     };
     drop(ctx);
     let secret = operators::secret("Passphrase: ")?;

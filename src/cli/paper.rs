@@ -182,6 +182,14 @@ enum DestructionCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Writes a copy of a certificate (its PDF and JSON) into DIR, to print
+    /// or file (at an encrypted station the station keeps them sealed).
+    Certificate {
+        /// The certificate's id, or the start of it.
+        id: String,
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+    },
     /// The destruction register, oldest first, its chain checked.
     Register {
         #[arg(long)]
@@ -221,6 +229,7 @@ pub fn destruction(cli: &Cli, a: &DestructionArgs) -> Result<u8> {
             }
         }
         DestructionCommand::Register { json } => register(cli, *json)?,
+        DestructionCommand::Certificate { id, out } => certificate_copy(cli, id, out)?,
     }
     Ok(exit::OK)
 }
@@ -404,6 +413,35 @@ pub fn status(cli: &Cli, json: bool) -> Result<u8> {
             .unwrap_or_else(|| "not encrypted by Folio (`folio encrypt` turns it on)".into())
     );
     Ok(exit::OK)
+}
+
+/// `folio destruction certificate ID --out DIR`: the certificate's PDF and
+/// JSON, opened at an encrypted station, written whole into DIR.
+fn certificate_copy(cli: &Cli, id: &str, out: &std::path::Path) -> Result<()> {
+    let ctx = open_as(cli, Action::Export, None)?;
+    let dir = ctx.store.root().join("certificates");
+    let mut found: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    found.retain(|p| {
+        p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(id) && !id.is_empty())
+    });
+    found.sort();
+    if found.is_empty() {
+        anyhow::bail!(
+            "no certificate {} at this station: `folio destruction register` lists them",
+            shown(id)
+        );
+    }
+    for path in &found {
+        let bytes = crate::store::images::read_file(path)?;
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let to =
+            crate::durable::write_atomic(out, &name, |f| std::io::Write::write_all(f, &bytes))?;
+        println!("{}", super::output::shown_path(&to));
+    }
+    Ok(())
 }
 
 /// The witness, signed in with their own PIN (`FOLIO_WITNESS_PIN`, else

@@ -251,6 +251,36 @@ pub fn open_path(path: &Path) -> Result<Box<dyn Read + Send + Sync>, StoreError>
     }
 }
 
+/// Writes `dir/name` whole or not at all: sealed under `keys` (the name
+/// authenticated, as [`open_path`] opens it) at an encrypted station, as it
+/// is otherwise. For the station's other files with patient content
+/// (destruction certificates).
+pub fn write_file(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+    keys: Option<&Keys>,
+) -> Result<PathBuf, StoreError> {
+    let path = dir.join(name);
+    Ok(match keys {
+        None => crate::durable::write_atomic(dir, name, |f| f.write_all(bytes))?,
+        Some(k) => crate::durable::write_atomic(dir, name, |f| {
+            let mut w = SealWriter::new(BufWriter::new(f), k.files(), &sealed_name(&path))?;
+            w.write_all(bytes)?;
+            w.finish()?.flush()
+        })?,
+    })
+}
+
+/// Reads a file written by [`write_file`] (opened, when sealed).
+pub fn read_file(path: &Path) -> Result<Vec<u8>, StoreError> {
+    let mut out = Vec::new();
+    open_path(path)?
+        .read_to_end(&mut out)
+        .map_err(|e| StoreError::io(path, e))?;
+    Ok(out)
+}
+
 /// The size on disk of the image store's file at `path` holding `bytes`
 /// bytes (sealed files are longer).
 pub fn stored_len_at(path: &Path, bytes: u64) -> u64 {

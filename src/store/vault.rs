@@ -154,9 +154,11 @@ pub fn remove_old(data_dir: &Path) -> Result<(), StoreError> {
             _ => {}
         }
     }
-    let images = data_dir.join("images");
-    if images.exists() {
-        std::fs::remove_dir_all(&images).map_err(|e| StoreError::io(&images, e))?;
+    for dir in ["images", "certificates"] {
+        let dir = data_dir.join(dir);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        }
     }
     remove_stale_vaults(data_dir, Some(&current));
     Ok(())

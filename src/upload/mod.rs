@@ -349,9 +349,21 @@ pub fn target(
         (Some(url), ..) => Ok(Box::new(fhir::FhirTarget::new(url, cfg)?)),
         (None, Some(s3), _) => Ok(Box::new(s3::S3Target::new(s3, cfg, data_dir)?)),
         (None, None, Some(dir)) => Ok(Box::new(folder::FolderTarget::new(dir.clone()))),
-        (None, None, None) => Ok(Box::new(folder::FolderTarget::new(
-            data_dir.join("delivered"),
-        ))),
+        (None, None, None) => {
+            // The demonstration's stand-in for a central store would put
+            // patients' PDFs, in the clear, inside an encrypted station.
+            if !matches!(
+                crate::store::keys::layout(data_dir),
+                Ok(crate::store::keys::Layout::Plain)
+            ) {
+                return Err(UploadError::Permanent {
+                    why: "this station's data is encrypted, so it does not deliver into its own data folder (delivered/, the default for demonstrations): set the central store in config.toml ([upload] fhir_url, [upload.s3] or folder)".into(),
+                });
+            }
+            Ok(Box::new(folder::FolderTarget::new(
+                data_dir.join("delivered"),
+            )))
+        }
     }
 }
 

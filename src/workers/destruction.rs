@@ -265,10 +265,13 @@ pub fn certify(
     let json_sha256 = crate::store::sha256_hex(&json);
     let pdf = certificate_pdf(&cert, &json_sha256)?;
     let pdf_sha256 = crate::store::sha256_hex(&pdf);
-    let dir = store.data_dir().join("certificates");
+    // At an encrypted station, in its vault and sealed (they name
+    // patients): `folio destruction certificate` writes a copy out.
+    let dir = store.root().join("certificates");
+    let keys = store.keys().cloned();
     let write = |name: String, bytes: &[u8]| {
-        crate::durable::write_atomic(&dir, &name, |f| std::io::Write::write_all(f, bytes))
-            .map_err(|e| DestructionError::Write(format!("{}: {}", e.path.display(), e.source)))
+        crate::store::images::write_file(&dir, &name, bytes, keys.as_deref())
+            .map_err(|e| DestructionError::Write(e.to_string()))
     };
     let json_path = write(format!("{}.json", cert.certificate_id), &json)?;
     let pdf_path = write(format!("{}.pdf", cert.certificate_id), &pdf)?;

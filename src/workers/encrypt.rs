@@ -136,6 +136,7 @@ fn rebuild(
         &keys,
         progress,
     )?;
+    copy_certificates(&old_root, &vault, &keys)?;
     let mut ring = Keyring::new(&keys, who.tpm.map(str::to_string));
     ring.wrap_for(&keys, who.operator, who.secret)?;
     if let Some(public) = who.recovery {
@@ -265,6 +266,19 @@ fn copy_images(
         progress(n as u64 + 1, total);
     }
     Ok((total, bytes))
+}
+
+/// Destruction certificates (they name patients) go sealed into the vault.
+fn copy_certificates(old_root: &Path, vault: &Path, keys: &Keys) -> Result<(), StoreError> {
+    let mut files = Vec::new();
+    list_files(&old_root.join("certificates"), &mut files);
+    let dir = vault.join("certificates");
+    for path in files {
+        let bytes = crate::store::images::read_file(&path)?;
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        crate::store::images::write_file(&dir, &name, &bytes, Some(keys))?;
+    }
+    Ok(())
 }
 
 fn plain_name(dir: &Path, path: &Path) -> Option<String> {
