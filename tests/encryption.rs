@@ -207,9 +207,8 @@ fn add_supervisor(st: &Station) {
     ok(c, &args);
 }
 
-/// Approves the batch (as the supervisor: four eyes) and uploads it to the
-/// folder store; the PDFs delivered.
-fn approve_and_upload(st: &Station, batch: &str) -> usize {
+/// Approves the batch as the supervisor (four eyes).
+fn approve(st: &Station, batch: &str) {
     let mut c = st.cmd();
     c.env("TMPDIR", tmp_dir(st)).env("FOLIO_PIN", SUPERVISOR.1);
     c.args(["--operator", SUPERVISOR.0]);
@@ -217,6 +216,11 @@ fn approve_and_upload(st: &Station, batch: &str) -> usize {
         c,
         &["approve", batch, "--accept-flags", "--reason", "test stack"],
     );
+}
+
+/// Approves the batch and uploads it to the folder store; the PDFs delivered.
+fn approve_and_upload(st: &Station, batch: &str) -> usize {
+    approve(st, batch);
     ok(folio(st, Some(ADMIN.1)), &["upload"]);
     let mut delivered = Vec::new();
     files_under(&st.dir.path().join("store"), &mut delivered);
@@ -615,19 +619,7 @@ fn the_window_unlocks_with_a_passphrase_and_uploads_drain_after_sign_out() {
         &["encrypt", "--no-tpm", "--no-recovery"],
     );
     add_supervisor(&st);
-    let mut c = st.cmd();
-    c.env("FOLIO_PIN", SUPERVISOR.1)
-        .args(["--operator", SUPERVISOR.0]);
-    ok(
-        c,
-        &[
-            "approve",
-            &batch,
-            "--accept-flags",
-            "--reason",
-            "test stack",
-        ],
-    );
+    approve(&st, &batch);
     let delivered = || {
         let mut f = Vec::new();
         files_under(&store, &mut f);
@@ -643,6 +635,14 @@ fn the_window_unlocks_with_a_passphrase_and_uploads_drain_after_sign_out() {
         more,
     );
     assert!(h.state().locked());
+    let said = h
+        .state()
+        .sign_in_screen()
+        .message
+        .clone()
+        .unwrap_or_default()
+        .0;
+    assert!(said.contains("encrypted: signing in unlocks it"), "{said}");
     for _ in 0..10 {
         h.step();
     }
@@ -903,19 +903,7 @@ fn certificates_are_sealed_too_and_copied_out_on_request() {
     )
     .unwrap();
     add_supervisor(&st);
-    let mut c = st.cmd();
-    c.env("FOLIO_PIN", SUPERVISOR.1)
-        .args(["--operator", SUPERVISOR.0]);
-    ok(
-        c,
-        &[
-            "approve",
-            &batch,
-            "--accept-flags",
-            "--reason",
-            "test stack",
-        ],
-    );
+    approve(&st, &batch);
     let e = fails(folio(&st, Some(ADMIN.1)), &["upload"]);
     assert!(
         e.contains("does not deliver into its own data folder"),

@@ -501,14 +501,19 @@ fn open(cli: &Cli) -> Result<Ctx> {
             output::shown(&made.id)
         );
     }
+    let actor = unaccounted(cli, &cfg);
+    Ok(Ctx { store, cfg, actor })
+}
+
+/// Who acts before anyone signs in: `--operator`, the config's, else $USER.
+fn unaccounted(cli: &Cli, cfg: &Config) -> Actor {
     let operator = cli
         .operator
         .clone()
         .or_else(|| cfg.operator.clone())
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "unknown".into());
-    let actor = Actor::unaccounted(&cfg.station, &operator);
-    Ok(Ctx { store, cfg, actor })
+    Actor::unaccounted(&cfg.station, &operator)
 }
 
 /// Opens the station for someone who may do `action` (on `batch`, an id or
@@ -530,7 +535,7 @@ fn window(cli: &Cli) -> Result<u8> {
     let dir = config::data_dir(cli.data_dir.as_deref())?;
     if crate::store::keys::is_locked(&dir) {
         let cfg = Config::load(&dir)?;
-        let actor = Actor::unaccounted(&cfg.station, "nobody signed in");
+        let actor = unaccounted(cli, &cfg);
         crate::ui::run_window(dir, cfg, actor)?;
         return Ok(exit::OK);
     }

@@ -209,6 +209,7 @@ impl StationApp {
         wake: std::sync::Arc<dyn Fn() + Send + Sync>,
     ) -> Result<StationApp, crate::store::StoreError> {
         let accounts = crate::store::peek_accounts(&data_dir);
+        let locked = crate::store::keys::is_locked(&data_dir);
         let station = station::spawn(data_dir.clone(), cfg.clone(), actor.clone(), accounts, wake)?;
         let form = SettingsForm::new(&cfg, &actor, &data_dir);
         let mut app = StationApp {
@@ -239,7 +240,10 @@ impl StationApp {
             close_after_scan: false,
             styled: false,
         };
-        app.sign_in.opened(None);
+        // Read once, at start: an encrypted station opens locked, and says so.
+        app.sign_in.opened(
+            locked.then(|| "This station's data is encrypted: signing in unlocks it.".to_string()),
+        );
         app.demo_hooks();
         let tab = app.tab;
         app.screen(tab).opened();

@@ -454,9 +454,6 @@ fn at_rest_ui(ui: &mut egui::Ui, ctx: &ScreenCtx) {
     };
     let words = format!("The data folder is {}.{policy}", here.words());
     let label = egui::Label::new(words).wrap();
-    if let Some(e) = &ctx.snapshot.encryption {
-        ui.label(format!("Its data is {e}."));
-    }
     if here.encrypted() || sealed {
         ui.add(label);
     } else {
@@ -464,6 +461,9 @@ fn at_rest_ui(ui: &mut egui::Ui, ctx: &ScreenCtx) {
             ui.visuals_mut().override_text_color = Some(ui.visuals().warn_fg_color);
             ui.add(label);
         });
+    }
+    if let Some(e) = &ctx.snapshot.encryption {
+        ui.add(egui::Label::new(format!("Its data is {e}.")).wrap());
     }
 }
 
