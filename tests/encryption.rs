@@ -911,3 +911,60 @@ fn certificates_are_sealed_too_and_copied_out_on_request() {
     );
     assert!(!st.data_dir().join("delivered").exists());
 }
+
+/// An operator who had an account before the station was encrypted gets
+/// their copy of the key by signing in while the station is unlocked (the
+/// window's case: someone with a copy unlocked it); a disabled account's
+/// copy is dropped, so their secret opens nothing any more.
+#[test]
+fn an_operator_gets_a_copy_at_sign_in_while_unlocked_and_loses_it_when_disabled() {
+    let st = Station::new();
+    station(&st);
+    let mut c = folio(&st, Some(ADMIN.1));
+    c.env("FOLIO_NEW_PIN", "bob's long passphrase");
+    ok(
+        c,
+        &[
+            "operators",
+            "add",
+            "--id",
+            "bob",
+            "--name",
+            "Bob",
+            "--role",
+            "operator",
+        ],
+    );
+    ok(
+        folio(&st, Some(ADMIN.1)),
+        &["encrypt", "--no-tpm", "--no-recovery"],
+    );
+    let holders = |st: &Station| {
+        let v: serde_json::Value =
+            serde_json::from_str(&ok(st.cmd(), &["keys", "status", "--json"])).unwrap();
+        v["operators"].clone()
+    };
+    assert_eq!(holders(&st), serde_json::json!(["ann"]));
+    // In this process, as the window does: Ann unlocks, Bob signs in.
+    let data = st.data_dir();
+    folio::store::keys::unlock(&data, ADMIN.0, ADMIN.1).unwrap();
+    let mut store = folio::store::Store::open(&data).unwrap();
+    store
+        .sign_in("test-station", "bob", "bob's long passphrase")
+        .unwrap();
+    assert_eq!(holders(&st), serde_json::json!(["ann", "bob"]));
+    let mut bob = st.cmd();
+    bob.args(["--operator", "bob"])
+        .env("FOLIO_PIN", "bob's long passphrase");
+    ok(bob, &["batches"]);
+    // Disabled by Ann: his copy goes.
+    let ann = store.sign_in("test-station", ADMIN.0, ADMIN.1).unwrap();
+    store.set_operator_enabled(&ann, "bob", false).unwrap();
+    assert_eq!(holders(&st), serde_json::json!(["ann"]));
+    drop(store);
+    let mut bob = st.cmd();
+    bob.args(["--operator", "bob"])
+        .env("FOLIO_PIN", "bob's long passphrase");
+    let e = fails(bob, &["batches"]);
+    assert!(e.contains("holds no copy"), "{e}");
+}
