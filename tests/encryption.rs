@@ -190,21 +190,19 @@ fn hits(st: &Station, c: &Canaries) -> Vec<String> {
 
 const SUPERVISOR: (&str, &str) = ("sue", "sue's long passphrase");
 
+/// Ann adds an account (at an encrypted station, with its copy of the key).
+fn add_operator(st: &Station, id: &str, secret: &str, role: &str) {
+    let mut c = folio(st, Some(ADMIN.1));
+    c.env("FOLIO_NEW_PIN", secret);
+    ok(
+        c,
+        &["operators", "add", "--id", id, "--name", id, "--role", role],
+    );
+}
+
 /// Adds a supervisor (at an encrypted station, with her copy of the key).
 fn add_supervisor(st: &Station) {
-    let mut c = folio(st, Some(ADMIN.1));
-    c.env("FOLIO_NEW_PIN", SUPERVISOR.1);
-    let args = [
-        "operators",
-        "add",
-        "--id",
-        SUPERVISOR.0,
-        "--name",
-        "Sue",
-        "--role",
-        "supervisor",
-    ];
-    ok(c, &args);
+    add_operator(st, SUPERVISOR.0, SUPERVISOR.1, "supervisor");
 }
 
 /// Approves the batch as the supervisor (four eyes).
@@ -328,21 +326,7 @@ fn wrong_secrets_copied_slots_flipped_bytes_and_swapped_files_are_refused() {
     let st = Station::new();
     let batch = station(&st);
     // A PIN cannot hold the key: a passphrase is asked for, in words.
-    let mut c = folio(&st, Some(ADMIN.1));
-    c.env("FOLIO_NEW_PIN", "13579246");
-    ok(
-        c,
-        &[
-            "operators",
-            "add",
-            "--id",
-            "bob",
-            "--name",
-            "Bob",
-            "--role",
-            "operator",
-        ],
-    );
+    add_operator(&st, "bob", "13579246", "operator");
     let recovery = st.dir.path().join("recovery.key");
     let public = ok(
         st.cmd(),
@@ -920,21 +904,7 @@ fn certificates_are_sealed_too_and_copied_out_on_request() {
 fn an_operator_gets_a_copy_at_sign_in_while_unlocked_and_loses_it_when_disabled() {
     let st = Station::new();
     station(&st);
-    let mut c = folio(&st, Some(ADMIN.1));
-    c.env("FOLIO_NEW_PIN", "bob's long passphrase");
-    ok(
-        c,
-        &[
-            "operators",
-            "add",
-            "--id",
-            "bob",
-            "--name",
-            "Bob",
-            "--role",
-            "operator",
-        ],
-    );
+    add_operator(&st, "bob", "bob's long passphrase", "operator");
     ok(
         folio(&st, Some(ADMIN.1)),
         &["encrypt", "--no-tpm", "--no-recovery"],
